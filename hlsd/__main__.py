@@ -1,0 +1,3 @@
+from hlsd.cli import main
+
+main()

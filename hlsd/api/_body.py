@@ -1,0 +1,53 @@
+"""Request bodies as the seed's Fiber BodyParser took them: JSON or a form."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
+MAX_BODY = 1 << 20
+
+
+async def read_body(request: Request, model: type[M]) -> M:
+    raw = await _bounded(request)
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    data: Any
+    if ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        form = await request.form()
+        data = {k: (form.getlist(k) if len(form.getlist(k)) > 1 else form[k]) for k in form}
+    else:
+        try:
+            data = json.loads(raw or b"null")
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise RequestValidationError([{"loc": ("body",), "msg": "body is not JSON",
+                                           "type": "json_invalid"}]) from exc
+    if not isinstance(data, dict):
+        raise RequestValidationError([{"loc": ("body",), "msg": "body must be a JSON object",
+                                       "type": "dict_type"}])
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from exc
+
+
+async def _bounded(request: Request) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise RequestValidationError([{"loc": ("body",), "msg": "body is too large",
+                                       "type": "too_large"}])
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise RequestValidationError([{"loc": ("body",), "msg": "body is too large",
+                                           "type": "too_large"}])
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    request._body = body  # lets request.form() re-read what was streamed
+    return body

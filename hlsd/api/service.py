@@ -1,0 +1,28 @@
+"""Service endpoints: ``/api/health`` and ``/metrics``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.responses import Response
+
+from hlsd import __version__
+from hlsd.auth.access import check_admin
+from hlsd.metrics import Metrics
+
+
+def router(*, metrics: Metrics, admin_key: str | None) -> APIRouter:
+    api = APIRouter(tags=["service"])
+
+    @api.get("/api/health")
+    async def health() -> JSONResponse:
+        return JSONResponse({"status": "ok", "version": __version__})
+
+    @api.get("/metrics", include_in_schema=False)
+    async def prometheus(request: Request) -> Response:
+        check_admin(request.headers.get("authorization"), admin_key,
+                    request.client.host if request.client else None)
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    return api

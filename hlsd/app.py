@@ -1,0 +1,167 @@
+"""Builds the ASGI app from settings. Services are made here and handed to routers;
+the lifespan starts and stops what runs in the background."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from hlsd import __version__
+from hlsd.api import gostreamer, hls_gated, service
+from hlsd.api.errors import install_error_handlers
+from hlsd.auth.keys import load_root_secret
+from hlsd.auth.tokens import TokenSigner
+from hlsd.config import Settings, load_settings
+from hlsd.media import Action
+from hlsd.metrics import Metrics
+from hlsd.vod.disk_lru import DiskBudget, DiskLRU
+from hlsd.vod.fetch import Fetcher, make_client
+from hlsd.vod.packager import Package, Packager
+from hlsd.vod.sources import SourceStore
+from hlsd.vod.streams import OnDemandStreams
+
+log = logging.getLogger(__name__)
+
+CONFIG_ENV = "HLSD_CONFIG"
+"""Where `hlsd serve` tells its worker processes which config file to load."""
+
+_MAX_SEGMENT_ENTRIES = 200_000
+
+
+@dataclass(kw_only=True)
+class Services:
+    settings: Settings
+    metrics: Metrics
+    client: httpx.AsyncClient
+    executor: ThreadPoolExecutor
+    sources: DiskLRU
+    segments: DiskLRU
+    packager: Packager
+    streams: OnDemandStreams
+
+
+def build_services(settings: Settings) -> Services:
+    for folder in (settings.data_dir, settings.cache_dir, settings.temp_dir,
+                   settings.static_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    _clean_temp(settings.temp_dir)
+    metrics = Metrics()
+    killsize = settings.cache.killsize
+    sources = DiskLRU(settings.cache_dir, name="sources", max_bytes=settings.cache.size,
+                      max_entries=settings.cache.limit * 2)  # media + subtitles per id
+    segments = DiskLRU(settings.static_dir, name="segments", max_bytes=killsize.static,
+                       max_entries=_MAX_SEGMENT_ENTRIES)
+    temp_budget = DiskBudget("tempdir", killsize.tempdir, enforced=killsize.enabled)
+    metrics.watch_caches((sources, segments), (temp_budget,))
+    up = settings.upstream
+    client = make_client(connect_timeout=up.connect_timeout, read_timeout=up.read_timeout,
+                         max_redirects=up.max_redirects)
+    fetcher = Fetcher(client, settings.temp_dir, deadline=up.total_timeout, budget=temp_budget)
+    store = SourceStore(fetcher=fetcher, cache=sources, media_prefix=settings.url.media_prefix,
+                        vtt_prefix=settings.url.vtt, max_bytes=up.max_bytes,
+                        max_vtt_bytes=up.max_vtt_bytes)
+    executor = ThreadPoolExecutor(max_workers=settings.packager.threads,
+                                  thread_name_prefix="hlsd-media")
+
+    def segment_built(package: Package, seconds: float) -> None:
+        mode = "transcode" if Action.TRANSCODE in (package.index.video,
+                                                   package.index.audio) else "remux"
+        metrics.segments_built.labels(mode).inc()
+        metrics.segment_build_seconds.observe(seconds)
+
+    packager = Packager(
+        sources=store, segments=segments, executor=executor,
+        incoming_dir=settings.static_dir / ".incoming",
+        segment_duration=settings.packager.segment_duration,
+        read_ahead=settings.packager.read_ahead,
+        max_packages=settings.packager.max_open_sources,
+        max_builds=settings.packager.threads + 1,
+        on_segment_built=segment_built,
+    )
+    handshake = settings.handshake.get_secret_value() if settings.handshake else None
+    token_secret = settings.token_secret.get_secret_value() if settings.token_secret else None
+    signer = TokenSigner(load_root_secret(token_secret, handshake, settings.data_dir))
+    streams = OnDemandStreams(signer=signer, packager=packager, expiry=settings.cache.expiry,
+                              max_id_length=settings.packager.max_id_length)
+    return Services(settings=settings, metrics=metrics, client=client, executor=executor,
+                    sources=sources, segments=segments, packager=packager, streams=streams)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    services = build_services(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        janitor = asyncio.create_task(_janitor(services), name="hlsd-janitor")
+        log.info("hlsd %s ready; data in %s", __version__, settings.data_dir.resolve())
+        try:
+            yield
+        finally:
+            janitor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await janitor
+            await services.packager.close()
+            await services.client.aclose()
+            services.executor.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(title="hlsd", version=__version__, lifespan=lifespan,
+                  docs_url="/docs", redoc_url=None)
+    app.state.services = services
+    install_error_handlers(app)
+    handshake = settings.handshake.get_secret_value() if settings.handshake else None
+    admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
+    routers = [
+        service.router(metrics=services.metrics, admin_key=admin_key),
+        gostreamer.router(streams=services.streams, handshake=handshake,
+                          default_expiry=settings.cache.expiry, max_batch=1000,
+                          max_expiry=24 * 3600.0, metrics=services.metrics),
+        hls_gated.router(streams=services.streams, packager=services.packager,
+                         metrics=services.metrics),
+    ]
+    for router in routers:
+        app.include_router(router)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(settings.cors.allow_origins),
+        allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
+        allow_headers=["x-gostreamer-token", "authorization", "content-type", "range"],
+        expose_headers=["content-length", "content-range", "etag"],
+        max_age=settings.cors.max_age,
+    )
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The factory each server process calls: settings from ``HLSD_CONFIG`` and env."""
+    config = os.environ.get(CONFIG_ENV)
+    return create_app(load_settings(Path(config) if config else None))
+
+
+async def _janitor(services: Services) -> None:
+    """Expire idle sources, segments and packages (``cache.expiry``)."""
+    expiry = services.settings.cache.expiry
+    while True:
+        await asyncio.sleep(min(60.0, max(1.0, expiry / 4)))
+        try:
+            gone = (services.segments.expire(expiry) + services.sources.expire(expiry)
+                    + services.packager.expire(expiry))
+            if gone:
+                log.info("expired %d idle cache entries", gone)
+        except OSError:
+            log.exception("cache expiry failed")
+
+
+def _clean_temp(temp_dir: Path) -> None:
+    """Downloads cut off by a crash are debris: nothing leaks in the temp dir."""
+    for debris in temp_dir.glob("fetch-*.part"):
+        debris.unlink(missing_ok=True)

@@ -1,0 +1,58 @@
+"""Who may call what: handshake, admin key and loopback rules (DESIGN.md, Security)."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from hlsd.auth.tokens import handshake_matches
+
+
+def is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def bearer(authorization: str | None) -> str | None:
+    """The credential of an ``Authorization: Bearer <x>`` header, if that is what it is."""
+    if authorization is None:
+        return None
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+class Refused(Exception):
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def check_handshake(given: str | None, configured: str | None, client_host: str | None) -> None:
+    """The seed's handshake rule; with none configured, only loopback clients get in."""
+    if configured is None:
+        if is_loopback(client_host):
+            return
+        raise Refused("no handshake is configured, so only loopback clients may ask for "
+                      "tokens; set `handshake` in the config or HLSD_HANDSHAKE", status=403)
+    if given is None or not handshake_matches(given, configured):
+        raise Refused("Invalid Handshake", status=401)
+
+
+def check_admin(authorization: str | None, admin_key: str | None,
+                client_host: str | None) -> None:
+    """Management endpoints: the admin key as a bearer token, or loopback without a key."""
+    if admin_key is None:
+        if is_loopback(client_host):
+            return
+        raise Refused("management endpoints answer loopback clients only until an admin "
+                      "key is set (admin_key in the config, or HLSD_ADMIN_KEY)", status=403)
+    given = bearer(authorization)
+    if given is None or not handshake_matches(given, admin_key):
+        raise Refused("a valid admin key is required (Authorization: Bearer <key>)",
+                      status=401)

@@ -1,0 +1,73 @@
+"""The ``hlsd`` command."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+from hlsd import __version__
+from hlsd.app import CONFIG_ENV
+from hlsd.config import ServerEngine, load_settings
+
+cli = typer.Typer(help="hlsd: one server for HTTP Live Streaming.", no_args_is_help=True,
+                  add_completion=False)
+console = Console(stderr=True)
+
+
+@cli.command()
+def serve(
+    config: Annotated[Path | None, typer.Option(
+        "--config", "-c", exists=True, dir_okay=False,
+        help="YAML config file (the seed's hls.yaml works as is).")] = None,
+    host: Annotated[str | None, typer.Option(
+        help="Address to bind. Loopback by default; use 0.0.0.0 to expose.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind (default 8080).")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Server processes.")] = None,
+    server: Annotated[ServerEngine | None, typer.Option(help="ASGI server engine.")] = None,
+) -> None:
+    """Run the server. Environment variables HLSD_* override the config file."""
+    settings = load_settings(config, host=host, port=port, workers=workers, server=server)
+    _setup_logging(settings.log_level)
+    if config is not None:
+        os.environ[CONFIG_ENV] = str(config.resolve())
+    if settings.handshake is None:
+        logging.getLogger("hlsd").warning(
+            "no handshake configured: the token API answers loopback clients only")
+    console.print(f"hlsd {__version__} on http://{settings.host}:{settings.port} "
+                  f"({settings.server.value}, {settings.workers} worker(s))")
+    target = "hlsd.app:app_from_environment"
+    if settings.server is ServerEngine.GRANIAN:
+        from granian import Granian
+        from granian.constants import Interfaces
+
+        Granian(target, factory=True, address=settings.host, port=settings.port,
+                interface=Interfaces.ASGI, workers=settings.workers,
+                log_level=settings.log_level.lower(), backlog=2048).serve()
+    else:
+        import uvicorn
+
+        uvicorn.run(target, factory=True, host=settings.host, port=settings.port,
+                    workers=settings.workers, log_level=settings.log_level.lower(),
+                    access_log=False)
+
+
+@cli.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(message)s", datefmt="[%X]",
+                        handlers=[RichHandler(console=console, rich_tracebacks=True,
+                                              show_path=False)])
+
+
+def main() -> None:
+    cli()

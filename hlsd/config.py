@@ -1,0 +1,202 @@
+"""One typed settings tree.
+
+Sources, highest priority first: explicit overrides (the CLI's flags), environment
+variables prefixed ``HLSD_`` (nested keys joined by ``__``, e.g.
+``HLSD_CACHE__SIZE=2GB``), the YAML config file, then embedded defaults. The seed's
+``hls.yaml`` is a valid config file as it stands.
+"""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from hlsd._units import parse_duration, parse_size
+
+Bytes = Annotated[int, BeforeValidator(parse_size)]
+"""A byte count: ``100MB``, ``1.5GiB`` or a plain number."""
+Seconds = Annotated[float, BeforeValidator(lambda v: parse_duration(v, bare_unit=1.0))]
+"""A duration: ``90s``, ``1m30s`` or a bare number of seconds."""
+ExpiryMinutes = Annotated[float, BeforeValidator(lambda v: parse_duration(v, bare_unit=60.0))]
+"""The seed's ``cache.expiry``: a Go duration, or a bare number of minutes. Held in seconds."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class KillSizeSettings(_Section):
+    """``cache.killsize``: hard disk ceilings past which new work is refused (507)."""
+
+    enabled: bool = True
+    tempdir: Bytes = parse_size("2GB")
+    static: Bytes = parse_size("10GB")
+
+
+class CacheSettings(_Section):
+    """``cache``: the seed's keys. Empty directories default to folders in ``data_dir``."""
+
+    dir: Path | None = None
+    size: Bytes = parse_size("1GB")
+    limit: int = Field(default=100, ge=1)
+    tempdir: Path | None = None
+    static: Path | None = None
+    expiry: ExpiryMinutes = 600.0
+    killsize: KillSizeSettings = KillSizeSettings()
+
+
+class UrlSettings(_Section):
+    """``url``: upstream prefixes; the media for ``qid`` is at ``{prefix}/{qid}``."""
+
+    audio: str | None = None
+    video: str | None = None
+    media: str | None = None
+    vtt: str | None = None
+
+    @property
+    def media_prefix(self) -> str | None:
+        return self.media or self.video or self.audio
+
+
+class UpstreamSettings(_Section):
+    connect_timeout: Seconds = 5.0
+    read_timeout: Seconds = 20.0
+    total_timeout: Seconds = 300.0
+    max_bytes: Bytes = parse_size("4GB")
+    max_vtt_bytes: Bytes = parse_size("4MB")
+    max_redirects: int = Field(default=3, ge=0)
+
+
+class PackagerSettings(_Section):
+    segment_duration: float = Field(default=6.0, ge=1.0, le=30.0)
+    threads: int = Field(default=2, ge=1)
+    read_ahead: int = Field(default=2, ge=0)
+    """Segments transcoded ahead of the playhead (remuxed ones are cheap enough on demand)."""
+    max_open_sources: int = Field(default=64, ge=1)
+    max_id_length: int = Field(default=256, ge=1, le=1024)
+
+
+class CorsSettings(_Section):
+    allow_origins: tuple[str, ...] = ("*",)
+    max_age: int = 600
+
+
+class ServerEngine(enum.StrEnum):
+    UVICORN = "uvicorn"
+    GRANIAN = "granian"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HLSD_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    data_dir: Path = Path("hlsd-data")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1)
+    server: ServerEngine = ServerEngine.GRANIAN
+    log_level: str = "info"
+    handshake: SecretStr | None = None
+    token_secret: SecretStr | None = None
+    admin_key: SecretStr | None = None
+    cache: CacheSettings = CacheSettings()
+    url: UrlSettings = UrlSettings()
+    upstream: UpstreamSettings = UpstreamSettings()
+    packager: PackagerSettings = PackagerSettings()
+    cors: CorsSettings = CorsSettings()
+
+    @model_validator(mode="after")
+    def _fill_directories(self) -> Settings:
+        data = self.data_dir
+        cache = self.cache.model_copy(
+            update={
+                "dir": self.cache.dir or data / "cache",
+                "tempdir": self.cache.tempdir or data / "tmp",
+                "static": self.cache.static or data / "static",
+            }
+        )
+        object.__setattr__(self, "cache", cache)
+        return self
+
+    @property
+    def cache_dir(self) -> Path:
+        assert self.cache.dir is not None
+        return self.cache.dir
+
+    @property
+    def temp_dir(self) -> Path:
+        assert self.cache.tempdir is not None
+        return self.cache.tempdir
+
+    @property
+    def static_dir(self) -> Path:
+        assert self.cache.static is not None
+        return self.cache.static
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings)
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The YAML mapping in `path`; an empty file is an empty config."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: the config file must hold a mapping of keys")
+    return data
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from overrides > ``HLSD_*`` environment > `config_file` > defaults."""
+    file_data = read_config_file(config_file) if config_file else {}
+    if config_file:
+        file_data = _relative_to(file_data, config_file.parent)
+
+    class _WithFile(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (init_settings, env_settings, InitSettingsSource(settings_cls, file_data))
+
+    return _WithFile(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _relative_to(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Resolve relative directory keys of a config file against the file's folder."""
+    out = dict(data)
+    if isinstance(out.get("data_dir"), str) and not Path(out["data_dir"]).is_absolute():
+        out["data_dir"] = str(base / out["data_dir"])
+    cache = out.get("cache")
+    if isinstance(cache, dict):
+        cache = dict(cache)
+        for key in ("dir", "tempdir", "static"):
+            if isinstance(cache.get(key), str) and not Path(cache[key]).is_absolute():
+                cache[key] = str(base / cache[key])
+        out["cache"] = cache
+    return out

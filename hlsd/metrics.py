@@ -1,0 +1,71 @@
+"""Prometheus metrics: one registry per app, no module-level state.
+
+Counters and histograms are updated by the services they are handed to; cache figures
+are read from the caches themselves at scrape time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from hlsd.vod.disk_lru import DiskBudget, DiskLRU
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.tokens_issued = Counter(
+            "hlsd_tokens_issued_total", "Stream tokens issued", ["api"], registry=self.registry)
+        self.auth_failures = Counter(
+            "hlsd_auth_failures_total", "Requests refused for credentials", ["reason"],
+            registry=self.registry)
+        self.upstream_fetches = Counter(
+            "hlsd_upstream_fetches_total", "Upstream source fetches by outcome", ["outcome"],
+            registry=self.registry)
+        self.segments_built = Counter(
+            "hlsd_vod_segments_built_total", "On-demand segments built", ["mode"],
+            registry=self.registry)
+        self.segment_build_seconds = Histogram(
+            "hlsd_vod_segment_build_seconds", "Time to build one on-demand segment",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry)
+        self.refused_storage = Counter(
+            "hlsd_storage_refusals_total", "Work refused at a disk ceiling (507)",
+            registry=self.registry)
+
+    def watch_caches(self, caches: Iterable[DiskLRU], budgets: Iterable[DiskBudget]) -> None:
+        self.registry.register(_CacheCollector(tuple(caches), tuple(budgets)))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _CacheCollector(Collector):
+    def __init__(self, caches: tuple[DiskLRU, ...], budgets: tuple[DiskBudget, ...]) -> None:
+        self._caches = caches
+        self._budgets = budgets
+
+    def collect(self) -> Iterator[Metric]:
+        size = GaugeMetricFamily("hlsd_cache_bytes", "Bytes held by a cache", labels=["cache"])
+        limit = GaugeMetricFamily("hlsd_cache_limit_bytes", "Byte bound of a cache",
+                                  labels=["cache"])
+        entries = GaugeMetricFamily("hlsd_cache_entries", "Entries held by a cache",
+                                    labels=["cache"])
+        entry_limit = GaugeMetricFamily("hlsd_cache_limit_entries", "Entry bound of a cache",
+                                        labels=["cache"])
+        evictions = CounterMetricFamily("hlsd_cache_evictions", "Entries evicted",
+                                        labels=["cache"])
+        for cache in self._caches:
+            size.add_metric([cache.name], cache.bytes)
+            limit.add_metric([cache.name], cache.max_bytes)
+            entries.add_metric([cache.name], len(cache))
+            entry_limit.add_metric([cache.name], cache.max_entries)
+            evictions.add_metric([cache.name], cache.evictions)
+        for budget in self._budgets:
+            size.add_metric([budget.name], budget.used)
+            limit.add_metric([budget.name], budget.limit)
+        yield from (size, limit, entries, entry_limit, evictions)

@@ -1,0 +1,118 @@
+"""Token-gated on-demand streams: the Go-HLS-Streamer model, stateless.
+
+A stream is a signed rid naming a source id and an expiry; a token grants one rid
+until its own expiry. Issuing a stream prepares its source, so a backend learns of a
+bad id at once, as it did with the seed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from hlsd.auth.tokens import Expired, InvalidId, InvalidToken, StreamId, TokenSigner
+from hlsd.vod.errors import SourceError
+from hlsd.vod.packager import Package, Packager
+from hlsd.vod.sources import validate_qid
+
+log = logging.getLogger(__name__)
+
+
+class StreamGone(Exception):
+    """The stream (or its batch) has expired: 410."""
+
+
+class UnknownStream(Exception):
+    """Not a rid this service issued: 404."""
+
+
+class AccessDenied(Exception):
+    """A missing, expired or wrong token: 401 (missing/expired) or 403 (wrong)."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Issued:
+    rid: str
+    token: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BatchItem:
+    qid: str
+    rid: str | None = None
+    error: str | None = None
+    status: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Batch:
+    batch_id: str
+    expires_at: int
+    items: tuple[BatchItem, ...]
+
+
+class OnDemandStreams:
+    def __init__(self, *, signer: TokenSigner, packager: Packager, expiry: float,
+                 max_id_length: int, batch_concurrency: int = 4) -> None:
+        self._signer = signer
+        self._packager = packager
+        self._expiry = expiry
+        self._max_id_length = max_id_length
+        self._batch_concurrency = batch_concurrency
+
+    async def issue(self, qid: str) -> Issued:
+        validate_qid(qid, self._max_id_length)
+        await self._packager.prepare(qid)
+        stream = self._signer.issue_rid(qid, self._expiry)
+        return Issued(rid=stream.rid, token=self._signer.issue_token(stream, self._expiry))
+
+    async def issue_batch(self, qids: list[str], expiry: float) -> Batch:
+        batch_id, expires_at = self._signer.issue_batch(expiry)
+        gate = asyncio.Semaphore(self._batch_concurrency)
+
+        async def one(qid: str) -> BatchItem:
+            try:
+                validate_qid(qid, self._max_id_length)
+                async with gate:
+                    await self._packager.prepare(qid)
+            except SourceError as exc:
+                log.info("batch item %r failed: %s", qid, exc.message)
+                return BatchItem(qid=qid, error=exc.message, status=exc.status)
+            stream = self._signer.issue_rid(qid, expiry, batch=batch_id, expires_at=expires_at)
+            return BatchItem(qid=qid, rid=stream.rid)
+
+        items = await asyncio.gather(*(one(q) for q in qids))
+        return Batch(batch_id=batch_id, expires_at=expires_at, items=tuple(items))
+
+    def unlock(self, rid: str) -> str:
+        """A fresh token for `rid`, bounded by the stream's (or batch's) expiry."""
+        stream = self._stream(rid)
+        return self._signer.issue_token(stream, self._expiry)
+
+    def authorize(self, rid: str, token: str | None) -> StreamId:
+        stream = self._stream(rid)
+        if not token:
+            raise AccessDenied("a token is required (header x-gostreamer-token)", status=401)
+        try:
+            self._signer.check_token(token, rid)
+        except Expired as exc:
+            raise AccessDenied("token expired; unlock the stream again", status=401) from exc
+        except InvalidToken as exc:
+            raise AccessDenied(str(exc), status=403) from exc
+        return stream
+
+    async def package(self, stream: StreamId) -> Package:
+        return await self._packager.prepare(stream.qid)
+
+    def _stream(self, rid: str) -> StreamId:
+        try:
+            return self._signer.read_rid(rid)
+        except Expired as exc:
+            raise StreamGone("stream expired") from exc
+        except (InvalidId, ValueError, KeyError) as exc:
+            raise UnknownStream("unknown stream") from exc

@@ -1,0 +1,118 @@
+"""Test media made at test time with the ffmpeg binary from the imageio-ffmpeg wheel.
+
+Every generator writes to the path it is given and returns it; the argument lists
+are explicit (no shell), and the content is synthetic (test patterns, sine tones).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import imageio_ffmpeg
+
+FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def _run(args: list[str]) -> None:
+    subprocess.run([FFMPEG, "-hide_banner", "-v", "error", "-y", *args], check=True)
+
+
+def _video_input(seconds: float, size: str, rate: int) -> list[str]:
+    return ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds}"]
+
+
+def _audio_input(seconds: float, freq: int = 440) -> list[str]:
+    return ["-f", "lavfi", "-i", f"sine=frequency={freq}:sample_rate=48000:duration={seconds}"]
+
+
+def h264_aac_mp4(path: Path, seconds: float = 8, size: str = "320x240", rate: int = 25,
+                 gop: int = 50, faststart: bool = True) -> Path:
+    """H.264 (high, with B-frames) + AAC in MP4, a keyframe every `gop` frames."""
+    args = [*_video_input(seconds, size, rate), *_audio_input(seconds),
+            "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+            "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
+            "-c:a", "aac", "-b:a", "96k", "-shortest"]
+    if faststart:
+        args += ["-movflags", "+faststart"]
+    _run([*args, str(path)])
+    return path
+
+
+def h264_mp3_mp4(path: Path, seconds: float = 6) -> Path:
+    """H.264 + MP3 in MP4 (remuxable without transcoding)."""
+    _run([*_video_input(seconds, "320x240", 25), *_audio_input(seconds),
+          "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-g", "50",
+          "-c:a", "libmp3lame", "-b:a", "96k", "-shortest", str(path)])
+    return path
+
+
+def wav(path: Path, seconds: float = 8) -> Path:
+    _run([*_audio_input(seconds), "-c:a", "pcm_s16le", str(path)])
+    return path
+
+
+def mp3(path: Path, seconds: float = 8) -> Path:
+    _run([*_audio_input(seconds), "-c:a", "libmp3lame", "-b:a", "128k", str(path)])
+    return path
+
+
+def flac(path: Path, seconds: float = 8) -> Path:
+    _run([*_audio_input(seconds), "-c:a", "flac", str(path)])
+    return path
+
+
+def ogg_opus(path: Path, seconds: float = 8) -> Path:
+    _run([*_audio_input(seconds), "-c:a", "libopus", "-b:a", "64k", str(path)])
+    return path
+
+
+def vp9_opus_webm(path: Path, seconds: float = 6, size: str = "320x240", rate: int = 25) -> Path:
+    """VP9 + Opus in WebM: video that must be transcoded to H.264, audio to AAC."""
+    _run([*_video_input(seconds, size, rate), *_audio_input(seconds),
+          "-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "300k",
+          "-g", "50", "-c:a", "libopus", "-b:a", "64k", "-shortest", str(path)])
+    return path
+
+
+def vtt(path: Path, seconds: float = 8, every: float = 1.5) -> Path:
+    """A WebVTT file with one short cue every `every` seconds."""
+    lines = ["WEBVTT", ""]
+    t, n = 0.0, 1
+    while t + 1.0 <= seconds:
+        lines += [str(n), f"{_ts(t)} --> {_ts(t + 1.0)}", f"cue {n}", ""]
+        t += every
+        n += 1
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def _ts(seconds: float) -> str:
+    ms = round(seconds * 1000)
+    h, ms = divmod(ms, 3_600_000)
+    m, ms = divmod(ms, 60_000)
+    s, ms = divmod(ms, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
+
+
+def truncated(src: Path, path: Path, keep: float = 0.4) -> Path:
+    """The first `keep` fraction of `src`: a file cut off mid-download."""
+    data = src.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    return path
+
+
+def decode_errors(target: str, timeout: float = 120) -> str:
+    """Decode `target` (a file path or URL) to null with `ffmpeg -v error`.
+
+    Returns whatever ffmpeg printed; the empty string means a clean decode.
+    A non-zero exit with no output still counts as an error.
+    """
+    proc = subprocess.run(
+        [FFMPEG, "-hide_banner", "-nostdin", "-v", "error", "-i", target, "-f", "null", "-"],
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )
+    out = proc.stderr.strip()
+    if proc.returncode != 0 and not out:
+        out = f"ffmpeg exited {proc.returncode}"
+    return out

@@ -1,0 +1,97 @@
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from hlsd.vod.disk_lru import DiskBudget
+from hlsd.vod.errors import (
+    InsufficientStorage,
+    InvalidSourceId,
+    UpstreamFailed,
+    UpstreamNotFound,
+    UpstreamTimeout,
+)
+from hlsd.vod.fetch import Fetcher, make_client, upstream_url
+from tests._support.servers import Upstream
+
+
+def test_ids_are_one_encoded_path_segment() -> None:
+    assert upstream_url("http://u/audio/", "a b") == "http://u/audio/a%20b"
+    assert upstream_url("http://u/audio", "../../x") == "http://u/audio/..%2F..%2Fx"
+    assert upstream_url("http://u/a", "@evil.com/x") == "http://u/a/%40evil.com%2Fx"
+    assert upstream_url("http://u/a", "x?y#z") == "http://u/a/x%3Fy%23z"
+    for bad in ("", ".", ".."):
+        with pytest.raises(InvalidSourceId):
+            upstream_url("http://u/a", bad)
+
+
+def _fetcher(tmp: Path, *, deadline: float = 10, read: float = 5,
+             budget: DiskBudget | None = None) -> Fetcher:
+    client = make_client(connect_timeout=2, read_timeout=read, max_redirects=2)
+    return Fetcher(client, tmp, deadline=deadline,
+                   budget=budget or DiskBudget("tempdir", 10**9, enforced=True))
+
+
+async def test_fetches_a_whole_body_and_keys_the_id_as_sent(tmp_path: Path) -> None:
+    with Upstream() as up:
+        up.add_bytes("/m/a b/c", b"media-bytes")
+        fetched = await _fetcher(tmp_path).fetch(upstream_url(f"{up.url}/m", "a b/c"),
+                                                 max_bytes=100)
+        assert fetched is not None and fetched.path.read_bytes() == b"media-bytes"
+        assert up.requests[0].raw_path == "/m/a%20b%2Fc"
+
+
+async def test_status_and_size_failures_leave_no_temp_files(tmp_path: Path) -> None:
+    budget = DiskBudget("tempdir", 10**9, enforced=True)
+    fetcher = _fetcher(tmp_path, budget=budget)
+    with Upstream() as up:
+        up.add_status("/404", 404)
+        up.add_status("/500", 500)
+        up.add_bytes("/big", b"x" * 5000)
+        up.add_endless("/endless")
+        with pytest.raises(UpstreamNotFound):
+            await fetcher.fetch(f"{up.url}/404", max_bytes=100)
+        assert await fetcher.fetch(f"{up.url}/404", max_bytes=100, optional=True) is None
+        with pytest.raises(UpstreamFailed, match="500"):
+            await fetcher.fetch(f"{up.url}/500", max_bytes=100)
+        with pytest.raises(UpstreamFailed, match="larger"):
+            await fetcher.fetch(f"{up.url}/big", max_bytes=100)
+        with pytest.raises(UpstreamFailed, match="larger"):
+            await fetcher.fetch(f"{up.url}/endless", max_bytes=300_000)
+    assert list(tmp_path.iterdir()) == []
+    assert budget.used == 0
+
+
+async def test_slow_and_unreachable_upstreams(tmp_path: Path) -> None:
+    with Upstream() as up:
+        up.add_delay("/slow", 5)
+        up.add_drip("/drip", b"x" * 1000, chunk=10, interval=0.2)
+        with pytest.raises(UpstreamTimeout):
+            await _fetcher(tmp_path, read=0.5).fetch(f"{up.url}/slow", max_bytes=100)
+        with pytest.raises(UpstreamTimeout):
+            await _fetcher(tmp_path, deadline=1.0).fetch(f"{up.url}/drip", max_bytes=10_000)
+        port = up.port
+    with pytest.raises(UpstreamFailed, match="unreachable"):
+        await _fetcher(tmp_path).fetch(f"http://127.0.0.1:{port}/gone", max_bytes=100)
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_the_temp_dir_ceiling_stops_a_download(tmp_path: Path) -> None:
+    budget = DiskBudget("tempdir", 1000, enforced=True)
+    with Upstream() as up:
+        up.add_bytes("/a", b"x" * 5000)
+        with pytest.raises(InsufficientStorage):
+            await _fetcher(tmp_path, budget=budget).fetch(f"{up.url}/a", max_bytes=10**6)
+    assert budget.used == 0 and list(tmp_path.iterdir()) == []
+
+
+async def test_cancelled_fetch_cleans_up(tmp_path: Path) -> None:
+    with Upstream() as up:
+        up.add_drip("/drip", b"x" * 100_000, chunk=1000, interval=0.05)
+        task = asyncio.ensure_future(_fetcher(tmp_path).fetch(f"{up.url}/drip",
+                                                              max_bytes=10**6))
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert list(tmp_path.iterdir()) == []
