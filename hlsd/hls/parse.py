@@ -1,0 +1,244 @@
+"""Parse playlist text into the model, on top of the `m3u8` library.
+
+Used for ingest (playlists pushed by ffmpeg or LiveMix clients), so it is lenient where
+the meaning is clear, and raises PlaylistError where the text is no playlist of the
+kind asked for, or uses a feature the model cannot carry without changing what the
+playlist means (encryption). Tags the model does not hold, and that only inform,
+are dropped (EXT-X-DATERANGE, EXT-X-I-FRAME-STREAM-INF, ...).
+
+Round trip: `parse_media(render_media(p)) == p` when `p.segments[0].init` is None
+(the first map is always read back as `MediaPlaylist.init`), `version` is None or above
+the minimum, durations have at most 3 decimals, program date times are whole
+milliseconds (they read back in UTC: equal instants, other tzinfo), and titles have no
+trailing white space (the m3u8 library strips lines).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import m3u8
+
+from hlsd.hls.model import (
+    ByteRange,
+    ClosedCaptions,
+    InitSection,
+    MasterPlaylist,
+    MediaPlaylist,
+    MediaSegment,
+    MediaType,
+    PlaylistType,
+    Rendition,
+    VariantStream,
+)
+from hlsd.hls.values import is_decimal_integer, parse_byterange
+from hlsd.hls.version import min_master_version, min_media_version
+
+__all__ = ["PlaylistError", "parse_master", "parse_media"]
+
+_Data = Mapping[str, Any]
+
+
+class PlaylistError(ValueError):
+    """The text is not a playlist of the kind asked for, or cannot be modelled."""
+
+
+def _load(text: str) -> _Data:
+    first = text.lstrip("\ufeff \t\r\n").split("\n", 1)[0].strip()
+    if first != "#EXTM3U":
+        raise PlaylistError("not an M3U8 playlist: the first line is not #EXTM3U")
+    try:
+        data: _Data = m3u8.parse(text)
+    except Exception as error:  # m3u8 raises bare ValueError/KeyError/IndexError
+        raise PlaylistError(f"malformed playlist: {error!r}") from error
+    return data
+
+
+def _version(declared: int | None, required: int) -> int | None:
+    # None stands for "what the features need": a playlist declaring exactly that reads
+    # back as None and renders the same again. One declaring too little (common in
+    # pushed playlists) is read as if it had declared enough, so it renders legally.
+    if declared is None or declared <= max(required, 1):
+        return None
+    return int(declared)
+
+
+def _byterange(value: object, what: str) -> ByteRange | None:
+    if value is None:
+        return None
+    try:
+        return parse_byterange(str(value))
+    except ValueError as error:
+        raise PlaylistError(f"{what}: {error}") from error
+
+
+def _init(data: _Data | None) -> InitSection | None:
+    if data is None:
+        return None
+    if not data.get("uri"):
+        raise PlaylistError("EXT-X-MAP without URI")
+    return InitSection(uri=data["uri"], byterange=_byterange(data.get("byterange"), "EXT-X-MAP"))
+
+
+def _datetime(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def parse_media(text: str) -> MediaPlaylist:
+    """Parse a Media Playlist; PlaylistError if `text` is none."""
+    data = _load(text)
+    if data["is_variant"] or data["media"]:
+        raise PlaylistError("this is a master playlist, not a media playlist")
+    if data.get("targetduration") is None:
+        raise PlaylistError("not a media playlist: EXT-X-TARGETDURATION is missing")
+    for key in data["keys"]:
+        if key is not None and str(key.get("method", "")).upper() != "NONE":
+            raise PlaylistError("encrypted playlists (EXT-X-KEY) are not supported")
+    playlist_type = data.get("playlist_type")
+    try:
+        kind = None if playlist_type is None else PlaylistType(str(playlist_type).upper())
+    except ValueError as error:
+        raise PlaylistError(f"unknown EXT-X-PLAYLIST-TYPE {playlist_type!r}") from error
+
+    first_init: InitSection | None = None
+    segments: list[MediaSegment] = []
+    current_map: object = None
+    for item in data["segments"]:
+        if "uri" not in item:
+            # m3u8 keeps trailing tags with no URI line as a partial segment.
+            continue
+        section = item.get("init_section")
+        # m3u8 gives every segment the dict of the map in force, the same object for
+        # all segments under one EXT-X-MAP tag, so a new object is a new tag.
+        init = None
+        if section is not None and section is not current_map:
+            init = _init(section)
+            if not segments:
+                first_init, init = init, None
+        current_map = section
+        segments.append(_segment(item, init))
+    if not segments and data["segment_map"]:
+        first_init = _init(data["segment_map"][0])
+
+    playlist = MediaPlaylist(
+        target_duration=int(data["targetduration"]),
+        segments=tuple(segments),
+        media_sequence=int(data.get("media_sequence") or 0),
+        discontinuity_sequence=int(data.get("discontinuity_sequence") or 0),
+        playlist_type=kind,
+        endlist=bool(data["is_endlist"]),
+        independent_segments=bool(data["is_independent_segments"]),
+        i_frames_only=bool(data["is_i_frames_only"]),
+        init=first_init,
+    )
+    version = _version(data.get("version"), min_media_version(playlist))
+    return playlist if version is None else replace(playlist, version=version)
+
+
+def _segment(item: _Data, init: InitSection | None) -> MediaSegment:
+    if "duration" not in item:
+        # m3u8 starts a segment at EXT-X-BYTERANGE too, so one can lack EXTINF.
+        raise PlaylistError(f"segment {item['uri']} has no EXTINF")
+    return MediaSegment(
+        uri=item["uri"],
+        duration=float(item["duration"]),
+        title=item.get("title") or "",
+        discontinuity=bool(item.get("discontinuity")),
+        program_date_time=_datetime(item.get("program_date_time")),
+        byterange=_byterange(item.get("byterange"), f"segment {item['uri']}"),
+        init=init,
+        gap=bool(item.get("gap_tag")),
+    )
+
+
+def _flag(data: _Data, name: str) -> bool:
+    return str(data.get(name, "NO")).upper() == "YES"
+
+
+def _rendition(data: _Data) -> Rendition:
+    for name in ("type", "group_id", "name"):
+        if not data.get(name):
+            raise PlaylistError(f"EXT-X-MEDIA without {name.upper().replace('_', '-')}")
+    try:
+        kind = MediaType(str(data["type"]).upper())
+    except ValueError as error:
+        raise PlaylistError(f"unknown EXT-X-MEDIA TYPE {data['type']!r}") from error
+    default = _flag(data, "default")
+    return Rendition(
+        type=kind,
+        group_id=data["group_id"],
+        name=data["name"],
+        uri=data.get("uri"),
+        language=data.get("language"),
+        default=default,
+        # AUTOSELECT may be left out beside DEFAULT=YES (ffmpeg does), but if present it
+        # must be YES (RFC 8216 §4.3.4.1): a default rendition is auto-selectable.
+        autoselect=_flag(data, "autoselect") or (default and "autoselect" not in data),
+        forced=_flag(data, "forced"),
+        channels=data.get("channels"),
+        instream_id=data.get("instream_id"),
+    )
+
+
+def _resolution(value: object) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    width, x, height = str(value).lower().partition("x")
+    if not (x and is_decimal_integer(width) and is_decimal_integer(height)):
+        raise PlaylistError(f"malformed RESOLUTION {value!r}")
+    return int(width), int(height)
+
+
+def _closed_captions(value: object) -> str | ClosedCaptions | None:
+    # m3u8 leaves this attribute quoted, which is what tells the group name "NONE"
+    # from the enumerated-string NONE.
+    if value is None:
+        return None
+    text = str(value)
+    if text == "NONE":
+        return ClosedCaptions.NONE
+    return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else text
+
+
+def _variant(data: _Data) -> VariantStream:
+    info: _Data = data["stream_info"]
+    if info.get("bandwidth") is None:
+        raise PlaylistError(f"EXT-X-STREAM-INF without BANDWIDTH for {data['uri']}")
+    average = info.get("average_bandwidth")
+    frame_rate = info.get("frame_rate")
+    return VariantStream(
+        uri=data["uri"],
+        bandwidth=int(info["bandwidth"]),
+        average_bandwidth=None if average is None else int(average),
+        codecs=info.get("codecs"),
+        resolution=_resolution(info.get("resolution")),
+        frame_rate=None if frame_rate is None else float(frame_rate),
+        audio=info.get("audio"),
+        video=info.get("video"),
+        subtitles=info.get("subtitles"),
+        closed_captions=_closed_captions(info.get("closed_captions")),
+    )
+
+
+def parse_master(text: str) -> MasterPlaylist:
+    """Parse a Master Playlist; PlaylistError if `text` is none."""
+    data = _load(text)
+    if not data["is_variant"]:
+        raise PlaylistError("not a master playlist: no EXT-X-STREAM-INF")
+    try:
+        playlist = MasterPlaylist(
+            variants=tuple(_variant(item) for item in data["playlists"]),
+            renditions=tuple(_rendition(item) for item in data["media"]),
+            independent_segments=bool(data["is_independent_segments"]),
+        )
+    except (TypeError, ValueError) as error:
+        if isinstance(error, PlaylistError):
+            raise
+        raise PlaylistError(f"malformed master playlist: {error}") from error
+    version = _version(data.get("version"), min_master_version(playlist))
+    return playlist if version is None else replace(playlist, version=version)
