@@ -55,8 +55,10 @@ def router(*, streams: OnDemandStreams, packager: Packager, metrics: Metrics) ->
             if playlist is None:
                 return error(404, "no such playlist")
             if in_query and token:
+                # Relative URIs only: our token must never travel to another host.
                 playlist = rendered(with_query(playlist.body.decode(),
-                                               "token=" + quote(token, safe="")))
+                                               "token=" + quote(token, safe=""),
+                                               relative_only=True))
             return playlist_response(request, playlist, cache_control=_PLAYLIST_CACHE)
         if match := _SEGMENT.match(name):
             path = await packager.segment(package, int(match.group(1)))
