@@ -45,10 +45,11 @@ def serve(
     if settings.server is ServerEngine.GRANIAN:
         from granian import Granian
         from granian.constants import Interfaces
+        from granian.log import LogLevels
 
         Granian(target, factory=True, address=settings.host, port=settings.port,
                 interface=Interfaces.ASGI, workers=settings.workers,
-                log_level=settings.log_level.lower(), backlog=2048).serve()
+                log_level=LogLevels(settings.log_level.lower()), backlog=2048).serve()
     else:
         import uvicorn
 
@@ -67,6 +68,8 @@ def _setup_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(message)s", datefmt="[%X]",
                         handlers=[RichHandler(console=console, rich_tracebacks=True,
                                               show_path=False)])
+    # One line per upstream request drowns the log; failures are logged by hlsd itself.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def main() -> None:

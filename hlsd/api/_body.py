@@ -1,9 +1,10 @@
-"""Request bodies as the seed's Fiber BodyParser took them: JSON or a form."""
+"""Request bodies as the seed's Fiber BodyParser took them: JSON or a URL-encoded form."""
 
 from __future__ import annotations
 
 import json
 from typing import Any, TypeVar
+from urllib.parse import parse_qs
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -17,9 +18,13 @@ async def read_body(request: Request, model: type[M]) -> M:
     raw = await _bounded(request)
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     data: Any
-    if ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        form = await request.form()
-        data = {k: (form.getlist(k) if len(form.getlist(k)) > 1 else form[k]) for k in form}
+    if ctype == "application/x-www-form-urlencoded":
+        try:
+            pairs = parse_qs(raw.decode(), keep_blank_values=True, strict_parsing=False)
+        except UnicodeDecodeError as exc:
+            raise RequestValidationError([{"loc": ("body",), "msg": "body is not UTF-8",
+                                           "type": "form_invalid"}]) from exc
+        data = {k: (v if len(v) > 1 else v[0]) for k, v in pairs.items()}
     else:
         try:
             data = json.loads(raw or b"null")
@@ -48,6 +53,4 @@ async def _bounded(request: Request) -> bytes:
             raise RequestValidationError([{"loc": ("body",), "msg": "body is too large",
                                            "type": "too_large"}])
         chunks.append(chunk)
-    body = b"".join(chunks)
-    request._body = body  # lets request.form() re-read what was streamed
-    return body
+    return b"".join(chunks)

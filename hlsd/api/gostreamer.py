@@ -67,7 +67,7 @@ def router(*, streams: OnDemandStreams, handshake: str | None, default_expiry: f
             return JSONResponse({"error": f"expiry may be at most {int(max_expiry)}s"},
                                 status_code=422)
         result = await streams.issue_batch(body.qids, expiry)
-        out = []
+        out: list[dict[str, object]] = []
         for item in result.items:
             if item.rid is not None:
                 out.append({"rid": item.rid, "qid": item.qid})

@@ -22,7 +22,7 @@ from hlsd.vod.packager import Package, Packager
 from hlsd.vod.playlists import MASTER, MEDIA, SUBTITLES, Rendered, rendered
 from hlsd.vod.streams import AccessDenied, OnDemandStreams
 
-TOKEN_HEADER = "x-gostreamer-token"
+TOKEN_HEADER = "x-gostreamer-token"  # noqa: S105 (a header name)
 _SEGMENT = re.compile(r"^seg-(\d{1,7})\.ts$")
 _SUBTITLE = re.compile(r"^sub-(\d{1,7})\.vtt$")
 # Gated content must not sit in shared caches; browsers may keep it.

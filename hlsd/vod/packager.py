@@ -9,6 +9,7 @@ transcoded sources the next few segments are built ahead of the playhead.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import secrets
@@ -180,7 +181,7 @@ class Packager:
             if self._segments.get(key) is not None:
                 continue
             task = asyncio.ensure_future(
-                self._build_flights.run(key, lambda a=ahead: self._build(package, a)))
+                self._build_flights.run(key, functools.partial(self._build, package, ahead)))
             self._background.add(task)
             task.add_done_callback(self._finish_background)
 
