@@ -45,6 +45,7 @@ class Services:
     client: httpx.AsyncClient
     executor: ThreadPoolExecutor
     sources: DiskLRU
+    subtitles: DiskLRU
     segments: DiskLRU
     packager: Packager
     streams: OnDemandStreams
@@ -57,19 +58,22 @@ def build_services(settings: Settings) -> Services:
     _clean_temp(settings.temp_dir)
     metrics = Metrics()
     killsize = settings.cache.killsize
-    sources = DiskLRU(settings.cache_dir, name="sources", max_bytes=settings.cache.size,
-                      max_entries=settings.cache.limit * 2)  # media + subtitles per id
+    sources = DiskLRU(settings.cache_dir / "media", name="sources",
+                      max_bytes=settings.cache.size, max_entries=settings.cache.limit)
+    subtitles = DiskLRU(settings.cache_dir / "vtt", name="subtitles",
+                        max_bytes=settings.cache.limit * settings.upstream.max_vtt_bytes,
+                        max_entries=settings.cache.limit)
     segments = DiskLRU(settings.static_dir, name="segments", max_bytes=killsize.static,
                        max_entries=_MAX_SEGMENT_ENTRIES)
     temp_budget = DiskBudget("tempdir", killsize.tempdir, enforced=killsize.enabled)
-    metrics.watch_caches((sources, segments), (temp_budget,))
+    metrics.watch_caches((sources, subtitles, segments), (temp_budget,))
     up = settings.upstream
     client = make_client(connect_timeout=up.connect_timeout, read_timeout=up.read_timeout,
                          max_redirects=up.max_redirects)
     fetcher = Fetcher(client, settings.temp_dir, deadline=up.total_timeout, budget=temp_budget)
-    store = SourceStore(fetcher=fetcher, cache=sources, media_prefix=settings.url.media_prefix,
-                        vtt_prefix=settings.url.vtt, max_bytes=up.max_bytes,
-                        max_vtt_bytes=up.max_vtt_bytes)
+    store = SourceStore(fetcher=fetcher, media_cache=sources, vtt_cache=subtitles,
+                        media_prefix=settings.url.media_prefix, vtt_prefix=settings.url.vtt,
+                        max_bytes=up.max_bytes, max_vtt_bytes=up.max_vtt_bytes)
     executor = ThreadPoolExecutor(max_workers=settings.packager.threads,
                                   thread_name_prefix="hlsd-media")
 
@@ -94,7 +98,8 @@ def build_services(settings: Settings) -> Services:
     streams = OnDemandStreams(signer=signer, packager=packager, expiry=settings.cache.expiry,
                               max_id_length=settings.packager.max_id_length)
     return Services(settings=settings, metrics=metrics, client=client, executor=executor,
-                    sources=sources, segments=segments, packager=packager, streams=streams)
+                    sources=sources, subtitles=subtitles, segments=segments,
+                    packager=packager, streams=streams)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -153,8 +158,9 @@ async def _janitor(services: Services) -> None:
     while True:
         await asyncio.sleep(min(60.0, max(1.0, expiry / 4)))
         try:
-            gone = (services.segments.expire(expiry) + services.sources.expire(expiry)
-                    + services.packager.expire(expiry))
+            gone = sum(cache.expire(expiry) for cache in (
+                services.segments, services.sources, services.subtitles))
+            gone += services.packager.expire(expiry)
             if gone:
                 log.info("expired %d idle cache entries", gone)
         except OSError:

@@ -37,13 +37,18 @@ def validate_qid(qid: str, max_length: int) -> str:
 
 
 class SourceStore:
-    def __init__(self, *, fetcher: Fetcher, cache: DiskLRU, media_prefix: str | None,
-                 vtt_prefix: str | None, max_bytes: int, max_vtt_bytes: int) -> None:
+    """Media in one cache (``cache.size``, ``cache.limit``), subtitles in another, so a
+    subtitle file never pushes its own media out."""
+
+    def __init__(self, *, fetcher: Fetcher, media_cache: DiskLRU, vtt_cache: DiskLRU,
+                 media_prefix: str | None, vtt_prefix: str | None, max_bytes: int,
+                 max_vtt_bytes: int) -> None:
         self._fetcher = fetcher
-        self._cache = cache
+        self._media = media_cache
+        self._vtt = vtt_cache
         self._media_prefix = media_prefix
         self._vtt_prefix = vtt_prefix
-        self._max_bytes = min(max_bytes, cache.max_bytes)
+        self._max_bytes = min(max_bytes, media_cache.max_bytes)
         self._max_vtt_bytes = max_vtt_bytes
         self._flights: SingleFlight[str, SourceFiles] = SingleFlight()
         self.fetches = 0
@@ -60,15 +65,15 @@ class SourceStore:
 
     async def _ensure(self, key: str, qid: str) -> SourceFiles:
         assert self._media_prefix is not None
-        media = self._cache.get(f"{key}-media")
-        vtt = self._cache.get(f"{key}-vtt")
+        media = self._media.get(key)
+        vtt = self._vtt.get(key)
         if media is None:
             self.fetches += 1
             fetched = await self._fetcher.fetch(upstream_url(self._media_prefix, qid),
                                                 max_bytes=self._max_bytes)
             assert fetched is not None
             try:
-                media = self._cache.put(f"{key}-media", fetched.path)
+                media = self._media.put(key, fetched.path)
             finally:
                 self._fetcher.release(fetched)
             log.info("fetched %s (%d bytes)", qid, fetched.size)
@@ -81,14 +86,14 @@ class SourceStore:
         fetched = await self._fetcher.fetch(upstream_url(self._vtt_prefix, qid),
                                             max_bytes=self._max_vtt_bytes, optional=True)
         if fetched is None:
-            self._cache.remove(f"{key}-vtt")
+            self._vtt.remove(key)
             return None
         try:
-            return self._cache.put(f"{key}-vtt", fetched.path)
+            return self._vtt.put(key, fetched.path)
         finally:
             self._fetcher.release(fetched)
 
     def forget(self, key: str) -> None:
         """Drop the cached files of `key` (e.g. they proved not to be media)."""
-        self._cache.remove(f"{key}-media")
-        self._cache.remove(f"{key}-vtt")
+        self._media.remove(key)
+        self._vtt.remove(key)
