@@ -77,8 +77,9 @@ def test_idle_streams_and_segments_expire_and_are_removed(upstream: Upstream,
         assert _files(tmp_path / "static", "seg-*.ts")
         assert _files(tmp_path / "cache" / "media", "*")
         deadline = time.monotonic() + 10
+        media = tmp_path / "cache" / "media"
         while time.monotonic() < deadline and (
-                _files(tmp_path / "static", "seg-*.ts") or _files(tmp_path / "cache" / "media", "*")):
+                _files(tmp_path / "static", "seg-*.ts") or _files(media, "*")):
             time.sleep(0.5)
         assert _files(tmp_path / "static", "seg-*.ts") == []
         assert _files(tmp_path / "cache" / "media", "*") == []
