@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.logging import RichHandler
 
@@ -32,7 +33,16 @@ def serve(
     server: Annotated[ServerEngine | None, typer.Option(help="ASGI server engine.")] = None,
 ) -> None:
     """Run the server. Environment variables HLSD_* override the config file."""
-    settings = load_settings(config, host=host, port=port, workers=workers, server=server)
+    try:
+        settings = load_settings(config, host=host, port=port, workers=workers, server=server)
+    except ValidationError as exc:
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"])
+            console.print(f"[red]config error[/red] {where}: {err['msg']}")
+        raise typer.Exit(2) from None
+    except (OSError, ValueError) as exc:
+        console.print(f"[red]config error[/red] {exc}")
+        raise typer.Exit(2) from None
     _setup_logging(settings.log_level)
     if config is not None:
         os.environ[CONFIG_ENV] = str(config.resolve())

@@ -14,6 +14,12 @@ class SourceError(Exception):
         self.message = message
 
 
+class NotConfigured(SourceError):
+    """No upstream URL is configured for on-demand sources."""
+
+    status = 503
+
+
 class InvalidSourceId(SourceError):
     status = 422
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hlsd.vod.disk_lru import DiskLRU
-from hlsd.vod.errors import InvalidSourceId, SourceError
+from hlsd.vod.errors import InvalidSourceId, NotConfigured
 from hlsd.vod.fetch import Fetcher, upstream_url
 from hlsd.vod.singleflight import SingleFlight
 
@@ -55,7 +55,7 @@ class SourceStore:
 
     def key_for(self, qid: str) -> str:
         if self._media_prefix is None:
-            raise SourceError("no upstream is configured (set url.video, url.media or url.audio)")
+            raise NotConfigured("no upstream is configured (set url.video, url.media or url.audio)")
         return source_key(self._media_prefix, qid)
 
     async def ensure(self, qid: str) -> SourceFiles:
