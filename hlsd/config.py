@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
@@ -144,6 +144,9 @@ class Settings(BaseSettings):
         assert self.cache.static is not None
         return self.cache.static
 
+    _file_data: ClassVar[dict[str, Any]] = {}
+    """The config file's mapping; `load_settings` gives each load a subclass holding it."""
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -153,7 +156,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings)
+        return (init_settings, env_settings, InitSettingsSource(settings_cls, cls._file_data))
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -172,19 +175,8 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     if config_file:
         file_data = _relative_to(file_data, config_file.parent)
 
-    class _WithFile(Settings):
-        @classmethod
-        def settings_customise_sources(
-            cls,
-            settings_cls: type[BaseSettings],
-            init_settings: PydanticBaseSettingsSource,
-            env_settings: PydanticBaseSettingsSource,
-            dotenv_settings: PydanticBaseSettingsSource,
-            file_secret_settings: PydanticBaseSettingsSource,
-        ) -> tuple[PydanticBaseSettingsSource, ...]:
-            return (init_settings, env_settings, InitSettingsSource(settings_cls, file_data))
-
-    return _WithFile(**{k: v for k, v in overrides.items() if v is not None})
+    with_file: type[Settings] = type("Settings", (Settings,), {"_file_data": file_data})
+    return with_file(**{k: v for k, v in overrides.items() if v is not None})
 
 
 def _relative_to(data: dict[str, Any], base: Path) -> dict[str, Any]:
