@@ -15,9 +15,12 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp
 
 from hlsd import __version__
 from hlsd.api import gostreamer, hls_gated, service
+from hlsd.api._asgi import Cors
+from hlsd.api.dispatch import FastPaths
 from hlsd.api.errors import install_error_handlers
 from hlsd.auth.keys import load_root_secret
 from hlsd.auth.tokens import TokenSigner
@@ -26,6 +29,7 @@ from hlsd.media import Action
 from hlsd.metrics import Metrics
 from hlsd.vod.disk_lru import DiskBudget, DiskLRU
 from hlsd.vod.fetch import Fetcher, make_client
+from hlsd.vod.memory_lru import MemoryLRU
 from hlsd.vod.packager import Package, Packager
 from hlsd.vod.sources import SourceStore
 from hlsd.vod.streams import OnDemandStreams
@@ -65,8 +69,10 @@ def build_services(settings: Settings) -> Services:
                         max_entries=settings.cache.limit)
     segments = DiskLRU(settings.static_dir, name="segments", max_bytes=killsize.static,
                        max_entries=_MAX_SEGMENT_ENTRIES)
+    hot = MemoryLRU(name="hot-segments", max_bytes=settings.packager.memory_cache,
+                    max_entry=settings.packager.memory_cache // 8)
     temp_budget = DiskBudget("tempdir", killsize.tempdir, enforced=killsize.enabled)
-    metrics.watch_caches((sources, subtitles, segments), (temp_budget,))
+    metrics.watch_caches((sources, subtitles, segments, hot), (temp_budget,))
     up = settings.upstream
     client = make_client(connect_timeout=up.connect_timeout, read_timeout=up.read_timeout,
                          max_redirects=up.max_redirects)
@@ -84,7 +90,7 @@ def build_services(settings: Settings) -> Services:
         metrics.segment_build_seconds.observe(seconds)
 
     packager = Packager(
-        sources=store, segments=segments, executor=executor,
+        sources=store, segments=segments, hot=hot, executor=executor,
         incoming_dir=settings.static_dir / ".incoming",
         segment_duration=settings.packager.segment_duration,
         read_ahead=settings.packager.read_ahead,
@@ -102,7 +108,7 @@ def build_services(settings: Settings) -> Services:
                     packager=packager, streams=streams)
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings) -> ASGIApp:
     services = build_services(settings)
 
     @contextlib.asynccontextmanager
@@ -121,7 +127,6 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="hlsd", version=__version__, lifespan=lifespan,
                   docs_url="/docs", redoc_url=None)
-    app.state.services = services
     install_error_handlers(app)
     handshake = settings.handshake.get_secret_value() if settings.handshake else None
     admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
@@ -130,8 +135,6 @@ def create_app(settings: Settings) -> FastAPI:
         gostreamer.router(streams=services.streams, handshake=handshake,
                           default_expiry=settings.cache.expiry, max_batch=1000,
                           max_expiry=24 * 3600.0, metrics=services.metrics),
-        hls_gated.router(streams=services.streams, packager=services.packager,
-                         metrics=services.metrics),
     ]
     for router in routers:
         app.include_router(router)
@@ -143,10 +146,12 @@ def create_app(settings: Settings) -> FastAPI:
         expose_headers=["content-length", "content-range", "etag"],
         max_age=settings.cors.max_age,
     )
-    return app
+    gated = hls_gated.GatedHls(streams=services.streams, packager=services.packager,
+                               metrics=services.metrics, cors=Cors(settings.cors.allow_origins))
+    return FastPaths(app, [(hls_gated.PREFIX, gated)])
 
 
-def app_from_environment() -> FastAPI:
+def app_from_environment() -> ASGIApp:
     """The factory each server process calls: settings from ``HLSD_CONFIG`` and env."""
     config = os.environ.get(CONFIG_ENV)
     return create_app(load_settings(Path(config) if config else None))

@@ -83,6 +83,8 @@ class PackagerSettings(_Section):
     read_ahead: int = Field(default=2, ge=0)
     """Segments transcoded ahead of the playhead (remuxed ones are cheap enough on demand)."""
     max_open_sources: int = Field(default=64, ge=1)
+    memory_cache: Bytes = parse_size("256MB")
+    """Hot segments kept in memory (served without touching the disk)."""
     max_id_length: int = Field(default=256, ge=1, le=1024)
 
 

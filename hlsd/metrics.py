@@ -7,12 +7,25 @@ are read from the caches themselves at scrape time.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from hlsd.vod.disk_lru import DiskBudget, DiskLRU
+from hlsd.vod.disk_lru import DiskBudget
+
+
+class CacheFigures(Protocol):
+    """What a bounded cache reports (DiskLRU, MemoryLRU)."""
+
+    name: str
+    bytes: int
+    max_bytes: int
+    max_entries: int
+    evictions: int
+
+    def __len__(self) -> int: ...
 
 
 class Metrics:
@@ -37,7 +50,7 @@ class Metrics:
             "hlsd_storage_refusals_total", "Work refused at a disk ceiling (507)",
             registry=self.registry)
 
-    def watch_caches(self, caches: Iterable[DiskLRU], budgets: Iterable[DiskBudget]) -> None:
+    def watch_caches(self, caches: Iterable[CacheFigures], budgets: Iterable[DiskBudget]) -> None:
         self.registry.register(_CacheCollector(tuple(caches), tuple(budgets)))
 
     def render(self) -> bytes:
@@ -45,7 +58,7 @@ class Metrics:
 
 
 class _CacheCollector(Collector):
-    def __init__(self, caches: tuple[DiskLRU, ...], budgets: tuple[DiskBudget, ...]) -> None:
+    def __init__(self, caches: tuple[CacheFigures, ...], budgets: tuple[DiskBudget, ...]) -> None:
         self._caches = caches
         self._budgets = budgets
 

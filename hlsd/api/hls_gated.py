@@ -3,90 +3,167 @@
 A token comes in ``x-gostreamer-token``, ``Authorization: Bearer`` or ``?token=``. When
 it comes as ``?token=``, the playlists carry it in their URIs, so native players that
 cannot set headers keep it on every request.
+
+This is the hottest path of the server, so it is a plain ASGI app that the dispatcher
+hands GET and HEAD requests to before the framework: per request it does one cached
+authorization, one dict lookup for the package, and sends bytes that are already made.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from urllib.parse import quote
+from collections import OrderedDict
+from urllib.parse import parse_qs, quote
 
-from fastapi import APIRouter, Request
-from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.types import Receive, Scope, Send
 
-from hlsd.api.errors import error
-from hlsd.api.playlist_response import playlist_response
+from hlsd.api._asgi import Cors, Headers, byte_range, request_headers, respond, respond_error
 from hlsd.auth.access import bearer
 from hlsd.hls import with_query
 from hlsd.metrics import Metrics
+from hlsd.vod.errors import SourceError
 from hlsd.vod.packager import Package, Packager
 from hlsd.vod.playlists import MASTER, MEDIA, SUBTITLES, Rendered, rendered
-from hlsd.vod.streams import AccessDenied, OnDemandStreams
+from hlsd.vod.streams import AccessDenied, OnDemandStreams, StreamGone, UnknownStream
 
-TOKEN_HEADER = "x-gostreamer-token"  # noqa: S105 (a header name)
+log = logging.getLogger(__name__)
+
+PREFIX = "/hls/"
+TOKEN_HEADER = b"x-gostreamer-token"
+_WANTED = frozenset({TOKEN_HEADER, b"authorization", b"if-none-match", b"range", b"origin"})
 _SEGMENT = re.compile(r"^seg-(\d{1,7})\.ts$")
 _SUBTITLE = re.compile(r"^sub-(\d{1,7})\.vtt$")
 # Gated content must not sit in shared caches; browsers may keep it.
-_PLAYLIST_CACHE = "private, max-age=60"
-_SEGMENT_CACHE = "private, max-age=86400, immutable"
+_PLAYLIST_HEADERS: Headers = [(b"content-type", b"application/vnd.apple.mpegurl"),
+                              (b"cache-control", b"private, max-age=60")]
+_SEGMENT_HEADERS: Headers = [(b"content-type", b"video/mp2t"), (b"accept-ranges", b"bytes"),
+                             (b"cache-control", b"private, max-age=86400, immutable")]
+_VTT_HEADERS: Headers = [(b"content-type", b"text/vtt; charset=utf-8"),
+                         (b"cache-control", b"private, max-age=86400, immutable")]
+_MAX_TOKEN_PLAYLISTS = 4096
 
 
-def router(*, streams: OnDemandStreams, packager: Packager, metrics: Metrics) -> APIRouter:
-    api = APIRouter(prefix="/hls", tags=["gostreamer"])
+class GatedHls:
+    def __init__(self, *, streams: OnDemandStreams, packager: Packager, metrics: Metrics,
+                 cors: Cors) -> None:
+        self._streams = streams
+        self._packager = packager
+        self._metrics = metrics
+        self._cors = cors
+        # Playlists re-rendered with a query token, so each is made once per token.
+        self._with_token: OrderedDict[tuple[str, str, str], Rendered] = OrderedDict()
 
-    @api.api_route("/{rid}", methods=["GET", "HEAD"], include_in_schema=False)
-    @api.api_route("/{rid}/", methods=["GET", "HEAD"], include_in_schema=False)
-    async def stream_root(rid: str, request: Request) -> Response:
-        query = f"?{request.url.query}" if request.url.query else ""
-        return RedirectResponse(f"/hls/{quote(rid, safe='')}/{MASTER}{query}", status_code=307)
-
-    @api.api_route("/{rid}/{name}", methods=["GET", "HEAD"])
-    async def stream_file(rid: str, name: str, request: Request) -> Response:
-        token, in_query = _token(request)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = request_headers(scope, _WANTED)
+        cors = self._cors.headers(headers.get(b"origin"))
         try:
-            stream = streams.authorize(rid, token)
+            await self._serve(scope, headers, cors, send)
         except AccessDenied as exc:
-            metrics.auth_failures.labels("missing" if exc.status == 401 else "invalid").inc()
-            raise
-        if not (name.endswith((".m3u8", ".ts", ".vtt"))):
-            return error(404, "no such file")
-        package = await streams.package(stream)
+            self._metrics.auth_failures.labels(
+                "missing" if exc.status == 401 else "invalid").inc()
+            await respond_error(send, exc.status, str(exc), cors)
+        except StreamGone as exc:
+            await respond_error(send, 410, str(exc), cors)
+        except UnknownStream as exc:
+            await respond_error(send, 404, str(exc), cors)
+        except SourceError as exc:
+            log.log(logging.WARNING if exc.status >= 500 else logging.INFO,
+                    "GET %s -> %d: %s", scope["path"], exc.status, exc.message)
+            await respond_error(send, exc.status, exc.message, cors)
+        except Exception:
+            log.exception("GET %s failed", scope["path"])
+            await respond_error(send, 500, "internal error", cors)
+
+    async def _serve(self, scope: Scope, headers: dict[bytes, bytes], cors: Headers,
+                     send: Send) -> None:
+        head = scope["method"] == "HEAD"
+        rid, _, name = scope["path"][len(PREFIX):].partition("/")
+        if not name:
+            query = scope["query_string"]
+            location = f"{PREFIX}{quote(rid, safe='')}/{MASTER}".encode()
+            if query:
+                location += b"?" + query
+            await respond(send, 307, [(b"location", location), *cors], head=head)
+            return
+        if "/" in name or not name.endswith((".m3u8", ".ts", ".vtt")):
+            await respond_error(send, 404, "no such file", cors)
+            return
+        token, in_query = _token(scope, headers)
+        stream = self._streams.authorize(rid, token)
+        package = await self._streams.package(stream)
         if name.endswith(".m3u8"):
-            playlist = _playlist(package, name)
+            playlist = self._playlist(package, name, token if in_query else None)
             if playlist is None:
-                return error(404, "no such playlist")
-            if in_query and token:
-                # Relative URIs only: our token must never travel to another host.
-                playlist = rendered(with_query(playlist.body.decode(),
-                                               "token=" + quote(token, safe=""),
-                                               relative_only=True))
-            return playlist_response(request, playlist, cache_control=_PLAYLIST_CACHE)
-        if match := _SEGMENT.match(name):
-            path = await packager.segment(package, int(match.group(1)))
-            return FileResponse(path, media_type="video/mp2t",
-                                headers={"cache-control": _SEGMENT_CACHE})
-        if match := _SUBTITLE.match(name):
-            body = packager.subtitle_segment(package, int(match.group(1)))
-            return Response(body, media_type="text/vtt; charset=utf-8",
-                            headers={"cache-control": _SEGMENT_CACHE})
-        return error(404, "no such file")
+                await respond_error(send, 404, "no such playlist", cors)
+                return
+            out = [*_PLAYLIST_HEADERS, (b"etag", playlist.etag.encode()), *cors]
+            if _etag_matches(headers.get(b"if-none-match"), playlist.etag):
+                await respond(send, 304, out, head=True)
+                return
+            await respond(send, 200, out, playlist.body, head=head)
+        elif match := _SEGMENT.match(name):
+            data = await self._packager.segment(package, int(match.group(1)))
+            await _send_segment(send, data, headers.get(b"range"), [*_SEGMENT_HEADERS, *cors],
+                                head=head)
+        elif match := _SUBTITLE.match(name):
+            body = self._packager.subtitle_segment(package, int(match.group(1)))
+            await respond(send, 200, [*_VTT_HEADERS, *cors], body, head=head)
+        else:
+            await respond_error(send, 404, "no such file", cors)
 
-    return api
+    def _playlist(self, package: Package, name: str, query_token: str | None
+                  ) -> Rendered | None:
+        playlist = {MASTER: package.master, MEDIA: package.media,
+                    SUBTITLES: package.subtitles}.get(name)
+        if playlist is None or query_token is None:
+            return playlist
+        key = (package.key, name, query_token)
+        cached = self._with_token.get(key)
+        if cached is None:
+            # Relative URIs only: our token must never travel to another host.
+            cached = rendered(with_query(playlist.body.decode(),
+                                         "token=" + quote(query_token, safe=""),
+                                         relative_only=True))
+            self._with_token[key] = cached
+            if len(self._with_token) > _MAX_TOKEN_PLAYLISTS:
+                self._with_token.popitem(last=False)
+        return cached
 
 
-def _playlist(package: Package, name: str) -> Rendered | None:
-    if name == MASTER:
-        return package.master
-    if name == MEDIA:
-        return package.media
-    if name == SUBTITLES:
-        return package.subtitles
-    return None
+async def _send_segment(send: Send, data: bytes, range_header: bytes | None,
+                        headers: Headers, *, head: bool) -> None:
+    span = byte_range(range_header, len(data)) if range_header else None
+    if span is None:
+        await respond(send, 200, headers, data, head=head)
+        return
+    start, end = span
+    if start >= len(data):
+        await respond(send, 416, [*headers, (b"content-range", f"bytes */{len(data)}".encode())],
+                      head=head)
+        return
+    content_range = f"bytes {start}-{end - 1}/{len(data)}".encode()
+    await respond(send, 206, [*headers, (b"content-range", content_range)], data[start:end],
+                  head=head)
 
 
-def _token(request: Request) -> tuple[str | None, bool]:
+def _token(scope: Scope, headers: dict[bytes, bytes]) -> tuple[str | None, bool]:
     """The token and whether it came in the query string."""
-    header = request.headers.get(TOKEN_HEADER) or bearer(request.headers.get("authorization"))
-    if header:
-        return header, False
-    query = request.query_params.get("token")
-    return (query, True) if query else (None, False)
+    given = headers.get(TOKEN_HEADER)
+    if given:
+        return given.decode("latin-1"), False
+    auth = headers.get(b"authorization")
+    if auth and (value := bearer(auth.decode("latin-1"))):
+        return value, False
+    if scope["query_string"]:
+        values = parse_qs(scope["query_string"].decode("latin-1")).get("token")
+        if values:
+            return values[0], True
+    return None, False
+
+
+def _etag_matches(if_none_match: bytes | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    tags = {t.strip().removeprefix("W/") for t in if_none_match.decode("latin-1").split(",")}
+    return etag in tags or "*" in tags

@@ -117,8 +117,8 @@ class TokenSigner:
         exp = min(self.now() + max(1, round(ttl)), stream.expires_at)
         return f"{exp}.{self._token_sig(stream.rid, exp)}"
 
-    def check_token(self, token: str, rid: str) -> None:
-        """Raise InvalidToken or Expired unless `token` grants `rid` now."""
+    def check_token(self, token: str, rid: str) -> int:
+        """The token's expiry; raises InvalidToken or Expired unless it grants `rid` now."""
         exp_text, _, sig = token.partition(".")
         if not exp_text.isdigit() or len(exp_text) > 12 or not sig or len(sig) > 64:
             raise InvalidToken("malformed token")
@@ -130,6 +130,7 @@ class TokenSigner:
             raise InvalidToken("token is not valid for this stream")
         if int(exp_text) <= self.now():
             raise Expired("token expired")
+        return int(exp_text)
 
     def _token_sig(self, rid: str, exp: int) -> str:
         msg = f"{rid}\n{exp}".encode()

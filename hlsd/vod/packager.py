@@ -33,6 +33,7 @@ from hlsd.media import (
 )
 from hlsd.vod.disk_lru import DiskLRU
 from hlsd.vod.errors import InsufficientStorage, NoSuchSegment, UnusableMedia
+from hlsd.vod.memory_lru import MemoryLRU
 from hlsd.vod.playlists import Rendered, render_package_playlists
 from hlsd.vod.singleflight import SingleFlight
 from hlsd.vod.sources import SourceFiles, SourceStore
@@ -65,12 +66,14 @@ class Package:
 
 
 class Packager:
-    def __init__(self, *, sources: SourceStore, segments: DiskLRU, executor: Executor,
-                 incoming_dir: Path, segment_duration: float, read_ahead: int,
+    def __init__(self, *, sources: SourceStore, segments: DiskLRU, hot: MemoryLRU,
+                 executor: Executor, incoming_dir: Path, segment_duration: float,
+                 read_ahead: int,
                  max_packages: int, max_builds: int,
                  on_segment_built: Callable[[Package, float], None] | None = None) -> None:
         self._sources = sources
         self._segments = segments
+        self._hot = hot
         self._executor = executor
         self._incoming = incoming_dir
         self._segment_duration = segment_duration
@@ -78,7 +81,7 @@ class Packager:
         self._max_packages = max_packages
         self._packages: OrderedDict[str, Package] = OrderedDict()
         self._prepare_flights: SingleFlight[str, Package] = SingleFlight()
-        self._build_flights: SingleFlight[str, Path] = SingleFlight()
+        self._build_flights: SingleFlight[str, bytes] = SingleFlight()
         self._builds = asyncio.Semaphore(max_builds)
         self._background: set[asyncio.Task[object]] = set()
         self._on_segment_built = on_segment_built
@@ -129,17 +132,25 @@ class Packager:
 
     # segments -------------------------------------------------------------
 
-    async def segment(self, package: Package, n: int) -> Path:
-        """The file of media segment `n`, built now if it is not cached."""
+    async def segment(self, package: Package, n: int) -> bytes:
+        """The bytes of media segment `n`: from memory, from disk, or built now."""
         if not 0 <= n < package.segment_count:
             raise NoSuchSegment(f"no segment {n}")
-        path = self._segments.get(_segment_key(package, n))
-        if path is None:
-            path = await self._build_flights.run(
-                _segment_key(package, n), lambda: self._build(package, n))
+        key = _segment_key(package, n)
+        data = self._hot.get(key)
+        if data is None:
+            data = await self._build_flights.run(key, lambda: self._load(package, n))
         if package.transcodes:
             self._build_ahead(package, n)
-        return path
+        return data
+
+    async def _load(self, package: Package, n: int) -> bytes:
+        path = self._segments.get(_segment_key(package, n))
+        if path is None:
+            return await self._build(package, n)
+        data = await self._in_thread(path.read_bytes)
+        self._hot.put(_segment_key(package, n), data)
+        return data
 
     def subtitle_segment(self, package: Package, n: int) -> bytes:
         if package.cues is None or not 0 <= n < package.segment_count:
@@ -147,7 +158,7 @@ class Packager:
         span = package.index.segments[n]
         return render_vtt_segment(package.cues, span.start, span.end)
 
-    async def _build(self, package: Package, n: int) -> Path:
+    async def _build(self, package: Package, n: int) -> bytes:
         async with self._builds:
             started = time.perf_counter()
             source = package.files.media
@@ -157,7 +168,7 @@ class Packager:
                 source = package.files.media
             part = self._incoming / f"{package.key}-{n}-{secrets.token_hex(4)}.part"
             try:
-                await self._in_thread(_write_segment, source, package.index, n, part)
+                data = await self._in_thread(_write_segment, source, package.index, n, part)
             except MediaError as exc:
                 part.unlink(missing_ok=True)
                 raise UnusableMedia(f"segment {n}: {exc}") from exc
@@ -165,20 +176,21 @@ class Packager:
                 part.unlink(missing_ok=True)
                 raise
             try:
-                path = self._segments.put(_segment_key(package, n), part)
+                self._segments.put(_segment_key(package, n), part)
             except InsufficientStorage:
                 log.warning("segment cache is full; refused segment %d of %r", n, package.qid)
                 raise
+            self._hot.put(_segment_key(package, n), data)
             if self._on_segment_built is not None:
                 self._on_segment_built(package, time.perf_counter() - started)
-            return path
+            return data
 
     def _build_ahead(self, package: Package, n: int) -> None:
         for ahead in range(n + 1, min(n + 1 + self._read_ahead, package.segment_count)):
             key = _segment_key(package, ahead)
             if key in self._build_flights or self._builds.locked():
                 continue
-            if self._segments.get(key) is not None:
+            if self._hot.get(key) is not None or self._segments.get(key) is not None:
                 continue
             task = asyncio.ensure_future(
                 self._build_flights.run(key, functools.partial(self._build, package, ahead)))
@@ -203,11 +215,12 @@ def _segment_key(package: Package, n: int) -> str:
     return f"{package.key}/seg-{n}.ts"
 
 
-def _write_segment(source: Path, index: MediaIndex, n: int, part: Path) -> None:
+def _write_segment(source: Path, index: MediaIndex, n: int, part: Path) -> bytes:
     data = build_segment(source, index, n)
     fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     with os.fdopen(fd, "wb") as out:
         out.write(data)
+    return data
 
 
 def _read_cues(path: Path) -> tuple[Cue, ...]:

@@ -192,3 +192,25 @@ def test_tokens_survive_a_restart(upstream, tmp_path_factory) -> None:  # type: 
             assert r.status_code == 200 and r.content[0] == 0x47
             unlocked = c.post("/api/unlock", json={"handshake": HANDSHAKE, "rid": s["rid"]})
             assert unlocked.status_code == 201
+
+
+def test_head_ranges_and_cors_on_the_playback_path(client: httpx.Client) -> None:
+    s = issue(client, "clip.mp4")
+    auth = {"x-gostreamer-token": s["token"]}
+    full = client.get(f"/hls/{s['rid']}/seg-0.ts", headers=auth)
+    head = client.head(f"/hls/{s['rid']}/seg-0.ts", headers=auth)
+    assert head.status_code == 200 and head.content == b""
+    assert int(head.headers["content-length"]) == len(full.content)
+    tail = client.get(f"/hls/{s['rid']}/seg-0.ts", headers={**auth, "range": "bytes=-188"})
+    assert tail.status_code == 206 and tail.content == full.content[-188:]
+    beyond = client.get(f"/hls/{s['rid']}/seg-0.ts",
+                        headers={**auth, "range": f"bytes={len(full.content)}-"})
+    assert beyond.status_code == 416
+    assert beyond.headers["content-range"] == f"bytes */{len(full.content)}"
+    cors = client.get(f"/hls/{s['rid']}/index.m3u8",
+                      headers={**auth, "origin": "http://player.example"})
+    assert cors.headers["access-control-allow-origin"] == "*"
+    assert "etag" in cors.headers["access-control-expose-headers"]
+    denied = client.get(f"/hls/{s['rid']}/index.m3u8", headers={"origin": "http://x.example"})
+    # Errors carry CORS headers too, so a player page can read why it was refused.
+    assert denied.status_code == 401 and denied.headers["access-control-allow-origin"] == "*"

@@ -1,0 +1,76 @@
+"""Plain ASGI responses for the playback hot paths, which skip the framework.
+
+Headers are lists of byte pairs built once where they can be; the CORS headers a
+simple request needs are added here, because these paths bypass the CORS middleware.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from starlette.types import Scope, Send
+
+Headers = list[tuple[bytes, bytes]]
+
+EXPOSE = (b"access-control-expose-headers", b"content-length, content-range, etag")
+
+
+class Cors:
+    """The simple-request CORS headers for a configured list of origins."""
+
+    def __init__(self, origins: Iterable[str]) -> None:
+        self._origins = frozenset(origins)
+        self._any = "*" in self._origins
+
+    def headers(self, origin: bytes | None) -> Headers:
+        if origin is None:
+            return []
+        if self._any:
+            return [(b"access-control-allow-origin", b"*"), EXPOSE]
+        if origin.decode("latin-1") in self._origins:
+            return [(b"access-control-allow-origin", origin), EXPOSE, (b"vary", b"origin")]
+        return []
+
+
+async def respond(send: Send, status: int, headers: Headers, body: bytes = b"", *,
+                  head: bool = False) -> None:
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if head else body})
+
+
+async def respond_error(send: Send, status: int, message: str, extra: Headers) -> None:
+    body = json.dumps({"error": message}).encode()
+    await respond(send, status, [(b"content-type", b"application/json"), *extra], body)
+
+
+def request_headers(scope: Scope, wanted: frozenset[bytes]) -> dict[bytes, bytes]:
+    """The first value of each wanted header (names are lower-case in ASGI)."""
+    found: dict[bytes, bytes] = {}
+    for name, value in scope["headers"]:
+        if name in wanted and name not in found:
+            found[name] = value
+    return found
+
+
+def byte_range(spec: bytes, size: int) -> tuple[int, int] | None:
+    """One ``bytes=a-b`` range as (start, end exclusive); None to send the whole body.
+
+    Multiple ranges are answered with the whole body, which RFC 9110 allows.
+    """
+    text = spec.decode("latin-1").strip()
+    if not text.startswith("bytes=") or "," in text:
+        return None
+    first, _, last = text[6:].partition("-")
+    try:
+        if first == "":
+            length = int(last)
+            return (max(0, size - length), size) if length > 0 else None
+        start = int(first)
+        end = int(last) + 1 if last else size
+    except ValueError:
+        return None
+    if start >= size or end <= start:
+        return (size, size)  # unsatisfiable
+    return start, min(end, size)
