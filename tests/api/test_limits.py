@@ -116,3 +116,16 @@ def test_several_worker_processes_serve(upstream: Upstream, tmp_path: Path,
         for _ in range(6):
             r = c.get(f"/hls/{s['rid']}/index.m3u8", headers={"x-gostreamer-token": s["token"]})
             assert r.status_code == 200
+
+
+def test_an_unreachable_upstream_is_502_and_the_server_carries_on(tmp_path: Path) -> None:
+    from tests._support.hlsd_server import free_port
+
+    dead = f"http://127.0.0.1:{free_port()}"
+    cfg = {"handshake": HANDSHAKE, "url": {"video": f"{dead}/media", "vtt": f"{dead}/vtt"}}
+    with HlsdServer(cfg, tmp_dir=tmp_path) as server, \
+            httpx.Client(base_url=server.url, timeout=30) as c:
+        r = _token(c, "tone.mp3")
+        assert r.status_code == 502 and "unreachable" in r.json()["error"]
+        assert c.get("/api/health").status_code == 200
+        assert "unreachable" in server.log_text()
