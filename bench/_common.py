@@ -13,6 +13,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ __all__ = [
     "TOKEN_HEADER",
     "HlsdServer",
     "Issued",
+    "Link",
     "Upstream",
     "free_port",
     "hlsd_config",
@@ -46,6 +48,7 @@ __all__ = [
     "mp4_720p",
     "print_table",
     "require_tools",
+    "serve_file",
     "stopwatch",
     "wav_tone",
 ]
@@ -103,6 +106,65 @@ def wav_tone(seconds: int = 600) -> Path:
     """48 kHz 16-bit mono PCM WAV (a sine tone)."""
     path = OUT_DIR / f"tone-{seconds}s.wav"
     return _generate_once(path, lambda out: media.wav(out, seconds=seconds))
+
+
+# -- upstream links -----------------------------------------------------------------------
+
+
+class Link:
+    """The network between the upstream and its clients: one shared bottleneck.
+
+    Every response on the link waits `rtt` seconds before its headers (a request's round
+    trip), then its body goes out in 64 KB chunks, each taking `size / rate` of the
+    link's time: concurrent responses share the rate, as on a real link. `rate` None is
+    loopback as it is. `sent` counts body bytes.
+    """
+
+    def __init__(self, name: str, rate_bits: float | None = None, rtt: float = 0.0) -> None:
+        self.name = name
+        self.rate = rate_bits / 8 if rate_bits else None
+        self.rtt = rtt
+        self.sent = 0
+        self._free_at = 0.0
+        self._lock = threading.Lock()
+
+    def pace(self, n: int) -> None:
+        """Wait until `n` more bytes have had their time on the link."""
+        with self._lock:
+            self.sent += n
+            if self.rate is None:
+                return
+            now = time.perf_counter()
+            self._free_at = max(self._free_at, now) + n / self.rate
+            done = self._free_at
+        delay = done - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+
+
+def serve_file(up: Upstream, route: str, file: Path, link: Link, *, ranges: bool) -> None:
+    """Serve `file` at `route` over `link`; with `ranges` False the upstream ignores Range
+    (answers 200 with the whole body, no Accept-Ranges), as many simple servers do."""
+    size = file.stat().st_size
+
+    def read(start: int, length: int) -> Iterator[bytes]:
+        with file.open("rb") as f:
+            f.seek(start)
+            while length > 0:
+                data = f.read(min(64 * 1024, length))
+                if not data:
+                    return
+                link.pace(len(data))
+                length -= len(data)
+                yield data
+
+    def handle(h: Any) -> None:
+        if link.rtt:
+            time.sleep(link.rtt)
+        h._ranged(size, "video/mp4" if file.suffix == ".mp4" else "audio/wav", read,
+                  ranges=ranges)
+
+    up.add_handler(route, handle)
 
 
 # -- hlsd --------------------------------------------------------------------------------

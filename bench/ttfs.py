@@ -1,28 +1,35 @@
-"""Time to first segment: hlsd against the seed's whole-file approach, in one run.
+"""Time to first segment: hlsd reading by range or downloading whole, against the seed's
+whole-file approach, in one run, over loopback and over throttled links.
 
-    python bench/ttfs.py [--runs 3] [--only mp4|wav]
+    python bench/ttfs.py [--runs 3] [--only mp4|wav] [--links loopback,1g,100m]
 
 Sources (generated once into bench/out/, gitignored): a 10-minute 1280x720 H.264/AAC MP4
 (keyframe every 2 s) and a 10-minute WAV, both served by a local `Upstream` (a real
-threaded HTTP server on 127.0.0.1).
+threaded HTTP server on 127.0.0.1) through a `Link`: loopback as it is, or a shared
+bottleneck of 1 Gbit/s with a 2 ms round trip, or 100 Mbit/s with 20 ms.
 
 hlsd: from ``POST /api/token`` to the last byte of the first segment, i.e. token (hlsd
 fetches, probes and indexes the source before answering) + master playlist + media
-playlist + first segment. Every run uses a fresh qid, so nothing is cached in hlsd
-(the OS page cache is warm for hlsd and the anchors alike). One untimed warm-up on a
-short clip first, so the numbers are those of a running server, not of its imports.
+playlist + first segment, in two modes set by the upstream:
+  ranged   the upstream honours Range (206): hlsd reads the header, the sample table and
+           the first segment's bytes, block by block;
+  whole    the upstream ignores Range (200 with the whole body): hlsd downloads it all
+           before it can index.
+Every run uses a fresh qid, so nothing is cached in hlsd (the OS page cache is warm for
+hlsd and the anchors alike). One untimed warm-up on a short clip first.
 
 Anchors, measured in the same run, alternating with hlsd's runs:
-  seed     the seed's approach: download the whole file from the same upstream, then
+  seed     the seed's approach: download the whole file over the same link, then
            ``ffmpeg -i file -c:v copy -c:a aac -f hls -hls_time 6 -hls_playlist_type vod``
            over the whole file (for the WAV, ``-vn -c:a aac``), then read the first
            segment. Copying the video is generous to the seed (it transcodes).
   ffmpeg   one ffmpeg command doing just the first segment straight from the upstream
-           URL (``-t 6``, same codecs): what on-demand packaging costs at best.
+           URL (``-t 6``, same codecs, ranges honoured): on-demand packaging at its best.
 
-Printed: medians of N runs in seconds, speed-up = seed / hlsd, and the design's targets
-(<= 0.5 s for the remuxable MP4, <= 1 s for the WAV that needs AAC transcoding); then
-hlsd's breakdown, with its media steps (probe + index, build segment 0) timed alone.
+Printed: medians of N runs in seconds, the ratios, the bytes each mode took from the
+upstream, and the design's targets (<= 0.5 s for the remuxable MP4, <= 1 s for the WAV
+that needs AAC transcoding); then hlsd's breakdown, with its media steps (probe + index,
+build segment 0) timed alone on the local file.
 """
 
 from __future__ import annotations
@@ -41,16 +48,32 @@ import httpx
 
 TARGETS = {"mp4": 0.5, "wav": 1.0}
 SEGMENT_SECONDS = 6
+LINKS = {
+    "loopback": ("loopback", None, 0.0),
+    "1g": ("1 Gbit/s, 2 ms RTT", 1e9, 0.002),
+    "100m": ("100 Mbit/s, 20 ms RTT", 1e8, 0.020),
+}
+MODES = ("ranged", "whole")
 
 
 @dataclass
-class Kind:
-    name: str
+class Case:
+    """One source over one link: every run's figures."""
+
+    kind: str
     path: Path
     ffmpeg_codecs: list[str]
-    hlsd: list[dict[str, float]] = field(default_factory=list)
+    link: c.Link
+    hlsd: dict[str, list[dict[str, float]]] = field(
+        default_factory=lambda: {m: [] for m in MODES})
     seed: list[dict[str, float]] = field(default_factory=list)
     one: list[float] = field(default_factory=list)
+
+
+@dataclass
+class Local:
+    """hlsd's media steps on the local file, in this process."""
+
     index: list[float] = field(default_factory=list)
     build: list[float] = field(default_factory=list)
 
@@ -87,7 +110,7 @@ def hlsd_once(base: str, qid: str) -> dict[str, float]:
             "segment": total() - t_playlists, "bytes": float(len(body))}
 
 
-def seed_once(url: str, kind: Kind, scratch: Path) -> dict[str, float]:
+def seed_once(url: str, kind: Case, scratch: Path) -> dict[str, float]:
     """Download everything, package everything with ffmpeg, then read segment 0."""
     scratch.mkdir(parents=True)
     source = scratch / ("source" + kind.path.suffix)
@@ -117,7 +140,7 @@ def seed_once(url: str, kind: Kind, scratch: Path) -> dict[str, float]:
             "read": total() - t_ffmpeg}
 
 
-def one_segment_once(url: str, kind: Kind, scratch: Path) -> float:
+def one_segment_once(url: str, kind: Case, scratch: Path) -> float:
     """ffmpeg, one command: the first segment straight from the upstream URL."""
     scratch.mkdir(parents=True)
     try:
@@ -135,30 +158,35 @@ def one_segment_once(url: str, kind: Kind, scratch: Path) -> float:
     return total()
 
 
-def media_work_once(kind: Kind) -> None:
+def media_work_once(path: Path, local: Local) -> None:
     """hlsd's own media steps on the local file, in this process (no HTTP, no fetch)."""
     from hlsd.media import build_index, build_segment
 
     with c.stopwatch() as elapsed:
-        index = build_index(kind.path, float(SEGMENT_SECONDS))
-    kind.index.append(elapsed())
+        index = build_index(path, float(SEGMENT_SECONDS))
+    local.index.append(elapsed())
     with c.stopwatch() as elapsed:
-        build_segment(kind.path, index, 0)
-    kind.build.append(elapsed())
+        build_segment(path, index, 0)
+    local.build.append(elapsed())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=3, help="runs per source (median)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per case (median)")
     parser.add_argument("--only", choices=sorted(TARGETS), help="one source only")
+    parser.add_argument("--links", default=",".join(LINKS),
+                        help=f"comma-separated, of {', '.join(LINKS)}")
     args = parser.parse_args()
+    links = [name.strip() for name in args.links.split(",") if name.strip()]
+    if not links or any(name not in LINKS for name in links):
+        parser.error(f"--links takes names from {', '.join(LINKS)}")
 
-    kinds = [
-        Kind("mp4", c.mp4_720p(), ["-c:v", "copy", "-c:a", "aac"]),
-        Kind("wav", c.wav_tone(), ["-vn", "-c:a", "aac"]),
-    ]
-    kinds = [k for k in kinds if args.only in (None, k.name)]
+    sources = [("mp4", c.mp4_720p(), ["-c:v", "copy", "-c:a", "aac"]),
+               ("wav", c.wav_tone(), ["-vn", "-c:a", "aac"])]
+    sources = [s for s in sources if args.only in (None, s[0])]
+    cases = [Case(kind, path, codecs, c.Link(*LINKS[name]))
+             for name in links for kind, path, codecs in sources]
     warmup = c.OUT_DIR / "warmup-4s.mp4"
     if not warmup.is_file():
         c.media.h264_aac_mp4(warmup, seconds=4)
@@ -170,61 +198,83 @@ def main() -> None:
                                               tmp_dir=scratch / "hlsd") as server:
             up.add_file("/media/warmup.mp4", warmup)
             hlsd_once(server.url, "warmup.mp4")
-            for kind in kinds:
+            for n, case in enumerate(cases):
                 for i in range(args.runs):
-                    qid = f"{kind.name}-{run_id}-{i}{kind.path.suffix}"
-                    up.add_file(f"/media/{qid}", kind.path)
-                    url = f"{up.url}/media/{quote(qid)}"
-                    kind.hlsd.append(hlsd_once(server.url, qid))
-                    kind.seed.append(seed_once(url, kind, scratch / f"seed-{kind.name}-{i}"))
-                    kind.one.append(one_segment_once(url, kind, scratch / f"one-{kind.name}-{i}"))
-                    h = kind.hlsd[-1]
-                    print(f"  {kind.name} run {i + 1}: hlsd {h['total']:.3f} s "
-                          f"(token {h['token']:.3f}), seed {kind.seed[-1]['total']:.3f} s, "
-                          f"ffmpeg one segment {kind.one[-1]:.3f} s",
-                          file=sys.stderr, flush=True)
+                    run(up, server.url, case, f"{case.kind}-{run_id}-{n}-{i}", scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    for kind in kinds:
+    local = {path: Local() for _, path, _ in sources}
+    for path, figures in local.items():
         for _ in range(args.runs):
-            media_work_once(kind)
+            media_work_once(path, figures)
 
-    report(kinds, args.runs)
+    report(cases, local, args.runs)
+
+
+def run(up: c.Upstream, base: str, case: Case, stem: str, scratch: Path) -> None:
+    """One run of every measurement of `case`, each on a fresh qid."""
+    suffix = case.path.suffix
+    for mode in MODES:
+        qid = f"{stem}-{mode}{suffix}"
+        c.serve_file(up, f"/media/{qid}", case.path, case.link, ranges=mode == "ranged")
+        before = case.link.sent
+        figures = hlsd_once(base, qid)
+        figures["upstream"] = float(case.link.sent - before)
+        case.hlsd[mode].append(figures)
+    qid = f"{stem}-anchor{suffix}"
+    c.serve_file(up, f"/media/{qid}", case.path, case.link, ranges=True)
+    url = f"{up.url}/media/{quote(qid)}"
+    case.seed.append(seed_once(url, case, scratch / f"seed-{stem}"))
+    case.one.append(one_segment_once(url, case, scratch / f"one-{stem}"))
+    ranged, whole = case.hlsd["ranged"][-1], case.hlsd["whole"][-1]
+    print(f"  {case.kind} over {case.link.name}: hlsd ranged {ranged['total']:.3f} s, "
+          f"whole {whole['total']:.3f} s, seed {case.seed[-1]['total']:.3f} s, "
+          f"ffmpeg one segment {case.one[-1]:.3f} s", file=sys.stderr, flush=True)
 
 
 def med(runs: list[dict[str, float]], key: str) -> float:
     return c.median([r[key] for r in runs])
 
 
-def report(kinds: list[Kind], runs: int) -> None:
+def report(cases: list[Case], local: dict[Path, Local], runs: int) -> None:
     rows = []
-    for k in kinds:
-        hlsd, seed, one = med(k.hlsd, "total"), med(k.seed, "total"), c.median(k.one)
-        spread = [r["total"] for r in k.hlsd]
-        rows.append([f"{k.name} ({k.path.stat().st_size / 1e6:.0f} MB)", hlsd,
-                     f"{min(spread):.3f}-{max(spread):.3f}", seed, f"{seed / hlsd:.1f}x", one,
-                     f"{hlsd / one:.1f}", f"<= {TARGETS[k.name]}",
-                     "met" if hlsd <= TARGETS[k.name] else "MISSED"])
-    c.print_table(["source", "hlsd s", "hlsd min-max", "seed s", "speed-up (seed/hlsd)",
-                   "ffmpeg-1seg s", "hlsd/ffmpeg-1seg", "target s", ""], rows,
-                  title=f"Time to first segment, median of {runs} cold runs")
+    for k in cases:
+        ranged, whole = med(k.hlsd["ranged"], "total"), med(k.hlsd["whole"], "total")
+        seed, one = med(k.seed, "total"), c.median(k.one)
+        spread = [r["total"] for r in k.hlsd["ranged"]]
+        target = TARGETS[k.kind]
+        rows.append([f"{k.kind} ({k.path.stat().st_size / 1e6:.0f} MB)", k.link.name,
+                     ranged, f"{min(spread):.3f}-{max(spread):.3f}", whole,
+                     f"{whole / ranged:.1f}x", seed, f"{seed / ranged:.1f}x", one,
+                     f"{ranged / one:.2f}", f"<= {target}",
+                     "met" if ranged <= target else "MISSED"])
+    c.print_table(["source", "link", "ranged s", "min-max", "whole s", "whole/ranged",
+                   "seed s", "seed/ranged", "ffmpeg-1seg s", "ranged/ffmpeg-1seg",
+                   "target s", ""], rows,
+                  title=f"Time to first segment, median of {runs} cold runs "
+                        "(hlsd ranged: the upstream honours Range; whole: it does not)")
 
     rows = []
-    for k in kinds:
-        token, index = med(k.hlsd, "token"), c.median(k.index)
-        rows.append([k.name, token, med(k.hlsd, "playlists"), med(k.hlsd, "segment"),
-                     f"{med(k.hlsd, 'bytes') / 1e6:.2f} MB", index, token - index,
-                     c.median(k.build)])
-    c.print_table(["source", "token s", "playlists s", "first segment s", "segment size",
-                   "probe+index alone s", "token - index s", "build seg 0 alone s"], rows,
-                  title="hlsd breakdown (medians). 'alone' = hlsd.media on the local file in "
-                        "this process;\n'token - index' is the whole-file fetch from the "
-                        "upstream plus API overhead")
+    for k in cases:
+        for mode in MODES:
+            r = k.hlsd[mode]
+            rows.append([k.kind, k.link.name, mode, med(r, "token"), med(r, "playlists"),
+                         med(r, "segment"), f"{med(r, 'upstream') / 1e6:.1f} MB",
+                         f"{med(r, 'bytes') / 1e6:.2f} MB"])
+    c.print_table(["source", "link", "mode", "token s", "playlists s", "first segment s",
+                   "from upstream", "segment size"], rows,
+                  title="hlsd breakdown (medians); 'from upstream' = body bytes the "
+                        "upstream sent for that qid")
 
-    rows = [[k.name, med(k.seed, "download"), med(k.seed, "ffmpeg"), med(k.seed, "read")]
-            for k in kinds]
-    c.print_table(["source", "download s", "ffmpeg -f hls whole file s", "read seg 0 s"],
-                  rows, title="seed anchor breakdown (medians)")
+    rows = [[path.suffix.lstrip("."), c.median(f.index), c.median(f.build)]
+            for path, f in local.items()]
+    c.print_table(["source", "probe+index s", "build seg 0 s"], rows,
+                  title="hlsd.media alone on the local file, in this process (medians)")
+
+    rows = [[k.kind, k.link.name, med(k.seed, "download"), med(k.seed, "ffmpeg"),
+             med(k.seed, "read")] for k in cases]
+    c.print_table(["source", "link", "download s", "ffmpeg -f hls whole file s",
+                   "read seg 0 s"], rows, title="seed anchor breakdown (medians)")
 
 
 if __name__ == "__main__":

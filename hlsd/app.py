@@ -31,7 +31,7 @@ from hlsd.vod.disk_lru import DiskBudget, DiskLRU
 from hlsd.vod.fetch import Fetcher, make_client
 from hlsd.vod.memory_lru import MemoryLRU
 from hlsd.vod.packager import Package, Packager
-from hlsd.vod.sources import SourceStore
+from hlsd.vod.sources import RangeSettings, SourceStore
 from hlsd.vod.streams import OnDemandStreams
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,8 @@ def build_services(settings: Settings) -> Services:
     fetcher = Fetcher(client, settings.temp_dir, deadline=up.total_timeout, budget=temp_budget)
     store = SourceStore(fetcher=fetcher, media_cache=sources, vtt_cache=subtitles,
                         media_prefix=settings.url.media_prefix, vtt_prefix=settings.url.vtt,
-                        max_bytes=up.max_bytes, max_vtt_bytes=up.max_vtt_bytes)
+                        max_bytes=up.max_bytes, max_vtt_bytes=up.max_vtt_bytes,
+                        ranges=RangeSettings(block_size=up.range_block) if up.ranges else None)
     executor = ThreadPoolExecutor(max_workers=settings.packager.threads,
                                   thread_name_prefix="hlsd-media")
 

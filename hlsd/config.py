@@ -75,6 +75,9 @@ class UpstreamSettings(_Section):
     max_bytes: Bytes = parse_size("4GB")
     max_vtt_bytes: Bytes = parse_size("4MB")
     max_redirects: int = Field(default=3, ge=0)
+    ranges: bool = True
+    """Read sources by byte range where the upstream honours it, instead of whole."""
+    range_block: Bytes = Field(default=parse_size("1MiB"), ge=4096)
 
 
 class PackagerSettings(_Section):

@@ -7,6 +7,7 @@ from hlsd.media.errors import MediaError
 from hlsd.media.index import Action, MediaIndex, SegmentSpan, build_index
 from hlsd.media.probe import AudioTrack, MediaInfo, VideoTrack, probe
 from hlsd.media.segment import build_segment
+from hlsd.media.source import MediaSource, Source
 from hlsd.media.timeline import TS_OFFSET
 from hlsd.media.webvtt import Cue, parse_webvtt, render_vtt_segment
 
@@ -18,7 +19,9 @@ __all__ = [
     "MediaError",
     "MediaIndex",
     "MediaInfo",
+    "MediaSource",
     "SegmentSpan",
+    "Source",
     "VideoTrack",
     "build_index",
     "build_segment",

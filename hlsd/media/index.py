@@ -5,12 +5,12 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from hlsd.media import codecs
 from hlsd.media.bandwidth import audio_pes_count, audio_ts_bytes, psi_ts_bytes, video_ts_bytes
 from hlsd.media.encoders import audio_encoding, video_encoding
+from hlsd.media.mp4box import track_timing
 from hlsd.media.probe import AudioTrack, MediaInfo, VideoTrack, probe_container
 from hlsd.media.scan import (
     AudioSizes,
@@ -21,7 +21,7 @@ from hlsd.media.scan import (
     mp4_gops,
     scan_packets,
 )
-from hlsd.media.source import open_input
+from hlsd.media.source import Source, open_input
 
 COPY_VIDEO = frozenset({"h264", "hevc"})
 COPY_AUDIO = frozenset({"aac", "mp3"})
@@ -77,15 +77,15 @@ def audio_action(track: AudioTrack | None) -> Action | None:
     return Action.COPY if track.codec in COPY_AUDIO else Action.TRANSCODE
 
 
-def build_index(path: Path, target: float = 6.0) -> MediaIndex:
-    """Probe ``path`` and plan its segments (demuxing packets only where sizes need it)."""
+def build_index(source: Source, target: float = 6.0) -> MediaIndex:
+    """Probe `source` and plan its segments (demuxing packets only where sizes need it)."""
     if not target > 0:
         raise ValueError("target must be positive")
-    with open_input(path) as container:
-        info = probe_container(container, path)
+    with open_input(source) as container:
+        info = probe_container(container, source)
         vact, aact = video_action(info.video), audio_action(info.audio)
         codec_string = _codecs(container, info, vact, aact)
-        scan = _scan(path, container, info, vact, aact)
+        scan = _scan(source, container, info, vact, aact)
     if scan.gops:
         spans, video_bytes = _keyframe_spans(scan.gops, info.duration, target)
     else:
@@ -122,7 +122,7 @@ def peak_rate(bits: list[float], durations: list[float], target_duration: int) -
     return best or sum(bits) / max(sum(durations), 1e-3)
 
 
-def _scan(path: Path, container: Any, info: MediaInfo, vact: Action | None,
+def _scan(source: Source, container: Any, info: MediaInfo, vact: Action | None,
           aact: Action | None) -> Scan:
     """Keyframes of copied video; sizes of copied audio unless an average will do."""
     video = info.video.index if info.video is not None and vact is Action.COPY else None
@@ -132,22 +132,23 @@ def _scan(path: Path, container: Any, info: MediaInfo, vact: Action | None,
     if audio is not None and table:
         mp4_audio = mp4_audio_sizes(container, audio, info.start_time)
         audio = None
-    elif audio is not None and video is None and not _needs_audio_sizes(path, info):
+    elif audio is not None and video is None and not _needs_audio_sizes(source, info):
         audio = None
     if video is None and audio is None:
         return Scan(gops=[], audio=mp4_audio)
     if table and video is not None:
-        gops = mp4_gops(container, video, info.start_time)
+        timing = track_timing(source, container.streams[video].id)
+        gops = mp4_gops(container, video, info.start_time, timing)
         if gops is not None:
             return Scan(gops=gops, audio=mp4_audio)
-    with open_input(path) as fresh:  # from the top: probing and mp4_gops moved the other
+    with open_input(source) as fresh:  # from the top: probing and mp4_gops moved the other
         scan = scan_packets(fresh, video, audio, info.start_time)
     return Scan(gops=scan.gops, audio=mp4_audio or scan.audio)
 
 
-def _needs_audio_sizes(path: Path, info: MediaInfo) -> bool:
+def _needs_audio_sizes(source: Source, info: MediaInfo) -> bool:
     """Copied audio-only sources are read only when the header rate is not the peak."""
-    return not (info.format_name == "mp3" and not mp3_is_vbr(path))
+    return not (info.format_name == "mp3" and not mp3_is_vbr(source))
 
 
 def _keyframe_spans(gops: list[Gop], duration: float,

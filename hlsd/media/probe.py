@@ -1,15 +1,14 @@
-"""What a source file holds: duration, timeline origin, and its video and audio track."""
+"""What a source holds: duration, timeline origin, and its video and audio track."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import av
 
 from hlsd.media.errors import MediaError
-from hlsd.media.source import open_input, select_streams
+from hlsd.media.source import Source, open_bytes, open_input, select_streams, source_size
 
 # Demuxers whose duration ffmpeg guesses from the bit rate: reading the packets is
 # the only way to know it.
@@ -52,13 +51,13 @@ class MediaInfo:
     sample_table: bool = False
 
 
-def probe(path: Path) -> MediaInfo:
-    """Describe ``path``; raise MediaError unless it holds playable audio or video."""
-    with open_input(path) as container:
-        return probe_container(container, path)
+def probe(source: Source) -> MediaInfo:
+    """Describe `source`; raise MediaError unless it holds playable audio or video."""
+    with open_input(source) as container:
+        return probe_container(container, source)
 
 
-def probe_container(container: Any, path: Path) -> MediaInfo:
+def probe_container(container: Any, source: Source) -> MediaInfo:
     """Describe an already open container (it may be left anywhere, except an MP4
     with a sample table, which is left untouched)."""
     fmt: str = container.format.name
@@ -78,9 +77,9 @@ def probe_container(container: Any, path: Path) -> MediaInfo:
         duration = _scan_duration(container, streams) - start
     else:
         duration = container.duration / 1e6
-        sample_table = fmt.startswith("mov,") and not mp4_is_fragmented(path)
+        sample_table = fmt.startswith("mov,") and not mp4_is_fragmented(source)
         if sample_table:
-            _check_mp4_complete(path, streams)
+            _check_mp4_complete(source, streams)
         else:
             _check_tail(container, streams, start + duration)
     if duration <= 0:
@@ -141,13 +140,14 @@ def _scan_duration(container: Any, streams: list[Any]) -> float:
     return end
 
 
-def mp4_is_fragmented(path: Path) -> bool:
+def mp4_is_fragmented(source: Source) -> bool:
     """Whether an MP4 keeps its samples in fragments (moof boxes) rather than in moov.
 
     ffmpeg indexes fragments only as it reads them, so their sample table is partial.
+    Only the top-level box headers are read.
     """
-    size = path.stat().st_size
-    with path.open("rb") as f:
+    size = source_size(source)
+    with open_bytes(source) as f:
         pos = 0
         while pos + 8 <= size:
             f.seek(pos)
@@ -163,9 +163,9 @@ def mp4_is_fragmented(path: Path) -> bool:
     return False
 
 
-def _check_mp4_complete(path: Path, streams: list[Any]) -> None:
+def _check_mp4_complete(source: Source, streams: list[Any]) -> None:
     """An MP4 whose sample table points past the end of the file was cut short."""
-    size = path.stat().st_size
+    size = source_size(source)
     for stream in streams:
         entries = stream.index_entries
         if len(entries) == 0:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from bisect import bisect_left
 from dataclasses import dataclass
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 
 import av
 
 from hlsd.media.bandwidth import video_ts_bytes
 from hlsd.media.errors import MediaError
+from hlsd.media.mp4box import TrackTiming
+from hlsd.media.source import Source, open_bytes
 
 _ID3_HEADER = 10
 _XING_SEARCH = 4096  # the Xing/VBRI header sits in the first frame after the ID3 tag
@@ -90,13 +91,15 @@ def scan_packets(container: Any, video: int | None, audio: int | None, origin: f
     return Scan(gops=gops, audio=audio_sizes)
 
 
-def mp4_gops(container: Any, index: int, origin: float) -> list[Gop] | None:
-    """GOPs from an MP4 sample table, reading only one packet per keyframe.
+def mp4_gops(container: Any, index: int, origin: float,
+             timing: TrackTiming | None = None) -> list[Gop] | None:
+    """GOPs from an MP4 sample table, without reading the media data.
 
-    The table gives every sample's size, DTS and keyframe flag without touching the
-    media data; only a keyframe's PTS needs its packet. A seek to midway between two
-    keyframes lands on the first (mov seeks by PTS); the packet read there must have
-    the DTS the table says, or None tells the caller to demux everything instead.
+    The table gives every sample's size, DTS and keyframe flag; a keyframe's PTS is its
+    DTS plus its composition offset from `timing` (the moov's ctts) plus one constant
+    for the whole track (edit list, ffmpeg's DTS shift), which the packets of the first
+    two keyframes give and confirm. Without usable `timing`, each keyframe's packet is
+    read for its PTS. None tells the caller to demux everything instead.
     """
     stream = container.streams[index]
     entries = stream.index_entries
@@ -112,21 +115,64 @@ def mp4_gops(container: Any, index: int, origin: float) -> list[Gop] | None:
     for other in container.streams:
         if other.index != index:
             other.discard = av.stream.Discard.all
-    num, den = stream.time_base.numerator, stream.time_base.denominator
-    gops: list[Gop] = []
     try:
-        for j, first in enumerate(key_at):
-            stop = key_at[j + 1] if j + 1 < len(key_at) else count
-            after = dts[stop] if stop < count else dts[-1] + 1
-            container.seek((dts[first] + after) // 2, stream=stream, backward=True)
-            packet = next(iter(container.demux(stream)), None)
-            if packet is None or packet.dts != dts[first] or packet.pts is None:
-                return None
-            ts_bytes = sum(video_ts_bytes(sizes[i], i == first) for i in range(first, stop))
-            gops.append(Gop(start=packet.pts * num / den - origin, ts_bytes=ts_bytes))
+        pts = None
+        if timing is not None and _timing_fits(timing, dts):
+            pts = _pts_from_table(container, stream, dts, key_at, timing)
+        if pts is None:
+            pts = [_keyframe_pts(container, stream, dts, key_at, j) for j in range(len(key_at))]
     except av.FFmpegError:
         return None
+    if any(p is None for p in pts):
+        return None
+    num, den = stream.time_base.numerator, stream.time_base.denominator
+    gops: list[Gop] = []
+    for j, first in enumerate(key_at):
+        stop = key_at[j + 1] if j + 1 < len(key_at) else count
+        ts_bytes = sum(video_ts_bytes(sizes[i], i == first) for i in range(first, stop))
+        start = pts[j]
+        assert start is not None
+        gops.append(Gop(start=start * num / den - origin, ts_bytes=ts_bytes))
     return gops
+
+
+def _timing_fits(timing: TrackTiming, dts: list[int]) -> bool:
+    """The moov's samples are ffmpeg's index entries one for one, deltas and all."""
+    if timing.count != len(dts):
+        return False
+    deltas = timing.deltas
+    return all(b - a == deltas[i] for i, (a, b) in enumerate(pairwise(dts)))
+
+
+def _pts_from_table(container: Any, stream: Any, dts: list[int], key_at: list[int],
+                    timing: TrackTiming) -> list[int | None] | None:
+    offsets = timing.offsets
+    first = _keyframe_pts(container, stream, dts, key_at, 0)
+    if first is None:
+        return None
+    shift = first - dts[key_at[0]] - offsets[key_at[0]]
+    pts: list[int | None] = [dts[k] + offsets[k] + shift for k in key_at]
+    if len(key_at) > 1 and _keyframe_pts(container, stream, dts, key_at, 1) != pts[1]:
+        return None
+    return pts
+
+
+def _keyframe_pts(container: Any, stream: Any, dts: list[int], key_at: list[int],
+                  j: int) -> int | None:
+    """The PTS of keyframe `j`, read from its packet.
+
+    A seek to midway between two keyframes lands on the first (mov seeks by PTS); the
+    packet read there must have the DTS the table says, or the answer is None.
+    """
+    first = key_at[j]
+    stop = key_at[j + 1] if j + 1 < len(key_at) else len(dts)
+    after = dts[stop] if stop < len(dts) else dts[-1] + 1
+    container.seek((dts[first] + after) // 2, stream=stream, backward=True)
+    packet = next(iter(container.demux(stream)), None)
+    if packet is None or packet.dts != dts[first] or packet.pts is None:
+        return None
+    pts: int = packet.pts
+    return pts
 
 
 def mp4_audio_sizes(container: Any, index: int, origin: float) -> AudioSizes:
@@ -143,10 +189,10 @@ def mp4_audio_sizes(container: Any, index: int, origin: float) -> AudioSizes:
     return AudioSizes(times=times, sizes=sizes)
 
 
-def mp3_is_vbr(path: Path) -> bool:
+def mp3_is_vbr(source: Source) -> bool:
     """Whether an MP3 announces variable bit rate (a Xing or VBRI header; LAME's CBR
     files say "Info"). Its header bit rate is then only an average."""
-    with path.open("rb") as f:
+    with open_bytes(source) as f:
         head = f.read(_ID3_HEADER)
         skip = 0
         if head[:3] == b"ID3" and len(head) == _ID3_HEADER:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 from typing import Any
 
 import av
@@ -12,7 +11,7 @@ from hlsd.media.audio_transcode import TranscodeAudio
 from hlsd.media.encoders import audio_encoding, video_encoding
 from hlsd.media.errors import MediaError
 from hlsd.media.index import Action, MediaIndex, SegmentSpan
-from hlsd.media.source import open_input
+from hlsd.media.source import Source, open_input
 from hlsd.media.timeline import TS_OFFSET, to_ticks
 from hlsd.media.tracks import CopyAudio, CopyVideo, SeekOvershoot, TrackWriter, Window
 from hlsd.media.video_transcode import TranscodeVideo
@@ -34,25 +33,26 @@ _MUXER_OPTIONS = {
 }
 
 
-def build_segment(path: Path, index: MediaIndex, n: int) -> bytes:
-    """MPEG-TS bytes of segment ``n`` of ``index`` (built from ``path``)."""
+def build_segment(source: Source, index: MediaIndex, n: int) -> bytes:
+    """MPEG-TS bytes of segment `n` of `index` (built from `source`)."""
     if not 0 <= n < len(index.segments):
         raise IndexError(f"segment {n} out of range")
     span = index.segments[n]
     if n == 0:
-        return _build(path, index, span, margin=None, strict=False)
+        return _build(source, index, span, margin=None, strict=False)
     margins = _MARGINS
     if index.info.format_name.startswith(_EXACT_SEEK_PREFIXES):
         margins = (0.0, *margins)
     for attempt, margin in enumerate(margins):
         try:
-            return _build(path, index, span, margin=margin, strict=attempt < len(margins) - 1)
+            return _build(source, index, span, margin=margin,
+                          strict=attempt < len(margins) - 1)
         except SeekOvershoot:
             continue
     raise AssertionError("the last attempt reads from the top and cannot overshoot")
 
 
-def _build(path: Path, index: MediaIndex, span: SegmentSpan, *, margin: float | None,
+def _build(source: Source, index: MediaIndex, span: SegmentSpan, *, margin: float | None,
            strict: bool) -> bytes:
     last = span.index == len(index.segments) - 1
     window = Window(
@@ -60,14 +60,14 @@ def _build(path: Path, index: MediaIndex, span: SegmentSpan, *, margin: float | 
         origin=index.info.start_time, strict=strict,
     )
     buffer = io.BytesIO()
-    with open_input(path) as source:
+    with open_input(source) as container:
         output = av.open(buffer, "w", format="mpegts", container_options=_MUXER_OPTIONS)
         try:
-            tracks = _tracks(source, output, index, window)
+            tracks = _tracks(container, output, index, window)
             if margin is not None:
                 seconds = min(t.need_from for t in tracks) - margin
-                _seek(source, tracks[0].source, seconds, window.origin)
-            muxed = _run(source, output, tracks, window.origin)
+                _seek(container, tracks[0].source, seconds, window.origin)
+            muxed = _run(container, output, tracks, window.origin)
             output.close()  # writes out the muxer's interleaving queue: errors count here
         except av.FFmpegError as exc:
             raise MediaError("file is truncated or corrupt") from exc

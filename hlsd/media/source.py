@@ -1,11 +1,15 @@
-"""Opening a source file with PyAV and choosing the streams hlsd serves."""
+"""Opening a source with PyAV and choosing the streams hlsd serves.
+
+A source is a local file (a `Path`) or a `MediaSource`: bytes read through file
+objects, e.g. fetched by byte range as they are read. Every media function takes either.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Protocol, TypeAlias
 
 import av
 
@@ -19,10 +23,35 @@ _MAGIC: tuple[bytes, ...] = (
 )
 
 
-def open_error(path: Path) -> MediaError:
-    """Turn a failure to open ``path`` into a reason a user can act on."""
+class MediaSource(Protocol):
+    """A source read through file objects (its bytes may not all be local)."""
+
+    @property
+    def size(self) -> int:
+        """Bytes in the whole source."""
+        ...
+
+    def open(self) -> BinaryIO:
+        """A new seekable reader of its own (callers close it); safe in any thread."""
+        ...
+
+
+Source: TypeAlias = Path | MediaSource
+
+
+def source_size(source: Source) -> int:
+    return source.stat().st_size if isinstance(source, Path) else source.size
+
+
+def open_bytes(source: Source) -> BinaryIO:
+    """A new seekable binary reader of `source` (a context manager that closes it)."""
+    return source.open("rb") if isinstance(source, Path) else source.open()
+
+
+def open_error(source: Source) -> MediaError:
+    """Turn a failure to open `source` into a reason a user can act on."""
     try:
-        with path.open("rb") as f:
+        with open_bytes(source) as f:
             head = f.read(12)
     except OSError:
         return MediaError("file cannot be read")
@@ -34,18 +63,23 @@ def open_error(path: Path) -> MediaError:
 
 
 @contextmanager
-def open_input(path: Path) -> Iterator[Any]:
-    """An open PyAV input container, closed on exit; open failures are MediaError."""
-    try:
-        container = av.open(str(path), metadata_errors="ignore")
-    except FileNotFoundError as exc:
-        raise MediaError("file not found") from exc
-    except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
-        raise open_error(path) from exc
-    try:
+def open_input(source: Source) -> Iterator[Any]:
+    """An open PyAV input container, closed on exit; open failures are MediaError.
+
+    Errors a `MediaSource` reader raises (an upstream failing) pass through as they are.
+    """
+    with ExitStack() as stack:
+        target: str | BinaryIO = str(source)
+        if not isinstance(source, Path):
+            target = stack.enter_context(source.open())
+        try:
+            container = av.open(target, metadata_errors="ignore")
+        except FileNotFoundError as exc:
+            raise MediaError("file not found") from exc
+        except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
+            raise open_error(source) from exc
+        stack.callback(container.close)  # before the reader under it
         yield container
-    finally:
-        container.close()
 
 
 def _usable(stream: Any) -> bool:

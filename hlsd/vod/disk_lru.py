@@ -91,8 +91,9 @@ class DiskLRU:
             raise InsufficientStorage(
                 f"{self.name}: an entry of {size} bytes exceeds the limit of {self.max_bytes}")
         path = self.path_for(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._make_room(size, keep=key)
+        # After eviction: it may have removed the last entry of this key's folder.
+        path.parent.mkdir(parents=True, exist_ok=True)
         os.replace(source, path)
         if key in self._entries:
             self.bytes -= self._entries.pop(key).size

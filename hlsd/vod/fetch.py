@@ -1,25 +1,49 @@
-"""Fetches on-demand sources from the configured upstream into the temp dir.
+"""Fetches on-demand sources from the configured upstream.
 
 The id is URL-encoded as one path segment, so no id can change the host or the path
 prefix. Every fetch has timeouts (per read, and a deadline for the whole body), a size
 limit and a status check, and its temp file is removed on every failure.
+
+`fetch_head` asks for the first bytes only (``Range: bytes=0-…``): an upstream that
+honours ranges answers 206 and the source is then read by range (`ranged.py`); one that
+does not answers 200, and that same answer is the whole download.
+
+The bytes move in a worker thread with a synchronous httpx client: async httpx spends
+about twice the CPU per byte, and the event loop should not write files. A cancelled
+caller stops the thread's download at once (its socket is shut down under it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import os
+import re
 import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
 
 from hlsd.vod.disk_lru import DiskBudget
-from hlsd.vod.errors import InvalidSourceId, UpstreamFailed, UpstreamNotFound, UpstreamTimeout
+from hlsd.vod.errors import (
+    InvalidSourceId,
+    SourceError,
+    UpstreamFailed,
+    UpstreamNotFound,
+    UpstreamTimeout,
+)
 
-_CHUNK = 1 << 20
+T = TypeVar("T")
+_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+)\s*$", re.IGNORECASE)
+_MAX_CONNECTIONS = 32
 
 
 def upstream_url(prefix: str, qid: str) -> str:
@@ -29,15 +53,35 @@ def upstream_url(prefix: str, qid: str) -> str:
     return f"{prefix.rstrip('/')}/{quote(qid, safe='')}"
 
 
+class UpstreamClient(httpx.AsyncClient):
+    """The upstream's connection settings, with a connection pool for each side.
+
+    It is httpx's AsyncClient for work on the event loop, and `sync` is an
+    ``httpx.Client`` with the same settings for the worker threads that move the bytes
+    (whole downloads, range reads). Closing it closes both.
+    """
+
+    def __init__(self, *, timeout: httpx.Timeout, max_redirects: int) -> None:
+        settings: dict[str, Any] = {
+            "timeout": timeout, "follow_redirects": max_redirects > 0,
+            "max_redirects": max_redirects,
+            "limits": httpx.Limits(max_connections=_MAX_CONNECTIONS,
+                                   max_keepalive_connections=8),
+            "headers": {"user-agent": "hlsd"},
+        }
+        super().__init__(**settings)
+        self.sync = httpx.Client(**settings)  # documented as safe to share between threads
+
+    async def aclose(self) -> None:
+        self.sync.close()
+        await super().aclose()
+
+
 def make_client(*, connect_timeout: float, read_timeout: float,
-                max_redirects: int) -> httpx.AsyncClient:
+                max_redirects: int) -> UpstreamClient:
     timeout = httpx.Timeout(connect=connect_timeout, read=read_timeout, write=read_timeout,
                             pool=connect_timeout)
-    return httpx.AsyncClient(
-        timeout=timeout, follow_redirects=max_redirects > 0, max_redirects=max_redirects,
-        limits=httpx.Limits(max_connections=32, max_keepalive_connections=8),
-        headers={"user-agent": "hlsd"},
-    )
+    return UpstreamClient(timeout=timeout, max_redirects=max_redirects)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,19 +92,50 @@ class Fetched:
     size: int
 
 
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The first bytes of a body whose upstream honours byte ranges (a 206 answer)."""
+
+    url: str
+    size: int  # of the whole body
+    data: bytes
+    validator: str | None  # strong ETag or Last-Modified, for If-Range
+
+
+def parse_content_range(value: str | None) -> tuple[int, int, int] | None:
+    """``(first, last, total)`` of a ``Content-Range: bytes a-b/n`` header, if valid."""
+    match = _CONTENT_RANGE.match(value or "")
+    if match is None:
+        return None
+    first, last, total = (int(g) for g in match.groups())
+    return (first, last, total) if first <= last < total else None
+
+
+def range_validator(headers: httpx.Headers) -> str | None:
+    """What an If-Range header may carry: a strong ETag, else Last-Modified."""
+    etag: str | None = headers.get("etag")
+    if etag and not etag.startswith("W/"):
+        return etag
+    modified: str | None = headers.get("last-modified")
+    return modified
+
+
 class Fetcher:
     """Downloads a URL into a new file in `temp_dir`, bounded in size and time.
 
     Each chunk is reserved in `budget` (``cache.killsize.tempdir``) before it is
-    written, so a full temp dir stops the download with InsufficientStorage.
+    written, so a full temp dir stops the download with InsufficientStorage. The
+    download threads reserve and release under one lock: this fetcher is the budget's
+    only writer.
     """
 
-    def __init__(self, client: httpx.AsyncClient, temp_dir: Path, *, deadline: float,
+    def __init__(self, client: UpstreamClient, temp_dir: Path, *, deadline: float,
                  budget: DiskBudget) -> None:
-        self._client = client
-        self._temp_dir = temp_dir
-        self._deadline = deadline
+        self.client = client
+        self.deadline = deadline
+        self.temp_dir = temp_dir
         self._budget = budget
+        self._budget_lock = threading.Lock()
 
     async def fetch(self, url: str, *, max_bytes: int, optional: bool = False
                     ) -> Fetched | None:
@@ -69,43 +144,207 @@ class Fetcher:
         With `optional`, a 404 returns None (e.g. a stream without subtitles). The
         caller owns the result and must `release` it once moved or used.
         """
-        self._temp_dir.mkdir(parents=True, exist_ok=True)
-        path = self._temp_dir / f"fetch-{secrets.token_hex(8)}.part"
-        written = 0
-        try:
-            async with asyncio.timeout(self._deadline):
-                async with self._client.stream("GET", url) as response:
-                    if response.status_code == 404:
-                        if optional:
-                            return None
-                        raise UpstreamNotFound("media not found upstream")
-                    if response.status_code != 200:
-                        raise UpstreamFailed(f"upstream answered {response.status_code}")
-                    declared = response.headers.get("content-length", "")
-                    if declared.isdigit() and int(declared) > max_bytes:
-                        raise UpstreamFailed(f"upstream media is larger than {max_bytes} bytes")
-                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                    with os.fdopen(fd, "wb") as out:
-                        async for chunk in response.aiter_bytes(_CHUNK):
-                            if written + len(chunk) > max_bytes:
-                                raise UpstreamFailed(
-                                    f"upstream media is larger than {max_bytes} bytes")
-                            self._budget.reserve(len(chunk))
-                            written += len(chunk)
-                            out.write(chunk)
-            if not path.exists():
-                path.touch(mode=0o600)
-            return Fetched(path=path, size=written)
-        except BaseException as exc:
-            path.unlink(missing_ok=True)
-            self._budget.release(written)
-            if isinstance(exc, TimeoutError | httpx.TimeoutException):
-                raise UpstreamTimeout("upstream timed out") from exc
-            if isinstance(exc, httpx.HTTPError):
-                raise UpstreamFailed(f"upstream unreachable ({type(exc).__name__})") from exc
-            raise
+        result = await self._run(url, max_bytes=max_bytes, optional=optional, head=0)
+        assert not isinstance(result, Head)
+        return result
+
+    async def fetch_head(self, url: str, *, max_bytes: int, head: int) -> Fetched | Head:
+        """The first `head` bytes of `url` if its upstream honours byte ranges, else
+        (or when that is all of it) the whole body, as `fetch` downloads it."""
+        if head <= 0:
+            raise ValueError("head must be positive")
+        result = await self._run(url, max_bytes=max_bytes, optional=False, head=head)
+        assert result is not None
+        return result
 
     def release(self, fetched: Fetched) -> None:
         """`fetched` has left the temp dir (moved into a cache, or deleted)."""
         fetched.path.unlink(missing_ok=True)
-        self._budget.release(fetched.size)
+        self._release(fetched.size)
+
+    # -- the download thread ------------------------------------------------------
+
+    async def _run(self, url: str, *, max_bytes: int, optional: bool, head: int
+                   ) -> Fetched | Head | None:
+        self.temp_dir.mkdir(parents=True, exist_ok=True)
+        job = _Download(self, url, max_bytes=max_bytes, optional=optional, head=head,
+                        deadline=time.monotonic() + self.deadline)
+        done: concurrent.futures.Future[Fetched | Head | None] = concurrent.futures.Future()
+        threading.Thread(target=_complete, args=(done, job.run), daemon=True,
+                         name="hlsd-fetch").start()
+        waiting = asyncio.wrap_future(done)
+        waiting.add_done_callback(_retrieve)  # read below, or of no interest once we gave up
+        try:
+            async with asyncio.timeout(self.deadline):
+                return await asyncio.shield(waiting)
+        except BaseException as exc:
+            # Cancelled or past the deadline: stop the thread, then let it clean up.
+            if job.abort():
+                await _settle(waiting)
+            if done.done() and done.exception() is None:
+                result = done.result()
+                if isinstance(result, Fetched):
+                    self.release(result)  # finished just as we gave up on it
+            mapped = _upstream_error(exc)
+            if mapped is exc:
+                raise
+            raise mapped from exc
+
+    def _reserve(self, n: int) -> None:
+        with self._budget_lock:
+            self._budget.reserve(n)
+
+    def _release(self, n: int) -> None:
+        with self._budget_lock:
+            self._budget.release(n)
+
+
+def _complete(done: concurrent.futures.Future[T], work: Callable[[], T]) -> None:
+    try:
+        done.set_result(work())
+    except BaseException as exc:
+        done.set_exception(exc)
+
+
+def _retrieve(waiting: asyncio.Future[Any]) -> None:
+    if not waiting.cancelled():
+        waiting.exception()
+
+
+async def _settle(waiting: asyncio.Future[Any]) -> None:
+    """Wait for an aborted thread to finish (it does at once); a second cancel ends
+    the wait, and the thread still cleans up on its own."""
+    await asyncio.wait([waiting])  # never raises the thread's error, never cancels it
+
+
+def _upstream_error(exc: BaseException) -> BaseException:
+    if isinstance(exc, SourceError):
+        return exc
+    if isinstance(exc, TimeoutError | httpx.TimeoutException):
+        return UpstreamTimeout("upstream timed out")
+    if isinstance(exc, httpx.HTTPError):
+        return UpstreamFailed(f"upstream unreachable ({type(exc).__name__})")
+    return exc
+
+
+class _Download:
+    """One GET in a worker thread. `abort` (from any thread) shuts its socket down, so
+    a blocked read returns at once; before the answer arrives there is nothing to clean
+    up, and the thread, on waking, sees the abort and stops."""
+
+    def __init__(self, fetcher: Fetcher, url: str, *, max_bytes: int, optional: bool,
+                 head: int, deadline: float) -> None:
+        self._fetcher = fetcher
+        self._url = url
+        self._max_bytes = max_bytes
+        self._optional = optional
+        self._head = head
+        self._deadline = deadline
+        self._lock = threading.Lock()
+        self._aborted = False
+        self._answered = False  # from then on the thread may hold a file or budget
+        self._socket: socket.socket | None = None
+        self._path = fetcher.temp_dir / f"fetch-{secrets.token_hex(8)}.part"
+
+    def abort(self) -> bool:
+        """Stop the download; True when the thread may hold something to clean up (it
+        then finishes at once: wait for it)."""
+        with self._lock:
+            self._aborted = True
+            if self._socket is not None:
+                with contextlib.suppress(OSError):  # already closed: it is finishing
+                    self._socket.shutdown(socket.SHUT_RDWR)
+            return self._answered
+
+    def run(self) -> Fetched | Head | None:
+        headers = {}
+        if self._head:
+            headers = {"range": f"bytes=0-{self._head - 1}", "accept-encoding": "identity"}
+        client = self._fetcher.client.sync
+        with client.stream("GET", self._url, headers=headers) as response:
+            if not self._attach(response):
+                raise TimeoutError("fetch aborted")
+            try:
+                return self._take(response)
+            finally:
+                with self._lock:
+                    self._socket = None
+
+    def _attach(self, response: httpx.Response) -> bool:
+        stream = response.extensions.get("network_stream")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        with self._lock:
+            if self._aborted:
+                return False
+            self._answered = True
+            self._socket = sock if isinstance(sock, socket.socket) else None
+            return True
+
+    def _take(self, response: httpx.Response) -> Fetched | Head | None:
+        status = response.status_code
+        if status == 404:
+            if self._optional:
+                return None
+            raise UpstreamNotFound("media not found upstream")
+        if status == 206 and self._head:
+            return self._take_head(response)
+        if status == 416 and self._head:
+            # Nothing at offset 0: an empty body. The whole (empty) download says so.
+            response.close()
+            self._head = 0
+            return self.run()
+        if status != 200:
+            raise UpstreamFailed(f"upstream answered {status}")
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self._max_bytes:
+            raise UpstreamFailed(f"upstream media is larger than {self._max_bytes} bytes")
+        return self._save(response.iter_bytes())
+
+    def _take_head(self, response: httpx.Response) -> Fetched | Head:
+        span = parse_content_range(response.headers.get("content-range"))
+        if span is None or span[0] != 0:
+            raise UpstreamFailed("upstream answered a range it was not asked for")
+        total = span[2]
+        if total > self._max_bytes:
+            raise UpstreamFailed(f"upstream media is larger than {self._max_bytes} bytes")
+        expected = span[1] + 1
+        if expected >= total:  # the head is the whole body
+            return self._save(response.iter_bytes(), exact=total)
+        data = bytearray()
+        for chunk in response.iter_raw():
+            self._check_deadline()
+            if len(data) + len(chunk) > expected:
+                raise UpstreamFailed("upstream sent more than the range asked for")
+            data += chunk
+        if len(data) != expected:
+            raise UpstreamFailed("upstream sent less than the range asked for")
+        return Head(url=self._url, size=total, data=bytes(data),
+                    validator=range_validator(response.headers))
+
+    def _save(self, chunks: Any, exact: int | None = None) -> Fetched:
+        """Stream `chunks` into the temp file, every chunk reserved first."""
+        written = 0
+        try:
+            fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                for chunk in chunks:
+                    self._check_deadline()
+                    if written + len(chunk) > self._max_bytes:
+                        raise UpstreamFailed(
+                            f"upstream media is larger than {self._max_bytes} bytes")
+                    self._fetcher._reserve(len(chunk))
+                    written += len(chunk)
+                    out.write(chunk)
+            if exact is not None and written != exact:
+                raise UpstreamFailed("upstream sent less than it announced")
+            return Fetched(path=self._path, size=written)
+        except BaseException:
+            self._path.unlink(missing_ok=True)
+            self._fetcher._release(written)
+            raise
+
+    def _check_deadline(self) -> None:
+        if self._aborted:
+            raise TimeoutError("fetch aborted")
+        if time.monotonic() > self._deadline:
+            raise TimeoutError("upstream body took longer than the deadline")

@@ -26,6 +26,7 @@ from hlsd.media import (
     Cue,
     MediaError,
     MediaIndex,
+    Source,
     build_index,
     build_segment,
     parse_webvtt,
@@ -215,7 +216,7 @@ def _segment_key(package: Package, n: int) -> str:
     return f"{package.key}/seg-{n}.ts"
 
 
-def _write_segment(source: Path, index: MediaIndex, n: int, part: Path) -> bytes:
+def _write_segment(source: Source, index: MediaIndex, n: int, part: Path) -> bytes:
     data = build_segment(source, index, n)
     fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     with os.fdopen(fd, "wb") as out:

@@ -1,25 +1,55 @@
-"""On-demand sources: the upstream media (and subtitles) for an id, cached on disk."""
+"""On-demand sources: the upstream media (and subtitles) for an id, cached on disk.
+
+Media comes one of two ways. When ranges are enabled (the default; ``ranges=None``
+turns them off) and the upstream answers a ``Range`` request for the first block with
+206, the source is a `RangedSource`: the
+media functions read it on demand, block by block, into a sparse file in the source
+cache (see `ranged.py`). Otherwise (an upstream that ignores ranges answers the same
+request with the whole body) the media is downloaded whole. Either way it is a
+`Path` in the cache once all of it is there.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import re
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 from hlsd.vod.disk_lru import DiskLRU
 from hlsd.vod.errors import InvalidSourceId, NotConfigured
-from hlsd.vod.fetch import Fetcher, upstream_url
+from hlsd.vod.fetch import Fetched, Fetcher, Head, upstream_url
+from hlsd.vod.ranged import RangedSource, ReadAhead
 from hlsd.vod.singleflight import SingleFlight
 
 log = logging.getLogger(__name__)
+
+# Cache keys of partly fetched (sparse) files: the source's key, "-r", a random tag.
+_RANGED = re.compile(r"^[0-9a-f]{40}-r[0-9a-f]{8}$")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RangeSettings:
+    """Reading sources by byte range, where the upstream honours it."""
+
+    block_size: int = 1 << 20
+    read_ahead: int = 2  # blocks fetched in the background ahead of a reader in order
+    read_ahead_threads: int = 4  # such fetches at once, for all sources
+
+    def __post_init__(self) -> None:
+        if self.block_size < 4096 or self.read_ahead < 0 or self.read_ahead_threads < 0:
+            raise ValueError("block_size must be at least 4096, the others at least 0")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class SourceFiles:
     key: str
     qid: str
-    media: Path
+    # A cached file, or a source read by range (`exists()` on both: still usable).
+    media: Path | RangedSource
     vtt: Path | None
 
 
@@ -36,13 +66,24 @@ def validate_qid(qid: str, max_length: int) -> str:
     return qid
 
 
+@dataclass(frozen=True, slots=True)
+class _Ranged:
+    entry: str  # its key in the media cache
+    source: RangedSource
+
+
 class SourceStore:
     """Media in one cache (``cache.size``, ``cache.limit``), subtitles in another, so a
-    subtitle file never pushes its own media out."""
+    subtitle file never pushes its own media out.
+
+    A ranged source counts its whole size in the media cache from the start (the disk
+    it may come to use), as one entry of its own, until its last block arrives and it
+    becomes the ordinary entry.
+    """
 
     def __init__(self, *, fetcher: Fetcher, media_cache: DiskLRU, vtt_cache: DiskLRU,
                  media_prefix: str | None, vtt_prefix: str | None, max_bytes: int,
-                 max_vtt_bytes: int) -> None:
+                 max_vtt_bytes: int, ranges: RangeSettings | None = RangeSettings()) -> None:
         self._fetcher = fetcher
         self._media = media_cache
         self._vtt = vtt_cache
@@ -50,8 +91,12 @@ class SourceStore:
         self._vtt_prefix = vtt_prefix
         self._max_bytes = min(max_bytes, media_cache.max_bytes)
         self._max_vtt_bytes = max_vtt_bytes
+        self._ranges = ranges
+        self._ranged: dict[str, _Ranged] = {}
+        self._read_ahead = ReadAhead(ranges.read_ahead_threads if ranges else 0)
         self._flights: SingleFlight[str, SourceFiles] = SingleFlight()
         self.fetches = 0
+        self._clear_stale_ranged()
 
     def key_for(self, qid: str) -> str:
         if self._media_prefix is None:
@@ -64,22 +109,38 @@ class SourceStore:
         return await self._flights.run(key, lambda: self._ensure(key, qid))
 
     async def _ensure(self, key: str, qid: str) -> SourceFiles:
-        assert self._media_prefix is not None
-        media = self._media.get(key)
+        media: Path | RangedSource | None = self._media.get(key)
         vtt = self._vtt.get(key)
         if media is None:
+            media = self._live_ranged(key)
+        if media is None:
             self.fetches += 1
-            fetched = await self._fetcher.fetch(upstream_url(self._media_prefix, qid),
-                                                max_bytes=self._max_bytes)
-            assert fetched is not None
-            try:
-                media = self._media.put(key, fetched.path)
-            finally:
-                self._fetcher.release(fetched)
-            log.info("fetched %s (%d bytes)", qid, fetched.size)
+            media = await self._fetch_media(key, qid)
             if self._vtt_prefix is not None:
                 vtt = await self._fetch_vtt(key, qid)
+        elif isinstance(media, RangedSource) and media.complete:
+            media = self._promote(key, media)
         return SourceFiles(key=key, qid=qid, media=media, vtt=vtt)
+
+    async def _fetch_media(self, key: str, qid: str) -> Path | RangedSource:
+        assert self._media_prefix is not None
+        url = upstream_url(self._media_prefix, qid)
+        got: Fetched | Head | None
+        if self._ranges is None:
+            got = await self._fetcher.fetch(url, max_bytes=self._max_bytes)
+        else:
+            got = await self._fetcher.fetch_head(url, max_bytes=self._max_bytes,
+                                                 head=self._ranges.block_size)
+        assert got is not None
+        if isinstance(got, Head):
+            log.info("reading %s by range (%d bytes)", qid, got.size)
+            return self._open_ranged(key, got)
+        try:
+            media = self._media.put(key, got.path)
+        finally:
+            self._fetcher.release(got)
+        log.info("fetched %s (%d bytes)", qid, got.size)
+        return media
 
     async def _fetch_vtt(self, key: str, qid: str) -> Path | None:
         assert self._vtt_prefix is not None
@@ -95,5 +156,66 @@ class SourceStore:
 
     def forget(self, key: str) -> None:
         """Drop the cached files of `key` (e.g. they proved not to be media)."""
+        self._drop_ranged(key)
         self._media.remove(key)
         self._vtt.remove(key)
+
+    # -- ranged sources ------------------------------------------------------------
+
+    def _open_ranged(self, key: str, head: Head) -> RangedSource:
+        assert self._ranges is not None
+        for stale in [k for k, r in self._ranged.items() if not r.source.exists()]:
+            self._drop_ranged(stale)
+        entry = f"{key}-r{secrets.token_hex(4)}"
+        sparse = self._fetcher.temp_dir / f"fetch-{secrets.token_hex(8)}.part"
+        fd = os.open(sparse, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.ftruncate(fd, head.size)  # a hole: no disk used until blocks are written
+        finally:
+            os.close(fd)
+        path = self._media.put(entry, sparse)  # unlinks it when it can't fit
+        try:
+            source = RangedSource(client=self._fetcher.client.sync, head=head, path=path,
+                                  block_size=self._ranges.block_size,
+                                  read_ahead=self._ranges.read_ahead,
+                                  deadline=self._fetcher.deadline,
+                                  background=self._read_ahead)
+        except BaseException:
+            self._media.remove(entry)
+            raise
+        self._ranged[key] = _Ranged(entry, source)
+        return source
+
+    def _live_ranged(self, key: str) -> RangedSource | None:
+        ranged = self._ranged.get(key)
+        if ranged is None:
+            return None
+        if ranged.source.exists() and self._media.get(ranged.entry) is not None:
+            return ranged.source
+        self._drop_ranged(key)
+        return None
+
+    def _promote(self, key: str, source: RangedSource) -> Path | RangedSource:
+        """Every block is in: the sparse file becomes the ordinary cache entry."""
+        ranged = self._ranged.pop(key)
+        moving = self._fetcher.temp_dir / f"fetch-{secrets.token_hex(8)}.part"
+        try:
+            os.replace(source.path, moving)  # out of the cache, then in under its key
+        except FileNotFoundError:
+            return source  # evicted meanwhile: its readers keep the open file
+        self._media.remove(ranged.entry)
+        path = self._media.put(key, moving)
+        source.moved(path)
+        log.info("%s is complete: cached whole", key)
+        return path
+
+    def _drop_ranged(self, key: str) -> None:
+        ranged = self._ranged.pop(key, None)
+        if ranged is not None:
+            self._media.remove(ranged.entry)
+
+    def _clear_stale_ranged(self) -> None:
+        """Sparse files left by an earlier run have lost their block maps."""
+        for path in self._media.root.iterdir():
+            if _RANGED.match(path.name):
+                self._media.remove(path.name)

@@ -129,3 +129,16 @@ def test_an_unreachable_upstream_is_502_and_the_server_carries_on(tmp_path: Path
         assert r.status_code == 502 and "unreachable" in r.json()["error"]
         assert c.get("/api/health").status_code == 200
         assert "unreachable" in server.log_text()
+
+
+def test_whole_downloads_when_ranges_are_turned_off(upstream: Upstream, tmp_path: Path) -> None:
+    from tests._support import media as fx
+
+    with HlsdServer(config(upstream, upstream={"ranges": False}), tmp_dir=tmp_path) as server, \
+            httpx.Client(base_url=server.url, timeout=30) as c:
+        seen = len(upstream.requests)
+        s = issue(c, "clip-mp3.mp4")
+        gets = [r for r in upstream.requests[seen:] if r.path == "/media/clip-mp3.mp4"]
+        assert len(gets) == 1 and gets[0].header("range") is None
+        url = f"{server.url}/hls/{s['rid']}/index.m3u8?token={s['token']}"
+        assert fx.decode_errors(url) == ""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 
@@ -73,3 +75,36 @@ class MediaFiles:
 @pytest.fixture(scope="session")
 def media(tmp_path_factory: pytest.TempPathFactory) -> MediaFiles:
     return MediaFiles(tmp_path_factory.mktemp("media"))
+
+
+class FileSource:
+    """A `MediaSource` over a local file that records every byte range read from it, so
+    tests see what each media function touches (and that it works without a path)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.size = path.stat().st_size
+        self.reads: list[tuple[int, int]] = []  # (offset, length)
+
+    def open(self) -> BinaryIO:
+        return _RecordingReader(self)
+
+    def furthest(self) -> int:
+        """The end of the furthest byte read."""
+        return max((o + n for o, n in self.reads), default=0)
+
+    def bytes_read(self) -> int:
+        return sum(n for _, n in self.reads)
+
+
+class _RecordingReader(io.FileIO):
+    def __init__(self, source: FileSource) -> None:
+        super().__init__(source.path, "rb")
+        self._source = source
+
+    def read(self, size: int | None = -1) -> bytes:
+        offset = self.tell()
+        data = super().read(size)
+        if data:
+            self._source.reads.append((offset, len(data)))
+        return data

@@ -10,8 +10,10 @@ import pytest
 
 from hlsd.media import Action, MediaIndex, build_index
 from hlsd.media.index import peak_rate
+from hlsd.media.mp4box import track_timing
 from hlsd.media.scan import mp4_gops, scan_packets
-from tests.media.conftest import KINDS, MediaFiles, ffmpeg
+from tests._support import media as fx
+from tests.media.conftest import KINDS, FileSource, MediaFiles, ffmpeg
 
 ACTIONS = {
     "h264_aac_mp4": (Action.COPY, Action.COPY),
@@ -124,3 +126,78 @@ def test_peak_rate_uses_runs_of_half_to_one_and_a_half_target_durations() -> Non
     bits, durations = [600_000.0, 600_000.0, 100_000.0], [6.0, 6.0, 0.04]
     assert peak_rate(bits, durations, 6) == pytest.approx(700_000 / 6.04)
     assert peak_rate([10.0], [1.0], 6) == 10.0  # shorter than half a target in total
+
+
+# MP4s whose presentation times differ from decode times in every way encoders do it
+_LAVFI = ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=12",
+          "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=12"]
+_X264 = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"]
+MP4_VARIANTS: dict[str, list[str]] = {
+    "b_pyramid": [*_X264, "-x264-params", "bframes=3:b-pyramid=normal:keyint=48"],
+    "open_gop": [*_X264, "-x264-params", "open-gop=1:keyint=40"],
+    "irregular_keyframes": [*_X264, "-g", "100", "-keyint_min", "10"],
+    "no_edit_list": [*_X264, "-g", "50", "-use_editlist", "0"],
+    "negative_cts": [*_X264, "-g", "50", "-movflags", "+negative_cts_offsets"],
+    "no_b_frames": [*_X264, "-bf", "0", "-g", "50"],
+    "offset_start": [*_X264, "-g", "50", "-output_ts_offset", "3.5"],
+    "moov_at_end": [*_X264, "-g", "50"],
+    "ntsc_rate": [*_X264, "-g", "60", "-r", "30000/1001"],
+    "hevc": ["-c:v", "libx265", "-preset", "ultrafast",
+             "-x265-params", "keyint=50:log-level=error"],
+}
+
+
+@pytest.fixture(scope="module", params=sorted(MP4_VARIANTS))
+def mp4_variant(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+                ) -> Path:
+    path = tmp_path_factory.mktemp("mp4") / f"{request.param}.mp4"
+    faststart = [] if request.param == "moov_at_end" else ["-movflags", "+faststart"]
+    ffmpeg(*_LAVFI, *MP4_VARIANTS[request.param], "-c:a", "aac", "-shortest", *faststart,
+           str(path))
+    return path
+
+
+def test_keyframe_times_from_the_moov_match_the_packets(mp4_variant: Path) -> None:
+    with av.open(str(mp4_variant)) as container:
+        stream = container.streams.video[0]
+        origin = container.start_time / 1e6
+        timing = track_timing(mp4_variant, stream.id)
+        assert timing is not None and timing.count == len(stream.index_entries)
+        from_moov = mp4_gops(container, stream.index, origin, timing)
+    with av.open(str(mp4_variant)) as container:
+        from_packets = mp4_gops(container, 0, origin)
+    with av.open(str(mp4_variant)) as container:
+        demuxed = scan_packets(container, 0, None, origin).gops
+    assert from_moov is not None and len(from_moov) >= 3
+    assert from_moov == from_packets == demuxed
+
+
+def test_a_table_that_disagrees_with_the_samples_is_not_used(media: MediaFiles) -> None:
+    path = media("h264_aac_mp4")
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        timing = track_timing(path, stream.id)
+        assert timing is not None
+        timing.deltas[1] += 1  # no longer ffmpeg's samples one for one: read packets
+        gops = mp4_gops(container, stream.index, 0.0, timing)
+    with av.open(str(path)) as container:
+        assert gops == scan_packets(container, 0, None, 0.0).gops
+    assert track_timing(path, 9999) is None  # no such track
+    assert track_timing(media("wav"), 1) is None  # no moov
+
+
+def test_indexing_an_mp4_reads_its_moov_and_first_keyframes_only(tmp_path: Path) -> None:
+    path = fx.h264_aac_mp4(tmp_path / "long.mp4", seconds=60, gop=50)
+    source = FileSource(path)
+    index = build_index(source)
+    assert index == build_index(path)
+    assert len(index.segments) == 10
+    assert source.furthest() < source.size // 4, source.reads
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_a_media_source_indexes_as_its_file_does(media: MediaFiles, kind: str) -> None:
+    path = media(kind)
+    source = FileSource(path)
+    assert build_index(source) == build_index(path)
+    assert source.reads

@@ -14,7 +14,7 @@ from hlsd.media import TS_OFFSET, Action, MediaError, MediaIndex, build_index, b
 from hlsd.media.index import peak_rate
 from hlsd.media.segment import TS_OFFSET as SEGMENT_TS_OFFSET
 from tests._support import media as fx
-from tests.media.conftest import KINDS, MediaFiles
+from tests.media.conftest import KINDS, FileSource, MediaFiles
 
 # Allowed slack between one segment's end and the next one's start, per stream type:
 # one video frame at 25 fps, one mp3 frame (the longest audio frame here).
@@ -175,3 +175,12 @@ def test_segments_are_reproducible(media: MediaFiles) -> None:
     path = media("wav")
     index = build_index(path)
     assert build_segment(path, index, 1) == build_segment(path, index, 1)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_a_media_source_gives_the_same_segments_as_its_file(builds: dict[str, Built],
+                                                             kind: str) -> None:
+    built = builds[kind]
+    source = FileSource(built.path)
+    for n in range(len(built.index.segments)):
+        assert build_segment(source, built.index, n) == built.segments[n], n

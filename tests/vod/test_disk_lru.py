@@ -97,3 +97,11 @@ def test_budget_refuses_past_its_ceiling_only_when_enforced() -> None:
     lax = DiskBudget("tempdir", 1, enforced=False)
     lax.reserve(50)
     assert lax.used == 50
+
+
+def test_evicting_the_last_entry_of_a_folder_does_not_break_the_put(tmp_path: Path) -> None:
+    cache = DiskLRU(tmp_path / "c", name="t", max_bytes=15, max_entries=10)
+    cache.put("pkg/seg-0.ts", _file(tmp_path, "a", 10))
+    cache.put("pkg/seg-1.ts", _file(tmp_path, "b", 10))
+    assert cache.get("pkg/seg-0.ts") is None
+    assert cache.get("pkg/seg-1.ts") is not None

@@ -1,4 +1,5 @@
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from hlsd.vod.errors import (
     UpstreamNotFound,
     UpstreamTimeout,
 )
-from hlsd.vod.fetch import Fetcher, make_client, upstream_url
+from hlsd.vod.fetch import Fetched, Fetcher, Head, make_client, upstream_url
 from tests._support.servers import Upstream
 
 
@@ -95,3 +96,86 @@ async def test_cancelled_fetch_cleans_up(tmp_path: Path) -> None:
         with pytest.raises(asyncio.CancelledError):
             await task
     assert list(tmp_path.iterdir()) == []
+
+
+async def test_a_cancel_stops_a_stalled_download_at_once(tmp_path: Path) -> None:
+    # the thread sits in a socket read that would last seconds: the cancel cuts it
+    budget = DiskBudget("tempdir", 10**9, enforced=True)
+    with Upstream() as up:
+        up.add_drip("/stall", b"x" * 10_000, chunk=1000, interval=5.0)
+        task = asyncio.ensure_future(_fetcher(tmp_path, read=10, budget=budget).fetch(
+            f"{up.url}/stall", max_bytes=10**6))
+        await asyncio.sleep(0.3)
+        assert budget.used == 1000 and len(list(tmp_path.iterdir())) == 1
+        started = time.monotonic()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert time.monotonic() - started < 0.5
+        assert budget.used == 0 and list(tmp_path.iterdir()) == []
+
+
+async def test_the_deadline_cuts_a_stalled_read(tmp_path: Path) -> None:
+    with Upstream() as up:
+        up.add_drip("/stall", b"x" * 10_000, chunk=1000, interval=5.0)
+        up.add_delay("/late", 5.0)
+        for path in ("/stall", "/late"):
+            started = time.monotonic()
+            with pytest.raises(UpstreamTimeout):
+                await _fetcher(tmp_path, deadline=0.5, read=10).fetch(f"{up.url}{path}",
+                                                                      max_bytes=10**6)
+            assert time.monotonic() - started < 1.5
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_concurrent_downloads_share_the_budget_exactly(tmp_path: Path) -> None:
+    body = bytes(range(256)) * 1200  # 300 KB
+    budget = DiskBudget("tempdir", 1_000_000, enforced=True)  # room for three
+    fetcher = _fetcher(tmp_path, budget=budget)
+    with Upstream() as up:
+        up.add_bytes("/a", body)
+        results = await asyncio.gather(
+            *(fetcher.fetch(f"{up.url}/a", max_bytes=10**6) for _ in range(8)),
+            return_exceptions=True)
+    done = [r for r in results if isinstance(r, Fetched)]
+    refused = [r for r in results if isinstance(r, InsufficientStorage)]
+    assert len(done) + len(refused) == 8 and 1 <= len(done) <= 3
+    assert budget.used == len(body) * len(done)
+    assert all(r.path.read_bytes() == body for r in done)
+    for r in done:
+        fetcher.release(r)
+    assert budget.used == 0 and list(tmp_path.iterdir()) == []
+
+
+async def test_a_head_from_an_upstream_that_honours_ranges(tmp_path: Path) -> None:
+    body = bytes(range(256)) * 40
+    with Upstream() as up:
+        up.add_bytes("/a", body, headers={"ETag": '"v1"'})
+        head = await _fetcher(tmp_path).fetch_head(f"{up.url}/a", max_bytes=10**6, head=1000)
+        assert isinstance(head, Head)
+        assert (head.size, head.data, head.validator) == (len(body), body[:1000], '"v1"')
+        assert up.requests[-1].header("range") == "bytes=0-999"
+        with pytest.raises(UpstreamFailed, match="larger"):  # the total in Content-Range
+            await _fetcher(tmp_path).fetch_head(f"{up.url}/a", max_bytes=5000, head=1000)
+        whole = await _fetcher(tmp_path).fetch_head(f"{up.url}/a", max_bytes=10**6,
+                                                    head=len(body))
+        assert isinstance(whole, Fetched) and whole.path.read_bytes() == body
+        whole.path.unlink()
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_a_head_falls_back_to_the_whole_body_in_the_same_request(tmp_path: Path) -> None:
+    body = b"y" * 50_000
+    with Upstream() as up:
+        up.add_drip("/no-ranges", body, chunk=10_000, interval=0.0)  # 200, ignores Range
+        up.add_bytes("/empty", b"")  # 416 for any range
+        up.add_status("/missing", 404)
+        got = await _fetcher(tmp_path).fetch_head(f"{up.url}/no-ranges", max_bytes=10**6,
+                                                  head=1000)
+        assert isinstance(got, Fetched) and got.path.read_bytes() == body
+        assert up.count("/no-ranges") == 1
+        empty = await _fetcher(tmp_path).fetch_head(f"{up.url}/empty", max_bytes=10**6,
+                                                    head=1000)
+        assert isinstance(empty, Fetched) and empty.size == 0
+        with pytest.raises(UpstreamNotFound):
+            await _fetcher(tmp_path).fetch_head(f"{up.url}/missing", max_bytes=100, head=10)
