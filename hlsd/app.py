@@ -46,7 +46,7 @@ _MAX_SEGMENT_ENTRIES = 200_000
 class Services:
     settings: Settings
     metrics: Metrics
-    client: httpx.AsyncClient
+    client: httpx.Client
     executor: ThreadPoolExecutor
     sources: DiskLRU
     subtitles: DiskLRU
@@ -123,7 +123,7 @@ def create_app(settings: Settings) -> ASGIApp:
             with contextlib.suppress(asyncio.CancelledError):
                 await janitor
             await services.packager.close()
-            await services.client.aclose()
+            services.client.close()
             services.executor.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(title="hlsd", version=__version__, lifespan=lifespan,

@@ -53,35 +53,17 @@ def upstream_url(prefix: str, qid: str) -> str:
     return f"{prefix.rstrip('/')}/{quote(qid, safe='')}"
 
 
-class UpstreamClient(httpx.AsyncClient):
-    """The upstream's connection settings, with a connection pool for each side.
-
-    It is httpx's AsyncClient for work on the event loop, and `sync` is an
-    ``httpx.Client`` with the same settings for the worker threads that move the bytes
-    (whole downloads, range reads). Closing it closes both.
-    """
-
-    def __init__(self, *, timeout: httpx.Timeout, max_redirects: int) -> None:
-        settings: dict[str, Any] = {
-            "timeout": timeout, "follow_redirects": max_redirects > 0,
-            "max_redirects": max_redirects,
-            "limits": httpx.Limits(max_connections=_MAX_CONNECTIONS,
-                                   max_keepalive_connections=8),
-            "headers": {"user-agent": "hlsd"},
-        }
-        super().__init__(**settings)
-        self.sync = httpx.Client(**settings)  # documented as safe to share between threads
-
-    async def aclose(self) -> None:
-        self.sync.close()
-        await super().aclose()
-
-
 def make_client(*, connect_timeout: float, read_timeout: float,
-                max_redirects: int) -> UpstreamClient:
+                max_redirects: int) -> httpx.Client:
+    """The upstream client, shared by the worker threads that move the bytes (whole
+    downloads, range reads); httpx documents a Client as safe to share between threads."""
     timeout = httpx.Timeout(connect=connect_timeout, read=read_timeout, write=read_timeout,
                             pool=connect_timeout)
-    return UpstreamClient(timeout=timeout, max_redirects=max_redirects)
+    return httpx.Client(
+        timeout=timeout, follow_redirects=max_redirects > 0, max_redirects=max_redirects,
+        limits=httpx.Limits(max_connections=_MAX_CONNECTIONS, max_keepalive_connections=8),
+        headers={"user-agent": "hlsd"},
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +111,7 @@ class Fetcher:
     only writer.
     """
 
-    def __init__(self, client: UpstreamClient, temp_dir: Path, *, deadline: float,
+    def __init__(self, client: httpx.Client, temp_dir: Path, *, deadline: float,
                  budget: DiskBudget) -> None:
         self.client = client
         self.deadline = deadline
@@ -260,7 +242,7 @@ class _Download:
         headers = {}
         if self._head:
             headers = {"range": f"bytes=0-{self._head - 1}", "accept-encoding": "identity"}
-        client = self._fetcher.client.sync
+        client = self._fetcher.client
         with client.stream("GET", self._url, headers=headers) as response:
             if not self._attach(response):
                 raise TimeoutError("fetch aborted")

@@ -175,7 +175,7 @@ class SourceStore:
             os.close(fd)
         path = self._media.put(entry, sparse)  # unlinks it when it can't fit
         try:
-            source = RangedSource(client=self._fetcher.client.sync, head=head, path=path,
+            source = RangedSource(client=self._fetcher.client, head=head, path=path,
                                   block_size=self._ranges.block_size,
                                   read_ahead=self._ranges.read_ahead,
                                   deadline=self._fetcher.deadline,
