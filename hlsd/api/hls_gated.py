@@ -20,11 +20,11 @@ from starlette.types import Receive, Scope, Send
 
 from hlsd.api._asgi import Cors, Headers, byte_range, request_headers, respond, respond_error
 from hlsd.auth.access import bearer
-from hlsd.hls import with_query
+from hlsd.hls import Rendered, rendered, with_query
 from hlsd.metrics import Metrics
 from hlsd.vod.errors import SourceError
 from hlsd.vod.packager import Package, Packager
-from hlsd.vod.playlists import MASTER, MEDIA, SUBTITLES, Rendered, rendered
+from hlsd.vod.playlists import MASTER, MEDIA, SUBTITLES
 from hlsd.vod.streams import AccessDenied, OnDemandStreams, StreamGone, UnknownStream
 
 log = logging.getLogger(__name__)

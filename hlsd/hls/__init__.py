@@ -20,6 +20,7 @@ from hlsd.hls.model import (
 )
 from hlsd.hls.parse import PlaylistError, parse_master, parse_media
 from hlsd.hls.render import render_master, render_media, with_query
+from hlsd.hls.rendered import Rendered, rendered
 from hlsd.hls.rules import (
     Violation,
     assert_valid,
@@ -41,6 +42,7 @@ __all__ = [
     "MediaType",
     "PlaylistError",
     "PlaylistType",
+    "Rendered",
     "Rendition",
     "VariantStream",
     "Violation",
@@ -56,5 +58,6 @@ __all__ = [
     "parse_media",
     "render_master",
     "render_media",
+    "rendered",
     "with_query",
 ]

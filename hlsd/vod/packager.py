@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from hlsd.hls import Rendered
 from hlsd.media import (
     Action,
     Cue,
@@ -35,7 +36,7 @@ from hlsd.media import (
 from hlsd.vod.disk_lru import DiskLRU
 from hlsd.vod.errors import InsufficientStorage, NoSuchSegment, UnusableMedia
 from hlsd.vod.memory_lru import MemoryLRU
-from hlsd.vod.playlists import Rendered, render_package_playlists
+from hlsd.vod.playlists import render_package_playlists
 from hlsd.vod.singleflight import SingleFlight
 from hlsd.vod.sources import SourceFiles, SourceStore
 

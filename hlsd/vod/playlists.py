@@ -7,9 +7,7 @@ audio/video media playlist; the seed's name), ``subtitles.m3u8``, and the segmen
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
-from typing import NamedTuple
 
 from hlsd.hls import (
     MasterPlaylist,
@@ -17,10 +15,12 @@ from hlsd.hls import (
     MediaSegment,
     MediaType,
     PlaylistType,
+    Rendered,
     Rendition,
     VariantStream,
     render_master,
     render_media,
+    rendered,
 )
 from hlsd.media import MediaIndex
 
@@ -28,18 +28,6 @@ MASTER = "index.m3u8"
 MEDIA = "playlist.m3u8"
 SUBTITLES = "subtitles.m3u8"
 SUBTITLE_GROUP = "subs"
-
-
-class Rendered(NamedTuple):
-    """Playlist bytes as served, with their strong ETag."""
-
-    body: bytes
-    etag: str
-
-
-def rendered(text: str) -> Rendered:
-    body = text.encode()
-    return Rendered(body, '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"')
 
 
 def segment_name(n: int) -> str:

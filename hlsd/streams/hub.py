@@ -1,0 +1,94 @@
+"""The streams of this node, and who may publish them."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import secrets
+import time
+from collections.abc import Callable, Iterator
+
+from hlsd.streams.stream import Stream, StreamState
+
+log = logging.getLogger(__name__)
+
+
+class PublishPolicy(enum.StrEnum):
+    """What a second publisher on a live stream id gets."""
+
+    REJECT = "reject"
+    """Refused while the first one is active (nginx-rtmp's "already publishing")."""
+    TAKEOVER = "takeover"
+    """Takes the stream over; players see a discontinuity."""
+
+
+class StreamBusy(Exception):
+    """Another publisher holds this live stream and the policy is to reject."""
+
+
+class StreamHub:
+    def __init__(self, *, window: int, policy: PublishPolicy, idle_timeout: float,
+                 retention: float, max_streams: int,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._streams: dict[str, Stream] = {}
+        self._window = window
+        self._policy = policy
+        self._idle_timeout = idle_timeout
+        self._retention = retention
+        self._max_streams = max_streams
+        self._clock = clock
+
+    def __iter__(self) -> Iterator[Stream]:
+        return iter(list(self._streams.values()))
+
+    def __len__(self) -> int:
+        return len(self._streams)
+
+    def get(self, name: str) -> Stream | None:
+        return self._streams.get(name)
+
+    def publish(self, name: str, publisher: str) -> Stream:
+        """The stream `publisher` may write to, created, resumed or taken over."""
+        stream = self._streams.get(name)
+        if stream is None:
+            if len(self._streams) >= self._max_streams:
+                self.sweep()
+                if len(self._streams) >= self._max_streams:
+                    raise StreamBusy(f"this node carries its maximum of {self._max_streams} "
+                                     "streams")
+            stream = Stream(name, publisher=publisher, session=_session(), window=self._window,
+                            clock=self._clock)
+            self._streams[name] = stream
+            log.info("stream %r: published", name)
+            return stream
+        if stream.publisher == publisher:
+            if stream.state is StreamState.ENDED:
+                stream.resume(publisher=publisher, session=_session())
+            stream.touch()
+            return stream
+        active = (stream.state is StreamState.LIVE
+                  and self._clock() - stream.last_activity < self._idle_timeout)
+        if active and self._policy is PublishPolicy.REJECT:
+            raise StreamBusy(f"stream {name!r} is being published by another publisher")
+        log.info("stream %r: %s by a new publisher", name,
+                 "taken over" if active else "resumed")
+        stream.resume(publisher=publisher, session=_session())
+        return stream
+
+    def sweep(self) -> None:
+        """End streams whose publisher went quiet; forget ended ones past retention."""
+        now = self._clock()
+        for name, stream in list(self._streams.items()):
+            if stream.state is StreamState.LIVE and now - stream.last_activity > self._idle_timeout:
+                stream.end()
+                log.info("stream %r: ended (publisher gone for %.0fs)", name,
+                         now - stream.last_activity)
+            elif (stream.state is StreamState.ENDED and stream.ended_at is not None
+                  and now - stream.ended_at > self._retention):
+                del self._streams[name]
+                log.info("stream %r: removed", name)
+
+
+def _session() -> str:
+    """A short id that makes segment URIs unique across publishing sessions."""
+    return secrets.token_hex(3)

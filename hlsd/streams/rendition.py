@@ -1,0 +1,190 @@
+"""One variant of a live stream: a sliding window of segments and its live playlist.
+
+The rules it keeps (RFC 8216 §6.2.2, rfc8216bis §6.2.2):
+- EXT-X-MEDIA-SEQUENCE grows by exactly one per segment leaving the window;
+- EXT-X-DISCONTINUITY-SEQUENCE grows by one per EXT-X-DISCONTINUITY leaving it;
+- EXT-X-TARGETDURATION is fixed by the first segment and never changes;
+- the window lasts at least three target durations;
+- a segment that left the window stays fetchable for its duration plus the playlist's;
+- no PLAYLIST-TYPE; ENDLIST only once the stream has ended.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from hlsd.hls import InitSection, MediaPlaylist, MediaSegment, Rendered, render_media, rendered
+from hlsd.streams.segment import InitSegment, Segment
+
+log = logging.getLogger(__name__)
+
+_KEPT_INITS = 8
+"""Init sections kept: a window never spans more than a few encoding changes."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RenditionInfo:
+    """What a master playlist says of a variant (EXT-X-STREAM-INF, RFC 8216 §4.3.4.2)."""
+
+    bandwidth: int | None = None
+    average_bandwidth: int | None = None
+    codecs: str | None = None
+    resolution: tuple[int, int] | None = None
+    frame_rate: float | None = None
+
+
+class RenditionEnded(RuntimeError):
+    """A segment was offered to a rendition whose stream has ended."""
+
+
+class LiveRendition:
+    def __init__(self, *, name: str, session: str, window: int,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if window < 3:
+            raise ValueError("a live window holds at least 3 segments")
+        self.name = name
+        self.info = RenditionInfo()
+        self.media_sequence = 0
+        self.discontinuity_sequence = 0
+        self.target_duration: int | None = None
+        self.ended = False
+        self.oversized = 0
+        """Segments longer than the fixed target duration (a publisher fault, counted)."""
+        self._session = session
+        self._window = window
+        self._clock = clock
+        self._segments: deque[Segment] = deque()
+        self._retired: deque[tuple[float, Segment]] = deque()
+        self._by_name: dict[str, Segment] = {}
+        self._inits: OrderedDict[str, InitSegment] = OrderedDict()
+        self._next_sequence = 0
+        self._discontinuity_pending = False
+        self._rendered: Rendered | None = None
+        self._init: InitSegment | None = None
+
+    # -- producing ----------------------------------------------------------------
+
+    def set_init(self, name: str, data: bytes) -> InitSegment:
+        """A new fMP4 initialization section for the segments that follow."""
+        if self._init is not None and self._init.data == data:
+            return self._init
+        if self._init is not None:
+            self._discontinuity_pending = True  # the encoding changed
+        self._init = InitSegment(name=f"{self._session}-{name}", data=data)
+        self._inits[self._init.name] = self._init
+        while len(self._inits) > _KEPT_INITS:
+            self._inits.popitem(last=False)
+        return self._init
+
+    def mark_discontinuity(self) -> None:
+        self._discontinuity_pending = True
+
+    def append(self, *, duration: float, data: bytes, program_date_time: datetime,
+               extension: str, target_hint: int | None = None,
+               discontinuity: bool = False) -> Segment:
+        if self.ended:
+            raise RenditionEnded(f"rendition {self.name!r} has ended")
+        if self.target_duration is None:
+            self.target_duration = max(target_hint or 1, round(duration), 1)
+        elif round(duration) > self.target_duration:
+            self.oversized += 1
+            log.warning("segment of %.3fs exceeds the fixed target duration %ds",
+                        duration, self.target_duration)
+        last = self._segments[-1] if self._segments else None
+        if last is not None and program_date_time <= last.program_date_time:
+            # PROGRAM-DATE-TIME must advance; a publisher's clock that did not is mended.
+            program_date_time = last.program_date_time + timedelta(seconds=last.duration)
+        segment = Segment(
+            sequence=self._next_sequence,
+            name=f"{self._session}-{self._next_sequence}.{extension}",
+            duration=duration, data=data, program_date_time=program_date_time,
+            discontinuity=(discontinuity or self._discontinuity_pending)
+            and bool(self._segments or self._retired),
+            init=self._init,
+        )
+        self._next_sequence += 1
+        self._discontinuity_pending = False
+        self._segments.append(segment)
+        self._by_name[segment.name] = segment
+        self._slide()
+        self._rendered = None
+        return segment
+
+    def end(self) -> None:
+        if not self.ended:
+            self.ended = True
+            self._rendered = None
+
+    def resume(self, session: str) -> None:
+        """A publisher is back after the end: carry on, after a discontinuity."""
+        self.ended = False
+        self._session = session
+        self._discontinuity_pending = True
+        self._rendered = None
+
+    def _slide(self) -> None:
+        assert self.target_duration is not None
+        floor = 3 * self.target_duration
+        total = sum(s.duration for s in self._segments)
+        now = self._clock()
+        while len(self._segments) > self._window and total - self._segments[0].duration >= floor:
+            gone = self._segments.popleft()
+            total -= gone.duration
+            self.media_sequence += 1
+            if gone.discontinuity:
+                self.discontinuity_sequence += 1
+            # Available for its duration plus the playlist's after it leaves (§6.2.2).
+            self._retired.append((now + gone.duration + total, gone))
+        self._prune(now)
+
+    def _prune(self, now: float) -> None:
+        while self._retired and self._retired[0][0] <= now:
+            _, gone = self._retired.popleft()
+            self._by_name.pop(gone.name, None)
+
+    # -- consuming ----------------------------------------------------------------
+
+    @property
+    def segments(self) -> tuple[Segment, ...]:
+        return tuple(self._segments)
+
+    def get(self, name: str) -> Segment | InitSegment | None:
+        """A segment (or init section) by its URI, while it is available."""
+        self._prune(self._clock())
+        return self._by_name.get(name) or self._inits.get(name)
+
+    def playlist(self) -> Rendered | None:
+        """The live playlist, rendered once per change; None before the first segment."""
+        if self._rendered is None and self._segments:
+            self._rendered = rendered(render_media(self._model()))
+        return self._rendered
+
+    def _model(self) -> MediaPlaylist:
+        assert self.target_duration is not None
+        items = []
+        current: InitSegment | None = None
+        for seg in self._segments:
+            init = None
+            if seg.init is not None and seg.init is not current:
+                init = InitSection(uri=seg.init.name)
+                current = seg.init
+            items.append(MediaSegment(uri=seg.name, duration=seg.duration,
+                                      discontinuity=seg.discontinuity,
+                                      program_date_time=seg.program_date_time, init=init))
+        return MediaPlaylist(
+            target_duration=self.target_duration, segments=tuple(items),
+            media_sequence=self.media_sequence,
+            discontinuity_sequence=self.discontinuity_sequence,
+            endlist=self.ended, independent_segments=True,
+        )
+
+    def peak_bandwidth(self) -> int:
+        """Measured from the window: the highest bits per second of any segment."""
+        rates = [s.size * 8 / s.duration for s in self._segments if s.duration > 0]
+        return math.ceil(max(rates)) if rates else 0

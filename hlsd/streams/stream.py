@@ -1,0 +1,100 @@
+"""A named live stream: its variants, its state and who publishes it."""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Callable
+
+from hlsd.hls import MasterPlaylist, Rendered, VariantStream, render_master, rendered
+from hlsd.streams.rendition import LiveRendition
+
+MASTER = "index.m3u8"
+
+
+class StreamState(enum.Enum):
+    LIVE = "live"
+    ENDED = "ended"
+
+
+class InvalidTransition(RuntimeError):
+    pass
+
+
+class Stream:
+    """Renditions are keyed by their folder name; a single-variant stream has one, ``""``.
+
+    URIs: a single variant plays at ``index.m3u8`` with segments beside it; several
+    variants get a master at ``index.m3u8`` and ``<variant>/index.m3u8`` each.
+    """
+
+    def __init__(self, name: str, *, publisher: str, session: str, window: int,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.name = name
+        self.publisher = publisher
+        self.session = session
+        self.state = StreamState.LIVE
+        self.renditions: dict[str, LiveRendition] = {}
+        self.last_activity = clock()
+        self.ended_at: float | None = None
+        self._window = window
+        self._clock = clock
+        self._master: Rendered | None = None
+        self._master_key: tuple[object, ...] | None = None
+
+    def rendition(self, name: str) -> LiveRendition:
+        rendition = self.renditions.get(name)
+        if rendition is None:
+            if self.state is not StreamState.LIVE:
+                raise InvalidTransition(f"stream {self.name!r} has ended")
+            rendition = LiveRendition(name=name, session=self.session, window=self._window,
+                                      clock=self._clock)
+            self.renditions[name] = rendition
+            self._master = None
+        return rendition
+
+    def touch(self) -> None:
+        self.last_activity = self._clock()
+
+    def end(self) -> None:
+        if self.state is StreamState.ENDED:
+            raise InvalidTransition(f"stream {self.name!r} has already ended")
+        self.state = StreamState.ENDED
+        self.ended_at = self._clock()
+        for rendition in self.renditions.values():
+            rendition.end()
+
+    def resume(self, *, publisher: str, session: str) -> None:
+        """A publisher (the same after a restart, or a new one taking over) carries on."""
+        self.state = StreamState.LIVE
+        self.ended_at = None
+        self.publisher = publisher
+        self.session = session
+        for rendition in self.renditions.values():
+            rendition.resume(session)
+        self.touch()
+
+    @property
+    def multivariant(self) -> bool:
+        return len(self.renditions) > 1 or "" not in self.renditions
+
+    def master(self) -> Rendered | None:
+        """The master playlist of a multivariant stream, re-rendered when a variant's
+        attributes change."""
+        variants = [(n, r) for n, r in sorted(self.renditions.items()) if r.segments]
+        if not variants:
+            return None
+        key = tuple((n, r.info, r.peak_bandwidth() if r.info.bandwidth is None else 0)
+                    for n, r in variants)
+        if self._master is None or key != self._master_key:
+            self._master = rendered(render_master(MasterPlaylist(
+                variants=tuple(VariantStream(
+                    uri=f"{n}/{MASTER}",
+                    bandwidth=r.info.bandwidth or max(1, r.peak_bandwidth()),
+                    average_bandwidth=r.info.average_bandwidth,
+                    codecs=r.info.codecs, resolution=r.info.resolution,
+                    frame_rate=r.info.frame_rate,
+                ) for n, r in variants),
+                independent_segments=True)))
+            self._master_key = key
+        return self._master

@@ -1,0 +1,78 @@
+from datetime import UTC, datetime
+
+import pytest
+
+from hlsd.hls.rules import assert_valid
+from hlsd.streams import PublishPolicy, StreamBusy, StreamHub, StreamState
+from hlsd.streams.rendition import RenditionInfo
+
+T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _hub(clock: Clock, policy: PublishPolicy = PublishPolicy.REJECT) -> StreamHub:
+    return StreamHub(window=3, policy=policy, idle_timeout=10, retention=60, max_streams=2,
+                     clock=clock)
+
+
+def test_reject_policy_refuses_a_second_active_publisher() -> None:
+    clock = Clock()
+    hub = _hub(clock)
+    stream = hub.publish("cam", "a")
+    with pytest.raises(StreamBusy):
+        hub.publish("cam", "b")
+    clock.now += 11  # the first publisher went quiet: the stream is free again
+    assert hub.publish("cam", "b") is stream and stream.publisher == "b"
+
+
+def test_takeover_policy_switches_with_a_discontinuity() -> None:
+    clock = Clock()
+    hub = _hub(clock, PublishPolicy.TAKEOVER)
+    stream = hub.publish("cam", "a")
+    r = stream.rendition("")
+    r.append(duration=2, data=b"x", extension="ts", program_date_time=T0)
+    hub.publish("cam", "b")
+    r.append(duration=2, data=b"x", extension="ts", program_date_time=T0)
+    assert r.segments[-1].discontinuity
+
+
+def test_idle_streams_end_and_are_forgotten_after_retention() -> None:
+    clock = Clock()
+    hub = _hub(clock)
+    stream = hub.publish("cam", "a")
+    clock.now += 11
+    hub.sweep()
+    assert stream.state is StreamState.ENDED
+    clock.now += 61
+    hub.sweep()
+    assert hub.get("cam") is None
+
+
+def test_stream_count_is_bounded() -> None:
+    hub = _hub(Clock())
+    hub.publish("a", "p")
+    hub.publish("b", "p")
+    with pytest.raises(StreamBusy):
+        hub.publish("c", "p")
+
+
+def test_master_of_several_variants() -> None:
+    hub = _hub(Clock())
+    stream = hub.publish("cam", "a")
+    for name, res in (("720p", (1280, 720)), ("360p", (640, 360))):
+        r = stream.rendition(name)
+        r.info = RenditionInfo(bandwidth=None, codecs="avc1.64001f,mp4a.40.2", resolution=res)
+        r.append(duration=2, data=b"x" * 5000, extension="ts", program_date_time=T0)
+    master = stream.master()
+    assert master is not None
+    text = master.body.decode()
+    assert_valid(text)
+    assert "360p/index.m3u8" in text and "720p/index.m3u8" in text and "BANDWIDTH=20000" in text
+    assert stream.master() is master  # rendered once until something changes
