@@ -94,7 +94,8 @@ def test_end_adds_endlist_and_refuses_more() -> None:
         _feed(r, clock, 1, start=3)
     r.resume("s2")
     _feed(r, clock, 1, start=4)
-    assert r.segments[-1].discontinuity and r.segments[-1].name == "s2-3.ts"  # the refused one took no number
+    # The refused segment took no number.
+    assert r.segments[-1].discontinuity and r.segments[-1].name == "s2-3.ts"
 
 
 def test_init_sections_are_referenced_and_a_change_is_a_discontinuity() -> None:
