@@ -18,15 +18,17 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
 from hlsd import __version__
-from hlsd.api import gostreamer, hls_gated, service
+from hlsd.api import gostreamer, hls_gated, ingest, live, service
 from hlsd.api._asgi import Cors
 from hlsd.api.dispatch import FastPaths
 from hlsd.api.errors import install_error_handlers
 from hlsd.auth.keys import load_root_secret
 from hlsd.auth.tokens import TokenSigner
 from hlsd.config import Settings, load_settings
+from hlsd.ingest.http_push import HttpPushIngest
 from hlsd.media import Action
 from hlsd.metrics import Metrics
+from hlsd.streams import StreamHub
 from hlsd.vod.disk_lru import DiskBudget, DiskLRU
 from hlsd.vod.fetch import Fetcher, make_client
 from hlsd.vod.memory_lru import MemoryLRU
@@ -53,6 +55,8 @@ class Services:
     segments: DiskLRU
     packager: Packager
     streams: OnDemandStreams
+    hub: StreamHub
+    push: HttpPushIngest
 
 
 def build_services(settings: Settings) -> Services:
@@ -104,7 +108,12 @@ def build_services(settings: Settings) -> Services:
     signer = TokenSigner(load_root_secret(token_secret, handshake, settings.data_dir))
     streams = OnDemandStreams(signer=signer, packager=packager, expiry=settings.cache.expiry,
                               max_id_length=settings.packager.max_id_length)
+    lv = settings.live
+    hub = StreamHub(window=lv.window, policy=lv.publish_policy, idle_timeout=lv.idle_timeout,
+                    retention=lv.retention, max_streams=lv.max_streams)
+    push = HttpPushIngest(hub, max_pending_bytes=lv.max_pending_bytes)
     return Services(settings=settings, metrics=metrics, client=client, executor=executor,
+                    hub=hub, push=push,
                     sources=sources, subtitles=subtitles, segments=segments,
                     packager=packager, streams=streams)
 
@@ -115,13 +124,15 @@ def create_app(settings: Settings) -> ASGIApp:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         janitor = asyncio.create_task(_janitor(services), name="hlsd-janitor")
+        sweeper = asyncio.create_task(_sweep_streams(services.hub), name="hlsd-streams")
         log.info("hlsd %s ready; data in %s", __version__, settings.data_dir.resolve())
         try:
             yield
         finally:
-            janitor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await janitor
+            for task in (janitor, sweeper):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await services.packager.close()
             services.client.close()
             services.executor.shutdown(wait=False, cancel_futures=True)
@@ -136,6 +147,9 @@ def create_app(settings: Settings) -> ASGIApp:
         gostreamer.router(streams=services.streams, handshake=handshake,
                           default_expiry=settings.cache.expiry, max_batch=1000,
                           max_expiry=24 * 3600.0, metrics=services.metrics),
+        ingest.router(ingest=services.push,
+                      keys=tuple(k.get_secret_value() for k in settings.live.publish_keys),
+                      max_body=settings.live.max_segment_bytes),
     ]
     for router in routers:
         app.include_router(router)
@@ -147,9 +161,11 @@ def create_app(settings: Settings) -> ASGIApp:
         expose_headers=["content-length", "content-range", "etag"],
         max_age=settings.cors.max_age,
     )
+    cors = Cors(settings.cors.allow_origins)
     gated = hls_gated.GatedHls(streams=services.streams, packager=services.packager,
-                               metrics=services.metrics, cors=Cors(settings.cors.allow_origins))
-    return FastPaths(app, [(hls_gated.PREFIX, gated)])
+                               metrics=services.metrics, cors=cors)
+    live_hls = live.LiveHls(hub=services.hub, cors=cors)
+    return FastPaths(app, [(hls_gated.PREFIX, gated), (live.PREFIX, live_hls)])
 
 
 def app_from_environment() -> ASGIApp:
@@ -171,6 +187,13 @@ async def _janitor(services: Services) -> None:
                 log.info("expired %d idle cache entries", gone)
         except OSError:
             log.exception("cache expiry failed")
+
+
+async def _sweep_streams(hub: StreamHub) -> None:
+    """End live streams whose publisher went quiet (ENDLIST), drop long-ended ones."""
+    while True:
+        await asyncio.sleep(1.0)
+        hub.sweep()
 
 
 def _clean_temp(temp_dir: Path) -> None:

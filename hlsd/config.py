@@ -22,6 +22,7 @@ from pydantic_settings import (
 )
 
 from hlsd._units import parse_duration, parse_size
+from hlsd.streams.hub import PublishPolicy
 
 Bytes = Annotated[int, BeforeValidator(parse_size)]
 """A byte count: ``100MB``, ``1.5GiB`` or a plain number."""
@@ -91,6 +92,24 @@ class PackagerSettings(_Section):
     max_id_length: int = Field(default=256, ge=1, le=1024)
 
 
+class LiveSettings(_Section):
+    """``live``: push ingest and live delivery."""
+
+    window: int = Field(default=6, ge=3)
+    """Segments in a live playlist (at least three target durations are always kept)."""
+    idle_timeout: Seconds = 15.0
+    """A publisher silent this long has ended its stream (ENDLIST)."""
+    retention: Seconds = 60.0
+    """An ended stream stays playable this long."""
+    publish_policy: PublishPolicy = PublishPolicy.REJECT
+    publish_keys: tuple[SecretStr, ...] = ()
+    """Keys that may publish; none = loopback publishers only."""
+    max_streams: int = Field(default=100, ge=1)
+    max_segment_bytes: Bytes = parse_size("64MB")
+    max_pending_bytes: Bytes = parse_size("256MB")
+    """Uploads waiting for a playlist to name them, per stream."""
+
+
 class CorsSettings(_Section):
     allow_origins: tuple[str, ...] = ("*",)
     max_age: int = 600
@@ -120,6 +139,7 @@ class Settings(BaseSettings):
     upstream: UpstreamSettings = UpstreamSettings()
     packager: PackagerSettings = PackagerSettings()
     cors: CorsSettings = CorsSettings()
+    live: LiveSettings = LiveSettings()
 
     @model_validator(mode="after")
     def _fill_directories(self) -> Settings:

@@ -64,13 +64,17 @@ class StreamHub:
         if stream.publisher == publisher:
             if stream.state is StreamState.ENDED:
                 stream.resume(publisher=publisher, session=_session())
-            stream.touch()
             return stream
+        return self.restart(stream, publisher)
+
+    def restart(self, stream: Stream, publisher: str) -> Stream:
+        """A new publishing session on `stream`: another publisher, or the same one
+        started over (its numbering went back). The policy decides while it is active."""
         active = (stream.state is StreamState.LIVE
                   and self._clock() - stream.last_activity < self._idle_timeout)
         if active and self._policy is PublishPolicy.REJECT:
-            raise StreamBusy(f"stream {name!r} is being published by another publisher")
-        log.info("stream %r: %s by a new publisher", name,
+            raise StreamBusy(f"stream {stream.name!r} is being published by another publisher")
+        log.info("stream %r: %s by a new publishing session", stream.name,
                  "taken over" if active else "resumed")
         stream.resume(publisher=publisher, session=_session())
         return stream

@@ -72,7 +72,6 @@ class Stream:
         self.session = session
         for rendition in self.renditions.values():
             rendition.resume(session)
-        self.touch()
 
     @property
     def multivariant(self) -> bool:

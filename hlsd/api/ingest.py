@@ -1,0 +1,92 @@
+"""``PUT|POST|DELETE /ingest/{stream}/{path}``: HLS pushed by ffmpeg's HLS muxer.
+
+The publish key comes in ``?key=`` or ``Authorization: Bearer``; with no keys
+configured, only loopback publishers are let in. Bodies are read with a bound, so an
+oversized segment is refused (413) while it streams in.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect
+
+from hlsd.auth.access import bearer, is_loopback
+from hlsd.ingest.http_push import Accepted, HttpPushIngest, IngestError
+from hlsd.streams import StreamBusy
+
+log = logging.getLogger(__name__)
+
+
+def router(*, ingest: HttpPushIngest, keys: tuple[str, ...], max_body: int) -> APIRouter:
+    api = APIRouter(tags=["live"])
+
+    def authorize(request: Request) -> str:
+        """The publisher's identity, once its key (or loopback origin) is accepted."""
+        host = request.client.host if request.client else ""
+        given = request.query_params.get("key") or bearer(request.headers.get("authorization"))
+        if not keys:
+            if is_loopback(host):
+                return host
+            raise IngestError("no publish keys are configured, so only loopback publishers "
+                              "may push; set live.publish_keys", status=403)
+        if given is None:
+            raise IngestError("a publish key is required (?key= or Authorization: Bearer)",
+                              status=401)
+        if not any(hmac.compare_digest(given.encode(), k.encode()) for k in keys):
+            raise IngestError("wrong publish key", status=403)
+        return f"{host}:{given[:4]}"
+
+    @api.api_route("/ingest/{stream}/{path:path}", methods=["PUT", "POST"], status_code=201)
+    async def push(stream: str, path: str, request: Request) -> Response:
+        try:
+            publisher = authorize(request)
+            if path.endswith(".m3u8"):
+                body = await _bounded_body(request, max_body)
+                accepted = await ingest.receive_playlist(stream, path, body, publisher)
+            else:
+                accepted = Accepted()
+                ingest.upload_started(stream, path)
+                body = None
+                try:
+                    body = await _bounded_body(request, max_body)
+                finally:
+                    ingest.upload_finished(stream, path, body)
+        except IngestError as exc:
+            log.info("ingest %s/%s refused (%d): %s", stream, path, exc.status, exc.message)
+            return JSONResponse({"error": exc.message}, status_code=exc.status)
+        except StreamBusy as exc:
+            log.info("ingest %s/%s refused (409): %s", stream, path, exc)
+            return JSONResponse({"error": str(exc)}, status_code=409)
+        except ClientDisconnect:
+            # A publisher that vanished mid-upload: nothing of it was kept.
+            return Response(status_code=400)
+        return JSONResponse({"committed": accepted.committed}, status_code=201)
+
+    @api.delete("/ingest/{stream}/{path:path}", status_code=204)
+    async def delete(stream: str, path: str, request: Request) -> Response:
+        try:
+            authorize(request)
+            ingest.delete(stream, path)
+        except IngestError as exc:
+            return JSONResponse({"error": exc.message}, status_code=exc.status)
+        return Response(status_code=204)
+
+    return api
+
+
+async def _bounded_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise IngestError(f"upload larger than {limit} bytes", status=413)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise IngestError(f"upload larger than {limit} bytes", status=413)
+        chunks.append(chunk)
+    return b"".join(chunks)

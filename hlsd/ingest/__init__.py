@@ -1,0 +1,1 @@
+"""Producers that feed the stream hub."""

@@ -1,0 +1,172 @@
+"""Live push ingest and live delivery, end to end: ffmpeg publishes into a running hlsd
+(``-re``, ``-method PUT``), and real clients read ``/live/…`` while the push is live."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import m3u8
+import pytest
+
+from hlsd.hls.rules import assert_valid
+from tests._support import media as fx
+from tests._support.browser import browser_test, describe, play_hls
+from tests._support.hlsd_server import HlsdServer
+from tests._support.publisher import LivePublisher
+
+KEY = "publish-secret"
+
+
+@pytest.fixture(scope="module")
+def hlsd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HlsdServer]:
+    cfg = {"live": {"window": 4, "idle_timeout": "3s", "retention": "60s",
+                    "publish_keys": [KEY], "max_segment_bytes": "8MB"}}
+    with HlsdServer(cfg, tmp_dir=tmp_path_factory.mktemp("live")) as server:
+        yield server
+
+
+def _publisher(hlsd: HlsdServer, stream: str, **kw: object) -> LivePublisher:
+    return LivePublisher(f"{hlsd.url}/ingest/{stream}",
+                         headers={"Authorization": f"Bearer {KEY}"}, size="320x240",
+                         **kw)  # type: ignore[arg-type]
+
+
+def _wait_playlist(c: httpx.Client, url: str, *, segments: int = 1,
+                   timeout: float = 20) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r = c.get(url)
+        if r.status_code == 200 and r.text.count("#EXTINF") >= segments:
+            return r.text
+        time.sleep(0.2)
+    raise AssertionError(f"{url} never had {segments} segments: {r.status_code} {r.text}")
+
+
+def test_a_ts_push_plays_live_with_a_sliding_window(hlsd: HlsdServer) -> None:
+    with _publisher(hlsd, "cam-ts", duration=9) as pub, \
+            httpx.Client(base_url=hlsd.url, timeout=10) as c:
+        url = "/live/cam-ts/index.m3u8"
+        previous = _wait_playlist(c, url, segments=2)
+        sequences = []
+        while pub.running:
+            text = c.get(url).text
+            assert_valid(text, live=True, previous=previous)
+            previous = text
+            sequences.append(m3u8.loads(text).media_sequence)
+            time.sleep(0.5)
+        assert sequences == sorted(sequences) and sequences[-1] >= 2  # the window slid
+        # The publisher finished: its final playlist said ENDLIST.
+        final = c.get(url).text
+        assert "#EXT-X-ENDLIST" in final
+        assert_valid(final, live=False)
+        assert fx.decode_errors(f"{hlsd.url}{url}") == ""
+        # A segment that left the window is still fetchable for a while.
+        first = m3u8.loads(previous).segments[0].uri
+        assert c.get(f"/live/cam-ts/{first}").status_code == 200
+
+
+def test_an_fmp4_push_plays_live(hlsd: HlsdServer) -> None:
+    with _publisher(hlsd, "cam-fmp4", duration=6, segment_type="fmp4"), \
+            httpx.Client(base_url=hlsd.url, timeout=10) as c:
+        text = _wait_playlist(c, "/live/cam-fmp4/index.m3u8", segments=2)
+        assert "#EXT-X-MAP:URI=" in text
+        assert_valid(text, live=True)
+        assert fx.decode_errors(f"{hlsd.url}/live/cam-fmp4/index.m3u8") == ""
+
+
+def test_a_multivariant_push_gets_a_master(hlsd: HlsdServer) -> None:
+    variants = [("720p", "640x360", "600k"), ("360p", "320x180", "200k")]
+    with _publisher(hlsd, "cam-abr", duration=7, variants=variants), \
+            httpx.Client(base_url=hlsd.url, timeout=10) as c:
+        for name, _, _ in variants:
+            _wait_playlist(c, f"/live/cam-abr/{name}/index.m3u8", segments=2)
+        master = c.get("/live/cam-abr/index.m3u8").text
+        assert_valid(master)
+        parsed = m3u8.loads(master)
+        assert sorted(p.uri for p in parsed.playlists) == ["360p/index.m3u8", "720p/index.m3u8"]
+        assert {p.stream_info.resolution for p in parsed.playlists} == {(640, 360), (320, 180)}
+        assert all(p.stream_info.bandwidth and p.stream_info.codecs for p in parsed.playlists)
+        assert fx.decode_errors(f"{hlsd.url}/live/cam-abr/index.m3u8") == ""
+
+
+def test_publish_keys_are_checked(hlsd: HlsdServer) -> None:
+    with httpx.Client(base_url=hlsd.url, timeout=10) as c:
+        assert c.put("/ingest/x/seg-0.ts", content=b"x").status_code == 401
+        wrong = c.put("/ingest/x/seg-0.ts", content=b"x", headers={"authorization": "Bearer no"})
+        assert wrong.status_code == 403 and wrong.json()["error"]
+        ok = c.put(f"/ingest/x/seg-0.ts?key={KEY}", content=b"x")
+        assert ok.status_code == 201
+
+
+@pytest.mark.parametrize(("path", "status"), [
+    ("/ingest/../x/seg.ts", 400), ("/ingest/" + "a" * 200 + "/seg.ts", 400),
+    ("/ingest/cam/a/b/c.ts", 400),
+])
+def test_bad_stream_ids_and_paths(hlsd: HlsdServer, path: str, status: int) -> None:
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", hlsd.port, timeout=10)
+    conn.request("PUT", path, body=b"x", headers={"authorization": f"Bearer {KEY}"})
+    r = conn.getresponse()
+    assert r.status in (status, 404), (r.status, r.read())
+    conn.close()
+
+
+def test_oversized_segments_are_413_and_others_carry_on(hlsd: HlsdServer) -> None:
+    with httpx.Client(base_url=hlsd.url, timeout=30) as c:
+        r = c.put("/ingest/big/seg-0.ts", content=b"x" * 9_000_000,
+                  headers={"authorization": f"Bearer {KEY}"})
+        assert r.status_code == 413 and r.json()["error"]
+        assert c.get("/api/health").status_code == 200
+
+
+def test_a_playlist_naming_a_missing_segment_is_400(hlsd: HlsdServer) -> None:
+    playlist = b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nnever-sent.ts\n"
+    with httpx.Client(base_url=hlsd.url, timeout=10) as c:
+        r = c.put("/ingest/ghost/index.m3u8", content=playlist,
+                  headers={"authorization": f"Bearer {KEY}"})
+        assert r.status_code == 400 and "never-sent.ts" in r.json()["error"]
+        bad = c.put("/ingest/ghost/index.m3u8", content=b"garbage",
+                    headers={"authorization": f"Bearer {KEY}"})
+        assert bad.status_code == 400
+
+
+def test_a_second_publisher_is_rejected_while_the_first_is_live(hlsd: HlsdServer) -> None:
+    with _publisher(hlsd, "cam-dup", duration=8), \
+            httpx.Client(base_url=hlsd.url, timeout=10) as c:
+        _wait_playlist(c, "/live/cam-dup/index.m3u8", segments=3)
+        auth = {"authorization": f"Bearer {KEY}"}
+        # A second encoder starting from zero on the same id.
+        assert c.put("/ingest/cam-dup/other-0.ts", content=b"x" * 188,
+                      headers=auth).status_code == 201
+        intruder = c.put("/ingest/cam-dup/index.m3u8", headers=auth, content=(
+            b"#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:0\n"
+            b"#EXTINF:1.0,\nother-0.ts\n"))
+        assert intruder.status_code == 409 and "another publisher" in intruder.json()["error"]
+        # The first publisher carries on undisturbed.
+        before = m3u8.loads(c.get("/live/cam-dup/index.m3u8").text)
+        time.sleep(2.5)
+        after = m3u8.loads(c.get("/live/cam-dup/index.m3u8").text)
+        assert after.segments[-1].uri != before.segments[-1].uri
+        assert not any(s.discontinuity for s in after.segments)
+
+
+def test_unknown_streams_are_404(hlsd: HlsdServer) -> None:
+    with httpx.Client(base_url=hlsd.url, timeout=10) as c:
+        for path in ("/live/nope/index.m3u8", "/live/nope", "/live/a/b/c/d.ts"):
+            r = c.get(path)
+            assert r.status_code == 404 and r.json()["error"], path
+
+
+@browser_test[0]
+@browser_test[1]
+def test_hlsjs_plays_a_live_push(hlsd: HlsdServer, tmp_path: Path) -> None:
+    with _publisher(hlsd, "cam-web", duration=14), \
+            httpx.Client(base_url=hlsd.url, timeout=10) as c:
+        _wait_playlist(c, "/live/cam-web/index.m3u8", segments=3)
+        result = play_hls(f"{hlsd.url}/live/cam-web/index.m3u8", seconds=3, timeout=30)
+        assert result.played >= 3.0, describe(result)
+        assert result.fatal_errors == [], describe(result)
