@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 STREAM_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.~-]{0,127}$")
 _PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.~-]{0,127}$")
 _MAX_DEPTH = 2
+_RECENT = 64
 _SEGMENT_TYPES = {".ts": "ts", ".m4s": "m4s", ".mp4": "m4s", ".aac": "aac", ".m4a": "m4s"}
 
 
@@ -69,6 +70,9 @@ class _Feed:
 
     last_sequence: dict[str, int] = field(default_factory=dict)
     pending: _Pending = field(default_factory=_Pending)
+    committed: dict[str, OrderedDict[str, None]] = field(default_factory=dict)
+    """The publisher's recent segment paths per folder: a playlist whose newest segment
+    is among them is a late copy of an older one (ffmpeg's uploads overlap)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -194,11 +198,20 @@ class HttpPushIngest:
         rendition = stream.rendition(folder)
         last = feed.last_sequence.get(folder, -1)
         first = playlist.media_sequence
+        recent = feed.committed.setdefault(folder, OrderedDict())
+        newest = self._resolve(folder, playlist.segments[-1].uri) if playlist.segments else ""
+        if newest in recent and newest not in feed.pending.files:
+            # Already committed, and not uploaded again (a restarted publisher reuses its
+            # names, with new uploads): a late copy of an older playlist.
+            if playlist.endlist:
+                rendition.end()
+            return Accepted()
         if playlist.segments and first + len(playlist.segments) - 1 < last:
             # The numbering went back: a new publishing session, a restart or a second
             # publisher. The publish policy decides; if it goes on, after a break.
             self._hub.restart(stream, publisher)
             feed.last_sequence.clear()
+            recent.clear()
             rendition.mark_discontinuity()
             last = first - 1
         if rendition.ended and any(first + i > last for i in range(len(playlist.segments))):
@@ -227,6 +240,9 @@ class HttpPushIngest:
                 last = sequence
                 continue
             self._forget(feed.pending, seg_path)
+            recent[seg_path] = None
+            while len(recent) > _RECENT:
+                recent.popitem(last=False)
             rendition.append(
                 duration=seg.duration, data=upload[1],
                 program_date_time=seg.program_date_time or self._wall_time(seg.duration),

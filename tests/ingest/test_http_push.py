@@ -156,6 +156,7 @@ async def test_a_restart_is_refused_while_active_under_reject(ts_dir: Path) -> N
         _upload(ingest, "cam", f"seg-{n}.ts", (ts_dir / f"seg-{n}.ts").read_bytes())
     await ingest.receive_playlist("cam", "index.m3u8",
                                   _playlist_upto(ts_dir / "index.m3u8", 3), "p")
+    _upload(ingest, "cam", "seg-0.ts", (ts_dir / "seg-0.ts").read_bytes())  # starting over
     with pytest.raises(StreamBusy):
         await ingest.receive_playlist("cam", "index.m3u8",
                                       _playlist_upto(ts_dir / "index.m3u8", 1), "p")
@@ -203,3 +204,16 @@ def test_pending_uploads_are_bounded() -> None:
     with pytest.raises(IngestError) as err:
         _upload(ingest, "cam", "big.ts", b"x" * 1001)
     assert err.value.status == 413
+
+
+async def test_a_late_copy_of_an_older_playlist_changes_nothing(ts_dir: Path) -> None:
+    hub, ingest = _ingest(PublishPolicy.TAKEOVER)
+    for n in range(3):
+        _upload(ingest, "cam", f"seg-{n}.ts", (ts_dir / f"seg-{n}.ts").read_bytes())
+    await ingest.receive_playlist("cam", "index.m3u8",
+                                  _playlist_upto(ts_dir / "index.m3u8", 3, end=True), "p")
+    late = await ingest.receive_playlist("cam", "index.m3u8",
+                                         _playlist_upto(ts_dir / "index.m3u8", 2), "p")
+    rendition = hub.get("cam").renditions[""]  # type: ignore[union-attr]
+    assert late.committed == 0 and rendition.ended
+    assert not any(s.discontinuity for s in rendition.segments)
