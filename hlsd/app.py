@@ -18,13 +18,13 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
 from hlsd import __version__
-from hlsd.api import gostreamer, hls_gated, ingest, live, service
+from hlsd.api import gostreamer, hls_gated, ingest, live, service, streams
 from hlsd.api._asgi import Cors
 from hlsd.api.dispatch import FastPaths
 from hlsd.api.errors import install_error_handlers
 from hlsd.auth.keys import load_root_secret
 from hlsd.auth.tokens import TokenSigner
-from hlsd.config import Settings, load_settings
+from hlsd.config import PlaybackAccess, Settings, load_settings
 from hlsd.ingest.http_push import HttpPushIngest
 from hlsd.media import Action
 from hlsd.metrics import Metrics
@@ -57,6 +57,7 @@ class Services:
     streams: OnDemandStreams
     hub: StreamHub
     push: HttpPushIngest
+    signer: TokenSigner
 
 
 def build_services(settings: Settings) -> Services:
@@ -113,7 +114,7 @@ def build_services(settings: Settings) -> Services:
                     retention=lv.retention, max_streams=lv.max_streams)
     push = HttpPushIngest(hub, max_pending_bytes=lv.max_pending_bytes)
     return Services(settings=settings, metrics=metrics, client=client, executor=executor,
-                    hub=hub, push=push,
+                    hub=hub, push=push, signer=signer,
                     sources=sources, subtitles=subtitles, segments=segments,
                     packager=packager, streams=streams)
 
@@ -147,6 +148,7 @@ def create_app(settings: Settings) -> ASGIApp:
         gostreamer.router(streams=services.streams, handshake=handshake,
                           default_expiry=settings.cache.expiry, max_batch=1000,
                           max_expiry=24 * 3600.0, metrics=services.metrics),
+        streams.router(signer=services.signer, admin_key=admin_key),
         ingest.router(ingest=services.push,
                       keys=tuple(k.get_secret_value() for k in settings.live.publish_keys),
                       max_body=settings.live.max_segment_bytes),
@@ -164,7 +166,8 @@ def create_app(settings: Settings) -> ASGIApp:
     cors = Cors(settings.cors.allow_origins)
     gated = hls_gated.GatedHls(streams=services.streams, packager=services.packager,
                                metrics=services.metrics, cors=cors)
-    live_hls = live.LiveHls(hub=services.hub, cors=cors)
+    live_hls = live.LiveHls(hub=services.hub, cors=cors, signer=(
+        services.signer if settings.live.access is PlaybackAccess.TOKEN else None))
     return FastPaths(app, [(hls_gated.PREFIX, gated), (live.PREFIX, live_hls)])
 
 

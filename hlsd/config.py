@@ -92,8 +92,16 @@ class PackagerSettings(_Section):
     max_id_length: int = Field(default=256, ge=1, le=1024)
 
 
+class PlaybackAccess(enum.StrEnum):
+    PUBLIC = "public"
+    TOKEN = "token"  # noqa: S105 (a mode name)
+    """Signed tokens, as for ``/hls``, minted with ``POST /api/streams/{stream}/token``."""
+
+
 class LiveSettings(_Section):
     """``live``: push ingest and live delivery."""
+
+    access: PlaybackAccess = PlaybackAccess.PUBLIC
 
     window: int = Field(default=6, ge=3)
     """Segments in a live playlist (at least three target durations are always kept)."""

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from hlsd.auth.access import Refused
+from hlsd.ingest.http_push import IngestError
 from hlsd.vod.errors import InsufficientStorage, SourceError
 from hlsd.vod.streams import AccessDenied, StreamGone, UnknownStream
 
@@ -57,7 +58,12 @@ def install_error_handlers(app: FastAPI) -> None:
         log.exception("%s %s failed", request.method, request.url.path, exc_info=exc)
         return error(500, "internal error")
 
+    async def ingest_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, IngestError)
+        return error(exc.status, exc.message)
+
     app.add_exception_handler(SourceError, source_error)
+    app.add_exception_handler(IngestError, ingest_error)
     app.add_exception_handler(Refused, refused)
     app.add_exception_handler(AccessDenied, refused)
     app.add_exception_handler(StreamGone, gone)

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import OrderedDict
-from urllib.parse import parse_qs, quote
+from urllib.parse import quote
 
 from starlette.types import Receive, Scope, Send
 
 from hlsd.api._asgi import Cors, Headers, byte_range, request_headers, respond, respond_error
-from hlsd.auth.access import bearer
-from hlsd.hls import Rendered, rendered, with_query
+from hlsd.api._query_token import TOKEN_HEADERS, TokenPlaylists, request_token
+from hlsd.hls import Rendered
 from hlsd.metrics import Metrics
 from hlsd.vod.errors import SourceError
 from hlsd.vod.packager import Package, Packager
@@ -30,8 +29,7 @@ from hlsd.vod.streams import AccessDenied, OnDemandStreams, StreamGone, UnknownS
 log = logging.getLogger(__name__)
 
 PREFIX = "/hls/"
-TOKEN_HEADER = b"x-gostreamer-token"
-_WANTED = frozenset({TOKEN_HEADER, b"authorization", b"if-none-match", b"range", b"origin"})
+_WANTED = TOKEN_HEADERS | {b"if-none-match", b"range", b"origin"}
 _SEGMENT = re.compile(r"^seg-(\d{1,7})\.ts$")
 _SUBTITLE = re.compile(r"^sub-(\d{1,7})\.vtt$")
 # Gated content must not sit in shared caches; browsers may keep it.
@@ -51,8 +49,7 @@ class GatedHls:
         self._packager = packager
         self._metrics = metrics
         self._cors = cors
-        # Playlists re-rendered with a query token, so each is made once per token.
-        self._with_token: OrderedDict[tuple[str, str, str], Rendered] = OrderedDict()
+        self._token_playlists = TokenPlaylists()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = request_headers(scope, _WANTED)
@@ -89,7 +86,7 @@ class GatedHls:
         if "/" in name or not name.endswith((".m3u8", ".ts", ".vtt")):
             await respond_error(send, 404, "no such file", cors)
             return
-        token, in_query = _token(scope, headers)
+        token, in_query = request_token(scope, headers)
         stream = self._streams.authorize(rid, token)
         package = await self._streams.package(stream)
         if name.endswith(".m3u8"):
@@ -118,17 +115,7 @@ class GatedHls:
                     SUBTITLES: package.subtitles}.get(name)
         if playlist is None or query_token is None:
             return playlist
-        key = (package.key, name, query_token)
-        cached = self._with_token.get(key)
-        if cached is None:
-            # Relative URIs only: our token must never travel to another host.
-            cached = rendered(with_query(playlist.body.decode(),
-                                         "token=" + quote(query_token, safe=""),
-                                         relative_only=True))
-            self._with_token[key] = cached
-            if len(self._with_token) > _MAX_TOKEN_PLAYLISTS:
-                self._with_token.popitem(last=False)
-        return cached
+        return self._token_playlists.with_token(playlist, query_token)
 
 
 async def _send_segment(send: Send, data: bytes, range_header: bytes | None,
@@ -145,21 +132,6 @@ async def _send_segment(send: Send, data: bytes, range_header: bytes | None,
     content_range = f"bytes {start}-{end - 1}/{len(data)}".encode()
     await respond(send, 206, [*headers, (b"content-range", content_range)], data[start:end],
                   head=head)
-
-
-def _token(scope: Scope, headers: dict[bytes, bytes]) -> tuple[str | None, bool]:
-    """The token and whether it came in the query string."""
-    given = headers.get(TOKEN_HEADER)
-    if given:
-        return given.decode("latin-1"), False
-    auth = headers.get(b"authorization")
-    if auth and (value := bearer(auth.decode("latin-1"))):
-        return value, False
-    if scope["query_string"]:
-        values = parse_qs(scope["query_string"].decode("latin-1")).get("token")
-        if values:
-            return values[0], True
-    return None, False
 
 
 def _etag_matches(if_none_match: bytes | None, etag: str) -> bool:

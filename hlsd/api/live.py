@@ -12,53 +12,99 @@ import posixpath
 from starlette.types import Receive, Scope, Send
 
 from hlsd.api._asgi import Cors, Headers, request_headers, respond, respond_error
+from hlsd.api._query_token import TOKEN_HEADERS, TokenPlaylists, request_token
+from hlsd.api.streams import live_subject
+from hlsd.auth.grants import GrantCache
+from hlsd.auth.tokens import Expired, InvalidToken, TokenSigner
 from hlsd.hls import Rendered
-from hlsd.streams import InitSegment, StreamHub
+from hlsd.streams import InitSegment, Segment, StreamHub
 from hlsd.streams.stream import MASTER
 
 PREFIX = "/live/"
-_WANTED = frozenset({b"if-none-match", b"origin"})
+_WANTED = TOKEN_HEADERS | {b"if-none-match", b"origin"}
+_M3U8 = (b"content-type", b"application/vnd.apple.mpegurl")
 # A CDN may hold a live playlist for about a second; segment names are never reused.
-_PLAYLIST = [(b"content-type", b"application/vnd.apple.mpegurl"),
-             (b"cache-control", b"public, max-age=1")]
-_IMMUTABLE = (b"cache-control", b"public, max-age=31536000, immutable")
+# Gated streams keep out of shared caches.
+_PUBLIC = ((b"cache-control", b"public, max-age=1"),
+           (b"cache-control", b"public, max-age=31536000, immutable"))
+_PRIVATE = ((b"cache-control", b"private, max-age=1"),
+            (b"cache-control", b"private, max-age=31536000, immutable"))
 _TYPES = {".ts": b"video/mp2t", ".m4s": b"video/iso.segment", ".aac": b"audio/aac",
           ".mp4": b"video/mp4"}
 
 
 class LiveHls:
-    def __init__(self, *, hub: StreamHub, cors: Cors) -> None:
+    """With a `signer`, playback needs a token bound to ``live/<stream>`` (header,
+    bearer, or ``?token=``, which then travels in the playlists' URIs)."""
+
+    def __init__(self, *, hub: StreamHub, cors: Cors, signer: TokenSigner | None) -> None:
         self._hub = hub
         self._cors = cors
+        self._signer = signer
+        self._caching = _PRIVATE if signer else _PUBLIC
+        self._granted: GrantCache[bool] | None = (
+            GrantCache(now=signer.now) if signer else None)
+        self._token_playlists = TokenPlaylists()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = request_headers(scope, _WANTED)
         cors = self._cors.headers(headers.get(b"origin"))
         head = scope["method"] == "HEAD"
         parts = scope["path"][len(PREFIX):].split("/")
+        query_token = None
+        if self._signer is not None:
+            token, in_query = request_token(scope, headers)
+            refusal = self._refusal(parts[0], token)
+            if refusal is not None:
+                await respond_error(send, refusal[0], refusal[1], cors)
+                return
+            query_token = token if in_query else None
         stream = self._hub.get(parts[0]) if len(parts) in (2, 3) else None
         if stream is None:
             await respond_error(send, 404, "no such live stream", cors)
             return
         variant, name = ("/".join(parts[1:-1]), parts[-1])
+        playlist: Rendered | None
         if name == MASTER and not variant and stream.multivariant:
-            await _playlist(send, stream.master(), headers, cors, head)
-            return
-        rendition = stream.renditions.get(variant)
-        if rendition is None:
-            await respond_error(send, 404, "no such variant", cors)
-            return
-        if name == MASTER:
-            await _playlist(send, rendition.playlist(), headers, cors, head)
-            return
-        item = rendition.get(name)
+            playlist = stream.master()
+        else:
+            rendition = stream.renditions.get(variant)
+            if rendition is None:
+                await respond_error(send, 404, "no such variant", cors)
+                return
+            if name != MASTER:
+                await self._segment(send, rendition.get(name), name, cors, head)
+                return
+            playlist = rendition.playlist()
+        if playlist is not None and query_token is not None:
+            playlist = self._token_playlists.with_token(playlist, query_token)
+        await _playlist(send, playlist, headers, [self._caching[0], *cors], head)
+
+    def _refusal(self, stream: str, token: str | None) -> tuple[int, str] | None:
+        assert self._signer is not None and self._granted is not None
+        if not token:
+            return 401, "a token is required (x-gostreamer-token, Bearer or ?token=)"
+        subject = live_subject(stream)
+        if self._granted.get(subject, token):
+            return None
+        try:
+            expires = self._signer.check_token(token, subject)
+        except Expired:
+            return 401, "token expired"
+        except InvalidToken:
+            return 403, "token is not valid for this stream"
+        self._granted.put(subject, token, expires, True)
+        return None
+
+    async def _segment(self, send: Send, item: object, name: str, cors: Headers,
+                       head: bool) -> None:
         if item is None:
             await respond_error(send, 404, "no such segment (or no longer available)", cors)
             return
-        ctype = _TYPES.get(posixpath.splitext(name)[1], b"application/octet-stream")
-        if isinstance(item, InitSegment):
-            ctype = b"video/mp4"
-        await respond(send, 200, [(b"content-type", ctype), _IMMUTABLE, *cors], item.data,
+        assert isinstance(item, InitSegment | Segment)
+        ctype = b"video/mp4" if isinstance(item, InitSegment) else _TYPES.get(
+            posixpath.splitext(name)[1], b"application/octet-stream")
+        await respond(send, 200, [(b"content-type", ctype), self._caching[1], *cors], item.data,
                       head=head)
 
 
@@ -67,7 +113,7 @@ async def _playlist(send: Send, playlist: Rendered | None, headers: dict[bytes, 
     if playlist is None:
         await respond_error(send, 404, "the stream has no segments yet", cors)
         return
-    out = [*_PLAYLIST, (b"etag", playlist.etag.encode()), *cors]
+    out = [_M3U8, (b"etag", playlist.etag.encode()), *cors]
     tags = headers.get(b"if-none-match")
     if tags is not None and playlist.etag.encode() in tags:
         await respond(send, 304, out, head=True)

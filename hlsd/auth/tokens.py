@@ -117,6 +117,11 @@ class TokenSigner:
         exp = min(self.now() + max(1, round(ttl)), stream.expires_at)
         return f"{exp}.{self._token_sig(stream.rid, exp)}"
 
+    def issue_subject_token(self, subject: str, ttl: float) -> tuple[str, int]:
+        """A token for any named subject (a live stream: ``live/<name>``), and its expiry."""
+        exp = self.now() + max(1, round(ttl))
+        return f"{exp}.{self._token_sig(subject, exp)}", exp
+
     def check_token(self, token: str, rid: str) -> int:
         """The token's expiry; raises InvalidToken or Expired unless it grants `rid` now."""
         exp_text, _, sig = token.partition(".")

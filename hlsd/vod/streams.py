@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
 from dataclasses import dataclass
 
+from hlsd.auth.grants import GrantCache
 from hlsd.auth.tokens import Expired, InvalidId, InvalidToken, StreamId, TokenSigner
 from hlsd.vod.errors import SourceError
 from hlsd.vod.packager import Package, Packager
@@ -62,10 +62,8 @@ class OnDemandStreams:
                  max_id_length: int, batch_concurrency: int = 4,
                  max_granted: int = 10_000) -> None:
         self._signer = signer
-        # (rid, token) pairs already verified, until the earlier of the two expiries:
-        # playback repeats the same pair every few seconds, the HMACs need not repeat.
-        self._granted: OrderedDict[tuple[str, str], tuple[int, StreamId]] = OrderedDict()
-        self._max_granted = max_granted
+        self._granted: GrantCache[StreamId] = GrantCache(now=signer.now,
+                                                         max_entries=max_granted)
         self._packager = packager
         self._expiry = expiry
         self._max_id_length = max_id_length
@@ -101,12 +99,8 @@ class OnDemandStreams:
         return self._signer.issue_token(stream, self._expiry)
 
     def authorize(self, rid: str, token: str | None) -> StreamId:
-        if token:
-            granted = self._granted.get((rid, token))
-            if granted is not None:
-                if self._signer.now() < granted[0]:
-                    return granted[1]
-                del self._granted[(rid, token)]
+        if token and (granted := self._granted.get(rid, token)) is not None:
+            return granted
         stream = self._stream(rid)
         if not token:
             raise AccessDenied("a token is required (header x-gostreamer-token)", status=401)
@@ -116,9 +110,7 @@ class OnDemandStreams:
             raise AccessDenied("token expired; unlock the stream again", status=401) from exc
         except InvalidToken as exc:
             raise AccessDenied(str(exc), status=403) from exc
-        self._granted[(rid, token)] = (min(token_expiry, stream.expires_at), stream)
-        if len(self._granted) > self._max_granted:
-            self._granted.popitem(last=False)
+        self._granted.put(rid, token, min(token_expiry, stream.expires_at), stream)
         return stream
 
     async def package(self, stream: StreamId) -> Package:

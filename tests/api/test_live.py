@@ -170,3 +170,29 @@ def test_hlsjs_plays_a_live_push(hlsd: HlsdServer, tmp_path: Path) -> None:
         result = play_hls(f"{hlsd.url}/live/cam-web/index.m3u8", seconds=3, timeout=30)
         assert result.played >= 3.0, describe(result)
         assert result.fatal_errors == [], describe(result)
+
+
+def test_token_gated_live_playback(tmp_path: Path) -> None:
+    cfg = {"live": {"access": "token", "window": 4, "publish_keys": [KEY]}}
+    with HlsdServer(cfg, tmp_dir=tmp_path) as server, \
+            httpx.Client(base_url=server.url, timeout=10) as c, \
+            _publisher(server, "vip", duration=8):
+        minted = c.post("/api/streams/vip/token", json={"ttl": "10m"})
+        assert minted.status_code == 201, minted.text
+        token = minted.json()["token"]
+        other = c.post("/api/streams/other/token").json()["token"]
+        url = "/live/vip/index.m3u8"
+        deadline = time.monotonic() + 20
+        while c.get(url, headers={"x-gostreamer-token": token}).status_code != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert c.get(url).status_code == 401
+        assert c.get(url, headers={"x-gostreamer-token": other}).status_code == 403
+        ok = c.get(url, headers={"authorization": f"Bearer {token}"})
+        assert ok.status_code == 200 and "private" in ok.headers["cache-control"]
+        via_query = c.get(f"{url}?token={token}").text
+        uris = [u for u in via_query.splitlines() if u and not u.startswith("#")]
+        assert uris and all(u.endswith(f"?token={token}") for u in uris)
+        assert c.get(uris[0].join(["/live/vip/", ""])).status_code == 200
+        assert c.post("/api/streams/vip/token", json={"ttl": "30d"}).status_code == 422
+        assert c.post("/api/streams/bad id!/token").status_code == 400

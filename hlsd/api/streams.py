@@ -1,0 +1,50 @@
+"""The native live-streams API (management: admin key, or loopback without one)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, StrictStr, field_validator
+
+from hlsd._units import parse_duration
+from hlsd.api._body import read_body
+from hlsd.auth.access import check_admin
+from hlsd.auth.tokens import TokenSigner
+from hlsd.ingest.http_push import validate_stream_id
+
+MAX_TOKEN_TTL = 7 * 24 * 3600.0
+
+
+class TokenRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ttl: StrictStr | int = "1h"
+
+    @field_validator("ttl")
+    @classmethod
+    def _bounded(cls, value: str | int) -> str | int:
+        if parse_duration(value, bare_unit=1.0) > MAX_TOKEN_TTL:
+            raise ValueError("ttl may be at most 7 days")
+        return value
+
+
+def live_subject(stream: str) -> str:
+    """What a live playback token is bound to."""
+    return f"live/{stream}"
+
+
+def router(*, signer: TokenSigner, admin_key: str | None) -> APIRouter:
+    api = APIRouter(prefix="/api/streams", tags=["live"])
+
+    @api.post("/{stream}/token", status_code=201)
+    async def token(stream: str, request: Request) -> JSONResponse:
+        """A playback token for a token-gated live stream (``live.access: token``)."""
+        check_admin(request.headers.get("authorization"), admin_key,
+                    request.client.host if request.client else None)
+        validate_stream_id(stream)
+        body = await read_body(request, TokenRequest) if await request.body() else \
+            TokenRequest()
+        value, expires = signer.issue_subject_token(
+            live_subject(stream), parse_duration(body.ttl, bare_unit=1.0))
+        return JSONResponse({"token": value, "expires": expires}, status_code=201)
+
+    return api
