@@ -22,6 +22,7 @@ from pydantic_settings import (
 )
 
 from hlsd._units import parse_duration, parse_size
+from hlsd.storage.settings import StorageSettings
 from hlsd.streams.hub import PublishPolicy
 
 Bytes = Annotated[int, BeforeValidator(parse_size)]
@@ -148,6 +149,8 @@ class Settings(BaseSettings):
     packager: PackagerSettings = PackagerSettings()
     cors: CorsSettings = CorsSettings()
     live: LiveSettings = LiveSettings()
+    storage: StorageSettings = StorageSettings()
+    """The object store for recordings: a local folder (``data_dir/objects``) or S3."""
 
     @model_validator(mode="after")
     def _fill_directories(self) -> Settings:
@@ -160,6 +163,9 @@ class Settings(BaseSettings):
             }
         )
         object.__setattr__(self, "cache", cache)
+        if self.storage.dir is None:
+            object.__setattr__(self, "storage",
+                               self.storage.model_copy(update={"dir": data / "objects"}))
         return self
 
     @property
@@ -224,4 +230,8 @@ def _relative_to(data: dict[str, Any], base: Path) -> dict[str, Any]:
             if isinstance(cache.get(key), str) and not Path(cache[key]).is_absolute():
                 cache[key] = str(base / cache[key])
         out["cache"] = cache
+    storage = out.get("storage")
+    if isinstance(storage, dict) and isinstance(storage.get("dir"), str) \
+            and not Path(storage["dir"]).is_absolute():
+        out["storage"] = {**storage, "dir": str(base / storage["dir"])}
     return out

@@ -98,7 +98,9 @@ def test_embedded_defaults_need_no_file(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_relative_dirs_resolve_against_the_config_file(tmp_path: Path) -> None:
-    s = load_settings(_write(tmp_path, "data_dir: data\ncache:\n  dir: c\n"))
+    s = load_settings(_write(tmp_path, "data_dir: data\ncache:\n  dir: c\nstorage:\n  dir: o\n"))
+    assert s.storage.dir == tmp_path / "o"
+    assert load_settings().storage.dir == Path("hlsd-data/objects")
     assert s.data_dir == tmp_path / "data"
     assert s.cache_dir == tmp_path / "c"
     assert s.temp_dir == tmp_path / "data" / "tmp"
