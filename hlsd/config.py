@@ -143,6 +143,8 @@ class Settings(BaseSettings):
     handshake: SecretStr | None = None
     token_secret: SecretStr | None = None
     admin_key: SecretStr | None = None
+    database_url: SecretStr | None = None
+    """Metadata database; default SQLite in the data dir (``postgresql://…`` for clusters)."""
     cache: CacheSettings = CacheSettings()
     url: UrlSettings = UrlSettings()
     upstream: UpstreamSettings = UpstreamSettings()

@@ -1,0 +1,106 @@
+"""Declarative models of the LiveMix surface: sources, recordings, recorded segments.
+
+Column names follow LiveMix's JSON where a field surfaces there (`segment_length`,
+`streaming`, `start_ts`, `end_ts`, `active`, ...); `api/` maps the rest. The same
+models serve SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, MetaData, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from hlsd.db.timestamps import UTCDateTime, utcnow
+
+# Named constraints, so that a later migration can address them on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+class SchemaVersion(Base):
+    """One row (`id` = 1): the version of the schema the database holds."""
+
+    __tablename__ = "schema_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Source(Base):
+    """A LiveMix video source: an edge pushing one live stream."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    segment_length: Mapped[int]
+    description: Mapped[str | None] = mapped_column(Text)
+    streaming: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Recording(Base):
+    """A recording session of one hlsd stream, its segments under `storage_prefix`.
+
+    `source_id` is NULL for recordings made through hlsd's own surface (a stream that
+    is not a LiveMix source), and becomes NULL when the source is deleted: the
+    recording and its objects outlive the source, as they do in LiveMix.
+    """
+
+    __tablename__ = "recordings"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    source_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("sources.id", ondelete="SET NULL")
+    )
+    stream: Mapped[str] = mapped_column(String(255))
+    alias: Mapped[str | None] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    start_ts: Mapped[datetime]
+    end_ts: Mapped[datetime | None]
+    active: Mapped[bool] = mapped_column(default=True)
+    storage_prefix: Mapped[str] = mapped_column(String(1024))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        Index("ix_recordings_source_id_start_ts", "source_id", "start_ts"),
+        Index("ix_recordings_start_ts", "start_ts"),
+        Index("ix_recordings_stream_active", "stream", "active"),
+    )
+
+
+class RecordedSegment(Base):
+    """One committed segment of a recording; the key (recording_id, sequence) orders them."""
+
+    __tablename__ = "recorded_segments"
+
+    recording_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("recordings.id", ondelete="CASCADE"), primary_key=True
+    )
+    sequence: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    duration: Mapped[float]
+    program_date_time: Mapped[datetime]
+    object_key: Mapped[str] = mapped_column(String(1024))
+    size: Mapped[int] = mapped_column(BigInteger)
+    discontinuity: Mapped[bool] = mapped_column(default=False)
+    committed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,291 @@
+"""Repository functions the API and services call.
+
+Each call is one transaction on a session of its own, taken from `sessions`
+(`engine.session_factory`). Rows come back as detached model instances: plain
+snapshots, safe to read after the call, never written back by mutating them.
+Missing rows raise `NotFound`; a taken source name raises `Conflict`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hlsd.db.errors import Conflict, NotFound
+from hlsd.db.models import RecordedSegment, Recording, Source, new_id
+from hlsd.db.timestamps import require_aware, utcnow
+
+Sessions = async_sessionmaker[AsyncSession]
+
+# --- sources ---------------------------------------------------------------------------
+
+
+async def create_source(
+    sessions: Sessions, *, name: str, segment_length: int, description: str | None = None
+) -> Source:
+    now = utcnow()
+    source = Source(
+        id=new_id(),
+        name=name,
+        segment_length=segment_length,
+        description=description,
+        streaming=False,
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        async with sessions.begin() as session:
+            session.add(source)
+    except IntegrityError:
+        if await _source_id_by_name(sessions, name) is not None:
+            raise Conflict(f"a source named {name!r} already exists") from None
+        raise
+    return source
+
+
+async def get_source(sessions: Sessions, source_id: str) -> Source:
+    async with sessions() as session:
+        source = await session.get(Source, source_id)
+    if source is None:
+        raise NotFound("source", source_id)
+    return source
+
+
+async def get_source_by_name(sessions: Sessions, name: str) -> Source:
+    async with sessions() as session:
+        source = await session.scalar(select(Source).where(Source.name == name))
+    if source is None:
+        raise NotFound("source", name)
+    return source
+
+
+async def list_sources(sessions: Sessions) -> Sequence[Source]:
+    async with sessions() as session:
+        return (await session.scalars(select(Source).order_by(Source.created_at, Source.id))).all()
+
+
+async def set_streaming(sessions: Sessions, source_id: str, streaming: bool) -> Source:
+    async with sessions.begin() as session:
+        source = (
+            await session.scalars(
+                update(Source)
+                .where(Source.id == source_id)
+                .values(streaming=streaming, updated_at=utcnow())
+                .returning(Source)
+            )
+        ).one_or_none()
+    if source is None:
+        raise NotFound("source", source_id)
+    return source
+
+
+async def delete_source(sessions: Sessions, source_id: str) -> None:
+    """Delete a source. Its recordings stay, with `source_id` set to NULL."""
+    async with sessions.begin() as session:
+        deleted = await session.scalar(
+            delete(Source).where(Source.id == source_id).returning(Source.id)
+        )
+    if deleted is None:
+        raise NotFound("source", source_id)
+
+
+async def _source_id_by_name(sessions: Sessions, name: str) -> str | None:
+    async with sessions() as session:
+        return await session.scalar(select(Source.id).where(Source.name == name))
+
+
+# --- recordings ------------------------------------------------------------------------
+
+
+async def create_recording(
+    sessions: Sessions,
+    *,
+    stream: str,
+    storage_prefix: str,
+    source_id: str | None = None,
+    alias: str | None = None,
+    description: str | None = None,
+    start_ts: datetime | None = None,
+    recording_id: str | None = None,
+) -> Recording:
+    """A new active recording of `stream`, from `start_ts` (default now).
+
+    `recording_id` lets the caller derive `storage_prefix` from the id beforehand.
+    A `source_id` that does not exist raises `NotFound`.
+    """
+    now = utcnow()
+    recording = Recording(
+        id=recording_id or new_id(),
+        source_id=source_id,
+        stream=stream,
+        alias=alias,
+        description=description,
+        start_ts=now if start_ts is None else require_aware(start_ts, "start_ts"),
+        end_ts=None,
+        active=True,
+        storage_prefix=storage_prefix,
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        async with sessions.begin() as session:
+            session.add(recording)
+    except IntegrityError:
+        if source_id is not None and await _missing(sessions, Source, source_id):
+            raise NotFound("source", source_id) from None
+        if recording_id is not None and not await _missing(sessions, Recording, recording_id):
+            raise Conflict(f"a recording with id {recording_id!r} already exists") from None
+        raise
+    return recording
+
+
+async def get_recording(sessions: Sessions, recording_id: str) -> Recording:
+    async with sessions() as session:
+        recording = await session.get(Recording, recording_id)
+    if recording is None:
+        raise NotFound("recording", recording_id)
+    return recording
+
+
+async def list_recordings(sessions: Sessions) -> Sequence[Recording]:
+    """Every recording, oldest start first."""
+    async with sessions() as session:
+        query = select(Recording).order_by(Recording.start_ts, Recording.id)
+        return (await session.scalars(query)).all()
+
+
+async def list_source_recordings(sessions: Sessions, source_id: str) -> Sequence[Recording]:
+    """The recordings of one source, oldest start first; `NotFound` for an unknown source."""
+    async with sessions() as session:
+        if await session.get(Source, source_id) is None:
+            raise NotFound("source", source_id)
+        query = (
+            select(Recording)
+            .where(Recording.source_id == source_id)
+            .order_by(Recording.start_ts, Recording.id)
+        )
+        return (await session.scalars(query)).all()
+
+
+async def list_active_recordings(sessions: Sessions, stream: str) -> Sequence[Recording]:
+    """The recordings under way for `stream` (what the recorder must feed)."""
+    async with sessions() as session:
+        query = (
+            select(Recording)
+            .where(Recording.stream == stream, Recording.active)
+            .order_by(Recording.start_ts, Recording.id)
+        )
+        return (await session.scalars(query)).all()
+
+
+async def stop_recording(
+    sessions: Sessions, recording_id: str, *, end_ts: datetime | None = None
+) -> Recording:
+    """Mark a recording stopped at `end_ts` (default now). Stopping a stopped
+    recording changes nothing and returns it as it is."""
+    end = utcnow() if end_ts is None else require_aware(end_ts, "end_ts")
+    async with sessions.begin() as session:
+        stopped = (
+            await session.scalars(
+                update(Recording)
+                .where(Recording.id == recording_id, Recording.active)
+                .values(active=False, end_ts=end, updated_at=utcnow())
+                .returning(Recording)
+            )
+        ).one_or_none()
+    return stopped if stopped is not None else await get_recording(sessions, recording_id)
+
+
+async def delete_recording(sessions: Sessions, recording_id: str) -> Recording:
+    """Delete a recording and its segment rows; returns the row deleted, whose
+    `storage_prefix` names the objects the caller should now remove."""
+    async with sessions.begin() as session:
+        deleted = (
+            await session.scalars(
+                delete(Recording).where(Recording.id == recording_id).returning(Recording)
+            )
+        ).one_or_none()
+    if deleted is None:
+        raise NotFound("recording", recording_id)
+    return deleted
+
+
+# --- recorded segments -----------------------------------------------------------------
+
+
+async def append_segment(
+    sessions: Sessions,
+    recording_id: str,
+    *,
+    sequence: int,
+    duration: float,
+    program_date_time: datetime,
+    object_key: str,
+    size: int,
+    discontinuity: bool = False,
+) -> bool:
+    """Record a committed segment. True if it was new; False if (recording, sequence)
+    was already there, which is left as it was (the first write wins). An unknown
+    recording raises `NotFound`."""
+    values = {
+        "recording_id": recording_id,
+        "sequence": sequence,
+        "duration": duration,
+        "program_date_time": require_aware(program_date_time, "program_date_time"),
+        "object_key": object_key,
+        "size": size,
+        "discontinuity": discontinuity,
+        "committed_at": utcnow(),
+    }
+    try:
+        async with sessions.begin() as session:
+            dialect = session.get_bind().dialect.name
+            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            statement = (
+                insert(RecordedSegment)
+                .values(values)
+                .on_conflict_do_nothing(index_elements=["recording_id", "sequence"])
+                .returning(RecordedSegment.sequence)
+            )
+            inserted = await session.scalar(statement)
+    except IntegrityError:
+        if await _missing(sessions, Recording, recording_id):
+            raise NotFound("recording", recording_id) from None
+        raise
+    return inserted is not None
+
+
+async def list_segments(sessions: Sessions, recording_id: str) -> Sequence[RecordedSegment]:
+    """The segments of a recording in sequence order; `NotFound` for an unknown one."""
+    async with sessions() as session:
+        if await session.get(Recording, recording_id) is None:
+            raise NotFound("recording", recording_id)
+        query = (
+            select(RecordedSegment)
+            .where(RecordedSegment.recording_id == recording_id)
+            .order_by(RecordedSegment.sequence)
+        )
+        return (await session.scalars(query)).all()
+
+
+async def total_duration(sessions: Sessions, recording_id: str) -> float:
+    """The summed duration of a recording's segments, in seconds."""
+    async with sessions() as session:
+        if await session.get(Recording, recording_id) is None:
+            raise NotFound("recording", recording_id)
+        total = await session.scalar(
+            select(func.coalesce(func.sum(RecordedSegment.duration), 0.0)).where(
+                RecordedSegment.recording_id == recording_id
+            )
+        )
+    return float(total or 0.0)
+
+
+async def _missing(sessions: Sessions, model: type[Source] | type[Recording], key: str) -> bool:
+    async with sessions() as session:
+        return await session.get(model, key) is None
