@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import subprocess
 from pathlib import Path
 
@@ -217,3 +218,15 @@ async def test_a_late_copy_of_an_older_playlist_changes_nothing(ts_dir: Path) ->
     rendition = hub.get("cam").renditions[""]  # type: ignore[union-attr]
     assert late.committed == 0 and rendition.ended
     assert not any(s.discontinuity for s in rendition.segments)
+
+
+async def test_without_publisher_times_segments_stay_contiguous() -> None:
+    hub, ingest = _ingest()
+    playlist = ("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:{n}\n"
+                "#EXTINF:2.0,\nseg-{n}.ts\n")
+    for n in range(4):  # pushed in a burst, faster than real time
+        _upload(ingest, "cam", f"seg-{n}.ts", b"x" * 188)
+        await ingest.receive_playlist("cam", "index.m3u8", playlist.format(n=n).encode(), "p")
+    segments = hub.get("cam").renditions[""].segments  # type: ignore[union-attr]
+    times = [s.program_date_time for s in segments]
+    assert [(b - a).total_seconds() for a, b in itertools.pairwise(times)] == [2.0, 2.0, 2.0]
