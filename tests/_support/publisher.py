@@ -97,6 +97,7 @@ from typing import IO, Any, Literal
 from urllib.parse import quote, unquote, urlsplit
 
 from tests._support.media import FFMPEG
+from tests._support.servers import LoopbackServer
 
 __all__ = ["LivePublisher", "RecordedRequest", "Recorder", "Variant", "gop_frames"]
 
@@ -532,7 +533,7 @@ class _RecorderServer(ThreadingHTTPServer):
         pass  # peers that reset the connection (ffmpeg does) are not errors here
 
 
-class Recorder:
+class Recorder(LoopbackServer):
     """An HTTP server on 127.0.0.1:<ephemeral> that stores what is pushed to it.
 
     PUT and POST store the body under the decoded path (query dropped) and answer 201
@@ -555,25 +556,7 @@ class Recorder:
         self._conns: dict[Any, tuple[int, float]] = {}
         self._sockets: list[socket.socket] = []
         self._next_conn = 0
-        self._server = _RecorderServer(self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-            name=f"recorder-{self.port}", daemon=True)
-        self._thread.start()
-
-    def __enter__(self) -> Recorder:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        self._serve(_RecorderServer(self), "recorder")
 
     # -- server side ------------------------------------------------------------------
     def _accepted(self, client_address: Any, sock: socket.socket) -> None:

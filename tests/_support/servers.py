@@ -27,12 +27,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import unquote, urlsplit
 
 import pytest
 
-__all__ = ["RequestRecord", "Upstream", "content_type_for", "upstream"]
+__all__ = ["LoopbackServer", "RequestRecord", "Upstream", "content_type_for", "upstream"]
 
 _CHUNK = 64 * 1024
 
@@ -254,7 +254,39 @@ class _Server(ThreadingHTTPServer):
 Route = Callable[[_Handler], None]
 
 
-class Upstream:
+class LoopbackServer:
+    """An HTTP server on an ephemeral loopback port, served from a daemon thread; a
+    context manager that closes it on exit."""
+
+    _server: ThreadingHTTPServer
+    _thread: threading.Thread
+
+    def _serve(self, server: ThreadingHTTPServer, name: str) -> None:
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05},
+            name=f"{name}-{self.port}", daemon=True)
+        self._thread.start()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class Upstream(LoopbackServer):
     """A real HTTP server on 127.0.0.1:<ephemeral> with routes set by the test.
 
     `cors=True` adds `Access-Control-Allow-Origin: *` to every response and answers
@@ -272,28 +304,7 @@ class Upstream:
         self._active = 0
         self._idle = threading.Condition(self._lock)
         self._closing = threading.Event()
-        self._server = _Server(self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-            name=f"upstream-{self.port}", daemon=True,
-        )
-        self._thread.start()
-
-    # -- context manager ----------------------------------------------------------
-    def __enter__(self) -> Upstream:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # -- addresses ----------------------------------------------------------------
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        self._serve(_Server(self), "upstream")
 
     # -- routes -------------------------------------------------------------------
     def _set(self, path: str, route: Route) -> None:
