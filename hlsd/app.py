@@ -14,18 +14,21 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
 from hlsd import __version__
-from hlsd.api import gostreamer, hls_gated, ingest, live, service, streams
+from hlsd.api import gostreamer, hls_gated, ingest, live, livemix, service, streams
 from hlsd.api._asgi import Cors
 from hlsd.api.dispatch import FastPaths
 from hlsd.api.errors import install_error_handlers
 from hlsd.auth.keys import load_root_secret
 from hlsd.auth.tokens import TokenSigner
 from hlsd.config import PlaybackAccess, Settings, load_settings
+from hlsd.db import database_url, init_schema, make_engine, session_factory
 from hlsd.ingest.http_push import HttpPushIngest
+from hlsd.ingest.livemix import LiveMixIngest
 from hlsd.media import Action
 from hlsd.metrics import Metrics
 from hlsd.streams import StreamHub
@@ -58,6 +61,9 @@ class Services:
     hub: StreamHub
     push: HttpPushIngest
     signer: TokenSigner
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    livemix: LiveMixIngest
 
 
 def build_services(settings: Settings) -> Services:
@@ -113,8 +119,13 @@ def build_services(settings: Settings) -> Services:
     hub = StreamHub(window=lv.window, policy=lv.publish_policy, idle_timeout=lv.idle_timeout,
                     retention=lv.retention, max_streams=lv.max_streams)
     push = HttpPushIngest(hub, max_pending_bytes=lv.max_pending_bytes)
+    configured_db = settings.database_url.get_secret_value() if settings.database_url else None
+    engine = make_engine(database_url(settings.data_dir, configured_db))
+    livemix_ingest = LiveMixIngest(push, client=client, file_roots=settings.livemix.file_roots,
+                                   max_segment_bytes=lv.max_segment_bytes)
     return Services(settings=settings, metrics=metrics, client=client, executor=executor,
-                    hub=hub, push=push, signer=signer,
+                    hub=hub, push=push, signer=signer, engine=engine,
+                    sessions=session_factory(engine), livemix=livemix_ingest,
                     sources=sources, subtitles=subtitles, segments=segments,
                     packager=packager, streams=streams)
 
@@ -124,6 +135,7 @@ def create_app(settings: Settings) -> ASGIApp:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await init_schema(services.engine)
         janitor = asyncio.create_task(_janitor(services), name="hlsd-janitor")
         sweeper = asyncio.create_task(_sweep_streams(services.hub), name="hlsd-streams")
         log.info("hlsd %s ready; data in %s", __version__, settings.data_dir.resolve())
@@ -136,6 +148,7 @@ def create_app(settings: Settings) -> ASGIApp:
                     await task
             await services.packager.close()
             services.client.close()
+            await services.engine.dispose()
             services.executor.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(title="hlsd", version=__version__, lifespan=lifespan,
@@ -143,15 +156,19 @@ def create_app(settings: Settings) -> ASGIApp:
     install_error_handlers(app)
     handshake = settings.handshake.get_secret_value() if settings.handshake else None
     admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
+    publish_auth = ingest.PublishAuth(
+        tuple(k.get_secret_value() for k in settings.live.publish_keys))
+    source_names = livemix.SourceNames(services.sessions)
     routers = [
         service.router(metrics=services.metrics, admin_key=admin_key),
         gostreamer.router(streams=services.streams, handshake=handshake,
                           default_expiry=settings.cache.expiry, max_batch=1000,
                           max_expiry=24 * 3600.0, metrics=services.metrics),
         streams.router(signer=services.signer, admin_key=admin_key),
-        ingest.router(ingest=services.push,
-                      keys=tuple(k.get_secret_value() for k in settings.live.publish_keys),
+        ingest.router(ingest=services.push, authorize=publish_auth,
                       max_body=settings.live.max_segment_bytes),
+        livemix.router(sessions=services.sessions, names=source_names,
+                       ingest=services.livemix, authorize=publish_auth, admin_key=admin_key),
     ]
     for router in routers:
         app.include_router(router)
@@ -168,7 +185,9 @@ def create_app(settings: Settings) -> ASGIApp:
                                metrics=services.metrics, cors=cors)
     live_hls = live.LiveHls(hub=services.hub, cors=cors, signer=(
         services.signer if settings.live.access is PlaybackAccess.TOKEN else None))
-    return FastPaths(app, [(hls_gated.PREFIX, gated), (live.PREFIX, live_hls)])
+    livemix_playback = live.LiveMixPlayback(live=live_hls, names=source_names)
+    return FastPaths(app, [(hls_gated.PREFIX, gated), (live.PREFIX, live_hls),
+                           (live.LiveMixPlayback.PREFIX, livemix_playback)])
 
 
 def app_from_environment() -> ASGIApp:

@@ -119,6 +119,13 @@ class LiveSettings(_Section):
     """Uploads waiting for a playlist to name them, per stream."""
 
 
+class LiveMixSettings(_Section):
+    """``livemix``: the LiveMix API."""
+
+    file_roots: tuple[Path, ...] = ()
+    """Folders ``MPEG-TS-URI-Prefix: file://…`` may read segments from; none = no file://."""
+
+
 class CorsSettings(_Section):
     allow_origins: tuple[str, ...] = ("*",)
     max_age: int = 600
@@ -151,6 +158,7 @@ class Settings(BaseSettings):
     packager: PackagerSettings = PackagerSettings()
     cors: CorsSettings = CorsSettings()
     live: LiveSettings = LiveSettings()
+    livemix: LiveMixSettings = LiveMixSettings()
     storage: StorageSettings = StorageSettings()
     """The object store for recordings: a local folder (``data_dir/objects``) or S3."""
 

@@ -21,14 +21,17 @@ from hlsd.streams import StreamBusy
 log = logging.getLogger(__name__)
 
 
-def router(*, ingest: HttpPushIngest, keys: tuple[str, ...], max_body: int) -> APIRouter:
-    api = APIRouter(tags=["live"])
+class PublishAuth:
+    """Who may publish: a configured key (``?key=`` or Bearer), or with none configured,
+    loopback clients only. Returns the publisher's identity."""
 
-    def authorize(request: Request) -> str:
-        """The publisher's identity, once its key (or loopback origin) is accepted."""
+    def __init__(self, keys: tuple[str, ...]) -> None:
+        self._keys = keys
+
+    def __call__(self, request: Request) -> str:
         host = request.client.host if request.client else ""
         given = request.query_params.get("key") or bearer(request.headers.get("authorization"))
-        if not keys:
+        if not self._keys:
             if is_loopback(host):
                 return host
             raise IngestError("no publish keys are configured, so only loopback publishers "
@@ -36,23 +39,27 @@ def router(*, ingest: HttpPushIngest, keys: tuple[str, ...], max_body: int) -> A
         if given is None:
             raise IngestError("a publish key is required (?key= or Authorization: Bearer)",
                               status=401)
-        if not any(hmac.compare_digest(given.encode(), k.encode()) for k in keys):
+        if not any(hmac.compare_digest(given.encode(), k.encode()) for k in self._keys):
             raise IngestError("wrong publish key", status=403)
         return f"{host}:{given[:4]}"
+
+
+def router(*, ingest: HttpPushIngest, authorize: PublishAuth, max_body: int) -> APIRouter:
+    api = APIRouter(tags=["live"])
 
     @api.api_route("/ingest/{stream}/{path:path}", methods=["PUT", "POST"], status_code=201)
     async def push(stream: str, path: str, request: Request) -> Response:
         try:
             publisher = authorize(request)
             if path.endswith(".m3u8"):
-                body = await _bounded_body(request, max_body)
+                body = await bounded_body(request, max_body)
                 accepted = await ingest.receive_playlist(stream, path, body, publisher)
             else:
                 accepted = Accepted()
                 ingest.upload_started(stream, path)
                 body = None
                 try:
-                    body = await _bounded_body(request, max_body)
+                    body = await bounded_body(request, max_body)
                 finally:
                     ingest.upload_finished(stream, path, body)
         except IngestError as exc:
@@ -78,7 +85,7 @@ def router(*, ingest: HttpPushIngest, keys: tuple[str, ...], max_body: int) -> A
     return api
 
 
-async def _bounded_body(request: Request, limit: int) -> bytes:
+async def bounded_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise IngestError(f"upload larger than {limit} bytes", status=413)

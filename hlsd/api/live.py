@@ -13,6 +13,7 @@ from starlette.types import Receive, Scope, Send
 
 from hlsd.api._asgi import Cors, Headers, request_headers, respond, respond_error
 from hlsd.api._query_token import TOKEN_HEADERS, TokenPlaylists, request_token
+from hlsd.api.livemix import SourceNames
 from hlsd.api.streams import live_subject
 from hlsd.auth.grants import GrantCache
 from hlsd.auth.tokens import Expired, InvalidToken, TokenSigner
@@ -119,3 +120,23 @@ async def _playlist(send: Send, playlist: Rendered | None, headers: dict[bytes, 
         await respond(send, 304, out, head=True)
         return
     await respond(send, 200, out, playlist.body, head=head)
+
+
+class LiveMixPlayback:
+    """``/v1/vod/live/{sourceId}/vid.m3u8`` and its segments: the source's live stream,
+    served by `LiveHls` under the stream's own name."""
+
+    PREFIX = "/v1/vod/live/"
+
+    def __init__(self, *, live: LiveHls, names: SourceNames) -> None:
+        self._live = live
+        self._names = names
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        source_id, _, rest = scope["path"][len(self.PREFIX):].partition("/")
+        stream = await self._names.streaming_name(source_id) if source_id else None
+        if stream is None:
+            await respond_error(send, 404, "no such video source, or it is not streaming", [])
+            return
+        name = MASTER if rest == "vid.m3u8" else rest
+        await self._live({**scope, "path": f"{PREFIX}{stream}/{name}"}, receive, send)

@@ -180,6 +180,15 @@ class HttpPushIngest:
         if old is not None:
             pending.bytes -= len(old[1])
 
+    def uncommitted(self, stream_id: str, path: str, playlist: MediaPlaylist) -> list[str]:
+        """URIs of `playlist` not committed yet (the ones a pulling ingest must fetch)."""
+        feed = self._feeds.get(stream_id)
+        last = feed.last_sequence.get(posixpath.dirname(path), -1) if feed else -1
+        first = playlist.media_sequence
+        if first + len(playlist.segments) - 1 < last:
+            return [seg.uri for seg in playlist.segments]  # numbering went back: a restart
+        return [seg.uri for n, seg in enumerate(playlist.segments) if first + n > last]
+
     def _master(self, stream_id: str, path: str, text: str, publisher: str) -> None:
         master = parse_master(text)
         stream = self._hub.publish(stream_id, publisher)

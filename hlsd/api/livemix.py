@@ -1,0 +1,184 @@
+"""The LiveMix HTTP API, with LiveMix's paths, JSON fields and response envelope
+(``{"success", "request_id", …}``; errors add ``{"error": {"code", "message"}}``).
+
+Sources are management (admin key, or loopback without one); ``POST /v1/playlist`` is
+ingest (publish keys). A source streams as the hlsd live stream of the same name, so it
+also plays at ``/live/<name>/index.m3u8``.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hlsd.api.ingest import PublishAuth, bounded_body
+from hlsd.auth.access import Refused, check_admin
+from hlsd.db import Conflict, NotFound, Source, repo
+from hlsd.ingest.http_push import IngestError, validate_stream_id
+from hlsd.ingest.livemix import LiveMixIngest
+from hlsd.streams import StreamBusy
+
+log = logging.getLogger(__name__)
+
+
+class NewSource(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    name: StrictStr
+    segment_len: StrictInt = Field(ge=1)
+    description: StrictStr | None = None
+
+
+class SourceNames:
+    """Source id → stream name, kept in memory for the playback path."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._names: dict[str, tuple[str, bool]] = {}
+
+    def remember(self, source: Source) -> None:
+        self._names[source.id] = (source.name, source.streaming)
+
+    def forget(self, source_id: str) -> None:
+        self._names.pop(source_id, None)
+
+    async def streaming_name(self, source_id: str) -> str | None:
+        """The stream name of a source that is streaming, else None."""
+        known = self._names.get(source_id)
+        if known is None:
+            try:
+                source = await repo.get_source(self._sessions, source_id)
+            except NotFound:
+                return None
+            self.remember(source)
+            known = (source.name, source.streaming)
+        return known[0] if known[1] else None
+
+
+def _envelope(request: Request, status: int = 200, **body: Any) -> JSONResponse:
+    request_id = request.headers.get("x-request-id") or str(uuid.uuid4())
+    return JSONResponse({"success": status < 400, "request_id": request_id, **body},
+                        status_code=status, headers={"x-request-id": request_id})
+
+
+def _failure(request: Request, status: int, message: str) -> JSONResponse:
+    return _envelope(request, status, error={"code": status, "message": message})
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def source_json(source: Source) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": source.id, "name": source.name,
+                           "segment_length": source.segment_length,
+                           "streaming": 1 if source.streaming else -1,
+                           "created_at": _time(source.created_at),
+                           "updated_at": _time(source.updated_at)}
+    if source.description is not None:
+        out["description"] = source.description
+    return out
+
+
+def router(*, sessions: async_sessionmaker[AsyncSession], names: SourceNames,
+           ingest: LiveMixIngest, authorize: PublishAuth, admin_key: str | None) -> APIRouter:
+    api = APIRouter(prefix="/v1", tags=["livemix"])
+
+    def admin(request: Request) -> JSONResponse | None:
+        try:
+            check_admin(request.headers.get("authorization"), admin_key,
+                        request.client.host if request.client else None)
+        except Refused as exc:
+            return _failure(request, exc.status, exc.message)
+        return None
+
+    @api.post("/source")
+    async def define_source(request: Request) -> JSONResponse:
+        if (refused := admin(request)) is not None:
+            return refused
+        try:
+            params = NewSource.model_validate_json(await bounded_body(request, 1 << 16))
+            validate_stream_id(params.name)
+            source = await repo.create_source(sessions, name=params.name,
+                                              segment_length=params.segment_len,
+                                              description=params.description)
+        except ValidationError as exc:
+            return _failure(request, 400, f"invalid video source parameters: {exc.errors()}")
+        except IngestError as exc:
+            return _failure(request, 400, f"invalid source name: {exc.message}")
+        except Conflict as exc:
+            return _failure(request, 409, str(exc))
+        names.remember(source)
+        return _envelope(request, source=source_json(source))
+
+    @api.get("/source")
+    async def list_sources(request: Request) -> JSONResponse:
+        if (refused := admin(request)) is not None:
+            return refused
+        return _envelope(request, sources=[source_json(s)
+                                           for s in await repo.list_sources(sessions)])
+
+    @api.get("/source/{source_id}")
+    async def get_source(source_id: str, request: Request) -> JSONResponse:
+        if (refused := admin(request)) is not None:
+            return refused
+        try:
+            source = await repo.get_source(sessions, source_id)
+        except NotFound:
+            return _failure(request, 404, f"video source {source_id} not found")
+        return _envelope(request, source=source_json(source))
+
+    @api.delete("/source/{source_id}")
+    async def delete_source(source_id: str, request: Request) -> JSONResponse:
+        if (refused := admin(request)) is not None:
+            return refused
+        try:
+            await repo.delete_source(sessions, source_id)
+        except NotFound:
+            return _failure(request, 404, f"video source {source_id} not found")
+        names.forget(source_id)
+        return _envelope(request)
+
+    @api.put("/source/{source_id}/streaming")
+    async def set_streaming(source_id: str, request: Request) -> JSONResponse:
+        if (refused := admin(request)) is not None:
+            return refused
+        state = request.query_params.get("new_state", "").lower()
+        if state not in ("true", "false"):
+            return _failure(request, 400, "new_state must be true or false")
+        try:
+            source = await repo.set_streaming(sessions, source_id, state == "true")
+        except NotFound:
+            return _failure(request, 404, f"video source {source_id} not found")
+        names.remember(source)
+        return _envelope(request)
+
+    @api.post("/playlist")
+    async def new_playlist(request: Request) -> JSONResponse:
+        name = request.headers.get("video-source-name", "")
+        prefix = request.headers.get("mpeg-ts-uri-prefix", "")
+        try:
+            publisher = authorize(request)
+            if not prefix:
+                raise IngestError("request missing MPEG-TS-URI-Prefix", status=400)
+            try:
+                source = await repo.get_source_by_name(sessions, name)
+            except NotFound:
+                raise IngestError(f"video source {name!r} is not defined (POST /v1/source)",
+                                  status=404) from None
+            body = await bounded_body(request, 1 << 20)
+            await ingest.receive(source.name, body, prefix, publisher)
+        except IngestError as exc:
+            log.info("/v1/playlist for %r refused (%d): %s", name, exc.status, exc.message)
+            return _failure(request, exc.status, exc.message)
+        except StreamBusy as exc:
+            return _failure(request, 409, str(exc))
+        return _envelope(request)
+
+    return api

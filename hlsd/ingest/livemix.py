@@ -1,0 +1,83 @@
+"""LiveMix's ``POST /v1/playlist``: a playlist whose segments hlsd fetches itself from
+the ``MPEG-TS-URI-Prefix`` the sender names (``file://`` or ``http(s)://``).
+
+Only the segments the stream has not committed yet are fetched, each looked up within
+its own source. They then go through the same commit as HTTP push, so the window,
+sequence numbers, discontinuities and times follow the same rules. ``file://`` reads
+are confined to the configured roots: a sender can never make hlsd read any other file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+
+import httpx
+
+from hlsd.hls import PlaylistError, parse_media
+from hlsd.ingest.http_push import Accepted, HttpPushIngest, IngestError
+
+PLAYLIST_PATH = "index.m3u8"
+
+
+class LiveMixIngest:
+    def __init__(self, push: HttpPushIngest, *, client: httpx.Client, file_roots: tuple[Path, ...],
+                 max_segment_bytes: int) -> None:
+        self._push = push
+        self._client = client
+        self._roots = tuple(root.resolve() for root in file_roots)
+        self._max = max_segment_bytes
+
+    async def receive(self, stream: str, body: bytes, prefix: str, publisher: str) -> Accepted:
+        try:
+            playlist = parse_media(body.decode("utf-8"))
+        except (UnicodeDecodeError, PlaylistError, ValueError) as exc:
+            raise IngestError(f"unable to parse sent playlist: {exc}", status=400) from exc
+        base = prefix if prefix.endswith("/") else prefix + "/"
+        scheme = urlsplit(base).scheme
+        if scheme not in ("file", "http", "https"):
+            raise IngestError("MPEG-TS-URI-Prefix must be file://, http:// or https://",
+                              status=400)
+        for uri in self._push.uncommitted(stream, PLAYLIST_PATH, playlist):
+            name = uri.split("?")[0]
+            data = await asyncio.to_thread(self._read, urljoin(base, uri), scheme)
+            self._push.upload_started(stream, name)
+            self._push.upload_finished(stream, name, data)
+        return await self._push.receive_playlist(stream, PLAYLIST_PATH, body, publisher)
+
+    def _read(self, url: str, scheme: str) -> bytes:
+        if scheme == "file":
+            return self._read_file(Path(unquote(urlsplit(url).path)))
+        try:
+            with self._client.stream("GET", url) as response:
+                if response.status_code != 200:
+                    raise IngestError(f"segment {url} answered {response.status_code}",
+                                      status=400)
+                chunks, size = [], 0
+                for chunk in response.iter_bytes():
+                    size += len(chunk)
+                    if size > self._max:
+                        raise IngestError(f"segment {url} is larger than {self._max} bytes",
+                                          status=413)
+                    chunks.append(chunk)
+                return b"".join(chunks)
+        except httpx.HTTPError as exc:
+            raise IngestError(f"segment {url} could not be fetched: {type(exc).__name__}",
+                              status=400) from exc
+
+    def _read_file(self, path: Path) -> bytes:
+        real = Path(os.path.realpath(path))
+        if not any(real.is_relative_to(root) for root in self._roots):
+            raise IngestError("file:// segments must lie under a configured "
+                              "livemix.file_roots folder", status=403)
+        try:
+            if not real.is_file():
+                raise IngestError(f"segment {path.name} does not exist", status=400)
+            if real.stat().st_size > self._max:
+                raise IngestError(f"segment {path.name} is larger than {self._max} bytes",
+                                  status=413)
+            return real.read_bytes()
+        except OSError as exc:
+            raise IngestError(f"segment {path.name} cannot be read", status=400) from exc

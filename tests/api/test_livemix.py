@@ -1,0 +1,120 @@
+"""The LiveMix API, exactly: sources, ``POST /v1/playlist`` as LiveMix's README has ffmpeg
+send it, and ``/v1/vod/live/{sourceId}/vid.m3u8``."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import m3u8
+import pytest
+
+from hlsd.hls.rules import assert_valid
+from tests._support import media as fx
+from tests._support.hlsd_server import HlsdServer
+
+
+@pytest.fixture(scope="module")
+def segments(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("segments")
+
+
+@pytest.fixture(scope="module")
+def hlsd(segments: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HlsdServer]:
+    cfg = {"livemix": {"file_roots": [str(segments)]}, "live": {"window": 4}}
+    with HlsdServer(cfg, tmp_dir=tmp_path_factory.mktemp("livemix")) as server:
+        yield server
+
+
+def _envelope_ok(r: httpx.Response) -> dict:  # type: ignore[type-arg]
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["success"] is True and body["request_id"]
+    return body  # type: ignore[no-any-return]
+
+
+def test_source_crud_speaks_livemix_json(hlsd: HlsdServer) -> None:
+    with httpx.Client(base_url=hlsd.url, timeout=10) as c:
+        created = _envelope_ok(c.post("/v1/source", json={
+            "name": "crud-cam", "segment_len": 2, "description": "lobby"}))["source"]
+        assert created["name"] == "crud-cam" and created["segment_length"] == 2
+        assert created["streaming"] == -1 and created["description"] == "lobby"
+        assert created["id"] and created["created_at"].endswith("Z")
+        sid = created["id"]
+        assert _envelope_ok(c.get(f"/v1/source/{sid}"))["source"]["id"] == sid
+        assert sid in [s["id"] for s in _envelope_ok(c.get("/v1/source"))["sources"]]
+        _envelope_ok(c.put(f"/v1/source/{sid}/streaming", params={"new_state": "true"}))
+        assert _envelope_ok(c.get(f"/v1/source/{sid}"))["source"]["streaming"] == 1
+        r = c.get("/v1/source/nope", headers={"x-request-id": "req-7"})
+        assert r.status_code == 404 and r.json()["success"] is False
+        assert r.json()["request_id"] == "req-7" and r.json()["error"]["code"] == 404
+        dup = c.post("/v1/source", json={"name": "crud-cam", "segment_len": 2})
+        assert dup.status_code == 409 and dup.json()["success"] is False
+        for bad in ({"name": "x"}, {"name": "x", "segment_len": 0}, {"segment_len": 2},
+                    {"name": "../x", "segment_len": 2}):
+            assert c.post("/v1/source", json=bad).status_code == 400, bad
+        assert c.put(f"/v1/source/{sid}/streaming",
+                     params={"new_state": "maybe"}).status_code == 400
+        _envelope_ok(c.delete(f"/v1/source/{sid}"))
+        assert c.get(f"/v1/source/{sid}").status_code == 404
+
+
+def test_the_livemix_readme_ffmpeg_command_plays_live(hlsd: HlsdServer, segments: Path) -> None:
+    with httpx.Client(base_url=hlsd.url, timeout=10) as c:
+        sid = _envelope_ok(c.post("/v1/source", json={"name": "camera-0",
+                                                       "segment_len": 1}))["source"]["id"]
+        _envelope_ok(c.put(f"/v1/source/{sid}/streaming", params={"new_state": "true"}))
+        pub = subprocess.Popen([
+            fx.FFMPEG, "-hide_banner", "-v", "error", "-re",
+            "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
+            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "7",
+            "-c:v", "libx264", "-preset", "veryfast", "-g", "25", "-sc_threshold", "0",
+            "-pix_fmt", "yuv420p", "-c:a", "aac",
+            "-f", "hls", "-hls_time", "1", "-hls_list_size", "5",
+            "-hls_segment_filename", str(segments / "vid%d.ts"),
+            "-headers", f"Video-Source-Name: camera-0\r\nMPEG-TS-URI-Prefix: "
+                        f"file://{segments}\r\n",
+            "-method", "POST", f"{hlsd.url}/v1/playlist"])
+        try:
+            url = f"/v1/vod/live/{sid}/vid.m3u8"
+            deadline = time.monotonic() + 20
+            previous = None
+            sequences = []
+            while pub.poll() is None and time.monotonic() < deadline:
+                r = c.get(url)
+                if r.status_code == 200:
+                    assert_valid(r.text, live=True, previous=previous)
+                    previous = r.text
+                    sequences.append(m3u8.loads(r.text).media_sequence)
+                time.sleep(0.4)
+            assert pub.wait(20) == 0
+        finally:
+            pub.kill()
+        assert sequences and sequences == sorted(sequences) and sequences[-1] >= 1
+        # Also the same stream under its hlsd name.
+        assert c.get("/live/camera-0/index.m3u8").status_code == 200
+        assert fx.decode_errors(f"{hlsd.url}{url}") == ""
+        seg = m3u8.loads(c.get(url).text).segments[0].uri
+        assert c.get(f"/v1/vod/live/{sid}/{seg}").content[0] == 0x47
+        # Not streaming: the LiveMix playback path is closed.
+        _envelope_ok(c.put(f"/v1/source/{sid}/streaming", params={"new_state": "false"}))
+        assert c.get(url).status_code == 404
+
+
+@pytest.mark.parametrize(("headers", "status"), [
+    ({"video-source-name": "camera-x", "mpeg-ts-uri-prefix": "file:///tmp"}, 404),
+    ({"video-source-name": "camera-0"}, 400),
+    ({"video-source-name": "camera-0", "mpeg-ts-uri-prefix": "file:///etc"}, 403),
+    ({"video-source-name": "camera-0", "mpeg-ts-uri-prefix": "gopher://x"}, 400),
+])
+def test_playlist_refusals(hlsd: HlsdServer, headers: dict[str, str], status: int) -> None:
+    playlist = b"#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.0,\npasswd\n"
+    with httpx.Client(base_url=hlsd.url, timeout=10) as c:
+        c.post("/v1/source", json={"name": "camera-0", "segment_len": 1})
+        r = c.post("/v1/playlist", content=playlist, headers=headers)
+        assert r.status_code == status, r.text
+        assert r.json()["success"] is False and r.json()["error"]["message"]
+        assert "root:" not in r.text
