@@ -42,6 +42,7 @@ def test_serve_starts_with_no_config_on_loopback_with_a_local_data_dir(tmp_path:
         assert r.status_code == 200
         assert (tmp_path / "hlsd-data" / "cache").is_dir()
         assert (tmp_path / "hlsd-data" / "token-secret").is_file()
+        assert (tmp_path / "hlsd-data" / "hlsd.db").is_file()  # embedded SQLite metadata
         # No handshake configured: loopback callers may ask for tokens, but there is
         # no upstream yet, which is said plainly.
         token = httpx.post(f"http://127.0.0.1:{port}/api/token", json={"qid": "x"})
