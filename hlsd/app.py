@@ -118,7 +118,8 @@ def build_services(settings: Settings) -> Services:
     lv = settings.live
     hub = StreamHub(window=lv.window, policy=lv.publish_policy, idle_timeout=lv.idle_timeout,
                     retention=lv.retention, max_streams=lv.max_streams)
-    push = HttpPushIngest(hub, max_pending_bytes=lv.max_pending_bytes)
+    push = HttpPushIngest(hub, max_pending_bytes=lv.max_pending_bytes,
+                          max_feeds=lv.max_streams)
     configured_db = settings.database_url.get_secret_value() if settings.database_url else None
     engine = make_engine(database_url(settings.data_dir, configured_db))
     livemix_ingest = LiveMixIngest(push, client=client, file_roots=settings.livemix.file_roots,
@@ -137,7 +138,7 @@ def create_app(settings: Settings) -> ASGIApp:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await init_schema(services.engine)
         janitor = asyncio.create_task(_janitor(services), name="hlsd-janitor")
-        sweeper = asyncio.create_task(_sweep_streams(services.hub), name="hlsd-streams")
+        sweeper = asyncio.create_task(_sweep_streams(services), name="hlsd-streams")
         log.info("hlsd %s ready; data in %s", __version__, settings.data_dir.resolve())
         try:
             yield
@@ -211,11 +212,13 @@ async def _janitor(services: Services) -> None:
             log.exception("cache expiry failed")
 
 
-async def _sweep_streams(hub: StreamHub) -> None:
-    """End live streams whose publisher went quiet (ENDLIST), drop long-ended ones."""
+async def _sweep_streams(services: Services) -> None:
+    """End live streams whose publisher went quiet (ENDLIST), drop long-ended ones and
+    what was pushed for them."""
     while True:
         await asyncio.sleep(1.0)
-        hub.sweep()
+        services.hub.sweep()
+        services.push.sweep()
 
 
 def _clean_temp(temp_dir: Path) -> None:

@@ -82,13 +82,14 @@ class Accepted:
 
 
 class HttpPushIngest:
-    def __init__(self, hub: StreamHub, *, max_pending_bytes: int, pending_ttl: float = 60.0,
-                 upload_grace: float = 2.0,
+    def __init__(self, hub: StreamHub, *, max_pending_bytes: int, max_feeds: int,
+                 pending_ttl: float = 60.0, upload_grace: float = 2.0,
                  clock: Callable[[], float] = time.monotonic,
                  wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._hub = hub
         self._feeds: dict[str, _Feed] = {}
         self._max_pending = max_pending_bytes
+        self._max_feeds = max_feeds
         self._pending_ttl = pending_ttl
         self._grace = upload_grace
         self._inflight: dict[tuple[str, str], asyncio.Event] = {}
@@ -158,8 +159,27 @@ class HttpPushIngest:
         if feed is not None:
             self._forget(feed.pending, validate_path(path))
 
+    def _feed(self, stream_id: str) -> _Feed:
+        feed = self._feeds.get(stream_id)
+        if feed is None:
+            if len(self._feeds) >= self._max_feeds:
+                self.sweep()
+            if len(self._feeds) >= self._max_feeds:
+                raise IngestError("too many streams are being pushed to this node", status=503)
+            feed = self._feeds[stream_id] = _Feed()
+        return feed
+
+    def sweep(self) -> None:
+        """Forget what was pushed for streams the hub no longer has, once their last
+        upload is older than the pending bound's age limit."""
+        stale_before = self._clock() - self._pending_ttl
+        for stream_id, feed in list(self._feeds.items()):
+            newest = max((t for t, _ in feed.pending.files.values()), default=float("-inf"))
+            if self._hub.get(stream_id) is None and newest < stale_before:
+                del self._feeds[stream_id]
+
     def _stash(self, stream_id: str, path: str, body: bytes) -> None:
-        feed = self._feeds.setdefault(stream_id, _Feed())
+        feed = self._feed(stream_id)
         pending = feed.pending
         now = self._clock()
         stale_before = now - self._pending_ttl
@@ -203,7 +223,7 @@ class HttpPushIngest:
 
     def _commit(self, stream: Stream, path: str, playlist: MediaPlaylist,
                 publisher: str) -> Accepted:
-        feed = self._feeds.setdefault(stream.name, _Feed())
+        feed = self._feed(stream.name)
         folder = posixpath.dirname(path)
         rendition = stream.rendition(folder)
         last = feed.last_sequence.get(folder, -1)
@@ -288,5 +308,3 @@ class HttpPushIngest:
             uri = posixpath.basename(uri.split("?")[0])
         return posixpath.normpath(posixpath.join(folder, uri.split("?")[0])).lstrip("/")
 
-    def forget_stream(self, stream_id: str) -> None:
-        self._feeds.pop(stream_id, None)

@@ -43,7 +43,8 @@ def fmp4_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _ingest(policy: PublishPolicy = PublishPolicy.REJECT) -> tuple[StreamHub, HttpPushIngest]:
     hub = StreamHub(window=6, policy=policy, idle_timeout=15, retention=60, max_streams=10)
-    return hub, HttpPushIngest(hub, max_pending_bytes=50_000_000, upload_grace=0.5)
+    return hub, HttpPushIngest(hub, max_pending_bytes=50_000_000, max_feeds=10,
+                               upload_grace=0.5)
 
 
 def _upload(ingest: HttpPushIngest, stream: str, path: str, data: bytes) -> None:
@@ -199,7 +200,7 @@ async def test_a_second_publisher_is_refused_under_the_reject_policy(ts_dir: Pat
 def test_pending_uploads_are_bounded() -> None:
     hub = StreamHub(window=6, policy=PublishPolicy.REJECT, idle_timeout=15, retention=60,
                     max_streams=10)
-    ingest = HttpPushIngest(hub, max_pending_bytes=1000)
+    ingest = HttpPushIngest(hub, max_pending_bytes=1000, max_feeds=10)
     for n in range(5):
         _upload(ingest, "cam", f"seg-{n}.ts", b"x" * 400)
     with pytest.raises(IngestError) as err:
@@ -230,3 +231,24 @@ async def test_without_publisher_times_segments_stay_contiguous() -> None:
     segments = hub.get("cam").renditions[""].segments  # type: ignore[union-attr]
     times = [s.program_date_time for s in segments]
     assert [(b - a).total_seconds() for a, b in itertools.pairwise(times)] == [2.0, 2.0, 2.0]
+
+
+def test_the_number_of_streams_being_pushed_is_bounded() -> None:
+    class Clock:
+        now = 0.0
+
+        def __call__(self) -> float:
+            return self.now
+
+    clock = Clock()
+    hub = StreamHub(window=6, policy=PublishPolicy.REJECT, idle_timeout=15, retention=60,
+                    max_streams=10)
+    ingest = HttpPushIngest(hub, max_pending_bytes=1000, max_feeds=3, pending_ttl=60,
+                            clock=clock)
+    for n in range(3):
+        _upload(ingest, f"s{n}", "seg-0.ts", b"x")
+    with pytest.raises(IngestError) as err:
+        _upload(ingest, "s3", "seg-0.ts", b"x")
+    assert err.value.status == 503
+    clock.now += 61  # uploads never named by a playlist, for streams that never began
+    _upload(ingest, "s3", "seg-0.ts", b"x")
