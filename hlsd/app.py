@@ -32,6 +32,7 @@ from hlsd.ingest.livemix import LiveMixIngest
 from hlsd.media import Action
 from hlsd.metrics import Metrics
 from hlsd.streams import StreamHub
+from hlsd.streams.spill import SpillDir
 from hlsd.vod.disk_lru import DiskBudget, DiskLRU
 from hlsd.vod.fetch import Fetcher, make_client
 from hlsd.vod.memory_lru import MemoryLRU
@@ -117,7 +118,9 @@ def build_services(settings: Settings) -> Services:
                               max_id_length=settings.packager.max_id_length)
     lv = settings.live
     hub = StreamHub(window=lv.window, policy=lv.publish_policy, idle_timeout=lv.idle_timeout,
-                    retention=lv.retention, max_streams=lv.max_streams)
+                    retention=lv.retention, max_streams=lv.max_streams,
+                    spill=SpillDir(settings.data_dir / "spill"),
+                    memory_per_variant=lv.memory_per_variant)
     push = HttpPushIngest(hub, max_pending_bytes=lv.max_pending_bytes,
                           max_feeds=lv.max_streams)
     configured_db = settings.database_url.get_secret_value() if settings.database_url else None

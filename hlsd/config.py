@@ -117,6 +117,8 @@ class LiveSettings(_Section):
     max_segment_bytes: Bytes = parse_size("64MB")
     max_pending_bytes: Bytes = parse_size("256MB")
     """Uploads waiting for a playlist to name them, per stream."""
+    memory_per_variant: Bytes = parse_size("64MB")
+    """Segment bytes a variant keeps in memory; older ones spill to ``data_dir/spill``."""
 
 
 class LiveMixSettings(_Section):

@@ -7,6 +7,7 @@ the unique names the playlists give them.
 
 from __future__ import annotations
 
+import asyncio
 import posixpath
 
 from starlette.types import Receive, Scope, Send
@@ -105,7 +106,15 @@ class LiveHls:
         assert isinstance(item, InitSegment | Segment)
         ctype = b"video/mp4" if isinstance(item, InitSegment) else _TYPES.get(
             posixpath.splitext(name)[1], b"application/octet-stream")
-        await respond(send, 200, [(b"content-type", ctype), self._caching[1], *cors], item.data,
+        data = item.data
+        if data is None:  # spilled to disk
+            assert isinstance(item, Segment)
+            try:
+                data = await asyncio.to_thread(item.read)
+            except FileNotFoundError:
+                await respond_error(send, 404, "segment no longer available", cors)
+                return
+        await respond(send, 200, [(b"content-type", ctype), self._caching[1], *cors], data,
                       head=head)
 
 

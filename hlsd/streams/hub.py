@@ -8,6 +8,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 
+from hlsd.streams.spill import SpillDir
 from hlsd.streams.stream import Stream, StreamState
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,8 @@ class StreamBusy(Exception):
 class StreamHub:
     def __init__(self, *, window: int, policy: PublishPolicy, idle_timeout: float,
                  retention: float, max_streams: int,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, spill: SpillDir | None = None,
+                 memory_per_variant: int | None = None) -> None:
         self._streams: dict[str, Stream] = {}
         self._window = window
         self._policy = policy
@@ -37,6 +39,8 @@ class StreamHub:
         self._retention = retention
         self._max_streams = max_streams
         self._clock = clock
+        self._spill = spill
+        self._memory_per_variant = memory_per_variant
 
     def __iter__(self) -> Iterator[Stream]:
         return iter(list(self._streams.values()))
@@ -57,7 +61,8 @@ class StreamHub:
                     raise StreamBusy(f"this node carries its maximum of {self._max_streams} "
                                      "streams")
             stream = Stream(name, publisher=publisher, session=_session(), window=self._window,
-                            clock=self._clock)
+                            clock=self._clock, spill=self._spill,
+                            memory_per_variant=self._memory_per_variant)
             self._streams[name] = stream
             log.info("stream %r: published", name)
             return stream
@@ -90,6 +95,7 @@ class StreamHub:
             elif (stream.state is StreamState.ENDED and stream.ended_at is not None
                   and now - stream.ended_at > self._retention):
                 del self._streams[name]
+                stream.close()
                 log.info("stream %r: removed", name)
 
 

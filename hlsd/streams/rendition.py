@@ -16,11 +16,12 @@ import math
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from hlsd.hls import InitSection, MediaPlaylist, MediaSegment, Rendered, render_media, rendered
 from hlsd.streams.segment import InitSegment, Segment
+from hlsd.streams.spill import SpillDir
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,8 @@ class RenditionEnded(RuntimeError):
 
 class LiveRendition:
     def __init__(self, *, name: str, session: str, window: int,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, spill: SpillDir | None = None,
+                 spill_folder: str = "", memory_limit: int | None = None) -> None:
         if window < 3:
             raise ValueError("a live window holds at least 3 segments")
         self.name = name
@@ -67,6 +69,11 @@ class LiveRendition:
         self._discontinuity_pending = False
         self._rendered: Rendered | None = None
         self._init: InitSegment | None = None
+        self._spill = spill
+        self._spill_folder = spill_folder
+        self._memory_limit = memory_limit
+        self.memory = 0
+        """Bytes of segments held in memory (the rest has spilled to disk)."""
 
     # -- producing ----------------------------------------------------------------
 
@@ -103,7 +110,8 @@ class LiveRendition:
         segment = Segment(
             sequence=self._next_sequence,
             name=f"{self._session}-{self._next_sequence}.{extension}",
-            duration=duration, data=data, program_date_time=program_date_time,
+            duration=duration, size=len(data), data=data,
+            program_date_time=program_date_time,
             discontinuity=(discontinuity or self._discontinuity_pending)
             and bool(self._segments or self._retired),
             init=self._init,
@@ -112,7 +120,9 @@ class LiveRendition:
         self._discontinuity_pending = False
         self._segments.append(segment)
         self._by_name[segment.name] = segment
+        self.memory += segment.size
         self._slide()
+        self._spill_over()
         self._rendered = None
         return segment
 
@@ -147,6 +157,46 @@ class LiveRendition:
         while self._retired and self._retired[0][0] <= now:
             _, gone = self._retired.popleft()
             self._by_name.pop(gone.name, None)
+            self._release(gone)
+
+    def _release(self, segment: Segment) -> None:
+        if segment.path is not None and self._spill is not None:
+            self._spill.remove(segment.path, segment.size)
+        else:
+            self.memory -= segment.size
+
+    def _spill_over(self) -> None:
+        """Oldest first, move segments to disk until the memory bound holds (the newest
+        segment, the one players are about to fetch, always stays in memory)."""
+        limit = self._memory_limit
+        if self._spill is None or limit is None or self.memory <= limit:
+            return
+        for i, (expires, seg) in enumerate(self._retired):
+            if self.memory <= limit:
+                return
+            if seg.data is not None:
+                self._retired[i] = (expires, self._spilled(seg))
+        for i in range(len(self._segments) - 1):
+            if self.memory <= limit:
+                return
+            if self._segments[i].data is not None:
+                self._segments[i] = self._spilled(self._segments[i])
+
+    def _spilled(self, segment: Segment) -> Segment:
+        assert self._spill is not None and segment.data is not None
+        path = self._spill.write(self._spill_folder, segment.name, segment.data)
+        moved = replace(segment, data=None, path=path)
+        self._by_name[segment.name] = moved
+        self.memory -= segment.size
+        return moved
+
+    def close(self) -> None:
+        """Release everything this rendition holds (its stream is being forgotten)."""
+        for segment in (*self._segments, *(seg for _, seg in self._retired)):
+            self._release(segment)
+        self._segments.clear()
+        self._retired.clear()
+        self._by_name.clear()
 
     # -- consuming ----------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -18,19 +19,25 @@ class InitSegment:
 class Segment:
     """One media segment of a live rendition (EXTINF, RFC 8216 §4.3.2.1).
 
-    `data` is the one ``bytes`` object sent to every listener. `name` is the URI it is
-    served under; it is unique for the stream's lifetime, so one media sequence number
-    keeps one URI and a CDN never mixes two publishing sessions.
+    `data` is the one ``bytes`` object sent to every listener, or None once the segment
+    has spilled to `path` on disk. `name` is the URI it is served under; it is unique
+    for the stream's lifetime, so one media sequence number keeps one URI and a CDN
+    never mixes two publishing sessions.
     """
 
     sequence: int
     name: str
     duration: float
-    data: bytes
+    size: int
     program_date_time: datetime
+    data: bytes | None
+    path: Path | None = None
     discontinuity: bool = False
     init: InitSegment | None = None
 
-    @property
-    def size(self) -> int:
-        return len(self.data)
+    def read(self) -> bytes:
+        """The bytes, from memory or from the spill file (blocking: use a thread)."""
+        if self.data is not None:
+            return self.data
+        assert self.path is not None
+        return self.path.read_bytes()

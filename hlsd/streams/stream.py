@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from hlsd.hls import MasterPlaylist, Rendered, VariantStream, render_master, rendered
 from hlsd.streams.rendition import LiveRendition
+from hlsd.streams.spill import SpillDir
 
 MASTER = "index.m3u8"
 
@@ -29,7 +30,8 @@ class Stream:
     """
 
     def __init__(self, name: str, *, publisher: str, session: str, window: int,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, spill: SpillDir | None = None,
+                 memory_per_variant: int | None = None) -> None:
         self.name = name
         self.publisher = publisher
         self.session = session
@@ -39,6 +41,8 @@ class Stream:
         self.ended_at: float | None = None
         self._window = window
         self._clock = clock
+        self._spill = spill
+        self._memory_per_variant = memory_per_variant
         self._master: Rendered | None = None
         self._master_key: tuple[object, ...] | None = None
 
@@ -47,8 +51,10 @@ class Stream:
         if rendition is None:
             if self.state is not StreamState.LIVE:
                 raise InvalidTransition(f"stream {self.name!r} has ended")
-            rendition = LiveRendition(name=name, session=self.session, window=self._window,
-                                      clock=self._clock)
+            rendition = LiveRendition(
+                name=name, session=self.session, window=self._window, clock=self._clock,
+                spill=self._spill, spill_folder=f"{self.name}/{name or '_'}",
+                memory_limit=self._memory_per_variant)
             self.renditions[name] = rendition
             self._master = None
         return rendition
@@ -72,6 +78,13 @@ class Stream:
         self.session = session
         for rendition in self.renditions.values():
             rendition.resume(session)
+
+    def close(self) -> None:
+        """Release the memory and spill files of every rendition."""
+        for rendition in self.renditions.values():
+            rendition.close()
+        if self._spill is not None:
+            self._spill.remove_folder(self.name)
 
     @property
     def multivariant(self) -> bool:

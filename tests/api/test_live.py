@@ -22,8 +22,10 @@ KEY = "publish-secret"
 
 @pytest.fixture(scope="module")
 def hlsd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HlsdServer]:
+    # A small memory bound, so that playback here also reads segments spilled to disk.
     cfg = {"live": {"window": 4, "idle_timeout": "3s", "retention": "60s",
-                    "publish_keys": [KEY], "max_segment_bytes": "8MB"}}
+                    "publish_keys": [KEY], "max_segment_bytes": "8MB",
+                    "memory_per_variant": "150KB"}}
     with HlsdServer(cfg, tmp_dir=tmp_path_factory.mktemp("live")) as server:
         yield server
 
@@ -63,9 +65,10 @@ def test_a_ts_push_plays_live_with_a_sliding_window(hlsd: HlsdServer) -> None:
         assert "#EXT-X-ENDLIST" in final
         assert_valid(final, live=False)
         assert fx.decode_errors(f"{hlsd.url}{url}") == ""
-        # A segment that left the window is still fetchable for a while.
+        # A segment that left the window is still fetchable for a while (from disk).
         first = m3u8.loads(previous).segments[0].uri
         assert c.get(f"/live/cam-ts/{first}").status_code == 200
+        assert list((hlsd.dir / "hlsd-data" / "spill" / "cam-ts").rglob("*.ts"))
 
 
 def test_an_fmp4_push_plays_live(hlsd: HlsdServer) -> None:

@@ -116,3 +116,30 @@ def test_init_sections_are_referenced_and_a_change_is_a_discontinuity() -> None:
 def test_a_window_shorter_than_three_is_refused() -> None:
     with pytest.raises(ValueError):
         LiveRendition(name="", session="s", window=2)
+
+
+def test_past_the_memory_bound_older_segments_spill_and_stay_fetchable(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from hlsd.streams.spill import SpillDir
+
+    clock = Clock()
+    spill = SpillDir(tmp_path / "spill")
+    r = LiveRendition(name="", session="s1", window=4, clock=clock, spill=spill,
+                      spill_folder="cam/_", memory_limit=2500)
+    for i in range(6):
+        clock.now += 2
+        r.append(duration=2.0, data=bytes([i]) * 1000, extension="ts",
+                 program_date_time=T0 + timedelta(seconds=2 * i))
+    assert r.memory <= 2500 and spill.bytes == 6000 - r.memory
+    assert r.segments[-1].data is not None  # the newest stays in memory
+    for i in range(6):
+        seg = r.get(f"s1-{i}.ts")
+        assert seg is not None and seg.read() == bytes([i]) * 1000  # type: ignore[union-attr]
+    assert any(s.path is not None for s in r.segments)
+    # Retired segments expire: their spill files go with them.
+    clock.now += 100
+    r.append(duration=2.0, data=b"x" * 10, extension="ts",
+             program_date_time=T0 + timedelta(seconds=200))
+    assert r.get("s1-0.ts") is None
+    r.close()
+    assert spill.bytes == 0 and r.memory == 0
+    assert not [p for p in (tmp_path / "spill").rglob("*.ts")]
