@@ -29,7 +29,6 @@ from hlsd.config import PlaybackAccess, Settings, load_settings
 from hlsd.db import database_url, init_schema, make_engine, session_factory
 from hlsd.ingest.http_push import HttpPushIngest
 from hlsd.ingest.livemix import LiveMixIngest
-from hlsd.media import Action
 from hlsd.metrics import Metrics
 from hlsd.streams import StreamHub
 from hlsd.streams.spill import SpillDir
@@ -97,8 +96,7 @@ def build_services(settings: Settings) -> Services:
                                   thread_name_prefix="hlsd-media")
 
     def segment_built(package: Package, seconds: float) -> None:
-        mode = "transcode" if Action.TRANSCODE in (package.index.video,
-                                                   package.index.audio) else "remux"
+        mode = "transcode" if package.transcodes else "remux"
         metrics.segments_built.labels(mode).inc()
         metrics.segment_build_seconds.observe(seconds)
 

@@ -36,18 +36,12 @@ class Metrics:
         self.auth_failures = Counter(
             "hlsd_auth_failures_total", "Requests refused for credentials", ["reason"],
             registry=self.registry)
-        self.upstream_fetches = Counter(
-            "hlsd_upstream_fetches_total", "Upstream source fetches by outcome", ["outcome"],
-            registry=self.registry)
         self.segments_built = Counter(
             "hlsd_vod_segments_built_total", "On-demand segments built", ["mode"],
             registry=self.registry)
         self.segment_build_seconds = Histogram(
             "hlsd_vod_segment_build_seconds", "Time to build one on-demand segment",
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-            registry=self.registry)
-        self.refused_storage = Counter(
-            "hlsd_storage_refusals_total", "Work refused at a disk ceiling (507)",
             registry=self.registry)
 
     def watch_caches(self, caches: Iterable[CacheFigures], budgets: Iterable[DiskBudget]) -> None:

@@ -74,3 +74,20 @@ def byte_range(spec: bytes, size: int) -> tuple[int, int] | None:
     if start >= size or end <= start:
         return (size, size)  # unsatisfiable
     return start, min(end, size)
+
+
+async def send_playlist(send: Send, body: bytes, etag: str, headers: Headers,
+                        if_none_match: bytes | None, *, head: bool) -> None:
+    """Cached playlist bytes with their ETag; 304 when the client already has them."""
+    out = [*headers, (b"etag", etag.encode())]
+    if etag_matches(if_none_match, etag):
+        await respond(send, 304, out, head=True)
+        return
+    await respond(send, 200, out, body, head=head)
+
+
+def etag_matches(if_none_match: bytes | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    tags = {t.strip().removeprefix("W/") for t in if_none_match.decode("latin-1").split(",")}
+    return etag in tags or "*" in tags

@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 from hlsd.auth.access import Refused
 from hlsd.ingest.http_push import IngestError
 from hlsd.vod.errors import InsufficientStorage, SourceError
-from hlsd.vod.streams import AccessDenied, StreamGone, UnknownStream
+from hlsd.vod.streams import StreamGone, UnknownStream
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return error(exc.status, exc.message)
 
     async def refused(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, Refused | AccessDenied)
+        assert isinstance(exc, Refused)
         status = exc.status
         return error(status, str(exc))
 
@@ -65,7 +65,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SourceError, source_error)
     app.add_exception_handler(IngestError, ingest_error)
     app.add_exception_handler(Refused, refused)
-    app.add_exception_handler(AccessDenied, refused)
     app.add_exception_handler(StreamGone, gone)
     app.add_exception_handler(UnknownStream, unknown)
     app.add_exception_handler(RequestValidationError, invalid)

@@ -17,7 +17,15 @@ from urllib.parse import quote
 
 from starlette.types import Receive, Scope, Send
 
-from hlsd.api._asgi import Cors, Headers, byte_range, request_headers, respond, respond_error
+from hlsd.api._asgi import (
+    Cors,
+    Headers,
+    byte_range,
+    request_headers,
+    respond,
+    respond_error,
+    send_playlist,
+)
 from hlsd.api._query_token import TOKEN_HEADERS, TokenPlaylists, request_token
 from hlsd.hls import Rendered
 from hlsd.metrics import Metrics
@@ -94,11 +102,8 @@ class GatedHls:
             if playlist is None:
                 await respond_error(send, 404, "no such playlist", cors)
                 return
-            out = [*_PLAYLIST_HEADERS, (b"etag", playlist.etag.encode()), *cors]
-            if _etag_matches(headers.get(b"if-none-match"), playlist.etag):
-                await respond(send, 304, out, head=True)
-                return
-            await respond(send, 200, out, playlist.body, head=head)
+            await send_playlist(send, playlist.body, playlist.etag, [*_PLAYLIST_HEADERS, *cors],
+                                headers.get(b"if-none-match"), head=head)
         elif match := _SEGMENT.match(name):
             data = await self._packager.segment(package, int(match.group(1)))
             await _send_segment(send, data, headers.get(b"range"), [*_SEGMENT_HEADERS, *cors],
@@ -132,10 +137,3 @@ async def _send_segment(send: Send, data: bytes, range_header: bytes | None,
     content_range = f"bytes {start}-{end - 1}/{len(data)}".encode()
     await respond(send, 206, [*headers, (b"content-range", content_range)], data[start:end],
                   head=head)
-
-
-def _etag_matches(if_none_match: bytes | None, etag: str) -> bool:
-    if not if_none_match:
-        return False
-    tags = {t.strip().removeprefix("W/") for t in if_none_match.decode("latin-1").split(",")}
-    return etag in tags or "*" in tags

@@ -12,7 +12,14 @@ import posixpath
 
 from starlette.types import Receive, Scope, Send
 
-from hlsd.api._asgi import Cors, Headers, request_headers, respond, respond_error
+from hlsd.api._asgi import (
+    Cors,
+    Headers,
+    request_headers,
+    respond,
+    respond_error,
+    send_playlist,
+)
 from hlsd.api._query_token import TOKEN_HEADERS, TokenPlaylists, request_token
 from hlsd.api.livemix import SourceNames
 from hlsd.api.streams import live_subject
@@ -123,12 +130,8 @@ async def _playlist(send: Send, playlist: Rendered | None, headers: dict[bytes, 
     if playlist is None:
         await respond_error(send, 404, "the stream has no segments yet", cors)
         return
-    out = [_M3U8, (b"etag", playlist.etag.encode()), *cors]
-    tags = headers.get(b"if-none-match")
-    if tags is not None and playlist.etag.encode() in tags:
-        await respond(send, 304, out, head=True)
-        return
-    await respond(send, 200, out, playlist.body, head=head)
+    await send_playlist(send, playlist.body, playlist.etag, [_M3U8, *cors],
+                        headers.get(b"if-none-match"), head=head)
 
 
 class LiveMixPlayback:
