@@ -19,7 +19,18 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
 from hlsd import __version__
-from hlsd.api import gostreamer, hls_gated, ingest, live, livemix, service, streams
+from hlsd.api import (
+    gostreamer,
+    hls_gated,
+    ingest,
+    live,
+    livemix,
+    livemix_recordings,
+    recordings,
+    replay,
+    service,
+    streams,
+)
 from hlsd.api._asgi import Cors
 from hlsd.api.dispatch import FastPaths
 from hlsd.api.errors import install_error_handlers
@@ -30,6 +41,9 @@ from hlsd.db import database_url, init_schema, make_engine, session_factory
 from hlsd.ingest.http_push import HttpPushIngest
 from hlsd.ingest.livemix import LiveMixIngest
 from hlsd.metrics import Metrics
+from hlsd.recording import Exporter, Recorder, ReplayCatalog
+from hlsd.recording.export import TEMP_PATTERN as EXPORT_TEMP_PATTERN
+from hlsd.storage import ObjectStore, make_store
 from hlsd.streams import StreamHub
 from hlsd.streams.spill import SpillDir
 from hlsd.vod.disk_lru import DiskBudget, DiskLRU
@@ -64,6 +78,10 @@ class Services:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     livemix: LiveMixIngest
+    store: ObjectStore
+    recorder: Recorder
+    replays: ReplayCatalog
+    exporter: Exporter
 
 
 def build_services(settings: Settings) -> Services:
@@ -83,7 +101,6 @@ def build_services(settings: Settings) -> Services:
     hot = MemoryLRU(name="hot-segments", max_bytes=settings.packager.memory_cache,
                     max_entry=settings.packager.memory_cache // 8)
     temp_budget = DiskBudget("tempdir", killsize.tempdir, enforced=killsize.enabled)
-    metrics.watch_caches((sources, subtitles, segments, hot), (temp_budget,))
     up = settings.upstream
     client = make_client(connect_timeout=up.connect_timeout, read_timeout=up.read_timeout,
                          max_redirects=up.max_redirects)
@@ -118,18 +135,34 @@ def build_services(settings: Settings) -> Services:
     hub = StreamHub(window=lv.window, policy=lv.publish_policy, idle_timeout=lv.idle_timeout,
                     retention=lv.retention, max_streams=lv.max_streams,
                     spill=SpillDir(settings.data_dir / "spill"),
-                    memory_per_variant=lv.memory_per_variant)
+                    memory_per_variant=lv.memory_per_variant,
+                    keep_for=settings.recording.reach_back)
     push = HttpPushIngest(hub, max_pending_bytes=lv.max_pending_bytes,
                           max_feeds=lv.max_streams)
     configured_db = settings.database_url.get_secret_value() if settings.database_url else None
     engine = make_engine(database_url(settings.data_dir, configured_db))
+    sessions = session_factory(engine)
     livemix_ingest = LiveMixIngest(push, client=client, file_roots=settings.livemix.file_roots,
                                    max_segment_bytes=lv.max_segment_bytes)
+    rec = settings.recording
+    objects = make_store(settings.storage)
+    recorder = Recorder(hub=hub, sessions=sessions, store=objects, metrics=metrics,
+                        reach_back=rec.reach_back, queue_segments=rec.queue_segments,
+                        store_attempts=rec.store_attempts)
+    replay_cache = MemoryLRU(name="replay", max_bytes=rec.replay_cache,
+                             max_entry=max(1, rec.replay_cache // 8))
+    metrics.watch_caches((sources, subtitles, segments, hot, replay_cache), (temp_budget,))
+    replays = ReplayCatalog(sessions=sessions, store=objects, cache=replay_cache,
+                            prefetch=rec.prefetch)
+    recorder.committed = replays.changed
+    exporter = Exporter(catalog=replays, temp_dir=settings.temp_dir, executor=executor,
+                        max_bytes=rec.max_export_bytes)
     return Services(settings=settings, metrics=metrics, client=client, executor=executor,
                     hub=hub, push=push, signer=signer, engine=engine,
-                    sessions=session_factory(engine), livemix=livemix_ingest,
+                    sessions=sessions, livemix=livemix_ingest,
                     sources=sources, subtitles=subtitles, segments=segments,
-                    packager=packager, streams=streams)
+                    packager=packager, streams=streams, store=objects, recorder=recorder,
+                    replays=replays, exporter=exporter)
 
 
 def create_app(settings: Settings) -> ASGIApp:
@@ -138,6 +171,7 @@ def create_app(settings: Settings) -> ASGIApp:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await init_schema(services.engine)
+        await services.recorder.open()
         janitor = asyncio.create_task(_janitor(services), name="hlsd-janitor")
         sweeper = asyncio.create_task(_sweep_streams(services), name="hlsd-streams")
         log.info("hlsd %s ready; data in %s", __version__, settings.data_dir.resolve())
@@ -148,6 +182,9 @@ def create_app(settings: Settings) -> ASGIApp:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await services.recorder.close()
+            await services.replays.close()
+            await services.store.close()
             await services.packager.close()
             services.client.close()
             await services.engine.dispose()
@@ -171,6 +208,10 @@ def create_app(settings: Settings) -> ASGIApp:
                       max_body=settings.live.max_segment_bytes),
         livemix.router(sessions=services.sessions, names=source_names,
                        ingest=services.livemix, authorize=publish_auth, admin_key=admin_key),
+        livemix_recordings.router(recorder=services.recorder, sessions=services.sessions,
+                                  admin_key=admin_key),
+        recordings.router(recorder=services.recorder, sessions=services.sessions,
+                          admin_key=admin_key),
     ]
     for router in routers:
         app.include_router(router)
@@ -188,8 +229,15 @@ def create_app(settings: Settings) -> ASGIApp:
     live_hls = live.LiveHls(hub=services.hub, cors=cors, signer=(
         services.signer if settings.live.access is PlaybackAccess.TOKEN else None))
     livemix_playback = live.LiveMixPlayback(live=live_hls, names=source_names)
-    return FastPaths(app, [(hls_gated.PREFIX, gated), (live.PREFIX, live_hls),
-                           (live.LiveMixPlayback.PREFIX, livemix_playback)])
+    recording_playback = replay.RecordingPlayback(
+        catalog=services.replays, exporter=services.exporter, cors=cors)
+    return FastPaths(app, [
+        (hls_gated.PREFIX, gated), (live.PREFIX, live_hls),
+        (live.LiveMixPlayback.PREFIX, livemix_playback),
+        (replay.PREFIX, recording_playback),
+        (replay.LiveMixRecordingPlayback.PREFIX,
+         replay.LiveMixRecordingPlayback(recording_playback)),
+    ])
 
 
 def app_from_environment() -> ASGIApp:
@@ -224,5 +272,6 @@ async def _sweep_streams(services: Services) -> None:
 
 def _clean_temp(temp_dir: Path) -> None:
     """Downloads cut off by a crash are debris: nothing leaks in the temp dir."""
-    for debris in temp_dir.glob("fetch-*.part"):
-        debris.unlink(missing_ok=True)
+    for pattern in ("fetch-*.part", EXPORT_TEMP_PATTERN):
+        for debris in temp_dir.glob(pattern):
+            debris.unlink(missing_ok=True)

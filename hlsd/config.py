@@ -128,6 +128,29 @@ class LiveMixSettings(_Section):
     """Folders ``MPEG-TS-URI-Prefix: file://…`` may read segments from; none = no file://."""
 
 
+class RecordingSettings(_Section):
+    """``recording``: recordings of live streams, their replay and export."""
+
+    access: PlaybackAccess = PlaybackAccess.PUBLIC
+    """``/recordings`` playback; ``token`` needs a token from
+    ``POST /api/recordings/{id}/token``."""
+    reach_back: Seconds = 60.0
+    """How far in the past a recording may start (``start_time_epoch``): live segments
+    are held this long after they are committed (in memory up to
+    ``live.memory_per_variant``, then on disk)."""
+    queue_segments: int = Field(default=512, ge=8)
+    """Segments waiting to be stored, per recording. A store slower than the stream for
+    longer than this loses segments: they are counted and logged, never blocking ingest."""
+    store_attempts: int = Field(default=5, ge=1)
+    """Tries per segment before a store failure loses it."""
+    prefetch: int = Field(default=3, ge=0, le=32)
+    """Segments read ahead of a replaying player from a remote (S3) store."""
+    replay_cache: Bytes = parse_size("256MB")
+    """Bytes of recorded segments held in memory for replay (prefetched or recent)."""
+    max_export_bytes: Bytes = parse_size("8GB")
+    """The largest recording ``/recordings/{id}.mp4`` exports (a 413 past it)."""
+
+
 class CorsSettings(_Section):
     allow_origins: tuple[str, ...] = ("*",)
     max_age: int = 600
@@ -161,6 +184,7 @@ class Settings(BaseSettings):
     cors: CorsSettings = CorsSettings()
     live: LiveSettings = LiveSettings()
     livemix: LiveMixSettings = LiveMixSettings()
+    recording: RecordingSettings = RecordingSettings()
     storage: StorageSettings = StorageSettings()
     """The object store for recordings: a local folder (``data_dir/objects``) or S3."""
 

@@ -43,6 +43,15 @@ class Metrics:
             "hlsd_vod_segment_build_seconds", "Time to build one on-demand segment",
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=self.registry)
+        self.recorded_segments = Counter(
+            "hlsd_recording_segments_total", "Segments stored by recordings",
+            registry=self.registry)
+        self.recording_losses = Counter(
+            "hlsd_recording_lost_segments_total",
+            "Segments a recording could not keep", ["reason"], registry=self.registry)
+        self.recording_retries = Counter(
+            "hlsd_recording_store_retries_total", "Object store writes tried again",
+            registry=self.registry)
 
     def watch_caches(self, caches: Iterable[CacheFigures], budgets: Iterable[DiskBudget]) -> None:
         self.registry.register(_CacheCollector(tuple(caches), tuple(budgets)))

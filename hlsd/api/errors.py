@@ -10,7 +10,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from hlsd.auth.access import Refused
+from hlsd.db import NotFound
 from hlsd.ingest.http_push import IngestError
+from hlsd.recording import RecordingError
 from hlsd.vod.errors import InsufficientStorage, SourceError
 from hlsd.vod.streams import StreamGone, UnknownStream
 
@@ -62,6 +64,15 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, IngestError)
         return error(exc.status, exc.message)
 
+    async def recording_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RecordingError)
+        return error(exc.status, exc.message)
+
+    async def not_found(request: Request, exc: Exception) -> JSONResponse:
+        return error(404, str(exc))
+
+    app.add_exception_handler(RecordingError, recording_error)
+    app.add_exception_handler(NotFound, not_found)
     app.add_exception_handler(SourceError, source_error)
     app.add_exception_handler(IngestError, ingest_error)
     app.add_exception_handler(Refused, refused)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -18,6 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hlsd.api._json import iso
 from hlsd.api.ingest import PublishAuth, bounded_body
 from hlsd.auth.access import Refused, check_admin
 from hlsd.db import Conflict, NotFound, Source, repo
@@ -61,26 +61,22 @@ class SourceNames:
         return known[0] if known[1] else None
 
 
-def _envelope(request: Request, status: int = 200, **body: Any) -> JSONResponse:
+def envelope(request: Request, status: int = 200, **body: Any) -> JSONResponse:
     request_id = request.headers.get("x-request-id") or str(uuid.uuid4())
     return JSONResponse({"success": status < 400, "request_id": request_id, **body},
                         status_code=status, headers={"x-request-id": request_id})
 
 
-def _failure(request: Request, status: int, message: str) -> JSONResponse:
-    return _envelope(request, status, error={"code": status, "message": message})
-
-
-def _time(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
+def failure(request: Request, status: int, message: str) -> JSONResponse:
+    return envelope(request, status, error={"code": status, "message": message})
 
 
 def source_json(source: Source) -> dict[str, Any]:
     out: dict[str, Any] = {"id": source.id, "name": source.name,
                            "segment_length": source.segment_length,
                            "streaming": 1 if source.streaming else -1,
-                           "created_at": _time(source.created_at),
-                           "updated_at": _time(source.updated_at)}
+                           "created_at": iso(source.created_at),
+                           "updated_at": iso(source.updated_at)}
     if source.description is not None:
         out["description"] = source.description
     return out
@@ -95,7 +91,7 @@ def router(*, sessions: async_sessionmaker[AsyncSession], names: SourceNames,
             check_admin(request.headers.get("authorization"), admin_key,
                         request.client.host if request.client else None)
         except Refused as exc:
-            return _failure(request, exc.status, exc.message)
+            return failure(request, exc.status, exc.message)
         return None
 
     @api.post("/source")
@@ -109,19 +105,19 @@ def router(*, sessions: async_sessionmaker[AsyncSession], names: SourceNames,
                                               segment_length=params.segment_len,
                                               description=params.description)
         except ValidationError as exc:
-            return _failure(request, 400, f"invalid video source parameters: {exc.errors()}")
+            return failure(request, 400, f"invalid video source parameters: {exc.errors()}")
         except IngestError as exc:
-            return _failure(request, 400, f"invalid source name: {exc.message}")
+            return failure(request, 400, f"invalid source name: {exc.message}")
         except Conflict as exc:
-            return _failure(request, 409, str(exc))
+            return failure(request, 409, str(exc))
         names.remember(source)
-        return _envelope(request, source=source_json(source))
+        return envelope(request, source=source_json(source))
 
     @api.get("/source")
     async def list_sources(request: Request) -> JSONResponse:
         if (refused := admin(request)) is not None:
             return refused
-        return _envelope(request, sources=[source_json(s)
+        return envelope(request, sources=[source_json(s)
                                            for s in await repo.list_sources(sessions)])
 
     @api.get("/source/{source_id}")
@@ -131,8 +127,8 @@ def router(*, sessions: async_sessionmaker[AsyncSession], names: SourceNames,
         try:
             source = await repo.get_source(sessions, source_id)
         except NotFound:
-            return _failure(request, 404, f"video source {source_id} not found")
-        return _envelope(request, source=source_json(source))
+            return failure(request, 404, f"video source {source_id} not found")
+        return envelope(request, source=source_json(source))
 
     @api.delete("/source/{source_id}")
     async def delete_source(source_id: str, request: Request) -> JSONResponse:
@@ -141,9 +137,9 @@ def router(*, sessions: async_sessionmaker[AsyncSession], names: SourceNames,
         try:
             await repo.delete_source(sessions, source_id)
         except NotFound:
-            return _failure(request, 404, f"video source {source_id} not found")
+            return failure(request, 404, f"video source {source_id} not found")
         names.forget(source_id)
-        return _envelope(request)
+        return envelope(request)
 
     @api.put("/source/{source_id}/streaming")
     async def set_streaming(source_id: str, request: Request) -> JSONResponse:
@@ -151,13 +147,13 @@ def router(*, sessions: async_sessionmaker[AsyncSession], names: SourceNames,
             return refused
         state = request.query_params.get("new_state", "").lower()
         if state not in ("true", "false"):
-            return _failure(request, 400, "new_state must be true or false")
+            return failure(request, 400, "new_state must be true or false")
         try:
             source = await repo.set_streaming(sessions, source_id, state == "true")
         except NotFound:
-            return _failure(request, 404, f"video source {source_id} not found")
+            return failure(request, 404, f"video source {source_id} not found")
         names.remember(source)
-        return _envelope(request)
+        return envelope(request)
 
     @api.post("/playlist")
     async def new_playlist(request: Request) -> JSONResponse:
@@ -176,9 +172,9 @@ def router(*, sessions: async_sessionmaker[AsyncSession], names: SourceNames,
             await ingest.receive(source.name, body, prefix, publisher)
         except IngestError as exc:
             log.info("/v1/playlist for %r refused (%d): %s", name, exc.status, exc.message)
-            return _failure(request, exc.status, exc.message)
+            return failure(request, exc.status, exc.message)
         except StreamBusy as exc:
-            return _failure(request, 409, str(exc))
-        return _envelope(request)
+            return failure(request, 409, str(exc))
+        return envelope(request)
 
     return api

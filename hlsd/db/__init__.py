@@ -8,7 +8,7 @@ from hlsd.db.engine import (
     session_factory,
 )
 from hlsd.db.errors import Conflict, DbError, NotFound, SchemaMismatch
-from hlsd.db.models import RecordedSegment, Recording, Source
+from hlsd.db.models import RecordedSegment, RecordedVariant, Recording, Source
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -16,6 +16,7 @@ __all__ = [
     "DbError",
     "NotFound",
     "RecordedSegment",
+    "RecordedVariant",
     "Recording",
     "SchemaMismatch",
     "Source",

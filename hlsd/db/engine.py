@@ -8,7 +8,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, insert, select, text
+from sqlalchemy import event, insert, select, text, update
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
@@ -21,12 +21,13 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from hlsd.db.errors import SchemaMismatch
-from hlsd.db.models import Base, SchemaVersion
+from hlsd.db.models import Base, RecordedSegment, SchemaVersion
 from hlsd.db.timestamps import utcnow
 
 SQLITE_FILE = "hlsd.db"
-SCHEMA_VERSION = 1
-"""Bumped by every schema change; `init_schema` refuses any other version it finds."""
+SCHEMA_VERSION = 2
+"""Bumped by every schema change; `init_schema` migrates from the versions it knows
+(`_migrate`) and refuses any other."""
 
 # pg_advisory_xact_lock key that serialises schema creation across processes ("hlsd").
 _PG_SCHEMA_LOCK = 0x686C7364
@@ -129,6 +130,8 @@ async def init_schema(engine: AsyncEngine) -> int:
             await conn.execute(
                 insert(SchemaVersion).values(id=1, version=SCHEMA_VERSION, updated_at=utcnow())
             )
+        elif row == 1:
+            await _migrate_from_1(conn)
         elif row != SCHEMA_VERSION:
             await conn.rollback()
             raise SchemaMismatch(
@@ -137,6 +140,16 @@ async def init_schema(engine: AsyncEngine) -> int:
             )
         await conn.commit()
     return SCHEMA_VERSION
+
+
+async def _migrate_from_1(conn: AsyncConnection) -> None:
+    """Version 2 keys recorded segments by variant and adds `recorded_variants`. No
+    version-1 surface wrote recorded segments, so the old, empty table is replaced."""
+    table = Base.metadata.tables[RecordedSegment.__tablename__]
+    await conn.run_sync(table.drop)
+    await conn.run_sync(table.create)
+    await conn.execute(update(SchemaVersion).where(SchemaVersion.id == 1)
+                       .values(version=SCHEMA_VERSION, updated_at=utcnow()))
 
 
 async def _lock_schema(conn: AsyncConnection) -> None:

@@ -89,18 +89,43 @@ class Recording(Base):
     )
 
 
+class RecordedVariant(Base):
+    """One variant of a recording, with what its master playlist entry says of it
+    (EXT-X-STREAM-INF). A single-variant stream records one, named ``""``."""
+
+    __tablename__ = "recorded_variants"
+
+    recording_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("recordings.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    position: Mapped[int]
+    """Its order of appearance, which also names its folder in the object store."""
+    bandwidth: Mapped[int | None] = mapped_column(BigInteger)
+    average_bandwidth: Mapped[int | None] = mapped_column(BigInteger)
+    codecs: Mapped[str | None] = mapped_column(String(255))
+    width: Mapped[int | None]
+    height: Mapped[int | None]
+    frame_rate: Mapped[float | None]
+
+
 class RecordedSegment(Base):
-    """One committed segment of a recording; the key (recording_id, sequence) orders them."""
+    """One committed segment of a recording; (recording_id, variant, sequence) orders them.
+
+    `init_key` names the fMP4 initialization section (EXT-X-MAP) the segment needs.
+    """
 
     __tablename__ = "recorded_segments"
 
     recording_id: Mapped[str] = mapped_column(
         String(36), ForeignKey("recordings.id", ondelete="CASCADE"), primary_key=True
     )
+    variant: Mapped[str] = mapped_column(String(255), primary_key=True, default="")
     sequence: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     duration: Mapped[float]
     program_date_time: Mapped[datetime]
     object_key: Mapped[str] = mapped_column(String(1024))
     size: Mapped[int] = mapped_column(BigInteger)
     discontinuity: Mapped[bool] = mapped_column(default=False)
+    init_key: Mapped[str | None] = mapped_column(String(1024))
     committed_at: Mapped[datetime] = mapped_column(default=utcnow)

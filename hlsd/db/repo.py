@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -17,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hlsd.db.errors import Conflict, NotFound
-from hlsd.db.models import RecordedSegment, Recording, Source, new_id
+from hlsd.db.models import RecordedSegment, RecordedVariant, Recording, Source, new_id
 from hlsd.db.timestamps import require_aware, utcnow
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -172,12 +173,25 @@ async def list_source_recordings(sessions: Sessions, source_id: str) -> Sequence
         return (await session.scalars(query)).all()
 
 
-async def list_active_recordings(sessions: Sessions, stream: str) -> Sequence[Recording]:
-    """The recordings under way for `stream` (what the recorder must feed)."""
+async def list_active_recordings(
+    sessions: Sessions, stream: str | None = None
+) -> Sequence[Recording]:
+    """The recordings under way, of `stream` or of every stream (what the recorder must
+    feed)."""
+    async with sessions() as session:
+        query = select(Recording).where(Recording.active)
+        if stream is not None:
+            query = query.where(Recording.stream == stream)
+        query = query.order_by(Recording.start_ts, Recording.id)
+        return (await session.scalars(query)).all()
+
+
+async def list_stream_recordings(sessions: Sessions, stream: str) -> Sequence[Recording]:
+    """The recordings of one stream, oldest start first."""
     async with sessions() as session:
         query = (
             select(Recording)
-            .where(Recording.stream == stream, Recording.active)
+            .where(Recording.stream == stream)
             .order_by(Recording.start_ts, Recording.id)
         )
         return (await session.scalars(query)).all()
@@ -218,38 +232,88 @@ async def delete_recording(sessions: Sessions, recording_id: str) -> Recording:
 # --- recorded segments -----------------------------------------------------------------
 
 
+async def add_variant(
+    sessions: Sessions,
+    recording_id: str,
+    *,
+    name: str,
+    position: int,
+    bandwidth: int | None = None,
+    average_bandwidth: int | None = None,
+    codecs: str | None = None,
+    resolution: tuple[int, int] | None = None,
+    frame_rate: float | None = None,
+) -> None:
+    """Record a variant of a recording; one already there is left as it was."""
+    values = {
+        "recording_id": recording_id,
+        "name": name,
+        "position": position,
+        "bandwidth": bandwidth,
+        "average_bandwidth": average_bandwidth,
+        "codecs": codecs,
+        "width": resolution[0] if resolution else None,
+        "height": resolution[1] if resolution else None,
+        "frame_rate": frame_rate,
+    }
+    try:
+        async with sessions.begin() as session:
+            await session.execute(
+                _insert(session, RecordedVariant)
+                .values(values)
+                .on_conflict_do_nothing(index_elements=["recording_id", "name"])
+            )
+    except IntegrityError:
+        if await _missing(sessions, Recording, recording_id):
+            raise NotFound("recording", recording_id) from None
+        raise
+
+
+async def list_variants(sessions: Sessions, recording_id: str) -> Sequence[RecordedVariant]:
+    """The variants of a recording in order of appearance."""
+    async with sessions() as session:
+        query = (
+            select(RecordedVariant)
+            .where(RecordedVariant.recording_id == recording_id)
+            .order_by(RecordedVariant.position)
+        )
+        return (await session.scalars(query)).all()
+
+
 async def append_segment(
     sessions: Sessions,
     recording_id: str,
     *,
+    variant: str = "",
     sequence: int,
     duration: float,
     program_date_time: datetime,
     object_key: str,
     size: int,
     discontinuity: bool = False,
+    init_key: str | None = None,
 ) -> bool:
-    """Record a committed segment. True if it was new; False if (recording, sequence)
-    was already there, which is left as it was (the first write wins). An unknown
-    recording raises `NotFound`."""
+    """Record a committed segment. True if it was new; False if (recording, variant,
+    sequence) was already there, which is left as it was (the first write wins). An
+    unknown recording raises `NotFound`."""
     values = {
         "recording_id": recording_id,
+        "variant": variant,
         "sequence": sequence,
         "duration": duration,
         "program_date_time": require_aware(program_date_time, "program_date_time"),
         "object_key": object_key,
         "size": size,
         "discontinuity": discontinuity,
+        "init_key": init_key,
         "committed_at": utcnow(),
     }
     try:
         async with sessions.begin() as session:
-            dialect = session.get_bind().dialect.name
-            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
             statement = (
-                insert(RecordedSegment)
+                _insert(session, RecordedSegment)
                 .values(values)
-                .on_conflict_do_nothing(index_elements=["recording_id", "sequence"])
+                .on_conflict_do_nothing(index_elements=["recording_id", "variant", "sequence"])
                 .returning(RecordedSegment.sequence)
             )
             inserted = await session.scalar(statement)
@@ -260,30 +324,52 @@ async def append_segment(
     return inserted is not None
 
 
-async def list_segments(sessions: Sessions, recording_id: str) -> Sequence[RecordedSegment]:
-    """The segments of a recording in sequence order; `NotFound` for an unknown one."""
+async def list_segments(
+    sessions: Sessions, recording_id: str, *, variant: str | None = None
+) -> Sequence[RecordedSegment]:
+    """The segments of a recording (of one variant, or all) in (variant, sequence)
+    order; `NotFound` for an unknown recording."""
     async with sessions() as session:
         if await session.get(Recording, recording_id) is None:
             raise NotFound("recording", recording_id)
-        query = (
-            select(RecordedSegment)
-            .where(RecordedSegment.recording_id == recording_id)
-            .order_by(RecordedSegment.sequence)
-        )
+        query = select(RecordedSegment).where(RecordedSegment.recording_id == recording_id)
+        if variant is not None:
+            query = query.where(RecordedSegment.variant == variant)
+        query = query.order_by(RecordedSegment.variant, RecordedSegment.sequence)
         return (await session.scalars(query)).all()
 
 
+async def next_sequences(sessions: Sessions, recording_id: str) -> dict[str, int]:
+    """Per variant, the sequence number the next segment of a recording takes (how a
+    recording carries on after a restart)."""
+    async with sessions() as session:
+        rows = await session.execute(
+            select(RecordedSegment.variant, func.max(RecordedSegment.sequence))
+            .where(RecordedSegment.recording_id == recording_id)
+            .group_by(RecordedSegment.variant)
+        )
+        return {variant: int(last) + 1 for variant, last in rows}
+
+
 async def total_duration(sessions: Sessions, recording_id: str) -> float:
-    """The summed duration of a recording's segments, in seconds."""
+    """How long a recording lasts, in seconds: its longest variant's summed durations."""
     async with sessions() as session:
         if await session.get(Recording, recording_id) is None:
             raise NotFound("recording", recording_id)
-        total = await session.scalar(
-            select(func.coalesce(func.sum(RecordedSegment.duration), 0.0)).where(
-                RecordedSegment.recording_id == recording_id
-            )
+        per_variant = (
+            select(func.sum(RecordedSegment.duration).label("total"))
+            .where(RecordedSegment.recording_id == recording_id)
+            .group_by(RecordedSegment.variant)
+            .subquery()
         )
+        total = await session.scalar(select(func.max(per_variant.c.total)))
     return float(total or 0.0)
+
+
+def _insert(session: AsyncSession, table: type[RecordedSegment] | type[RecordedVariant]) -> Any:
+    """INSERT with the dialect's ON CONFLICT support."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 async def _missing(sessions: Sessions, model: type[Source] | type[Recording], key: str) -> bool:

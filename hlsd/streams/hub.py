@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from hlsd.streams.spill import SpillDir
-from hlsd.streams.stream import Stream, StreamState
+from hlsd.streams.stream import SegmentListener, Stream, StreamState
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,9 @@ class StreamHub:
     def __init__(self, *, window: int, policy: PublishPolicy, idle_timeout: float,
                  retention: float, max_streams: int,
                  clock: Callable[[], float] = time.monotonic, spill: SpillDir | None = None,
-                 memory_per_variant: int | None = None) -> None:
+                 memory_per_variant: int | None = None, keep_for: float = 0.0) -> None:
+        """`keep_for`: seconds a segment stays held after it is committed, at least (the
+        recorder's reach-back); its bytes spill to disk past `memory_per_variant`."""
         self._streams: dict[str, Stream] = {}
         self._window = window
         self._policy = policy
@@ -41,6 +43,14 @@ class StreamHub:
         self._clock = clock
         self._spill = spill
         self._memory_per_variant = memory_per_variant
+        self._keep_for = keep_for
+        self._listeners: tuple[SegmentListener, ...] = ()
+
+    def add_listener(self, listener: SegmentListener) -> None:
+        """Hear of every segment committed from now on, on streams to come as well."""
+        self._listeners = (*self._listeners, listener)
+        for stream in self._streams.values():
+            stream.listen(self._listeners)
 
     def __iter__(self) -> Iterator[Stream]:
         return iter(list(self._streams.values()))
@@ -62,7 +72,8 @@ class StreamHub:
                                      "streams")
             stream = Stream(name, publisher=publisher, session=_session(), window=self._window,
                             clock=self._clock, spill=self._spill,
-                            memory_per_variant=self._memory_per_variant)
+                            memory_per_variant=self._memory_per_variant,
+                            keep_for=self._keep_for, listeners=self._listeners)
             self._streams[name] = stream
             log.info("stream %r: published", name)
             return stream

@@ -47,7 +47,9 @@ class RenditionEnded(RuntimeError):
 class LiveRendition:
     def __init__(self, *, name: str, session: str, window: int,
                  clock: Callable[[], float] = time.monotonic, spill: SpillDir | None = None,
-                 spill_folder: str = "", memory_limit: int | None = None) -> None:
+                 spill_folder: str = "", memory_limit: int | None = None,
+                 keep_for: float = 0.0,
+                 on_append: Callable[[LiveRendition, Segment], None] | None = None) -> None:
         if window < 3:
             raise ValueError("a live window holds at least 3 segments")
         self.name = name
@@ -72,6 +74,8 @@ class LiveRendition:
         self._spill = spill
         self._spill_folder = spill_folder
         self._memory_limit = memory_limit
+        self._keep_for = keep_for
+        self._on_append = on_append
         self.memory = 0
         """Bytes of segments held in memory (the rest has spilled to disk)."""
 
@@ -124,6 +128,8 @@ class LiveRendition:
         self._slide()
         self._spill_over()
         self._rendered = None
+        if self._on_append is not None:
+            self._on_append(self, segment)
         return segment
 
     def end(self) -> None:
@@ -149,8 +155,9 @@ class LiveRendition:
             self.media_sequence += 1
             if gone.discontinuity:
                 self.discontinuity_sequence += 1
-            # Available for its duration plus the playlist's after it leaves (§6.2.2).
-            self._retired.append((now + gone.duration + total, gone))
+            # Available for its duration plus the playlist's after it leaves (§6.2.2),
+            # or longer when recordings may reach back to it.
+            self._retired.append((now + max(gone.duration + total, self._keep_for), gone))
         self._prune(now)
 
     def _prune(self, now: float) -> None:
@@ -203,6 +210,12 @@ class LiveRendition:
     @property
     def segments(self) -> tuple[Segment, ...]:
         return tuple(self._segments)
+
+    def history(self) -> tuple[Segment, ...]:
+        """Every segment still held, oldest first: those that left the window and are
+        still available (the recorder's reach-back), then the window."""
+        self._prune(self._clock())
+        return (*(seg for _, seg in self._retired), *self._segments)
 
     def get(self, name: str) -> Segment | InitSegment | None:
         """A segment (or init section) by its URI, while it is available."""

@@ -8,9 +8,14 @@ from collections.abc import Callable
 
 from hlsd.hls import MasterPlaylist, Rendered, VariantStream, render_master, rendered
 from hlsd.streams.rendition import LiveRendition
+from hlsd.streams.segment import Segment
 from hlsd.streams.spill import SpillDir
 
 MASTER = "index.m3u8"
+
+SegmentListener = Callable[["Stream", LiveRendition, Segment], None]
+"""Called with each segment a stream commits, on the event loop: it must not block
+(the recorder puts the segment on a bounded queue)."""
 
 
 class StreamState(enum.Enum):
@@ -31,7 +36,8 @@ class Stream:
 
     def __init__(self, name: str, *, publisher: str, session: str, window: int,
                  clock: Callable[[], float] = time.monotonic, spill: SpillDir | None = None,
-                 memory_per_variant: int | None = None) -> None:
+                 memory_per_variant: int | None = None, keep_for: float = 0.0,
+                 listeners: tuple[SegmentListener, ...] = ()) -> None:
         self.name = name
         self.publisher = publisher
         self.session = session
@@ -43,6 +49,8 @@ class Stream:
         self._clock = clock
         self._spill = spill
         self._memory_per_variant = memory_per_variant
+        self._keep_for = keep_for
+        self._listeners = listeners
         self._master: Rendered | None = None
         self._master_key: tuple[object, ...] | None = None
 
@@ -54,10 +62,18 @@ class Stream:
             rendition = LiveRendition(
                 name=name, session=self.session, window=self._window, clock=self._clock,
                 spill=self._spill, spill_folder=f"{self.name}/{name or '_'}",
-                memory_limit=self._memory_per_variant)
+                memory_limit=self._memory_per_variant, keep_for=self._keep_for,
+                on_append=self._committed)
             self.renditions[name] = rendition
             self._master = None
         return rendition
+
+    def listen(self, listeners: tuple[SegmentListener, ...]) -> None:
+        self._listeners = listeners
+
+    def _committed(self, rendition: LiveRendition, segment: Segment) -> None:
+        for listener in self._listeners:
+            listener(self, rendition, segment)
 
     def touch(self) -> None:
         self.last_activity = self._clock()

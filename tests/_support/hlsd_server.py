@@ -193,6 +193,24 @@ class HlsdServer:
             self._log = None
         return code
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: no shutdown runs. `start()` brings it back."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        if self._log is not None:
+            self._log.write(b"==== hlsd killed\n")
+            self._log.close()
+            self._log = None
+        self._wait_port_free()
+
+    @property
+    def data_dir(self) -> Path:
+        """The default data dir (the config's ``data_dir`` unless it sets one)."""
+        return self.dir / str(self.config.get("data_dir", "hlsd-data"))
+
     def restart(self) -> HlsdServer:
         """Stop and start again on the same port with the same config file."""
         self.stop()

@@ -96,7 +96,8 @@ async def test_init_schema_creates_tables_and_indexes(empty_db: EmptyDb) -> None
         assert await init_schema(engine) == SCHEMA_VERSION
         async with engine.connect() as conn:
             tables, indexes = await conn.run_sync(_tables_and_indexes)
-        assert tables == {"schema_version", "sources", "recordings", "recorded_segments"}
+        assert tables == {"schema_version", "sources", "recordings", "recorded_segments",
+                      "recorded_variants"}
         assert {
             "ix_recordings_source_id_start_ts",
             "ix_recordings_start_ts",
@@ -138,5 +139,22 @@ async def test_another_schema_version_is_refused(empty_db: EmptyDb) -> None:
             await conn.execute(update(SchemaVersion).values(version=SCHEMA_VERSION + 1))
         with pytest.raises(SchemaMismatch, match=f"schema version {SCHEMA_VERSION + 1}"):
             await init_schema(engine)
+    finally:
+        await engine.dispose()
+
+
+async def test_version_1_is_migrated(empty_db: EmptyDb) -> None:
+    engine = make_engine(empty_db.url, connect_args=empty_db.connect_args)
+    try:
+        await init_schema(engine)
+        async with engine.begin() as conn:
+            await conn.execute(update(SchemaVersion).values(version=1))
+        assert await init_schema(engine) == SCHEMA_VERSION == 2
+        async with engine.connect() as conn:
+            columns = await conn.run_sync(
+                lambda sync: {c["name"] for c in inspect(sync).get_columns("recorded_segments")})
+            version = (await conn.execute(select(SchemaVersion.version))).scalar()
+        assert {"variant", "init_key"} <= columns
+        assert version == SCHEMA_VERSION
     finally:
         await engine.dispose()

@@ -1,0 +1,163 @@
+"""LiveMix's recording API, with its paths, JSON fields and envelope.
+
+A recording of a source records the hlsd stream of the source's name. Fields follow
+LiveMix (``source``, ``start_ts``, ``end_ts``, ``active`` as 1/-1); segments are listed
+as LiveMix's ``{id, name, start, end, length, uri, source}``, where ``uri`` is where
+hlsd replays the segment.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+
+from hlsd.api._json import iso
+from hlsd.api.ingest import bounded_body
+from hlsd.api.livemix import envelope, failure
+from hlsd.auth.access import Refused, check_admin
+from hlsd.db import NotFound, RecordedSegment, Recording, repo
+from hlsd.db.repo import Sessions
+from hlsd.recording import Recorder, RecordingError
+from hlsd.recording.replay import variant_folders
+
+PLAYBACK = "/v1/vod/recording/"
+
+
+class StartRecording(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    alias: StrictStr | None = Field(default=None, max_length=255)
+    description: StrictStr | None = Field(default=None, max_length=4096)
+    start_time_epoch: StrictInt | None = Field(default=None, ge=0)
+    """0 or absent: now (Go's omitempty zero)."""
+
+
+def recording_json(recording: Recording) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": recording.id, "source": recording.source_id, "stream": recording.stream,
+        "start_ts": iso(recording.start_ts), "end_ts": iso(recording.end_ts),
+        "active": 1 if recording.active else -1,
+        "created_at": iso(recording.created_at), "updated_at": iso(recording.updated_at),
+    }
+    if recording.alias is not None:
+        out["alias"] = recording.alias
+    if recording.description is not None:
+        out["description"] = recording.description
+    return out
+
+
+def segment_json(recording: Recording, segment: RecordedSegment, folder: str) -> dict[str, Any]:
+    name = segment.object_key.rsplit("/", 1)[-1]
+    uri = f"{PLAYBACK}{recording.id}/{folder}/{name}" if folder else \
+        f"{PLAYBACK}{recording.id}/{name}"
+    return {
+        "id": f"{recording.id}/{segment.variant}/{segment.sequence}" if segment.variant
+        else f"{recording.id}/{segment.sequence}",
+        "name": name, "start": iso(segment.program_date_time),
+        "end": iso(segment.program_date_time + timedelta(seconds=segment.duration)),
+        "length": segment.duration, "uri": uri, "source": recording.source_id,
+        "created_at": iso(segment.committed_at), "updated_at": iso(segment.committed_at),
+    }
+
+
+def router(*, recorder: Recorder, sessions: Sessions, admin_key: str | None) -> APIRouter:
+    api = APIRouter(prefix="/v1", tags=["livemix"])
+
+    def admin(request: Request) -> JSONResponse | None:
+        try:
+            check_admin(request.headers.get("authorization"), admin_key,
+                        request.client.host if request.client else None)
+        except Refused as exc:
+            return failure(request, exc.status, exc.message)
+        return None
+
+    @api.post("/source/{source_id}/recording")
+    async def start(source_id: str, request: Request) -> JSONResponse:
+        if (refused := admin(request)) is not None:
+            return refused
+        try:
+            raw = await bounded_body(request, 1 << 16)
+            params = StartRecording.model_validate_json(raw) if raw.strip() else \
+                StartRecording()
+            source = await repo.get_source(sessions, source_id)
+            start_ts = datetime.fromtimestamp(params.start_time_epoch, UTC) \
+                if params.start_time_epoch else None
+            recording = await recorder.start(
+                source.name, start_ts=start_ts, source_id=source.id, alias=params.alias,
+                description=params.description)
+        except (ValidationError, json.JSONDecodeError) as exc:
+            return failure(request, 400, f"invalid recording session parameters: {exc}")
+        except NotFound:
+            return failure(request, 404, f"video source {source_id} not found")
+        except RecordingError as exc:
+            return failure(request, exc.status, exc.message)
+        return envelope(request, recording=recording_json(recording))
+
+    @api.get("/source/{source_id}/recording")
+    async def of_source(source_id: str, request: Request) -> JSONResponse:
+        if (refused := admin(request)) is not None:
+            return refused
+        try:
+            rows = await repo.list_source_recordings(sessions, source_id)
+        except NotFound:
+            return failure(request, 404, f"video source {source_id} not found")
+        if request.query_params.get("only_active"):
+            rows = [r for r in rows if r.active]
+        return envelope(request, recordings=[recording_json(r) for r in rows])
+
+    @api.get("/recording")
+    async def every(request: Request) -> JSONResponse:
+        if (refused := admin(request)) is not None:
+            return refused
+        rows = await repo.list_recordings(sessions)
+        return envelope(request, recordings=[recording_json(r) for r in rows])
+
+    @api.get("/recording/{recording_id}")
+    async def one(recording_id: str, request: Request) -> JSONResponse:
+        if (refused := admin(request)) is not None:
+            return refused
+        try:
+            recording = await repo.get_recording(sessions, recording_id)
+        except NotFound:
+            return failure(request, 404, f"recording session {recording_id} not found")
+        return envelope(request, recording=recording_json(recording))
+
+    @api.get("/recording/{recording_id}/segment")
+    async def segments(recording_id: str, request: Request) -> JSONResponse:
+        if (refused := admin(request)) is not None:
+            return refused
+        try:
+            recording = await repo.get_recording(sessions, recording_id)
+            rows = await repo.list_segments(sessions, recording_id)
+            variants = await repo.list_variants(sessions, recording_id)
+        except NotFound:
+            return failure(request, 404, f"recording session {recording_id} not found")
+        folders = variant_folders(variants)
+        return envelope(request, segments=[
+            segment_json(recording, s, folders.get(s.variant, "")) for s in rows])
+
+    @api.post("/recording/{recording_id}/stop")
+    async def stop(recording_id: str, request: Request) -> JSONResponse:
+        if (refused := admin(request)) is not None:
+            return refused
+        try:
+            await recorder.stop(recording_id)
+        except NotFound:
+            return failure(request, 404, f"recording session {recording_id} not found")
+        return envelope(request)
+
+    @api.delete("/recording/{recording_id}")
+    async def delete(recording_id: str, request: Request) -> JSONResponse:
+        if (refused := admin(request)) is not None:
+            return refused
+        try:
+            await recorder.delete(recording_id)
+        except NotFound:
+            return failure(request, 404, f"recording session {recording_id} not found")
+        return envelope(request)
+
+    return api

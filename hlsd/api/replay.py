@@ -1,0 +1,136 @@
+"""``GET /recordings/{id}/…`` and ``/recordings/{id}.mp4``: recordings replayed as HLS
+and exported as MP4, as plain ASGI. ``/v1/vod/recording/{id}/vid.m3u8`` is LiveMix's
+name for the same playlist.
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+
+from starlette.responses import FileResponse
+from starlette.types import Receive, Scope, Send
+
+from hlsd.api._asgi import Cors, request_headers, respond, respond_error, send_playlist
+from hlsd.media.errors import MediaError
+from hlsd.recording import Exporter, RecordingError, Replay, ReplayCatalog
+from hlsd.recording.replay import PLAYLIST
+from hlsd.storage import ObjectNotFound, StorageError
+
+log = logging.getLogger(__name__)
+
+PREFIX = "/recordings/"
+_WANTED = frozenset({b"if-none-match", b"origin"})
+_M3U8 = (b"content-type", b"application/vnd.apple.mpegurl")
+# A stopped recording's playlist changes only if it is deleted; a growing one every
+# segment. Segment URIs are never reused.
+_FINISHED = (b"cache-control", b"public, max-age=60")
+_GROWING = (b"cache-control", b"public, max-age=1")
+_IMMUTABLE = "public, max-age=31536000, immutable"
+_TYPES = {".ts": "video/mp2t", ".m4s": "video/iso.segment", ".mp4": "video/mp4",
+          ".aac": "audio/aac"}
+
+
+class RecordingPlayback:
+    def __init__(self, *, catalog: ReplayCatalog, exporter: Exporter, cors: Cors) -> None:
+        self._catalog = catalog
+        self._exporter = exporter
+        self._cors = cors
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = request_headers(scope, _WANTED)
+        cors = self._cors.headers(headers.get(b"origin"))
+        rest = scope["path"][len(PREFIX):]
+        if "/" not in rest and rest.endswith(".mp4"):
+            await self._export(scope, receive, send, rest.removesuffix(".mp4"), cors)
+            return
+        recording_id, _, path = rest.partition("/")
+        replay = await self._catalog.replay(recording_id) if recording_id else None
+        if replay is None:
+            await respond_error(send, 404, "no such recording", cors)
+            return
+        folder, _, name = path.rpartition("/")
+        head = scope["method"] == "HEAD"
+        if name == PLAYLIST and not folder and replay.master is not None:
+            playlist = replay.master
+        else:
+            variant = replay.variants.get(folder)
+            if variant is None:
+                await respond_error(send, 404, "no such variant, or no segments yet", cors)
+                return
+            if name != PLAYLIST:
+                await self._segment(scope, receive, send, replay, folder, name, cors)
+                return
+            playlist = variant.playlist
+        caching = _GROWING if replay.growing else _FINISHED
+        await send_playlist(send, playlist.body, playlist.etag, [_M3U8, caching, *cors],
+                            headers.get(b"if-none-match"), head=head)
+
+    async def _segment(self, scope: Scope, receive: Receive, send: Send, replay: Replay,
+                       folder: str, name: str, cors: list[tuple[bytes, bytes]]) -> None:
+        variant = replay.variants[folder]
+        key = variant.keys.get(name)
+        if key is None:
+            await respond_error(send, 404, "no such segment", cors)
+            return
+        media_type = _TYPES.get(posixpath.splitext(name)[1], "application/octet-stream")
+        extra = {"cache-control": _IMMUTABLE,
+                 **{k.decode(): v.decode() for k, v in cors}}
+        path = self._catalog.local_path(key)
+        if path is not None:
+            if not path.is_file():
+                await respond_error(send, 404, "segment no longer stored", cors)
+                return
+            await FileResponse(path, media_type=media_type, headers=extra)(scope, receive, send)
+            return
+        try:
+            data = await self._catalog.read(variant, name)
+        except ObjectNotFound:
+            await respond_error(send, 404, "segment no longer stored", cors)
+            return
+        except StorageError:
+            await respond_error(send, 502, "the object store did not answer", cors)
+            return
+        await respond(send, 200, [(b"content-type", media_type.encode()),
+                                  (b"cache-control", _IMMUTABLE.encode()), *cors], data,
+                      head=scope["method"] == "HEAD")
+
+    async def _export(self, scope: Scope, receive: Receive, send: Send, recording_id: str,
+                      cors: list[tuple[bytes, bytes]]) -> None:
+        replay = await self._catalog.replay(recording_id) if recording_id else None
+        if replay is None:
+            await respond_error(send, 404, "no such recording", cors)
+            return
+        try:
+            async with self._exporter.export(replay) as path:
+                response = FileResponse(
+                    path, media_type="video/mp4", filename=f"{recording_id}.mp4",
+                    headers={"cache-control": "no-store",
+                             **{k.decode(): v.decode() for k, v in cors}})
+                # Streamed here, not handed to the server (pathsend): the file is removed
+                # as soon as this returns.
+                extensions = {k: v for k, v in scope.get("extensions", {}).items()
+                              if k != "http.response.pathsend"}
+                await response({**scope, "extensions": extensions}, receive, send)
+        except RecordingError as exc:
+            await respond_error(send, exc.status, exc.message, cors)
+        except (MediaError, StorageError) as exc:
+            log.error("export of recording %s failed: %s", recording_id, exc)
+            await respond_error(send, 500, f"the recording could not be exported: {exc}", cors)
+
+
+class LiveMixRecordingPlayback:
+    """``/v1/vod/recording/{id}/vid.m3u8`` and what it names: `RecordingPlayback`."""
+
+    PREFIX = "/v1/vod/recording/"
+
+    def __init__(self, playback: RecordingPlayback) -> None:
+        self._playback = playback
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        rest = scope["path"][len(self.PREFIX):]
+        recording_id, _, name = rest.partition("/")
+        if name == "vid.m3u8":
+            name = PLAYLIST
+        await self._playback({**scope, "path": f"{PREFIX}{recording_id}/{name}"},
+                             receive, send)

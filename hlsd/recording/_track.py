@@ -1,0 +1,57 @@
+"""Where the next segment of one variant of a recording goes, and whether it follows on."""
+
+from __future__ import annotations
+
+import hashlib
+
+from hlsd.streams import InitSegment, Segment
+from hlsd.streams.rendition import LiveRendition
+
+
+class Track:
+    """One variant of a recording. Sequence numbers are the recording's own (from 0),
+    so they carry on across publisher restarts and hlsd restarts. A segment is a
+    discontinuity unless it directly follows the last one stored from the same rendition.
+    """
+
+    def __init__(self, *, position: int, next_sequence: int = 0) -> None:
+        self.position = position
+        self.next_sequence = next_sequence
+        self._last: tuple[LiveRendition, int] | None = None
+        self._broken = False
+        self._init_keys: dict[str, str] = {}
+        self._stored: set[str] = set()
+
+    def place(self, rendition: LiveRendition, segment: Segment) -> tuple[int, bool]:
+        """The segment's sequence number in the recording, and whether a discontinuity
+        comes before it."""
+        follows = (self._last is not None and self._last[0] is rendition
+                   and segment.sequence == self._last[1] + 1)
+        first = self.next_sequence == 0
+        discontinuity = not first and (self._broken or not follows or segment.discontinuity)
+        return self.next_sequence, discontinuity
+
+    def advance(self, rendition: LiveRendition, segment: Segment) -> None:
+        """The segment `place` placed is stored."""
+        self.next_sequence += 1
+        self._last = (rendition, segment.sequence)
+        self._broken = False
+
+    def broken(self) -> None:
+        """A segment was lost: whatever comes next does not follow on."""
+        self._broken = True
+
+    def init_key(self, folder: str, init: InitSegment) -> str:
+        """The object key of an initialization section, named by its content so that a
+        restarted recording never overwrites one its earlier segments need."""
+        key = self._init_keys.get(init.name)
+        if key is None:
+            digest = hashlib.sha256(init.data).hexdigest()[:20]
+            key = self._init_keys[init.name] = f"{folder}init-{digest}.mp4"
+        return key
+
+    def needs_store(self, key: str) -> bool:
+        return key not in self._stored
+
+    def stored(self, key: str) -> None:
+        self._stored.add(key)

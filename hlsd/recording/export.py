@@ -1,0 +1,62 @@
+"""``/recordings/{id}.mp4``: a recording joined into one MP4 by remuxing, in a thread."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import Executor
+from pathlib import Path
+
+from hlsd.media.join import join_to_mp4
+from hlsd.recording.recorder import RecordingError
+from hlsd.recording.replay import Replay, ReplayCatalog
+
+log = logging.getLogger(__name__)
+
+TEMP_PATTERN = "export-*.mp4"
+"""Files an export leaves in the temp dir while it runs; leftovers are swept at start."""
+
+
+class Exporter:
+    def __init__(self, *, catalog: ReplayCatalog, temp_dir: Path, executor: Executor,
+                 max_bytes: int) -> None:
+        self._catalog = catalog
+        self._temp_dir = temp_dir
+        self._executor = executor
+        self._max_bytes = max_bytes
+
+    @contextlib.asynccontextmanager
+    async def export(self, replay: Replay) -> AsyncIterator[Path]:
+        """The recording as an MP4 file, removed when the context ends. `RecordingError`
+        for an empty recording (404) or one past ``recording.max_export_bytes`` (413)."""
+        if not replay.runs:
+            raise RecordingError("the recording has no segments yet", status=404)
+        if replay.size > self._max_bytes:
+            raise RecordingError(
+                f"the recording holds {replay.size} bytes, more than the "
+                f"{self._max_bytes} an export may (recording.max_export_bytes)", status=413)
+        first = replay.runs[0][0]
+        segment_format = "mpegts" if first.endswith(".ts") else "mp4"
+        target = self._temp_dir / TEMP_PATTERN.replace("*", uuid.uuid4().hex)
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._executor, lambda: join_to_mp4(
+                (self._run(run, replay, loop) for run in replay.runs), target,
+                segment_format=segment_format))
+            yield target
+        finally:
+            target.unlink(missing_ok=True)
+
+    def _run(self, keys: tuple[str, ...], replay: Replay,
+             loop: asyncio.AbstractEventLoop) -> Iterator[bytes]:
+        """One run's bytes (init section first, for fMP4), read as the remux needs them."""
+        init = replay.inits.get(keys[0])
+        for key in ((init,) if init else ()) + keys:
+            path = self._catalog.local_path(key)
+            if path is not None:
+                yield path.read_bytes()
+            else:
+                yield asyncio.run_coroutine_threadsafe(self._catalog.fetch(key), loop).result()

@@ -1,0 +1,285 @@
+"""The recorder: live segments of the hub into the object store, indexed in the database.
+
+It listens to the hub (`StreamHub.add_listener`). Each active recording is a reader with
+its own bounded queue and writer task, so a slow store delays only that recording and
+never the publisher: a full queue drops the segment, counts it, and marks the next one
+as a discontinuity. A segment is durable before it is visible: its bytes are written
+whole to the store (atomic put), and only then is its row committed to the database,
+which is what replay reads. A crash therefore leaves the committed part playable, at
+worst with unreferenced objects that `delete` removes with their prefix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import posixpath
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from hlsd.db import Recording, repo
+from hlsd.db.models import new_id
+from hlsd.db.repo import Sessions
+from hlsd.db.timestamps import utcnow
+from hlsd.metrics import Metrics
+from hlsd.recording._track import Track
+from hlsd.storage import ObjectStore, StorageError
+from hlsd.streams import Segment, Stream, StreamHub
+from hlsd.streams.rendition import LiveRendition, RenditionInfo
+
+log = logging.getLogger(__name__)
+
+_STOP = None
+"""Sentinel on a recording's queue: write what came before, then end the writer."""
+_RETRY_DELAY = 0.5
+_DRAIN_TIMEOUT = 30.0
+
+
+class RecordingError(Exception):
+    """A request the recorder refuses; `status` is the HTTP status it maps to."""
+
+    def __init__(self, message: str, *, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Job:
+    variant: str
+    rendition: LiveRendition
+    info: RenditionInfo
+    segment: Segment
+
+
+@dataclass(kw_only=True)
+class _Active:
+    """A recording under way: the segments it still has to store, and its writer."""
+
+    recording: Recording
+    queue: asyncio.Queue[_Job | None]
+    tracks: dict[str, Track] = field(default_factory=dict)
+    task: asyncio.Task[None] | None = None
+
+    def wants(self, segment: Segment) -> bool:
+        """Whether the segment's air time overlaps the recording's start onwards."""
+        ends = segment.program_date_time + timedelta(seconds=segment.duration)
+        return ends > self.recording.start_ts
+
+
+class Recorder:
+    def __init__(self, *, hub: StreamHub, sessions: Sessions, store: ObjectStore,
+                 metrics: Metrics, reach_back: float, queue_segments: int,
+                 store_attempts: int, now: Callable[[], datetime] = utcnow) -> None:
+        self._hub = hub
+        self._sessions = sessions
+        self._store = store
+        self._metrics = metrics
+        self._reach_back = reach_back
+        self._queue_segments = queue_segments
+        self._attempts = store_attempts
+        self._now = now
+        self._active: dict[str, _Active] = {}
+        self._by_stream: dict[str, list[_Active]] = {}
+        self.committed: Callable[[str], None] = lambda recording_id: None
+        """Told the id of a recording each time one of its segments is committed."""
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Listen to the hub and carry on with the recordings a previous run left active."""
+        self._hub.add_listener(self._offer)
+        for recording in await repo.list_active_recordings(self._sessions):
+            tracks = await self._saved_tracks(recording.id)
+            self._activate(recording, tracks)
+            log.info("recording %s of %r: carried on after a restart", recording.id,
+                     recording.stream)
+
+    async def close(self) -> None:
+        """Store what is queued (within a deadline); recordings stay active for the next
+        run."""
+        await asyncio.gather(*(self._drain(active) for active in list(self._active.values())))
+        self._active.clear()
+        self._by_stream.clear()
+
+    # -- the API's verbs ---------------------------------------------------------------
+
+    async def start(self, stream: str, *, start_ts: datetime | None = None,
+                    source_id: str | None = None, alias: str | None = None,
+                    description: str | None = None) -> Recording:
+        """A new recording of `stream`, from `start_ts` (now by default). A start in the
+        past reaches back into the segments the hub still holds."""
+        now = self._now()
+        start = now if start_ts is None else start_ts
+        if start < now - timedelta(seconds=self._reach_back + 1):
+            raise RecordingError(
+                f"start_time_epoch is {(now - start).total_seconds():.0f}s in the past; "
+                f"recordings reach back at most {self._reach_back:.0f}s "
+                "(recording.reach_back)")
+        recording_id = new_id()
+        recording = await repo.create_recording(
+            self._sessions, stream=stream, storage_prefix=f"recordings/{recording_id}/",
+            source_id=source_id, alias=alias, description=description, start_ts=start,
+            recording_id=recording_id)
+        active = self._activate(recording, {})
+        live = self._hub.get(stream)
+        if live is not None:
+            for variant, rendition in list(live.renditions.items()):
+                for segment in rendition.history():
+                    if active.wants(segment):
+                        await active.queue.put(_Job(variant=variant, rendition=rendition,
+                                                    info=rendition.info, segment=segment))
+        log.info("recording %s of %r: started at %s", recording.id, stream, start.isoformat())
+        return recording
+
+    async def stop(self, recording_id: str) -> Recording:
+        """Stop a recording once what it was sent is stored. Stopping a stopped one
+        returns it as it is."""
+        active = self._active.get(recording_id)
+        if active is not None:
+            self._deactivate(active)
+            await self._drain(active)
+        recording = await repo.stop_recording(self._sessions, recording_id)
+        if active is not None:
+            log.info("recording %s of %r: stopped", recording_id, recording.stream)
+        return recording
+
+    async def delete(self, recording_id: str) -> Recording:
+        """Forget a recording and remove its objects."""
+        active = self._active.get(recording_id)
+        if active is not None:
+            self._deactivate(active)
+            if active.task is not None:
+                active.task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await active.task
+        recording = await repo.delete_recording(self._sessions, recording_id)
+        try:
+            await self._store.delete_prefix(recording.storage_prefix)
+        except StorageError:
+            log.exception("recording %s: its objects under %r could not all be removed",
+                          recording_id, recording.storage_prefix)
+        self.committed(recording_id)
+        return recording
+
+    def is_recording(self, recording_id: str) -> bool:
+        return recording_id in self._active
+
+    # -- feeding -----------------------------------------------------------------------
+
+    def _offer(self, stream: Stream, rendition: LiveRendition, segment: Segment) -> None:
+        """The hub's listener: queue the segment for every recording of its stream."""
+        for active in self._by_stream.get(stream.name, ()):
+            if not active.wants(segment):
+                continue
+            job = _Job(variant=rendition.name, rendition=rendition, info=rendition.info,
+                       segment=segment)
+            try:
+                active.queue.put_nowait(job)
+            except asyncio.QueueFull:
+                self._lost(active, job, "queue full")
+
+    def _activate(self, recording: Recording, tracks: dict[str, Track]) -> _Active:
+        active = _Active(recording=recording, tracks=tracks,
+                         queue=asyncio.Queue(maxsize=self._queue_segments))
+        active.task = asyncio.create_task(self._write_all(active),
+                                          name=f"hlsd-recording-{recording.id}")
+        self._active[recording.id] = active
+        self._by_stream.setdefault(recording.stream, []).append(active)
+        return active
+
+    def _deactivate(self, active: _Active) -> None:
+        self._active.pop(active.recording.id, None)
+        feeding = self._by_stream.get(active.recording.stream, [])
+        if active in feeding:
+            feeding.remove(active)
+        if not feeding:
+            self._by_stream.pop(active.recording.stream, None)
+
+    async def _drain(self, active: _Active) -> None:
+        if active.task is None or active.task.done():
+            return
+        # The sentinel waits behind what is queued; `put` may wait for room.
+        await active.queue.put(_STOP)
+        try:
+            await asyncio.wait_for(asyncio.shield(active.task), _DRAIN_TIMEOUT)
+        except TimeoutError:
+            log.error("recording %s: the store did not take its last segments within %.0fs",
+                      active.recording.id, _DRAIN_TIMEOUT)
+            active.task.cancel()
+
+    def _lost(self, active: _Active, job: _Job, reason: str) -> None:
+        self._metrics.recording_losses.labels(reason).inc()
+        track = active.tracks.get(job.variant)
+        if track is not None:
+            track.broken()
+        log.error("recording %s: segment %s of %r lost (%s)", active.recording.id,
+                  job.segment.name, active.recording.stream, reason)
+
+    # -- writing -----------------------------------------------------------------------
+
+    async def _write_all(self, active: _Active) -> None:
+        while (job := await active.queue.get()) is not _STOP:
+            try:
+                await self._write(active, job)
+            except FileNotFoundError:
+                self._lost(active, job, "expired before it was stored")
+            except StorageError as exc:
+                self._lost(active, job, f"store: {exc}")
+
+    async def _write(self, active: _Active, job: _Job) -> None:
+        recording = active.recording
+        track = active.tracks.get(job.variant)
+        if track is None:
+            track = Track(position=len(active.tracks))
+            active.tracks[job.variant] = track
+            info = job.info
+            await repo.add_variant(
+                self._sessions, recording.id, name=job.variant, position=track.position,
+                bandwidth=info.bandwidth, average_bandwidth=info.average_bandwidth,
+                codecs=info.codecs, resolution=info.resolution, frame_rate=info.frame_rate)
+        segment = job.segment
+        folder = f"{recording.storage_prefix}{track.position}/"
+        init_key = None
+        if segment.init is not None:
+            init_key = track.init_key(folder, segment.init)
+            if track.needs_store(init_key):
+                await self._put(init_key, segment.init.data, "video/mp4")
+                track.stored(init_key)
+        data = segment.data
+        if data is None:  # spilled to disk while it waited (reach-back)
+            data = await asyncio.to_thread(segment.read)
+        sequence, discontinuity = track.place(job.rendition, segment)
+        extension = posixpath.splitext(segment.name)[1] or ".ts"
+        key = f"{folder}{sequence}{extension}"
+        await self._put(key, data, _CONTENT_TYPES.get(extension, "video/mp2t"))
+        await repo.append_segment(
+            self._sessions, recording.id, variant=job.variant, sequence=sequence,
+            duration=segment.duration, program_date_time=segment.program_date_time,
+            object_key=key, size=len(data), discontinuity=discontinuity, init_key=init_key)
+        track.advance(job.rendition, segment)
+        self._metrics.recorded_segments.inc()
+        self.committed(recording.id)
+
+    async def _put(self, key: str, data: bytes, content_type: str) -> None:
+        for attempt in range(1, self._attempts + 1):
+            try:
+                await self._store.put(key, data, content_type=content_type)
+                return
+            except StorageError as exc:
+                if attempt == self._attempts:
+                    raise
+                self._metrics.recording_retries.inc()
+                log.warning("store write of %r failed (%s); trying again", key, exc)
+                await asyncio.sleep(_RETRY_DELAY * 2 ** (attempt - 1))
+
+    async def _saved_tracks(self, recording_id: str) -> dict[str, Track]:
+        following = await repo.next_sequences(self._sessions, recording_id)
+        return {v.name: Track(position=v.position, next_sequence=following.get(v.name, 0))
+                for v in await repo.list_variants(self._sessions, recording_id)}
+
+
+_CONTENT_TYPES = {".ts": "video/mp2t", ".m4s": "video/iso.segment", ".mp4": "video/mp4",
+                  ".aac": "audio/aac"}

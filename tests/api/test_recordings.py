@@ -1,0 +1,274 @@
+"""Recording and replay, end to end: ffmpeg publishes into a running hlsd, recordings are
+started (in the past too), stopped, replayed as HLS, exported as MP4 and deleted, through
+the native API and LiveMix's. Replays are checked by ffmpeg, the rule checks, ffprobe
+and hls.js."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+import m3u8
+import pytest
+
+from hlsd.hls.rules import assert_valid
+from tests._support import media as fx
+from tests._support.browser import browser_test, describe, play_hls
+from tests._support.hlsd_server import HlsdServer
+from tests._support.publisher import LivePublisher
+
+KEY = "publish-secret"
+FFPROBE_DURATION = ["-v", "error", "-show_entries", "format=duration", "-of", "json"]
+
+
+@pytest.fixture(scope="module")
+def hlsd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HlsdServer]:
+    cfg = {"live": {"window": 4, "idle_timeout": "3s", "publish_keys": [KEY],
+                    "memory_per_variant": "150KB"},
+           "recording": {"reach_back": "30s"}}
+    with HlsdServer(cfg, tmp_dir=tmp_path_factory.mktemp("recordings")) as server:
+        yield server
+
+
+def publisher(server: HlsdServer, stream: str, **kw: object) -> LivePublisher:
+    return LivePublisher(f"{server.url}/ingest/{stream}",
+                         headers={"Authorization": f"Bearer {KEY}"}, size="320x240",
+                         **kw)  # type: ignore[arg-type]
+
+
+def wait_segments(c: httpx.Client, url: str, count: int, timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r = c.get(url)
+        if r.status_code == 200 and r.text.count("#EXTINF") >= count:
+            return r.text
+        time.sleep(0.2)
+    raise AssertionError(f"{url} never had {count} segments")
+
+
+def probe_duration(target: str) -> float:
+    """The container's duration, from ffprobe when there is one beside ffmpeg, else from
+    ffmpeg's own report of the input (the imageio-ffmpeg wheel ships ffmpeg alone)."""
+    ffprobe = Path(fx.FFMPEG).with_name("ffprobe")
+    if ffprobe.exists():
+        out = subprocess.run([str(ffprobe), *FFPROBE_DURATION, target], capture_output=True,
+                             text=True, check=True)
+        return float(json.loads(out.stdout)["format"]["duration"])
+    text = subprocess.run([fx.FFMPEG, "-hide_banner", "-i", target], capture_output=True,
+                          text=True, check=False).stderr
+    stamp = text.split("Duration: ", 1)[1].split(",", 1)[0]
+    hours, minutes, seconds = stamp.split(":")
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
+def media_durations(text: str) -> float:
+    return sum(s.duration for s in m3u8.loads(text).segments)
+
+
+def test_a_recording_started_in_the_past_replays_and_exports(hlsd: HlsdServer) -> None:
+    with publisher(hlsd, "cam-rec", duration=30) as pub, \
+            httpx.Client(base_url=hlsd.url, timeout=60) as c:
+        wait_segments(c, "/live/cam-rec/index.m3u8", 4)
+        time.sleep(4)  # let more segments leave the 4-segment window: reach-back needs them
+        start = int(time.time()) - 6
+        r = c.post("/api/streams/cam-rec/recordings",
+                   json={"alias": "goal", "start_time_epoch": start})
+        assert r.status_code == 201, r.text
+        rec = r.json()
+        assert rec["active"] is True and rec["alias"] == "goal" and rec["stream"] == "cam-rec"
+        rid = rec["id"]
+
+        # The reach-back segments are stored in the background, oldest first.
+        growing = wait_segments(c, f"/recordings/{rid}/index.m3u8", 3)
+        assert "#EXT-X-PLAYLIST-TYPE:EVENT" in growing
+        assert "#EXT-X-ENDLIST" not in growing
+        # It reached back: the first segment recorded aired before the request.
+        first = m3u8.loads(growing).segments[0].current_program_date_time
+        assert first.timestamp() < time.time() - 4
+
+        time.sleep(3)
+        stopped = c.post(f"/api/recordings/{rid}/stop")
+        assert stopped.status_code == 200 and stopped.json()["active"] is False
+        stop_at = datetime.fromisoformat(stopped.json()["end_ts"]).timestamp()
+        assert pub.running
+
+        text = c.get(f"/recordings/{rid}/index.m3u8").text
+        assert_valid(text)
+        assert "#EXT-X-PLAYLIST-TYPE:VOD" in text and "#EXT-X-ENDLIST" in text
+        playlist = m3u8.loads(text)
+        first_pdt = playlist.segments[0].current_program_date_time.timestamp()
+        assert start - 1.5 <= first_pdt <= start + 1.0
+        recorded = media_durations(text)
+        assert abs(recorded - (stop_at - start)) < 2.5, (recorded, stop_at - start)
+        assert [s.uri for s in playlist.segments][:3] == ["0.ts", "1.ts", "2.ts"]
+        assert fx.decode_errors(f"{hlsd.url}/recordings/{rid}/index.m3u8") == ""
+
+        # LiveMix's name for the same replay.
+        assert c.get(f"/v1/vod/recording/{rid}/vid.m3u8").text == text
+        segment = c.get(f"/v1/vod/recording/{rid}/0.ts")
+        assert segment.status_code == 200 and segment.content[:1] == b"\x47"
+        assert "immutable" in segment.headers["cache-control"]
+
+        info = c.get(f"/api/recordings/{rid}").json()
+        assert info["segments"] == len(playlist.segments)
+        assert abs(info["duration"] - recorded) < 0.01
+
+        mp4 = c.get(f"/recordings/{rid}.mp4")
+        assert mp4.status_code == 200, mp4.text
+        assert mp4.headers["content-type"] == "video/mp4"
+        exported = hlsd.dir / "export.mp4"
+        exported.write_bytes(mp4.content)
+        assert abs(probe_duration(str(exported)) - recorded) < 0.5
+        assert fx.decode_errors(str(exported)) == ""
+
+        listed = c.get("/api/streams/cam-rec/recordings").json()["recordings"]
+        assert [r["id"] for r in listed] == [rid]
+        assert rid in [r["id"] for r in c.get("/api/recordings").json()["recordings"]]
+
+        objects = hlsd.data_dir / "objects" / "recordings" / rid
+        assert any(objects.rglob("*.ts"))
+        assert c.delete(f"/api/recordings/{rid}").status_code == 200
+        assert c.get(f"/recordings/{rid}/index.m3u8").status_code == 404
+        assert c.get(f"/api/recordings/{rid}").status_code == 404
+        assert not objects.exists() or not any(objects.rglob("*.ts"))
+
+
+def test_an_fmp4_multivariant_recording(hlsd: HlsdServer) -> None:
+    variants = [("hi", "640x360", "600k"), ("lo", "320x180", "200k")]
+    with publisher(hlsd, "cam-abr", duration=20, variants=variants, segment_type="fmp4"), \
+            httpx.Client(base_url=hlsd.url, timeout=60) as c:
+        for name, _, _ in variants:
+            wait_segments(c, f"/live/cam-abr/{name}/index.m3u8", 2)
+        rid = c.post("/api/streams/cam-abr/recordings").json()["id"]
+        time.sleep(5)
+        c.post(f"/api/recordings/{rid}/stop")
+        master = c.get(f"/recordings/{rid}/index.m3u8").text
+        assert_valid(master)
+        parsed = m3u8.loads(master)
+        assert sorted(p.uri for p in parsed.playlists) == ["0/index.m3u8", "1/index.m3u8"]
+        assert {p.stream_info.resolution for p in parsed.playlists} == {(640, 360), (320, 180)}
+        assert all(p.stream_info.codecs for p in parsed.playlists)
+        for variant in parsed.playlists:
+            text = c.get(f"/recordings/{rid}/{variant.uri}").text
+            assert_valid(text)
+            assert "#EXT-X-MAP:URI=\"init-" in text
+        assert fx.decode_errors(f"{hlsd.url}/recordings/{rid}/index.m3u8") == ""
+        mp4 = c.get(f"/recordings/{rid}.mp4")
+        assert mp4.status_code == 200
+        exported = hlsd.dir / "abr.mp4"
+        exported.write_bytes(mp4.content)
+        assert fx.decode_errors(str(exported)) == ""
+        assert probe_duration(str(exported)) > 3
+
+
+def test_the_livemix_recording_api(hlsd: HlsdServer) -> None:
+    with httpx.Client(base_url=hlsd.url, timeout=60) as c:
+        source = c.post("/v1/source", json={"name": "lm-cam", "segment_len": 1}).json()
+        sid = source["source"]["id"]
+        with publisher(hlsd, "lm-cam", duration=20):
+            wait_segments(c, "/live/lm-cam/index.m3u8", 3)
+            r = c.post(f"/v1/source/{sid}/recording",
+                       json={"alias": "clip", "description": "d",
+                             "start_time_epoch": int(time.time()) - 2})
+            assert r.status_code == 200, r.text
+            body = r.json()
+            assert body["success"] is True and body["request_id"]
+            rec = body["recording"]
+            assert rec["source"] == sid and rec["active"] == 1 and rec["alias"] == "clip"
+            rid = rec["id"]
+            time.sleep(3)
+            assert c.post(f"/v1/recording/{rid}/stop").json()["success"] is True
+        got = c.get(f"/v1/recording/{rid}").json()["recording"]
+        assert got["active"] == -1 and got["end_ts"]
+        assert [x["id"] for x in c.get(f"/v1/source/{sid}/recording").json()["recordings"]] \
+            == [rid]
+        assert c.get(f"/v1/source/{sid}/recording?only_active=true").json()["recordings"] == []
+        assert rid in [x["id"] for x in c.get("/v1/recording").json()["recordings"]]
+        segments = c.get(f"/v1/recording/{rid}/segment").json()["segments"]
+        assert len(segments) >= 3
+        assert {"id", "name", "start", "end", "length", "uri", "source"} <= set(segments[0])
+        assert c.get(segments[0]["uri"]).status_code == 200
+        assert fx.decode_errors(f"{hlsd.url}/v1/vod/recording/{rid}/vid.m3u8") == ""
+        assert c.delete(f"/v1/recording/{rid}").json()["success"] is True
+        missing = c.get(f"/v1/recording/{rid}")
+        assert missing.status_code == 404 and missing.json()["success"] is False
+
+
+def test_bad_recording_requests(hlsd: HlsdServer) -> None:
+    with httpx.Client(base_url=hlsd.url, timeout=30) as c:
+        long_ago = c.post("/api/streams/any/recordings",
+                          json={"start_time_epoch": int(time.time()) - 3600})
+        assert long_ago.status_code == 400 and "reach back" in long_ago.json()["error"]
+        assert c.post("/api/streams/bad id!/recordings").status_code == 400
+        assert c.post("/api/streams/any/recordings", json={"bogus": 1}).status_code == 422
+        assert c.post("/api/streams/any/recordings", content=b"{").status_code == 422
+        for path in ("/api/recordings/nope", "/recordings/nope/index.m3u8",
+                     "/recordings/nope.mp4", "/v1/vod/recording/nope/vid.m3u8"):
+            r = c.get(path)
+            assert r.status_code == 404 and r.json()["error"], path
+        assert c.post("/api/recordings/nope/stop").status_code == 404
+        assert c.delete("/api/recordings/nope").status_code == 404
+        assert c.post("/v1/source/nope/recording").status_code == 404
+        assert c.post("/v1/recording/nope/stop").status_code == 404
+        armed = c.post("/api/streams/not-yet/recordings").json()["id"]
+        empty = c.get(f"/recordings/{armed}/index.m3u8")
+        assert empty.status_code == 404 and "no segments" in empty.json()["error"]
+        assert c.get(f"/recordings/{armed}.mp4").status_code == 404
+        assert c.delete(f"/api/recordings/{armed}").status_code == 200
+
+
+def test_management_needs_the_admin_key(tmp_path: Path) -> None:
+    with HlsdServer({"admin_key": "adm"}, tmp_dir=tmp_path) as server, \
+            httpx.Client(base_url=server.url, timeout=30) as c:
+        assert c.post("/api/streams/x/recordings").status_code == 401
+        assert c.get("/v1/recording").status_code == 401
+        ok = c.post("/api/streams/x/recordings", headers={"authorization": "Bearer adm"})
+        assert ok.status_code == 201
+
+
+def test_a_crash_leaves_the_committed_part_playable(tmp_path: Path) -> None:
+    cfg = {"live": {"window": 4, "idle_timeout": "3s", "publish_keys": [KEY]}}
+    with HlsdServer(cfg, tmp_dir=tmp_path) as server, \
+            httpx.Client(base_url=server.url, timeout=60) as c:
+        with publisher(server, "cam-crash", duration=30):
+            wait_segments(c, "/live/cam-crash/index.m3u8", 2)
+            rid = c.post("/api/streams/cam-crash/recordings").json()["id"]
+            wait_segments(c, f"/recordings/{rid}/index.m3u8", 4)
+            server.kill()
+        server.start()
+        text = c.get(f"/recordings/{rid}/index.m3u8").text
+        assert text.count("#EXTINF") >= 4
+        assert_valid(text)
+        for uri in (u for u in text.splitlines() if u.endswith(".ts")):
+            segment = c.get(f"/recordings/{rid}/{uri}")
+            assert segment.status_code == 200 and segment.content[:1] == b"\x47"
+        # Still active after the restart: a new push on the stream carries it on, after
+        # a discontinuity.
+        before = text.count("#EXTINF")
+        with publisher(server, "cam-crash", duration=20):
+            wait_segments(c, f"/recordings/{rid}/index.m3u8", before + 3)
+        stopped = c.post(f"/api/recordings/{rid}/stop").json()
+        assert stopped["active"] is False
+        final = c.get(f"/recordings/{rid}/index.m3u8").text
+        assert_valid(final)
+        assert "#EXT-X-DISCONTINUITY" in final
+        assert fx.decode_errors(f"{server.url}/recordings/{rid}/index.m3u8") == ""
+
+
+@browser_test[0]
+@browser_test[1]
+def test_hlsjs_plays_a_recording(hlsd: HlsdServer) -> None:
+    with publisher(hlsd, "cam-web-rec", duration=20), \
+            httpx.Client(base_url=hlsd.url, timeout=60) as c:
+        wait_segments(c, "/live/cam-web-rec/index.m3u8", 2)
+        rid = c.post("/api/streams/cam-web-rec/recordings").json()["id"]
+        time.sleep(6)
+        c.post(f"/api/recordings/{rid}/stop")
+    result = play_hls(f"{hlsd.url}/recordings/{rid}/index.m3u8", seconds=3, timeout=30)
+    assert result.played >= 3.0, describe(result)
+    assert result.fatal_errors == [], describe(result)
