@@ -138,10 +138,11 @@ class Recorder:
         """Stop a recording once what it was sent is stored. Stopping a stopped one
         returns it as it is."""
         active = self._active.get(recording_id)
+        end = self._now()
         if active is not None:
             self._deactivate(active)
             await self._drain(active)
-        recording = await repo.stop_recording(self._sessions, recording_id)
+        recording = await repo.stop_recording(self._sessions, recording_id, end_ts=end)
         if active is not None:
             log.info("recording %s of %r: stopped", recording_id, recording.stream)
         return recording

@@ -5,6 +5,7 @@ and hls.js."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import time
@@ -17,9 +18,11 @@ import m3u8
 import pytest
 
 from hlsd.hls.rules import assert_valid
+from hlsd.storage.s3 import S3Store
 from tests._support import media as fx
 from tests._support.browser import browser_test, describe, play_hls
 from tests._support.hlsd_server import HlsdServer
+from tests._support.moto import moto_server
 from tests._support.publisher import LivePublisher
 
 KEY = "publish-secret"
@@ -272,3 +275,51 @@ def test_hlsjs_plays_a_recording(hlsd: HlsdServer) -> None:
     result = play_hls(f"{hlsd.url}/recordings/{rid}/index.m3u8", seconds=3, timeout=30)
     assert result.played >= 3.0, describe(result)
     assert result.fatal_errors == [], describe(result)
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as url:
+        yield url
+
+
+def test_recordings_on_s3(s3_endpoint: str, tmp_path: Path) -> None:
+    """The same cycle on a real S3 HTTP endpoint (moto's server): segments go to the
+    bucket, replay reads them back through the read-ahead cache, delete empties it."""
+    cfg = {"live": {"window": 4, "idle_timeout": "3s", "publish_keys": [KEY]},
+           "storage": {"backend": "s3", "bucket": "recordings", "endpoint_url": s3_endpoint,
+                       "access_key": "testing", "secret_key": "testing",
+                       "prefix": "hlsd", "create_bucket": True}}
+    with HlsdServer(cfg, tmp_dir=tmp_path) as server, \
+            httpx.Client(base_url=server.url, timeout=60) as c:
+        with publisher(server, "cam-s3", duration=20):
+            wait_segments(c, "/live/cam-s3/index.m3u8", 3)
+            rid = c.post("/api/streams/cam-s3/recordings",
+                         json={"start_time_epoch": int(time.time()) - 2}).json()["id"]
+            wait_segments(c, f"/recordings/{rid}/index.m3u8", 5)
+            c.post(f"/api/recordings/{rid}/stop")
+        assert not (server.data_dir / "objects").exists()
+        keys = _bucket_keys(s3_endpoint, "recordings", f"hlsd/recordings/{rid}/")
+        assert sum(k.endswith(".ts") for k in keys) >= 5
+        text = c.get(f"/recordings/{rid}/index.m3u8").text
+        assert_valid(text)
+        assert fx.decode_errors(f"{server.url}/recordings/{rid}/index.m3u8") == ""
+        mp4 = c.get(f"/recordings/{rid}.mp4")
+        assert mp4.status_code == 200
+        (tmp_path / "s3.mp4").write_bytes(mp4.content)
+        assert abs(probe_duration(str(tmp_path / "s3.mp4")) - media_durations(text)) < 0.5
+        metrics = c.get("/metrics").text
+        assert 'hlsd_cache_entries{cache="replay"}' in metrics
+        assert c.delete(f"/api/recordings/{rid}").status_code == 200
+        assert _bucket_keys(s3_endpoint, "recordings", f"hlsd/recordings/{rid}/") == []
+
+
+def _bucket_keys(endpoint: str, bucket: str, prefix: str) -> list[str]:
+    async def listing() -> list[str]:
+        store = S3Store(bucket, endpoint_url=endpoint, region="us-east-1",
+                        access_key="testing", secret_key="testing")
+        try:
+            return [info.key async for info in store.list(prefix)]
+        finally:
+            await store.close()
+    return asyncio.run(listing())

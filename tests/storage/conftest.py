@@ -8,7 +8,7 @@ import pytest
 
 from hlsd.storage import LocalStore, ObjectStore
 from hlsd.storage.s3 import S3Store
-from tests.storage._moto import moto_server
+from tests._support.moto import moto_server
 
 _buckets = itertools.count()
 

@@ -1,0 +1,96 @@
+"""A recorder on a real hub, a real SQLite database and a real local object store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from hlsd.db.engine import init_schema, make_engine, session_factory
+from hlsd.db.repo import Sessions
+from hlsd.metrics import Metrics
+from hlsd.recording import Recorder
+from hlsd.storage import LocalStore, StorageError
+from hlsd.streams import Stream, StreamHub
+from hlsd.streams.hub import PublishPolicy
+
+T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    """Monotonic seconds for the hub and the wall clock for the recorder, moved together."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def __call__(self) -> float:
+        return self.seconds
+
+    def wall(self) -> datetime:
+        return T0 + timedelta(seconds=self.seconds)
+
+
+class FlakyStore(LocalStore):
+    """A local store whose next `failures` puts fail, as a network store's can."""
+
+    failures = 0
+    puts = 0
+
+    async def put(self, key: str, data: bytes, *, content_type: str = "") -> None:
+        self.puts += 1
+        if self.failures:
+            self.failures -= 1
+            raise StorageError("the store is down")
+        await super().put(key, data)
+
+
+@dataclass
+class Rig:
+    hub: StreamHub
+    recorder: Recorder
+    store: FlakyStore
+    sessions: Sessions
+    metrics: Metrics
+    clock: Clock
+
+    def publish(self, name: str = "cam") -> Stream:
+        return self.hub.publish(name, "ffmpeg")
+
+    def push(self, stream: Stream, count: int, *, variant: str = "") -> None:
+        """`count` one-second TS segments, each aired when committed."""
+        rendition = stream.rendition(variant)
+        for _ in range(count):
+            rendition.append(duration=1.0, data=b"\x47" * 1000,
+                             program_date_time=self.clock.wall(), extension="ts")
+            self.clock.seconds += 1.0
+
+
+async def make_rig(tmp_path: Path, *, queue_segments: int = 64,
+                   reach_back: float = 30.0) -> AsyncIterator[Rig]:
+    clock = Clock()
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'rec.db'}")
+    await init_schema(engine)
+    sessions = session_factory(engine)
+    hub = StreamHub(window=3, policy=PublishPolicy.TAKEOVER, idle_timeout=10, retention=60,
+                    max_streams=10, clock=clock, keep_for=reach_back)
+    store = FlakyStore(tmp_path / "objects")
+    metrics = Metrics()
+    recorder = Recorder(hub=hub, sessions=sessions, store=store, metrics=metrics,
+                        reach_back=reach_back, queue_segments=queue_segments,
+                        store_attempts=3, now=clock.wall)
+    await recorder.open()
+    try:
+        yield Rig(hub=hub, recorder=recorder, store=store, sessions=sessions, metrics=metrics,
+                  clock=clock)
+    finally:
+        await recorder.close()
+        await engine.dispose()
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    async for made in make_rig(tmp_path):
+        yield made

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from hlsd.hls.rules import assert_valid
+from hlsd.recording import ReplayCatalog
+from hlsd.storage import LocalStore
+from hlsd.vod.memory_lru import MemoryLRU
+
+from .conftest import Rig
+from .test_recorder import settle
+
+
+class RemoteStore(LocalStore):
+    """A local store that hides its files, as S3 has none: every read is a `get`."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.gets: list[str] = []
+
+    def local_path(self, key: str) -> Path | None:
+        return None
+
+    async def get(self, key: str) -> bytes:
+        self.gets.append(key.rsplit("/", 1)[-1])
+        return await super().get(key)
+
+
+def catalog(rig: Rig, prefetch: int = 3) -> tuple[ReplayCatalog, RemoteStore]:
+    store = RemoteStore(rig.store.root)
+    replays = ReplayCatalog(sessions=rig.sessions, store=store, prefetch=prefetch,
+                            cache=MemoryLRU(name="replay", max_bytes=1 << 20, max_entry=1 << 16))
+    rig.recorder.committed = replays.changed
+    return replays, store
+
+
+async def test_a_growing_recording_is_an_event_playlist_then_vod(rig: Rig) -> None:
+    replays, _ = catalog(rig)
+    stream = rig.publish()
+    recording = await rig.recorder.start("cam")
+    rig.push(stream, 3)
+    await settle(rig, recording.id, 3)
+    replay = await replays.replay(recording.id)
+    assert replay is not None and replay.growing and replay.master is None
+    text = replay.variants[""].playlist.body.decode()
+    assert_valid(text)
+    assert "#EXT-X-PLAYLIST-TYPE:EVENT" in text and "#EXT-X-ENDLIST" not in text
+    rig.push(stream, 1)
+    await settle(rig, recording.id, 4)
+    grown = await replays.replay(recording.id)
+    assert grown is not None and grown.variants[""].playlist.body.count(b"#EXTINF") == 4
+    await rig.recorder.stop(recording.id)
+    replays.changed(recording.id)
+    done = await replays.replay(recording.id)
+    assert done is not None and not done.growing
+    final = done.variants[""].playlist.body.decode()
+    assert_valid(final)
+    assert "#EXT-X-PLAYLIST-TYPE:VOD" in final and final.rstrip().endswith("#EXT-X-ENDLIST")
+    assert done.runs == (tuple(f"{recording.storage_prefix}0/{n}.ts" for n in range(4)),)
+    assert await replays.replay("no-such-recording") is None
+
+
+async def test_reading_rolls_a_read_ahead_with_the_player(rig: Rig) -> None:
+    replays, store = catalog(rig, prefetch=2)
+    stream = rig.publish()
+    recording = await rig.recorder.start("cam")
+    rig.push(stream, 8)
+    await settle(rig, recording.id, 8)
+    replay = await replays.replay(recording.id)
+    assert replay is not None
+    variant = replay.variants[""]
+    assert await replays.read(variant, "0.ts") == b"\x47" * 1000
+    await asyncio.sleep(0.05)
+    assert store.gets == ["0.ts", "1.ts", "2.ts"]
+    for uri in ("1.ts", "2.ts"):  # served from the read-ahead, which keeps rolling
+        await replays.read(variant, uri)
+        await asyncio.sleep(0.05)
+    assert store.gets == ["0.ts", "1.ts", "2.ts", "3.ts", "4.ts"]
+    await replays.read(variant, "6.ts")  # a seek: read there, and ahead of it
+    await asyncio.sleep(0.05)
+    assert store.gets[5:] == ["6.ts", "7.ts"]  # 7 is the last one
+    await replays.close()
+
+
+async def test_concurrent_reads_of_one_segment_share_one_get(rig: Rig) -> None:
+    replays, store = catalog(rig, prefetch=0)
+    stream = rig.publish()
+    recording = await rig.recorder.start("cam")
+    rig.push(stream, 1)
+    await settle(rig, recording.id, 1)
+    replay = await replays.replay(recording.id)
+    assert replay is not None
+    results = await asyncio.gather(*(replays.read(replay.variants[""], "0.ts")
+                                     for _ in range(5)))
+    assert len(set(results)) == 1 and store.gets == ["0.ts"]
