@@ -180,7 +180,7 @@ class Recorder:
             try:
                 active.queue.put_nowait(job)
             except asyncio.QueueFull:
-                self._lost(active, job, "queue full")
+                self._lost(active, job, "queue_full")
 
     def _activate(self, recording: Recording, tracks: dict[str, Track]) -> _Active:
         active = _Active(recording=recording, tracks=tracks,
@@ -212,6 +212,8 @@ class Recorder:
             active.task.cancel()
 
     def _lost(self, active: _Active, job: _Job, reason: str) -> None:
+        """Count a segment the recording could not keep; `reason` is a fixed label
+        (``queue_full``, ``expired``, ``store``, ``error``)."""
         self._metrics.recording_losses.labels(reason).inc()
         track = active.tracks.get(job.variant)
         if track is not None:
@@ -226,9 +228,14 @@ class Recorder:
             try:
                 await self._write(active, job)
             except FileNotFoundError:
-                self._lost(active, job, "expired before it was stored")
+                self._lost(active, job, "expired")
             except StorageError as exc:
-                self._lost(active, job, f"store: {exc}")
+                log.error("recording %s: the store refused a segment: %s",
+                          active.recording.id, exc)
+                self._lost(active, job, "store")
+            except Exception:  # a writer must outlive any one segment (a database outage)
+                log.exception("recording %s: storing a segment failed", active.recording.id)
+                self._lost(active, job, "error")
 
     async def _write(self, active: _Active, job: _Job) -> None:
         recording = active.recording
