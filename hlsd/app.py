@@ -32,6 +32,7 @@ from hlsd.api import (
     streams,
 )
 from hlsd.api._asgi import Cors
+from hlsd.api._gate import TokenGate
 from hlsd.api.dispatch import FastPaths
 from hlsd.api.errors import install_error_handlers
 from hlsd.auth.keys import load_root_secret
@@ -211,7 +212,7 @@ def create_app(settings: Settings) -> ASGIApp:
         livemix_recordings.router(recorder=services.recorder, sessions=services.sessions,
                                   admin_key=admin_key),
         recordings.router(recorder=services.recorder, sessions=services.sessions,
-                          admin_key=admin_key),
+                          signer=services.signer, admin_key=admin_key),
     ]
     for router in routers:
         app.include_router(router)
@@ -226,11 +227,13 @@ def create_app(settings: Settings) -> ASGIApp:
     cors = Cors(settings.cors.allow_origins)
     gated = hls_gated.GatedHls(streams=services.streams, packager=services.packager,
                                metrics=services.metrics, cors=cors)
-    live_hls = live.LiveHls(hub=services.hub, cors=cors, signer=(
-        services.signer if settings.live.access is PlaybackAccess.TOKEN else None))
+    live_hls = live.LiveHls(hub=services.hub, cors=cors, gate=(
+        TokenGate(services.signer) if settings.live.access is PlaybackAccess.TOKEN else None))
     livemix_playback = live.LiveMixPlayback(live=live_hls, names=source_names)
     recording_playback = replay.RecordingPlayback(
-        catalog=services.replays, exporter=services.exporter, cors=cors)
+        catalog=services.replays, exporter=services.exporter, cors=cors,
+        gate=(TokenGate(services.signer)
+              if settings.recording.access is PlaybackAccess.TOKEN else None))
     return FastPaths(app, [
         (hls_gated.PREFIX, gated), (live.PREFIX, live_hls),
         (live.LiveMixPlayback.PREFIX, livemix_playback),

@@ -131,6 +131,9 @@ class LiveMixSettings(_Section):
 class RecordingSettings(_Section):
     """``recording``: recordings of live streams, their replay and export."""
 
+    access: PlaybackAccess = PlaybackAccess.PUBLIC
+    """``/recordings`` replay and export; ``token`` needs a token bound to the recording,
+    from ``POST /api/recordings/{id}/token``."""
     reach_back: Seconds = 60.0
     """How far in the past a recording may start (``start_time_epoch``): live segments
     are held this long after they are committed (in memory up to

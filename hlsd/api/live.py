@@ -20,11 +20,9 @@ from hlsd.api._asgi import (
     respond_error,
     send_playlist,
 )
-from hlsd.api._query_token import TOKEN_HEADERS, TokenPlaylists, request_token
+from hlsd.api._gate import TokenGate, live_subject
+from hlsd.api._query_token import TOKEN_HEADERS
 from hlsd.api.livemix import SourceNames
-from hlsd.api.streams import live_subject
-from hlsd.auth.grants import GrantCache
-from hlsd.auth.tokens import Expired, InvalidToken, TokenSigner
 from hlsd.hls import Rendered
 from hlsd.streams import InitSegment, Segment, StreamHub
 from hlsd.streams.stream import MASTER
@@ -43,17 +41,14 @@ _TYPES = {".ts": b"video/mp2t", ".m4s": b"video/iso.segment", ".aac": b"audio/aa
 
 
 class LiveHls:
-    """With a `signer`, playback needs a token bound to ``live/<stream>`` (header,
+    """With a `gate`, playback needs a token bound to ``live/<stream>`` (header,
     bearer, or ``?token=``, which then travels in the playlists' URIs)."""
 
-    def __init__(self, *, hub: StreamHub, cors: Cors, signer: TokenSigner | None) -> None:
+    def __init__(self, *, hub: StreamHub, cors: Cors, gate: TokenGate | None) -> None:
         self._hub = hub
         self._cors = cors
-        self._signer = signer
-        self._caching = _PRIVATE if signer else _PUBLIC
-        self._granted: GrantCache[bool] | None = (
-            GrantCache(now=signer.now) if signer else None)
-        self._token_playlists = TokenPlaylists()
+        self._gate = gate
+        self._caching = _PRIVATE if gate else _PUBLIC
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = request_headers(scope, _WANTED)
@@ -61,13 +56,11 @@ class LiveHls:
         head = scope["method"] == "HEAD"
         parts = scope["path"][len(PREFIX):].split("/")
         query_token = None
-        if self._signer is not None:
-            token, in_query = request_token(scope, headers)
-            refusal = self._refusal(parts[0], token)
+        if self._gate is not None:
+            refusal, query_token = self._gate.admit(scope, headers, live_subject(parts[0]))
             if refusal is not None:
                 await respond_error(send, refusal[0], refusal[1], cors)
                 return
-            query_token = token if in_query else None
         stream = self._hub.get(parts[0]) if len(parts) in (2, 3) else None
         if stream is None:
             await respond_error(send, 404, "no such live stream", cors)
@@ -86,24 +79,9 @@ class LiveHls:
                 return
             playlist = rendition.playlist()
         if playlist is not None and query_token is not None:
-            playlist = self._token_playlists.with_token(playlist, query_token)
+            assert self._gate is not None
+            playlist = self._gate.playlists.with_token(playlist, query_token)
         await _playlist(send, playlist, headers, [self._caching[0], *cors], head)
-
-    def _refusal(self, stream: str, token: str | None) -> tuple[int, str] | None:
-        assert self._signer is not None and self._granted is not None
-        if not token:
-            return 401, "a token is required (x-gostreamer-token, Bearer or ?token=)"
-        subject = live_subject(stream)
-        if self._granted.get(subject, token):
-            return None
-        try:
-            expires = self._signer.check_token(token, subject)
-        except Expired:
-            return 401, "token expired"
-        except InvalidToken:
-            return 403, "token is not valid for this stream"
-        self._granted.put(subject, token, expires, True)
-        return None
 
     async def _segment(self, send: Send, item: object, name: str, cors: Headers,
                        head: bool) -> None:

@@ -15,8 +15,11 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictStr
 
 from hlsd.api._body import read_body
+from hlsd.api._gate import recording_subject
 from hlsd.api._json import iso
+from hlsd.api.streams import issue_token
 from hlsd.auth.access import check_admin
+from hlsd.auth.tokens import TokenSigner
 from hlsd.db import Recording, repo
 from hlsd.db.repo import Sessions
 from hlsd.ingest.http_push import validate_stream_id
@@ -50,7 +53,8 @@ def recording_json(recording: Recording, **more: Any) -> dict[str, Any]:
     }
 
 
-def router(*, recorder: Recorder, sessions: Sessions, admin_key: str | None) -> APIRouter:
+def router(*, recorder: Recorder, sessions: Sessions, signer: TokenSigner,
+           admin_key: str | None) -> APIRouter:
     api = APIRouter(prefix="/api", tags=["recordings"])
 
     def admin(request: Request) -> None:
@@ -90,6 +94,13 @@ def router(*, recorder: Recorder, sessions: Sessions, admin_key: str | None) -> 
         return JSONResponse(recording_json(
             recording, segments=len(segments), bytes=sum(s.size for s in segments),
             duration=round(duration, 3)))
+
+    @api.post("/recordings/{recording_id}/token", status_code=201)
+    async def token(recording_id: str, request: Request) -> JSONResponse:
+        """A playback token for a recording (``recording.access: token``)."""
+        admin(request)
+        await repo.get_recording(sessions, recording_id)
+        return await issue_token(signer, recording_subject(recording_id), request)
 
     @api.post("/recordings/{recording_id}/stop")
     async def stop(recording_id: str, request: Request) -> JSONResponse:

@@ -12,6 +12,8 @@ from starlette.responses import FileResponse
 from starlette.types import Receive, Scope, Send
 
 from hlsd.api._asgi import Cors, request_headers, respond, respond_error, send_playlist
+from hlsd.api._gate import TokenGate, recording_subject
+from hlsd.api._query_token import TOKEN_HEADERS
 from hlsd.media.errors import MediaError
 from hlsd.recording import Exporter, RecordingError, Replay, ReplayCatalog
 from hlsd.recording.replay import PLAYLIST
@@ -20,31 +22,50 @@ from hlsd.storage import ObjectNotFound, StorageError
 log = logging.getLogger(__name__)
 
 PREFIX = "/recordings/"
-_WANTED = frozenset({b"if-none-match", b"origin"})
+_WANTED = TOKEN_HEADERS | {b"if-none-match", b"origin"}
 _M3U8 = (b"content-type", b"application/vnd.apple.mpegurl")
 # A stopped recording's playlist changes only if it is deleted; a growing one every
 # segment. Segment URIs are never reused.
-_FINISHED = (b"cache-control", b"public, max-age=60")
-_GROWING = (b"cache-control", b"public, max-age=1")
-_IMMUTABLE = "public, max-age=31536000, immutable"
+# Gated recordings keep out of shared caches.
+_FINISHED = {False: (b"cache-control", b"public, max-age=60"),
+             True: (b"cache-control", b"private, max-age=60")}
+_GROWING = {False: (b"cache-control", b"public, max-age=1"),
+            True: (b"cache-control", b"private, max-age=1")}
+_IMMUTABLE = {False: "public, max-age=31536000, immutable",
+              True: "private, max-age=31536000, immutable"}
 _TYPES = {".ts": "video/mp2t", ".m4s": "video/iso.segment", ".mp4": "video/mp4",
           ".aac": "audio/aac"}
 
 
 class RecordingPlayback:
-    def __init__(self, *, catalog: ReplayCatalog, exporter: Exporter, cors: Cors) -> None:
+    """With a `gate`, playback and export need a token bound to ``recording/<id>``
+    (header, bearer, or ``?token=``, which then travels in the playlists' URIs)."""
+
+    def __init__(self, *, catalog: ReplayCatalog, exporter: Exporter, cors: Cors,
+                 gate: TokenGate | None) -> None:
         self._catalog = catalog
         self._exporter = exporter
         self._cors = cors
+        self._gate = gate
+        self._gated = gate is not None
+        self._immutable = _IMMUTABLE[self._gated]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = request_headers(scope, _WANTED)
         cors = self._cors.headers(headers.get(b"origin"))
         rest = scope["path"][len(PREFIX):]
-        if "/" not in rest and rest.endswith(".mp4"):
-            await self._export(scope, receive, send, rest.removesuffix(".mp4"), cors)
+        export = "/" not in rest and rest.endswith(".mp4")
+        recording_id, _, path = rest.removesuffix(".mp4" if export else "").partition("/")
+        query_token = None
+        if self._gate is not None:
+            refusal, query_token = self._gate.admit(scope, headers,
+                                                    recording_subject(recording_id))
+            if refusal is not None:
+                await respond_error(send, refusal[0], refusal[1], cors)
+                return
+        if export:
+            await self._export(scope, receive, send, recording_id, cors)
             return
-        recording_id, _, path = rest.partition("/")
         replay = await self._catalog.replay(recording_id) if recording_id else None
         if replay is None:
             await respond_error(send, 404, "no such recording", cors)
@@ -62,7 +83,10 @@ class RecordingPlayback:
                 await self._segment(scope, receive, send, replay, folder, name, cors)
                 return
             playlist = variant.playlist
-        caching = _GROWING if replay.growing else _FINISHED
+        caching = (_GROWING if replay.growing else _FINISHED)[self._gated]
+        if query_token is not None:
+            assert self._gate is not None
+            playlist = self._gate.playlists.with_token(playlist, query_token)
         await send_playlist(send, playlist.body, playlist.etag, [_M3U8, caching, *cors],
                             headers.get(b"if-none-match"), head=head)
 
@@ -74,7 +98,7 @@ class RecordingPlayback:
             await respond_error(send, 404, "no such segment", cors)
             return
         media_type = _TYPES.get(posixpath.splitext(name)[1], "application/octet-stream")
-        extra = {"cache-control": _IMMUTABLE,
+        extra = {"cache-control": self._immutable,
                  **{k.decode(): v.decode() for k, v in cors}}
         path = self._catalog.local_path(key)
         if path is not None:
@@ -92,7 +116,7 @@ class RecordingPlayback:
             await respond_error(send, 502, "the object store did not answer", cors)
             return
         await respond(send, 200, [(b"content-type", media_type.encode()),
-                                  (b"cache-control", _IMMUTABLE.encode()), *cors], data,
+                                  (b"cache-control", self._immutable.encode()), *cors], data,
                       head=scope["method"] == "HEAD")
 
     async def _export(self, scope: Scope, receive: Receive, send: Send, recording_id: str,

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, StrictStr, field_validator
 
 from hlsd._units import parse_duration
 from hlsd.api._body import read_body
+from hlsd.api._gate import live_subject
 from hlsd.auth.access import check_admin
 from hlsd.auth.tokens import TokenSigner
 from hlsd.ingest.http_push import validate_stream_id
@@ -27,9 +28,12 @@ class TokenRequest(BaseModel):
         return value
 
 
-def live_subject(stream: str) -> str:
-    """What a live playback token is bound to."""
-    return f"live/{stream}"
+async def issue_token(signer: TokenSigner, subject: str, request: Request) -> JSONResponse:
+    """201 ``{"token", "expires"}``: a playback token for `subject`, for the body's
+    ``ttl`` (default 1 h, at most 7 days)."""
+    body = await read_body(request, TokenRequest) if await request.body() else TokenRequest()
+    value, expires = signer.issue_subject_token(subject, parse_duration(body.ttl, bare_unit=1.0))
+    return JSONResponse({"token": value, "expires": expires}, status_code=201)
 
 
 def router(*, signer: TokenSigner, admin_key: str | None) -> APIRouter:
@@ -41,10 +45,6 @@ def router(*, signer: TokenSigner, admin_key: str | None) -> APIRouter:
         check_admin(request.headers.get("authorization"), admin_key,
                     request.client.host if request.client else None)
         validate_stream_id(stream)
-        body = await read_body(request, TokenRequest) if await request.body() else \
-            TokenRequest()
-        value, expires = signer.issue_subject_token(
-            live_subject(stream), parse_duration(body.ttl, bare_unit=1.0))
-        return JSONResponse({"token": value, "expires": expires}, status_code=201)
+        return await issue_token(signer, live_subject(stream), request)
 
     return api

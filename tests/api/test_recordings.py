@@ -323,3 +323,35 @@ def _bucket_keys(endpoint: str, bucket: str, prefix: str) -> list[str]:
         finally:
             await store.close()
     return asyncio.run(listing())
+
+
+def test_token_gated_replay(tmp_path: Path) -> None:
+    cfg = {"live": {"window": 4, "idle_timeout": "3s", "publish_keys": [KEY]},
+           "recording": {"access": "token"}}
+    with HlsdServer(cfg, tmp_dir=tmp_path) as server, \
+            httpx.Client(base_url=server.url, timeout=60) as c:
+        with publisher(server, "cam-vip", duration=20):
+            wait_segments(c, "/live/cam-vip/index.m3u8", 2)
+            rid = c.post("/api/streams/cam-vip/recordings").json()["id"]
+            other = c.post("/api/streams/cam-vip/recordings").json()["id"]
+            time.sleep(4)
+            c.post(f"/api/recordings/{rid}/stop")
+        minted = c.post(f"/api/recordings/{rid}/token", json={"ttl": "10m"})
+        assert minted.status_code == 201, minted.text
+        token = minted.json()["token"]
+        wrong = c.post(f"/api/recordings/{other}/token").json()["token"]
+        assert c.post("/api/recordings/nope/token").status_code == 404
+        url = f"/recordings/{rid}/index.m3u8"
+        assert c.get(url).status_code == 401
+        assert c.get(f"/recordings/{rid}.mp4").status_code == 401
+        assert c.get(url, headers={"x-gostreamer-token": wrong}).status_code == 403
+        ok = c.get(url, headers={"authorization": f"Bearer {token}"})
+        assert ok.status_code == 200 and "private" in ok.headers["cache-control"]
+        via_query = c.get(f"{url}?token={token}").text
+        uris = [u for u in via_query.splitlines() if u and not u.startswith("#")]
+        assert uris and all(u.endswith(f"?token={token}") for u in uris)
+        segment = c.get(f"/recordings/{rid}/{uris[0]}")
+        assert segment.status_code == 200 and "private" in segment.headers["cache-control"]
+        assert fx.decode_errors(f"{server.url}{url}?token={token}") == ""
+        assert c.get(f"/v1/vod/recording/{rid}/vid.m3u8?token={token}").status_code == 200
+        assert c.get(f"/recordings/{rid}.mp4?token={token}").status_code == 200
