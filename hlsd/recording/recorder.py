@@ -26,7 +26,7 @@ from hlsd.db.timestamps import utcnow
 from hlsd.metrics import Metrics
 from hlsd.recording._track import Track
 from hlsd.storage import ObjectStore, StorageError
-from hlsd.streams import Segment, Stream, StreamHub
+from hlsd.streams import Segment, Stream, StreamHub, StreamState
 from hlsd.streams.rendition import LiveRendition, RenditionInfo
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,8 @@ _STOP = None
 """Sentinel on a recording's queue: write what came before, then end the writer."""
 _RETRY_DELAY = 0.5
 _DRAIN_TIMEOUT = 30.0
+_MAX_TAIL = 15.0
+"""Seconds a stop waits, at most, for segments that began before it to arrive."""
 
 
 class RecordingError(Exception):
@@ -62,11 +64,17 @@ class _Active:
     queue: asyncio.Queue[_Job | None]
     tracks: dict[str, Track] = field(default_factory=dict)
     task: asyncio.Task[None] | None = None
+    end: datetime | None = None
+    """Set by a stop: segments that begin before it still belong to the recording."""
+    ended: set[str] = field(default_factory=set)
+    """Variants that have delivered a segment beginning at or after `end`."""
 
     def wants(self, segment: Segment) -> bool:
-        """Whether the segment's air time overlaps the recording's start onwards."""
+        """Whether the segment's air time overlaps the recording's start onwards, and
+        begins before its end."""
         ends = segment.program_date_time + timedelta(seconds=segment.duration)
-        return ends > self.recording.start_ts
+        return ends > self.recording.start_ts and (
+            self.end is None or segment.program_date_time < self.end)
 
 
 class Recorder:
@@ -135,11 +143,14 @@ class Recorder:
         return recording
 
     async def stop(self, recording_id: str) -> Recording:
-        """Stop a recording once what it was sent is stored. Stopping a stopped one
-        returns it as it is."""
+        """Stop a recording now: once the segments on air at this moment have arrived
+        (within a grace period) and everything it was sent is stored. Stopping a stopped
+        one returns it as it is."""
         active = self._active.get(recording_id)
         end = self._now()
         if active is not None:
+            active.end = end
+            await self._await_tail(active)
             self._deactivate(active)
             await self._drain(active)
         recording = await repo.stop_recording(self._sessions, recording_id, end_ts=end)
@@ -165,6 +176,22 @@ class Recorder:
         self.committed(recording_id)
         return recording
 
+    async def _await_tail(self, active: _Active) -> None:
+        """Wait until every variant of a live stream has sent a segment that begins at or
+        after the stop, so the one on air when it came is kept; at most 1.5 target
+        durations (and `_MAX_TAIL`)."""
+        stream = self._hub.get(active.recording.stream)
+        if stream is None or stream.state is not StreamState.LIVE:
+            return
+        variants = [r for r in stream.renditions.values() if r.target_duration]
+        if not variants:
+            return
+        loop = asyncio.get_running_loop()
+        longest = max(r.target_duration or 0 for r in variants)
+        deadline = loop.time() + min(_MAX_TAIL, 1.5 * longest + 1)
+        while loop.time() < deadline and not all(r.name in active.ended for r in variants):
+            await asyncio.sleep(0.05)
+
     def is_recording(self, recording_id: str) -> bool:
         return recording_id in self._active
 
@@ -173,6 +200,8 @@ class Recorder:
     def _offer(self, stream: Stream, rendition: LiveRendition, segment: Segment) -> None:
         """The hub's listener: queue the segment for every recording of its stream."""
         for active in self._by_stream.get(stream.name, ()):
+            if active.end is not None and segment.program_date_time >= active.end:
+                active.ended.add(rendition.name)
             if not active.wants(segment):
                 continue
             job = _Job(variant=rendition.name, rendition=rendition, info=rendition.info,

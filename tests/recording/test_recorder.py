@@ -149,3 +149,20 @@ async def test_delete_removes_rows_and_objects(rig: Rig) -> None:
         await repo.get_recording(rig.sessions, recording.id)
     rig.push(stream, 1)  # no longer fed
     assert not rig.recorder.is_recording(recording.id)
+
+
+async def test_a_stop_keeps_the_segment_on_air_when_it_came(rig: Rig) -> None:
+    stream = rig.publish()
+    recording = await rig.recorder.start("cam")
+    rig.push(stream, 2)
+    stopping = asyncio.create_task(rig.recorder.stop(recording.id))
+    await asyncio.sleep(0.01)  # the stop has taken its moment and waits for the tail
+    end = rig.clock.wall()
+    rig.clock.seconds -= 0.5
+    rig.push(stream, 1)  # began half a second before the stop: it belongs
+    rig.push(stream, 1)  # begins after it: not recorded, and tells the stop it is done
+    stopped = await asyncio.wait_for(stopping, 1.0)  # well within the 2.5 s grace
+    assert stopped.end_ts == end
+    rows = await repo.list_segments(rig.sessions, recording.id)
+    assert [r.program_date_time for r in rows][-1] == end - timedelta(seconds=0.5)
+    assert len(rows) == 3
