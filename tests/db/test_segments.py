@@ -126,3 +126,44 @@ async def test_concurrent_appends_to_several_recordings(db: Db) -> None:
     await asyncio.gather(*(writer(r.id) for r in recordings))
     for r in recordings:
         assert [s.sequence for s in await repo.list_segments(db.sessions, r.id)] == list(range(20))
+
+
+async def test_variants_keep_their_own_numbering_and_attributes(db: Db) -> None:
+    rec = await repo.create_recording(db.sessions, stream="cam", storage_prefix="rec/")
+    await repo.add_variant(db.sessions, rec.id, name="hi", position=0, bandwidth=800_000,
+                           codecs="avc1.64001f,mp4a.40.2", resolution=(1280, 720),
+                           frame_rate=30.0)
+    await repo.add_variant(db.sessions, rec.id, name="lo", position=1)
+    await repo.add_variant(db.sessions, rec.id, name="hi", position=5)  # already there
+    variants = await repo.list_variants(db.sessions, rec.id)
+    assert [(v.name, v.position) for v in variants] == [("hi", 0), ("lo", 1)]
+    assert (variants[0].width, variants[0].height, variants[0].codecs) == (
+        1280, 720, "avc1.64001f,mp4a.40.2")
+    for variant, count in (("hi", 3), ("lo", 2)):
+        for n in range(count):
+            assert await repo.append_segment(
+                db.sessions, rec.id, variant=variant, sequence=n, duration=2.0,
+                program_date_time=T0 + timedelta(seconds=2 * n),
+                object_key=f"rec/{variant}/{n}.m4s", size=10,
+                init_key=f"rec/{variant}/init.mp4")
+    assert await repo.next_sequences(db.sessions, rec.id) == {"hi": 3, "lo": 2}
+    hi = await repo.list_segments(db.sessions, rec.id, variant="hi")
+    assert [s.sequence for s in hi] == [0, 1, 2]
+    assert {s.init_key for s in hi} == {"rec/hi/init.mp4"}
+    assert len(await repo.list_segments(db.sessions, rec.id)) == 5
+    assert await repo.total_duration(db.sessions, rec.id) == 6.0  # the longest variant
+    with pytest.raises(NotFound):
+        await repo.add_variant(db.sessions, "no-such-recording", name="", position=0)
+
+
+async def test_recordings_by_stream_and_active_ones(db: Db) -> None:
+    a = await repo.create_recording(db.sessions, stream="cam", storage_prefix="a/",
+                                    start_ts=T0)
+    b = await repo.create_recording(db.sessions, stream="cam", storage_prefix="b/",
+                                    start_ts=T0 + timedelta(seconds=1))
+    c = await repo.create_recording(db.sessions, stream="other", storage_prefix="c/")
+    await repo.stop_recording(db.sessions, a.id)
+    assert [r.id for r in await repo.list_stream_recordings(db.sessions, "cam")] == [a.id, b.id]
+    assert {r.id for r in await repo.list_active_recordings(db.sessions)} == {b.id, c.id}
+    assert [r.id for r in await repo.list_active_recordings(db.sessions, "cam")] == [b.id]
+    assert await repo.next_sequences(db.sessions, a.id) == {}
