@@ -42,7 +42,7 @@ from hlsd.db import database_url, init_schema, make_engine, session_factory
 from hlsd.ingest.http_push import HttpPushIngest
 from hlsd.ingest.livemix import LiveMixIngest
 from hlsd.metrics import Metrics
-from hlsd.recording import Exporter, Recorder, ReplayCatalog
+from hlsd.recording import AutoRecorder, Exporter, Recorder, ReplayCatalog
 from hlsd.recording.export import TEMP_PATTERN as EXPORT_TEMP_PATTERN
 from hlsd.storage import ObjectStore, make_store
 from hlsd.streams import StreamHub
@@ -81,6 +81,7 @@ class Services:
     livemix: LiveMixIngest
     store: ObjectStore
     recorder: Recorder
+    auto_recorder: AutoRecorder
     replays: ReplayCatalog
     exporter: Exporter
 
@@ -150,6 +151,8 @@ def build_services(settings: Settings) -> Services:
     recorder = Recorder(hub=hub, sessions=sessions, store=objects, metrics=metrics,
                         reach_back=rec.reach_back, queue_segments=rec.queue_segments,
                         store_attempts=rec.store_attempts)
+    auto_recorder = AutoRecorder(recorder=recorder, hub=hub, sessions=sessions,
+                                 patterns=rec.auto)
     replay_cache = MemoryLRU(name="replay", max_bytes=rec.replay_cache,
                              max_entry=max(1, rec.replay_cache // 8))
     metrics.watch_caches((sources, subtitles, segments, hot, replay_cache), (temp_budget,))
@@ -163,7 +166,7 @@ def build_services(settings: Settings) -> Services:
                     sessions=sessions, livemix=livemix_ingest,
                     sources=sources, subtitles=subtitles, segments=segments,
                     packager=packager, streams=streams, store=objects, recorder=recorder,
-                    replays=replays, exporter=exporter)
+                    auto_recorder=auto_recorder, replays=replays, exporter=exporter)
 
 
 def create_app(settings: Settings) -> ASGIApp:
@@ -173,6 +176,7 @@ def create_app(settings: Settings) -> ASGIApp:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await init_schema(services.engine)
         await services.recorder.open()
+        await services.auto_recorder.open()
         janitor = asyncio.create_task(_janitor(services), name="hlsd-janitor")
         sweeper = asyncio.create_task(_sweep_streams(services), name="hlsd-streams")
         log.info("hlsd %s ready; data in %s", __version__, settings.data_dir.resolve())
@@ -183,6 +187,7 @@ def create_app(settings: Settings) -> ASGIApp:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await services.auto_recorder.close()
             await services.recorder.close()
             await services.replays.close()
             await services.store.close()
@@ -266,11 +271,12 @@ async def _janitor(services: Services) -> None:
 
 async def _sweep_streams(services: Services) -> None:
     """End live streams whose publisher went quiet (ENDLIST), drop long-ended ones and
-    what was pushed for them."""
+    what was pushed for them, and stop their automatic recordings."""
     while True:
         await asyncio.sleep(1.0)
         services.hub.sweep()
         services.push.sweep()
+        services.auto_recorder.sweep()
 
 
 def _clean_temp(temp_dir: Path) -> None:

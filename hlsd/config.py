@@ -134,6 +134,9 @@ class RecordingSettings(_Section):
     access: PlaybackAccess = PlaybackAccess.PUBLIC
     """``/recordings`` replay and export; ``token`` needs a token bound to the recording,
     from ``POST /api/recordings/{id}/token``."""
+    auto: tuple[str, ...] = ()
+    """Streams recorded whenever they are published (shell patterns: ``cam-*``, or ``*``
+    for all), from their first segment until they end."""
     reach_back: Seconds = 60.0
     """How far in the past a recording may start (``start_time_epoch``): live segments
     are held this long after they are committed (in memory up to

@@ -1,7 +1,16 @@
 """Recordings of live streams: the recorder, replay as HLS, and MP4 export."""
 
+from hlsd.recording.auto import AutoRecorder
 from hlsd.recording.export import Exporter
 from hlsd.recording.recorder import Recorder, RecordingError
 from hlsd.recording.replay import Replay, ReplayCatalog, ReplayVariant
 
-__all__ = ["Exporter", "Recorder", "RecordingError", "Replay", "ReplayCatalog", "ReplayVariant"]
+__all__ = [
+    "AutoRecorder",
+    "Exporter",
+    "Recorder",
+    "RecordingError",
+    "Replay",
+    "ReplayCatalog",
+    "ReplayVariant",
+]

@@ -134,11 +134,10 @@ class Recorder:
         active = self._activate(recording, {})
         live = self._hub.get(stream)
         if live is not None:
-            for variant, rendition in list(live.renditions.items()):
+            # Without yielding to the loop, so no live segment can come between these.
+            for rendition in list(live.renditions.values()):
                 for segment in rendition.history():
-                    if active.wants(segment):
-                        await active.queue.put(_Job(variant=variant, rendition=rendition,
-                                                    info=rendition.info, segment=segment))
+                    self._offer_to(active, rendition, segment)
         log.info("recording %s of %r: started at %s", recording.id, stream, start.isoformat())
         return recording
 
@@ -202,14 +201,17 @@ class Recorder:
         for active in self._by_stream.get(stream.name, ()):
             if active.end is not None and segment.program_date_time >= active.end:
                 active.ended.add(rendition.name)
-            if not active.wants(segment):
-                continue
-            job = _Job(variant=rendition.name, rendition=rendition, info=rendition.info,
-                       segment=segment)
-            try:
-                active.queue.put_nowait(job)
-            except asyncio.QueueFull:
-                self._lost(active, job, "queue_full")
+            self._offer_to(active, rendition, segment)
+
+    def _offer_to(self, active: _Active, rendition: LiveRendition, segment: Segment) -> None:
+        if not active.wants(segment):
+            return
+        job = _Job(variant=rendition.name, rendition=rendition, info=rendition.info,
+                   segment=segment)
+        try:
+            active.queue.put_nowait(job)
+        except asyncio.QueueFull:
+            self._lost(active, job, "queue_full")
 
     def _activate(self, recording: Recording, tracks: dict[str, Track]) -> _Active:
         active = _Active(recording=recording, tracks=tracks,

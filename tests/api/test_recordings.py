@@ -33,7 +33,7 @@ FFPROBE_DURATION = ["-v", "error", "-show_entries", "format=duration", "-of", "j
 def hlsd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HlsdServer]:
     cfg = {"live": {"window": 4, "idle_timeout": "3s", "publish_keys": [KEY],
                     "memory_per_variant": "150KB"},
-           "recording": {"reach_back": "30s"}}
+           "recording": {"reach_back": "30s", "auto": ["auto-*"]}}
     with HlsdServer(cfg, tmp_dir=tmp_path_factory.mktemp("recordings")) as server:
         yield server
 
@@ -200,6 +200,23 @@ def test_the_livemix_recording_api(hlsd: HlsdServer) -> None:
         assert c.delete(f"/v1/recording/{rid}").json()["success"] is True
         missing = c.get(f"/v1/recording/{rid}")
         assert missing.status_code == 404 and missing.json()["success"] is False
+
+
+def test_matching_streams_are_recorded_automatically(hlsd: HlsdServer) -> None:
+    with httpx.Client(base_url=hlsd.url, timeout=60) as c:
+        with publisher(hlsd, "auto-cam", duration=5) as pub:
+            pub.wait(timeout=30)  # ffmpeg ends the stream with ENDLIST
+        deadline = time.monotonic() + 10
+        while True:
+            [rec] = c.get("/api/streams/auto-cam/recordings").json()["recordings"]
+            if not rec["active"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert rec["alias"] == "auto" and rec["active"] is False
+        text = c.get(rec["playlist"]).text
+        assert_valid(text)
+        assert media_durations(text) > 4.0  # all of it, from the first segment
+        assert fx.decode_errors(f"{hlsd.url}{rec['playlist']}") == ""
 
 
 def test_bad_recording_requests(hlsd: HlsdServer) -> None:
