@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import posixpath
+from urllib.parse import parse_qs
 
 from starlette.responses import FileResponse
 from starlette.types import Receive, Scope, Send
@@ -126,7 +127,7 @@ class RecordingPlayback:
             await respond_error(send, 404, "no such recording", cors)
             return
         try:
-            async with self._exporter.export(replay) as path:
+            async with self._exporter.export(replay, _query_value(scope, "variant")) as path:
                 response = FileResponse(
                     path, media_type="video/mp4", filename=f"{recording_id}.mp4",
                     headers={"cache-control": "no-store",
@@ -141,6 +142,11 @@ class RecordingPlayback:
         except (MediaError, StorageError) as exc:
             log.error("export of recording %s failed: %s", recording_id, exc)
             await respond_error(send, 500, f"the recording could not be exported: {exc}", cors)
+
+
+def _query_value(scope: Scope, name: str) -> str | None:
+    values = parse_qs(scope["query_string"].decode("latin-1")).get(name)
+    return values[0] if values else None
 
 
 class LiveMixRecordingPlayback:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from hlsd.media.join import join_to_mp4
 from hlsd.recording.recorder import RecordingError
-from hlsd.recording.replay import Replay, ReplayCatalog
+from hlsd.recording.replay import ExportPlan, Replay, ReplayCatalog
 
 log = logging.getLogger(__name__)
 
@@ -29,31 +29,37 @@ class Exporter:
         self._max_bytes = max_bytes
 
     @contextlib.asynccontextmanager
-    async def export(self, replay: Replay) -> AsyncIterator[Path]:
-        """The recording as an MP4 file, removed when the context ends. `RecordingError`
-        for an empty recording (404) or one past ``recording.max_export_bytes`` (413)."""
-        if not replay.runs:
+    async def export(self, replay: Replay, folder: str | None = None) -> AsyncIterator[Path]:
+        """One variant of the recording (the one replayed from `folder`, by default the
+        highest-bandwidth one) as an MP4 file, removed when the context ends.
+        `RecordingError` for an empty recording or an unknown variant (404), or one past
+        ``recording.max_export_bytes`` (413)."""
+        if replay.best is None:
             raise RecordingError("the recording has no segments yet", status=404)
-        if replay.size > self._max_bytes:
+        variant = replay.variants.get(replay.best if folder is None else folder)
+        if variant is None:
+            raise RecordingError(f"the recording has no variant {folder!r}", status=404)
+        plan = variant.export
+        if plan.size > self._max_bytes:
             raise RecordingError(
-                f"the recording holds {replay.size} bytes, more than the "
+                f"the recording holds {plan.size} bytes, more than the "
                 f"{self._max_bytes} an export may (recording.max_export_bytes)", status=413)
-        first = replay.runs[0][0]
+        first = plan.runs[0][0]
         segment_format = "mpegts" if first.endswith(".ts") else "mp4"
         target = self._temp_dir / TEMP_PATTERN.replace("*", uuid.uuid4().hex)
         loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(self._executor, lambda: join_to_mp4(
-                (self._run(run, replay, loop) for run in replay.runs), target,
+                (self._run(run, plan, loop) for run in plan.runs), target,
                 segment_format=segment_format))
             yield target
         finally:
             target.unlink(missing_ok=True)
 
-    def _run(self, keys: tuple[str, ...], replay: Replay,
+    def _run(self, keys: tuple[str, ...], plan: ExportPlan,
              loop: asyncio.AbstractEventLoop) -> Iterator[bytes]:
         """One run's bytes (init section first, for fMP4), read as the remux needs them."""
-        init = replay.inits.get(keys[0])
+        init = plan.inits.get(keys[0])
         for key in ((init,) if init else ()) + keys:
             path = self._catalog.local_path(key)
             if path is not None:

@@ -45,6 +45,18 @@ GROWING_TTL = 2.0
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class ExportPlan:
+    """What an MP4 export of one variant joins."""
+
+    runs: tuple[tuple[str, ...], ...]
+    """Media segment object keys in play order, split at each discontinuity."""
+    inits: dict[str, str]
+    """Media segment key → the init section key it needs (fMP4)."""
+    size: int
+    """Bytes of the segments in `runs`."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ReplayVariant:
     folder: str
     """Where its playlist and segments are, relative to the recording (``""`` or the
@@ -56,6 +68,7 @@ class ReplayVariant:
     """Media segment URIs in play order, for reading ahead."""
     positions: dict[str, int]
     """Media segment URI → its place in `order`."""
+    export: ExportPlan
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -66,13 +79,9 @@ class Replay:
     """By folder."""
     duration: float
     """Of the longest variant, in seconds."""
-    runs: tuple[tuple[str, ...], ...]
-    """What an export joins: the object keys of the highest-bandwidth variant's media
-    segments in play order, split at each discontinuity."""
-    inits: dict[str, str]
-    """Media segment key → the init section key it needs (fMP4)."""
-    size: int
-    """Bytes of the segments in `runs`."""
+    best: str | None
+    """The folder of the highest-bandwidth variant (what an export takes by default);
+    None before the first segment."""
     loaded: float
 
     @property
@@ -183,7 +192,7 @@ def _build(recording: Recording, variants: Sequence[RecordedVariant],
     multivariant = bool(folders) and "" not in folders.values()
     built: dict[str, ReplayVariant] = {}
     stream_infs: list[VariantStream] = []
-    exported: list[RecordedSegment] = []
+    best: str | None = None
     for variant in listed:
         rows = by_variant[variant.name]
         folder = folders[variant.name]
@@ -196,21 +205,14 @@ def _build(recording: Recording, variants: Sequence[RecordedVariant],
             frame_rate=variant.frame_rate))
         if len(stream_infs) == 1 or stream_infs[-1].bandwidth > max(
                 s.bandwidth for s in stream_infs[:-1]):
-            exported = rows
+            best = folder
     master = rendered(render_master(MasterPlaylist(
         variants=tuple(stream_infs), independent_segments=True))) if multivariant else None
-    runs: list[list[str]] = []
-    for seg in exported:
-        if seg.discontinuity or not runs:
-            runs.append([])
-        runs[-1].append(seg.object_key)
     return Replay(
         recording=recording, master=master, variants=built,
         duration=max((sum(s.duration for s in by_variant[v.name]) for v in listed),
                      default=0.0),
-        runs=tuple(tuple(run) for run in runs),
-        inits={s.object_key: s.init_key for s in exported if s.init_key},
-        size=sum(s.size for s in exported), loaded=now)
+        best=best, loaded=now)
 
 
 def variant_folders(variants: Sequence[RecordedVariant]) -> dict[str, str]:
@@ -245,7 +247,19 @@ def _variant(folder: str, rows: list[RecordedSegment], *, growing: bool) -> Repl
         playlist_type=PlaylistType.EVENT if growing else PlaylistType.VOD,
         endlist=not growing, independent_segments=True)
     return ReplayVariant(folder=folder, playlist=rendered(render_media(playlist)), keys=keys,
-                         order=tuple(order), positions={u: i for i, u in enumerate(order)})
+                         order=tuple(order), positions={u: i for i, u in enumerate(order)},
+                         export=_export_plan(rows))
+
+
+def _export_plan(rows: list[RecordedSegment]) -> ExportPlan:
+    runs: list[list[str]] = []
+    for seg in rows:
+        if seg.discontinuity or not runs:
+            runs.append([])
+        runs[-1].append(seg.object_key)
+    return ExportPlan(runs=tuple(tuple(run) for run in runs),
+                      inits={s.object_key: s.init_key for s in rows if s.init_key},
+                      size=sum(s.size for s in rows))
 
 
 def _peak_bandwidth(rows: list[RecordedSegment]) -> int:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
+import av
 import httpx
 import m3u8
 import pytest
@@ -161,12 +162,19 @@ def test_an_fmp4_multivariant_recording(hlsd: HlsdServer) -> None:
             assert_valid(text)
             assert "#EXT-X-MAP:URI=\"init-" in text
         assert fx.decode_errors(f"{hlsd.url}/recordings/{rid}/index.m3u8") == ""
-        mp4 = c.get(f"/recordings/{rid}.mp4")
-        assert mp4.status_code == 200
-        exported = hlsd.dir / "abr.mp4"
-        exported.write_bytes(mp4.content)
-        assert fx.decode_errors(str(exported)) == ""
-        assert probe_duration(str(exported)) > 3
+        low = next(p.uri.split("/")[0] for p in parsed.playlists
+                   if p.stream_info.resolution == (320, 180))
+        for query, size in (("", (640, 360)), (f"?variant={low}", (320, 180))):
+            mp4 = c.get(f"/recordings/{rid}.mp4{query}")
+            assert mp4.status_code == 200
+            exported = hlsd.dir / "abr.mp4"
+            exported.write_bytes(mp4.content)
+            assert fx.decode_errors(str(exported)) == ""
+            assert probe_duration(str(exported)) > 3
+            with av.open(str(exported)) as container:
+                video = container.streams.video[0]
+                assert (video.codec_context.width, video.codec_context.height) == size
+        assert c.get(f"/recordings/{rid}.mp4?variant=7").status_code == 404
 
 
 def test_the_livemix_recording_api(hlsd: HlsdServer) -> None:

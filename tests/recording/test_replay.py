@@ -57,7 +57,9 @@ async def test_a_growing_recording_is_an_event_playlist_then_vod(rig: Rig) -> No
     final = done.variants[""].playlist.body.decode()
     assert_valid(final)
     assert "#EXT-X-PLAYLIST-TYPE:VOD" in final and final.rstrip().endswith("#EXT-X-ENDLIST")
-    assert done.runs == (tuple(f"{recording.storage_prefix}0/{n}.ts" for n in range(4)),)
+    assert done.best == ""
+    assert done.variants[""].export.runs == (
+        tuple(f"{recording.storage_prefix}0/{n}.ts" for n in range(4)),)
     assert await replays.replay("no-such-recording") is None
 
 
