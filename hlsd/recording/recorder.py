@@ -177,8 +177,8 @@ class Recorder:
 
     async def _await_tail(self, active: _Active) -> None:
         """Wait until every variant of a live stream has sent a segment that begins at or
-        after the stop, so the one on air when it came is kept; at most 1.5 target
-        durations (and `_MAX_TAIL`)."""
+        after the stop (or has ended), so the one on air when it came is kept; at most 1.5
+        target durations (and `_MAX_TAIL`)."""
         stream = self._hub.get(active.recording.stream)
         if stream is None or stream.state is not StreamState.LIVE:
             return
@@ -188,7 +188,8 @@ class Recorder:
         loop = asyncio.get_running_loop()
         longest = max(r.target_duration or 0 for r in variants)
         deadline = loop.time() + min(_MAX_TAIL, 1.5 * longest + 1)
-        while loop.time() < deadline and not all(r.name in active.ended for r in variants):
+        while loop.time() < deadline and not all(
+                r.ended or r.name in active.ended for r in variants):
             await asyncio.sleep(0.05)
 
     def is_recording(self, recording_id: str) -> bool:
@@ -273,12 +274,12 @@ class Recorder:
         track = active.tracks.get(job.variant)
         if track is None:
             track = Track(position=len(active.tracks))
-            active.tracks[job.variant] = track
             info = job.info
             await repo.add_variant(
                 self._sessions, recording.id, name=job.variant, position=track.position,
                 bandwidth=info.bandwidth, average_bandwidth=info.average_bandwidth,
                 codecs=info.codecs, resolution=info.resolution, frame_rate=info.frame_rate)
+            active.tracks[job.variant] = track  # only once its row exists
         segment = job.segment
         folder = f"{recording.storage_prefix}{track.position}/"
         init_key = None
