@@ -30,6 +30,7 @@ from hlsd.api import (
     replay,
     service,
     streams,
+    websocket,
 )
 from hlsd.api._asgi import Cors
 from hlsd.api._gate import TokenGate
@@ -53,6 +54,7 @@ from hlsd.vod.memory_lru import MemoryLRU
 from hlsd.vod.packager import Package, Packager
 from hlsd.vod.sources import RangeSettings, SourceStore
 from hlsd.vod.streams import OnDemandStreams
+from hlsd.wscdn import CdnConfig, WebsocketCdn
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,7 @@ class Services:
     auto_recorder: AutoRecorder
     replays: ReplayCatalog
     exporter: Exporter
+    cdn: WebsocketCdn
 
 
 def build_services(settings: Settings) -> Services:
@@ -161,12 +164,20 @@ def build_services(settings: Settings) -> Services:
     recorder.committed = replays.changed
     exporter = Exporter(catalog=replays, temp_dir=settings.temp_dir, executor=executor,
                         max_bytes=rec.max_export_bytes)
+    ws = settings.websocket
+    cdn = WebsocketCdn(hub=hub, metrics=metrics, config=CdnConfig(
+        push_secret=ws.push_secret.get_secret_value() if ws.push_secret else None,
+        pull_secret=ws.pull_secret.get_secret_value() if ws.pull_secret else None,
+        fragment_buffer=ws.fragment_buffer, max_initial_fragments=ws.max_initial_fragments,
+        max_binary_message=ws.max_binary_message, heartbeat=ws.heartbeat,
+        first_message_timeout=ws.first_message_timeout, write_timeout=ws.write_timeout,
+        slow_spectators=ws.slow_spectators, max_connections_per_ip=ws.max_connections_per_ip))
     return Services(settings=settings, metrics=metrics, client=client, executor=executor,
                     hub=hub, push=push, signer=signer, engine=engine,
                     sessions=sessions, livemix=livemix_ingest,
                     sources=sources, subtitles=subtitles, segments=segments,
                     packager=packager, streams=streams, store=objects, recorder=recorder,
-                    auto_recorder=auto_recorder, replays=replays, exporter=exporter)
+                    auto_recorder=auto_recorder, replays=replays, exporter=exporter, cdn=cdn)
 
 
 def create_app(settings: Settings) -> ASGIApp:
@@ -218,6 +229,7 @@ def create_app(settings: Settings) -> ASGIApp:
                                   admin_key=admin_key),
         recordings.router(recorder=services.recorder, sessions=services.sessions,
                           signer=services.signer, admin_key=admin_key),
+        websocket.router(cdn=services.cdn, path=settings.websocket.path),
     ]
     for router in routers:
         app.include_router(router)

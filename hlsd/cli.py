@@ -65,7 +65,9 @@ def serve(
 
         uvicorn.run(target, factory=True, host=settings.host, port=settings.port,
                     workers=settings.workers, log_level=settings.log_level.lower(),
-                    access_log=False)
+                    access_log=False,
+                    # A websocket fragment may be as large as the CDN allows, no larger.
+                    ws_max_size=settings.websocket.max_binary_message + 4096)
 
 
 @cli.command()

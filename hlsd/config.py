@@ -24,6 +24,7 @@ from pydantic_settings import (
 from hlsd._units import parse_duration, parse_size
 from hlsd.storage.settings import StorageSettings
 from hlsd.streams.hub import PublishPolicy
+from hlsd.streams.reader import SlowReaderPolicy
 
 Bytes = Annotated[int, BeforeValidator(parse_size)]
 """A byte count: ``100MB``, ``1.5GiB`` or a plain number."""
@@ -154,6 +155,30 @@ class RecordingSettings(_Section):
     """The largest recording ``/recordings/{id}.mp4`` exports (a 413 past it)."""
 
 
+class WebsocketSettings(_Section):
+    """``websocket``: the hls-websocket-cdn endpoint (PUSH and PULL over one websocket)."""
+
+    path: str = "/ws"
+    push_secret: SecretStr | None = None
+    """HS256 secret of PUSH tokens; none = pushing needs no token, loopback clients only."""
+    pull_secret: SecretStr | None = None
+    """HS256 secret of PULL tokens; none = anyone may pull (a warning is logged)."""
+    fragment_buffer: int = Field(default=10, ge=1, le=1000)
+    """Fragments a new spectator may be sent at once, and a spectator's queue length."""
+    max_initial_fragments: int = Field(default=10, ge=0)
+    """Fragments sent to a new spectator that asks for no number (at most the buffer)."""
+    max_binary_message: Bytes = parse_size("50MB")
+    heartbeat: Seconds = 30.0
+    """A heartbeat ``H`` goes out this often; a peer silent twice as long is gone."""
+    first_message_timeout: Seconds = 30.0
+    write_timeout: Seconds = 10.0
+    """A send that takes longer closes the connection (a stalled spectator)."""
+    slow_spectators: SlowReaderPolicy = SlowReaderPolicy.SKIP
+    """A spectator a whole buffer behind: ``skip`` to live, or ``disconnect``."""
+    max_connections_per_ip: int = Field(default=0, ge=0)
+    """Websocket connections one address may hold at once; 0 = no limit."""
+
+
 class CorsSettings(_Section):
     allow_origins: tuple[str, ...] = ("*",)
     max_age: int = 600
@@ -188,6 +213,7 @@ class Settings(BaseSettings):
     live: LiveSettings = LiveSettings()
     livemix: LiveMixSettings = LiveMixSettings()
     recording: RecordingSettings = RecordingSettings()
+    websocket: WebsocketSettings = WebsocketSettings()
     storage: StorageSettings = StorageSettings()
     """The object store for recordings: a local folder (``data_dir/objects``) or S3."""
 

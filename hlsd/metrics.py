@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -52,6 +52,25 @@ class Metrics:
         self.recording_retries = Counter(
             "hlsd_recording_store_retries_total", "Object store writes tried again",
             registry=self.registry)
+
+        self.ws_connections = Gauge(
+            "hlsd_ws_connections", "Websocket CDN connections by mode", ["mode"],
+            registry=self.registry)
+        self.ws_fragments = Counter(
+            "hlsd_ws_fragments_total", "Fragments received from publishers (in) and sent "
+            "to spectators (out)", ["direction"], registry=self.registry)
+        self.ws_skipped = Counter(
+            "hlsd_ws_skipped_fragments_total",
+            "Fragments a slow spectator skipped to catch up with live", registry=self.registry)
+        self.ws_slow_disconnects = Counter(
+            "hlsd_ws_slow_disconnects_total",
+            "Spectators disconnected for falling behind", registry=self.registry)
+        self.ws_write_timeouts = Counter(
+            "hlsd_ws_write_timeouts_total", "Connections closed when a send passed its "
+            "deadline", registry=self.registry)
+        self.ws_refused = Counter(
+            "hlsd_ws_errors_total", "Websocket sessions ended by an error, by code",
+            ["code"], registry=self.registry)
 
     def watch_caches(self, caches: Iterable[CacheFigures], budgets: Iterable[DiskBudget]) -> None:
         self.registry.register(_CacheCollector(tuple(caches), tuple(budgets)))

@@ -25,6 +25,8 @@ from hlsd.streams.spill import SpillDir
 
 log = logging.getLogger(__name__)
 
+_PDT_STEP = timedelta(milliseconds=1)
+"""The resolution PROGRAM-DATE-TIME is written at."""
 _KEPT_INITS = 8
 """Init sections kept: a window never spans more than a few encoding changes."""
 
@@ -108,8 +110,9 @@ class LiveRendition:
             log.warning("segment of %.3fs exceeds the fixed target duration %ds",
                         duration, self.target_duration)
         last = self._segments[-1] if self._segments else None
-        if last is not None and program_date_time <= last.program_date_time:
-            # PROGRAM-DATE-TIME must advance; a publisher's clock that did not is mended.
+        if last is not None and program_date_time < last.program_date_time + _PDT_STEP:
+            # PROGRAM-DATE-TIME must advance (as written, to the millisecond); a publisher's
+            # clock that did not is mended.
             program_date_time = last.program_date_time + timedelta(seconds=last.duration)
         segment = Segment(
             sequence=self._next_sequence,

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 from hlsd.hls import MasterPlaylist, Rendered, VariantStream, render_master, rendered
+from hlsd.streams.reader import SegmentReader
 from hlsd.streams.rendition import LiveRendition
 from hlsd.streams.segment import Segment
 from hlsd.streams.spill import SpillDir
@@ -51,6 +52,7 @@ class Stream:
         self._memory_per_variant = memory_per_variant
         self._keep_for = keep_for
         self._listeners = listeners
+        self._readers: list[SegmentReader] = []
         self._master: Rendered | None = None
         self._master_key: tuple[object, ...] | None = None
 
@@ -71,9 +73,32 @@ class Stream:
     def listen(self, listeners: tuple[SegmentListener, ...]) -> None:
         self._listeners = listeners
 
+    def add_reader(self, reader: SegmentReader) -> None:
+        """Send `reader` every segment of its variant committed from now on."""
+        self._readers.append(reader)
+
+    def remove_reader(self, reader: SegmentReader) -> None:
+        if reader in self._readers:
+            self._readers.remove(reader)
+
+    @property
+    def readers(self) -> int:
+        return len(self._readers)
+
+    def default_variant(self) -> str:
+        """The variant a single-rendition consumer (a websocket spectator) reads: the one
+        of a single-variant stream, else the highest-bandwidth one."""
+        if "" in self.renditions or not self.renditions:
+            return ""
+        return max(self.renditions.items(),
+                   key=lambda item: item[1].info.bandwidth or item[1].peak_bandwidth())[0]
+
     def _committed(self, rendition: LiveRendition, segment: Segment) -> None:
         for listener in self._listeners:
             listener(self, rendition, segment)
+        for reader in self._readers:
+            if reader.variant == rendition.name:
+                reader.offer(segment)
 
     def touch(self) -> None:
         self.last_activity = self._clock()
@@ -85,6 +110,9 @@ class Stream:
         self.ended_at = self._clock()
         for rendition in self.renditions.values():
             rendition.end()
+        for reader in self._readers:
+            reader.close()
+        self._readers.clear()
 
     def resume(self, *, publisher: str, session: str) -> None:
         """A publisher (the same after a restart, or a new one taking over) carries on."""

@@ -1,0 +1,88 @@
+"""One websocket of the CDN protocol: typed receives with deadlines and size limits, and
+sends that never interleave (``F`` and its binary frame go out together) and never wait
+past the write deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+
+from starlette.websockets import WebSocket
+
+from hlsd.streams import Segment
+from hlsd.wscdn import protocol
+from hlsd.wscdn.protocol import HEARTBEAT, MAX_TEXT_MESSAGE, ProtocolError
+
+_ids = itertools.count(1)
+
+
+class Disconnected(Exception):
+    """The peer went away (or stayed silent past the read deadline)."""
+
+
+class Connection:
+    def __init__(self, ws: WebSocket, *, write_timeout: float, max_binary: int) -> None:
+        self.ws = ws
+        self.id = next(_ids)
+        self.peer = ws.client.host if ws.client else ""
+        self._write_timeout = write_timeout
+        self._max_binary = max_binary
+        self._sending = asyncio.Lock()
+
+    async def _receive(self, timeout: float) -> str | bytes:
+        try:
+            message = await asyncio.wait_for(self.ws.receive(), timeout)
+        except TimeoutError:
+            raise Disconnected(f"nothing received for {timeout:.0f}s") from None
+        if message["type"] == "websocket.disconnect":
+            raise Disconnected("closed by the peer")
+        text = message.get("text")
+        if text is not None:
+            return str(text)
+        return bytes(message.get("bytes") or b"")
+
+    async def receive_text(self, timeout: float) -> str:
+        received = await self._receive(timeout)
+        if isinstance(received, bytes):
+            raise protocol.error(protocol.EXPECTED_TEXT)
+        if len(received.encode()) > MAX_TEXT_MESSAGE:
+            raise protocol.error(protocol.TOO_LARGE)
+        return received
+
+    async def receive_binary(self, timeout: float) -> bytes:
+        received = await self._receive(timeout)
+        if isinstance(received, str):
+            raise protocol.error(protocol.EXPECTED_BINARY)
+        if not received:
+            raise protocol.error(protocol.EMPTY_BINARY)
+        if len(received) > self._max_binary:
+            raise protocol.error(protocol.TOO_LARGE)
+        return received
+
+    async def send_text(self, text: str) -> None:
+        async with self._sending:
+            await asyncio.wait_for(self.ws.send_text(text), self._write_timeout)
+
+    async def send_fragment(self, segment: Segment) -> None:
+        data = segment.data
+        if data is None:  # spilled to disk
+            data = await asyncio.to_thread(segment.read)
+        async with self._sending:
+            async with asyncio.timeout(self._write_timeout):
+                await self.ws.send_text(protocol.fragment(segment.duration).encode())
+                await self.ws.send_bytes(data)
+
+    async def send_error(self, error: ProtocolError) -> None:
+        with contextlib.suppress(Exception):
+            await self.send_text(error.message_frame())
+
+    async def heartbeat(self, interval: float) -> None:
+        """``H`` every `interval` seconds, for as long as the connection lasts."""
+        while True:
+            await asyncio.sleep(interval)
+            await self.send_text(HEARTBEAT)
+
+    async def close(self, code: int = 1000) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.ws.close(code), self._write_timeout)

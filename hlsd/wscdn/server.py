@@ -1,0 +1,245 @@
+"""The hls-websocket-cdn endpoint: publishers PUSH fragments into the stream hub, and
+spectators PULL them out of it, so a websocket stream also plays as HTTP HLS at
+``/live/{stream}/`` and an HTTP-pushed stream can be pulled over the websocket.
+
+Fixes over the original: `max_initial_fragments` past the buffer is clipped (never a
+crash), every send has a write deadline, a slow spectator is skipped to live or
+disconnected (counted either way) and never slows the publisher or anyone else, and a
+second PUSH on a live id follows the hub's publish policy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from starlette.websockets import WebSocket
+
+from hlsd.auth import jwt as cdn_jwt
+from hlsd.auth.access import is_loopback
+from hlsd.db.timestamps import utcnow
+from hlsd.metrics import Metrics
+from hlsd.streams import Segment, Stream, StreamBusy, StreamHub, StreamState
+from hlsd.streams.reader import ReaderClosed, SegmentReader, SlowReaderPolicy
+from hlsd.wscdn import protocol
+from hlsd.wscdn._connection import Connection, Disconnected
+from hlsd.wscdn.protocol import Message, ProtocolError
+
+log = logging.getLogger(__name__)
+
+Relay = Callable[[str], Awaitable[Stream | None]]
+"""Finds a stream this node does not publish (registry, then relay-from node), or None."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CdnConfig:
+    push_secret: str | None
+    pull_secret: str | None
+    fragment_buffer: int
+    max_initial_fragments: int
+    max_binary_message: int
+    heartbeat: float
+    first_message_timeout: float
+    write_timeout: float
+    slow_spectators: SlowReaderPolicy
+    max_connections_per_ip: int
+
+
+class WebsocketCdn:
+    def __init__(self, *, hub: StreamHub, config: CdnConfig, metrics: Metrics,
+                 relay: Relay | None = None) -> None:
+        self._hub = hub
+        self._config = config
+        self._metrics = metrics
+        self._relay = relay
+        self._per_ip: dict[str, int] = {}
+        if not config.push_secret:
+            log.warning("websocket.push_secret (PUSH_SECRET) is empty: websocket pushes need "
+                        "no token, and are taken from loopback clients only")
+        if not config.pull_secret:
+            log.warning("websocket.pull_secret (PULL_SECRET) is empty: anyone may pull "
+                        "streams over the websocket")
+
+    async def serve(self, ws: WebSocket) -> None:
+        """One connection, from accept to close."""
+        peer = ws.client.host if ws.client else ""
+        limit = self._config.max_connections_per_ip
+        if limit and self._per_ip.get(peer, 0) >= limit:
+            self._metrics.ws_refused.labels("rate_limit").inc()
+            await ws.close(1008, protocol.RATE_LIMITED[1])
+            return
+        self._per_ip[peer] = self._per_ip.get(peer, 0) + 1
+        try:
+            await ws.accept()
+            conn = Connection(ws, write_timeout=self._config.write_timeout,
+                              max_binary=self._config.max_binary_message)
+            await self._session(conn)
+        finally:
+            self._per_ip[peer] -= 1
+            if not self._per_ip[peer]:
+                del self._per_ip[peer]
+
+    async def _session(self, conn: Connection) -> None:
+        heartbeat = asyncio.create_task(conn.heartbeat(self._config.heartbeat))
+        try:
+            first = protocol.parse(await conn.receive_text(self._config.first_message_timeout))
+            if first.type == protocol.PUSH:
+                await self._push(conn, first)
+            elif first.type == protocol.PULL:
+                await self._pull(conn, first)
+            elif first.type != protocol.ERROR:
+                raise protocol.error(protocol.EXPECTED_ACTION)
+        except ProtocolError as exc:
+            self._metrics.ws_refused.labels(exc.code.lower()).inc()
+            log.info("websocket %d from %s: %s", conn.id, conn.peer, exc)
+            await conn.send_error(exc)
+        except TimeoutError:
+            # Only sends have deadlines here (receives raise Disconnected).
+            self._metrics.ws_write_timeouts.inc()
+            log.info("websocket %d from %s: a send took longer than %.0fs; closed", conn.id,
+                     conn.peer, self._config.write_timeout)
+        except (Disconnected, OSError) as exc:
+            log.debug("websocket %d from %s: %s", conn.id, conn.peer, exc)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await heartbeat
+            await conn.close()
+
+    # -- PUSH --------------------------------------------------------------------------
+
+    async def _push(self, conn: Connection, first: Message) -> None:
+        stream_id = protocol.stream_id(first)
+        token = first.params.get("auth", "")
+        secret = self._config.push_secret
+        if secret:
+            if not cdn_jwt.valid(token, secret, protocol.PUSH, stream_id):
+                raise protocol.error(protocol.BAD_AUTH)
+        elif not is_loopback(conn.peer):
+            raise protocol.error(protocol.BAD_AUTH)
+        me = f"ws-{conn.id}"
+        try:
+            stream = self._hub.publish(stream_id, me)
+        except StreamBusy:
+            raise protocol.error(protocol.ALREADY_PUSHING) from None
+        log.info("websocket %d from %s: pushing %r", conn.id, conn.peer, stream_id)
+        self._metrics.ws_connections.labels("push").inc()
+        try:
+            await conn.send_text(protocol.OK)
+            await self._receive_fragments(conn, stream, me)
+        finally:
+            self._metrics.ws_connections.labels("push").dec()
+            if stream.publisher == me and stream.state is StreamState.LIVE:
+                stream.end()  # spectators get CLOSE, HTTP players ENDLIST
+
+    async def _receive_fragments(self, conn: Connection, stream: Stream, me: str) -> None:
+        rendition = stream.rendition("")
+        idle = 2 * self._config.heartbeat
+        aired_until: datetime | None = None
+        while True:
+            message = protocol.parse(await conn.receive_text(idle))
+            if message.type == protocol.FRAGMENT:
+                duration = protocol.duration_of(message)
+                data = await conn.receive_binary(idle)
+                if stream.publisher != me:
+                    raise ProtocolError("PUSH_ERROR", "Another connection took this stream over")
+                # A fragment aired for its duration before it arrived; fragments sent in a
+                # burst (after a reconnect) follow on from the previous one.
+                aired = utcnow() - timedelta(seconds=duration)
+                if aired_until is not None and aired < aired_until:
+                    aired = aired_until
+                aired_until = aired + timedelta(seconds=duration)
+                rendition.append(duration=duration, data=data, extension="ts",
+                                 program_date_time=aired)
+                stream.touch()
+                self._metrics.ws_fragments.labels("in").inc()
+            elif message.type in (protocol.CLOSE, protocol.ERROR):
+                return
+            elif message.type in (protocol.PUSH, protocol.PULL):
+                raise protocol.error(protocol.ACTION_TWICE)
+            # H, OK and unknown types are ignored, as the original does.
+
+    # -- PULL --------------------------------------------------------------------------
+
+    async def _pull(self, conn: Connection, first: Message) -> None:
+        stream_id = protocol.stream_id(first)
+        secret = self._config.pull_secret
+        if secret and not cdn_jwt.valid(first.params.get("auth", ""), secret, protocol.PULL,
+                                        stream_id):
+            raise protocol.error(protocol.BAD_AUTH)
+        wanted = self._config.max_initial_fragments
+        if "max_initial_fragments" in first.params:
+            try:
+                wanted = int(first.params["max_initial_fragments"])
+            except ValueError:
+                raise protocol.error(protocol.BAD_INITIAL) from None
+        stream = self._hub.get(stream_id)
+        if (stream is None or stream.state is not StreamState.LIVE) \
+                and first.params.get("only_source") != "true" and self._relay is not None:
+            stream = await self._relay(stream_id)
+        if stream is None or stream.state is not StreamState.LIVE:
+            # The original's "no such stream": OK, then CLOSE.
+            await conn.send_text(protocol.OK)
+            await conn.send_text(protocol.CLOSE)
+            return
+        await self._spectate(conn, stream, wanted)
+
+    async def _spectate(self, conn: Connection, stream: Stream, wanted: int) -> None:
+        variant = stream.default_variant()
+        rendition = stream.renditions.get(variant)
+        buffered = rendition.history()[-self._config.fragment_buffer:] if rendition else ()
+        count = len(buffered) if wanted < 0 else min(wanted, len(buffered))
+        initial = buffered[len(buffered) - count:]
+        reader = SegmentReader(variant=variant, max_queue=self._config.fragment_buffer,
+                               policy=self._config.slow_spectators,
+                               on_skip=self._metrics.ws_skipped.inc)
+        stream.add_reader(reader)  # before any await: nothing between the buffer and live
+        self._metrics.ws_connections.labels("pull").inc()
+        try:
+            await conn.send_text(protocol.OK)
+            sender = asyncio.create_task(self._send_all(conn, reader, initial))
+            listener = asyncio.create_task(self._listen(conn))
+            done, pending = await asyncio.wait({sender, listener},
+                                               return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            for task in done:
+                task.result()
+        finally:
+            stream.remove_reader(reader)
+            self._metrics.ws_connections.labels("pull").dec()
+
+    async def _send_all(self, conn: Connection, reader: SegmentReader,
+                        initial: tuple[Segment, ...]) -> None:
+        for segment in initial:
+            await conn.send_fragment(segment)
+            self._metrics.ws_fragments.labels("out").inc()
+        while True:
+            try:
+                segment = await reader.next()
+            except ReaderClosed:
+                if reader.overflowed:
+                    self._metrics.ws_slow_disconnects.inc()
+                    raise protocol.error(protocol.SLOW) from None
+                await conn.send_text(protocol.CLOSE)
+                return
+            await conn.send_fragment(segment)
+            self._metrics.ws_fragments.labels("out").inc()
+
+    async def _listen(self, conn: Connection) -> None:
+        """What a spectator may send: heartbeats, or an error that ends it."""
+        while True:
+            message = protocol.parse(await conn.receive_text(2 * self._config.heartbeat))
+            if message.type == protocol.ERROR:
+                return
+            if message.type == protocol.FRAGMENT:
+                raise protocol.error(protocol.FRAGMENT_NOT_PUSHING)
+            if message.type == protocol.CLOSE:
+                raise protocol.error(protocol.CLOSE_NOT_PUSHING)
+            if message.type in (protocol.PUSH, protocol.PULL):
+                raise protocol.error(protocol.ACTION_TWICE)
