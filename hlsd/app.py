@@ -171,7 +171,9 @@ def build_services(settings: Settings) -> Services:
         fragment_buffer=ws.fragment_buffer, max_initial_fragments=ws.max_initial_fragments,
         max_binary_message=ws.max_binary_message, heartbeat=ws.heartbeat,
         first_message_timeout=ws.first_message_timeout, write_timeout=ws.write_timeout,
-        slow_spectators=ws.slow_spectators, max_connections_per_ip=ws.max_connections_per_ip))
+        slow_spectators=ws.slow_spectators, max_connections_per_ip=ws.max_connections_per_ip,
+        connects_per_second=ws.connects_per_second, connect_burst=ws.connect_burst,
+        rate_limit_exempt=ws.rate_limit_exempt))
     return Services(settings=settings, metrics=metrics, client=client, executor=executor,
                     hub=hub, push=push, signer=signer, engine=engine,
                     sessions=sessions, livemix=livemix_ingest,

@@ -9,6 +9,7 @@ variables prefixed ``HLSD_`` (nested keys joined by ``__``, e.g.
 from __future__ import annotations
 
 import enum
+import os
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
@@ -21,6 +22,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from hlsd._env_aliases import original_environment
 from hlsd._units import parse_duration, parse_size
 from hlsd.storage.settings import StorageSettings
 from hlsd.streams.hub import PublishPolicy
@@ -177,6 +179,34 @@ class WebsocketSettings(_Section):
     """A spectator a whole buffer behind: ``skip`` to live, or ``disconnect``."""
     max_connections_per_ip: int = Field(default=0, ge=0)
     """Websocket connections one address may hold at once; 0 = no limit."""
+    connects_per_second: float = Field(default=0.0, ge=0)
+    """New websocket connections per second one address may open (a token bucket);
+    0 = no limit."""
+    connect_burst: int = Field(default=0, ge=0)
+    """Connections one address may open at once before `connects_per_second` applies."""
+    rate_limit_exempt: tuple[str, ...] = ()
+    """Addresses or CIDR ranges the per-address limits do not apply to (``*``: all)."""
+
+
+class ClusterSettings(_Section):
+    """``cluster``: the publish registry and relays between hlsd nodes."""
+
+    redis_url: SecretStr | None = None
+    """The Redis publish registry (``redis://``, ``rediss://``); none = this node alone."""
+    registry_prefix: str = ""
+    """Put before each stream id to make its registry key (the original uses none)."""
+    refresh_interval: Seconds = 60.0
+    """How often this node re-announces its streams; an entry lives twice as long."""
+    external_url: str | None = None
+    """This node's websocket URL as other nodes reach it (the registry's value); default
+    ``ws://<host>:<port><websocket.path>``."""
+    node_id: str | None = None
+    """Names this node in relay chains (loop detection); default random per start."""
+    relay_from: str | None = None
+    """A node to relay streams from when neither this node nor the registry has them."""
+    relay_inactivity: Seconds = 30.0
+    """A relay with no spectators for twice this long is closed."""
+    relay_connect_timeout: Seconds = 5.0
 
 
 class CorsSettings(_Section):
@@ -214,6 +244,7 @@ class Settings(BaseSettings):
     livemix: LiveMixSettings = LiveMixSettings()
     recording: RecordingSettings = RecordingSettings()
     websocket: WebsocketSettings = WebsocketSettings()
+    cluster: ClusterSettings = ClusterSettings()
     storage: StorageSettings = StorageSettings()
     """The object store for recordings: a local folder (``data_dir/objects``) or S3."""
 
@@ -260,7 +291,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, InitSettingsSource(settings_cls, cls._file_data))
+        return (init_settings, env_settings,
+                InitSettingsSource(settings_cls, original_environment(os.environ)),
+                InitSettingsSource(settings_cls, cls._file_data))
 
 
 def read_config_file(path: Path) -> dict[str, Any]:

@@ -112,3 +112,35 @@ def test_relative_dirs_resolve_against_the_config_file(tmp_path: Path) -> None:
 def test_bad_config_is_rejected_with_a_reason(tmp_path: Path, text: str) -> None:
     with pytest.raises((ValidationError, ValueError)):
         load_settings(_write(tmp_path, text))
+
+
+def test_hls_websocket_cdn_variables_are_aliases(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "PUSH_SECRET": "push", "PULL_SECRET": "pull", "WEBSOCKET_PREFIX": "/cdn",
+        "FRAGMENT_BUFFER_MAX_LENGTH": "20", "MAX_BINARY_MESSAGE_SIZE": "1048576",
+        "PUB_REG_REDIS_ENABLED": "YES", "PUB_REG_REDIS_HOST": "redis.local",
+        "PUB_REG_REDIS_PORT": "6380", "PUB_REG_REDIS_PASSWORD": "p@ss",
+        "PUB_REG_REDIS_USE_TLS": "true", "PUB_REG_REFRESH_INTERVAL_SECONDS": "10",
+        "EXTERNAL_WEBSOCKET_URL": "wss://node-1.example/cdn", "RELAY_FROM_ENABLED": "YES",
+        "RELAY_FROM_URL": "ws://origin:80/", "RELAY_INACTIVITY_PERIOD_SEC": "5",
+        "RATE_LIMIT_ENABLED": "YES", "RATE_LIMIT_CONNECTIONS": "4",
+        "RATE_LIMIT_REQ_PER_SEC": "2", "RATE_LIMIT_REQ_BURST": "8",
+        "RATE_LIMIT_WHITELIST": "127.0.0.1,10.0.0.0/8",
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    ws, cluster = settings.websocket, settings.cluster
+    assert ws.push_secret is not None and ws.push_secret.get_secret_value() == "push"
+    assert ws.pull_secret is not None and ws.pull_secret.get_secret_value() == "pull"
+    assert (ws.path, ws.fragment_buffer, ws.max_binary_message) == ("/cdn", 20, 1 << 20)
+    assert (ws.max_connections_per_ip, ws.connects_per_second, ws.connect_burst) == (4, 2, 8)
+    assert ws.rate_limit_exempt == ("127.0.0.1", "10.0.0.0/8")
+    assert cluster.redis_url is not None
+    assert cluster.redis_url.get_secret_value() == "rediss://:p%40ss@redis.local:6380/0"
+    assert (cluster.refresh_interval, cluster.relay_inactivity) == (10.0, 5.0)
+    assert cluster.external_url == "wss://node-1.example/cdn"
+    assert cluster.relay_from == "ws://origin:80/"
+    monkeypatch.setenv("HLSD_WEBSOCKET__FRAGMENT_BUFFER", "7")  # hlsd's own key wins
+    monkeypatch.setenv("RELAY_FROM_ENABLED", "NO")
+    again = load_settings()
+    assert again.websocket.fragment_buffer == 7 and again.cluster.relay_from is None

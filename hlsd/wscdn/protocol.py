@@ -88,7 +88,6 @@ CLOSE_NOT_PUSHING = ("PROTOCOL_ERROR", "A close message can only be sent in PUSH
 # hlsd's own, for what the original does not check.
 TOO_LARGE = ("PROTOCOL_ERROR", "Message too large")
 SLOW = ("SLOW_CONSUMER", "The spectator fell too far behind the stream")
-RATE_LIMITED = ("RATE_LIMIT", "Too many connections from this address")
 
 
 def error(pair: tuple[str, str]) -> ProtocolError:

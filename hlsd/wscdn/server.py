@@ -27,6 +27,7 @@ from hlsd.streams import Segment, Stream, StreamBusy, StreamHub, StreamState
 from hlsd.streams.reader import ReaderClosed, SegmentReader, SlowReaderPolicy
 from hlsd.wscdn import protocol
 from hlsd.wscdn._connection import Connection, Disconnected
+from hlsd.wscdn._limits import ConnectionLimits
 from hlsd.wscdn.protocol import Message, ProtocolError
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,9 @@ class CdnConfig:
     write_timeout: float
     slow_spectators: SlowReaderPolicy
     max_connections_per_ip: int
+    connects_per_second: float = 0.0
+    connect_burst: int = 0
+    rate_limit_exempt: tuple[str, ...] = ()
 
 
 class WebsocketCdn:
@@ -56,7 +60,9 @@ class WebsocketCdn:
         self._config = config
         self._metrics = metrics
         self._relay = relay
-        self._per_ip: dict[str, int] = {}
+        self._limits = ConnectionLimits(
+            max_open=config.max_connections_per_ip, per_second=config.connects_per_second,
+            burst=config.connect_burst, exempt=config.rate_limit_exempt)
         if not config.push_secret:
             log.warning("websocket.push_secret (PUSH_SECRET) is empty: websocket pushes need "
                         "no token, and are taken from loopback clients only")
@@ -67,21 +73,19 @@ class WebsocketCdn:
     async def serve(self, ws: WebSocket) -> None:
         """One connection, from accept to close."""
         peer = ws.client.host if ws.client else ""
-        limit = self._config.max_connections_per_ip
-        if limit and self._per_ip.get(peer, 0) >= limit:
+        refusal = self._limits.admit(peer)
+        if refusal is not None:
             self._metrics.ws_refused.labels("rate_limit").inc()
-            await ws.close(1008, protocol.RATE_LIMITED[1])
+            log.info("websocket from %s refused: %s", peer, refusal)
+            await ws.close(1008, refusal)  # before the upgrade: the client sees HTTP 403
             return
-        self._per_ip[peer] = self._per_ip.get(peer, 0) + 1
         try:
             await ws.accept()
             conn = Connection(ws, write_timeout=self._config.write_timeout,
                               max_binary=self._config.max_binary_message)
             await self._session(conn)
         finally:
-            self._per_ip[peer] -= 1
-            if not self._per_ip[peer]:
-                del self._per_ip[peer]
+            self._limits.release(peer)
 
     async def _session(self, conn: Connection) -> None:
         heartbeat = asyncio.create_task(conn.heartbeat(self._config.heartbeat))

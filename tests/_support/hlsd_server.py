@@ -37,7 +37,11 @@ __all__ = ["HlsdServer", "HlsdStartError", "free_port"]
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: Environment variables with these prefixes are not inherited from the test runner's
 #: environment (they would override the config under test); pass them in `env` instead.
-ISOLATED_ENV_PREFIXES = ("HLSD_",)
+ISOLATED_ENV_PREFIXES = ("HLSD_", "PUSH_SECRET", "PULL_SECRET", "PUB_REG_", "RELAY_FROM_",
+                         "RELAY_INACTIVITY", "EXTERNAL_WEBSOCKET_URL", "WEBSOCKET_PREFIX",
+                         "FRAGMENT_BUFFER_MAX_LENGTH", "MAX_BINARY_MESSAGE_SIZE", "RATE_LIMIT_")
+"""Environment the test servers do not inherit: hlsd's own, and hls-websocket-cdn's
+variables, which hlsd reads as aliases."""
 
 
 class HlsdStartError(RuntimeError):
