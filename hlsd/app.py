@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ from hlsd.api.dispatch import FastPaths
 from hlsd.api.errors import install_error_handlers
 from hlsd.auth.keys import load_root_secret
 from hlsd.auth.tokens import TokenSigner
+from hlsd.cluster.registry import Announcer, NoRegistry, RedisRegistry, Registry
+from hlsd.cluster.relay import RelayConfig, Relays
 from hlsd.config import PlaybackAccess, Settings, load_settings
 from hlsd.db import database_url, init_schema, make_engine, session_factory
 from hlsd.ingest.http_push import HttpPushIngest
@@ -87,6 +90,9 @@ class Services:
     replays: ReplayCatalog
     exporter: Exporter
     cdn: WebsocketCdn
+    registry: Registry
+    announcer: Announcer | None
+    relays: Relays
 
 
 def build_services(settings: Settings) -> Services:
@@ -164,10 +170,25 @@ def build_services(settings: Settings) -> Services:
     recorder.committed = replays.changed
     exporter = Exporter(catalog=replays, temp_dir=settings.temp_dir, executor=executor,
                         max_bytes=rec.max_export_bytes)
-    ws = settings.websocket
-    cdn = WebsocketCdn(hub=hub, metrics=metrics, config=CdnConfig(
+    ws, cl = settings.websocket, settings.cluster
+    own_url = cl.external_url or f"ws://{settings.host}:{settings.port}{ws.path}"
+    node_id = cl.node_id or uuid.uuid4().hex[:12]
+    registry: Registry = NoRegistry()
+    announcer = None
+    if cl.redis_url is not None:
+        registry = RedisRegistry(cl.redis_url.get_secret_value(), prefix=cl.registry_prefix,
+                                 ttl=2 * cl.refresh_interval)
+        announcer = Announcer(hub=hub, registry=registry, url=own_url,
+                              refresh=cl.refresh_interval)
+    pull_secret = ws.pull_secret.get_secret_value() if ws.pull_secret else None
+    relays = Relays(hub=hub, registry=registry, metrics=metrics, config=RelayConfig(
+        own_url=own_url, node_id=node_id, relay_from=cl.relay_from, pull_secret=pull_secret,
+        inactivity=cl.relay_inactivity, connect_timeout=cl.relay_connect_timeout,
+        max_binary_message=ws.max_binary_message, heartbeat=ws.heartbeat))
+    cdn = WebsocketCdn(hub=hub, metrics=metrics, node_id=node_id, relay=relays.find,
+                       config=CdnConfig(
         push_secret=ws.push_secret.get_secret_value() if ws.push_secret else None,
-        pull_secret=ws.pull_secret.get_secret_value() if ws.pull_secret else None,
+        pull_secret=pull_secret,
         fragment_buffer=ws.fragment_buffer, max_initial_fragments=ws.max_initial_fragments,
         max_binary_message=ws.max_binary_message, heartbeat=ws.heartbeat,
         first_message_timeout=ws.first_message_timeout, write_timeout=ws.write_timeout,
@@ -179,7 +200,8 @@ def build_services(settings: Settings) -> Services:
                     sessions=sessions, livemix=livemix_ingest,
                     sources=sources, subtitles=subtitles, segments=segments,
                     packager=packager, streams=streams, store=objects, recorder=recorder,
-                    auto_recorder=auto_recorder, replays=replays, exporter=exporter, cdn=cdn)
+                    auto_recorder=auto_recorder, replays=replays, exporter=exporter, cdn=cdn,
+                    registry=registry, announcer=announcer, relays=relays)
 
 
 def create_app(settings: Settings) -> ASGIApp:
@@ -192,14 +214,22 @@ def create_app(settings: Settings) -> ASGIApp:
         await services.auto_recorder.open()
         janitor = asyncio.create_task(_janitor(services), name="hlsd-janitor")
         sweeper = asyncio.create_task(_sweep_streams(services), name="hlsd-streams")
+        background = [janitor, sweeper]
+        if services.announcer is not None:
+            background.append(asyncio.create_task(services.announcer.run(),
+                                                  name="hlsd-registry"))
         log.info("hlsd %s ready; data in %s", __version__, settings.data_dir.resolve())
         try:
             yield
         finally:
-            for task in (janitor, sweeper):
+            for task in background:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await services.relays.close()
+            if services.announcer is not None:
+                await services.announcer.close()
+            await services.registry.close()
             await services.auto_recorder.close()
             await services.recorder.close()
             await services.replays.close()
@@ -291,6 +321,7 @@ async def _sweep_streams(services: Services) -> None:
         services.hub.sweep()
         services.push.sweep()
         services.auto_recorder.sweep()
+        services.relays.sweep()
 
 
 def _clean_temp(temp_dir: Path) -> None:

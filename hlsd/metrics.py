@@ -68,6 +68,9 @@ class Metrics:
         self.ws_write_timeouts = Counter(
             "hlsd_ws_write_timeouts_total", "Connections closed when a send passed its "
             "deadline", registry=self.registry)
+        self.relay_reconnects = Counter(
+            "hlsd_relay_reconnects_total", "Relay connections to another node that failed "
+            "and were tried again", registry=self.registry)
         self.ws_refused = Counter(
             "hlsd_ws_errors_total", "Websocket sessions ended by an error, by code",
             ["code"], registry=self.registry)

@@ -88,6 +88,7 @@ CLOSE_NOT_PUSHING = ("PROTOCOL_ERROR", "A close message can only be sent in PUSH
 # hlsd's own, for what the original does not check.
 TOO_LARGE = ("PROTOCOL_ERROR", "Message too large")
 SLOW = ("SLOW_CONSUMER", "The spectator fell too far behind the stream")
+RELAY_LOOP = ("RELAY_LOOP", "This node is already in the relay chain of this request")
 
 
 def error(pair: tuple[str, str]) -> ProtocolError:

@@ -32,8 +32,9 @@ from hlsd.wscdn.protocol import Message, ProtocolError
 
 log = logging.getLogger(__name__)
 
-Relay = Callable[[str], Awaitable[Stream | None]]
-"""Finds a stream this node does not publish (registry, then relay-from node), or None."""
+Relay = Callable[[str, tuple[str, ...]], Awaitable[Stream | None]]
+"""Finds a stream this node does not publish (registry, then relay-from node), given the
+relay chain the request came through; None if no node has it."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -55,11 +56,12 @@ class CdnConfig:
 
 class WebsocketCdn:
     def __init__(self, *, hub: StreamHub, config: CdnConfig, metrics: Metrics,
-                 relay: Relay | None = None) -> None:
+                 node_id: str = "", relay: Relay | None = None) -> None:
         self._hub = hub
         self._config = config
         self._metrics = metrics
         self._relay = relay
+        self._node_id = node_id
         self._limits = ConnectionLimits(
             max_open=config.max_connections_per_ip, per_second=config.connects_per_second,
             burst=config.connect_burst, exempt=config.rate_limit_exempt)
@@ -181,10 +183,13 @@ class WebsocketCdn:
                 wanted = int(first.params["max_initial_fragments"])
             except ValueError:
                 raise protocol.error(protocol.BAD_INITIAL) from None
+        via = tuple(node for node in first.params.get("via", "").split(",") if node)
+        if self._node_id and self._node_id in via:
+            raise protocol.error(protocol.RELAY_LOOP)
         stream = self._hub.get(stream_id)
         if (stream is None or stream.state is not StreamState.LIVE) \
                 and first.params.get("only_source") != "true" and self._relay is not None:
-            stream = await self._relay(stream_id)
+            stream = await self._relay(stream_id, via)
         if stream is None or stream.state is not StreamState.LIVE:
             # The original's "no such stream": OK, then CLOSE.
             await conn.send_text(protocol.OK)

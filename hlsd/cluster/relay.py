@@ -1,0 +1,274 @@
+"""Relays: a stream this node does not publish, pulled from the node that has it and
+published into the local hub, so that every spectator here (websocket or HTTP) shares
+one upstream connection.
+
+Where from: the publish registry first (asking that node for its own source only,
+``only_source=true``, so it cannot bounce the request on), then the configured
+relay-from node. Over the original: a relay reconnects with backoff (looking the stream
+up again each time), forgets a registry entry that names a node it cannot reach, names
+the chain of nodes it passes through (``via``) so that a loop among misconfigured nodes
+is refused, and closes once it has had no spectators for twice the inactivity period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidHandshake, WebSocketException
+
+from hlsd.auth import jwt as cdn_jwt
+from hlsd.cluster.registry import RELAY_PUBLISHER, Registry
+from hlsd.db.timestamps import utcnow
+from hlsd.metrics import Metrics
+from hlsd.streams import Stream, StreamBusy, StreamHub, StreamState
+from hlsd.wscdn import protocol
+
+log = logging.getLogger(__name__)
+
+_MAX_BACKOFF = 10.0
+_FIRST_ATTEMPTS = 3
+"""Tries before the spectators waiting for a relay that never started are told no."""
+_REAPPEAR = 30.0
+"""Seconds a relay that lost its upstream keeps looking for the stream to come back."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RelayConfig:
+    own_url: str
+    node_id: str
+    relay_from: str | None
+    pull_secret: str | None
+    inactivity: float
+    connect_timeout: float
+    max_binary_message: int
+    heartbeat: float
+
+
+class _Gone(Exception):
+    """The upstream refused us (E), or its stream cannot be relayed."""
+
+
+class _NotThere(Exception):
+    """The upstream does not have the stream now (OK then CLOSE before any fragment)."""
+
+
+class Relays:
+    def __init__(self, *, hub: StreamHub, registry: Registry, config: RelayConfig,
+                 metrics: Metrics) -> None:
+        self._hub = hub
+        self._registry = registry
+        self._config = config
+        self._metrics = metrics
+        self._relays: dict[str, _Relay] = {}
+
+    async def find(self, stream_id: str, via: tuple[str, ...]) -> Stream | None:
+        """The local copy of `stream_id`, relayed from another node; None if no node
+        has it."""
+        relay = self._relays.get(stream_id)
+        if relay is None or relay.finished:
+            relay = _Relay(self, stream_id, via)
+            self._relays[stream_id] = relay
+            relay.start()
+        return await relay.ready(self._config.connect_timeout * (_FIRST_ATTEMPTS + 1) + 5)
+
+    async def _source(self, stream_id: str) -> tuple[str, bool] | None:
+        """Where to pull `stream_id` from, and whether to ask for the node's own only."""
+        try:
+            url = await self._registry.lookup(stream_id)
+        except Exception as exc:  # a registry outage must not stop relay-from
+            log.warning("publish registry lookup of %r failed: %s", stream_id, exc)
+            url = None
+        if url and url != self._config.own_url:
+            return url, True
+        if self._config.relay_from:
+            return self._config.relay_from, False
+        return None
+
+    def sweep(self) -> None:
+        for stream_id, relay in list(self._relays.items()):
+            if relay.finished:
+                del self._relays[stream_id]
+
+    async def close(self) -> None:
+        await asyncio.gather(*(relay.stop() for relay in list(self._relays.values())))
+        self._relays.clear()
+
+
+class _Relay:
+    def __init__(self, owner: Relays, stream_id: str, via: tuple[str, ...]) -> None:
+        self._owner = owner
+        self._config = owner._config
+        self._hub = owner._hub
+        self.stream_id = stream_id
+        self._via = (*via, self._config.node_id)
+        self._ready = asyncio.Event()
+        self._stream: Stream | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._last_fragment = 0.0
+        self.finished = False
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"hlsd-relay-{self.stream_id}")
+
+    async def ready(self, timeout: float) -> Stream | None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._ready.wait(), timeout)
+        stream = self._stream
+        return stream if stream is not None and stream.state is StreamState.LIVE else None
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        failures = 0
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                source = await self._owner._source(self.stream_id)
+                if source is None:
+                    if self._stream is None or self._given_up(loop.time()):
+                        return
+                else:
+                    url, only_source = source
+                    attempt = loop.time()
+                    try:
+                        if await self._session(url, only_source):
+                            return  # the upstream ended the stream, or nobody watches
+                    except _Gone as exc:
+                        log.info("relay of %r from %s: %s", self.stream_id, url, exc)
+                        return
+                    except _NotThere:
+                        # Nobody has it: spectators get OK, CLOSE. Or a restarted upstream
+                        # whose publisher is not back yet: keep looking for a while.
+                        if self._stream is None or self._given_up(loop.time()):
+                            return
+                    except (OSError, TimeoutError, WebSocketException) as exc:
+                        self._owner._metrics.relay_reconnects.inc()
+                        log.warning("relay of %r from %s failed (%s); retrying",
+                                    self.stream_id, url, exc or type(exc).__name__)
+                        if only_source and isinstance(
+                                exc, OSError | TimeoutError | InvalidHandshake):
+                            # The registry names a node we cannot reach: forget it, so
+                            # nobody else is sent there for the rest of its TTL.
+                            with contextlib.suppress(Exception):
+                                await self._owner._registry.withdraw(self.stream_id, url)
+                        if self._stream is None and failures + 1 >= _FIRST_ATTEMPTS:
+                            return
+                        if self._stream is not None and self._given_up(loop.time()):
+                            return
+                    if self._stream is not None:
+                        self._stream.rendition("").mark_discontinuity()
+                    if self._last_fragment >= attempt:
+                        failures = 0  # it worked for a while: back off from the start
+                failures += 1
+                await asyncio.sleep(min(_MAX_BACKOFF, 0.25 * 2 ** failures))
+        finally:
+            self.finished = True
+            self._ready.set()
+            stream = self._stream
+            if stream is not None and stream.state is StreamState.LIVE \
+                    and stream.publisher.startswith(RELAY_PUBLISHER):
+                stream.end()
+
+    def _given_up(self, now: float) -> bool:
+        """Whether the upstream has sent nothing for `_REAPPEAR` seconds."""
+        return now - self._last_fragment > _REAPPEAR
+
+    async def _session(self, url: str, only_source: bool) -> bool:
+        """One upstream connection. True when the relay is done (the upstream ended the
+        stream, or nobody watched for too long); an exception to reconnect."""
+        config = self._config
+        async with connect(url, max_size=config.max_binary_message,
+                           open_timeout=config.connect_timeout, ping_interval=None,
+                           close_timeout=2) as ws:
+            params = {"stream": self.stream_id,
+                      "auth": cdn_jwt.sign(config.pull_secret, protocol.PULL, self.stream_id)
+                      if config.pull_secret else "",
+                      "only_source": "true" if only_source else "false",
+                      "via": ",".join(self._via)}
+            if self._stream is not None:
+                params["max_initial_fragments"] = "0"  # we have the buffer already
+            await ws.send(f"{protocol.PULL}:{urlencode(params)}")
+            heartbeat = asyncio.create_task(self._heartbeat(ws))
+            try:
+                return await self._receive(ws)
+            finally:
+                heartbeat.cancel()
+
+    async def _heartbeat(self, ws: ClientConnection) -> None:
+        while True:
+            await asyncio.sleep(self._config.heartbeat)
+            await asyncio.wait_for(ws.send(protocol.HEARTBEAT), 10)
+
+    async def _receive(self, ws: ClientConnection) -> bool:
+        idle = 2 * self._config.heartbeat
+        answered = False
+        relayed = False
+        aired_until: datetime | None = None
+        unwatched_since: float | None = None
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                raw = await asyncio.wait_for(ws.recv(), min(idle, self._config.inactivity))
+            except TimeoutError:
+                raw = None
+            stream = self._stream
+            if stream is not None:
+                # Nobody here for twice the inactivity period: close.
+                if stream.readers:
+                    unwatched_since = None
+                elif unwatched_since is None:
+                    unwatched_since = loop.time()
+                elif loop.time() - unwatched_since > 2 * self._config.inactivity:
+                    log.info("relay of %r: closed after %.0fs without spectators",
+                             self.stream_id, 2 * self._config.inactivity)
+                    return True
+            if raw is None:
+                continue
+            if isinstance(raw, bytes):
+                raise _Gone("a binary frame came without F")
+            message = protocol.parse(raw)
+            if message.type == protocol.ERROR:
+                raise _Gone(f"refused: {message.params.get('code')} "
+                            f"{message.params.get('message')}")
+            if message.type == protocol.OK:
+                answered = True
+            elif message.type == protocol.CLOSE:
+                if not relayed:
+                    raise _NotThere()
+                return True  # the publisher ended the stream
+            elif message.type == protocol.FRAGMENT and answered:
+                duration = protocol.duration_of(message)
+                data = await asyncio.wait_for(ws.recv(), idle)
+                if not isinstance(data, bytes):
+                    raise _Gone("F came without its binary frame")
+                aired = utcnow() - timedelta(seconds=duration)
+                if aired_until is not None and aired < aired_until:
+                    aired = aired_until
+                aired_until = aired + timedelta(seconds=duration)
+                self._publish().rendition("").append(
+                    duration=duration, data=data, extension="ts", program_date_time=aired)
+                self._owner._metrics.ws_fragments.labels("relayed").inc()
+                relayed = True
+                self._last_fragment = loop.time()
+                self._ready.set()
+
+    def _publish(self) -> Stream:
+        stream = self._stream
+        if stream is None or stream.state is not StreamState.LIVE:
+            try:
+                stream = self._hub.publish(self.stream_id, f"{RELAY_PUBLISHER}{self.stream_id}")
+            except StreamBusy as exc:
+                raise _Gone(str(exc)) from None
+            self._stream = stream
+        stream.touch()
+        return stream

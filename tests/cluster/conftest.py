@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+import pytest
+
+from tests._support.fragments import ts_fragments
+
+
+@pytest.fixture(scope="session")
+def fragments(tmp_path_factory: pytest.TempPathFactory) -> list[bytes]:
+    return ts_fragments(tmp_path_factory.mktemp("fragments"))
+
