@@ -71,6 +71,38 @@ def serve(
 
 
 @cli.command()
+def publish(
+    source: Annotated[str, typer.Argument(help="A media file or URL ffmpeg can read.")],
+    stream: Annotated[str, typer.Option("--stream", "-s", help="The stream id.")],
+    to: Annotated[str, typer.Option(
+        help="ws://host:port/ws (websocket CDN) or http://host:port (HTTP push ingest).")],
+    loop: Annotated[bool, typer.Option(help="Loop the input forever.")] = False,
+    secret: Annotated[str | None, typer.Option(
+        envvar="PUSH_SECRET", help="Websocket PUSH secret (signs the JWT).")] = None,
+    key: Annotated[str | None, typer.Option(help="HTTP publish key (live.publish_keys).")]
+    = None,
+    segment: Annotated[float, typer.Option(min=0.5, help="Fragment seconds.")] = 2.0,
+    copy: Annotated[bool, typer.Option(help="Copy the codecs (H.264/AAC input) instead "
+                                            "of encoding.")] = False,
+) -> None:
+    """Publish SOURCE live: ffmpeg segments it in real time and the fragments are pushed
+    over the websocket (queued while reconnecting), or ffmpeg PUTs HLS to /ingest."""
+    from hlsd.client.cli_publish import publish_http, publish_websocket
+
+    _setup_logging("warning")
+    if to.startswith(("ws://", "wss://")):
+        code = publish_websocket(console, source, stream, to, secret=secret, loop=loop,
+                                 segment_seconds=segment, copy=copy)
+    elif to.startswith(("http://", "https://")):
+        code = publish_http(console, source, stream, to, key=key, loop=loop,
+                            segment_seconds=segment, copy=copy)
+    else:
+        console.print("[red]--to must be ws://, wss://, http:// or https://[/red]")
+        code = 2
+    raise typer.Exit(code)
+
+
+@cli.command()
 def version() -> None:
     """Print the version."""
     typer.echo(__version__)
