@@ -31,6 +31,7 @@ from hlsd.api import (
     replay,
     service,
     streams,
+    web,
     websocket,
 )
 from hlsd.api._asgi import Cors
@@ -262,6 +263,8 @@ def create_app(settings: Settings) -> ASGIApp:
         recordings.router(recorder=services.recorder, sessions=services.sessions,
                           signer=services.signer, admin_key=admin_key),
         websocket.router(cdn=services.cdn, path=settings.websocket.path),
+        web.router(ws_path=settings.websocket.path,
+                   hls_js=web.find_hls_js(Path.cwd(), Path(__file__).resolve().parents[1])),
     ]
     for router in routers:
         app.include_router(router)

@@ -1,0 +1,57 @@
+"""The browser side: the websocket client module (an npm-style package folder in
+``hlsd/web/client``), the spectate page that uses it, and hls.js.
+
+hls.js is third-party and never in the repository: it is served from a ``node_modules``
+folder installed at set-up time (``npm ci``) when there is one, else the page is sent to
+the pinned version on the jsDelivr CDN.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+
+WEB = Path(__file__).resolve().parent.parent / "web"
+CLIENT_FILES = {"hlsd-ws-client.js": "text/javascript", "package.json": "application/json",
+                "README.md": "text/markdown"}
+HLS_JS_VERSION = "1.7.4"
+HLS_JS_CDN = f"https://cdn.jsdelivr.net/npm/hls.js@{HLS_JS_VERSION}/dist/hls.min.js"
+
+
+def find_hls_js(*roots: Path) -> Path | None:
+    for root in roots:
+        candidate = root / "node_modules" / "hls.js" / "dist" / "hls.min.js"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def router(*, ws_path: str, hls_js: Path | None) -> APIRouter:
+    api = APIRouter(prefix="/web", tags=["web"])
+    page = (WEB / "spectate.html").read_text(encoding="utf-8").replace(
+        "<body>", f'<body data-ws-path="{ws_path}">', 1)
+
+    @api.get("/spectate", response_class=HTMLResponse)
+    async def spectate() -> HTMLResponse:
+        """Watch a websocket stream (``?stream=…&token=…&delay=…``)."""
+        return HTMLResponse(page)
+
+    @api.get("/client/{name}")
+    async def client(name: str) -> Response:
+        media_type = CLIENT_FILES.get(name)
+        if media_type is None:
+            return Response('{"error": "no such file"}', status_code=404,
+                            media_type="application/json")
+        return FileResponse(WEB / "client" / name, media_type=media_type,
+                            headers={"cache-control": "no-cache"})
+
+    @api.get("/vendor/hls.min.js")
+    async def hls() -> Response:
+        if hls_js is None:
+            return RedirectResponse(HLS_JS_CDN, status_code=307)
+        return FileResponse(hls_js, media_type="text/javascript",
+                            headers={"cache-control": "public, max-age=86400"})
+
+    return api

@@ -1,0 +1,73 @@
+"""The browser client: the spectate page plays a websocket stream in Debian's Chromium
+(Playwright), through hlsd's ES module and hls.js, near the live edge."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests._support import media as fx
+from tests._support.browser import CHROMIUM, CHROMIUM_ARGS, browser_test
+from tests._support.hlsd_server import HlsdServer
+
+
+def test_the_client_package_is_served(tmp_path: Path) -> None:
+    with HlsdServer({}, tmp_dir=tmp_path) as server:
+        module = httpx.get(f"{server.url}/web/client/hlsd-ws-client.js")
+        assert module.status_code == 200 and "export class HlsWebSocket" in module.text
+        assert module.headers["content-type"].startswith("text/javascript")
+        assert httpx.get(f"{server.url}/web/client/package.json").json()["name"] \
+            == "@hlsd/ws-client"
+        assert httpx.get(f"{server.url}/web/client/..%2Fspectate.html").status_code == 404
+        page = httpx.get(f"{server.url}/web/spectate").text
+        assert 'data-ws-path="/ws"' in page and "hlsd-ws-client.js" in page
+        hls = httpx.get(f"{server.url}/web/vendor/hls.min.js")
+        assert hls.status_code == 200 and len(hls.content) > 100_000
+
+
+@browser_test[0]
+@browser_test[1]
+def test_the_spectate_page_plays_a_websocket_stream(tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    clip = fx.h264_aac_mp4(tmp_path / "clip.mp4", seconds=4)
+    with HlsdServer({"websocket": {"fragment_buffer": 3}}, tmp_dir=tmp_path / "node") \
+            as server:
+        publish = subprocess.Popen(
+            [sys.executable, "-m", "hlsd", "publish", str(clip), "--stream", "web-cam",
+             "--to", f"ws://127.0.0.1:{server.port}/ws", "--segment", "1", "--loop"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 20
+            while httpx.get(f"{server.url}/live/web-cam/index.m3u8").status_code != 200:
+                assert time.monotonic() < deadline, "the publisher never started"
+                time.sleep(0.2)
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                             headless=True)
+                try:
+                    page = browser.new_page()
+                    errors: list[str] = []
+                    page.on("pageerror", lambda exc: errors.append(str(exc)))
+                    page.goto(f"{server.url}/web/spectate?stream=web-cam&delay=3")
+                    played, behind = 0.0, 0.0
+                    deadline = time.monotonic() + 40
+                    while time.monotonic() < deadline and played < 5:
+                        page.wait_for_timeout(250)
+                        played, behind = page.evaluate(
+                            "() => { const v = document.getElementById('video');"
+                            " const e = v.buffered.length ? v.buffered.end(v.buffered.length-1)"
+                            " : 0; return [v.currentTime, e - v.currentTime]; }")
+                    state = page.evaluate("() => window.__spectate.errors")
+                finally:
+                    browser.close()
+        finally:
+            publish.terminate()
+            publish.wait(timeout=10)
+    assert played >= 5, (played, state, errors)
+    assert state == [] and errors == []
+    assert behind < 8, f"{behind:.1f}s behind the newest fragment"
