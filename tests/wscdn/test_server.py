@@ -193,3 +193,38 @@ async def test_bad_sessions_get_the_original_errors(hlsd: HlsdServer) -> None:
     ws, answer = await open_session(url, "PUSH", "taken", token(PUSH_SECRET, "PUSH", "taken"))
     assert answer[0] == "E" and answer[1]["code"] == "PUSH_ERROR"
     await first.close()
+
+
+async def test_a_websocket_stream_can_be_recorded(hlsd: HlsdServer,
+                                                  fragments: list[bytes]) -> None:
+    pub = await publisher(hlsd, "rec-ws")
+    await push(pub, fragments[:1])
+    async with httpx.AsyncClient(base_url=hlsd.url, timeout=30) as c:
+        rid = (await c.post("/api/streams/rec-ws/recordings")).json()["id"]
+        await push(pub, fragments[1:5], pace=0.05)
+        await pub.send("CLOSE")
+        await asyncio.sleep(0.3)
+        stopped = await c.post(f"/api/recordings/{rid}/stop")
+        assert stopped.status_code == 200
+        text = (await c.get(f"/recordings/{rid}/index.m3u8")).text
+    assert_valid(text)
+    assert text.count("#EXTINF") >= 4
+    assert await asyncio.to_thread(fx.decode_errors,
+                                   f"{hlsd.url}/recordings/{rid}/index.m3u8") == ""
+    await pub.close()
+
+
+async def test_message_size_limits(tmp_path: Path, fragments: list[bytes]) -> None:
+    cfg = {"websocket": {"max_binary_message": "4KB"}}
+    with HlsdServer(cfg, tmp_dir=tmp_path) as server:
+        url = ws_url(server)
+        big, answer = await open_session(url, "PULL", "x" * 10, "t" * 2000)
+        assert answer[0] == "E" and answer[1]["message"] == "Message too large"
+        pub, answer = await open_session(url, "PUSH", "sized")
+        assert answer == ("OK", {})
+        await pub.send("F:duration=1")
+        await pub.send(fragments[0])  # larger than 4 KB
+        answer = str(await asyncio.wait_for(pub.recv(), 5))
+        assert answer.startswith("E:") and "Message+too+large" in answer
+        await big.close()
+        await pub.close()
