@@ -1,0 +1,220 @@
+"""Websocket CDN: fan-out latency to 100 / 500 / 1,000 spectators, and the latency one
+relay hop adds.
+
+    python bench/wscdn.py [--spectators 100,500,1000] [--fragments 8] [--skip fanout,relay]
+
+The publisher sends 2 s fragments of 20 s of 720p H.264 + AAC at 4 Mbit/s (~1.1 MB each,
+the segments bench/live.py makes), one every 2 s, over the websocket protocol. Spectators
+(``PULL``, ``max_initial_fragments=0``) run in two client processes on their own core;
+hlsd runs on the other core (its process tree pinned to CPU 0, as "one core for the
+server"). Latency is from the moment the publisher's send of a fragment's binary frame
+returned to the moment a spectator has the whole binary frame, both on CLOCK_MONOTONIC.
+Loss is fragments sent minus fragments received, per spectator. Server CPU is the hlsd
+process tree's CPU seconds over the measured span, as a share of one core.
+
+Relay hop: node A takes the push, node B relays from A (``cluster.relay_from``); ten
+spectators on each. The added latency is, per fragment, each B spectator's latency minus
+the median of A's spectators for that fragment.
+
+Targets (issue 4): 1,000 spectators at p99 <= 50 ms; a relay hop adds p99 <= 10 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import os
+import statistics
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import _common as c
+import psutil
+from live import pct, segment_set, tree_cpu_seconds
+from websockets.asyncio.client import connect
+
+SERVER_CPU = 0
+CLIENT_CPU = 1
+CLIENT_PROCESSES = 2
+
+
+def pin_tree(pid: int, cpu: int) -> None:
+    proc = psutil.Process(pid)
+    for each in (proc, *proc.children(recursive=True)):
+        each.cpu_affinity([cpu])
+
+
+async def _spectate(url: str, stream: str, count: int, ready: Any, out: list[list[float]],
+                    index: int) -> None:
+    async with connect(url, max_size=None, ping_interval=None) as ws:
+        await ws.send(f"PULL:stream={stream}&max_initial_fragments=0")
+        while (await ws.recv()) != "OK":
+            pass
+        with ready.get_lock():
+            ready.value += 1
+        received: list[float] = []
+        while len(received) < count:
+            try:
+                message = await asyncio.wait_for(ws.recv(), 30)
+            except TimeoutError:
+                break
+            if isinstance(message, bytes):
+                received.append(time.monotonic())
+            elif message == "CLOSE":
+                break
+        out[index] = received
+
+
+def spectators(url: str, stream: str, n: int, count: int, ready: Any, results: Any) -> None:
+    os.sched_setaffinity(0, {CLIENT_CPU})
+
+    async def run() -> list[list[float]]:
+        out: list[list[float]] = [[] for _ in range(n)]
+        tasks = []
+        for i in range(n):
+            tasks.append(asyncio.create_task(_spectate(url, stream, count, ready, out, i)))
+            if i % 50 == 49:
+                await asyncio.sleep(0.05)  # join over a moment, not in one burst
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return out
+
+    results.put(asyncio.run(run()))
+
+
+async def publish(url: str, stream: str, fragments: Sequence[bytes], count: int,
+                  first_sent: asyncio.Event, go: asyncio.Event) -> list[float]:
+    """Send a first fragment (so the stream exists), wait for `go`, then `count` more, one
+    every 2 s; the moments each timed send returned."""
+    sent: list[float] = []
+    async with connect(url, max_size=None, ping_interval=None) as ws:
+        await ws.send(f"PUSH:stream={stream}")
+        while (await ws.recv()) != "OK":
+            pass
+        await ws.send("F:duration=2")
+        await ws.send(fragments[0])
+        first_sent.set()
+        await go.wait()
+        start = time.monotonic() + 1.0
+        for i in range(count):
+            await asyncio.sleep(max(0.0, start + 2.0 * i - time.monotonic()))
+            await ws.send("F:duration=2")
+            await ws.send(fragments[(i + 1) % len(fragments)])
+            sent.append(time.monotonic())
+        await asyncio.sleep(1.0)
+        await ws.send("CLOSE")
+    return sent
+
+
+async def measured(urls: Sequence[str], stream: str, n: int, count: int,
+                   fragments: Sequence[bytes], server_pids: Sequence[int],
+                   ) -> tuple[list[float], list[list[list[float]]], float, float]:
+    """Publish to urls[0] with `n` spectators spread over `urls`: (send moments, each
+    client process's receipt moments per spectator, server CPU seconds, wall seconds)."""
+    first_sent, go = asyncio.Event(), asyncio.Event()
+    publisher = asyncio.create_task(publish(urls[0], stream, fragments, count, first_sent, go))
+    await first_sent.wait()
+    await asyncio.sleep(0.5)  # relays, if any, pick the stream up
+    procs, ready, results = run_spectators(urls, stream, n, count)
+    deadline = time.monotonic() + 120
+    while ready.value < n and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    cpu0 = sum(tree_cpu_seconds(pid) for pid in server_pids)
+    wall0 = time.monotonic()
+    go.set()
+    sent = await publisher
+    cpu = sum(tree_cpu_seconds(pid) for pid in server_pids) - cpu0
+    wall = time.monotonic() - wall0
+    rows = [await asyncio.to_thread(results.get, True, 120) for _ in procs]
+    for proc in procs:
+        proc.join(timeout=30)
+    return sent, rows, cpu, wall
+
+
+def run_spectators(urls: Sequence[str], stream: str, n: int, count: int,
+                   ) -> tuple[list[mp.Process], Any, Any]:
+    ctx = mp.get_context("spawn")
+    ready = ctx.Value("i", 0)
+    results = ctx.Queue()
+    procs = []
+    per = [n // CLIENT_PROCESSES + (1 if i < n % CLIENT_PROCESSES else 0)
+           for i in range(CLIENT_PROCESSES)]
+    for i, share in enumerate(per):
+        if share:
+            proc = ctx.Process(target=spectators, args=(urls[i % len(urls)], stream, share,
+                                                        count, ready, results))
+            proc.start()
+            procs.append(proc)
+    return procs, ready, results
+
+
+def fanout(n: int, fragments: Sequence[bytes], count: int, tmp: Path) -> dict[str, Any]:
+    cfg = {"websocket": {"fragment_buffer": 10, "write_timeout": "10s"},
+           "live": {"window": 6, "max_segment_bytes": "8MB"}}
+    with c.HlsdServer(cfg, tmp_dir=tmp / f"fanout-{n}") as server:
+        pin_tree(server.pid or 0, SERVER_CPU)
+        url = f"ws://127.0.0.1:{server.port}/ws"
+        sent, rows, cpu, wall = asyncio.run(
+            measured([url], "fan", n, count, fragments, [server.pid or 0]))
+    received = [row for process in rows for row in process]
+    latencies = [row[i] - sent[i] for row in received for i in range(min(len(row), len(sent)))]
+    return {"spectators": n, "held": sum(1 for row in received if row),
+            "lost": sum(count - len(row) for row in received),
+            "p50": pct(latencies, 50), "p99": pct(latencies, 99),
+            "max": max(latencies) if latencies else float("nan"),
+            "cpu": 100 * cpu / wall if wall else 0.0}
+
+
+def relay_hop(fragments: Sequence[bytes], count: int, tmp: Path) -> dict[str, float]:
+    base = {"websocket": {"fragment_buffer": 10}, "live": {"max_segment_bytes": "8MB"}}
+    with c.HlsdServer(base, tmp_dir=tmp / "origin") as origin:
+        edge_cfg = {**base, "cluster": {"relay_from": f"ws://127.0.0.1:{origin.port}/ws"}}
+        with c.HlsdServer(edge_cfg, tmp_dir=tmp / "edge") as edge:
+            for server in (origin, edge):
+                pin_tree(server.pid or 0, SERVER_CPU)
+            urls = [f"ws://127.0.0.1:{origin.port}/ws", f"ws://127.0.0.1:{edge.port}/ws"]
+            sent, rows, _, _ = asyncio.run(
+                measured(urls, "hop", 20, count, fragments, [origin.pid or 0, edge.pid or 0]))
+    # Client process i pulled from urls[i]: the first is the origin's spectators.
+    by_origin, by_edge = rows
+    added = []
+    for k in range(len(sent)):
+        reference = statistics.median(
+            [row[k] - sent[k] for row in by_origin if k < len(row)] or [float("nan")])
+        added += [row[k] - sent[k] - reference for row in by_edge if k < len(row)]
+    return {"p50": pct(added, 50), "p99": pct(added, 99)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--spectators", default="100,500,1000")
+    parser.add_argument("--fragments", type=int, default=8)
+    parser.add_argument("--skip", default="")
+    args = parser.parse_args()
+    os.sched_setaffinity(0, {CLIENT_CPU})
+    fragments = [s.data for s in segment_set()]
+    tmp = c.OUT_DIR / "wscdn"
+    tmp.mkdir(parents=True, exist_ok=True)
+    skip = set(args.skip.split(","))
+    if "fanout" not in skip:
+        rows = []
+        for n in (int(x) for x in args.spectators.split(",")):
+            r = fanout(n, fragments, args.fragments, tmp)
+            rows.append([r["spectators"], r["held"], r["lost"],
+                         f"{r['p50'] * 1000:.1f}", f"{r['p99'] * 1000:.1f}",
+                         f"{r['max'] * 1000:.1f}", f"{r['cpu']:.1f}%"])
+        c.print_table(["spectators", "held", "fragments lost", "p50 ms", "p99 ms", "max ms",
+                       "server CPU (1 core)"], rows,
+                      title=f"Fan-out: {len(fragments[0]) / 1e6:.1f} MB fragments every 2 s "
+                            f"(4 Mbit/s), {args.fragments} measured; target p99 <= 50 ms")
+    if "relay" not in skip:
+        hop = relay_hop(fragments, args.fragments, tmp)
+        c.print_table(["added by one relay hop", "p50 ms", "p99 ms"],
+                      [["edge - origin", f"{hop['p50'] * 1000:.1f}",
+                        f"{hop['p99'] * 1000:.1f}"]], title="Relay hop; target p99 <= 10 ms")
+
+
+if __name__ == "__main__":
+    main()
