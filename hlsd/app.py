@@ -171,6 +171,19 @@ def build_services(settings: Settings) -> Services:
     recorder.committed = replays.changed
     exporter = Exporter(catalog=replays, temp_dir=settings.temp_dir, executor=executor,
                         max_bytes=rec.max_export_bytes)
+    cdn, registry, announcer, relays = _websocket_cdn(settings, hub, metrics)
+    return Services(settings=settings, metrics=metrics, client=client, executor=executor,
+                    hub=hub, push=push, signer=signer, engine=engine,
+                    sessions=sessions, livemix=livemix_ingest,
+                    sources=sources, subtitles=subtitles, segments=segments,
+                    packager=packager, streams=streams, store=objects, recorder=recorder,
+                    auto_recorder=auto_recorder, replays=replays, exporter=exporter, cdn=cdn,
+                    registry=registry, announcer=announcer, relays=relays)
+
+
+def _websocket_cdn(settings: Settings, hub: StreamHub, metrics: Metrics,
+                   ) -> tuple[WebsocketCdn, Registry, Announcer | None, Relays]:
+    """The websocket endpoint, the publish registry and the relays between nodes."""
     ws, cl = settings.websocket, settings.cluster
     own_url = cl.external_url or f"ws://{settings.host}:{settings.port}{ws.path}"
     node_id = cl.node_id or uuid.uuid4().hex[:12]
@@ -196,13 +209,7 @@ def build_services(settings: Settings) -> Services:
         slow_spectators=ws.slow_spectators, max_connections_per_ip=ws.max_connections_per_ip,
         connects_per_second=ws.connects_per_second, connect_burst=ws.connect_burst,
         rate_limit_exempt=ws.rate_limit_exempt))
-    return Services(settings=settings, metrics=metrics, client=client, executor=executor,
-                    hub=hub, push=push, signer=signer, engine=engine,
-                    sessions=sessions, livemix=livemix_ingest,
-                    sources=sources, subtitles=subtitles, segments=segments,
-                    packager=packager, streams=streams, store=objects, recorder=recorder,
-                    auto_recorder=auto_recorder, replays=replays, exporter=exporter, cdn=cdn,
-                    registry=registry, announcer=announcer, relays=relays)
+    return cdn, registry, announcer, relays
 
 
 def create_app(settings: Settings) -> ASGIApp:
