@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
@@ -32,6 +33,12 @@ from hlsd.wscdn import protocol
 log = logging.getLogger(__name__)
 
 _MAX_BACKOFF = 10.0
+_RECENT = 64
+"""Fragments remembered to recognise them when an upstream sends its buffer again."""
+_KEY_BYTES = 4096
+"""Bytes from each end of a fragment that tell it apart (TS packets carry timestamps)."""
+_WATCHED_BACKOFF = 2.0
+"""The longest wait between tries while a relayed stream has spectators."""
 _FIRST_ATTEMPTS = 3
 """Tries before the spectators waiting for a relay that never started are told no."""
 _REAPPEAR = 30.0
@@ -111,6 +118,7 @@ class _Relay:
         self._stream: Stream | None = None
         self._task: asyncio.Task[None] | None = None
         self._last_fragment = 0.0
+        self._recent: OrderedDict[tuple[int, bytes, bytes], None] = OrderedDict()
         self.finished = False
 
     def start(self) -> None:
@@ -150,6 +158,7 @@ class _Relay:
                         # Nobody has it: spectators get OK, CLOSE. Or a restarted upstream
                         # whose publisher is not back yet: keep looking for a while.
                         if self._stream is None or self._given_up(loop.time()):
+                            log.info("relay of %r: no node has it", self.stream_id)
                             return
                     except (OSError, TimeoutError, WebSocketException) as exc:
                         self._owner._metrics.relay_reconnects.inc()
@@ -170,7 +179,14 @@ class _Relay:
                     if self._last_fragment >= attempt:
                         failures = 0  # it worked for a while: back off from the start
                 failures += 1
-                await asyncio.sleep(min(_MAX_BACKOFF, 0.25 * 2 ** failures))
+                stream = self._stream
+                if stream is not None and stream.state is StreamState.LIVE:
+                    # Spectators are waiting: keep the stream from being swept as idle
+                    # while the upstream comes back, and look again soon.
+                    stream.touch()
+                    await asyncio.sleep(min(_WATCHED_BACKOFF, 0.25 * 2 ** failures))
+                else:
+                    await asyncio.sleep(min(_MAX_BACKOFF, 0.25 * 2 ** failures))
         finally:
             self.finished = True
             self._ready.set()
@@ -195,8 +211,6 @@ class _Relay:
                       if config.pull_secret else "",
                       "only_source": "true" if only_source else "false",
                       "via": ",".join(self._via)}
-            if self._stream is not None:
-                params["max_initial_fragments"] = "0"  # we have the buffer already
             await ws.send(f"{protocol.PULL}:{urlencode(params)}")
             heartbeat = asyncio.create_task(self._heartbeat(ws))
             try:
@@ -245,12 +259,21 @@ class _Relay:
             elif message.type == protocol.CLOSE:
                 if not relayed:
                     raise _NotThere()
-                return True  # the publisher ended the stream
+                log.info("relay of %r: the upstream ended the stream", self.stream_id)
+                return True
             elif message.type == protocol.FRAGMENT and answered:
                 duration = protocol.duration_of(message)
                 data = await asyncio.wait_for(ws.recv(), idle)
                 if not isinstance(data, bytes):
                     raise _Gone("F came without its binary frame")
+                # After a reconnect the upstream sends its buffer again: what we relayed
+                # already is skipped, what it took while we were away is caught up.
+                key = (len(data), data[:_KEY_BYTES], data[-_KEY_BYTES:])
+                if key in self._recent:
+                    continue
+                self._recent[key] = None
+                while len(self._recent) > _RECENT:
+                    self._recent.popitem(last=False)
                 aired = utcnow() - timedelta(seconds=duration)
                 if aired_until is not None and aired < aired_until:
                     aired = aired_until
