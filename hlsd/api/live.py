@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import posixpath
+from urllib.parse import quote, unquote
 
 from starlette.types import Receive, Scope, Send
 
@@ -54,7 +55,7 @@ class LiveHls:
         headers = request_headers(scope, _WANTED)
         cors = self._cors.headers(headers.get(b"origin"))
         head = scope["method"] == "HEAD"
-        parts = scope["path"][len(PREFIX):].split("/")
+        parts = _path_parts(scope)
         query_token = None
         if self._gate is not None:
             refusal, query_token = self._gate.admit(scope, headers, live_subject(parts[0]))
@@ -129,4 +130,15 @@ class LiveMixPlayback:
             await respond_error(send, 404, "no such video source, or it is not streaming", [])
             return
         name = MASTER if rest == "vid.m3u8" else rest
-        await self._live({**scope, "path": f"{PREFIX}{stream}/{name}"}, receive, send)
+        path = f"{PREFIX}{quote(stream, safe='')}/{name}"
+        await self._live({**scope, "path": unquote(path), "raw_path": path.encode()},
+                         receive, send)
+
+
+def _path_parts(scope: Scope) -> list[str]:
+    """The parts of the path after ``/live/``, each percent-decoded on its own, so that a
+    stream id holding ``/`` (websocket ids may) is one part: ``/live/room%2Fcam/…``."""
+    raw = scope.get("raw_path")
+    if not raw:
+        return str(scope["path"])[len(PREFIX):].split("/")
+    return [unquote(part) for part in raw.decode("latin-1")[len(PREFIX):].split("/")]

@@ -228,3 +228,17 @@ async def test_message_size_limits(tmp_path: Path, fragments: list[bytes]) -> No
         assert answer.startswith("E:") and "Message+too+large" in answer
         await big.close()
         await pub.close()
+
+
+async def test_an_id_with_slashes_plays_percent_encoded(hlsd: HlsdServer,
+                                                        fragments: list[bytes]) -> None:
+    pub = await publisher(hlsd, "room/7/640x360-25~800")
+    await push(pub, fragments[:4])
+    url = f"{hlsd.url}/live/room%2F7%2F640x360-25~800/index.m3u8"
+    async with httpx.AsyncClient(timeout=10) as c:
+        text = (await c.get(url)).text
+    assert_valid(text, live=True)
+    await pub.send("CLOSE")
+    await asyncio.sleep(0.3)
+    assert await asyncio.to_thread(fx.decode_errors, url) == ""
+    await pub.close()
