@@ -260,7 +260,7 @@ def create_app(settings: Settings) -> ASGIApp:
         gostreamer.router(streams=services.streams, handshake=handshake,
                           default_expiry=settings.cache.expiry, max_batch=1000,
                           max_expiry=24 * 3600.0, metrics=services.metrics),
-        streams.router(signer=services.signer, admin_key=admin_key),
+        streams.router(signer=services.signer, hub=services.hub, admin_key=admin_key),
         ingest.router(ingest=services.push, authorize=publish_auth,
                       max_body=settings.live.max_segment_bytes),
         livemix.router(sessions=services.sessions, names=source_names,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import quote
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, StrictStr, field_validator
@@ -11,7 +14,10 @@ from hlsd.api._body import read_body
 from hlsd.api._gate import live_subject
 from hlsd.auth.access import check_admin
 from hlsd.auth.tokens import TokenSigner
+from hlsd.cluster.registry import RELAY_PUBLISHER
 from hlsd.ingest.http_push import validate_stream_id
+from hlsd.streams import Stream, StreamHub
+from hlsd.wscdn.server import WS_PUBLISHER
 
 MAX_TOKEN_TTL = 7 * 24 * 3600.0
 
@@ -36,8 +42,34 @@ async def issue_token(signer: TokenSigner, subject: str, request: Request) -> JS
     return JSONResponse({"token": value, "expires": expires}, status_code=201)
 
 
-def router(*, signer: TokenSigner, admin_key: str | None) -> APIRouter:
+def stream_json(stream: Stream) -> dict[str, Any]:
+    return {
+        "name": stream.name, "state": stream.state.value,
+        "publisher": "relay" if stream.publisher.startswith(RELAY_PUBLISHER) else
+        "websocket" if stream.publisher.startswith(WS_PUBLISHER) else "http",
+        "spectators": stream.readers,
+        "playlist": f"/live/{quote(stream.name, safe='')}/index.m3u8",
+        "variants": [{"name": name, "segments": len(r.segments),
+                      "media_sequence": r.media_sequence,
+                      "target_duration": r.target_duration,
+                      "bandwidth": r.info.bandwidth or r.peak_bandwidth(),
+                      "resolution": "x".join(map(str, r.info.resolution))
+                      if r.info.resolution else None}
+                     for name, r in sorted(stream.renditions.items())],
+    }
+
+
+def router(*, signer: TokenSigner, hub: StreamHub, admin_key: str | None) -> APIRouter:
     api = APIRouter(prefix="/api/streams", tags=["live"])
+
+    @api.get("")
+    async def list_streams(request: Request) -> JSONResponse:
+        """The live streams of this node (published here or relayed), with their
+        variants and websocket spectators."""
+        check_admin(request.headers.get("authorization"), admin_key,
+                    request.client.host if request.client else None)
+        return JSONResponse({"streams": [stream_json(s) for s in
+                                         sorted(hub, key=lambda s: s.name)]})
 
     @api.post("/{stream}/token", status_code=201)
     async def token(stream: str, request: Request) -> JSONResponse:

@@ -1,5 +1,5 @@
-"""The browser side: the websocket client module (an npm-style package folder in
-``hlsd/web/client``), the spectate page that uses it, and hls.js.
+"""The browser side: the dashboard at ``/``, the websocket client module (an npm-style
+package folder in ``hlsd/web/client``), the spectate page that uses it, and hls.js.
 
 hls.js is third-party and never in the repository: it is served from a ``node_modules``
 folder installed at set-up time (``npm ci``) when there is one, else the page is sent to
@@ -29,16 +29,22 @@ def find_hls_js(*roots: Path) -> Path | None:
 
 
 def router(*, ws_path: str, hls_js: Path | None) -> APIRouter:
-    api = APIRouter(prefix="/web", tags=["web"])
+    api = APIRouter(tags=["web"])
+    dashboard = (WEB / "dashboard.html").read_text(encoding="utf-8")
     page = (WEB / "spectate.html").read_text(encoding="utf-8").replace(
         "<body>", f'<body data-ws-path="{ws_path}">', 1)
 
-    @api.get("/spectate", response_class=HTMLResponse)
+    @api.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def home() -> HTMLResponse:
+        """The dashboard: this node's live streams, to watch over HLS or the websocket."""
+        return HTMLResponse(dashboard)
+
+    @api.get("/web/spectate", response_class=HTMLResponse)
     async def spectate() -> HTMLResponse:
         """Watch a websocket stream (``?stream=…&token=…&delay=…``)."""
         return HTMLResponse(page)
 
-    @api.get("/client/{name}")
+    @api.get("/web/client/{name}")
     async def client(name: str) -> Response:
         media_type = CLIENT_FILES.get(name)
         if media_type is None:
@@ -47,7 +53,7 @@ def router(*, ws_path: str, hls_js: Path | None) -> APIRouter:
         return FileResponse(WEB / "client" / name, media_type=media_type,
                             headers={"cache-control": "no-cache"})
 
-    @api.get("/vendor/hls.min.js")
+    @api.get("/web/vendor/hls.min.js")
     async def hls() -> Response:
         if hls_js is None:
             return RedirectResponse(HLS_JS_CDN, status_code=307)

@@ -32,6 +32,9 @@ from hlsd.wscdn.protocol import Message, ProtocolError
 
 log = logging.getLogger(__name__)
 
+WS_PUBLISHER = "ws-"
+"""The publisher name of a websocket-pushed stream starts so (then the connection id)."""
+
 Relay = Callable[[str, tuple[str, ...]], Awaitable[Stream | None]]
 """Finds a stream this node does not publish (registry, then relay-from node), given the
 relay chain the request came through; None if no node has it."""
@@ -127,7 +130,7 @@ class WebsocketCdn:
                 raise protocol.error(protocol.BAD_AUTH)
         elif not is_loopback(conn.peer):
             raise protocol.error(protocol.BAD_AUTH)
-        me = f"ws-{conn.id}"
+        me = f"{WS_PUBLISHER}{conn.id}"
         try:
             stream = self._hub.publish(stream_id, me)
         except StreamBusy:

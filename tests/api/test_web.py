@@ -71,3 +71,26 @@ def test_the_spectate_page_plays_a_websocket_stream(tmp_path: Path) -> None:
     assert played >= 5, (played, state, errors)
     assert state == [] and errors == []
     assert behind < 8, f"{behind:.1f}s behind the newest fragment"
+
+
+async def test_the_dashboard_lists_live_streams(tmp_path: Path) -> None:
+    from tests._support.fragments import ts_fragments
+    from tests._support.wscdn import open_session, push
+
+    fragments = ts_fragments(tmp_path, count=3)
+    with HlsdServer({}, tmp_dir=tmp_path / "node") as server:
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as c:
+            assert "/api/streams" in (await c.get("/")).text
+            assert (await c.get("/api/streams")).json() == {"streams": []}
+            pub, _ = await open_session(f"ws://127.0.0.1:{server.port}/ws", "PUSH", "dash/1")
+            await push(pub, fragments)
+            viewer, _ = await open_session(f"ws://127.0.0.1:{server.port}/ws", "PULL",
+                                           "dash/1", max_initial_fragments="0")
+            [listed] = (await c.get("/api/streams")).json()["streams"]
+            assert listed["name"] == "dash/1" and listed["state"] == "live"
+            assert listed["publisher"] == "websocket" and listed["spectators"] == 1
+            assert listed["playlist"] == "/live/dash%2F1/index.m3u8"
+            assert listed["variants"][0]["segments"] == 3
+            assert (await c.get(listed["playlist"])).status_code == 200
+            await viewer.close()
+            await pub.close()

@@ -242,3 +242,22 @@ async def test_an_id_with_slashes_plays_percent_encoded(hlsd: HlsdServer,
     await asyncio.sleep(0.3)
     assert await asyncio.to_thread(fx.decode_errors, url) == ""
     await pub.close()
+
+
+async def test_heartbeats_go_out_and_silent_peers_are_dropped(tmp_path: Path) -> None:
+    with HlsdServer({"websocket": {"heartbeat": "0.5s", "first_message_timeout": "2s"}},
+                    tmp_dir=tmp_path) as server:
+        pub, answer = await open_session(ws_url(server), "PUSH", "beats")
+        assert answer == ("OK", {})
+        started = time.monotonic()
+        seen = []
+        while True:  # the publisher sends nothing: after twice the heartbeat it is gone
+            try:
+                seen.append(await asyncio.wait_for(pub.recv(), 5))
+            except Exception:
+                break
+        assert "H" in seen
+        assert 0.8 < time.monotonic() - started < 4
+        async with httpx.AsyncClient(base_url=server.url) as c:
+            ended = (await c.get("/live/beats/index.m3u8"))
+        assert ended.status_code == 404  # no segment was ever pushed
