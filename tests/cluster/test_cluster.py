@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import redis
 
@@ -140,3 +141,28 @@ async def test_a_stale_registry_entry_is_forgotten(tmp_path: Path, registry: str
         assert answer == ("OK", {}) and await asyncio.wait_for(viewer.recv(), 30) == "CLOSE"
         assert time.monotonic() - started < 20  # not the entry's ten minutes
     assert db.get(f"{prefix}ghost") is None
+
+
+async def test_a_relay_without_spectators_closes(tmp_path: Path, fragments: list[bytes]) -> None:
+    with node(tmp_path, "source") as source, \
+            node(tmp_path, "edge", relay_from=ws(source)) as edge:
+        pub = await publish(source, "quiet")
+        await push(pub, fragments[:2])
+        viewer, answer = await open_session(ws(edge), "PULL", "quiet")
+        assert answer == ("OK", {})
+        assert len((await pull_all(viewer, until=2, timeout=10)).fragments) == 2
+
+        def spectators(server: HlsdServer) -> int:
+            listed = httpx.get(f"{server.url}/api/streams").json()["streams"]
+            return sum(s["spectators"] for s in listed if s["name"] == "quiet"
+                       and s["state"] == "live")
+
+        assert spectators(source) == 1  # the edge's relay: one connection for all
+        await viewer.close()
+        deadline = time.monotonic() + 15
+        while spectators(source) and time.monotonic() < deadline:
+            await push(pub, fragments[2:3])  # the stream goes on; only the relay leaves
+            await asyncio.sleep(0.5)
+        assert spectators(source) == 0
+        assert time.monotonic() < deadline
+        await pub.close()
