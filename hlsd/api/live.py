@@ -26,6 +26,7 @@ from hlsd.api._query_token import TOKEN_HEADERS
 from hlsd.api.livemix import SourceNames
 from hlsd.hls import Rendered
 from hlsd.streams import InitSegment, Segment, StreamHub
+from hlsd.streams.segment import SEGMENT_MEDIA_TYPES
 from hlsd.streams.stream import MASTER
 
 PREFIX = "/live/"
@@ -37,8 +38,7 @@ _PUBLIC = ((b"cache-control", b"public, max-age=1"),
            (b"cache-control", b"public, max-age=31536000, immutable"))
 _PRIVATE = ((b"cache-control", b"private, max-age=1"),
             (b"cache-control", b"private, max-age=31536000, immutable"))
-_TYPES = {".ts": b"video/mp2t", ".m4s": b"video/iso.segment", ".aac": b"audio/aac",
-          ".mp4": b"video/mp4"}
+_TYPES = {ext: kind.encode() for ext, kind in SEGMENT_MEDIA_TYPES.items()}
 
 
 class LiveHls:

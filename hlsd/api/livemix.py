@@ -17,9 +17,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hlsd.api._admin import require_admin
 from hlsd.api._json import iso
 from hlsd.api.ingest import PublishAuth, bounded_body
-from hlsd.auth.access import Refused, check_admin
+from hlsd.auth.access import Refused
 from hlsd.db import Conflict, NotFound, Source, repo
 from hlsd.ingest.http_push import IngestError, validate_stream_id
 from hlsd.ingest.livemix import LiveMixIngest
@@ -71,6 +72,15 @@ def failure(request: Request, status: int, message: str) -> JSONResponse:
     return envelope(request, status, error={"code": status, "message": message})
 
 
+def admin_refusal(request: Request, admin_key: str | None) -> JSONResponse | None:
+    """LiveMix's envelope for a management request without the admin key, else None."""
+    try:
+        require_admin(request, admin_key)
+    except Refused as exc:
+        return failure(request, exc.status, exc.message)
+    return None
+
+
 def source_json(source: Source) -> dict[str, Any]:
     out: dict[str, Any] = {"id": source.id, "name": source.name,
                            "segment_length": source.segment_length,
@@ -87,12 +97,7 @@ def router(*, sessions: async_sessionmaker[AsyncSession], names: SourceNames,
     api = APIRouter(prefix="/v1", tags=["livemix"])
 
     def admin(request: Request) -> JSONResponse | None:
-        try:
-            check_admin(request.headers.get("authorization"), admin_key,
-                        request.client.host if request.client else None)
-        except Refused as exc:
-            return failure(request, exc.status, exc.message)
-        return None
+        return admin_refusal(request, admin_key)
 
     @api.post("/source")
     async def define_source(request: Request) -> JSONResponse:

@@ -18,8 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, Validat
 
 from hlsd.api._json import iso
 from hlsd.api.ingest import bounded_body
-from hlsd.api.livemix import envelope, failure
-from hlsd.auth.access import Refused, check_admin
+from hlsd.api.livemix import admin_refusal, envelope, failure
 from hlsd.db import NotFound, RecordedSegment, Recording, repo
 from hlsd.db.repo import Sessions
 from hlsd.recording import Recorder, RecordingError
@@ -68,12 +67,7 @@ def router(*, recorder: Recorder, sessions: Sessions, admin_key: str | None) -> 
     api = APIRouter(prefix="/v1", tags=["livemix"])
 
     def admin(request: Request) -> JSONResponse | None:
-        try:
-            check_admin(request.headers.get("authorization"), admin_key,
-                        request.client.host if request.client else None)
-        except Refused as exc:
-            return failure(request, exc.status, exc.message)
-        return None
+        return admin_refusal(request, admin_key)
 
     @api.post("/source/{source_id}/recording")
     async def start(source_id: str, request: Request) -> JSONResponse:

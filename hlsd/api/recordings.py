@@ -14,11 +14,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictStr
 
+from hlsd.api._admin import require_admin
 from hlsd.api._body import read_body
 from hlsd.api._gate import recording_subject
 from hlsd.api._json import iso
 from hlsd.api.streams import issue_token
-from hlsd.auth.access import check_admin
 from hlsd.auth.tokens import TokenSigner
 from hlsd.db import Recording, repo
 from hlsd.db.repo import Sessions
@@ -58,8 +58,7 @@ def router(*, recorder: Recorder, sessions: Sessions, signer: TokenSigner,
     api = APIRouter(prefix="/api", tags=["recordings"])
 
     def admin(request: Request) -> None:
-        check_admin(request.headers.get("authorization"), admin_key,
-                    request.client.host if request.client else None)
+        require_admin(request, admin_key)
 
     @api.post("/streams/{stream}/recordings", status_code=201)
     async def start(stream: str, request: Request) -> JSONResponse:

@@ -6,7 +6,6 @@ name for the same playlist.
 from __future__ import annotations
 
 import logging
-import posixpath
 from urllib.parse import parse_qs
 
 from starlette.responses import FileResponse
@@ -19,6 +18,7 @@ from hlsd.media.errors import MediaError
 from hlsd.recording import Exporter, RecordingError, Replay, ReplayCatalog
 from hlsd.recording.replay import PLAYLIST
 from hlsd.storage import ObjectNotFound, StorageError
+from hlsd.streams.segment import media_type
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +34,6 @@ _GROWING = {False: (b"cache-control", b"public, max-age=1"),
             True: (b"cache-control", b"private, max-age=1")}
 _IMMUTABLE = {False: "public, max-age=31536000, immutable",
               True: "private, max-age=31536000, immutable"}
-_TYPES = {".ts": "video/mp2t", ".m4s": "video/iso.segment", ".mp4": "video/mp4",
-          ".aac": "audio/aac"}
 
 
 class RecordingPlayback:
@@ -98,7 +96,7 @@ class RecordingPlayback:
         if key is None:
             await respond_error(send, 404, "no such segment", cors)
             return
-        media_type = _TYPES.get(posixpath.splitext(name)[1], "application/octet-stream")
+        segment_type = media_type(name)
         extra = {"cache-control": self._immutable,
                  **{k.decode(): v.decode() for k, v in cors}}
         path = self._catalog.local_path(key)
@@ -106,7 +104,8 @@ class RecordingPlayback:
             if not path.is_file():
                 await respond_error(send, 404, "segment no longer stored", cors)
                 return
-            await FileResponse(path, media_type=media_type, headers=extra)(scope, receive, send)
+            await FileResponse(path, media_type=segment_type, headers=extra)(scope, receive,
+                                                                             send)
             return
         try:
             data = await self._catalog.read(variant, name)
@@ -116,7 +115,7 @@ class RecordingPlayback:
         except StorageError:
             await respond_error(send, 502, "the object store did not answer", cors)
             return
-        await respond(send, 200, [(b"content-type", media_type.encode()),
+        await respond(send, 200, [(b"content-type", segment_type.encode()),
                                   (b"cache-control", self._immutable.encode()), *cors], data,
                       head=scope["method"] == "HEAD")
 

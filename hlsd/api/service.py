@@ -8,7 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.responses import Response
 
 from hlsd import __version__
-from hlsd.auth.access import check_admin
+from hlsd.api._admin import require_admin
 from hlsd.metrics import Metrics
 
 
@@ -21,8 +21,7 @@ def router(*, metrics: Metrics, admin_key: str | None) -> APIRouter:
 
     @api.get("/metrics", include_in_schema=False)
     async def prometheus(request: Request) -> Response:
-        check_admin(request.headers.get("authorization"), admin_key,
-                    request.client.host if request.client else None)
+        require_admin(request, admin_key)
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     return api

@@ -10,9 +10,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, StrictStr, field_validator
 
 from hlsd._units import parse_duration
+from hlsd.api._admin import require_admin
 from hlsd.api._body import read_body
 from hlsd.api._gate import live_subject
-from hlsd.auth.access import check_admin
 from hlsd.auth.tokens import TokenSigner
 from hlsd.cluster.registry import RELAY_PUBLISHER
 from hlsd.ingest.http_push import validate_stream_id
@@ -66,16 +66,14 @@ def router(*, signer: TokenSigner, hub: StreamHub, admin_key: str | None) -> API
     async def list_streams(request: Request) -> JSONResponse:
         """The live streams of this node (published here or relayed), with their
         variants and websocket spectators."""
-        check_admin(request.headers.get("authorization"), admin_key,
-                    request.client.host if request.client else None)
+        require_admin(request, admin_key)
         return JSONResponse({"streams": [stream_json(s) for s in
                                          sorted(hub, key=lambda s: s.name)]})
 
     @api.post("/{stream}/token", status_code=201)
     async def token(stream: str, request: Request) -> JSONResponse:
         """A playback token for a token-gated live stream (``live.access: token``)."""
-        check_admin(request.headers.get("authorization"), admin_key,
-                    request.client.host if request.client else None)
+        require_admin(request, admin_key)
         validate_stream_id(stream)
         return await issue_token(signer, live_subject(stream), request)
 

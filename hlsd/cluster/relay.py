@@ -17,7 +17,6 @@ import contextlib
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -227,7 +226,6 @@ class _Relay:
         idle = 2 * self._config.heartbeat
         answered = False
         relayed = False
-        aired_until: datetime | None = None
         unwatched_since: float | None = None
         loop = asyncio.get_running_loop()
         while True:
@@ -274,12 +272,9 @@ class _Relay:
                 self._recent[key] = None
                 while len(self._recent) > _RECENT:
                     self._recent.popitem(last=False)
-                aired = utcnow() - timedelta(seconds=duration)
-                if aired_until is not None and aired < aired_until:
-                    aired = aired_until
-                aired_until = aired + timedelta(seconds=duration)
-                self._publish().rendition("").append(
-                    duration=duration, data=data, extension="ts", program_date_time=aired)
+                rendition = self._publish().rendition("")
+                rendition.append(duration=duration, data=data, extension="ts",
+                                 program_date_time=rendition.air_time(duration, utcnow()))
                 self._owner._metrics.ws_fragments.labels("relayed").inc()
                 relayed = True
                 self._last_fragment = loop.time()

@@ -18,11 +18,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from hlsd.hls import MediaPlaylist, PlaylistError, parse_master, parse_media
 from hlsd.hls.rules import is_master_playlist
-from hlsd.streams import LiveRendition, RenditionInfo, StreamHub
+from hlsd.streams import RenditionInfo, StreamHub
 from hlsd.streams.stream import Stream
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,6 @@ STREAM_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.~-]{0,127}$")
 _PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.~-]{0,127}$")
 _MAX_DEPTH = 2
 _RECENT = 64
-_RESYNC = timedelta(seconds=10)
 _SEGMENT_TYPES = {".ts": "ts", ".m4s": "m4s", ".mp4": "m4s", ".aac": "aac", ".m4a": "m4s"}
 
 
@@ -275,8 +274,8 @@ class HttpPushIngest:
                 recent.popitem(last=False)
             rendition.append(
                 duration=seg.duration, data=upload[1],
-                program_date_time=seg.program_date_time or self._air_time(rendition,
-                                                                         seg.duration),
+                program_date_time=seg.program_date_time
+                or rendition.air_time(seg.duration, self._wall()),
                 extension=_SEGMENT_TYPES.get(posixpath.splitext(seg_path)[1], "ts"),
                 target_hint=playlist.target_duration, discontinuity=seg.discontinuity)
             committed += 1
@@ -289,17 +288,6 @@ class HttpPushIngest:
             raise IngestError(f"playlist names segments that were not uploaded: "
                               f"{', '.join(missing[:5])}", status=400)
         return Accepted(committed=committed)
-
-    def _air_time(self, rendition: LiveRendition, duration: float) -> datetime:
-        """No PROGRAM-DATE-TIME from the publisher: media is contiguous, so a segment
-        starts where the last one ended; the wall clock (the segment just ended) takes
-        over only after a real gap, such as a publisher that was away."""
-        wall = self._wall() - timedelta(seconds=duration)
-        if not rendition.segments:
-            return wall
-        last = rendition.segments[-1]
-        expected = last.program_date_time + timedelta(seconds=last.duration)
-        return wall if wall - expected > _RESYNC else expected
 
     @staticmethod
     def _resolve(folder: str, uri: str) -> str:

@@ -28,6 +28,7 @@ from hlsd.recording._track import Track
 from hlsd.storage import ObjectStore, StorageError
 from hlsd.streams import Segment, Stream, StreamHub, StreamState
 from hlsd.streams.rendition import LiveRendition, RenditionInfo
+from hlsd.streams.segment import media_type
 
 log = logging.getLogger(__name__)
 
@@ -294,7 +295,7 @@ class Recorder:
         sequence, discontinuity = track.place(job.rendition, segment)
         extension = posixpath.splitext(segment.name)[1] or ".ts"
         key = f"{folder}{sequence}{extension}"
-        await self._put(key, data, _CONTENT_TYPES.get(extension, "video/mp2t"))
+        await self._put(key, data, media_type(key, default="video/mp2t"))
         await repo.append_segment(
             self._sessions, recording.id, variant=job.variant, sequence=sequence,
             duration=segment.duration, program_date_time=segment.program_date_time,
@@ -320,6 +321,3 @@ class Recorder:
         return {v.name: Track(position=v.position, next_sequence=following.get(v.name, 0))
                 for v in await repo.list_variants(self._sessions, recording_id)}
 
-
-_CONTENT_TYPES = {".ts": "video/mp2t", ".m4s": "video/iso.segment", ".mp4": "video/mp4",
-                  ".aac": "audio/aac"}

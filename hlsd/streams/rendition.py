@@ -25,6 +25,8 @@ from hlsd.streams.spill import SpillDir
 
 log = logging.getLogger(__name__)
 
+_RESYNC = timedelta(seconds=10)
+"""How far the wall clock may run ahead of contiguous media before it takes over."""
 _PDT_STEP = timedelta(milliseconds=1)
 """The resolution PROGRAM-DATE-TIME is written at."""
 _KEPT_INITS = 8
@@ -94,6 +96,18 @@ class LiveRendition:
         while len(self._inits) > _KEPT_INITS:
             self._inits.popitem(last=False)
         return self._init
+
+    def air_time(self, duration: float, now: datetime) -> datetime:
+        """When a segment that just arrived (at `now`) began, for a publisher that sends
+        no PROGRAM-DATE-TIME: media is contiguous, so it starts where the last one ended;
+        the wall clock takes over only after a real gap, such as a publisher that was
+        away."""
+        wall = now - timedelta(seconds=duration)
+        if not self._segments:
+            return wall
+        last = self._segments[-1]
+        expected = last.program_date_time + timedelta(seconds=last.duration)
+        return wall if wall - expected > _RESYNC else expected
 
     def mark_discontinuity(self) -> None:
         self._discontinuity_pending = True

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+
+SEGMENT_MEDIA_TYPES = {".ts": "video/mp2t", ".m4s": "video/iso.segment", ".mp4": "video/mp4",
+                       ".aac": "audio/aac"}
+"""The media type of a segment (or init section) by its name's extension."""
+
+
+def media_type(name: str, default: str = "application/octet-stream") -> str:
+    return SEGMENT_MEDIA_TYPES.get(posixpath.splitext(name)[1], default)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -15,7 +15,6 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from starlette.websockets import WebSocket
 
@@ -148,7 +147,6 @@ class WebsocketCdn:
     async def _receive_fragments(self, conn: Connection, stream: Stream, me: str) -> None:
         rendition = stream.rendition("")
         idle = 2 * self._config.heartbeat
-        aired_until: datetime | None = None
         while True:
             message = protocol.parse(await conn.receive_text(idle))
             if message.type == protocol.FRAGMENT:
@@ -156,14 +154,8 @@ class WebsocketCdn:
                 data = await conn.receive_binary(idle)
                 if stream.publisher != me:
                     raise ProtocolError("PUSH_ERROR", "Another connection took this stream over")
-                # A fragment aired for its duration before it arrived; fragments sent in a
-                # burst (after a reconnect) follow on from the previous one.
-                aired = utcnow() - timedelta(seconds=duration)
-                if aired_until is not None and aired < aired_until:
-                    aired = aired_until
-                aired_until = aired + timedelta(seconds=duration)
                 rendition.append(duration=duration, data=data, extension="ts",
-                                 program_date_time=aired)
+                                 program_date_time=rendition.air_time(duration, utcnow()))
                 stream.touch()
                 self._metrics.ws_fragments.labels("in").inc()
             elif message.type in (protocol.CLOSE, protocol.ERROR):

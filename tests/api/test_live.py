@@ -15,6 +15,7 @@ from hlsd.hls.rules import assert_valid
 from tests._support import media as fx
 from tests._support.browser import browser_test, describe, play_hls
 from tests._support.hlsd_server import HlsdServer
+from tests._support.polling import wait_segments
 from tests._support.publisher import LivePublisher
 
 KEY = "publish-secret"
@@ -36,22 +37,11 @@ def _publisher(hlsd: HlsdServer, stream: str, **kw: object) -> LivePublisher:
                          **kw)  # type: ignore[arg-type]
 
 
-def _wait_playlist(c: httpx.Client, url: str, *, segments: int = 1,
-                   timeout: float = 20) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        r = c.get(url)
-        if r.status_code == 200 and r.text.count("#EXTINF") >= segments:
-            return r.text
-        time.sleep(0.2)
-    raise AssertionError(f"{url} never had {segments} segments: {r.status_code} {r.text}")
-
-
 def test_a_ts_push_plays_live_with_a_sliding_window(hlsd: HlsdServer) -> None:
     with _publisher(hlsd, "cam-ts", duration=9) as pub, \
             httpx.Client(base_url=hlsd.url, timeout=10) as c:
         url = "/live/cam-ts/index.m3u8"
-        previous = _wait_playlist(c, url, segments=2)
+        previous = wait_segments(c, url, 2)
         sequences = []
         while pub.running:
             text = c.get(url).text
@@ -74,7 +64,7 @@ def test_a_ts_push_plays_live_with_a_sliding_window(hlsd: HlsdServer) -> None:
 def test_an_fmp4_push_plays_live(hlsd: HlsdServer) -> None:
     with _publisher(hlsd, "cam-fmp4", duration=6, segment_type="fmp4"), \
             httpx.Client(base_url=hlsd.url, timeout=10) as c:
-        text = _wait_playlist(c, "/live/cam-fmp4/index.m3u8", segments=2)
+        text = wait_segments(c, "/live/cam-fmp4/index.m3u8", 2)
         assert "#EXT-X-MAP:URI=" in text
         assert_valid(text, live=True)
         assert fx.decode_errors(f"{hlsd.url}/live/cam-fmp4/index.m3u8") == ""
@@ -85,7 +75,7 @@ def test_a_multivariant_push_gets_a_master(hlsd: HlsdServer) -> None:
     with _publisher(hlsd, "cam-abr", duration=7, variants=variants), \
             httpx.Client(base_url=hlsd.url, timeout=10) as c:
         for name, _, _ in variants:
-            _wait_playlist(c, f"/live/cam-abr/{name}/index.m3u8", segments=2)
+            wait_segments(c, f"/live/cam-abr/{name}/index.m3u8", 2)
         master = c.get("/live/cam-abr/index.m3u8").text
         assert_valid(master)
         parsed = m3u8.loads(master)
@@ -140,7 +130,7 @@ def test_a_playlist_naming_a_missing_segment_is_400(hlsd: HlsdServer) -> None:
 def test_a_second_publisher_is_rejected_while_the_first_is_live(hlsd: HlsdServer) -> None:
     with _publisher(hlsd, "cam-dup", duration=8), \
             httpx.Client(base_url=hlsd.url, timeout=10) as c:
-        _wait_playlist(c, "/live/cam-dup/index.m3u8", segments=3)
+        wait_segments(c, "/live/cam-dup/index.m3u8", 3)
         auth = {"authorization": f"Bearer {KEY}"}
         # A second encoder starting from zero on the same id.
         assert c.put("/ingest/cam-dup/other-0.ts", content=b"x" * 188,
@@ -169,7 +159,7 @@ def test_unknown_streams_are_404(hlsd: HlsdServer) -> None:
 def test_hlsjs_plays_a_live_push(hlsd: HlsdServer, tmp_path: Path) -> None:
     with _publisher(hlsd, "cam-web", duration=14), \
             httpx.Client(base_url=hlsd.url, timeout=10) as c:
-        _wait_playlist(c, "/live/cam-web/index.m3u8", segments=3)
+        wait_segments(c, "/live/cam-web/index.m3u8", 3)
         result = play_hls(f"{hlsd.url}/live/cam-web/index.m3u8", seconds=3, timeout=30)
         assert result.played >= 3.0, describe(result)
         assert result.fatal_errors == [], describe(result)

@@ -24,6 +24,7 @@ from tests._support import media as fx
 from tests._support.browser import browser_test, describe, play_hls
 from tests._support.hlsd_server import HlsdServer
 from tests._support.moto import moto_server
+from tests._support.polling import wait_segments
 from tests._support.publisher import LivePublisher
 
 KEY = "publish-secret"
@@ -43,16 +44,6 @@ def publisher(server: HlsdServer, stream: str, **kw: object) -> LivePublisher:
     return LivePublisher(f"{server.url}/ingest/{stream}",
                          headers={"Authorization": f"Bearer {KEY}"}, size="320x240",
                          **kw)  # type: ignore[arg-type]
-
-
-def wait_segments(c: httpx.Client, url: str, count: int, timeout: float = 30) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        r = c.get(url)
-        if r.status_code == 200 and r.text.count("#EXTINF") >= count:
-            return r.text
-        time.sleep(0.2)
-    raise AssertionError(f"{url} never had {count} segments")
 
 
 def probe_duration(target: str) -> float:

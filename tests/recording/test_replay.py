@@ -4,7 +4,7 @@ import asyncio
 from pathlib import Path
 
 from hlsd.hls.rules import assert_valid
-from hlsd.recording import ReplayCatalog
+from hlsd.recording import ReplayCatalog, ReplayVariant
 from hlsd.storage import LocalStore
 from hlsd.vod.memory_lru import MemoryLRU
 
@@ -63,15 +63,20 @@ async def test_a_growing_recording_is_an_event_playlist_then_vod(rig: Rig) -> No
     assert await replays.replay("no-such-recording") is None
 
 
-async def test_reading_rolls_a_read_ahead_with_the_player(rig: Rig) -> None:
-    replays, store = catalog(rig, prefetch=2)
+async def recorded(rig: Rig, replays: ReplayCatalog, count: int) -> ReplayVariant:
+    """The replay of a recording of `count` segments (a single variant)."""
     stream = rig.publish()
     recording = await rig.recorder.start("cam")
-    rig.push(stream, 8)
-    await settle(rig, recording.id, 8)
+    rig.push(stream, count)
+    await settle(rig, recording.id, count)
     replay = await replays.replay(recording.id)
     assert replay is not None
-    variant = replay.variants[""]
+    return replay.variants[""]
+
+
+async def test_reading_rolls_a_read_ahead_with_the_player(rig: Rig) -> None:
+    replays, store = catalog(rig, prefetch=2)
+    variant = await recorded(rig, replays, 8)
     assert await replays.read(variant, "0.ts") == b"\x47" * 1000
     await asyncio.sleep(0.05)
     assert store.gets == ["0.ts", "1.ts", "2.ts"]
@@ -87,12 +92,6 @@ async def test_reading_rolls_a_read_ahead_with_the_player(rig: Rig) -> None:
 
 async def test_concurrent_reads_of_one_segment_share_one_get(rig: Rig) -> None:
     replays, store = catalog(rig, prefetch=0)
-    stream = rig.publish()
-    recording = await rig.recorder.start("cam")
-    rig.push(stream, 1)
-    await settle(rig, recording.id, 1)
-    replay = await replays.replay(recording.id)
-    assert replay is not None
-    results = await asyncio.gather(*(replays.read(replay.variants[""], "0.ts")
-                                     for _ in range(5)))
+    variant = await recorded(rig, replays, 1)
+    results = await asyncio.gather(*(replays.read(variant, "0.ts") for _ in range(5)))
     assert len(set(results)) == 1 and store.gets == ["0.ts"]

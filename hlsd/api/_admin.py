@@ -1,0 +1,14 @@
+"""The management rule (`auth.access.check_admin`) applied to a request."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from hlsd.auth.access import check_admin
+
+
+def require_admin(request: Request, admin_key: str | None) -> None:
+    """Raise `Refused` unless the request carries the admin key (or, with none set,
+    comes from loopback)."""
+    check_admin(request.headers.get("authorization"), admin_key,
+                request.client.host if request.client else None)
