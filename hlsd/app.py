@@ -21,6 +21,7 @@ from starlette.types import ASGIApp
 
 from hlsd import __version__
 from hlsd.api import (
+    channels,
     gostreamer,
     hls_gated,
     ingest,
@@ -40,6 +41,7 @@ from hlsd.api.dispatch import FastPaths
 from hlsd.api.errors import install_error_handlers
 from hlsd.auth.keys import load_root_secret
 from hlsd.auth.tokens import TokenSigner
+from hlsd.channels import ChannelService, Playout
 from hlsd.cluster.registry import Announcer, NoRegistry, RedisRegistry, Registry
 from hlsd.cluster.relay import RelayConfig, Relays
 from hlsd.config import PlaybackAccess, Settings, load_settings
@@ -94,6 +96,9 @@ class Services:
     registry: Registry
     announcer: Announcer | None
     relays: Relays
+    channels: ChannelService
+    playout: Playout
+    channel_client: httpx.AsyncClient
 
 
 def build_services(settings: Settings) -> Services:
@@ -165,7 +170,26 @@ def build_services(settings: Settings) -> Services:
                                  patterns=rec.auto)
     replay_cache = MemoryLRU(name="replay", max_bytes=rec.replay_cache,
                              max_entry=max(1, rec.replay_cache // 8))
-    metrics.watch_caches((sources, subtitles, segments, hot, replay_cache), (temp_budget,))
+    ch = settings.channels
+    slates = MemoryLRU(name="slates", max_bytes=ch.slate_cache,
+                       max_entry=max(1, ch.slate_cache // 8))
+    channel_segments = MemoryLRU(name="channel-segments", max_bytes=ch.segment_cache,
+                                 max_entry=max(1, ch.segment_cache // 8))
+    metrics.watch_caches((sources, subtitles, segments, hot, replay_cache, slates,
+                          channel_segments), (temp_budget,))
+    channel_client = httpx.AsyncClient(
+        timeout=httpx.Timeout(ch.fetch_timeout, connect=up.connect_timeout),
+        follow_redirects=True, max_redirects=up.max_redirects)
+    channel_service = ChannelService(
+        sessions=sessions, library=settings.library_dir, client=channel_client,
+        packager=packager if settings.url.media_prefix else None, window=ch.window,
+        max_channels=ch.max_channels, max_items=ch.max_items,
+        max_playlist_bytes=ch.max_playlist_bytes, refresh=ch.refresh)
+    playout = Playout(service=channel_service, library=settings.library_dir,
+                      packager=packager if settings.url.media_prefix else None,
+                      client=channel_client, served=channel_segments, slates=slates,
+                      refresh=ch.refresh, max_compiled=ch.max_channels,
+                      max_segment_bytes=ch.max_segment_bytes)
     replays = ReplayCatalog(sessions=sessions, store=objects, cache=replay_cache,
                             prefetch=rec.prefetch)
     recorder.committed = replays.changed
@@ -178,7 +202,9 @@ def build_services(settings: Settings) -> Services:
                     sources=sources, subtitles=subtitles, segments=segments,
                     packager=packager, streams=streams, store=objects, recorder=recorder,
                     auto_recorder=auto_recorder, replays=replays, exporter=exporter, cdn=cdn,
-                    registry=registry, announcer=announcer, relays=relays)
+                    registry=registry, announcer=announcer, relays=relays,
+                    channels=channel_service, playout=playout,
+                    channel_client=channel_client)
 
 
 def _websocket_cdn(settings: Settings, hub: StreamHub, metrics: Metrics,
@@ -244,6 +270,7 @@ def create_app(settings: Settings) -> ASGIApp:
             await services.store.close()
             await services.packager.close()
             services.client.close()
+            await services.channel_client.aclose()
             await services.engine.dispose()
             services.executor.shutdown(wait=False, cancel_futures=True)
 
@@ -269,6 +296,8 @@ def create_app(settings: Settings) -> ASGIApp:
                                   admin_key=admin_key),
         recordings.router(recorder=services.recorder, sessions=services.sessions,
                           signer=services.signer, admin_key=admin_key),
+        channels.router(service=services.channels, playout=services.playout,
+                        admin_key=admin_key),
         websocket.router(cdn=services.cdn, path=settings.websocket.path),
         web.router(ws_path=settings.websocket.path,
                    hls_js=web.find_hls_js(Path.cwd(), Path(__file__).resolve().parents[1])),
@@ -286,7 +315,7 @@ def create_app(settings: Settings) -> ASGIApp:
     cors = Cors(settings.cors.allow_origins)
     gated = hls_gated.GatedHls(streams=services.streams, packager=services.packager,
                                metrics=services.metrics, cors=cors)
-    live_hls = live.LiveHls(hub=services.hub, cors=cors, gate=(
+    live_hls = live.LiveHls(hub=services.hub, cors=cors, channels=services.playout, gate=(
         TokenGate(services.signer) if settings.live.access is PlaybackAccess.TOKEN else None))
     livemix_playback = live.LiveMixPlayback(live=live_hls, names=source_names)
     recording_playback = replay.RecordingPlayback(

@@ -157,6 +157,33 @@ class RecordingSettings(_Section):
     """The largest recording ``/recordings/{id}.mp4`` exports (a 413 past it)."""
 
 
+class ChannelSettings(_Section):
+    """``channels``: VOD-to-live channels, played at ``/live/{channel}/`` (so
+    ``live.access`` gates them too)."""
+
+    library: Path | None = None
+    """The folder ``{"library": "path/master.m3u8"}`` items read HLS VODs from
+    (default ``data_dir/library``)."""
+    window: Seconds = 30.0
+    """How far back a channel's live playlist reaches (at least 3 target durations)."""
+    max_channels: int = Field(default=1000, ge=1)
+    max_items: int = Field(default=5000, ge=1)
+    """Items in one channel's schedule."""
+    fetch_timeout: Seconds = 10.0
+    """For each playlist of an external VOD, read when an item is added."""
+    max_playlist_bytes: Bytes = parse_size("4MB")
+    segment_cache: Bytes = parse_size("256MB")
+    """Channel segments held in memory, as served (moved to their air time)."""
+    max_segment_bytes: Bytes = parse_size("64MB")
+    """The largest source segment a channel reads."""
+    slate_cache: Bytes = parse_size("64MB")
+    """Slate segments (filler for gaps and lost sources) held in memory."""
+    refresh: Seconds = 1.0
+    """How often a node serving a channel checks the database for a change made on
+    another node. Changes take effect at least a target duration plus twice this later,
+    so every node has them by then."""
+
+
 class WebsocketSettings(_Section):
     """``websocket``: the hls-websocket-cdn endpoint (PUSH and PULL over one websocket)."""
 
@@ -244,6 +271,7 @@ class Settings(BaseSettings):
     livemix: LiveMixSettings = LiveMixSettings()
     recording: RecordingSettings = RecordingSettings()
     websocket: WebsocketSettings = WebsocketSettings()
+    channels: ChannelSettings = ChannelSettings()
     cluster: ClusterSettings = ClusterSettings()
     storage: StorageSettings = StorageSettings()
     """The object store for recordings: a local folder (``data_dir/objects``) or S3."""
@@ -259,6 +287,9 @@ class Settings(BaseSettings):
             }
         )
         object.__setattr__(self, "cache", cache)
+        if self.channels.library is None:
+            object.__setattr__(self, "channels",
+                               self.channels.model_copy(update={"library": data / "library"}))
         if self.storage.dir is None:
             object.__setattr__(self, "storage",
                                self.storage.model_copy(update={"dir": data / "objects"}))
@@ -268,6 +299,11 @@ class Settings(BaseSettings):
     def cache_dir(self) -> Path:
         assert self.cache.dir is not None
         return self.cache.dir
+
+    @property
+    def library_dir(self) -> Path:
+        assert self.channels.library is not None
+        return self.channels.library
 
     @property
     def temp_dir(self) -> Path:

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from hlsd.auth.access import Refused
+from hlsd.channels import ChannelError
 from hlsd.db import NotFound
 from hlsd.ingest.http_push import IngestError
 from hlsd.recording import RecordingError
@@ -64,14 +65,15 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, IngestError)
         return error(exc.status, exc.message)
 
-    async def recording_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RecordingError)
+    async def status_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RecordingError | ChannelError)
         return error(exc.status, exc.message)
 
     async def not_found(request: Request, exc: Exception) -> JSONResponse:
         return error(404, str(exc))
 
-    app.add_exception_handler(RecordingError, recording_error)
+    app.add_exception_handler(RecordingError, status_error)
+    app.add_exception_handler(ChannelError, status_error)
     app.add_exception_handler(NotFound, not_found)
     app.add_exception_handler(SourceError, source_error)
     app.add_exception_handler(IngestError, ingest_error)

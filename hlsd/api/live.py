@@ -24,6 +24,7 @@ from hlsd.api._asgi import (
 from hlsd.api._gate import TokenGate, live_subject
 from hlsd.api._query_token import TOKEN_HEADERS
 from hlsd.api.livemix import SourceNames
+from hlsd.channels import Channel, Playout, Unknown
 from hlsd.hls import Rendered
 from hlsd.streams import InitSegment, Segment, StreamHub
 from hlsd.streams.segment import SEGMENT_MEDIA_TYPES
@@ -45,10 +46,12 @@ class LiveHls:
     """With a `gate`, playback needs a token bound to ``live/<stream>`` (header,
     bearer, or ``?token=``, which then travels in the playlists' URIs)."""
 
-    def __init__(self, *, hub: StreamHub, cors: Cors, gate: TokenGate | None) -> None:
+    def __init__(self, *, hub: StreamHub, cors: Cors, gate: TokenGate | None,
+                 channels: Playout | None = None) -> None:
         self._hub = hub
         self._cors = cors
         self._gate = gate
+        self._channels = channels
         self._caching = _PRIVATE if gate else _PUBLIC
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -64,7 +67,12 @@ class LiveHls:
                 return
         stream = self._hub.get(parts[0]) if len(parts) in (2, 3) else None
         if stream is None:
-            await respond_error(send, 404, "no such live stream", cors)
+            channel = await self._channels.channel(parts[0]) if self._channels else None
+            if channel is None:
+                await respond_error(send, 404, "no such live stream", cors)
+                return
+            await self._channel(scope, receive, send, channel, parts[1:], headers,
+                                (cors, head, query_token))
             return
         variant, name = ("/".join(parts[1:-1]), parts[-1])
         playlist: Rendered | None
@@ -79,6 +87,36 @@ class LiveHls:
                 await self._segment(send, rendition.get(name), name, cors, head)
                 return
             playlist = rendition.playlist()
+        if playlist is not None and query_token is not None:
+            assert self._gate is not None
+            playlist = self._gate.playlists.with_token(playlist, query_token)
+        await _playlist(send, playlist, headers, [self._caching[0], *cors], head)
+
+    async def _channel(self, scope: Scope, receive: Receive, send: Send, channel: Channel,
+                       parts: list[str], headers: dict[bytes, bytes],
+                       request: tuple[Headers, bool, str | None]) -> None:
+        """A channel: its master, a variant's playlist at this instant, or a segment."""
+        assert self._channels is not None
+        cors, head, query_token = request
+        try:
+            if parts == [MASTER]:
+                playlist: Rendered | None = channel.master()
+            elif len(parts) == 2 and parts[1] == MASTER and parts[0].isdigit():
+                playlist = channel.media(int(parts[0]), self._channels.now_us())
+            elif len(parts) == 4 and all(p.isdigit() for p in parts[::2]) \
+                    and parts[3].endswith(".ts") and parts[3][:-3].isdigit():
+                part = channel.segment(int(parts[0]), parts[1], int(parts[2]),
+                                       int(parts[3][:-3]), self._channels.now_us())
+                uri = "/".join([f"{channel.spec.name}@{channel.spec.created_us}", *parts])
+                data = await self._channels.segment(uri, part)
+                await respond(send, 200, [(b"content-type", _TYPES[".ts"]), self._caching[1],
+                                          *cors], data, head=head)
+                return
+            else:
+                raise Unknown("no such channel resource")
+        except Unknown as exc:
+            await respond_error(send, 404, str(exc), cors)
+            return
         if playlist is not None and query_token is not None:
             assert self._gate is not None
             playlist = self._gate.playlists.with_token(playlist, query_token)

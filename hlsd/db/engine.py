@@ -25,7 +25,7 @@ from hlsd.db.models import Base, RecordedSegment, SchemaVersion
 from hlsd.db.timestamps import utcnow
 
 SQLITE_FILE = "hlsd.db"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Bumped by every schema change; `init_schema` migrates from the versions it knows
 (`_migrate`) and refuses any other."""
 
@@ -132,6 +132,8 @@ async def init_schema(engine: AsyncEngine) -> int:
             )
         elif row == 1:
             await _migrate_from_1(conn)
+        elif row == 2:
+            await _set_version(conn)  # version 3 only adds `channels`, made above
         elif row != SCHEMA_VERSION:
             await conn.rollback()
             raise SchemaMismatch(
@@ -148,6 +150,10 @@ async def _migrate_from_1(conn: AsyncConnection) -> None:
     table = Base.metadata.tables[RecordedSegment.__tablename__]
     await conn.run_sync(table.drop)
     await conn.run_sync(table.create)
+    await _set_version(conn)
+
+
+async def _set_version(conn: AsyncConnection) -> None:
     await conn.execute(update(SchemaVersion).where(SchemaVersion.id == 1)
                        .values(version=SCHEMA_VERSION, updated_at=utcnow()))
 

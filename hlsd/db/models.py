@@ -129,3 +129,17 @@ class RecordedSegment(Base):
     discontinuity: Mapped[bool] = mapped_column(default=False)
     init_key: Mapped[str | None] = mapped_column(String(1024))
     committed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ChannelRow(Base):
+    """A VOD-to-live channel: its whole definition (`hlsd.channels.ChannelSpec`) as one
+    JSON document, replaced by compare-and-set on `version` so that two nodes editing
+    one channel never lose a change."""
+
+    __tablename__ = "channels"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+    definition: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -14,7 +14,7 @@ from hlsd.db.engine import (
     session_factory,
 )
 from hlsd.db.errors import SchemaMismatch
-from hlsd.db.models import SchemaVersion
+from hlsd.db.models import ChannelRow, SchemaVersion
 
 from .conftest import Db, EmptyDb
 
@@ -97,7 +97,7 @@ async def test_init_schema_creates_tables_and_indexes(empty_db: EmptyDb) -> None
         async with engine.connect() as conn:
             tables, indexes = await conn.run_sync(_tables_and_indexes)
         assert tables == {"schema_version", "sources", "recordings", "recorded_segments",
-                      "recorded_variants"}
+                      "recorded_variants", "channels"}
         assert {
             "ix_recordings_source_id_start_ts",
             "ix_recordings_start_ts",
@@ -149,12 +149,29 @@ async def test_version_1_is_migrated(empty_db: EmptyDb) -> None:
         await init_schema(engine)
         async with engine.begin() as conn:
             await conn.execute(update(SchemaVersion).values(version=1))
-        assert await init_schema(engine) == SCHEMA_VERSION == 2
+        assert await init_schema(engine) == SCHEMA_VERSION == 3
         async with engine.connect() as conn:
             columns = await conn.run_sync(
                 lambda sync: {c["name"] for c in inspect(sync).get_columns("recorded_segments")})
             version = (await conn.execute(select(SchemaVersion.version))).scalar()
         assert {"variant", "init_key"} <= columns
+        assert version == SCHEMA_VERSION
+    finally:
+        await engine.dispose()
+
+
+async def test_version_2_gains_the_channels_table(empty_db: EmptyDb) -> None:
+    engine = make_engine(empty_db.url, connect_args=empty_db.connect_args)
+    try:
+        await init_schema(engine)
+        async with engine.begin() as conn:
+            await conn.run_sync(lambda sync: ChannelRow.__table__.drop(sync))
+            await conn.execute(update(SchemaVersion).values(version=2))
+        assert await init_schema(engine) == SCHEMA_VERSION
+        async with engine.connect() as conn:
+            tables = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
+            version = (await conn.execute(select(SchemaVersion.version))).scalar()
+        assert "channels" in tables
         assert version == SCHEMA_VERSION
     finally:
         await engine.dispose()

@@ -1,0 +1,201 @@
+"""Channels being watched: compiled once, checked for changes, and their segments.
+
+Nothing here runs unless a player asks: an idle channel is a database row and costs
+no CPU. A watched channel is compiled on its first request and kept (up to a bound);
+its stored version is checked at most once per `refresh`, so a change made on another
+node is picked up before it takes effect (changes are scheduled later than that).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from hlsd.channels.channel import Channel, Served, Slate
+from hlsd.channels.program import Program, SourceKind
+from hlsd.channels.service import ChannelError, ChannelService
+from hlsd.channels.sources import InvalidSourcePath, SourceUnavailable, library_file
+from hlsd.media.errors import MediaError
+from hlsd.media.retime import TICKS_PER_SECOND, first_timestamp, retime_ts
+from hlsd.media.slate import SLATE_BASE, SlateSpec, slate_segment
+from hlsd.vod.errors import SourceError
+from hlsd.vod.memory_lru import MemoryLRU
+from hlsd.vod.packager import Packager
+from hlsd.vod.singleflight import SingleFlight
+
+__all__ = ["Playout"]
+
+log = logging.getLogger(__name__)
+
+_FRAME_US = 40_000
+_SLATE_ORIGIN = round(SLATE_BASE * TICKS_PER_SECOND)
+_MAX_ORIGINS = 10_000
+
+
+@dataclass(eq=False)
+class _Compiled:
+    channel: Channel
+    checked: float
+
+
+class Playout:
+    def __init__(self, *, service: ChannelService, library: Path, packager: Packager | None,
+                 client: httpx.AsyncClient, served: MemoryLRU, slates: MemoryLRU,
+                 refresh: float, max_compiled: int, max_segment_bytes: int,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._service = service
+        self._library = library
+        self._packager = packager
+        self._client = client
+        self._served = served
+        self._slates = slates
+        self._max_segment_bytes = max_segment_bytes
+        self._origins: dict[tuple[str, int], int] = {}
+        self._refresh = refresh
+        self._max_compiled = max_compiled
+        self._clock = clock
+        self._compiled: OrderedDict[str, _Compiled] = OrderedDict()
+        self._checks: SingleFlight[str, Channel | None] = SingleFlight()
+        self._builds: SingleFlight[str, bytes] = SingleFlight()
+        self.slates_for_lost_sources = 0
+        """Segments of a source gone since it was scheduled, played as slate (counted)."""
+
+    def now_us(self) -> int:
+        return self._service.now_us()
+
+    async def channel(self, name: str) -> Channel | None:
+        """The channel `name` as it stands, or None when there is none."""
+        entry = self._compiled.get(name)
+        if entry is not None and self._clock() - entry.checked < self._refresh:
+            self._compiled.move_to_end(name)
+            return entry.channel
+        return await self._checks.run(name, lambda: self._check(name))
+
+    async def _check(self, name: str) -> Channel | None:
+        entry = self._compiled.get(name)
+        version = await self._service.version(name)
+        if version is None:
+            self._compiled.pop(name, None)
+            return None
+        if entry is None or entry.channel.spec.version != version:
+            try:
+                spec = await self._service.get(name)
+            except ChannelError:
+                return None  # deleted meanwhile
+            entry = _Compiled(channel=Channel(spec=spec), checked=0.0)
+        entry.checked = self._clock()
+        self._compiled[name] = entry
+        self._compiled.move_to_end(name)
+        while len(self._compiled) > self._max_compiled:
+            self._compiled.popitem(last=False)
+        return entry.channel
+
+    def forget(self, name: str) -> None:
+        """Drop the compiled channel (it was changed or deleted on this node)."""
+        self._compiled.pop(name, None)
+
+    async def segment(self, uri: str, part: Served | Slate) -> bytes:
+        """A segment's bytes, moved to its air time, held in the bounded segment cache
+        under its `uri`. A source that has gone since it was scheduled plays as slate of
+        the same length: the playlist, computed from the schedule alone, stays as every
+        node serves it."""
+        cached = self._served.get(uri)
+        if cached is not None:
+            return cached
+
+        async def build() -> bytes:
+            data = await self._retimed(part)
+            self._served.put(uri, data)
+            return data
+
+        return await self._builds.run(uri, build)
+
+    async def _retimed(self, part: Served | Slate) -> bytes:
+        if isinstance(part, Slate):
+            return await self._slate(part)
+        try:
+            raw = await self._source_segment(part.program, part.variant, part.uri)
+            origin = await self._origin(part.program, part.variant)
+            return await asyncio.to_thread(retime_ts, raw, part.tick - origin,
+                                           end=origin + _ticks(part.clip_us))
+        except (SourceError, SourceUnavailable, InvalidSourcePath, MediaError, OSError,
+                httpx.HTTPError) as exc:
+            log.warning("channel segment %s of %s %r is lost (%s); playing slate",
+                        part.uri, part.program.kind.value, part.program.ref, exc)
+        self.slates_for_lost_sources += 1
+        return await self._slate(Slate(
+            rung=part.rung, frames=max(1, round(part.duration_us / _FRAME_US)),
+            offset_frames=round(part.offset_us / _FRAME_US), tick=part.tick,
+            clip_us=part.clip_us))
+
+    async def _source_segment(self, program: Program, variant: int, uri: str) -> bytes:
+        if program.kind is SourceKind.LIBRARY:
+            path = library_file(self._library, uri)
+            return await asyncio.to_thread(_read_bounded, path, self._max_segment_bytes)
+        if program.kind is SourceKind.URL:
+            return await _fetch_bounded(self._client, uri, self._max_segment_bytes)
+        if self._packager is None:
+            raise SourceUnavailable("on-demand upstream sources are not configured here")
+        package = await self._packager.prepare(program.ref)
+        return await self._packager.segment(package, int(uri))
+
+    async def _origin(self, program: Program, variant: int) -> int:
+        """Where the program's clock starts (its first segment's first timestamp): the
+        one shift from it to air time keeps the whole clip's spacing exact."""
+        key = (program.key, variant)
+        origin = self._origins.get(key)
+        if origin is None:
+            first = await self._source_segment(program, variant,
+                                               program.variants[variant].uris[0])
+            origin = await asyncio.to_thread(first_timestamp, first)
+            if len(self._origins) >= _MAX_ORIGINS:
+                self._origins.clear()
+            self._origins[key] = origin
+        return origin
+
+    async def _slate(self, slate: Slate) -> bytes:
+        rung = slate.rung
+        size = rung.resolution
+        key = f"{size}/{rung.audio}/{slate.frames}/{slate.offset_frames}"
+        raw = self._slates.get(key)
+        if raw is None:
+            spec = SlateSpec(width=size[0] if size else None,
+                             height=size[1] if size else None, audio=rung.audio)
+            raw = await asyncio.to_thread(slate_segment, spec, frames=slate.frames,
+                                          offset_frames=slate.offset_frames)
+            self._slates.put(key, raw)
+        return await asyncio.to_thread(retime_ts, raw, slate.tick - _SLATE_ORIGIN,
+                                       end=_SLATE_ORIGIN + _ticks(slate.clip_us))
+
+
+def _ticks(us: int) -> int:
+    return us * TICKS_PER_SECOND // 1_000_000
+
+
+def _read_bounded(path: Path, limit: int) -> bytes:
+    with path.open("rb") as file:
+        data = file.read(limit + 1)
+    if len(data) > limit:
+        raise SourceUnavailable(f"{path.name} is larger than {limit} bytes")
+    return data
+
+
+async def _fetch_bounded(client: httpx.AsyncClient, url: str, limit: int) -> bytes:
+    async with client.stream("GET", url) as response:
+        if response.status_code != 200:
+            raise SourceUnavailable(f"{url} answered {response.status_code}")
+        chunks = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise SourceUnavailable(f"{url} is larger than {limit} bytes")
+            chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,129 @@
+"""``/api/channels`` and channel playback on a real hlsd process, in real time: ffmpeg
+decodes across loop points with no error, hls.js in Chromium plays through a
+discontinuity, and bad requests get clear errors while the channel keeps playing."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hlsd.hls import assert_valid, parse_master, parse_media
+from tests._support.browser import browser_test, describe, play_hls
+from tests._support.hls_vod import abr_vod
+from tests._support.hlsd_server import HlsdServer
+from tests._support.media import FFMPEG
+
+ADMIN = {"authorization": "Bearer adm"}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HlsdServer]:
+    root = tmp_path_factory.mktemp("channels")
+    library = root / "library"
+    # Short items with 1-s segments, so a few seconds of real time cross a loop point.
+    abr_vod(library / "red", seconds=3, segment=1, tone=440)
+    abr_vod(library / "blue", seconds=3, segment=1, tone=880, pattern="testsrc")
+    with HlsdServer({"admin_key": "adm", "channels": {"library": str(library)}},
+                    tmp_dir=root / "server") as running:
+        response = httpx.post(f"{running.url}/api/channels", headers=ADMIN, json={
+            "name": "loop", "window": 4, "items": [
+                {"source": {"library": "red/master.m3u8"}},
+                {"source": {"library": "blue/master.m3u8"}}]})
+        assert response.status_code == 201, response.text
+        yield running
+
+
+def test_the_api_describes_the_channel(server: HlsdServer) -> None:
+    body = httpx.get(f"{server.url}/api/channels/loop", headers=ADMIN).json()
+    assert body["playlist"] == "/live/loop/index.m3u8"
+    assert [i["id"] for i in body["items"]] == ["i1", "i2"]
+    assert [v["resolution"] for v in body["variants"]] == ["640x360", "320x180"]
+    assert body["target_duration"] == 1 and body["window"] == 4
+    assert body["on_air"]["item"] in ("i1", "i2")
+    listed = httpx.get(f"{server.url}/api/channels", headers=ADMIN).json()
+    assert [c["name"] for c in listed["channels"]] == ["loop"]
+
+
+def test_playlists_follow_the_rules_and_decode_across_loop_points(server: HlsdServer) -> None:
+    with httpx.Client(base_url=server.url) as c:
+        master = c.get("/live/loop/index.m3u8")
+        assert master.status_code == 200
+        assert_valid(master.text)
+        assert len(parse_master(master.text).variants) == 2
+        first = c.get("/live/loop/1/index.m3u8")
+        assert first.headers["cache-control"] == "public, max-age=1"
+        assert_valid(first.text, live=True)
+        segment = parse_media(first.text).segments[-1].uri
+        got = c.get(f"/live/loop/1/{segment}")
+        assert got.status_code == 200 and got.content[:1] == b"\x47"
+        assert "immutable" in got.headers["cache-control"]
+    # 7 s of media in real time: at least two loop points (items are 3 s).
+    proc = subprocess.run(
+        [FFMPEG, "-hide_banner", "-nostdin", "-v", "error",
+         "-i", f"{server.url}/live/loop/index.m3u8", "-t", "7", "-f", "null", "-"],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0 and proc.stderr.strip() == "", proc.stderr
+    with httpx.Client(base_url=server.url) as c:
+        assert_valid(c.get("/live/loop/1/index.m3u8").text, live=True, previous=first.text)
+
+
+@browser_test[0]
+@browser_test[1]
+def test_hls_js_plays_through_a_discontinuity(server: HlsdServer) -> None:
+    result = play_hls(f"{server.url}/live/loop/index.m3u8", seconds=5, timeout=40)
+    assert not result.fatal_errors and result.played >= 5, describe(result)
+    segments = [u for u in result.requests if u.endswith(".ts")]
+    keys = {u.rsplit("/", 3)[-3] for u in segments}
+    assert len(keys) == 2, segments  # both items played: it went through a boundary
+
+
+def test_bad_requests_get_clear_errors_and_the_channel_plays_on(server: HlsdServer) -> None:
+    url = f"{server.url}/api/channels"
+    assert httpx.get(url).status_code == 401  # management needs the key
+    cases = [
+        ({"name": "x", "items": []}, 422, "at least one item"),
+        ({"name": "x", "items": [{"source": {"library": "missing.m3u8"}}]}, 422, "missing"),
+        ({"name": "x", "items": [{"source": {"library": "../../etc/passwd"}}]}, 422, "passwd"),
+        ({"name": "x", "items": [{"source": {"url": "file:///etc/passwd"}}]}, 422, "http"),
+        ({"name": "x", "items": [{"source": {"url": "a", "library": "b"}}]}, 422, "one of"),
+        ({"name": "loop", "items": [{"source": {"library": "red/master.m3u8"}}]}, 409,
+         "exists"),
+    ]
+    for body, status, words in cases:
+        response = httpx.post(url, headers=ADMIN, json=body)
+        assert response.status_code == status, response.text
+        assert words in response.text
+    assert httpx.get(f"{url}/nope", headers=ADMIN).status_code == 404
+    assert httpx.delete(f"{url}/loop/items/i9", headers=ADMIN).status_code == 404
+    with httpx.Client(base_url=server.url) as c:
+        assert c.get("/live/loop/7/index.m3u8").status_code == 404
+        assert c.get("/live/loop/0/feedfacefeedface/0.ts").status_code == 404
+        assert c.get("/live/loop/0/slate-x/0.ts").status_code == 404
+        assert c.get("/live/loop/index.m3u8").status_code == 200
+
+
+def test_an_item_added_on_air_joins_the_loop(server: HlsdServer) -> None:
+    url = f"{server.url}/api/channels"
+    made = httpx.post(url, headers=ADMIN, json={
+        "name": "grow", "window": 4, "items": [{"source": {"library": "red/master.m3u8"}}]})
+    assert made.status_code == 201, made.text
+    added = httpx.post(f"{url}/grow/items", headers=ADMIN,
+                       json={"source": {"library": "blue/master.m3u8"}})
+    assert added.status_code == 200, added.text
+    body = added.json()
+    assert [i["id"] for i in body["items"]] == ["i1", "i2"]
+    assert body["pending"] is not None
+    assert httpx.delete(f"{url}/grow", headers=ADMIN).status_code == 204
+    assert httpx.get(f"{server.url}/live/grow/index.m3u8").status_code == 404
+
+
+def test_channels_survive_a_restart(server: HlsdServer, tmp_path: Path) -> None:
+    before = httpx.get(f"{server.url}/api/channels/loop", headers=ADMIN).json()
+    server.restart()
+    after = httpx.get(f"{server.url}/api/channels/loop", headers=ADMIN).json()
+    assert after["items"] == before["items"] and after["created"] == before["created"]
+    assert httpx.get(f"{server.url}/live/loop/0/index.m3u8").status_code == 200
