@@ -42,6 +42,7 @@ from hlsd.api.errors import install_error_handlers
 from hlsd.auth.keys import load_root_secret
 from hlsd.auth.tokens import TokenSigner
 from hlsd.channels import ChannelService, Playout
+from hlsd.channels.feed import ChannelFeeds
 from hlsd.cluster.registry import Announcer, NoRegistry, RedisRegistry, Registry
 from hlsd.cluster.relay import RelayConfig, Relays
 from hlsd.config import PlaybackAccess, Settings, load_settings
@@ -52,7 +53,7 @@ from hlsd.metrics import Metrics
 from hlsd.recording import AutoRecorder, Exporter, Recorder, ReplayCatalog
 from hlsd.recording.export import TEMP_PATTERN as EXPORT_TEMP_PATTERN
 from hlsd.storage import ObjectStore, make_store
-from hlsd.streams import StreamHub
+from hlsd.streams import Stream, StreamHub
 from hlsd.streams.spill import SpillDir
 from hlsd.vod.disk_lru import DiskBudget, DiskLRU
 from hlsd.vod.fetch import Fetcher, make_client
@@ -98,6 +99,7 @@ class Services:
     relays: Relays
     channels: ChannelService
     playout: Playout
+    feeds: ChannelFeeds
     channel_client: httpx.AsyncClient
 
 
@@ -195,7 +197,10 @@ def build_services(settings: Settings) -> Services:
     recorder.committed = replays.changed
     exporter = Exporter(catalog=replays, temp_dir=settings.temp_dir, executor=executor,
                         max_bytes=rec.max_export_bytes)
-    cdn, registry, announcer, relays = _websocket_cdn(settings, hub, metrics)
+    feeds = ChannelFeeds(hub=hub, playout=playout,
+                         wanted=lambda s: s.readers > 0 or recorder.records(s.name))
+    recorder.on_demand = feeds.find
+    cdn, registry, announcer, relays = _websocket_cdn(settings, hub, metrics, feeds)
     return Services(settings=settings, metrics=metrics, client=client, executor=executor,
                     hub=hub, push=push, signer=signer, engine=engine,
                     sessions=sessions, livemix=livemix_ingest,
@@ -203,13 +208,14 @@ def build_services(settings: Settings) -> Services:
                     packager=packager, streams=streams, store=objects, recorder=recorder,
                     auto_recorder=auto_recorder, replays=replays, exporter=exporter, cdn=cdn,
                     registry=registry, announcer=announcer, relays=relays,
-                    channels=channel_service, playout=playout,
+                    channels=channel_service, playout=playout, feeds=feeds,
                     channel_client=channel_client)
 
 
-def _websocket_cdn(settings: Settings, hub: StreamHub, metrics: Metrics,
+def _websocket_cdn(settings: Settings, hub: StreamHub, metrics: Metrics, feeds: ChannelFeeds,
                    ) -> tuple[WebsocketCdn, Registry, Announcer | None, Relays]:
-    """The websocket endpoint, the publish registry and the relays between nodes."""
+    """The websocket endpoint, the publish registry and the relays between nodes. A
+    stream this node does not publish is a channel of its own, else a relay's."""
     ws, cl = settings.websocket, settings.cluster
     own_url = cl.external_url or f"ws://{settings.host}:{settings.port}{ws.path}"
     node_id = cl.node_id or uuid.uuid4().hex[:12]
@@ -225,7 +231,11 @@ def _websocket_cdn(settings: Settings, hub: StreamHub, metrics: Metrics,
         own_url=own_url, node_id=node_id, relay_from=cl.relay_from, pull_secret=pull_secret,
         inactivity=cl.relay_inactivity, connect_timeout=cl.relay_connect_timeout,
         max_binary_message=ws.max_binary_message, heartbeat=ws.heartbeat))
-    cdn = WebsocketCdn(hub=hub, metrics=metrics, node_id=node_id, relay=relays.find,
+    async def find(stream_id: str, via: tuple[str, ...]) -> Stream | None:
+        fed = await feeds.find(stream_id)
+        return fed if fed is not None else await relays.find(stream_id, via)
+
+    cdn = WebsocketCdn(hub=hub, metrics=metrics, node_id=node_id, relay=find,
                        config=CdnConfig(
         push_secret=ws.push_secret.get_secret_value() if ws.push_secret else None,
         pull_secret=pull_secret,
@@ -246,6 +256,9 @@ def create_app(settings: Settings) -> ASGIApp:
         await init_schema(services.engine)
         await services.recorder.open()
         await services.auto_recorder.open()
+        for stream in services.recorder.streams():
+            if services.hub.get(stream) is None:
+                await services.feeds.find(stream)  # a channel's recording carries on
         janitor = asyncio.create_task(_janitor(services), name="hlsd-janitor")
         sweeper = asyncio.create_task(_sweep_streams(services), name="hlsd-streams")
         background = [janitor, sweeper]
@@ -261,6 +274,7 @@ def create_app(settings: Settings) -> ASGIApp:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await services.relays.close()
+            await services.feeds.close()
             if services.announcer is not None:
                 await services.announcer.close()
             await services.registry.close()
@@ -361,6 +375,7 @@ async def _sweep_streams(services: Services) -> None:
         services.push.sweep()
         services.auto_recorder.sweep()
         services.relays.sweep()
+        services.feeds.sweep()
 
 
 def _clean_temp(temp_dir: Path) -> None:

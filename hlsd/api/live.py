@@ -25,6 +25,7 @@ from hlsd.api._gate import TokenGate, live_subject
 from hlsd.api._query_token import TOKEN_HEADERS
 from hlsd.api.livemix import SourceNames
 from hlsd.channels import Channel, Playout, Unknown
+from hlsd.channels.feed import CHANNEL_PUBLISHER
 from hlsd.hls import Rendered
 from hlsd.streams import InitSegment, Segment, StreamHub
 from hlsd.streams.segment import SEGMENT_MEDIA_TYPES
@@ -66,6 +67,8 @@ class LiveHls:
                 await respond_error(send, refusal[0], refusal[1], cors)
                 return
         stream = self._hub.get(parts[0]) if len(parts) in (2, 3) else None
+        if stream is not None and stream.publisher.startswith(CHANNEL_PUBLISHER):
+            stream = None  # a channel fed to websocket readers: players get it computed
         if stream is None:
             channel = await self._channels.channel(parts[0]) if self._channels else None
             if channel is None:

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import posixpath
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -94,6 +94,9 @@ class Recorder:
         self._by_stream: dict[str, list[_Active]] = {}
         self.committed: Callable[[str], None] = lambda recording_id: None
         """Told the id of a recording each time one of its segments is committed."""
+        self.on_demand: Callable[[str], Awaitable[Stream | None]] | None = None
+        """Asked for a stream the hub does not have when a recording of it starts (a
+        channel is fed into the hub only while something reads it)."""
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -132,8 +135,10 @@ class Recorder:
             self._sessions, stream=stream, storage_prefix=f"recordings/{recording_id}/",
             source_id=source_id, alias=alias, description=description, start_ts=start,
             recording_id=recording_id)
-        active = self._activate(recording, {})
         live = self._hub.get(stream)
+        if (live is None or live.state is not StreamState.LIVE) and self.on_demand is not None:
+            live = await self.on_demand(stream)
+        active = self._activate(recording, {})
         if live is not None:
             # Without yielding to the loop, so no live segment can come between these.
             for rendition in list(live.renditions.values()):
@@ -141,6 +146,14 @@ class Recorder:
                     self._offer_to(active, rendition, segment)
         log.info("recording %s of %r: started at %s", recording.id, stream, start.isoformat())
         return recording
+
+    def records(self, stream: str) -> bool:
+        """Whether a recording of `stream` is under way."""
+        return bool(self._by_stream.get(stream))
+
+    def streams(self) -> list[str]:
+        """The streams being recorded."""
+        return [name for name, active in self._by_stream.items() if active]
 
     async def stop(self, recording_id: str) -> Recording:
         """Stop a recording now: once the segments on air at this moment have arrived

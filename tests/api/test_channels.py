@@ -5,6 +5,7 @@ discontinuity, and bad requests get clear errors while the channel keeps playing
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from hlsd.hls import assert_valid, parse_master, parse_media
 from tests._support.browser import browser_test, describe, play_hls
 from tests._support.hls_vod import abr_vod
 from tests._support.hlsd_server import HlsdServer
-from tests._support.media import FFMPEG
+from tests._support.media import FFMPEG, decode_errors
+from tests._support.wscdn import open_session, pull_all
 
 ADMIN = {"authorization": "Bearer adm"}
 
@@ -119,6 +121,37 @@ def test_an_item_added_on_air_joins_the_loop(server: HlsdServer) -> None:
     assert body["pending"] is not None
     assert httpx.delete(f"{url}/grow", headers=ADMIN).status_code == 204
     assert httpx.get(f"{server.url}/live/grow/index.m3u8").status_code == 404
+
+
+def test_a_channel_is_recorded_like_any_stream(server: HlsdServer) -> None:
+    with httpx.Client(base_url=server.url, headers=ADMIN, timeout=30) as c:
+        started = c.post("/api/streams/loop/recordings", json={})
+        assert started.status_code == 201, started.text
+        rid = started.json()["id"]
+        time.sleep(4)
+        stopped = c.post(f"/api/recordings/{rid}/stop")
+        assert stopped.status_code == 200, stopped.text
+        text = c.get(f"/recordings/{rid}/index.m3u8").text
+        assert_valid(text)
+        replay = parse_master(text)
+        assert len(replay.variants) == 2
+        variant = c.get(f"/recordings/{rid}/{replay.variants[0].uri}").text
+        assert sum(s.duration for s in parse_media(variant).segments) >= 3
+        # HTTP players still get the computed channel, not the fed copy.
+        assert "#EXT-X-PROGRAM-DATE-TIME" in c.get("/live/loop/0/index.m3u8").text
+    assert decode_errors(f"{server.url}/recordings/{rid}/index.m3u8") == ""
+
+
+async def test_a_channel_is_pulled_over_the_websocket(server: HlsdServer) -> None:
+    url = server.url.replace("http://", "ws://") + "/ws"
+    ws, answer = await open_session(url, "PULL", "loop", max_initial_fragments="2")
+    try:
+        assert answer[0] == "OK"
+        got = await pull_all(ws, until=4, timeout=20)
+    finally:
+        await ws.close()
+    assert len(got.fragments) == 4, got
+    assert all(data[:1] == b"\x47" and duration == 1.0 for duration, data, _ in got.fragments)
 
 
 def test_channels_survive_a_restart(server: HlsdServer, tmp_path: Path) -> None:
