@@ -20,7 +20,6 @@ from hlsd.api._admin import require_admin
 from hlsd.api._body import read_body
 from hlsd.api._json import iso
 from hlsd.channels import (
-    Channel,
     ChannelError,
     ChannelService,
     ChannelSpec,
@@ -100,7 +99,7 @@ def _time(us: int) -> str | None:
 
 def channel_json(spec: ChannelSpec, now_us: int) -> dict[str, Any]:
     latest = spec.revisions[-1]
-    on_air = Channel(spec=spec).timeline.on_air(now_us)
+    on_air = spec.timeline().on_air(now_us)
     return {
         "name": spec.name,
         "playlist": f"/live/{spec.name}/index.m3u8",

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 _FRAME_US = 40_000
 _SLATE_ORIGIN = round(SLATE_BASE * TICKS_PER_SECOND)
 _MAX_ORIGINS = 10_000
+_MAX_MISSING = 10_000
 
 
 @dataclass(eq=False)
@@ -62,6 +63,9 @@ class Playout:
         self._max_compiled = max_compiled
         self._clock = clock
         self._compiled: OrderedDict[str, _Compiled] = OrderedDict()
+        self._missing: OrderedDict[str, float] = OrderedDict()
+        """Names found to be no channel, and when: a burst of requests for a stream
+        that does not exist asks the database once per refresh."""
         self._checks: SingleFlight[str, Channel | None] = SingleFlight()
         self._builds: SingleFlight[str, bytes] = SingleFlight()
         self.slates_for_lost_sources = 0
@@ -73,9 +77,13 @@ class Playout:
     async def channel(self, name: str) -> Channel | None:
         """The channel `name` as it stands, or None when there is none."""
         entry = self._compiled.get(name)
-        if entry is not None and self._clock() - entry.checked < self._refresh:
+        now = self._clock()
+        if entry is not None and now - entry.checked < self._refresh:
             self._compiled.move_to_end(name)
             return entry.channel
+        missing = self._missing.get(name)
+        if missing is not None and now - missing < self._refresh:
+            return None  # asked again within the refresh: the database is spared
         return await self._checks.run(name, lambda: self._check(name))
 
     async def _check(self, name: str) -> Channel | None:
@@ -83,7 +91,12 @@ class Playout:
         version = await self._service.version(name)
         if version is None:
             self._compiled.pop(name, None)
+            self._missing[name] = self._clock()
+            self._missing.move_to_end(name)
+            while len(self._missing) > _MAX_MISSING:
+                self._missing.popitem(last=False)
             return None
+        self._missing.pop(name, None)
         if entry is None or entry.channel.spec.version != version:
             try:
                 spec = await self._service.get(name)
@@ -98,8 +111,9 @@ class Playout:
         return entry.channel
 
     def forget(self, name: str) -> None:
-        """Drop the compiled channel (it was changed or deleted on this node)."""
+        """Drop what is known of `name` (it was made, changed or deleted on this node)."""
         self._compiled.pop(name, None)
+        self._missing.pop(name, None)
 
     async def segment(self, uri: str, part: Served | Slate) -> bytes:
         """A segment's bytes, moved to its air time, held in the bounded segment cache

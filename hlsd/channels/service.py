@@ -115,7 +115,7 @@ class ChannelService:
         if not valid_name(name):
             raise ChannelError(422, "a channel name is 1 to 64 letters, digits, '_', '-' or "
                                     "'.', starting with a letter or digit")
-        if len(await repo.list_channels(self._sessions)) >= self._max_channels:
+        if await repo.count_channels(self._sessions) >= self._max_channels:
             raise ChannelError(409, f"this node holds its limit of {self._max_channels} "
                                     "channels (channels.max_channels)")
         items = self._items(request, ())

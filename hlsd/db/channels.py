@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hlsd.db.errors import Conflict, NotFound
@@ -16,7 +16,7 @@ from hlsd.db.models import ChannelRow
 from hlsd.db.repo import Sessions
 from hlsd.db.timestamps import utcnow
 
-__all__ = ["channel_version", "create_channel", "delete_channel", "get_channel",
+__all__ = ["channel_version", "count_channels", "create_channel", "delete_channel", "get_channel",
            "list_channels", "replace_channel"]
 
 
@@ -43,6 +43,11 @@ async def channel_version(sessions: Sessions, name: str) -> int | None:
     async with sessions() as session:
         return (await session.execute(
             select(ChannelRow.version).where(ChannelRow.name == name))).scalar_one_or_none()
+
+
+async def count_channels(sessions: Sessions) -> int:
+    async with sessions() as session:
+        return (await session.execute(select(func.count()).select_from(ChannelRow))).scalar_one()
 
 
 async def list_channels(sessions: Sessions) -> Sequence[ChannelRow]:

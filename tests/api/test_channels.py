@@ -16,7 +16,8 @@ from hlsd.hls import assert_valid, parse_master, parse_media
 from tests._support.browser import browser_test, describe, play_hls
 from tests._support.hls_vod import abr_vod
 from tests._support.hlsd_server import HlsdServer
-from tests._support.media import FFMPEG, decode_errors
+from tests._support.media import FFMPEG, decode_errors, h264_aac_mp4
+from tests._support.servers import Upstream
 from tests._support.wscdn import open_session, pull_all
 
 ADMIN = {"authorization": "Bearer adm"}
@@ -160,3 +161,32 @@ def test_channels_survive_a_restart(server: HlsdServer, tmp_path: Path) -> None:
     after = httpx.get(f"{server.url}/api/channels/loop", headers=ADMIN).json()
     assert after["items"] == before["items"] and after["created"] == before["created"]
     assert httpx.get(f"{server.url}/live/loop/0/index.m3u8").status_code == 200
+
+
+def test_upstream_and_url_sources_play_through_hlsd(tmp_path: Path) -> None:
+    """An on-demand upstream id (packaged by hlsd) and an external HLS VOD URL, in one
+    loop: every segment comes through hlsd at its air time, and ffmpeg decodes the
+    channel across the boundary between them with no error."""
+    media = h264_aac_mp4(tmp_path / "clip.mp4", seconds=4, size="640x360", gop=25)
+    abr_vod(tmp_path / "ext", seconds=3, segment=1, sizes=("640x360",), bitrates=("800k",))
+    with Upstream() as up:
+        up.add_file("/media/clip.mp4", media, "video/mp4")
+        for file in (tmp_path / "ext").rglob("*"):
+            if file.is_file():
+                up.add_file(f"/ext/{file.relative_to(tmp_path / 'ext').as_posix()}", file)
+        with HlsdServer({"admin_key": "adm", "url": {"video": f"{up.url}/media"},
+                         "packager": {"segment_duration": 1}},
+                        tmp_dir=tmp_path / "server") as hlsd:
+            made = httpx.post(f"{hlsd.url}/api/channels", headers=ADMIN, timeout=60, json={
+                "name": "mixed", "window": 4, "items": [
+                    {"source": {"upstream": "clip.mp4"}},
+                    {"source": {"url": f"{up.url}/ext/master.m3u8"}}]})
+            assert made.status_code == 201, made.text
+            text = httpx.get(f"{hlsd.url}/live/mixed/0/index.m3u8").text
+            assert_valid(text, live=True)
+            assert all(not s.uri.startswith("http") for s in parse_media(text).segments)
+            proc = subprocess.run(
+                [FFMPEG, "-hide_banner", "-nostdin", "-v", "error",
+                 "-i", f"{hlsd.url}/live/mixed/index.m3u8", "-t", "8", "-f", "null", "-"],
+                capture_output=True, text=True, timeout=60, check=False)
+            assert proc.returncode == 0 and proc.stderr.strip() == "", proc.stderr

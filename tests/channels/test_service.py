@@ -274,3 +274,13 @@ async def test_a_timed_schedule_airs_items_at_their_times_with_slate_between(
     slate_uri = next(s.uri for s in playlist.segments if s.uri.startswith("slate-"))
     data = await node.segment("c5", slate_uri)
     assert data[:1] == b"\x47" and len(data) > 1000
+
+
+async def test_a_name_that_is_no_channel_asks_the_database_once_per_refresh(
+        rig: tuple) -> None:
+    clock, node, other, _ = rig
+    assert await node.playout.channel("later") is None
+    await other.service.create("later", loop("a/master.m3u8"))
+    assert await node.playout.channel("later") is None  # remembered as missing
+    clock.now += 1.5  # past the refresh
+    assert await node.playout.channel("later") is not None

@@ -20,6 +20,7 @@ async def test_create_read_replace_delete(db: Db) -> None:
     row = await channels.get_channel(db.sessions, "news")
     assert (row.version, row.definition) == (2, '{"a": 2}')
     assert [r.name for r in await channels.list_channels(db.sessions)] == ["news"]
+    assert await channels.count_channels(db.sessions) == 1
     await channels.delete_channel(db.sessions, "news")
     assert await channels.channel_version(db.sessions, "news") is None
     with pytest.raises(NotFound):
