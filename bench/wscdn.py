@@ -2,6 +2,8 @@
 relay hop adds.
 
     python bench/wscdn.py [--spectators 100,500,1000] [--fragments 8] [--skip fanout,relay]
+                          [--engine granian|uvicorn] [--no-anchor] [--anchor-loop uvloop]
+                          [--rounds 1]
 
 The publisher sends 2 s fragments of 20 s of 720p H.264 + AAC at 4 Mbit/s (~1.1 MB each,
 the segments bench/live.py makes), one every 2 s, over the websocket protocol. Spectators
@@ -10,7 +12,16 @@ hlsd runs on the other core (its process tree pinned to CPU 0, as "one core for 
 server"). Latency is from the moment the publisher's send of a fragment's binary frame
 returned to the moment a spectator has the whole binary frame, both on CLOCK_MONOTONIC.
 Loss is fragments sent minus fragments received, per spectator. Server CPU is the hlsd
-process tree's CPU seconds over the measured span, as a share of one core.
+process tree's CPU seconds over the measured span, as a share of one core; "client core"
+is how busy CPU 1 (the spectators, the publisher and whatever else runs there) was.
+
+Anchor (``--anchor``, the default): ``bench/_raw_fanout.py``, a websocket fan-out server
+written on bare asyncio (handshake by hand, ``PUSH``/``PULL`` answered ``OK``, each
+fragment's outgoing bytes built once and handed to every spectator's
+``transport.write``), run as a subprocess pinned to CPU 0 as hlsd is, measured with the
+same clients, fragments and N in the same run, alternating with hlsd. It is the floor
+of fan-out on this machine: what the kernel's loopback copies, one Python event loop and
+the client core cost. The figures to compare are the ratios hlsd / floor.
 
 Relay hop: node A takes the push, node B relays from A (``cluster.relay_from``); ten
 spectators on each. The added latency is, per fragment, each B spectator's latency minus
@@ -27,9 +38,13 @@ import base64
 import contextlib
 import multiprocessing as mp
 import os
+import signal
+import socket
 import statistics
+import subprocess
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +139,7 @@ class _Spectator(asyncio.Protocol):
 
 STREAM_NAME = [""]
 ENGINE = ["granian"]
+ANCHOR_LOOP = ["asyncio"]
 
 
 def _header(view: memoryview, at: int) -> tuple[int, int, int] | None:
@@ -203,11 +219,19 @@ async def publish(url: str, stream: str, fragments: Sequence[bytes], count: int,
     return sent
 
 
+def cpu_busy_seconds(cpu: int) -> float:
+    """Seconds CPU `cpu` spent busy (anything but idle and iowait) since boot."""
+    t = psutil.cpu_times(percpu=True)[cpu]
+    return float(sum(t) - t.idle - getattr(t, "iowait", 0.0))
+
+
 async def measured(urls: Sequence[str], stream: str, n: int, count: int,
                    fragments: Sequence[bytes], server_pids: Sequence[int],
-                   ) -> tuple[list[float], list[list[list[float]]], float, float]:
+                   ) -> tuple[list[float], list[list[tuple[list[float], list[float]]]], float,
+                              float, float]:
     """Publish to urls[0] with `n` spectators spread over `urls`: (send moments, each
-    client process's receipt moments per spectator, server CPU seconds, wall seconds)."""
+    client process's (header, whole-frame) receipt moments per spectator, server CPU
+    seconds, wall seconds, client core busy seconds)."""
     first_sent, go = asyncio.Event(), asyncio.Event()
     publisher = asyncio.create_task(publish(urls[0], stream, fragments, count, first_sent, go))
     await first_sent.wait()
@@ -217,15 +241,17 @@ async def measured(urls: Sequence[str], stream: str, n: int, count: int,
     while ready.value < n and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
     cpu0 = sum(tree_cpu_seconds(pid) for pid in server_pids)
+    client0 = cpu_busy_seconds(CLIENT_CPU)
     wall0 = time.monotonic()
     go.set()
     sent = await publisher
     cpu = sum(tree_cpu_seconds(pid) for pid in server_pids) - cpu0
+    client = cpu_busy_seconds(CLIENT_CPU) - client0
     wall = time.monotonic() - wall0
     rows = [await asyncio.to_thread(results.get, True, 120) for _ in procs]
     for proc in procs:
         proc.join(timeout=30)
-    return sent, rows, cpu, wall
+    return sent, rows, cpu, wall, client
 
 
 def run_spectators(urls: Sequence[str], stream: str, n: int, count: int,
@@ -245,23 +271,89 @@ def run_spectators(urls: Sequence[str], stream: str, n: int, count: int,
     return procs, ready, results
 
 
-def fanout(n: int, fragments: Sequence[bytes], count: int, tmp: Path) -> dict[str, Any]:
-    cfg = {"websocket": {"fragment_buffer": 10, "write_timeout": "10s"},
-           "live": {"window": 6, "max_segment_bytes": "8MB"}, "server": ENGINE[0]}
-    with c.HlsdServer(cfg, tmp_dir=tmp / f"fanout-{n}") as server:
-        pin_tree(server.pid or 0, SERVER_CPU)
-        url = f"ws://127.0.0.1:{server.port}/ws"
-        sent, rows, cpu, wall = asyncio.run(
-            measured([url], "fan", n, count, fragments, [server.pid or 0]))
+@contextlib.contextmanager
+def raw_fanout_server(tmp: Path) -> Iterator[tuple[int, int]]:
+    """bench/_raw_fanout.py in its own session: (pid, port)."""
+    port = c.free_port()
+    tmp.mkdir(parents=True, exist_ok=True)
+    with (tmp / "raw.log").open("wb") as log:
+        proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("_raw_fanout.py")),
+                                 "--port", str(port), "--loop", ANCHOR_LOOP[0]],
+                                stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"_raw_fanout exited: {(tmp / 'raw.log').read_text()[-500:]}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port),
+                                                                        timeout=1):
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError("_raw_fanout did not listen")
+            time.sleep(0.05)
+        yield proc.pid, port
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def fanout_once(server: str, n: int, fragments: Sequence[bytes], count: int, tmp: Path,
+                round_: int = 0) -> dict[str, Any]:
+    """One fan-out run against hlsd (`server` "hlsd") or the raw anchor ("raw"): the
+    samples, not yet summarised."""
+    if server == "hlsd":
+        cfg = {"websocket": {"fragment_buffer": 10, "write_timeout": "10s"},
+               "live": {"window": 6, "max_segment_bytes": "8MB"}, "server": ENGINE[0]}
+        with c.HlsdServer(cfg, tmp_dir=tmp / f"fanout-{n}-{round_}") as hlsd:
+            pin_tree(hlsd.pid or 0, SERVER_CPU)
+            url = f"ws://127.0.0.1:{hlsd.port}/ws"
+            sent, rows, cpu, wall, client = asyncio.run(
+                measured([url], "fan", n, count, fragments, [hlsd.pid or 0]))
+    else:
+        with raw_fanout_server(tmp / f"raw-{n}") as (pid, port):
+            pin_tree(pid, SERVER_CPU)
+            url = f"ws://127.0.0.1:{port}/ws"
+            sent, rows, cpu, wall, client = asyncio.run(
+                measured([url], "fan", n, count, fragments, [pid]))
     received = [row for process in rows for row in process]
     first = [f[i] - sent[i] for f, _ in received for i in range(min(len(f), len(sent)))]
     whole = [w[i] - sent[i] for _, w in received for i in range(min(len(w), len(sent)))]
-    return {"spectators": n, "held": sum(1 for _, w in received if w),
-            "lost": sum(count - len(w) for _, w in received),
+    return {"first": first, "whole": whole, "held": sum(1 for _, w in received if w),
+            "lost": sum(count - len(w) for _, w in received), "cpu": cpu, "wall": wall,
+            "client": client}
+
+
+def summarise(n: int, runs: Sequence[dict[str, Any]], fragment_bytes: int) -> dict[str, Any]:
+    """Samples of one server's runs at `n` spectators, pooled over rounds."""
+    first = [x for r in runs for x in r["first"]]
+    whole = [x for r in runs for x in r["whole"]]
+    wall = sum(r["wall"] for r in runs)
+    return {"spectators": n, "held": min(r["held"] for r in runs),
+            "lost": sum(r["lost"] for r in runs),
             "first50": pct(first, 50), "first99": pct(first, 99),
             "p50": pct(whole, 50), "p99": pct(whole, 99),
-            "cpu": 100 * cpu / wall if wall else 0.0,
-            "bytes": n * len(fragments[1])}
+            "cpu": 100 * sum(r["cpu"] for r in runs) / wall if wall else 0.0,
+            "client": 100 * sum(r["client"] for r in runs) / wall if wall else 0.0,
+            "bytes": n * fragment_bytes}
+
+
+def fanout(n: int, fragments: Sequence[bytes], count: int, tmp: Path, *, anchor: bool = True,
+           rounds: int = 1, raw_first: bool = False) -> dict[str, dict[str, Any]]:
+    """hlsd (and the raw anchor, alternating with it) at `n` spectators, `rounds` times:
+    {"hlsd": summary, "raw": summary}."""
+    order = ["hlsd", "raw"] if anchor else ["hlsd"]
+    runs: dict[str, list[dict[str, Any]]] = {server: [] for server in order}
+    for i in range(rounds):
+        # hlsd, raw, raw, hlsd, …: drift in the background load falls on both alike.
+        for server in (order[::-1] if (i + raw_first) % 2 else order):
+            runs[server].append(fanout_once(server, n, fragments, count, tmp, i))
+    return {server: summarise(n, r, len(fragments[1])) for server, r in runs.items()}
 
 
 def relay_hop(fragments: Sequence[bytes], count: int, tmp: Path) -> dict[str, float]:
@@ -273,7 +365,7 @@ def relay_hop(fragments: Sequence[bytes], count: int, tmp: Path) -> dict[str, fl
             for server in (origin, edge):
                 pin_tree(server.pid or 0, SERVER_CPU)
             urls = [f"ws://127.0.0.1:{origin.port}/ws", f"ws://127.0.0.1:{edge.port}/ws"]
-            sent, rows, _, _ = asyncio.run(
+            sent, rows, _, _, _ = asyncio.run(
                 measured(urls, "hop", 20, count, fragments, [origin.pid or 0, edge.pid or 0]))
     # Client process i pulled from urls[i]: the first is the origin's spectators.
     by_origin, by_edge = ([whole for _, whole in rows[0]], [whole for _, whole in rows[1]])
@@ -285,31 +377,62 @@ def relay_hop(fragments: Sequence[bytes], count: int, tmp: Path) -> dict[str, fl
     return {"p50": pct(added, 50), "p99": pct(added, 99)}
 
 
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f}"
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b and b == b and a == a else "-"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--spectators", default="100,500,1000")
     parser.add_argument("--fragments", type=int, default=8)
     parser.add_argument("--skip", default="")
     parser.add_argument("--engine", default="granian", choices=["granian", "uvicorn"])
+    parser.add_argument("--anchor", action=argparse.BooleanOptionalAction, default=True,
+                        help="also measure bench/_raw_fanout.py, the floor (default: on)")
+    parser.add_argument("--anchor-loop", default="asyncio", choices=["asyncio", "uvloop"],
+                        help="the anchor's event loop (default: the standard library's)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="runs per server and N, alternating, samples pooled")
     args = parser.parse_args()
     ENGINE[0] = args.engine
+    ANCHOR_LOOP[0] = args.anchor_loop
     os.sched_setaffinity(0, {CLIENT_CPU})
     fragments = [s.data for s in segment_set()]
     tmp = c.OUT_DIR / "wscdn"
     tmp.mkdir(parents=True, exist_ok=True)
     skip = set(args.skip.split(","))
     if "fanout" not in skip:
-        rows = []
-        for n in (int(x) for x in args.spectators.split(",")):
-            r = fanout(n, fragments, args.fragments, tmp)
-            rows.append([r["spectators"], r["held"], r["lost"],
-                         f"{r['first50'] * 1000:.1f}", f"{r['first99'] * 1000:.1f}",
-                         f"{r['p50'] * 1000:.1f}", f"{r['p99'] * 1000:.1f}",
-                         f"{r['bytes'] / 1e6:.0f} MB", f"{r['cpu']:.1f}%"])
-        c.print_table(["spectators", "held", "lost", "first byte p50 ms", "p99 ms",
-                       "whole fragment p50 ms", "p99 ms", "per fragment", "server CPU"], rows,
+        rows, ratios = [], []
+        names = {"hlsd": f"hlsd ({args.engine})", "raw": f"raw {args.anchor_loop} (floor)"}
+        for k, n in enumerate(int(x) for x in args.spectators.split(",")):
+            got = fanout(n, fragments, args.fragments, tmp, anchor=args.anchor,
+                         rounds=args.rounds, raw_first=bool(k % 2))
+            for server, r in got.items():
+                rows.append([r["spectators"], names[server], r["held"], r["lost"],
+                             _ms(r["first50"]), _ms(r["first99"]), _ms(r["p50"]),
+                             _ms(r["p99"]), f"{r['bytes'] / 1e6:.0f} MB", f"{r['cpu']:.1f}%",
+                             f"{r['client']:.0f}%"])
+            if "raw" in got:
+                h, r = got["hlsd"], got["raw"]
+                ratios.append([n, _ratio(h["p50"], r["p50"]), _ratio(h["p99"], r["p99"]),
+                               _ratio(h["first99"], r["first99"]), _ratio(h["cpu"], r["cpu"]),
+                               "yes" if h["p99"] <= 0.050 else "no",
+                               "yes" if r["p99"] <= 0.050 else "no"])
+        c.print_table(["spectators", "server", "held", "lost", "first byte p50 ms", "p99 ms",
+                       "whole fragment p50 ms", "p99 ms", "per fragment", "server CPU",
+                       "client core"], rows,
                       title=f"Fan-out: {len(fragments[0]) / 1e6:.1f} MB fragments every 2 s "
-                            f"(4 Mbit/s), {args.fragments} measured; target p99 <= 50 ms")
+                            f"(4 Mbit/s), {args.fragments} measured x {args.rounds} round(s); "
+                            "target p99 <= 50 ms")
+        if ratios:
+            c.print_table(["spectators", "p50 hlsd/raw", "p99 hlsd/raw",
+                           "first byte p99 hlsd/raw", "CPU hlsd/raw",
+                           "hlsd p99 <= 50 ms", "floor p99 <= 50 ms"], ratios,
+                          title="Fan-out against the floor (bench/_raw_fanout.py, same run)")
     if "relay" not in skip:
         hop = relay_hop(fragments, args.fragments, tmp)
         c.print_table(["added by one relay hop", "p50 ms", "p99 ms"],
