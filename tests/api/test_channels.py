@@ -190,3 +190,52 @@ def test_upstream_and_url_sources_play_through_hlsd(tmp_path: Path) -> None:
                  "-i", f"{hlsd.url}/live/mixed/index.m3u8", "-t", "8", "-f", "null", "-"],
                 capture_output=True, text=True, timeout=60, check=False)
             assert proc.returncode == 0 and proc.stderr.strip() == "", proc.stderr
+
+
+def test_two_nodes_serve_the_same_channel_byte_for_byte(tmp_path: Path,
+                                                        server: HlsdServer) -> None:
+    """Two hlsd processes sharing one database (and the library): a channel made on one
+    plays on the other with the same playlists and the same segment bytes."""
+    library = server.config["channels"]["library"]
+    shared = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
+    config = {"admin_key": "adm", "database_url": shared, "channels": {"library": library}}
+    with HlsdServer(config, tmp_dir=tmp_path / "one") as one, \
+            HlsdServer(config, tmp_dir=tmp_path / "two") as two:
+        made = httpx.post(f"{one.url}/api/channels", headers=ADMIN, json={
+            "name": "both", "window": 4, "items": [
+                {"source": {"library": "red/master.m3u8"}},
+                {"source": {"library": "blue/master.m3u8"}}]})
+        assert made.status_code == 201, made.text
+        assert httpx.get(f"{two.url}/live/both/index.m3u8").text == \
+            httpx.get(f"{one.url}/live/both/index.m3u8").text
+        for _ in range(5):  # two requests may straddle a segment boundary: try again
+            a = httpx.get(f"{one.url}/live/both/1/index.m3u8").text
+            b = httpx.get(f"{two.url}/live/both/1/index.m3u8").text
+            if a == b:
+                break
+        assert a == b
+        uri = parse_media(a).segments[-1].uri
+        assert httpx.get(f"{one.url}/live/both/1/{uri}").content == \
+            httpx.get(f"{two.url}/live/both/1/{uri}").content
+
+
+def test_token_gated_channels_need_a_token_bound_to_the_channel(tmp_path: Path,
+                                                               server: HlsdServer) -> None:
+    library = server.config["channels"]["library"]
+    config = {"live": {"access": "token"}, "channels": {"library": library}}
+    with HlsdServer(config, tmp_dir=tmp_path) as gated, \
+            httpx.Client(base_url=gated.url, timeout=10) as c:
+        made = c.post("/api/channels", json={
+            "name": "paid", "items": [{"source": {"library": "red/master.m3u8"}}]})
+        assert made.status_code == 201, made.text
+        token = c.post("/api/streams/paid/token").json()["token"]
+        other = c.post("/api/streams/free/token").json()["token"]
+        assert c.get("/live/paid/index.m3u8").status_code == 401
+        assert c.get("/live/paid/index.m3u8",
+                     headers={"x-gostreamer-token": other}).status_code == 403
+        media = c.get(f"/live/paid/0/index.m3u8?token={token}")
+        assert media.status_code == 200 and "private" in media.headers["cache-control"]
+        uris = [u for u in media.text.splitlines() if u and not u.startswith("#")]
+        assert uris and all(u.endswith(f"?token={token}") for u in uris)
+        assert c.get(f"/live/paid/0/{uris[-1]}").status_code == 200
+        assert c.get(f"/live/paid/0/{uris[-1].split('?')[0]}").status_code == 401
