@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import uuid
@@ -41,8 +42,9 @@ from hlsd.api.dispatch import FastPaths
 from hlsd.api.errors import install_error_handlers
 from hlsd.auth.keys import load_root_secret
 from hlsd.auth.tokens import TokenSigner
-from hlsd.channels import ChannelService, Playout
+from hlsd.channels import ChannelService, Playout, SourceKind
 from hlsd.channels.feed import ChannelFeeds
+from hlsd.channels.sources import library_file
 from hlsd.cluster.registry import Announcer, NoRegistry, RedisRegistry, Registry
 from hlsd.cluster.relay import RelayConfig, Relays
 from hlsd.config import PlaybackAccess, Settings, load_settings
@@ -57,6 +59,7 @@ from hlsd.streams import Stream, StreamHub
 from hlsd.streams.spill import SpillDir
 from hlsd.vod.disk_lru import DiskBudget, DiskLRU
 from hlsd.vod.fetch import Fetcher, make_client
+from hlsd.vod.library import LibraryFiles
 from hlsd.vod.memory_lru import MemoryLRU
 from hlsd.vod.packager import Package, Packager
 from hlsd.vod.sources import RangeSettings, SourceStore
@@ -81,6 +84,7 @@ class Services:
     subtitles: DiskLRU
     segments: DiskLRU
     packager: Packager
+    library_packager: Packager
     streams: OnDemandStreams
     hub: StreamHub
     push: HttpPushIngest
@@ -182,13 +186,24 @@ def build_services(settings: Settings) -> Services:
     channel_client = httpx.AsyncClient(
         timeout=httpx.Timeout(ch.fetch_timeout, connect=up.connect_timeout),
         follow_redirects=True, max_redirects=up.max_redirects)
+    library_packager = Packager(
+        sources=LibraryFiles(functools.partial(library_file, settings.library_dir)),
+        segments=segments, hot=hot, executor=executor,
+        incoming_dir=settings.static_dir / ".incoming-library",
+        segment_duration=settings.packager.segment_duration,
+        read_ahead=settings.packager.read_ahead,
+        max_packages=settings.packager.max_open_sources,
+        max_builds=settings.packager.threads + 1, on_segment_built=segment_built)
+    packagers = {SourceKind.FILE: library_packager}
+    if settings.url.media_prefix:
+        packagers[SourceKind.UPSTREAM] = packager
     channel_service = ChannelService(
         sessions=sessions, library=settings.library_dir, client=channel_client,
-        packager=packager if settings.url.media_prefix else None, window=ch.window,
+        packagers=packagers, window=ch.window,
         max_channels=ch.max_channels, max_items=ch.max_items,
         max_playlist_bytes=ch.max_playlist_bytes, refresh=ch.refresh)
     playout = Playout(service=channel_service, library=settings.library_dir,
-                      packager=packager if settings.url.media_prefix else None,
+                      packagers=packagers,
                       client=channel_client, served=channel_segments, slates=slates,
                       refresh=ch.refresh, max_compiled=ch.max_channels,
                       max_segment_bytes=ch.max_segment_bytes)
@@ -205,7 +220,8 @@ def build_services(settings: Settings) -> Services:
                     hub=hub, push=push, signer=signer, engine=engine,
                     sessions=sessions, livemix=livemix_ingest,
                     sources=sources, subtitles=subtitles, segments=segments,
-                    packager=packager, streams=streams, store=objects, recorder=recorder,
+                    packager=packager, library_packager=library_packager, streams=streams,
+                    store=objects, recorder=recorder,
                     auto_recorder=auto_recorder, replays=replays, exporter=exporter, cdn=cdn,
                     registry=registry, announcer=announcer, relays=relays,
                     channels=channel_service, playout=playout, feeds=feeds,
@@ -283,6 +299,7 @@ def create_app(settings: Settings) -> ASGIApp:
             await services.replays.close()
             await services.store.close()
             await services.packager.close()
+            await services.library_packager.close()
             services.client.close()
             await services.channel_client.aclose()
             await services.engine.dispose()
@@ -359,7 +376,7 @@ async def _janitor(services: Services) -> None:
         try:
             gone = sum(cache.expire(expiry) for cache in (
                 services.segments, services.sources, services.subtitles))
-            gone += services.packager.expire(expiry)
+            gone += services.packager.expire(expiry) + services.library_packager.expire(expiry)
             if gone:
                 log.info("expired %d idle cache entries", gone)
         except OSError:

@@ -39,11 +39,14 @@ class SourceBody(BaseModel):
     url: StrictStr | None = Field(default=None, max_length=4096)
     library: StrictStr | None = Field(default=None, max_length=1024)
     upstream: StrictStr | None = Field(default=None, max_length=1024)
+    file: StrictStr | None = Field(default=None, max_length=1024)
+    """A media file in the library (``{"library": …}`` not ending in .m3u8 is one too)."""
 
     @model_validator(mode="after")
     def _one(self) -> SourceBody:
-        if sum(v is not None for v in (self.url, self.library, self.upstream)) != 1:
-            raise ValueError('a source is one of {"url"}, {"library"} or {"upstream"}')
+        if sum(v is not None for v in (self.url, self.library, self.upstream, self.file)) != 1:
+            raise ValueError('a source is one of {"url"}, {"library"}, {"upstream"} or '
+                             '{"file"}')
         return self
 
     def source(self) -> Source:

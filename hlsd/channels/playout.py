@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,13 +47,14 @@ class _Compiled:
 
 
 class Playout:
-    def __init__(self, *, service: ChannelService, library: Path, packager: Packager | None,
+    def __init__(self, *, service: ChannelService, library: Path,
+                 packagers: Mapping[SourceKind, Packager],
                  client: httpx.AsyncClient, served: MemoryLRU, slates: MemoryLRU,
                  refresh: float, max_compiled: int, max_segment_bytes: int,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._service = service
         self._library = library
-        self._packager = packager
+        self._packagers = packagers
         self._client = client
         self._served = served
         self._slates = slates
@@ -155,10 +156,11 @@ class Playout:
             return await asyncio.to_thread(_read_bounded, path, self._max_segment_bytes)
         if program.kind is SourceKind.URL:
             return await _fetch_bounded(self._client, uri, self._max_segment_bytes)
-        if self._packager is None:
+        packager = self._packagers.get(program.kind)
+        if packager is None:
             raise SourceUnavailable("on-demand upstream sources are not configured here")
-        package = await self._packager.prepare(program.ref)
-        return await self._packager.segment(package, int(uri))
+        package = await packager.prepare(program.ref)
+        return await packager.segment(package, int(uri))
 
     async def _origin(self, program: Program, variant: int) -> int:
         """Where the program's clock starts (its first segment's first timestamp): the

@@ -31,6 +31,10 @@ class SourceKind(enum.Enum):
     """An HLS VOD under the library folder; hlsd serves its files."""
     UPSTREAM = "upstream"
     """An on-demand upstream id, packaged by hlsd's VOD packager (one variant)."""
+    FILE = "file"
+    """A media file under the library folder (MP4, MKV, …), packaged like an upstream
+    source (one variant). The API takes it as ``{"library": …}`` too: a path not ending
+    in ``.m3u8`` is a file."""
 
 
 def source_key(kind: SourceKind, ref: str) -> str:
@@ -45,7 +49,8 @@ class ProgramVariant:
     its segments (EXTINF, RFC 8216 §4.3.2.1) in order.
 
     `uris` are absolute URLs for `SourceKind.URL`, paths relative to the library folder
-    for `SourceKind.LIBRARY`, and segment numbers for `SourceKind.UPSTREAM`. `init` is
+    for `SourceKind.LIBRARY`, and segment numbers for the packaged kinds (`UPSTREAM`,
+    `FILE`). `init` is
     the EXT-X-MAP of an fMP4 source, in the same form.
     """
 

@@ -11,7 +11,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -76,13 +76,13 @@ class ScheduleRequest:
 
 class ChannelService:
     def __init__(self, *, sessions: Sessions, library: Path, client: httpx.AsyncClient,
-                 packager: Packager | None, window: float, max_channels: int,
+                 packagers: Mapping[SourceKind, Packager], window: float, max_channels: int,
                  max_items: int, max_playlist_bytes: int, refresh: float,
                  clock: Callable[[], float] = time.time) -> None:
         self._sessions = sessions
         self._library = library
         self._client = client
-        self._packager = packager
+        self._packagers = packagers
         self._window = window
         self._max_channels = max_channels
         self._max_items = max_items
@@ -134,7 +134,8 @@ class ChannelService:
         # The channel starts in the past, so that its first playlist is already full.
         revision = Revision(effective_us=now - window_us - target * 1_000_000,
                             opening_discontinuity=False, mode=request.mode, items=items,
-                            filler=request.filler, start_item=items[0].id if items else None)
+                            filler=_filler_of(request),
+                            start_item=items[0].id if items else None)
         spec = ChannelSpec(name=name, created_us=now, target_duration=target,
                            window_us=window_us, ladder=ladder, revisions=(revision,),
                            programs=programs)
@@ -204,7 +205,7 @@ class ChannelService:
         previous = timeline.slot(airing.msn - 1).clip.item if airing.msn else None
         revision = Revision(effective_us=at, base_msn=airing.msn,
                             base_dsn=timeline.dsn(airing.msn), mode=request.mode,
-                            items=items, filler=request.filler,
+                            items=items, filler=_filler_of(request),
                             start_item=_next_item(items, previous, airing.clip.item))
         horizon = now - 3 * spec.window_us
         while len(revisions) > 1 and revisions[1].effective_us < horizon:
@@ -236,7 +237,7 @@ class ChannelService:
                                         "start, a 'loop' schedule none")
             if req.id is None:
                 counter += 1
-            items.append(Item(id=req.id or f"i{counter}", source=req.source,
+            items.append(Item(id=req.id or f"i{counter}", source=normalised(req.source),
                               start_us=req.start_us))
         return tuple(items)
 
@@ -275,18 +276,32 @@ class ChannelService:
                                      max_playlist_bytes=self._max_playlist_bytes)
         if source.kind is SourceKind.LIBRARY:
             return await asyncio.to_thread(resolve_library, self._library, source.ref)
-        if self._packager is None:
-            raise SourceUnavailable("on-demand upstream sources are not configured here")
-        index = (await self._packager.prepare(source.ref)).index
-        return Program(kind=SourceKind.UPSTREAM, ref=source.ref, variants=(ProgramVariant(
+        packager = self._packagers.get(source.kind)
+        if packager is None:
+            raise SourceUnavailable("on-demand upstream sources are not configured here "
+                                    "(url.video)")
+        index = (await packager.prepare(source.ref)).index
+        return Program(kind=source.kind, ref=source.ref, variants=(ProgramVariant(
             bandwidth=index.peak_bandwidth, average_bandwidth=index.average_bandwidth,
             codecs=index.codecs, resolution=index.resolution, frame_rate=index.frame_rate,
             durations_us=tuple(round(s.duration * 1_000_000) for s in index.segments),
             uris=tuple(str(n) for n in range(len(index.segments)))),))
 
 
+def _filler_of(request: ScheduleRequest) -> Source | None:
+    return normalised(request.filler) if request.filler is not None else None
+
+
 def _filler(request: ScheduleRequest) -> set[Source]:
-    return {request.filler} if request.filler is not None else set()
+    filler = _filler_of(request)
+    return {filler} if filler is not None else set()
+
+
+def normalised(source: Source) -> Source:
+    """A library path that is no playlist names a media file, packaged on the fly."""
+    if source.kind is SourceKind.LIBRARY and not source.ref.lower().endswith(".m3u8"):
+        return Source(kind=SourceKind.FILE, ref=source.ref)
+    return source
 
 
 def target_duration(program: Program) -> int:

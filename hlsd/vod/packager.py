@@ -19,7 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from hlsd.hls import Rendered
 from hlsd.media import (
@@ -38,10 +38,21 @@ from hlsd.vod.errors import InsufficientStorage, NoSuchSegment, UnusableMedia
 from hlsd.vod.memory_lru import MemoryLRU
 from hlsd.vod.playlists import render_package_playlists
 from hlsd.vod.singleflight import SingleFlight
-from hlsd.vod.sources import SourceFiles, SourceStore
+from hlsd.vod.sources import SourceFiles
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+class PackageSources(Protocol):
+    """Where a packager finds its sources by id: the upstream (`SourceStore`) or the
+    library folder (`LibraryFiles`)."""
+
+    def key_for(self, qid: str) -> str: ...
+
+    async def ensure(self, qid: str) -> SourceFiles: ...
+
+    def forget(self, key: str) -> None: ...
 
 
 @dataclass(kw_only=True)
@@ -68,7 +79,7 @@ class Package:
 
 
 class Packager:
-    def __init__(self, *, sources: SourceStore, segments: DiskLRU, hot: MemoryLRU,
+    def __init__(self, *, sources: PackageSources, segments: DiskLRU, hot: MemoryLRU,
                  executor: Executor, incoming_dir: Path, segment_duration: float,
                  read_ahead: int,
                  max_packages: int, max_builds: int,

@@ -30,6 +30,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HlsdServer]:
     # Short items with 1-s segments, so a few seconds of real time cross a loop point.
     abr_vod(library / "red", seconds=3, segment=1, tone=440)
     abr_vod(library / "blue", seconds=3, segment=1, tone=880, pattern="testsrc")
+    (library / "films").mkdir()
+    h264_aac_mp4(library / "films" / "clip.mp4", seconds=4, size="640x360", gop=25)
     with HlsdServer({"admin_key": "adm", "channels": {"library": str(library)}},
                     tmp_dir=root / "server") as running:
         response = httpx.post(f"{running.url}/api/channels", headers=ADMIN, json={
@@ -190,6 +192,25 @@ def test_upstream_and_url_sources_play_through_hlsd(tmp_path: Path) -> None:
                  "-i", f"{hlsd.url}/live/mixed/index.m3u8", "-t", "8", "-f", "null", "-"],
                 capture_output=True, text=True, timeout=60, check=False)
             assert proc.returncode == 0 and proc.stderr.strip() == "", proc.stderr
+
+
+def test_a_media_file_in_the_library_is_packaged_on_the_fly(server: HlsdServer) -> None:
+    made = httpx.post(f"{server.url}/api/channels", headers=ADMIN, timeout=60, json={
+        "name": "films", "window": 4, "items": [
+            {"source": {"library": "films/clip.mp4"}},
+            {"source": {"library": "red/master.m3u8"}}]})
+    assert made.status_code == 201, made.text
+    body = made.json()
+    assert body["items"][0]["source"] == {"file": "films/clip.mp4"}
+    assert [v["resolution"] for v in body["variants"]] == ["640x360"]  # what both share
+    proc = subprocess.run(
+        [FFMPEG, "-hide_banner", "-nostdin", "-v", "error",
+         "-i", f"{server.url}/live/films/index.m3u8", "-t", "6", "-f", "null", "-"],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0 and proc.stderr.strip() == "", proc.stderr
+    missing = httpx.post(f"{server.url}/api/channels", headers=ADMIN, json={
+        "name": "nofilm", "items": [{"source": {"library": "films/none.mp4"}}]})
+    assert missing.status_code == 422 and "none.mp4" in missing.text
 
 
 def test_two_nodes_serve_the_same_channel_byte_for_byte(tmp_path: Path,

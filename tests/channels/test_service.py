@@ -59,9 +59,9 @@ class Node:
                  client: httpx.AsyncClient) -> None:
         self.service = ChannelService(
             sessions=sessions, library=library, client=client,  # type: ignore[arg-type]
-            packager=None, window=12.0, max_channels=10, max_items=50,
+            packagers={}, window=12.0, max_channels=10, max_items=50,
             max_playlist_bytes=1 << 20, refresh=1.0, clock=clock)
-        self.playout = Playout(service=self.service, library=library, packager=None,
+        self.playout = Playout(service=self.service, library=library, packagers={},
                                client=client, served=MemoryLRU(
                                    name="served", max_bytes=1 << 24, max_entry=1 << 22),
                                slates=MemoryLRU(name="slates", max_bytes=1 << 24,
