@@ -132,7 +132,8 @@ class ChannelService:
         window_us = round(max(request.window or self._window, 3 * target) * 1_000_000)
         now = self.now_us()
         # The channel starts in the past, so that its first playlist is already full.
-        revision = Revision(effective_us=now - window_us - target * 1_000_000,
+        # (A segment lasts up to 1.5 target durations: the one airing is not yet out.)
+        revision = Revision(effective_us=now - window_us - 2 * target * 1_000_000,
                             opening_discontinuity=False, mode=request.mode, items=items,
                             filler=_filler_of(request),
                             start_item=items[0].id if items else None)

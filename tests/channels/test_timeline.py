@@ -196,11 +196,12 @@ def schedules(draw: st.DrawFn) -> tuple[ChannelSpec, list[int]]:
                                  max_size=25)))
     # A channel goes on air already a window and a target duration old (as the service
     # makes it), so its first playlist is full.
-    return replace(spec, revisions=tuple(revisions)), [T0 + window + target * S + t
+    return replace(spec, revisions=tuple(revisions)), [T0 + window + 2 * target * S + t
                                                        for t in times]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(schedules())
 def test_properties_over_random_schedules_and_clocks(case: tuple[ChannelSpec, list[int]]
                                                      ) -> None:
@@ -224,3 +225,23 @@ def test_properties_over_random_schedules_and_clocks(case: tuple[ChannelSpec, li
         assert_valid(text, live=True, previous=previous_text)
         previous_text, previous_msn = text, playlist.media_sequence
         previous_dsn = playlist.discontinuity_sequence
+
+
+def test_a_filler_plays_whole_in_the_gaps_then_slate_makes_up_the_rest() -> None:
+    filler = program("f", [2 * S, 2 * S])  # 4 s
+    revision = Revision(effective_us=T0, opening_discontinuity=False, mode=Mode.TIMED,
+                        items=(item("i1", "a", T0 + 11 * S),),
+                        filler=Source(kind=SourceKind.LIBRARY, ref="f"))
+    spec = spec_of([A, filler], (revision,), window=30 * S)
+    text = Channel(spec=spec).media(0, T0 + 30 * S).body.decode()  # type: ignore[union-attr]
+    assert_valid(text, live=True)
+    playlist = parse_media(text)
+    owners = [s.uri.split("/")[0] for s in playlist.segments]
+    # 11 s before the item: the filler twice (8 s), then 3 s of slate, then the item.
+    assert owners[:4] == [filler.key] * 4
+    assert owners[4].startswith("slate-") and owners[5] == A.key
+    item_start = playlist.segments[owners.index(A.key)].program_date_time
+    assert item_start is not None and item_start.timestamp() == (T0 + 11 * S) / S
+    # After the item, the filler loops on.
+    later = parse_media(Channel(spec=spec).media(0, T0 + 60 * S).body.decode())  # type: ignore[union-attr]
+    assert {s.uri.split("/")[0] for s in later.segments} == {filler.key}
