@@ -120,7 +120,7 @@ class Channel:
     timeline: Timeline = field(init=False)
     _maps: dict[str, tuple[int, ...]] = field(init=False, default_factory=dict)
     _master: Rendered = field(init=False)
-    _rendered: dict[int, tuple[tuple[int, int], Rendered]] = field(
+    _rendered: dict[int, tuple[int, Rendered]] = field(
         init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -139,17 +139,23 @@ class Channel:
         return self._master
 
     def media(self, variant: int, now_us: int) -> Rendered | None:
-        """Variant `variant`'s live playlist at `now_us`; None before anything aired."""
+        """Variant `variant`'s live playlist at `now_us`; None before anything aired.
+        Per request this finds the segment on air (two bisections); the window is laid
+        out and rendered only when a segment has finished airing since."""
         if not 0 <= variant < len(self.spec.ladder):
             raise Unknown(f"no variant {variant}")
-        window = self.timeline.window(now_us)
+        airing = self.timeline.on_air(now_us)
+        if airing is None:
+            return None
+        last = airing.msn - 1
+        cached = self._rendered.get(variant)
+        if cached is not None and cached[0] == last:
+            return cached[1]
+        window = self.timeline.window_through(last)
         if window is None:
             return None
-        cached = self._rendered.get(variant)
-        if cached is not None and cached[0] == window.key:
-            return cached[1]
         playlist = rendered(render_media(self._model(variant, window)))
-        self._rendered[variant] = (window.key, playlist)
+        self._rendered[variant] = (last, playlist)
         return playlist
 
     def _model(self, variant: int, window: Window) -> MediaPlaylist:

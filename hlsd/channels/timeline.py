@@ -169,11 +169,6 @@ class Window:
     discontinuity_sequence: int
     slots: tuple[Slot, ...]
 
-    @property
-    def key(self) -> tuple[int, int]:
-        """Two instants with the same key have the same window (render it once)."""
-        return (self.media_sequence, len(self.slots))
-
 
 class Timeline:
     """Plans in order of their start; each starts at a segment boundary of the last.
@@ -212,12 +207,16 @@ class Timeline:
     def window(self, now: int) -> Window | None:
         """The live window at `now`; None until a first segment has aired."""
         airing = self.on_air(now)
-        if airing is None:
-            return None
+        # The one airing has not finished, so is not published yet.
+        return None if airing is None else self.window_through(airing.msn - 1)
+
+    def window_through(self, last: int) -> Window | None:
+        """The window whose newest segment is `last`: it depends on nothing else, so a
+        caller that knows `last` has not changed knows the window has not."""
         floor = self.plans[0].base_msn
         slots: list[Slot] = []
         total = 0
-        msn = airing.msn - 1  # the one airing has not finished, so is not published
+        msn = last
         while msn >= floor and total < self.window_us:
             slot = self.slot(msn)
             slots.append(slot)
