@@ -178,7 +178,7 @@ class Playout:
 
     async def _slate(self, slate: Slate) -> bytes:
         rung = slate.rung
-        size = rung.resolution
+        size = _slate_size(rung.resolution)
         key = f"{size}/{rung.audio}/{slate.frames}/{slate.offset_frames}"
         raw = self._slates.get(key)
         if raw is None:
@@ -189,6 +189,16 @@ class Playout:
             self._slates.put(key, raw)
         return await asyncio.to_thread(retime_ts, raw, slate.tick - _SLATE_ORIGIN,
                                        end=_SLATE_ORIGIN + _ticks(slate.clip_us))
+
+
+def _slate_size(resolution: tuple[int, int] | None) -> tuple[int, int] | None:
+    """The variant's picture size as slate can be: even, and within 1080p (a player
+    scales a stand-in that is smaller than the programme)."""
+    if resolution is None:
+        return None
+    width, height = resolution
+    scale = min(1.0, (1920 * 1080 / max(1, width * height)) ** 0.5)
+    return (max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2))
 
 
 def _ticks(us: int) -> int:

@@ -1,8 +1,8 @@
 """Slate: filler MPEG-TS segments for a channel's schedule gaps and vanished sources.
 
 A slate run is a stretch of segments that play one after the other on their own
-timeline, starting at ``SLATE_BASE`` (players see a discontinuity where a run starts
-and ends, none inside it). Each segment is encoded on its own, so any one of a run
+timeline, starting at ``SLATE_BASE`` (the playlist marks a discontinuity where a run
+starts and where it ends, none inside it). Each segment is encoded on its own, so any one of a run
 can be made on request, in any order, and is the same bytes every time:
 
 - video is one still picture (dark grey, a few muted bars), H.264 Main, one GOP per
@@ -16,8 +16,8 @@ can be made on request, in any order, and is the same bytes every time:
 from __future__ import annotations
 
 import io
+import itertools
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -62,8 +62,14 @@ _MUXER_OPTIONS = {
     "avoid_negative_ts": "disabled",
     "max_delay": "700000",  # as ffmpeg: audio frames share PES packets (less overhead)
 }
+# libavformat recognises MPEG-TS by content only from 10 * 204 bytes on (mpegts_probe);
+# a shorter segment (a few frames of silence) is taken for MPEG-PS and fails to decode.
+# Null packets (PID 0x1FFF), which every demuxer drops, bring such a segment up to that.
+_TS_PACKET = 188
+_MIN_TS_PACKETS = -(-10 * 204 // _TS_PACKET)
+_NULL_PACKET = b"\x47\x1f\xff\x10" + b"\xff" * (_TS_PACKET - 4)
 
-# The picture, as limited-range BT.709 colours from 8-bit RGB.
+# The picture's colours, 8-bit RGB: dim, so the slate reads as "nothing on".
 _BACKGROUND = (28, 28, 32)
 _BARS = (
     (112, 112, 112), (112, 112, 36), (36, 112, 112), (36, 112, 36),
@@ -88,14 +94,10 @@ class SlateSpec:
             raise ValueError("a slate needs video, audio or both")
 
     @property
-    def video(self) -> bool:
-        return self.width is not None
-
-    @property
     def codecs(self) -> str:
         """The RFC 6381 CODECS attribute of this slate's segments."""
-        return ",".join(c for c, on in ((_AVC_CODEC, self.video), (_AAC_CODEC, self.audio))
-                        if on)
+        video = self.width is not None
+        return ",".join(c for c, on in ((_AVC_CODEC, video), (_AAC_CODEC, self.audio)) if on)
 
 
 def slate_segment(spec: SlateSpec, *, frames: int, offset_frames: int) -> bytes:
@@ -121,7 +123,9 @@ def slate_segment(spec: SlateSpec, *, frames: int, offset_frames: int) -> bytes:
             output.mux(packet)
     finally:
         output.close()
-    return buffer.getvalue()
+    data = buffer.getvalue()
+    missing = _MIN_TS_PACKETS - len(data) // _TS_PACKET
+    return data + _NULL_PACKET * missing if missing > 0 else data
 
 
 def _check_size(width: int, height: int) -> None:
@@ -158,18 +162,13 @@ def _audio(output: Any, frames: int, offset: int) -> list[Any]:
     ctx.format, ctx.bit_rate = "fltp", _AUDIO_BIT_RATE
     ctx.time_base = Fraction(1, SLATE_SAMPLE_RATE)
     packets: list[Any] = []
-    for pts in _aac_frame_starts(first, end):
-        packets.extend(stream.encode(_silence(pts)))
+    for k in range(first, end):
+        packets.extend(stream.encode(_silence(_BASE_SAMPLES + k * _AAC_FRAME)))
     packets.extend(stream.encode(None))
-    # The encoder's first packet is its priming frame, one frame before the first input:
-    # it belongs to the previous segment, which has its own.
+    # The encoder's first packet is its priming frame, timed one frame before the first
+    # input: that frame is the previous segment's, which encodes it as a real one.
     lo, hi = _BASE_SAMPLES + first * _AAC_FRAME, _BASE_SAMPLES + end * _AAC_FRAME
     return [p for p in packets if lo <= p.pts < hi]
-
-
-def _aac_frame_starts(first: int, end: int) -> Iterator[int]:
-    """The pts (samples from the run's base) of AAC frames `first` to `end` - 1."""
-    return (_BASE_SAMPLES + k * _AAC_FRAME for k in range(first, end))
 
 
 def _silence(pts: int) -> Any:
@@ -199,7 +198,7 @@ def _picture(width: int, height: int) -> Any:
         barred = b"".join((
             bytes([background]) * (left * scale),
             *(bytes([_yuv(c)[p]]) * ((b - a) * scale)
-              for c, a, b in zip(_BARS, edges, edges[1:], strict=False)),
+              for c, (a, b) in zip(_BARS, itertools.pairwise(edges), strict=True)),
             bytes([background]) * ((cw - right) * scale),
             pad,
         ))
