@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import subprocess
 import time
+from types import FrameType
 
 from rich.console import Console
 from rich.live import Live
@@ -15,9 +17,21 @@ from hlsd.client.publisher import WebsocketPublisher
 from hlsd.client.segmenter import fragments
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_on_terminate() -> None:
+    """SIGTERM (a service manager, a test harness) ends the publisher as Ctrl-C does:
+    through its clean-up, which stops the ffmpeg it runs. Killed outright, ffmpeg would
+    go on alone, looping its input forever."""
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
 def publish_websocket(console: Console, source: str, stream: str, url: str, *,
                       secret: str | None, loop: bool, segment_seconds: float,
                       copy: bool) -> int:
+    _stop_on_terminate()
     return asyncio.run(_publish_websocket(console, source, stream, url, secret=secret,
                                           loop=loop, segment_seconds=segment_seconds,
                                           copy=copy))
@@ -54,6 +68,7 @@ async def _publish_websocket(console: Console, source: str, stream: str, url: st
 
 def publish_http(console: Console, source: str, stream: str, base_url: str, *,
                  key: str | None, loop: bool, segment_seconds: float, copy: bool) -> int:
+    _stop_on_terminate()
     command = http_push_command(source, base_url, stream, key=key, loop=loop,
                                 segment_seconds=segment_seconds, copy=copy)
     started = time.monotonic()

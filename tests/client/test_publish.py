@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from hlsd.client import WebsocketPublisher
@@ -89,3 +90,29 @@ async def _until(condition: object, timeout: float = 10) -> None:
     while not condition():  # type: ignore[operator]
         assert time.monotonic() < deadline, "timed out"
         await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize("target", ["ws", "http"])
+def test_a_terminated_publisher_leaves_no_ffmpeg_behind(tmp_path: Path, clip: Path,
+                                                        target: str) -> None:
+    with HlsdServer({"live": {"publish_keys": [KEY]}}, tmp_dir=tmp_path) as server:
+        to = f"ws://127.0.0.1:{server.port}/ws" if target == "ws" else server.url
+        proc = subprocess.Popen([sys.executable, "-m", "hlsd", "publish", str(clip),
+                                 "--stream", f"term-{target}", "--to", to, "--key", KEY,
+                                 "--loop", "--segment", "1"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 20
+            children: list[psutil.Process] = []
+            while not children:
+                assert time.monotonic() < deadline, "the publisher never started ffmpeg"
+                time.sleep(0.2)
+                children = [c for c in psutil.Process(proc.pid).children(recursive=True)
+                            if "ffmpeg" in c.name()]
+            proc.terminate()
+            proc.wait(15)
+            _gone, alive = psutil.wait_procs(children, timeout=10)
+            assert not alive, f"ffmpeg outlived its publisher: {alive}"
+        finally:
+            if proc.poll() is None:
+                proc.kill()
