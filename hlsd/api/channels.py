@@ -9,6 +9,7 @@ so players never see what they already have change.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -154,7 +155,11 @@ def router(*, service: ChannelService, playout: Playout, admin_key: str | None) 
     async def list_all(request: Request) -> JSONResponse:
         admin(request)
         now = service.now_us()
-        return JSONResponse({"channels": [channel_json(s, now) for s in await service.list()]})
+        specs = await service.list()
+        # Laying out many schedules is CPU work: off the event loop, so players are not
+        # kept waiting by a listing.
+        listed = await asyncio.to_thread(lambda: [channel_json(s, now) for s in specs])
+        return JSONResponse({"channels": listed})
 
     @api.get("/{name}")
     async def get(name: str, request: Request) -> JSONResponse:

@@ -103,7 +103,8 @@ class Playout:
                 spec = await self._service.get(name)
             except ChannelError:
                 return None  # deleted meanwhile
-            entry = _Compiled(channel=Channel(spec=spec), checked=0.0)
+            # Compiling a long schedule takes milliseconds: not on the event loop.
+            entry = _Compiled(channel=await asyncio.to_thread(Channel, spec=spec), checked=0.0)
         entry.checked = self._clock()
         self._compiled[name] = entry
         self._compiled.move_to_end(name)

@@ -103,8 +103,10 @@ class ChannelService:
         return ChannelSpec.from_json(row.name, row.version, json.loads(row.definition))
 
     async def list(self) -> list[ChannelSpec]:
-        return [ChannelSpec.from_json(r.name, r.version, json.loads(r.definition))
-                for r in await repo.list_channels(self._sessions)]
+        rows = await repo.list_channels(self._sessions)
+        return await asyncio.to_thread(
+            lambda: [ChannelSpec.from_json(r.name, r.version, json.loads(r.definition))
+                     for r in rows])
 
     async def version(self, name: str) -> int | None:
         return await repo.channel_version(self._sessions, name)

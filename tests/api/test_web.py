@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import time
@@ -86,7 +87,14 @@ async def test_the_dashboard_lists_live_streams(tmp_path: Path) -> None:
             await push(pub, fragments)
             viewer, _ = await open_session(f"ws://127.0.0.1:{server.port}/ws", "PULL",
                                            "dash/1", max_initial_fragments="0")
-            [listed] = (await c.get("/api/streams")).json()["streams"]
+            # The pushes are sent, not yet all taken in: wait for the third.
+            deadline = asyncio.get_running_loop().time() + 10
+            while True:
+                [listed] = (await c.get("/api/streams")).json()["streams"]
+                if (listed["variants"] and listed["variants"][0]["segments"] == 3) \
+                        or asyncio.get_running_loop().time() > deadline:
+                    break
+                await asyncio.sleep(0.1)
             assert listed["name"] == "dash/1" and listed["state"] == "live"
             assert listed["publisher"] == "websocket" and listed["spectators"] == 1
             assert listed["playlist"] == "/live/dash%2F1/index.m3u8"
