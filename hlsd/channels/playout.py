@@ -137,10 +137,11 @@ class Playout:
         if isinstance(part, Slate):
             return await self._slate(part)
         try:
-            raw = await self._source_segment(part.program, part.variant, part.uri)
+            raw, kind = await self._media(part.program, part.variant, part.uri)
             origin = await self._origin(part.program, part.variant)
             return await asyncio.to_thread(retime_ts, raw, part.tick - origin,
-                                           end=origin + _ticks(part.clip_us))
+                                           end=origin + _ticks(part.clip_us),
+                                           source_format=kind)
         except (SourceError, SourceUnavailable, InvalidSourcePath, MediaError, OSError,
                 httpx.HTTPError) as exc:
             log.warning("channel segment %s of %s %r is lost (%s); playing slate",
@@ -150,6 +151,20 @@ class Playout:
             rung=part.rung, frames=max(1, round(part.duration_us / _FRAME_US)),
             offset_frames=round(part.offset_us / _FRAME_US), tick=part.tick,
             clip_us=part.clip_us))
+
+    async def _media(self, program: Program, variant: int, uri: str) -> tuple[bytes, str]:
+        """A segment as its demuxer reads it, and that demuxer's name: an fMP4 fragment
+        comes after its initialization section (cached, it is shared by them all)."""
+        data = await self._source_segment(program, variant, uri)
+        init_uri = program.variants[variant].init
+        if init_uri is None:
+            return data, "mpegts"
+        key = f"init/{program.key}/{variant}"
+        init = self._served.get(key)
+        if init is None:
+            init = await self._source_segment(program, variant, init_uri)
+            self._served.put(key, init)
+        return init + data, "mp4"
 
     async def _source_segment(self, program: Program, variant: int, uri: str) -> bytes:
         if program.kind is SourceKind.LIBRARY:
@@ -169,9 +184,9 @@ class Playout:
         key = (program.key, variant)
         origin = self._origins.get(key)
         if origin is None:
-            first = await self._source_segment(program, variant,
-                                               program.variants[variant].uris[0])
-            origin = await asyncio.to_thread(first_timestamp, first)
+            first, kind = await self._media(program, variant,
+                                            program.variants[variant].uris[0])
+            origin = await asyncio.to_thread(first_timestamp, first, source_format=kind)
             if len(self._origins) >= _MAX_ORIGINS:
                 self._origins.clear()
             self._origins[key] = origin

@@ -265,9 +265,6 @@ class ChannelService:
                         SourceError) as exc:
                     raise ChannelError(422, f"{source.kind.value} {source.ref!r}: {exc}"
                                        ) from None
-            if any(v.init is not None for v in program.variants):
-                raise ChannelError(422, f"{source.kind.value} {source.ref!r} is fMP4; "
-                                        "channels play MPEG-TS sources")
             return program
 
         programs = await asyncio.gather(*(one(s) for s in sources))

@@ -38,15 +38,17 @@ def _codecs(segment: float, rate: int) -> list[str]:
             "-c:a", "aac", "-b:a", "64k", "-ar", "48000"]
 
 
-def _hls(segment: float) -> list[str]:
-    return ["-f", "hls", "-hls_time", f"{segment:g}", "-hls_playlist_type", "vod"]
+def _hls(segment: float, fmp4: bool = False) -> list[str]:
+    kind = ["-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", "init.mp4"] if fmp4 else []
+    return ["-f", "hls", "-hls_time", f"{segment:g}", "-hls_playlist_type", "vod", *kind]
 
 
 def abr_vod(folder: Path, *, seconds: float = 12, segment: float = 2,
             sizes: tuple[str, ...] = ("640x360", "320x180"),
             bitrates: tuple[str, ...] = ("800k", "300k"),
-            rate: int = 25, tone: int = 440, pattern: str = "testsrc2") -> Path:
-    """An ABR VOD: `folder/master.m3u8` (BANDWIDTH, AVERAGE-BANDWIDTH, RESOLUTION and
+            rate: int = 25, tone: int = 440, pattern: str = "testsrc2",
+            fmp4: bool = False) -> Path:
+    """An ABR VOD (with `fmp4`, fMP4 segments `seg{n}.m4s` after an `init.mp4`): `folder/master.m3u8` (BANDWIDTH, AVERAGE-BANDWIDTH, RESOLUTION and
     CODECS on every variant) and, per variant i, `folder/v{i}/index.m3u8` with MPEG-TS
     segments `folder/v{i}/seg{n}.ts`, H.264 + AAC muxed. `sizes[0]` is the picture the
     test pattern is drawn at; every variant is scaled from it.
@@ -72,8 +74,8 @@ def abr_vod(folder: Path, *, seconds: float = 12, segment: float = 2,
         maps += [f"-b:v:{i}", bitrate, f"-maxrate:v:{i}", bitrate, f"-bufsize:v:{i}", bitrate]
     stream_map = " ".join(f"v:{i},a:{i}" for i in range(n))
     _run([*_sources(seconds, sizes[0], rate, tone, pattern), *maps, *_codecs(segment, rate),
-          *_hls(segment),
-          "-hls_segment_filename", str(folder / "v%v" / "seg%d.ts"),
+          *_hls(segment, fmp4),
+          "-hls_segment_filename", str(folder / "v%v" / ("seg%d.m4s" if fmp4 else "seg%d.ts")),
           "-var_stream_map", stream_map, "-master_pl_name", "master.m3u8",
           str(folder / "v%v" / "index.m3u8")])
     master = folder / "master.m3u8"

@@ -30,6 +30,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HlsdServer]:
     # Short items with 1-s segments, so a few seconds of real time cross a loop point.
     abr_vod(library / "red", seconds=3, segment=1, tone=440)
     abr_vod(library / "blue", seconds=3, segment=1, tone=880, pattern="testsrc")
+    abr_vod(library / "green", seconds=3, segment=1, tone=550, fmp4=True)
     (library / "films").mkdir()
     h264_aac_mp4(library / "films" / "clip.mp4", seconds=4, size="640x360", gop=25)
     with HlsdServer({"admin_key": "adm", "channels": {"library": str(library)}},
@@ -211,6 +212,25 @@ def test_a_media_file_in_the_library_is_packaged_on_the_fly(server: HlsdServer) 
     missing = httpx.post(f"{server.url}/api/channels", headers=ADMIN, json={
         "name": "nofilm", "items": [{"source": {"library": "films/none.mp4"}}]})
     assert missing.status_code == 422 and "none.mp4" in missing.text
+
+
+def test_fmp4_sources_play_as_mpeg_ts_beside_ts_ones(server: HlsdServer) -> None:
+    made = httpx.post(f"{server.url}/api/channels", headers=ADMIN, timeout=60, json={
+        "name": "mixedfmt", "window": 4, "items": [
+            {"source": {"library": "green/master.m3u8"}},
+            {"source": {"library": "red/master.m3u8"}}]})
+    assert made.status_code == 201, made.text
+    with httpx.Client(base_url=server.url) as c:
+        text = c.get("/live/mixedfmt/0/index.m3u8").text
+        assert_valid(text, live=True)
+        assert "#EXT-X-MAP" not in text  # one container throughout
+        for segment in parse_media(text).segments[-3:]:
+            assert c.get(f"/live/mixedfmt/0/{segment.uri}").content[:1] == b"\x47"
+    proc = subprocess.run(
+        [FFMPEG, "-hide_banner", "-nostdin", "-v", "error",
+         "-i", f"{server.url}/live/mixedfmt/index.m3u8", "-t", "7", "-f", "null", "-"],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0 and proc.stderr.strip() == "", proc.stderr
 
 
 def test_two_nodes_serve_the_same_channel_byte_for_byte(tmp_path: Path,
