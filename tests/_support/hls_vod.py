@@ -48,7 +48,8 @@ def abr_vod(folder: Path, *, seconds: float = 12, segment: float = 2,
             bitrates: tuple[str, ...] = ("800k", "300k"),
             rate: int = 25, tone: int = 440, pattern: str = "testsrc2",
             fmp4: bool = False) -> Path:
-    """An ABR VOD (with `fmp4`, fMP4 segments `seg{n}.m4s` after an `init.mp4`): `folder/master.m3u8` (BANDWIDTH, AVERAGE-BANDWIDTH, RESOLUTION and
+    """An ABR VOD (with `fmp4`, fMP4 segments `seg{n}.m4s` after an init section):
+    `folder/master.m3u8` (BANDWIDTH, AVERAGE-BANDWIDTH, RESOLUTION and
     CODECS on every variant) and, per variant i, `folder/v{i}/index.m3u8` with MPEG-TS
     segments `folder/v{i}/seg{n}.ts`, H.264 + AAC muxed. `sizes[0]` is the picture the
     test pattern is drawn at; every variant is scaled from it.
