@@ -22,6 +22,7 @@ from starlette.types import ASGIApp
 
 from hlsd import __version__
 from hlsd.api import (
+    assets,
     channels,
     gostreamer,
     hls_gated,
@@ -33,13 +34,21 @@ from hlsd.api import (
     replay,
     service,
     streams,
+    uploads,
+    vod_assets,
     web,
     websocket,
 )
+from hlsd.api._admin import require_admin
 from hlsd.api._asgi import Cors
 from hlsd.api._gate import TokenGate
 from hlsd.api.dispatch import FastPaths
 from hlsd.api.errors import install_error_handlers
+from hlsd.assets.jobs import LocalJobs
+from hlsd.assets.ladder import DEFAULT_LADDER, Rung
+from hlsd.assets.processor import Processor, ProcessorConfig
+from hlsd.assets.service import AssetService
+from hlsd.assets.uploads import Upload, UploadStore
 from hlsd.auth.keys import load_root_secret
 from hlsd.auth.tokens import TokenSigner
 from hlsd.channels import ChannelService, Playout, SourceKind
@@ -105,6 +114,11 @@ class Services:
     playout: Playout
     feeds: ChannelFeeds
     channel_client: httpx.AsyncClient
+    uploads: UploadStore
+    assets: AssetService
+    asset_jobs: LocalJobs
+    asset_progress: dict[str, float]
+    asset_cache: MemoryLRU
 
 
 def build_services(settings: Settings) -> Services:
@@ -216,6 +230,8 @@ def build_services(settings: Settings) -> Services:
                          wanted=lambda s: s.readers > 0 or recorder.records(s.name))
     recorder.on_demand = feeds.find
     cdn, registry, announcer, relays = _websocket_cdn(settings, hub, metrics, feeds)
+    uploads, assets, asset_jobs, asset_progress, asset_cache = _assets(
+        settings, sessions, objects, fetcher, metrics)
     return Services(settings=settings, metrics=metrics, client=client, executor=executor,
                     hub=hub, push=push, signer=signer, engine=engine,
                     sessions=sessions, livemix=livemix_ingest,
@@ -225,7 +241,54 @@ def build_services(settings: Settings) -> Services:
                     auto_recorder=auto_recorder, replays=replays, exporter=exporter, cdn=cdn,
                     registry=registry, announcer=announcer, relays=relays,
                     channels=channel_service, playout=playout, feeds=feeds,
-                    channel_client=channel_client)
+                    channel_client=channel_client, uploads=uploads, assets=assets,
+                    asset_jobs=asset_jobs, asset_progress=asset_progress,
+                    asset_cache=asset_cache)
+
+
+def _assets(settings: Settings, sessions: async_sessionmaker[AsyncSession],
+            store: ObjectStore, fetcher: Fetcher, metrics: Metrics,
+            ) -> tuple[UploadStore, AssetService, LocalJobs, dict[str, float], MemoryLRU]:
+    """Uploads, the asset service and its job queue (in this process)."""
+    conf = settings.assets
+    progress: dict[str, float] = {}
+
+    def report(asset_id: str, fraction: float | None) -> None:
+        if fraction is None:
+            progress.pop(asset_id, None)
+        else:
+            progress[asset_id] = fraction
+
+    ladder = DEFAULT_LADDER if conf.ladder is None else tuple(
+        Rung(name=r.name, height=r.height, video_bitrate=r.video_bitrate,
+             audio_bitrate=r.audio_bitrate) for r in conf.ladder)
+    holder: list[AssetService] = []
+
+    async def uploaded(upload: Upload, path: Path) -> None:
+        await holder[0].upload_complete(upload, path)
+
+    uploads = UploadStore(settings.data_dir / "uploads", max_bytes=conf.max_upload,
+                          max_total_bytes=conf.max_uploads_bytes,
+                          max_uploads=conf.max_uploads, expire_after=conf.upload_expiry,
+                          on_complete=uploaded)
+    processor_box: list[Processor] = []
+    jobs = LocalJobs(process=lambda asset_id: processor_box[0].run(asset_id),
+                     workers=conf.workers, max_queued=conf.max_queued)
+    service = AssetService(sessions=sessions, store=store, uploads=uploads, jobs=jobs,
+                           fetcher=fetcher, imports=settings.data_dir / "imports",
+                           max_bytes=conf.max_upload,
+                           locate_library=functools.partial(library_file,
+                                                            settings.library_dir))
+    holder.append(service)
+    processor_box.append(Processor(
+        sessions=sessions, store=store, source_path=service.source_path,
+        on_progress=report, on_ready=service.ready,
+        config=ProcessorConfig(ladder=ladder, segment_seconds=conf.segment_duration,
+                               scratch=settings.data_dir / "transcode")))
+    metrics.watch_asset_progress(progress)
+    cache = MemoryLRU(name="assets", max_bytes=conf.playback_cache,
+                      max_entry=max(1, conf.playback_cache // 8))
+    return uploads, service, jobs, progress, cache
 
 
 def _websocket_cdn(settings: Settings, hub: StreamHub, metrics: Metrics, feeds: ChannelFeeds,
@@ -272,6 +335,9 @@ def create_app(settings: Settings) -> ASGIApp:
         await init_schema(services.engine)
         await services.recorder.open()
         await services.auto_recorder.open()
+        await services.uploads.redeliver()
+        services.asset_jobs.start()
+        await services.assets.recover()
         for stream in services.recorder.streams():
             if services.hub.get(stream) is None:
                 await services.feeds.find(stream)  # a channel's recording carries on
@@ -291,6 +357,8 @@ def create_app(settings: Settings) -> ASGIApp:
                     await task
             await services.relays.close()
             await services.feeds.close()
+            await services.assets.close()
+            await services.asset_jobs.close()
             if services.announcer is not None:
                 await services.announcer.close()
             await services.registry.close()
@@ -329,6 +397,10 @@ def create_app(settings: Settings) -> ASGIApp:
                           signer=services.signer, admin_key=admin_key),
         channels.router(service=services.channels, playout=services.playout,
                         admin_key=admin_key),
+        assets.router(service=services.assets, sessions=services.sessions,
+                      admin_key=admin_key, live_progress=services.asset_progress,
+                      signer=services.signer, default_access=settings.assets.access.value),
+        uploads.router(store=services.uploads, authorize=lambda r: require_admin(r, admin_key)),
         websocket.router(cdn=services.cdn, path=settings.websocket.path),
         web.router(ws_path=settings.websocket.path,
                    hls_js=web.find_hls_js(Path.cwd(), Path(__file__).resolve().parents[1])),
@@ -338,9 +410,11 @@ def create_app(settings: Settings) -> ASGIApp:
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.cors.allow_origins),
-        allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
-        allow_headers=["x-gostreamer-token", "authorization", "content-type", "range"],
-        expose_headers=["content-length", "content-range", "etag"],
+        allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=["x-gostreamer-token", "authorization", "content-type", "range",
+                       *uploads.TUS_REQUEST_HEADERS],
+        expose_headers=["content-length", "content-range", "etag", "location",
+                        *uploads.TUS_RESPONSE_HEADERS],
         max_age=settings.cors.max_age,
     )
     cors = Cors(settings.cors.allow_origins)
@@ -353,8 +427,12 @@ def create_app(settings: Settings) -> ASGIApp:
         catalog=services.replays, exporter=services.exporter, cors=cors,
         gate=(TokenGate(services.signer)
               if settings.recording.access is PlaybackAccess.TOKEN else None))
+    asset_playback = vod_assets.AssetPlayback(
+        sessions=services.sessions, store=services.store, cache=services.asset_cache,
+        cors=cors, gate=TokenGate(services.signer))
     return FastPaths(app, [
         (hls_gated.PREFIX, gated), (live.PREFIX, live_hls),
+        (vod_assets.PREFIX, asset_playback), (vod_assets.PLAY_PREFIX, asset_playback),
         (live.LiveMixPlayback.PREFIX, livemix_playback),
         (replay.PREFIX, recording_playback),
         (replay.LiveMixRecordingPlayback.PREFIX,
@@ -377,6 +455,7 @@ async def _janitor(services: Services) -> None:
             gone = sum(cache.expire(expiry) for cache in (
                 services.segments, services.sources, services.subtitles))
             gone += services.packager.expire(expiry) + services.library_packager.expire(expiry)
+            gone += services.uploads.sweep()
             if gone:
                 log.info("expired %d idle cache entries", gone)
         except OSError:

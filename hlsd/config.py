@@ -184,6 +184,39 @@ class ChannelSettings(_Section):
     so every node has them by then."""
 
 
+class RungSettings(_Section):
+    """One rendition of the ABR ladder."""
+
+    name: str
+    height: int | None = Field(default=None, ge=16, le=4320)
+    """None for an audio-only rung."""
+    video_bitrate: Bytes = 0
+    """Bits per second (``2800k`` or ``2.8M`` read as such)."""
+    audio_bitrate: Bytes = 128_000
+
+
+class AssetSettings(_Section):
+    """``assets``: uploads, transcoding to an ABR ladder, and ``/vod`` playback."""
+
+    access: PlaybackAccess = PlaybackAccess.PUBLIC
+    """The default for new assets; each asset may say otherwise."""
+    workers: int = Field(default=1, ge=1, le=64)
+    """Assets transcoded at once by this process (each ffmpeg uses every core)."""
+    max_queued: int = Field(default=1000, ge=1)
+    max_upload: Bytes = parse_size("20GB")
+    """The largest file one upload (or import) may be."""
+    max_uploads_bytes: Bytes = parse_size("100GB")
+    """Bytes of uploads in progress and kept, together (507 past it)."""
+    max_uploads: int = Field(default=1000, ge=1)
+    upload_expiry: Seconds = 24 * 3600.0
+    """An unfinished upload is removed this long after it began."""
+    segment_duration: float = Field(default=4.0, ge=1.0, le=20.0)
+    ladder: tuple[RungSettings, ...] | None = None
+    """None: 1080p/720p/480p/360p H.264 + AAC (each capped at the source's resolution)."""
+    playback_cache: Bytes = parse_size("256MB")
+    """Asset bytes from a remote (S3) store held in memory for playback."""
+
+
 class WebsocketSettings(_Section):
     """``websocket``: the hls-websocket-cdn endpoint (PUSH and PULL over one websocket)."""
 
@@ -272,6 +305,7 @@ class Settings(BaseSettings):
     recording: RecordingSettings = RecordingSettings()
     websocket: WebsocketSettings = WebsocketSettings()
     channels: ChannelSettings = ChannelSettings()
+    assets: AssetSettings = AssetSettings()
     cluster: ClusterSettings = ClusterSettings()
     storage: StorageSettings = StorageSettings()
     """The object store for recordings: a local folder (``data_dir/objects``) or S3."""

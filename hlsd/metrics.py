@@ -6,7 +6,7 @@ are read from the caches themselves at scrape time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -78,8 +78,25 @@ class Metrics:
     def watch_caches(self, caches: Iterable[CacheFigures], budgets: Iterable[DiskBudget]) -> None:
         self.registry.register(_CacheCollector(tuple(caches), tuple(budgets)))
 
+    def watch_asset_progress(self, progress: Mapping[str, float]) -> None:
+        """`progress`: the running asset jobs of this process, by asset id."""
+        self.registry.register(_ProgressCollector(progress))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _ProgressCollector(Collector):
+    def __init__(self, progress: Mapping[str, float]) -> None:
+        self._progress = progress
+
+    def collect(self) -> Iterator[Metric]:
+        gauge = GaugeMetricFamily("hlsd_asset_progress_ratio",
+                                  "Progress of each asset being processed here (0 to 1)",
+                                  labels=["asset"])
+        for asset_id, fraction in list(self._progress.items()):
+            gauge.add_metric([asset_id], fraction)
+        yield gauge
 
 
 class _CacheCollector(Collector):

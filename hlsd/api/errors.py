@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from hlsd.assets.service import AssetError
 from hlsd.auth.access import Refused
 from hlsd.channels import ChannelError
 from hlsd.db import NotFound
@@ -66,7 +67,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return error(exc.status, exc.message)
 
     async def status_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RecordingError | ChannelError)
+        assert isinstance(exc, RecordingError | ChannelError | AssetError)
         return error(exc.status, exc.message)
 
     async def not_found(request: Request, exc: Exception) -> JSONResponse:
@@ -74,6 +75,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(RecordingError, status_error)
     app.add_exception_handler(ChannelError, status_error)
+    app.add_exception_handler(AssetError, status_error)
     app.add_exception_handler(NotFound, not_found)
     app.add_exception_handler(SourceError, source_error)
     app.add_exception_handler(IngestError, ingest_error)

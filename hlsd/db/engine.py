@@ -25,7 +25,7 @@ from hlsd.db.models import Base, RecordedSegment, SchemaVersion
 from hlsd.db.timestamps import utcnow
 
 SQLITE_FILE = "hlsd.db"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """Bumped by every schema change; `init_schema` migrates from the versions it knows
 (`_migrate`) and refuses any other."""
 
@@ -132,8 +132,8 @@ async def init_schema(engine: AsyncEngine) -> int:
             )
         elif row == 1:
             await _migrate_from_1(conn)
-        elif row == 2:
-            await _set_version(conn)  # version 3 only adds `channels`, made above
+        elif row in (2, 3):
+            await _set_version(conn)  # 3 and 4 only add tables (`channels`, `assets`)
         elif row != SCHEMA_VERSION:
             await conn.rollback()
             raise SchemaMismatch(

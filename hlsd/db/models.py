@@ -143,3 +143,34 @@ class ChannelRow(Base):
     definition: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AssetRow(Base):
+    """An uploaded or imported video and what its processing made of it.
+
+    `state` is an `hlsd.assets.AssetState` value; `outputs` is the object-store prefix
+    of the published ladder, set only once every output is stored (so nothing partial
+    is ever played). `attempt` counts processing runs, each writing under its own prefix.
+    """
+
+    __tablename__ = "assets"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    title: Mapped[str | None] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(16))
+    progress: Mapped[float] = mapped_column(default=0.0)
+    reason: Mapped[str | None] = mapped_column(Text)
+    source_kind: Mapped[str] = mapped_column(String(16))
+    source_ref: Mapped[str | None] = mapped_column(Text)
+    upload_id: Mapped[str | None] = mapped_column(String(64))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    duration: Mapped[float | None]
+    access: Mapped[str] = mapped_column(String(16), default="public")
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    outputs: Mapped[str | None] = mapped_column(String(1024))
+    details: Mapped[str | None] = mapped_column(Text)
+    """JSON: the ladder made (rungs, codecs), thumbnails, subtitles."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_assets_state", "state"),)

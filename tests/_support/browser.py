@@ -102,6 +102,8 @@ class PlaybackResult:
     duration: float | None = None
     ended: bool = False
     timed_out: bool = False
+    level_switches: list[int] = field(default_factory=list)
+    """Every level hls.js switched to (LEVEL_SWITCHED), in order."""
 
     @property
     def fatal_errors(self) -> list[str]:
@@ -117,10 +119,11 @@ _PAGE = """<!doctype html>
 const S = window.__hlsd = {
   started: false, played: 0, errors: [], levels: 0, audioTracks: 0, subtitleTracks: 0,
   fragmentsLoaded: 0, requests: [], duration: null, ended: false, fatal: false,
+  levelSwitches: [],
 };
 window.addEventListener("error", (e) => { S.errors.push("page " + e.message); S.fatal = true; });
 window.addEventListener("unhandledrejection", (e) => { S.errors.push("page " + e.reason); });
-window.startPlayback = function (url, headers, seekTo) {
+window.startPlayback = function (url, headers, seekTo, switchAt) {
   S.started = true;
   const video = document.getElementById("v");
   video.muted = true;
@@ -154,6 +157,8 @@ window.startPlayback = function (url, headers, seekTo) {
     S.subtitleTracks = d.subtitleTracks.length;
   });
   hls.on(Hls.Events.FRAG_LOADED, () => { S.fragmentsLoaded += 1; });
+  hls.on(Hls.Events.LEVEL_SWITCHED, (_e, d) => { S.levelSwitches.push(d.level); });
+  let switchPending = switchAt !== null && switchAt !== undefined;
   let seekPending = seekTo !== null && seekTo !== undefined;
   video.addEventListener("loadedmetadata", () => {
     S.duration = isFinite(video.duration) ? video.duration : null;
@@ -161,6 +166,11 @@ window.startPlayback = function (url, headers, seekTo) {
   });
   video.addEventListener("timeupdate", () => {
     if (video.currentTime > S.played) S.played = video.currentTime;
+    if (switchPending && video.currentTime >= switchAt && hls.levels.length > 1) {
+      // Ask for another level, as a viewer picking a quality (or ABR) would.
+      switchPending = false;
+      hls.nextLevel = (hls.currentLevel + 1) % hls.levels.length;
+    }
   });
   video.addEventListener("ended", () => { S.ended = true; });
   video.addEventListener("error", () => {
@@ -178,7 +188,7 @@ _STATE_JS = "() => window.__hlsd"
 
 
 def _play(url: str, headers: dict[str, str], seconds: float, timeout: float,
-          seek_to: float | None) -> PlaybackResult:
+          seek_to: float | None, switch_level_at: float | None = None) -> PlaybackResult:
     from playwright.sync_api import sync_playwright
 
     reason = browser_skip_reason()
@@ -195,8 +205,8 @@ def _play(url: str, headers: dict[str, str], seconds: float, timeout: float,
             page = browser.new_page()
             page.on("pageerror", lambda exc: result.errors.append(f"page {exc}"))
             page.goto(page_server.url + "/", wait_until="load", timeout=timeout * 1000)
-            page.evaluate("([u, h, s]) => window.startPlayback(u, h, s)",
-                          [url, headers, seek_to])
+            page.evaluate("([u, h, s, w]) => window.startPlayback(u, h, s, w)",
+                          [url, headers, seek_to, switch_level_at])
             deadline = time.monotonic() + timeout
             state: dict[str, Any] = page.evaluate(_STATE_JS)
             while True:
@@ -218,11 +228,13 @@ def _play(url: str, headers: dict[str, str], seconds: float, timeout: float,
     result.requests = [str(u) for u in state["requests"]]
     result.duration = None if state["duration"] is None else float(state["duration"])
     result.ended = bool(state["ended"])
+    result.level_switches = [int(level) for level in state["levelSwitches"]]
     return result
 
 
 def play_hls(url: str, *, headers: dict[str, str] | None = None, seconds: float = 4.0,
-             timeout: float = 30.0, seek_to: float | None = None) -> PlaybackResult:
+             timeout: float = 30.0, seek_to: float | None = None,
+             switch_level_at: float | None = None) -> PlaybackResult:
     """Play `url` with hls.js until `seconds` of media have played (from `seek_to` if given),
     the video ends, a fatal error happens, or `timeout` passes (then `timed_out` is True).
 
@@ -230,7 +242,7 @@ def play_hls(url: str, *, headers: dict[str, str] | None = None, seconds: float 
     `x-gostreamer-token`. Blocking; from async code use `play_hls_async` so the event loop
     keeps serving.
     """
-    args = (url, dict(headers or {}), seconds, timeout, seek_to)
+    args = (url, dict(headers or {}), seconds, timeout, seek_to, switch_level_at)
     try:
         asyncio.get_running_loop()
     except RuntimeError:

@@ -14,7 +14,7 @@ from hlsd.db.engine import (
     session_factory,
 )
 from hlsd.db.errors import SchemaMismatch
-from hlsd.db.models import ChannelRow, SchemaVersion
+from hlsd.db.models import AssetRow, ChannelRow, SchemaVersion
 
 from .conftest import Db, EmptyDb
 
@@ -97,7 +97,7 @@ async def test_init_schema_creates_tables_and_indexes(empty_db: EmptyDb) -> None
         async with engine.connect() as conn:
             tables, indexes = await conn.run_sync(_tables_and_indexes)
         assert tables == {"schema_version", "sources", "recordings", "recorded_segments",
-                      "recorded_variants", "channels"}
+                      "recorded_variants", "channels", "assets"}
         assert {
             "ix_recordings_source_id_start_ts",
             "ix_recordings_start_ts",
@@ -149,7 +149,7 @@ async def test_version_1_is_migrated(empty_db: EmptyDb) -> None:
         await init_schema(engine)
         async with engine.begin() as conn:
             await conn.execute(update(SchemaVersion).values(version=1))
-        assert await init_schema(engine) == SCHEMA_VERSION == 3
+        assert await init_schema(engine) == SCHEMA_VERSION == 4
         async with engine.connect() as conn:
             columns = await conn.run_sync(
                 lambda sync: {c["name"] for c in inspect(sync).get_columns("recorded_segments")})
@@ -160,18 +160,21 @@ async def test_version_1_is_migrated(empty_db: EmptyDb) -> None:
         await engine.dispose()
 
 
-async def test_version_2_gains_the_channels_table(empty_db: EmptyDb) -> None:
+@pytest.mark.parametrize("old", [2, 3])
+async def test_versions_2_and_3_gain_the_newer_tables(empty_db: EmptyDb, old: int) -> None:
     engine = make_engine(empty_db.url, connect_args=empty_db.connect_args)
     try:
         await init_schema(engine)
         async with engine.begin() as conn:
-            await conn.run_sync(lambda sync: ChannelRow.__table__.drop(sync))
-            await conn.execute(update(SchemaVersion).values(version=2))
+            await conn.run_sync(lambda sync: AssetRow.__table__.drop(sync))
+            if old == 2:
+                await conn.run_sync(lambda sync: ChannelRow.__table__.drop(sync))
+            await conn.execute(update(SchemaVersion).values(version=old))
         assert await init_schema(engine) == SCHEMA_VERSION
         async with engine.connect() as conn:
             tables = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
             version = (await conn.execute(select(SchemaVersion.version))).scalar()
-        assert "channels" in tables
+        assert {"channels", "assets"} <= set(tables)
         assert version == SCHEMA_VERSION
     finally:
         await engine.dispose()

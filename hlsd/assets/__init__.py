@@ -1,0 +1,1 @@
+"""Uploaded assets: uploads, transcoding jobs and the ABR ladder they are packaged into."""

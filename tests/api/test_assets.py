@@ -1,0 +1,271 @@
+"""Upload → transcode → ABR VOD on a real hlsd process: tus uploads (whole, and resumed
+from half), one-request uploads, imports; the ladder checked by ffmpeg (HLS and DASH),
+hlsd's rules, the mpegdash parser and hls.js; bad files end failed with a reason while
+the worker carries on; cancel, delete, restart and S3."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import mpegdash.parser  # type: ignore[import-untyped]
+import pytest
+from tusclient import client as tus  # type: ignore[import-untyped]
+
+from hlsd.hls import assert_valid, parse_master
+from tests._support import media as fx
+from tests._support.browser import browser_test, describe, play_hls
+from tests._support.hlsd_server import HlsdServer
+from tests._support.moto import moto_server
+from tests._support.servers import Upstream
+
+ADMIN = {"authorization": "Bearer adm"}
+TUS = {**ADMIN, "tus-resumable": "1.0.0"}
+LADDER = [{"name": "360p", "height": 360, "video_bitrate": "700k", "audio_bitrate": "64k"},
+          {"name": "180p", "height": 180, "video_bitrate": "250k", "audio_bitrate": "48k"}]
+
+
+def config(**more: object) -> dict[str, object]:
+    return {"admin_key": "adm", "assets": {"ladder": LADDER, "segment_duration": 2},
+            **more}
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return fx.h264_aac_mp4(tmp_path_factory.mktemp("clip") / "clip.mp4", seconds=6,
+                           size="640x360", gop=50)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HlsdServer]:
+    with HlsdServer(config(), tmp_dir=tmp_path_factory.mktemp("assets")) as running:
+        yield running
+
+
+def wait_state(c: httpx.Client, asset_id: str, wanted: set[str], timeout: float = 90
+               ) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while True:
+        body: dict[str, object] = c.get(f"/api/assets/{asset_id}").json()
+        if body["state"] in wanted:
+            return body
+        assert time.monotonic() < deadline, body
+        time.sleep(0.2)
+
+
+def new_upload(c: httpx.Client, size: int, title: str = "clip") -> dict[str, object]:
+    made = c.post("/api/assets", json={"title": title, "size": size})
+    assert made.status_code == 201, made.text
+    body: dict[str, object] = made.json()
+    assert body["state"] == "created"
+    return body
+
+
+def test_a_tus_upload_becomes_an_abr_ladder_in_hls_and_dash(server: HlsdServer,
+                                                             clip: Path) -> None:
+    with httpx.Client(base_url=server.url, headers=ADMIN, timeout=30) as c:
+        asset = new_upload(c, clip.stat().st_size)
+        upload_url = server.url + asset["upload"]["url"]  # type: ignore[index]
+        uploader = tus.TusClient(server.url + "/api/uploads", headers=ADMIN).uploader(
+            str(clip), url=upload_url, chunk_size=256 * 1024)
+        uploader.upload()
+        ready = wait_state(c, str(asset["id"]), {"ready", "failed"})
+        assert ready["state"] == "ready", ready
+        assert ready["rungs"] == ["360p", "180p"]
+        assert 5.5 < float(ready["duration"]) < 6.5  # type: ignore[arg-type]
+        playback: dict[str, str] = ready["playback"]  # type: ignore[assignment]
+        master = c.get(playback["hls"])
+        assert master.status_code == 200
+        assert_valid(master.text)
+        variants = parse_master(master.text).variants
+        assert [v.resolution for v in variants] == [(640, 360), (320, 180)]
+        assert all(v.bandwidth and v.codecs for v in variants)
+        mpd = c.get(playback["dash"])
+        assert mpd.status_code == 200 and "dash+xml" in mpd.headers["content-type"]
+        parsed = mpegdash.parser.MPEGDASHParser.parse(mpd.text)
+        reps = [r for a in parsed.periods[0].adaptation_sets for r in a.representations]
+        assert len(reps) >= 2
+        assert c.get(playback["poster"]).content[:2] == b"\xff\xd8"  # JPEG
+    assert fx.decode_errors(server.url + playback["hls"], every_stream=True) == ""
+    assert fx.decode_errors(server.url + playback["dash"], every_stream=True) == ""
+
+
+def test_an_upload_interrupted_at_half_resumes_there(server: HlsdServer, clip: Path) -> None:
+    data = clip.read_bytes()
+    half = len(data) // 2
+    with httpx.Client(base_url=server.url, headers=ADMIN, timeout=30) as c:
+        asset = new_upload(c, len(data), "resumed")
+        url = str(asset["upload"]["url"])  # type: ignore[index]
+        sent = c.patch(url, content=data[:half], headers={
+            **TUS, "upload-offset": "0", "content-type": "application/offset+octet-stream"})
+        assert sent.status_code == 204
+        assert c.get(f"/api/assets/{asset['id']}").json()["state"] == "created"
+        # A new client, as after a lost connection: it asks where to carry on.
+        offset = int(c.head(url, headers=TUS).headers["upload-offset"])
+        assert offset == half
+        uploader = tus.TusClient(server.url + "/api/uploads", headers=ADMIN).uploader(
+            str(clip), url=server.url + url, chunk_size=128 * 1024)
+        uploader.upload()
+        assert wait_state(c, str(asset["id"]), {"ready", "failed"})["state"] == "ready"
+
+
+def test_bad_files_fail_with_a_reason_and_the_worker_carries_on(server: HlsdServer,
+                                                                 clip: Path,
+                                                                 tmp_path: Path) -> None:
+    truncated = fx.truncated(clip, tmp_path / "cut.mp4", keep=0.3)
+    cases = [
+        (b"this is not a video at all\n" * 100, "not"),
+        (b"", "empty"),
+        (b"\x89PNG\r\n\x1a\n" + b"\0" * 4000, "not"),  # a "video.mp4" that is an image
+        (truncated.read_bytes(), ""),
+    ]
+    with httpx.Client(base_url=server.url, headers=ADMIN, timeout=30) as c:
+        for data, words in cases:
+            asset = new_upload(c, len(data), "bad")
+            put = c.put(f"/api/assets/{asset['id']}/content", content=data)
+            assert put.status_code == 200, put.text
+            failed = wait_state(c, str(asset["id"]), {"ready", "failed"})
+            assert failed["state"] == "failed", failed
+            assert failed["reason"] and words in str(failed["reason"]).lower(), failed
+        good = new_upload(c, clip.stat().st_size, "good")
+        assert c.put(f"/api/assets/{good['id']}/content",
+                     content=clip.read_bytes()).status_code == 200
+        assert wait_state(c, str(good["id"]), {"ready", "failed"})["state"] == "ready"
+        # The API refuses what makes no sense, clearly.
+        assert c.get("/api/assets/nope").status_code == 404
+        assert c.post("/api/assets", json={"url": "a", "library": "b"}).status_code == 422
+        assert c.post("/api/assets", json={"url": "file:///etc/passwd"}).status_code == 422
+        assert c.post("/api/assets", json={"library": "../../etc/passwd"}).status_code == 422
+        assert c.post(f"/api/assets/{good['id']}/cancel").status_code == 409
+    assert httpx.get(f"{server.url}/api/assets").status_code == 401
+
+
+def test_cancel_and_delete_at_any_stage_leave_nothing(server: HlsdServer, clip: Path,
+                                                      tmp_path: Path) -> None:
+    long_clip = fx.h264_aac_mp4(tmp_path / "long.mp4", seconds=40, size="640x360", gop=50)
+    objects = server.data_dir / "objects" / "assets"
+    with httpx.Client(base_url=server.url, headers=ADMIN, timeout=30) as c:
+        waiting = new_upload(c, 10)
+        assert c.delete(f"/api/assets/{waiting['id']}").status_code == 204
+        assert c.get(f"/api/assets/{waiting['id']}").status_code == 404
+        busy = new_upload(c, long_clip.stat().st_size, "long")
+        c.put(f"/api/assets/{busy['id']}/content", content=long_clip.read_bytes())
+        wait_state(c, str(busy["id"]), {"processing"})
+        cancelled = c.post(f"/api/assets/{busy['id']}/cancel")
+        assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled"
+        time.sleep(1.0)
+        assert wait_state(c, str(busy["id"]), {"cancelled"})["state"] == "cancelled"
+        assert not (objects / str(busy["id"])).exists()
+        done = new_upload(c, clip.stat().st_size, "done")
+        c.put(f"/api/assets/{done['id']}/content", content=clip.read_bytes())
+        assert wait_state(c, str(done["id"]), {"ready", "failed"})["state"] == "ready"
+        assert (objects / str(done["id"])).exists()
+        assert c.delete(f"/api/assets/{done['id']}").status_code == 204
+        assert not (objects / str(done["id"])).exists()
+        time.sleep(5.5)  # what a node knew of it has gone stale
+        assert c.get(f"/vod/{done['id']}/index.m3u8").status_code == 404
+
+
+def test_play_picks_hls_or_dash_by_client(server: HlsdServer, clip: Path) -> None:
+    with httpx.Client(base_url=server.url, headers=ADMIN, timeout=30) as c:
+        asset = new_upload(c, clip.stat().st_size, "play")
+        c.put(f"/api/assets/{asset['id']}/content", content=clip.read_bytes())
+        wait_state(c, str(asset["id"]), {"ready"})
+        play = f"/play/{asset['id']}"
+        safari = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+                  "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1")
+        exo = "ExoPlayerLib/2.19.1 (Linux; Android 14)"
+        for agent, target in ((safari, "index.m3u8"), (exo, "manifest.mpd")):
+            moved = c.get(play, headers={"user-agent": agent}, follow_redirects=False)
+            assert moved.status_code == 302 and moved.headers["location"].endswith(target)
+        forced = c.get(f"{play}?format=dash", headers={"user-agent": safari},
+                       follow_redirects=False)
+        assert forced.headers["location"].endswith("manifest.mpd")
+        assert c.get(f"{play}?format=flv", follow_redirects=False).status_code == 400
+        assert c.get("/play/nope", follow_redirects=False).status_code == 404
+
+
+@browser_test[0]
+@browser_test[1]
+def test_hls_js_plays_the_ladder_and_switches_levels(server: HlsdServer, clip: Path) -> None:
+    with httpx.Client(base_url=server.url, headers=ADMIN, timeout=30) as c:
+        asset = new_upload(c, clip.stat().st_size, "browser")
+        c.put(f"/api/assets/{asset['id']}/content", content=clip.read_bytes())
+        ready = wait_state(c, str(asset["id"]), {"ready"})
+    result = play_hls(server.url + ready["playback"]["hls"], seconds=4,  # type: ignore[index]
+                      switch_level_at=1.0)
+    assert not result.fatal_errors and result.played >= 4, describe(result)
+    assert result.levels == 2
+    assert len(set(result.level_switches)) >= 2, result.level_switches
+
+
+def test_imports_from_the_library_and_from_a_url(tmp_path: Path, clip: Path) -> None:
+    library = tmp_path / "library"
+    library.mkdir()
+    (library / "film.mp4").write_bytes(clip.read_bytes())
+    with Upstream() as up, HlsdServer(config(channels={"library": str(library)}),
+                                      tmp_dir=tmp_path / "node") as server, \
+            httpx.Client(base_url=server.url, headers=ADMIN, timeout=30) as c:
+        up.add_file("/media/clip.mp4", clip, "video/mp4")
+        from_library = c.post("/api/assets", json={"library": "film.mp4"}).json()
+        from_url = c.post("/api/assets", json={"url": f"{up.url}/media/clip.mp4"}).json()
+        missing = c.post("/api/assets", json={"url": f"{up.url}/media/none.mp4"}).json()
+        for asset in (from_library, from_url):
+            assert wait_state(c, asset["id"], {"ready", "failed"})["state"] == "ready"
+        gone = wait_state(c, missing["id"], {"failed", "ready"})
+        assert gone["state"] == "failed" and "not found" in str(gone["reason"]), gone
+        assert (library / "film.mp4").is_file()  # a library file is the asset's, untouched
+
+
+def test_token_gated_assets_need_a_token(tmp_path: Path, clip: Path) -> None:
+    with HlsdServer(config(), tmp_dir=tmp_path) as server, \
+            httpx.Client(base_url=server.url, headers=ADMIN, timeout=30) as c:
+        made = c.post("/api/assets", json={"size": clip.stat().st_size, "access": "token"})
+        asset_id = made.json()["id"]
+        c.put(f"/api/assets/{asset_id}/content", content=clip.read_bytes())
+        wait_state(c, asset_id, {"ready"})
+        assert httpx.get(f"{server.url}/vod/{asset_id}/index.m3u8").status_code == 401
+        token = c.post(f"/api/assets/{asset_id}/token").json()["token"]
+        master = httpx.get(f"{server.url}/vod/{asset_id}/index.m3u8?token={token}")
+        assert master.status_code == 200 and "private" in master.headers["cache-control"]
+        uris = [u for u in master.text.splitlines() if u and not u.startswith("#")]
+        assert uris and all(u.endswith(f"?token={token}") for u in uris)
+        assert fx.decode_errors(f"{server.url}/vod/{asset_id}/index.m3u8?token={token}",
+                                every_stream=True) == ""
+
+
+def test_a_restart_mid_job_still_reaches_ready(tmp_path: Path, clip: Path) -> None:
+    long_clip = fx.h264_aac_mp4(tmp_path / "long.mp4", seconds=30, size="640x360", gop=50)
+    with HlsdServer(config(), tmp_dir=tmp_path / "node") as server, \
+            httpx.Client(base_url=server.url, headers=ADMIN, timeout=30) as c:
+        asset = new_upload(c, long_clip.stat().st_size, "restart")
+        c.put(f"/api/assets/{asset['id']}/content", content=long_clip.read_bytes())
+        wait_state(c, str(asset["id"]), {"processing"})
+        server.kill()
+        server.start()
+        ready = wait_state(c, str(asset["id"]), {"ready", "failed"}, timeout=120)
+        assert ready["state"] == "ready", ready
+        assert fx.decode_errors(server.url + ready["playback"]["hls"],  # type: ignore[index]
+                                every_stream=True) == ""
+        attempts = sorted(p.name for p in (server.data_dir / "objects" / "assets" /
+                                           str(asset["id"])).iterdir())
+        assert len(attempts) == 1  # the dead run's partial outputs are gone
+
+
+def test_assets_on_s3(tmp_path: Path, clip: Path) -> None:
+    with moto_server(tmp_path / "moto.log") as endpoint, \
+            HlsdServer(config(storage={
+                "backend": "s3", "bucket": "assets", "endpoint_url": endpoint,
+                "access_key": "testing", "secret_key": "testing", "create_bucket": True}),
+                tmp_dir=tmp_path / "node") as server, \
+            httpx.Client(base_url=server.url, headers=ADMIN, timeout=30) as c:
+        asset = new_upload(c, clip.stat().st_size, "s3")
+        c.put(f"/api/assets/{asset['id']}/content", content=clip.read_bytes())
+        ready = wait_state(c, str(asset["id"]), {"ready", "failed"})
+        assert ready["state"] == "ready", ready
+        assert not (server.data_dir / "objects").exists()
+        for kind in ("hls", "dash"):
+            assert fx.decode_errors(server.url + ready["playback"][kind],  # type: ignore[index]
+                                    every_stream=True) == ""
