@@ -167,9 +167,10 @@ window.startPlayback = function (url, headers, seekTo, switchAt) {
   video.addEventListener("timeupdate", () => {
     if (video.currentTime > S.played) S.played = video.currentTime;
     if (switchPending && video.currentTime >= switchAt && hls.levels.length > 1) {
-      // Ask for another level, as a viewer picking a quality (or ABR) would.
+      // Switch level at once, as a viewer picking a quality does (the buffer ahead is
+      // dropped and refetched from the other level).
       switchPending = false;
-      hls.nextLevel = (hls.currentLevel + 1) % hls.levels.length;
+      hls.currentLevel = (hls.currentLevel + 1) % hls.levels.length;
     }
   });
   video.addEventListener("ended", () => { S.ended = true; });
