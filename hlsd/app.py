@@ -213,12 +213,13 @@ def build_services(settings: Settings) -> Services:
         packagers[SourceKind.UPSTREAM] = packager
     channel_service = ChannelService(
         sessions=sessions, library=settings.library_dir, client=channel_client,
-        packagers=packagers, window=ch.window,
+        store=objects, packagers=packagers, window=ch.window,
         max_channels=ch.max_channels, max_items=ch.max_items,
         max_playlist_bytes=ch.max_playlist_bytes, refresh=ch.refresh)
     playout = Playout(service=channel_service, library=settings.library_dir,
                       packagers=packagers,
-                      client=channel_client, served=channel_segments, slates=slates,
+                      client=channel_client, store=objects, served=channel_segments,
+                      slates=slates,
                       refresh=ch.refresh, max_compiled=ch.max_channels,
                       max_segment_bytes=ch.max_segment_bytes)
     replays = ReplayCatalog(sessions=sessions, store=objects, cache=replay_cache,

@@ -102,6 +102,79 @@ def publish(
     raise typer.Exit(code)
 
 
+assets = typer.Typer(help="Upload files as ABR VOD assets, and look at them.",
+                     no_args_is_help=True)
+cli.add_typer(assets, name="assets")
+
+ServerUrl = Annotated[str, typer.Option(help="The hlsd to talk to.")]
+AdminKey = Annotated[str | None, typer.Option(
+    envvar="HLSD_ADMIN_KEY", show_envvar=True,
+    help="The server's admin key (not needed on loopback when it has none).")]
+
+
+@assets.command("add")
+def assets_add(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True,
+                                         metavar="FILE", help="The video or audio file.")],
+    server: ServerUrl = "http://127.0.0.1:8080",
+    key: AdminKey = None,
+    title: Annotated[str | None, typer.Option(help="Default: the file's name.")] = None,
+    token_gated: Annotated[bool | None, typer.Option(
+        "--token-gated/--public",
+        help="Play with a token only, or freely. Default: the server's assets.access.")]
+    = None,
+    wait: Annotated[bool, typer.Option(
+        help="Follow the transcode until ready (exit 0) or failed/cancelled (exit 1), "
+             "then print the playback URLs or the reason.")] = False,
+) -> None:
+    """Upload FILE and make an ABR VOD asset of it.
+
+    The upload is tus, resumable: a lost connection resumes where the server is.
+
+    Prints the asset id; with --wait, the playback URLs or the failure reason.
+
+    Exit codes: 0 uploaded (ready with --wait), 1 failed or cancelled, 2 usage or
+    connection errors (unreachable server, wrong key, refused upload)."""
+    from hlsd.client.cli_assets import add_asset
+
+    access = None if token_gated is None else "token" if token_gated else "public"
+    raise typer.Exit(add_asset(console, file, server=_server_url(server), key=key,
+                               title=title, access=access, wait=wait))
+
+
+@assets.command("list")
+def assets_list(
+    server: ServerUrl = "http://127.0.0.1:8080",
+    key: AdminKey = None,
+    state: Annotated[str | None, typer.Option(help="Only assets in this state.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The API's JSON as is.")] = False,
+) -> None:
+    """List assets, newest first: id, state, progress, title."""
+    from hlsd.client.cli_assets import list_assets
+
+    raise typer.Exit(list_assets(console, server=_server_url(server), key=key, state=state,
+                                 as_json=as_json))
+
+
+@assets.command("show")
+def assets_show(
+    asset_id: Annotated[str, typer.Argument(metavar="ID", help="The asset id.")],
+    server: ServerUrl = "http://127.0.0.1:8080",
+    key: AdminKey = None,
+) -> None:
+    """Print one asset as JSON: state, progress, reason, playback paths."""
+    from hlsd.client.cli_assets import show_asset
+
+    raise typer.Exit(show_asset(console, asset_id, server=_server_url(server), key=key))
+
+
+def _server_url(server: str) -> str:
+    if not server.startswith(("http://", "https://")):
+        console.print("[red]--server must be an http:// or https:// URL[/red]")
+        raise typer.Exit(2)
+    return server.rstrip("/")
+
+
 @cli.command()
 def version() -> None:
     """Print the version."""

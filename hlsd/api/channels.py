@@ -42,12 +42,15 @@ class SourceBody(BaseModel):
     upstream: StrictStr | None = Field(default=None, max_length=1024)
     file: StrictStr | None = Field(default=None, max_length=1024)
     """A media file in the library (``{"library": …}`` not ending in .m3u8 is one too)."""
+    asset: StrictStr | None = Field(default=None, max_length=64)
+    """A ready asset (``/api/assets``)."""
 
     @model_validator(mode="after")
     def _one(self) -> SourceBody:
-        if sum(v is not None for v in (self.url, self.library, self.upstream, self.file)) != 1:
-            raise ValueError('a source is one of {"url"}, {"library"}, {"upstream"} or '
-                             '{"file"}')
+        given = (self.url, self.library, self.upstream, self.file, self.asset)
+        if sum(v is not None for v in given) != 1:
+            raise ValueError('a source is one of {"url"}, {"library"}, {"upstream"}, '
+                             '{"file"} or {"asset"}')
         return self
 
     def source(self) -> Source:

@@ -90,6 +90,7 @@ class Served:
     variant: int
     """Which of the program's variants."""
     rung: Rung
+    index: int
     uri: str
     duration_us: int
     offset_us: int
@@ -194,7 +195,8 @@ class Channel:
                          clip_us=slot.clip.duration_us)
         chosen = self._maps[key][variant]
         source = program.variants[chosen]
-        return Served(program=program, variant=chosen, rung=rung, uri=source.uris[index],
+        return Served(program=program, variant=chosen, rung=rung, index=index,
+                      uri=source.uris[index],
                       duration_us=source.durations_us[index], offset_us=slot.offset_us,
                       tick=tick, clip_us=sum(source.durations_us))
 

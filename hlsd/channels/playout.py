@@ -23,8 +23,9 @@ from hlsd.channels.program import Program, SourceKind
 from hlsd.channels.service import ChannelError, ChannelService
 from hlsd.channels.sources import InvalidSourcePath, SourceUnavailable, library_file
 from hlsd.media.errors import MediaError
-from hlsd.media.retime import TICKS_PER_SECOND, first_timestamp, retime_ts
+from hlsd.media.retime import TICKS_PER_SECOND, Piece, first_timestamp, mux_ts, retime_ts
 from hlsd.media.slate import SLATE_BASE, SlateSpec, slate_segment
+from hlsd.storage import ObjectStore, StorageError
 from hlsd.vod.errors import SourceError
 from hlsd.vod.memory_lru import MemoryLRU
 from hlsd.vod.packager import Packager
@@ -38,6 +39,9 @@ _FRAME_US = 40_000
 _SLATE_ORIGIN = round(SLATE_BASE * TICKS_PER_SECOND)
 _MAX_ORIGINS = 10_000
 _MAX_MISSING = 10_000
+_AUDIO_MARGIN_US = 100_000
+"""Audio fragments this close to a segment's span are read too (their grid is not the
+video's); only packets that begin within the span are kept."""
 
 
 @dataclass(eq=False)
@@ -49,13 +53,15 @@ class _Compiled:
 class Playout:
     def __init__(self, *, service: ChannelService, library: Path,
                  packagers: Mapping[SourceKind, Packager],
-                 client: httpx.AsyncClient, served: MemoryLRU, slates: MemoryLRU,
+                 client: httpx.AsyncClient, store: ObjectStore, served: MemoryLRU,
+                 slates: MemoryLRU,
                  refresh: float, max_compiled: int, max_segment_bytes: int,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._service = service
         self._library = library
         self._packagers = packagers
         self._client = client
+        self._store = store
         self._served = served
         self._slates = slates
         self._max_segment_bytes = max_segment_bytes
@@ -137,13 +143,13 @@ class Playout:
         if isinstance(part, Slate):
             return await self._slate(part)
         try:
-            raw, kind = await self._media(part.program, part.variant, part.uri)
+            video = await self._media(part.program, part.variant, part.uri)
             origin = await self._origin(part.program, part.variant)
-            return await asyncio.to_thread(retime_ts, raw, part.tick - origin,
-                                           end=origin + _ticks(part.clip_us),
-                                           source_format=kind)
+            pieces = [video, *await self._audio(part, origin)]
+            return await asyncio.to_thread(mux_ts, pieces, part.tick - origin,
+                                           end=origin + _ticks(part.clip_us))
         except (SourceError, SourceUnavailable, InvalidSourcePath, MediaError, OSError,
-                httpx.HTTPError) as exc:
+                StorageError, httpx.HTTPError) as exc:
             log.warning("channel segment %s of %s %r is lost (%s); playing slate",
                         part.uri, part.program.kind.value, part.program.ref, exc)
         self.slates_for_lost_sources += 1
@@ -152,19 +158,40 @@ class Playout:
             offset_frames=round(part.offset_us / _FRAME_US), tick=part.tick,
             clip_us=part.clip_us))
 
-    async def _media(self, program: Program, variant: int, uri: str) -> tuple[bytes, str]:
-        """A segment as its demuxer reads it, and that demuxer's name: an fMP4 fragment
-        comes after its initialization section (cached, it is shared by them all)."""
+    async def _media(self, program: Program, variant: int, uri: str,
+                     init_uri: str | None = None) -> Piece:
+        """A fragment as its demuxer reads it: an fMP4 one after its initialization
+        section (cached: it is shared by them all)."""
         data = await self._source_segment(program, variant, uri)
-        init_uri = program.variants[variant].init
+        init_uri = init_uri or program.variants[variant].init
         if init_uri is None:
-            return data, "mpegts"
-        key = f"init/{program.key}/{variant}"
+            return Piece(data=data)
+        key = f"init/{program.key}/{init_uri}"
         init = self._served.get(key)
         if init is None:
             init = await self._source_segment(program, variant, init_uri)
             self._served.put(key, init)
-        return init + data, "mp4"
+        return Piece(data=init + data, source_format="mp4")
+
+    async def _audio(self, part: Served, origin: int) -> list[Piece]:
+        """A variant's separate audio for the span of its segment `part`: the audio
+        fragments around it, keeping the packets that begin within the segment, so each
+        plays once and in order across segments."""
+        track = part.program.variants[part.variant].audio
+        if track is None:
+            return []
+        durations = part.program.variants[part.variant].durations_us
+        start = sum(durations[:part.index])
+        end = start + durations[part.index]
+        keep = (origin + _ticks(start), origin + _ticks(end))
+        pieces = []
+        at = 0
+        for uri, length in zip(track.uris, track.durations_us, strict=True):
+            if at < end + _AUDIO_MARGIN_US and at + length > start - _AUDIO_MARGIN_US:
+                piece = await self._media(part.program, part.variant, uri, track.init)
+                pieces.append(Piece(data=piece.data, source_format="mp4", keep=keep))
+            at += length
+        return pieces
 
     async def _source_segment(self, program: Program, variant: int, uri: str) -> bytes:
         if program.kind is SourceKind.LIBRARY:
@@ -172,6 +199,8 @@ class Playout:
             return await asyncio.to_thread(_read_bounded, path, self._max_segment_bytes)
         if program.kind is SourceKind.URL:
             return await _fetch_bounded(self._client, uri, self._max_segment_bytes)
+        if program.kind is SourceKind.ASSET:
+            return await self._store.get(uri)
         packager = self._packagers.get(program.kind)
         if packager is None:
             raise SourceUnavailable("on-demand upstream sources are not configured here")
@@ -184,9 +213,9 @@ class Playout:
         key = (program.key, variant)
         origin = self._origins.get(key)
         if origin is None:
-            first, kind = await self._media(program, variant,
-                                            program.variants[variant].uris[0])
-            origin = await asyncio.to_thread(first_timestamp, first, source_format=kind)
+            first = await self._media(program, variant, program.variants[variant].uris[0])
+            origin = await asyncio.to_thread(first_timestamp, first.data,
+                                             source_format=first.source_format)
             if len(self._origins) >= _MAX_ORIGINS:
                 self._origins.clear()
             self._origins[key] = origin

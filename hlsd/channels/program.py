@@ -14,7 +14,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ALIGNMENT_TOLERANCE_US", "Program", "ProgramVariant", "SourceKind", "source_key"]
+__all__ = ["ALIGNMENT_TOLERANCE_US", "AudioTrack", "Program", "ProgramVariant", "SourceKind",
+           "source_key"]
 
 ALIGNMENT_TOLERANCE_US = 500_000
 """How far a variant's segment may differ in length from the reference variant's, and
@@ -31,6 +32,9 @@ class SourceKind(enum.Enum):
     """An HLS VOD under the library folder; hlsd serves its files."""
     UPSTREAM = "upstream"
     """An on-demand upstream id, packaged by hlsd's VOD packager (one variant)."""
+    ASSET = "asset"
+    """A ready asset (an upload transcoded to CMAF): its video and separate audio
+    fragments, read from the object store and served muxed as MPEG-TS."""
     FILE = "file"
     """A media file under the library folder (MP4, MKV, …), packaged like an upstream
     source (one variant). The API takes it as ``{"library": …}`` too: a path not ending
@@ -41,6 +45,17 @@ def source_key(kind: SourceKind, ref: str) -> str:
     """A short, stable name for a source, used in segment URIs: the same source gives the
     same URIs on every node, and a CDN caches them across loops."""
     return hashlib.sha256(f"{kind.value}:{ref}".encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AudioTrack:
+    """A variant's audio when it is a rendition of its own (EXT-X-MEDIA TYPE=AUDIO,
+    RFC 8216 §4.3.4.1): fMP4 fragments cut on their own grid, muxed into the video's
+    segments by time when served."""
+
+    durations_us: tuple[int, ...]
+    uris: tuple[str, ...]
+    init: str
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -62,6 +77,7 @@ class ProgramVariant:
     durations_us: tuple[int, ...]
     uris: tuple[str, ...]
     init: str | None = None
+    audio: AudioTrack | None = None
 
     @property
     def has_video(self) -> bool:
@@ -73,6 +89,8 @@ class ProgramVariant:
 
     @property
     def has_audio(self) -> bool:
+        if self.audio is not None:
+            return True
         return self.codecs is None or any(
             c.strip().split(".")[0] in ("mp4a", "ac-3", "ec-3", "opus", "fLaC")
             for c in self.codecs.split(","))
@@ -118,7 +136,10 @@ class Program:
             {"bandwidth": v.bandwidth, "average_bandwidth": v.average_bandwidth,
              "codecs": v.codecs, "resolution": list(v.resolution) if v.resolution else None,
              "frame_rate": v.frame_rate, "durations_us": list(v.durations_us),
-             "uris": list(v.uris), "init": v.init}
+             "uris": list(v.uris), "init": v.init,
+             "audio": None if v.audio is None else {
+                 "durations_us": list(v.audio.durations_us), "uris": list(v.audio.uris),
+                 "init": v.audio.init}}
             for v in self.variants]}
 
     @classmethod
@@ -129,9 +150,16 @@ class Program:
                 codecs=v["codecs"],
                 resolution=(v["resolution"][0], v["resolution"][1]) if v["resolution"] else None,
                 frame_rate=v["frame_rate"], durations_us=tuple(v["durations_us"]),
-                uris=tuple(v["uris"]), init=v["init"])
+                uris=tuple(v["uris"]), init=v["init"], audio=_audio(v.get("audio")))
             for v in data["variants"]))
 
     def canonical(self) -> bytes:
         """The program as bytes that two nodes agree on, for an ETag or a comparison."""
         return json.dumps(self.to_json(), sort_keys=True, separators=(",", ":")).encode()
+
+
+def _audio(data: dict[str, Any] | None) -> AudioTrack | None:
+    if data is None:
+        return None
+    return AudioTrack(durations_us=tuple(data["durations_us"]), uris=tuple(data["uris"]),
+                      init=data["init"])

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 
+from hlsd.channels.asset_source import resolve_asset
 from hlsd.channels.channel import ChannelSpec
 from hlsd.channels.ladder import LadderError, shared_ladder, variant_map
 from hlsd.channels.program import Program, ProgramVariant, SourceKind
@@ -32,6 +33,7 @@ from hlsd.db import channels as repo
 from hlsd.db.errors import Conflict, NotFound
 from hlsd.db.repo import Sessions
 from hlsd.hls.values import format_duration, rounded_seconds
+from hlsd.storage import ObjectStore
 from hlsd.vod.errors import SourceError
 from hlsd.vod.packager import Packager
 
@@ -76,13 +78,14 @@ class ScheduleRequest:
 
 class ChannelService:
     def __init__(self, *, sessions: Sessions, library: Path, client: httpx.AsyncClient,
-                 packagers: Mapping[SourceKind, Packager], window: float, max_channels: int,
-                 max_items: int, max_playlist_bytes: int, refresh: float,
+                 store: ObjectStore, packagers: Mapping[SourceKind, Packager], window: float,
+                 max_channels: int, max_items: int, max_playlist_bytes: int, refresh: float,
                  clock: Callable[[], float] = time.time) -> None:
         self._sessions = sessions
         self._library = library
         self._client = client
         self._packagers = packagers
+        self._store = store
         self._window = window
         self._max_channels = max_channels
         self._max_items = max_items
@@ -276,6 +279,8 @@ class ChannelService:
                                      max_playlist_bytes=self._max_playlist_bytes)
         if source.kind is SourceKind.LIBRARY:
             return await asyncio.to_thread(resolve_library, self._library, source.ref)
+        if source.kind is SourceKind.ASSET:
+            return await resolve_asset(source.ref, sessions=self._sessions, store=self._store)
         packager = self._packagers.get(source.kind)
         if packager is None:
             raise SourceUnavailable("on-demand upstream sources are not configured here "

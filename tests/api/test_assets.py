@@ -5,10 +5,13 @@ the worker carries on; cancel, delete, restart and S3."""
 
 from __future__ import annotations
 
+import io
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import av
 import httpx
 import mpegdash.parser  # type: ignore[import-untyped]
 import pytest
@@ -269,3 +272,35 @@ def test_assets_on_s3(tmp_path: Path, clip: Path) -> None:
         for kind in ("hls", "dash"):
             assert fx.decode_errors(server.url + ready["playback"][kind],  # type: ignore[index]
                                     every_stream=True) == ""
+
+
+def test_a_ready_asset_plays_in_a_channel(server: HlsdServer, clip: Path) -> None:
+    """Its CMAF video and separate audio come out muxed as MPEG-TS at air time: ffmpeg
+    decodes the loop across its boundaries with no error."""
+    with httpx.Client(base_url=server.url, headers=ADMIN, timeout=60) as c:
+        asset = new_upload(c, clip.stat().st_size, "on air")
+        c.put(f"/api/assets/{asset['id']}/content", content=clip.read_bytes())
+        wait_state(c, str(asset["id"]), {"ready"})
+        waiting = new_upload(c, 10, "not ready")
+        refused = c.post("/api/channels", json={
+            "name": "notready", "items": [{"source": {"asset": waiting["id"]}}]})
+        assert refused.status_code == 422 and "not ready" in refused.text
+        made = c.post("/api/channels", json={
+            "name": "assets", "window": 6, "items": [{"source": {"asset": asset["id"]}}]})
+        assert made.status_code == 201, made.text
+        assert [v["resolution"] for v in made.json()["variants"]] == ["640x360", "320x180"]
+        text = c.get("/live/assets/1/index.m3u8").text
+        assert_valid(text, live=True)
+        uri = text.strip().splitlines()[-1]
+        segment = c.get(f"/live/assets/1/{uri}").content
+        assert segment[:1] == b"\x47"
+        with av.open(io.BytesIO(segment), format="mpegts") as muxed:
+            kinds = sorted(s.type for s in muxed.streams)
+            audio = [p for p in muxed.demux(muxed.streams.audio[0]) if p.size]
+        assert kinds == ["audio", "video"]  # the separate audio rendition, muxed in
+        assert len(audio) * 1024 / 48000 > 1.5  # about the segment's length of sound
+    proc = subprocess.run(
+        [fx.FFMPEG, "-hide_banner", "-nostdin", "-v", "error",
+         "-i", f"{server.url}/live/assets/index.m3u8", "-t", "9", "-f", "null", "-"],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0 and proc.stderr.strip() == "", proc.stderr

@@ -28,6 +28,7 @@ from hlsd.channels.channel import Unknown, air_tick
 from hlsd.db.engine import init_schema, make_engine, session_factory
 from hlsd.hls import assert_valid, parse_master, parse_media
 from hlsd.media.retime import TICKS_PER_SECOND, first_timestamp
+from hlsd.storage import LocalStore
 from hlsd.vod.memory_lru import MemoryLRU
 from tests._support.hls_vod import abr_vod, media_only_vod
 
@@ -59,10 +60,11 @@ class Node:
                  client: httpx.AsyncClient) -> None:
         self.service = ChannelService(
             sessions=sessions, library=library, client=client,  # type: ignore[arg-type]
-            packagers={}, window=12.0, max_channels=10, max_items=50,
-            max_playlist_bytes=1 << 20, refresh=1.0, clock=clock)
+            store=LocalStore(library / ".objects"), packagers={}, window=12.0,
+            max_channels=10, max_items=50, max_playlist_bytes=1 << 20, refresh=1.0, clock=clock)
         self.playout = Playout(service=self.service, library=library, packagers={},
-                               client=client, served=MemoryLRU(
+                               client=client, store=LocalStore(library / ".objects"),
+                               served=MemoryLRU(
                                    name="served", max_bytes=1 << 24, max_entry=1 << 22),
                                slates=MemoryLRU(name="slates", max_bytes=1 << 24,
                                                 max_entry=1 << 22),

@@ -1,0 +1,208 @@
+"""``hlsd assets`` run as a real command against a real hlsd: a clip goes to ready, a text
+file to failed with its reason, a wrong key is a usage error; and the tus client resumes
+from the server's offset after a connection cut off mid-chunk."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hlsd.client.tus import Retry, TusClient, TusError
+from tests._support import media as fx
+from tests._support.hlsd_server import REPO_ROOT, HlsdServer
+
+ADMIN = {"authorization": "Bearer adm"}
+CONFIG = {"admin_key": "adm",
+          "assets": {"ladder": [{"name": "180p", "height": 180, "video_bitrate": "250k",
+                                 "audio_bitrate": "48k"}],
+                     "segment_duration": 2}}
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return fx.h264_aac_mp4(tmp_path_factory.mktemp("clip") / "clip.mp4", seconds=4,
+                           size="320x180")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HlsdServer]:
+    with HlsdServer(CONFIG, tmp_dir=tmp_path_factory.mktemp("assets-cli")) as running:
+        yield running
+
+
+def run_assets(*args: str, env: dict[str, str] | None = None
+               ) -> subprocess.CompletedProcess[str]:
+    # The runner's own HLSD_* (an admin key, say) must not leak into the command.
+    base = {k: v for k, v in os.environ.items() if not k.startswith("HLSD_")}
+    base["PYTHONPATH"] = str(REPO_ROOT)
+    return subprocess.run([sys.executable, "-m", "hlsd", "assets", *args],
+                          capture_output=True, text=True, timeout=90, check=False,
+                          env={**base, **(env or {})})
+
+
+def one_line(text: str) -> str:
+    """Console output with its line wrapping undone."""
+    return " ".join(text.split())
+
+
+def wait_state(c: httpx.Client, asset_id: str, timeout: float = 60) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while True:
+        body: dict[str, object] = c.get(f"/api/assets/{asset_id}").json()
+        if body["state"] in {"ready", "failed", "cancelled"}:
+            return body
+        assert time.monotonic() < deadline, body
+        time.sleep(0.2)
+
+
+def test_a_clip_goes_to_ready_and_the_command_prints_its_urls(server: HlsdServer,
+                                                              clip: Path) -> None:
+    done = run_assets("add", str(clip), "--server", server.url, "--key", "adm",
+                      "--title", "Clip", "--wait")
+    assert done.returncode == 0, done.stderr + done.stdout
+    urls = dict(line.split() for line in done.stdout.splitlines())
+    hls = urls["hls"]
+    assert hls.startswith(f"{server.url}/vod/") and hls.endswith("/index.m3u8")
+    assert "ready" in done.stderr and "180p" in done.stderr
+    master = httpx.get(hls)
+    assert master.status_code == 200 and "#EXT-X-STREAM-INF" in master.text
+    asset_id = hls.split("/")[-2]
+    show = run_assets("show", asset_id, "--server", server.url, env={"HLSD_ADMIN_KEY": "adm"})
+    assert show.returncode == 0, show.stderr
+    shown = json.loads(show.stdout)
+    assert shown["state"] == "ready" and shown["title"] == "Clip"
+    assert shown["size"] == clip.stat().st_size
+
+
+def test_a_text_file_fails_with_its_reason(server: HlsdServer, tmp_path: Path) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("this is not a video at all\n" * 40)
+    done = run_assets("add", str(text), "--server", server.url, "--wait",
+                      env={"HLSD_ADMIN_KEY": "adm"})
+    assert done.returncode == 1, done.stderr + done.stdout
+    out = one_line(done.stderr)
+    with httpx.Client(base_url=server.url, headers=ADMIN) as c:
+        failed = c.get("/api/assets", params={"state": "failed"}).json()["assets"]
+    reason = next(a["reason"] for a in failed if a["title"] == "notes.txt")
+    assert reason and f"failed: {one_line(reason)}" in out
+
+
+def test_a_wrong_key_is_a_clear_usage_error(server: HlsdServer, clip: Path) -> None:
+    with httpx.Client(base_url=server.url, headers=ADMIN) as c:
+        before = len(c.get("/api/assets").json()["assets"])
+        done = run_assets("add", str(clip), "--server", server.url, "--key", "wrong",
+                          "--wait")
+        assert done.returncode == 2, done.stderr + done.stdout
+        out = one_line(done.stderr)
+        assert "401" in out and "admin key" in out and "--key" in out
+        assert len(c.get("/api/assets").json()["assets"]) == before
+
+
+class CuttingProxy:
+    """A TCP proxy to `port` that cuts its connection (a reset, both ways) once, when
+    `cut_after` bytes have gone upstream; every later connection passes untouched."""
+
+    def __init__(self, port: int, cut_after: int) -> None:
+        self._target = port
+        self._budget = cut_after
+        self._lock = threading.Lock()
+        self.cut = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self) -> None:
+        self._listener.close()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                client, _ = self._listener.accept()
+                upstream = socket.create_connection(("127.0.0.1", self._target))
+                threading.Thread(target=self._pump, args=(client, upstream, True),
+                                 daemon=True).start()
+                threading.Thread(target=self._pump, args=(upstream, client, False),
+                                 daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, counted: bool) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(16384):
+                if counted and not self.cut.is_set():
+                    with self._lock:
+                        allowed, self._budget = self._budget, self._budget - len(data)
+                    if allowed < len(data):
+                        sink.sendall(data[:max(allowed, 0)])
+                        self.cut.set()
+                        break
+                sink.sendall(data)
+        if self.cut.is_set():
+            for sock in (source, sink):  # a reset, as a dropped network would give
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                    struct.pack("ii", 1, 0))
+        for sock in (source, sink):
+            with contextlib.suppress(OSError):
+                sock.close()
+
+
+def test_the_tus_client_resumes_from_the_servers_offset(server: HlsdServer,
+                                                        clip: Path) -> None:
+    size, chunk = clip.stat().st_size, 32 << 10
+    proxy = CuttingProxy(server.port, cut_after=size // 2)
+    retries: list[str] = []
+    seen: list[int] = []
+    try:
+        with httpx.Client(base_url=server.url, headers=ADMIN, timeout=10) as c, \
+                httpx.Client(base_url=proxy.url, headers=ADMIN, timeout=10) as via_proxy:
+            asset = c.post("/api/assets", json={"title": "resumed", "size": size}).json()
+            tus = TusClient(via_proxy, chunk_size=chunk, retry=Retry(backoff=0.05),
+                            on_retry=lambda error, delay: retries.append(error))
+            stats = tus.upload(asset["upload"]["url"], clip,
+                               progress=lambda done, total: seen.append(done))
+            assert proxy.cut.is_set() and len(retries) == stats.retries >= 1
+            # Whole chunks before the cut were kept; the one cut off was sent again.
+            resumed = stats.resumed_at[0]
+            assert 0 < resumed < size and resumed % chunk == 0
+            assert max(seen[:seen.index(resumed, 1)]) > resumed  # progress went back
+            assert tus.offset(asset["upload"]["url"]) == (size, size)
+            ready = wait_state(c, asset["id"])
+            assert ready["state"] == "ready", ready
+    finally:
+        proxy.close()
+
+
+def test_the_tus_client_creates_uploads_and_stops_on_a_refusal(server: HlsdServer,
+                                                                 tmp_path: Path) -> None:
+    data = tmp_path / "data.bin"
+    data.write_bytes(os.urandom(5000))
+    empty = tmp_path / "empty.bin"
+    empty.write_bytes(b"")
+    with httpx.Client(base_url=server.url, headers=ADMIN, timeout=10) as c:
+        tus = TusClient(c, chunk_size=1024)
+        url = tus.create("/api/uploads", 5000, {"filename": "data.bin", "note": ""})
+        assert url.startswith(server.url + "/api/uploads/")
+        stats = tus.upload(url, data)
+        assert stats.chunks == 5 and stats.retries == 0
+        head = c.head(url, headers={"tus-resumable": "1.0.0"})
+        assert head.headers["upload-offset"] == "5000"
+        assert "filename ZGF0YS5iaW4=" in head.headers["upload-metadata"]
+        assert tus.upload(tus.create("/api/uploads", 0), empty).size == 0
+        with pytest.raises(TusError, match="expects 5000 bytes"):
+            tus.upload(url, empty)
+    with httpx.Client(base_url=server.url, headers={"authorization": "Bearer no"}) as c:
+        slept: list[float] = []
+        with pytest.raises(TusError) as refused:
+            TusClient(c, sleep=slept.append).upload(url, data)
+        assert refused.value.status == 401 and slept == []  # no retrying a refusal
