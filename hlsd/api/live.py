@@ -108,10 +108,11 @@ class LiveHls:
                 playlist = channel.media(int(parts[0]), self._channels.now_us())
             elif len(parts) == 4 and all(p.isdigit() for p in parts[::2]) \
                     and parts[3].endswith(".ts") and parts[3][:-3].isdigit():
-                part = channel.segment(int(parts[0]), parts[1], int(parts[2]),
-                                       int(parts[3][:-3]), self._channels.now_us())
-                uri = "/".join([f"{channel.spec.name}@{channel.spec.created_us}", *parts])
-                data = await self._channels.segment(uri, part)
+                variant, key, tick, index = (int(parts[0]), parts[1], int(parts[2]),
+                                             int(parts[3][:-3]))
+                part = channel.segment(variant, key, tick, index, self._channels.now_us())
+                data = await self._channels.segment(
+                    channel.cache_key(variant, key, tick, index), part)
                 await respond(send, 200, [(b"content-type", _TYPES[".ts"]), self._caching[1],
                                           *cors], data, head=head)
                 return

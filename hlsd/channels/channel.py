@@ -200,6 +200,11 @@ class Channel:
                       duration_us=source.durations_us[index], offset_us=slot.offset_us,
                       tick=tick, clip_us=sum(source.durations_us))
 
+    def cache_key(self, variant: int, key: str, tick: int, index: int) -> str:
+        """What a served segment is cached under: its URI, qualified by this channel's
+        making (a channel deleted and made again under its name is another)."""
+        return f"{self.spec.name}@{self.spec.created_us}/{variant}/{key}/{tick}/{index}.ts"
+
     def _find(self, key: str, tick: int, index: int, now_us: int) -> Slot | None:
         """The slot a segment URI names, among those a player may still ask for: the
         window, what left it less than a window ago, and the next one (a node whose

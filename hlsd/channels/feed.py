@@ -111,9 +111,8 @@ class ChannelFeeds:
                     part = channel.segment(variant, slot.clip.key, tick, slot.index, now)
                 except Unknown:
                     continue  # gone from availability while we were busy
-                uri = (f"{channel.spec.name}@{channel.spec.created_us}/{variant}/"
-                       f"{slot.clip.key}/{tick}/{slot.index}.ts")
-                data = await self._playout.segment(uri, part)
+                data = await self._playout.segment(
+                    channel.cache_key(variant, slot.clip.key, tick, slot.index), part)
                 rendition = stream.rendition(str(variant))
                 rendition.info = RenditionInfo(
                     bandwidth=rung.bandwidth, average_bandwidth=rung.average_bandwidth,

@@ -77,7 +77,8 @@ class Node:
         assert channel is not None
         key, tick, index = uri.split("/")
         part = channel.segment(0, key, int(tick), int(index[:-3]), self.playout.now_us())
-        return await self.playout.segment(f"{name}/0/{uri}", part)
+        return await self.playout.segment(channel.cache_key(0, key, int(tick), int(index[:-3])),
+                                          part)
 
     async def media(self, name: str, variant: int) -> str:
         channel = await self.playout.channel(name)
