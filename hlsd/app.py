@@ -56,7 +56,7 @@ from hlsd.channels.feed import ChannelFeeds
 from hlsd.channels.sources import library_file
 from hlsd.cluster.registry import Announcer, NoRegistry, RedisRegistry, Registry
 from hlsd.cluster.relay import RelayConfig, Relays
-from hlsd.config import PlaybackAccess, Settings, load_settings
+from hlsd.config import CONFIG_ENV, PlaybackAccess, Settings, load_settings
 from hlsd.db import database_url, init_schema, make_engine, session_factory
 from hlsd.ingest.http_push import HttpPushIngest
 from hlsd.ingest.livemix import LiveMixIngest
@@ -76,9 +76,6 @@ from hlsd.vod.streams import OnDemandStreams
 from hlsd.wscdn import CdnConfig, WebsocketCdn
 
 log = logging.getLogger(__name__)
-
-CONFIG_ENV = "HLSD_CONFIG"
-"""Where `hlsd serve` tells its worker processes which config file to load."""
 
 _MAX_SEGMENT_ENTRIES = 200_000
 

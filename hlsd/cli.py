@@ -13,8 +13,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from hlsd import __version__
-from hlsd.app import CONFIG_ENV
-from hlsd.config import ServerEngine, load_settings
+from hlsd.config import CONFIG_ENV, ServerEngine, load_settings
 
 cli = typer.Typer(help="hlsd: one server for HTTP Live Streaming.", no_args_is_help=True,
                   add_completion=False)

@@ -36,6 +36,10 @@ ExpiryMinutes = Annotated[float, BeforeValidator(lambda v: parse_duration(v, bar
 """The seed's ``cache.expiry``: a Go duration, or a bare number of minutes. Held in seconds."""
 
 
+CONFIG_ENV = "HLSD_CONFIG"
+"""Where `hlsd serve` tells its worker processes which config file to load."""
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -43,8 +43,8 @@ class _Refused(Exception):
     """The server could not be reached, or said no."""
 
 
-class _Unreachable(_Refused):
-    """No answer at all (as opposed to an answer that says no)."""
+class _Unavailable(_Refused):
+    """No answer, or a 5xx: worth asking again, unlike an answer that says no."""
 
 
 def add_asset(console: Console, path: Path, *, server: str, key: str | None,
@@ -139,7 +139,7 @@ def _follow(console: Console, http: httpx.Client, asset_id: str) -> int:
             try:
                 asset = _call(http, "GET", f"/api/assets/{_segment(asset_id)}")
                 failures = 0
-            except _Unreachable as exc:
+            except _Unavailable as exc:
                 failures += 1
                 if failures > retry.attempts:
                     bar.console.print(f"[red]{escape(str(exc))}[/red]", soft_wrap=True)
@@ -171,7 +171,7 @@ def _print_ready(console: Console, http: httpx.Client, asset: dict[str, Any]) ->
         print(f"{name:<10} {http.base_url.join(where)}", flush=True)
     if asset.get("access") == "token":
         console.print(f"token-gated: play with a token from "
-                      f"POST /api/assets/{asset['id']}/token")
+                      f"POST /api/assets/{asset['id']}/token", soft_wrap=True)
 
 
 def _client(server: str, key: str | None) -> httpx.Client:
@@ -184,7 +184,7 @@ def _call(http: httpx.Client, method: str, path: str, *, payload: Any = None,
     try:
         response = http.request(method, path, json=payload, params=params)
     except httpx.TransportError as exc:
-        raise _Unreachable(f"cannot reach {http.base_url}: {exc or type(exc).__name__}"
+        raise _Unavailable(f"cannot reach {http.base_url}: {exc or type(exc).__name__}"
                            ) from exc
     try:
         body = response.json()
@@ -197,7 +197,7 @@ def _call(http: httpx.Client, method: str, path: str, *, payload: Any = None,
                                                                  else "")
     if response.status_code in (401, 403):
         message += " (give it with --key or HLSD_ADMIN_KEY)"
-    raise _Refused(message)
+    raise (_Unavailable if response.status_code >= 500 else _Refused)(message)
 
 
 def _segment(asset_id: str) -> str:
