@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import math
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -44,11 +45,12 @@ from hlsd.api._asgi import Cors
 from hlsd.api._gate import TokenGate
 from hlsd.api.dispatch import FastPaths
 from hlsd.api.errors import install_error_handlers
-from hlsd.assets.jobs import LocalJobs
-from hlsd.assets.ladder import DEFAULT_LADDER, Rung
-from hlsd.assets.processor import Processor, ProcessorConfig
+from hlsd.assets.jobs import JobQueue, LocalJobs
+from hlsd.assets.processor import Processor
+from hlsd.assets.queue_redis import JobSettings, RedisJobs
 from hlsd.assets.service import AssetService
 from hlsd.assets.uploads import Upload, UploadStore
+from hlsd.assets.worker import processor_config
 from hlsd.auth.keys import load_root_secret
 from hlsd.auth.tokens import TokenSigner
 from hlsd.channels import ChannelService, Playout, SourceKind
@@ -58,6 +60,7 @@ from hlsd.cluster.registry import Announcer, NoRegistry, RedisRegistry, Registry
 from hlsd.cluster.relay import RelayConfig, Relays
 from hlsd.config import CONFIG_ENV, PlaybackAccess, Settings, load_settings
 from hlsd.db import database_url, init_schema, make_engine, session_factory
+from hlsd.db.models import AssetRow
 from hlsd.ingest.http_push import HttpPushIngest
 from hlsd.ingest.livemix import LiveMixIngest
 from hlsd.metrics import Metrics
@@ -113,7 +116,7 @@ class Services:
     channel_client: httpx.AsyncClient
     uploads: UploadStore
     assets: AssetService
-    asset_jobs: LocalJobs
+    asset_jobs: JobQueue
     asset_progress: dict[str, float]
     asset_cache: MemoryLRU
 
@@ -246,8 +249,9 @@ def build_services(settings: Settings) -> Services:
 
 def _assets(settings: Settings, sessions: async_sessionmaker[AsyncSession],
             store: ObjectStore, fetcher: Fetcher, metrics: Metrics,
-            ) -> tuple[UploadStore, AssetService, LocalJobs, dict[str, float], MemoryLRU]:
-    """Uploads, the asset service and its job queue (in this process)."""
+            ) -> tuple[UploadStore, AssetService, JobQueue, dict[str, float], MemoryLRU]:
+    """Uploads, the asset service and its job queue: in this process, or (the redis
+    queue) `hlsd worker` processes, to which this node only hands jobs."""
     conf = settings.assets
     progress: dict[str, float] = {}
 
@@ -257,9 +261,6 @@ def _assets(settings: Settings, sessions: async_sessionmaker[AsyncSession],
         else:
             progress[asset_id] = fraction
 
-    ladder = DEFAULT_LADDER if conf.ladder is None else tuple(
-        Rung(name=r.name, height=r.height, video_bitrate=r.video_bitrate,
-             audio_bitrate=r.audio_bitrate) for r in conf.ladder)
     holder: list[AssetService] = []
 
     async def uploaded(upload: Upload, path: Path) -> None:
@@ -270,19 +271,31 @@ def _assets(settings: Settings, sessions: async_sessionmaker[AsyncSession],
                           max_uploads=conf.max_uploads, expire_after=conf.upload_expiry,
                           on_complete=uploaded)
     processor_box: list[Processor] = []
-    jobs = LocalJobs(process=lambda asset_id: processor_box[0].run(asset_id),
-                     workers=conf.workers, max_queued=conf.max_queued)
+    jobs: JobQueue
+    if conf.queue == "redis":
+        assert conf.redis_url is not None  # filled in from cluster.redis_url, or refused
+        jobs = RedisJobs(url=conf.redis_url.get_secret_value(), name=conf.queue_name,
+                         max_queued=conf.max_queued,
+                         jobs=JobSettings(heartbeat=math.ceil(conf.heartbeat),
+                                          attempts=conf.attempts))
+    else:
+        jobs = LocalJobs(process=lambda asset_id: processor_box[0].run(asset_id),
+                         workers=conf.workers, max_queued=conf.max_queued)
     service = AssetService(sessions=sessions, store=store, uploads=uploads, jobs=jobs,
                            fetcher=fetcher, imports=settings.data_dir / "imports",
                            max_bytes=conf.max_upload,
                            locate_library=functools.partial(library_file,
-                                                            settings.library_dir))
+                                                            settings.library_dir),
+                           remote_jobs=conf.queue == "redis")
     holder.append(service)
-    processor_box.append(Processor(
-        sessions=sessions, store=store, source_path=service.source_path,
-        on_progress=report, on_ready=service.ready,
-        config=ProcessorConfig(ladder=ladder, segment_seconds=conf.segment_duration,
-                               scratch=settings.data_dir / "transcode")))
+
+    async def source_here(asset: AssetRow, _folder: Path) -> Path:
+        return service.source_path(asset)  # read where it is: no copy
+
+    if isinstance(jobs, LocalJobs):
+        processor_box.append(Processor(
+            sessions=sessions, store=store, source=source_here, on_progress=report,
+            on_ready=service.ready, config=processor_config(settings)))
     metrics.watch_asset_progress(progress)
     cache = MemoryLRU(name="assets", max_bytes=conf.playback_cache,
                       max_entry=max(1, conf.playback_cache // 8))

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from hlsd import __version__
-from hlsd.config import CONFIG_ENV, ServerEngine, load_settings
+from hlsd.config import CONFIG_ENV, ServerEngine, Settings, load_settings
 
 cli = typer.Typer(help="hlsd: one server for HTTP Live Streaming.", no_args_is_help=True,
                   add_completion=False)
@@ -32,16 +32,7 @@ def serve(
     server: Annotated[ServerEngine | None, typer.Option(help="ASGI server engine.")] = None,
 ) -> None:
     """Run the server. Environment variables HLSD_* override the config file."""
-    try:
-        settings = load_settings(config, host=host, port=port, workers=workers, server=server)
-    except ValidationError as exc:
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"])
-            console.print(f"[red]config error[/red] {where}: {err['msg']}")
-        raise typer.Exit(2) from None
-    except (OSError, ValueError) as exc:
-        console.print(f"[red]config error[/red] {exc}")
-        raise typer.Exit(2) from None
+    settings = _settings(config, host=host, port=port, workers=workers, server=server)
     _setup_logging(settings.log_level)
     if config is not None:
         os.environ[CONFIG_ENV] = str(config.resolve())
@@ -172,6 +163,37 @@ def _server_url(server: str) -> str:
         console.print("[red]--server must be an http:// or https:// URL[/red]")
         raise typer.Exit(2)
     return server.rstrip("/")
+
+
+@cli.command()
+def worker(
+    config: Annotated[Path | None, typer.Option(
+        "--config", "-c", exists=True, dir_okay=False, help="The servers' YAML config file.")
+    ] = None,
+    concurrency: Annotated[int | None, typer.Option(
+        min=1, help="Assets transcoded at once (default: assets.workers).")] = None,
+) -> None:
+    """Transcode assets taken from the Redis job queue (``assets.queue: redis``); run as
+    many as you like, on any machine that reaches the database, Redis and the store."""
+    settings = _settings(config)
+    _setup_logging(settings.log_level)
+    from hlsd.assets.worker import run_worker
+
+    raise typer.Exit(run_worker(settings, concurrency=concurrency or settings.assets.workers))
+
+
+def _settings(config: Path | None, **flags: object) -> Settings:
+    """The settings, or one line per config error and exit code 2."""
+    try:
+        return load_settings(config, **flags)
+    except ValidationError as exc:
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"])
+            console.print(f"[red]config error[/red] {where}: {err['msg']}")
+        raise typer.Exit(2) from None
+    except (OSError, ValueError) as exc:
+        console.print(f"[red]config error[/red] {exc}")
+        raise typer.Exit(2) from None
 
 
 @cli.command()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import os
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
@@ -205,7 +205,22 @@ class AssetSettings(_Section):
     access: PlaybackAccess = PlaybackAccess.PUBLIC
     """The default for new assets; each asset may say otherwise."""
     workers: int = Field(default=1, ge=1, le=64)
-    """Assets transcoded at once by this process (each ffmpeg uses every core)."""
+    """Assets transcoded at once by this process (each ffmpeg uses every core); with the
+    redis queue, by each ``hlsd worker`` (unless told otherwise)."""
+    queue: Literal["local", "redis"] = "local"
+    """``local``: jobs run in this process. ``redis``: this node only enqueues them, and
+    ``hlsd worker`` processes take them, on any machine that shares the database, the
+    object store and this config."""
+    redis_url: SecretStr | None = None
+    """The Redis of the ``redis`` queue; default ``cluster.redis_url``."""
+    queue_name: str = Field(default="hlsd-assets", pattern=r"^[A-Za-z0-9._-]+$")
+    heartbeat: Seconds = Field(default=30.0, ge=1.0, le=3600.0)
+    """``redis`` queue: a worker touches its running job three times per heartbeat, and
+    a job untouched this long is its dead worker's: it is retried, within about this
+    plus a third of it and 3 s. No limit applies to a live transcode's length."""
+    attempts: int = Field(default=5, ge=1, le=100)
+    """``redis`` queue: runs an asset's job may start; each worker that dies or is stopped
+    mid-job costs one, and past the last the asset fails."""
     max_queued: int = Field(default=1000, ge=1)
     max_upload: Bytes = parse_size("20GB")
     """The largest file one upload (or import) may be."""
@@ -331,6 +346,12 @@ class Settings(BaseSettings):
         if self.storage.dir is None:
             object.__setattr__(self, "storage",
                                self.storage.model_copy(update={"dir": data / "objects"}))
+        if self.assets.queue == "redis" and self.assets.redis_url is None:
+            if self.cluster.redis_url is None:
+                raise ValueError("assets.queue is redis, but neither assets.redis_url nor "
+                                 "cluster.redis_url is set")
+            object.__setattr__(self, "assets", self.assets.model_copy(
+                update={"redis_url": self.cluster.redis_url}))
         return self
 
     @property

@@ -1,7 +1,9 @@
-"""The embedded job queue: processing runs in this process, a bounded number at a time.
+"""Job queues: `JobQueue`, what `AssetService` asks of one, and `LocalJobs`, the embedded
+default, where processing runs in this process, a bounded number at a time
+(`queue_redis.RedisJobs` hands jobs to `hlsd worker` processes instead).
 
-It holds asset ids only; what a run does is the `process` callable it is given, and the
-asset's state in the database says where it stands, so a restart picks the queue up
+A queue holds asset ids only; what a run does is the `process` callable it is given, and
+the asset's state in the database says where it stands, so a restart picks the queue up
 again from there (`AssetService.recover`).
 """
 
@@ -11,18 +13,55 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Protocol
 
-__all__ = ["LocalJobs", "QueueFull"]
+__all__ = ["JobQueue", "JobsError", "LocalJobs", "QueueFull", "QueueUnavailable"]
 
 log = logging.getLogger(__name__)
 
 
-class QueueFull(Exception):
+class JobsError(Exception):
+    """A job could not be queued; ``str(e)`` says why, for the asset's reason."""
+
+
+class QueueFull(JobsError):
     """More assets are waiting than `assets.max_queued` allows."""
 
 
+class QueueUnavailable(JobsError):
+    """The queue could not be reached (Redis down, say)."""
+
+
+class JobQueue(Protocol):
+    """Where `AssetService` sends assets to be processed, by id."""
+
+    @property
+    def running(self) -> tuple[str, ...]:
+        """Assets being processed by this process."""
+        ...
+
+    @property
+    def queued(self) -> int:
+        """Assets waiting (as last seen, for a shared queue)."""
+        ...
+
+    def start(self) -> None: ...
+
+    async def submit(self, asset_id: str) -> None:
+        """Queue a run of `asset_id`; `JobsError` if it cannot be."""
+        ...
+
+    async def cancel(self, asset_id: str) -> bool:
+        """Stop the run of `asset_id`, or drop it from the queue; whether there was one.
+        The asset's state has already moved on, which a run notices too."""
+        ...
+
+    async def close(self) -> None: ...
+
+
 class LocalJobs:
+    """The embedded `JobQueue`: `workers` runs at once in this process."""
+
     def __init__(self, *, process: Callable[[str], Coroutine[Any, Any, None]], workers: int,
                  max_queued: int) -> None:
         self._process = process
@@ -43,14 +82,14 @@ class LocalJobs:
         self._loops = [asyncio.create_task(self._loop(), name=f"hlsd-assets-{n}")
                        for n in range(self._workers)]
 
-    def submit(self, asset_id: str) -> None:
+    async def submit(self, asset_id: str) -> None:
         try:
             self._queue.put_nowait(asset_id)
         except asyncio.QueueFull:
             raise QueueFull(f"{self._queue.maxsize} assets are already waiting to be "
                             "processed (assets.max_queued)") from None
 
-    def cancel(self, asset_id: str) -> bool:
+    async def cancel(self, asset_id: str) -> bool:
         """Stop the run of `asset_id` if one is under way (a queued one is skipped when
         its turn comes: its state no longer says queued)."""
         task = self._running.get(asset_id)

@@ -1,6 +1,10 @@
 """Making assets, and moving them along: from an upload (tus, or one request), a URL or
 a library file, to the job queue, and on to cancel, retry and delete.
 
+With `remote_jobs` (the Redis queue), runs happen in `hlsd worker` processes, possibly
+on other machines: each source is put into the object store before it is queued
+(`sources`, `staging`), and this process leaves runs under way to the workers.
+
 No HTTP here: `AssetError` carries the status `api/` answers with.
 """
 
@@ -10,17 +14,20 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
-from hlsd.assets.jobs import LocalJobs, QueueFull
+from hlsd.assets import staging
+from hlsd.assets.jobs import JobQueue, JobsError
+from hlsd.assets.sources import SourceFiles, SourceGone, SourceKind
 from hlsd.assets.state import AssetState, sources_of
 from hlsd.assets.uploads import Upload, UploadError, UploadStore
 from hlsd.db import assets as repo
 from hlsd.db.errors import Conflict, NotFound
 from hlsd.db.models import AssetRow
 from hlsd.db.repo import Sessions
-from hlsd.storage import ObjectStore
+from hlsd.storage import ObjectStore, StorageError
 from hlsd.vod.errors import SourceError
 from hlsd.vod.fetch import Fetcher
 
@@ -32,12 +39,6 @@ ASSET_METADATA = "asset"
 """The tus Upload-Metadata key naming the asset an upload is for."""
 
 
-class SourceKind:
-    UPLOAD = "upload"
-    URL = "url"
-    LIBRARY = "library"
-
-
 class AssetError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -47,29 +48,25 @@ class AssetError(Exception):
 
 class AssetService:
     def __init__(self, *, sessions: Sessions, store: ObjectStore, uploads: UploadStore,
-                 jobs: LocalJobs, fetcher: Fetcher, imports: Path, max_bytes: int,
-                 locate_library: Callable[[str], Path]) -> None:
+                 jobs: JobQueue, fetcher: Fetcher, imports: Path, max_bytes: int,
+                 locate_library: Callable[[str], Path], remote_jobs: bool = False) -> None:
         self._sessions = sessions
         self._store = store
         self._uploads = uploads
         self._jobs = jobs
         self._fetcher = fetcher
-        self._imports = imports
         self._max_bytes = max_bytes
         self._locate_library = locate_library
-        self._importing: set[asyncio.Task[None]] = set()
+        self._sources = SourceFiles(store=store, uploads=uploads, imports=imports,
+                                    locate_library=locate_library)
+        self._remote = remote_jobs
+        self._background: set[asyncio.Task[None]] = set()
         imports.mkdir(parents=True, exist_ok=True)
 
     # -- where a source is ------------------------------------------------------------
 
     def source_path(self, asset: AssetRow) -> Path:
-        if asset.source_kind == SourceKind.LIBRARY:
-            assert asset.source_ref is not None
-            return self._locate_library(asset.source_ref)
-        if asset.source_kind == SourceKind.URL:
-            return self._imports / asset.id
-        assert asset.upload_id is not None
-        return self._uploads.path(asset.upload_id)
+        return self._sources.path(asset)
 
     # -- making -------------------------------------------------------------------------
 
@@ -114,7 +111,7 @@ class AssetService:
         with contextlib.suppress(Conflict, NotFound):
             await repo.move(self._sessions, asset_id, from_states=[AssetState.CREATED.value],
                             to=AssetState.UPLOADED.value, size=path.stat().st_size)
-            await self._enqueue(asset_id)
+            await self._queue(asset_id)
 
     async def create_from_library(self, *, path: str, title: str | None,
                                   access: str) -> AssetRow:
@@ -127,7 +124,7 @@ class AssetService:
         asset = await repo.create_asset(
             self._sessions, state=AssetState.UPLOADED.value, source_kind=SourceKind.LIBRARY,
             source_ref=path, title=title, size=file.stat().st_size, access=access)
-        return await self._enqueue(asset.id)
+        return await self._queue(asset.id)
 
     async def create_from_url(self, *, url: str, title: str | None, access: str) -> AssetRow:
         """Fetched in the background with the upstream safeguards (timeouts, size limit,
@@ -137,13 +134,16 @@ class AssetService:
         asset = await repo.create_asset(
             self._sessions, state=AssetState.CREATED.value, source_kind=SourceKind.URL,
             source_ref=url, title=title, access=access)
-        task = asyncio.create_task(self._import(asset.id, url), name=f"hlsd-import-{asset.id}")
-        self._importing.add(task)
-        task.add_done_callback(self._importing.discard)
+        self._spawn(self._import(asset.id, url), f"hlsd-import-{asset.id}")
         return asset
 
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(work, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
     async def _import(self, asset_id: str, url: str) -> None:
-        target = self._imports / asset_id
+        target = self._sources.import_path(asset_id)
         try:
             fetched = await self._fetcher.fetch(url, max_bytes=self._max_bytes)
             assert fetched is not None  # not optional: a 404 raises
@@ -164,28 +164,68 @@ class AssetService:
                                 reason=f"the URL could not be imported: {message}")
         except (Conflict, NotFound):
             target.unlink(missing_ok=True)  # cancelled or deleted while fetching
+        except AssetError:
+            pass  # it could not be queued, and failed saying why
+
+    async def _queue(self, asset_id: str) -> AssetRow:
+        """Queue the asset now; or, when its source goes to the object store first (which
+        takes a while for a large file), in the background: it shows `uploaded` until
+        then, and fails with the reason if it cannot be queued."""
+        if not self._remote:
+            return await self._enqueue(asset_id)
+
+        async def later() -> None:
+            with contextlib.suppress(AssetError, Conflict, NotFound):
+                await self._enqueue(asset_id)
+
+        self._spawn(later(), f"hlsd-queue-{asset_id}")
+        return await self.get(asset_id)
 
     async def _enqueue(self, asset_id: str) -> AssetRow:
+        """Move the asset to `queued`, then hand it to the queue (in that order, so a run
+        that starts at once finds it queued). One the queue refuses fails with the
+        reason, and `AssetError` says it."""
+        if self._remote:
+            await self._stage(asset_id)
         try:
-            self._jobs.submit(asset_id)
-        except QueueFull as exc:
-            await repo.move(self._sessions, asset_id,
-                                    from_states=sorted(s.value for s in
-                                                       sources_of(AssetState.FAILED)),
-                                    to=AssetState.FAILED.value, reason=str(exc))
+            asset = await repo.move(
+                self._sessions, asset_id, to=AssetState.QUEUED.value,
+                from_states=sorted(s.value for s in sources_of(AssetState.QUEUED)))
+        except NotFound:
+            if self._remote:  # deleted while its source was being stored: that goes too
+                with contextlib.suppress(StorageError):
+                    await staging.discard(self._store, asset_id)
+            raise
+        try:
+            await self._jobs.submit(asset_id)
+        except JobsError as exc:
+            await self._give_up(asset_id, str(exc))
             raise AssetError(503, str(exc)) from None
-        return await repo.move(self._sessions, asset_id,
-                               from_states=sorted(s.value for s in sources_of(AssetState.QUEUED)),
-                               to=AssetState.QUEUED.value)
+        return asset
+
+    async def _stage(self, asset_id: str) -> None:
+        """The source into the object store, for the workers. If this node has none,
+        another has (and stages it), or it is gone: the asset is left as it is."""
+        try:
+            await self._sources.stage(await self.get(asset_id))
+        except SourceGone as exc:
+            raise AssetError(409, str(exc)) from None
+        except StorageError as exc:
+            reason = f"the source could not be stored for the workers: {exc}"
+            await self._give_up(asset_id, reason)
+            raise AssetError(503, reason) from None
+
+    async def _give_up(self, asset_id: str, reason: str) -> None:
+        log.warning("asset %s failed: %s", asset_id, reason)
+        with contextlib.suppress(Conflict, NotFound):
+            await repo.move(self._sessions, asset_id,
+                            from_states=sorted(s.value for s in sources_of(AssetState.FAILED)),
+                            to=AssetState.FAILED.value, reason=reason)
 
     async def ready(self, asset: AssetRow) -> None:
         """An uploaded source has served its purpose once its ladder is published: the
         upload's space goes back to the uploads budget."""
-        if asset.source_kind == SourceKind.UPLOAD and asset.upload_id is not None:
-            with contextlib.suppress(UploadError):
-                self._uploads.delete(asset.upload_id)
-        elif asset.source_kind == SourceKind.URL:
-            (self._imports / asset.id).unlink(missing_ok=True)
+        self._sources.release(asset)
 
     # -- reading ------------------------------------------------------------------------
 
@@ -207,7 +247,7 @@ class AssetService:
             raise AssetError(404, f"no asset {asset_id!r}") from None
         except Conflict as exc:
             raise AssetError(409, f"{exc}: nothing to cancel") from None
-        self._jobs.cancel(asset_id)
+        await self._jobs.cancel(asset_id)
         return asset
 
     async def retry(self, asset_id: str) -> AssetRow:
@@ -215,9 +255,17 @@ class AssetService:
         if asset.state != AssetState.FAILED.value:
             raise AssetError(409, f"asset {asset_id} is {asset.state}; only a failed one is "
                                   "retried")
-        if not self.source_path(asset).is_file():
+        if self._sources.local(asset) is None and not await self._staged(asset_id):
             raise AssetError(409, "the asset's source file is gone; upload it again")
         return await self._enqueue(asset_id)
+
+    async def _staged(self, asset_id: str) -> bool:
+        if not self._remote:
+            return False
+        try:
+            return await staging.staged(self._store, asset_id)
+        except StorageError as exc:
+            raise AssetError(503, f"the object store is unavailable: {exc}") from None
 
     async def delete(self, asset_id: str) -> None:
         """Delete at any stage: the run is stopped, and the outputs, the source (unless
@@ -226,19 +274,20 @@ class AssetService:
             asset = await repo.delete_asset(self._sessions, asset_id)
         except NotFound:
             raise AssetError(404, f"no asset {asset_id!r}") from None
-        self._jobs.cancel(asset_id)
+        await self._jobs.cancel(asset_id)
         await self._store.delete_prefix(f"assets/{asset_id}/")
-        if asset.upload_id is not None:
-            with contextlib.suppress(UploadError):
-                self._uploads.delete(asset.upload_id)
-        if asset.source_kind == SourceKind.URL:
-            (self._imports / asset_id).unlink(missing_ok=True)
+        self._sources.release(asset)
 
     async def recover(self) -> int:
-        """After a start: runs that were under way died with the last process; they and
-        everything still waiting are queued again."""
+        """After a start: everything still waiting is queued again, and so are runs that
+        were under way, which died with the last process. Not with `remote_jobs`: runs
+        are the workers' then (the queue retries a dead worker's job), and a queued
+        asset's job is in Redis (queued again only if it was lost: one job per asset)."""
         again = 0
-        for state in (AssetState.PROCESSING, AssetState.QUEUED, AssetState.UPLOADED):
+        states = [AssetState.QUEUED, AssetState.UPLOADED]
+        if not self._remote:
+            states.insert(0, AssetState.PROCESSING)
+        for state in states:
             for asset in await repo.list_assets(self._sessions, limit=1_000_000,
                                                 states=[state.value]):
                 if state is AssetState.PROCESSING:
@@ -246,18 +295,18 @@ class AssetService:
                         await repo.move(self._sessions, asset.id,
                                         from_states=[AssetState.PROCESSING.value],
                                         to=AssetState.QUEUED.value)
-                with contextlib.suppress(AssetError, QueueFull, Conflict, NotFound):
+                with contextlib.suppress(AssetError, JobsError, Conflict, NotFound):
                     if state is AssetState.UPLOADED:
-                        await self._enqueue(asset.id)
+                        await self._queue(asset.id)
                     else:
-                        self._jobs.submit(asset.id)
+                        await self._jobs.submit(asset.id)
                     again += 1
         return again
 
     async def close(self) -> None:
-        for task in list(self._importing):
+        for task in list(self._background):
             task.cancel()
-        await asyncio.gather(*self._importing, return_exceptions=True)
+        await asyncio.gather(*self._background, return_exceptions=True)
 
 
 def _new_id() -> str:

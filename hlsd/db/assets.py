@@ -48,13 +48,15 @@ async def list_assets(sessions: Sessions, *, limit: int = 100, offset: int = 0,
 
 
 async def move(sessions: Sessions, asset_id: str, *, from_states: Collection[str], to: str,
-               **fields: Any) -> AssetRow:
-    """Set `state` to `to` (and `fields`) if the asset is in one of `from_states`."""
+               if_attempt: int | None = None, **fields: Any) -> AssetRow:
+    """Set `state` to `to` (and `fields`) if the asset is in one of `from_states` (and,
+    given `if_attempt`, its run is that one: a run another took over moves nothing)."""
+    where = [AssetRow.id == asset_id, AssetRow.state.in_(list(from_states))]
+    if if_attempt is not None:
+        where.append(AssetRow.attempt == if_attempt)
     async with sessions.begin() as session:
         result = await session.execute(
-            update(AssetRow)
-            .where(AssetRow.id == asset_id, AssetRow.state.in_(list(from_states)))
-            .values(state=to, updated_at=utcnow(), **fields))
+            update(AssetRow).where(*where).values(state=to, updated_at=utcnow(), **fields))
         if result.rowcount == 0:  # type: ignore[attr-defined]
             row = await session.get(AssetRow, asset_id)
             if row is None:
@@ -64,14 +66,17 @@ async def move(sessions: Sessions, asset_id: str, *, from_states: Collection[str
 
 
 async def set_progress(sessions: Sessions, asset_id: str, progress: float, *,
-                       attempt: int) -> None:
-    """Record progress of the run numbered `attempt` (a stale run's report is dropped)."""
+                       attempt: int) -> bool:
+    """Record progress of the run numbered `attempt`. False when that run is no longer
+    wanted (cancelled, deleted, failed, or taken over by a later run): its report is
+    dropped, and the run should stop."""
     async with sessions.begin() as session:
-        await session.execute(
+        result = await session.execute(
             update(AssetRow)
             .where(AssetRow.id == asset_id, AssetRow.state == "processing",
                    AssetRow.attempt == attempt)
             .values(progress=progress, updated_at=utcnow()))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def delete_asset(sessions: Sessions, asset_id: str) -> AssetRow:

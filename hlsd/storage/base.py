@@ -3,8 +3,8 @@
 An object store holds immutable blobs (recorded segments, transcoded assets) under keys.
 Every backend keeps the same promises:
 
-- `put` is atomic: a reader sees the previous object or the new one, whole, never a part.
-  An object whose `put` returned survives a crash of the process.
+- `put` (and `put_file`) is atomic: a reader sees the previous object or the new one, whole,
+  never a part. An object whose `put` returned survives a crash of the process.
 - Keys are validated before any I/O (`validate_key`): relative, ``/``-separated, each part
   of ``[A-Za-z0-9._~-]``, no ``.`` or ``..`` part, at most `MAX_KEY_LENGTH` characters.
   A bad key raises `ValueError`, so no key can reach outside the store.
@@ -112,6 +112,13 @@ class ObjectStore(Protocol):
 
     async def put(self, key: str, data: bytes, *, content_type: str = DEFAULT_CONTENT_TYPE) -> None:
         """Store ``data`` under ``key`` atomically, replacing any previous object."""
+        ...
+
+    async def put_file(self, key: str, path: Path, *,
+                       content_type: str = DEFAULT_CONTENT_TYPE) -> None:
+        """Store the file at ``path`` under ``key``, as `put` does, reading it in bounded
+        pieces (a source file may be larger than memory). The file must not change
+        meanwhile."""
         ...
 
     async def get(self, key: str) -> bytes:

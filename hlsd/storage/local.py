@@ -25,7 +25,7 @@ import itertools
 import os
 import secrets
 import stat
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import NamedTuple
@@ -49,6 +49,7 @@ TEMP_PREFIX = "+tmp."
 
 _LIST_BATCH = 256
 _PUT_ATTEMPTS = 3
+_COPY_CHUNK = 1 << 20
 _MISSING = (FileNotFoundError, NotADirectoryError, IsADirectoryError)
 
 
@@ -83,7 +84,13 @@ class LocalStore:
     async def put(self, key: str, data: bytes, *, content_type: str = DEFAULT_CONTENT_TYPE) -> None:
         path = self._path(key)
         with _errors(None):
-            await asyncio.to_thread(self._put_sync, key, path, data)
+            await asyncio.to_thread(self._put_sync, key, path, lambda fd: _write_all(fd, data))
+
+    async def put_file(self, key: str, path: Path, *,
+                       content_type: str = DEFAULT_CONTENT_TYPE) -> None:
+        target = self._path(key)
+        with _errors(None):
+            await asyncio.to_thread(self._put_sync, key, target, lambda fd: _copy_into(fd, path))
 
     async def get(self, key: str) -> bytes:
         path = self._path(key)
@@ -141,11 +148,11 @@ class LocalStore:
 
     # -- blocking halves, run in threads ---------------------------------------------
 
-    def _put_sync(self, key: str, path: Path, data: bytes) -> None:
+    def _put_sync(self, key: str, path: Path, write: Callable[[int], None]) -> None:
         for attempt in itertools.count(1):
             try:
                 self._make_folders(key, path.parent)
-                _write_atomic(key, path, data)
+                _write_atomic(key, path, write)
                 return
             except FileNotFoundError:
                 # A concurrent delete pruned the (then empty) folder under us: again.
@@ -253,14 +260,13 @@ def _take(entries: Iterator[_Entry], count: int) -> list[_Entry]:
     return list(itertools.islice(entries, count))
 
 
-def _write_atomic(key: str, path: Path, data: bytes) -> None:
+def _write_atomic(key: str, path: Path, write: Callable[[int], None]) -> None:
+    """`write` fills the temp file (given its descriptor), which then replaces `path`."""
     temp = path.with_name(f"{TEMP_PREFIX}{secrets.token_hex(8)}")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        write(fd)
         os.fsync(fd)
         try:
             os.replace(temp, path)
@@ -277,6 +283,19 @@ def _write_atomic(key: str, path: Path, data: bytes) -> None:
     finally:
         os.close(fd)
     _fsync_dir(path.parent)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _copy_into(fd: int, source: Path) -> None:
+    """The file at `source` into `fd`, a bounded piece at a time."""
+    with source.open("rb") as f:
+        while chunk := f.read(_COPY_CHUNK):
+            _write_all(fd, chunk)
 
 
 def _remove_if_abandoned(temp: Path) -> bool:

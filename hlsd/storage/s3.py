@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO, cast
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -160,6 +162,25 @@ class S3Store:
                 num_parallel_uploads=_PARALLEL_PARTS,
             )
 
+    async def put_file(self, key: str, path: Path, *,
+                       content_type: str = DEFAULT_CONTENT_TYPE) -> None:
+        name = self._name(key)
+        client = await self._minio()
+        with _errors(None):
+            try:
+                file, length = await asyncio.to_thread(_open_sized, path)
+            except OSError as exc:
+                raise StorageError(f"cannot read {path}: {exc}") from exc
+            try:
+                # One part in flight: with more, miniopy reads every part ahead of the
+                # uploads (the whole file in memory). A part is read in a thread.
+                await client.put_object(
+                    self._bucket, name, cast(BinaryIO, _ThreadedReader(file)), length,
+                    content_type=content_type, part_size=_part_size(length),
+                    num_parallel_uploads=1)
+            finally:
+                await asyncio.to_thread(file.close)
+
     async def get(self, key: str) -> bytes:
         name = self._name(key)
         return await self._read(key, name, 0, 0)
@@ -266,6 +287,22 @@ async def _ensure_bucket(client: Minio, bucket: str) -> None:
     except S3Error as exc:
         if exc.code not in _BUCKET_EXISTS:  # another worker made it first
             raise
+
+
+def _open_sized(path: Path) -> tuple[BinaryIO, int]:
+    file = path.open("rb")
+    return file, os.fstat(file.fileno()).st_size
+
+
+class _ThreadedReader:
+    """A file whose `read` is a coroutine run in a thread (miniopy awaits a read that
+    returns one), so a part's disk read never blocks the event loop."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+
+    async def read(self, size: int = -1) -> bytes:
+        return await asyncio.to_thread(self._file.read, size)
 
 
 def _part_size(length: int) -> int:

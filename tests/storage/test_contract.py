@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+from pathlib import Path
 
 import pytest
 
-from hlsd.storage import ObjectInfo, ObjectNotFound, ObjectStore
+from hlsd.storage import ObjectInfo, ObjectNotFound, ObjectStore, StorageError
 from hlsd.storage.base import MAX_KEY_LENGTH
 
 
@@ -35,6 +36,26 @@ async def test_empty_object(store: ObjectStore) -> None:
     assert await store.size("empty") == 0
     assert await store.exists("empty")
     assert await listed(store) == [ObjectInfo("empty", 0)]
+
+
+@pytest.mark.parametrize("size", [0, 1000, 17 * 1024 * 1024 + 3])
+async def test_put_file_stores_the_whole_file(store: ObjectStore, tmp_path: Path,
+                                              size: int) -> None:
+    """Empty, small, and past S3's single-PUT size (a multipart upload there)."""
+    source = tmp_path / "source.bin"
+    data = random.Random(size).randbytes(size)
+    source.write_bytes(data)
+    await store.put_file("assets/a/source/original", source, content_type="video/mp4")
+    assert await store.size("assets/a/source/original") == size
+    assert await store.get("assets/a/source/original") == data
+    assert await listed(store) == [ObjectInfo("assets/a/source/original", size)]
+
+
+async def test_put_file_of_a_missing_file_stores_nothing(store: ObjectStore,
+                                                         tmp_path: Path) -> None:
+    with pytest.raises(StorageError):
+        await store.put_file("x", tmp_path / "none")
+    assert await listed(store) == []
 
 
 async def test_overwrite_replaces_whole_object(store: ObjectStore) -> None:
