@@ -33,6 +33,7 @@ import logging
 import os
 import re
 import secrets
+import shutil
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -46,6 +47,8 @@ CHECKSUMS = ("md5", "sha1", "sha256", "sha512")
 CHECKPOINT = 16 << 20
 _BATCH = 1 << 20
 _ID = re.compile(r"[0-9a-f]{32}")
+_TRASH = ".trash"
+"""Where removed uploads wait for their unlink (emptied at start)."""
 _MAX_METADATA = 16 << 10
 
 OnComplete = Callable[["Upload", Path], Awaitable[None]]
@@ -338,8 +341,21 @@ class UploadStore:
         return self.root / f"{upload_id}.{suffix}"
 
     def _remove_files(self, upload_id: str) -> None:
-        for suffix in ("json", "part", "bin", "json.tmp"):
+        for suffix in ("json", "json.tmp"):
             self._file(upload_id, suffix).unlink(missing_ok=True)
+        # Unlinking a large file takes a while (0.2 s per GiB here), and callers are on
+        # the event loop: the data is moved aside at once and unlinked in a thread.
+        trash = self.root / _TRASH
+        trash.mkdir(exist_ok=True)
+        moved = []
+        for suffix in ("part", "bin"):
+            with contextlib.suppress(FileNotFoundError):
+                target = trash / f"{upload_id}.{suffix}.{secrets.token_hex(4)}"
+                self._file(upload_id, suffix).rename(target)
+                moved.append(target)
+        if moved:
+            threading.Thread(target=_unlink_all, args=(moved,), daemon=True,
+                             name="hlsd-upload-trash").start()
 
     def _save(self, upload: Upload, *, notified: bool, durable: bool) -> None:
         state = {**asdict(upload), "notified": notified}
@@ -352,6 +368,7 @@ class UploadStore:
         os.replace(tmp, self._file(upload.id, "json"))
 
     def _load(self) -> None:
+        shutil.rmtree(self.root / _TRASH, ignore_errors=True)  # what a crash left to unlink
         for sidecar in sorted(self.root.glob("*.json")):
             upload_id = sidecar.stem
             try:
@@ -465,3 +482,8 @@ def _sync_dir(directory: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def _unlink_all(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
