@@ -41,15 +41,20 @@ async def read_body(request: Request, model: type[M]) -> M:
 
 
 async def _bounded(request: Request) -> bytes:
+    return await read_limited(request, MAX_BODY)
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The raw body, refused (422 "body is too large") as soon as it passes `limit`."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
+    if declared.isdigit() and int(declared) > limit:
         raise RequestValidationError([{"loc": ("body",), "msg": "body is too large",
                                        "type": "too_large"}])
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY:
+        if size > limit:
             raise RequestValidationError([{"loc": ("body",), "msg": "body is too large",
                                            "type": "too_large"}])
         chunks.append(chunk)

@@ -17,12 +17,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
 
 from hlsd.api._admin import require_admin
-from hlsd.api._body import read_body
+from hlsd.api._body import read_body, read_limited
 from hlsd.api._json import iso
 from hlsd.api.streams import issue_token
 from hlsd.api.vod_assets import asset_subject
 from hlsd.assets.service import AssetError, AssetService
 from hlsd.assets.state import AssetState
+from hlsd.assets.subtitles import MAX_BYTES as MAX_SUBTITLE_BYTES
 from hlsd.auth.tokens import TokenSigner
 from hlsd.db import assets as repo
 from hlsd.db.models import AssetRow
@@ -63,8 +64,10 @@ def asset_json(asset: AssetRow, *, progress: float | None = None) -> dict[str, A
     if state is AssetState.CREATED and asset.upload_id is not None:
         body["upload"] = {"protocol": "tus", "url": f"{UPLOADS}/{asset.upload_id}",
                           "content": f"/api/assets/{asset.id}/content"}
+    details = json.loads(asset.details or "{}")
+    body["subtitles"] = [{"language": lang, "name": name}
+                         for lang, name in sorted(details.get("subtitles", {}).items())]
     if state is AssetState.READY:
-        details = json.loads(asset.details or "{}")
         body["rungs"] = details.get("rungs", [])
         body["playback"] = {
             "hls": f"/vod/{asset.id}/index.m3u8", "dash": f"/vod/{asset.id}/manifest.mpd",
@@ -128,6 +131,16 @@ def router(*, service: AssetService, sessions: Sessions, admin_key: str | None,
         asset = await service.put_content(asset_id, request.stream(),
                                           int(length) if length and length.isdigit() else None)
         return answer(asset)
+
+    @api.put("/{asset_id}/subtitles/{language}")
+    async def subtitles(asset_id: str, language: str, request: Request,
+                        name: str | None = None) -> JSONResponse:
+        """WebVTT or SRT in the body, for `language` (a BCP 47 tag), before processing
+        starts; it becomes a subtitles rendition in the HLS master and the MPD."""
+        admin(request)
+        data = await read_limited(request, MAX_SUBTITLE_BYTES)
+        return answer(await service.add_subtitles(asset_id, language=language, name=name,
+                                                  data=data))
 
     @api.post("/{asset_id}/cancel")
     async def cancel(asset_id: str, request: Request) -> JSONResponse:

@@ -29,6 +29,15 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hlsd.assets.ladder import LadderError, LadderPlan, Rung, plan_ladder
 from hlsd.assets.state import AssetState
+from hlsd.assets.subtitles import (
+    SubtitleError,
+    Track,
+    add_to_master,
+    add_to_mpd,
+    media_playlist,
+    subtitles_key,
+    to_webvtt,
+)
 from hlsd.assets.thumbnails import make_thumbnails
 from hlsd.assets.transcode import TranscodeError, transcode
 from hlsd.db import assets as repo
@@ -119,7 +128,8 @@ class Processor:
                 return
             # Cancelled here (a shutdown, or a local cancel): the state says what's next.
             raise
-        except (MediaError, LadderError, TranscodeError, StorageError, OSError) as exc:
+        except (MediaError, LadderError, TranscodeError, SubtitleError, StorageError,
+                OSError) as exc:
             await self._discard(prefix)
             await self._fail(asset_id, _reason(exc), attempt=asset.attempt)
             return
@@ -167,13 +177,36 @@ class Processor:
         outputs = await transcode(source, out, plan, on_progress=watch,
                                   segment_seconds=self._config.segment_seconds)
         thumbnails = await make_thumbnails(source, out, duration=plan.duration)
+        subtitles = await self._subtitles(asset, out, outputs.master, outputs.mpd,
+                                          plan.duration)
         files = sorted(p for p in out.rglob("*") if p.is_file())
         for path in files:
             await self._store.put_file(
                 prefix + path.relative_to(out).as_posix(), path,
                 content_type=_CONTENT_TYPES.get(path.suffix, "application/octet-stream"))
-        return _details(plan, outputs.master.name, outputs.mpd.name,
-                        [p.name for p in thumbnails.files] if thumbnails else [])
+        return {**_details(plan, outputs.master.name, outputs.mpd.name,
+                           [p.name for p in thumbnails.files] if thumbnails else []),
+                "subtitles": subtitles}
+
+    async def _subtitles(self, asset: AssetRow, out: Path, master: Path, mpd: Path,
+                         duration: float) -> dict[str, str]:
+        """The subtitles given with the asset, as WebVTT sidecars named by both
+        manifests; returns them, language → name."""
+        wanted: dict[str, str] = json.loads(asset.details or "{}").get("subtitles", {})
+        tracks = []
+        for language, name in sorted(wanted.items()):
+            track = Track(language=language, name=name, uri=f"subs-{language}.vtt",
+                          playlist=f"subs-{language}.m3u8")
+            text = to_webvtt(await self._store.get(subtitles_key(asset.id, language)))
+            (out / track.uri).write_text(text, encoding="utf-8")
+            (out / track.playlist).write_text(media_playlist(track, duration), encoding="utf-8")
+            tracks.append(track)
+        if tracks:
+            master.write_text(add_to_master(master.read_text(encoding="utf-8"), tracks),
+                              encoding="utf-8")
+            mpd.write_text(add_to_mpd(mpd.read_text(encoding="utf-8"), tracks),
+                           encoding="utf-8")
+        return wanted
 
     async def _discard(self, prefix: str) -> None:
         try:

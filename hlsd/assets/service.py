@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import secrets
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -22,6 +23,7 @@ from hlsd.assets import staging
 from hlsd.assets.jobs import JobQueue, JobsError
 from hlsd.assets.sources import SourceFiles, SourceGone, SourceKind
 from hlsd.assets.state import AssetState, sources_of
+from hlsd.assets.subtitles import SubtitleError, subtitles_key, to_webvtt, valid_language
 from hlsd.assets.uploads import Upload, UploadError, UploadStore
 from hlsd.db import assets as repo
 from hlsd.db.errors import Conflict, NotFound
@@ -34,6 +36,9 @@ from hlsd.vod.fetch import Fetcher
 __all__ = ["AssetError", "AssetService", "SourceKind"]
 
 log = logging.getLogger(__name__)
+
+_BEFORE_PROCESSING = (AssetState.CREATED.value, AssetState.UPLOADED.value,
+                      AssetState.QUEUED.value)
 
 ASSET_METADATA = "asset"
 """The tus Upload-Metadata key naming the asset an upload is for."""
@@ -249,6 +254,27 @@ class AssetService:
             raise AssetError(409, f"{exc}: nothing to cancel") from None
         await self._jobs.cancel(asset_id)
         return asset
+
+    async def add_subtitles(self, asset_id: str, *, language: str, name: str | None,
+                            data: bytes) -> AssetRow:
+        """Subtitles (WebVTT or SRT) for the asset's ladder: taken until its processing
+        starts, since the published manifests never change."""
+        if not valid_language(language):
+            raise AssetError(422, f"{language!r} is not a language tag (en, pt-BR, ...)")
+        try:
+            text = to_webvtt(data)
+        except SubtitleError as exc:
+            raise AssetError(422, str(exc)) from None
+        asset = await self.get(asset_id)
+        details = json.loads(asset.details or "{}")
+        details.setdefault("subtitles", {})[language] = (name or language)[:100]
+        await self._store.put(subtitles_key(asset_id, language), text.encode(),
+                              content_type="text/vtt")
+        if not await repo.update_if(self._sessions, asset_id, states=_BEFORE_PROCESSING,
+                                    details=json.dumps(details)):
+            raise AssetError(409, f"asset {asset_id} is past its processing's start; "
+                                  "subtitles are given before it")
+        return await self.get(asset_id)
 
     async def retry(self, asset_id: str) -> AssetRow:
         asset = await self.get(asset_id)

@@ -28,7 +28,7 @@ from hlsd.hls import (
 )
 
 __all__ = ["GROUP", "MAX_BYTES", "SubtitleError", "Track", "add_to_master", "add_to_mpd",
-           "media_playlist", "to_webvtt", "valid_language"]
+           "media_playlist", "subtitles_key", "to_webvtt", "valid_language"]
 
 GROUP = "subs"
 MAX_BYTES = 4 * 1024 * 1024
@@ -51,6 +51,11 @@ class Track:
     """The WebVTT file, relative to the manifests."""
     playlist: str
     """Its HLS media playlist, relative to the master."""
+
+
+def subtitles_key(asset_id: str, language: str) -> str:
+    """Where subtitles given with an asset wait in the object store for its processing."""
+    return f"assets/{asset_id}/subtitles/{language}.vtt"
 
 
 def valid_language(tag: str) -> bool:

@@ -86,3 +86,13 @@ async def delete_asset(sessions: Sessions, asset_id: str) -> AssetRow:
             raise NotFound("asset", asset_id)
         await session.execute(delete(AssetRow).where(AssetRow.id == asset_id))
     return row
+
+
+async def update_if(sessions: Sessions, asset_id: str, *, states: Collection[str],
+                    **fields: Any) -> bool:
+    """Set `fields` if the asset is in one of `states`; whether it was."""
+    async with sessions.begin() as session:
+        result = await session.execute(
+            update(AssetRow).where(AssetRow.id == asset_id, AssetRow.state.in_(list(states)))
+            .values(updated_at=utcnow(), **fields))
+    return bool(result.rowcount)  # type: ignore[attr-defined]

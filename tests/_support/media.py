@@ -106,14 +106,15 @@ def decode_errors(target: str, timeout: float = 120, *, every_stream: bool = Fal
                   seconds: float | None = None) -> str:
     """Decode `target` (a file path or URL) to null with `ffmpeg -v error`.
 
-    With `every_stream`, every stream is decoded (``-map 0``): all renditions of an HLS
+    With `every_stream`, every audio and video stream is decoded: all renditions of an HLS
     master, not only the one ffmpeg would pick (its parser reports on the renditions it
     drops, about fMP4 masters of separate audio and video, even ffmpeg's own).
     `seconds` stops after that much media: a live stream never ends by itself.
     Returns whatever ffmpeg printed; the empty string means a clean decode.
     A non-zero exit with no output still counts as an error.
     """
-    mapping = ["-map", "0"] if every_stream else []
+    # Subtitles are text ffmpeg's null output cannot take: every audio and video stream.
+    mapping = ["-map", "0:v?", "-map", "0:a?"] if every_stream else []
     limit = ["-t", f"{seconds:g}"] if seconds is not None else []
     proc = subprocess.run(
         [FFMPEG, "-hide_banner", "-nostdin", "-v", "error", "-i", target, *mapping, *limit,

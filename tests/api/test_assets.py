@@ -170,6 +170,41 @@ def test_cancel_and_delete_at_any_stage_leave_nothing(server: HlsdServer, clip: 
         assert c.get(f"/vod/{done['id']}/index.m3u8").status_code == 404
 
 
+SRT = (b"1\r\n00:00:00,500 --> 00:00:02,000\r\nHello\r\n\r\n"
+       b"2\r\n00:00:03,000 --> 00:00:05,000\r\nWorld\r\n")
+
+
+def test_subtitles_given_with_an_asset_play_in_hls_and_dash(server: HlsdServer,
+                                                            clip: Path) -> None:
+    with httpx.Client(base_url=server.url, headers=ADMIN, timeout=30) as c:
+        asset = new_upload(c, clip.stat().st_size, "subtitled")
+        base = f"/api/assets/{asset['id']}/subtitles"
+        assert c.put(f"{base}/en?name=English", content=SRT).status_code == 200
+        assert c.put(f"{base}/fr", content=b"WEBVTT\n\n00:01.000 --> 00:02.000\nSalut\n"
+                     ).status_code == 200
+        assert c.put(f"{base}/../x", content=SRT).status_code in (404, 422)
+        assert c.put(f"{base}/e", content=SRT).status_code == 422
+        assert c.put(f"{base}/de", content=b"not subtitles").status_code == 422
+        c.put(f"/api/assets/{asset['id']}/content", content=clip.read_bytes())
+        ready = wait_state(c, str(asset["id"]), {"ready", "failed"})
+        assert ready["state"] == "ready", ready
+        assert ready["subtitles"] == [{"language": "en", "name": "English"},
+                                      {"language": "fr", "name": "fr"}]
+        assert c.put(f"{base}/es", content=SRT).status_code == 409  # manifests are final
+        playback: dict[str, str] = ready["playback"]  # type: ignore[assignment]
+        master = c.get(playback["hls"]).text
+        assert_valid(master)
+        subs = [r for r in parse_master(master).renditions if r.type.value == "SUBTITLES"]
+        assert [(r.language, r.name) for r in subs] == [("en", "English"), ("fr", "fr")]
+        vtt = c.get(f"/vod/{asset['id']}/subs-en.vtt")
+        assert vtt.status_code == 200 and vtt.text.startswith("WEBVTT")
+        assert "00:00:00.500 --> 00:00:02.000" in vtt.text
+        mpd = mpegdash.parser.MPEGDASHParser.parse(c.get(playback["dash"]).text)
+        texts = [a for a in mpd.periods[0].adaptation_sets if a.content_type == "text"]
+        assert sorted(a.lang for a in texts) == ["en", "fr"]
+    assert fx.decode_errors(server.url + playback["dash"], every_stream=True) == ""
+
+
 def test_play_picks_hls_or_dash_by_client(server: HlsdServer, clip: Path) -> None:
     with httpx.Client(base_url=server.url, headers=ADMIN, timeout=30) as c:
         asset = new_upload(c, clip.stat().st_size, "play")
@@ -194,12 +229,14 @@ def test_play_picks_hls_or_dash_by_client(server: HlsdServer, clip: Path) -> Non
 def test_hls_js_plays_the_ladder_and_switches_levels(server: HlsdServer, clip: Path) -> None:
     with httpx.Client(base_url=server.url, headers=ADMIN, timeout=30) as c:
         asset = new_upload(c, clip.stat().st_size, "browser")
+        given = c.put(f"/api/assets/{asset['id']}/subtitles/en?name=English", content=SRT)
+        assert given.status_code == 200, given.text
         c.put(f"/api/assets/{asset['id']}/content", content=clip.read_bytes())
         ready = wait_state(c, str(asset["id"]), {"ready"})
     result = play_hls(server.url + ready["playback"]["hls"], seconds=4,  # type: ignore[index]
                       switch_level_at=1.0)
     assert not result.fatal_errors and result.played >= 4, describe(result)
-    assert result.levels == 2
+    assert result.levels == 2 and result.subtitle_tracks == 1
     assert len(set(result.level_switches)) >= 2, result.level_switches
 
 
