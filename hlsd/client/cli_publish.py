@@ -72,17 +72,26 @@ def publish_http(console: Console, source: str, stream: str, base_url: str, *,
     command = http_push_command(source, base_url, stream, key=key, loop=loop,
                                 segment_seconds=segment_seconds, copy=copy)
     started = time.monotonic()
-    with subprocess.Popen(command, stdin=subprocess.DEVNULL) as proc, \
-            Live(console=console, refresh_per_second=2) as live:
-        try:
+    proc = subprocess.Popen(command, stdin=subprocess.DEVNULL)
+    # Whatever ends this (Ctrl-C or SIGTERM at any point), ffmpeg goes with it: Popen's
+    # own exit only waits a moment on an interrupt, and would leave it running alone.
+    try:
+        with Live(console=console, refresh_per_second=2) as live:
             while proc.poll() is None:
                 live.update(f"{stream} → {base_url}/ingest/{stream}/  pushing "
                             f"{time.monotonic() - started:.0f}s")
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(0.5)
-        except KeyboardInterrupt:
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if proc.poll() is None:
             proc.terminate()
-            proc.wait()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
     if proc.returncode:
         console.print(f"[red]ffmpeg exited with {proc.returncode}[/red]")
         return 1
