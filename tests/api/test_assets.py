@@ -6,6 +6,7 @@ the worker carries on; cancel, delete, restart and S3."""
 from __future__ import annotations
 
 import io
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -117,7 +118,12 @@ def test_bad_files_fail_with_a_reason_and_the_worker_carries_on(server: HlsdServ
                                                                  clip: Path,
                                                                  tmp_path: Path) -> None:
     truncated = fx.truncated(clip, tmp_path / "cut.mp4", keep=0.3)
+    # A real container holding nothing playable: only a subtitle stream.
+    (tmp_path / "only.srt").write_bytes(SRT)
+    subprocess.run([fx.FFMPEG, "-v", "error", "-i", str(tmp_path / "only.srt"), "-c:s", "srt",
+                    str(tmp_path / "only-text.mkv")], check=True)
     cases = [
+        ((tmp_path / "only-text.mkv").read_bytes(), "audio or video"),
         (b"this is not a video at all\n" * 100, "not"),
         (b"", "empty"),
         (b"\x89PNG\r\n\x1a\n" + b"\0" * 4000, "not"),  # a "video.mp4" that is an image
