@@ -21,6 +21,7 @@ from starlette.types import Receive, Scope, Send
 from hlsd.api._asgi import Cors, request_headers, respond, respond_error
 from hlsd.api._gate import TokenGate
 from hlsd.api._query_token import TOKEN_HEADERS
+from hlsd.assets.processor import OUTPUT_TYPES
 from hlsd.assets.state import AssetState
 from hlsd.db import assets as repo
 from hlsd.db.errors import NotFound
@@ -34,9 +35,6 @@ __all__ = ["PLAY_PREFIX", "PREFIX", "AssetPlayback", "asset_subject"]
 PREFIX = "/vod/"
 PLAY_PREFIX = "/play/"
 _WANTED = TOKEN_HEADERS | {b"origin", b"user-agent", b"range"}
-_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".mpd": "application/dash+xml",
-          ".m4s": "video/iso.segment", ".mp4": "video/mp4", ".jpg": "image/jpeg",
-          ".vtt": "text/vtt"}
 _KNOWN_FOR = 5.0
 """Seconds a looked-up asset is trusted before the database is asked again (a delete
 stops serving within this)."""
@@ -80,7 +78,7 @@ class AssetPlayback:
             if query_token is not None and name.endswith(".m3u8"):
                 await self._tokened_playlist(send, outputs + name, query_token, cors)
                 return
-        kind = _TYPES.get(posixpath.splitext(name)[1], "application/octet-stream")
+        kind = OUTPUT_TYPES.get(posixpath.splitext(name)[1], "application/octet-stream")
         extra = {"cache-control": caching, **{k.decode(): v.decode() for k, v in cors}}
         local = self._store.local_path(outputs + name)
         if local is not None:
@@ -138,7 +136,7 @@ class AssetPlayback:
             await respond_error(send, 404, "no such file in this asset", cors)
             return
         playlist = self._gate.playlists.with_token(rendered(text), token)
-        await respond(send, 200, [(b"content-type", _TYPES[".m3u8"].encode()),
+        await respond(send, 200, [(b"content-type", OUTPUT_TYPES[".m3u8"].encode()),
                                   (b"cache-control", b"private, max-age=3600"), *cors],
                       playlist.body)
 

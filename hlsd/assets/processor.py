@@ -48,17 +48,18 @@ from hlsd.media import MediaError
 from hlsd.media.probe import probe
 from hlsd.storage import ObjectStore, StorageError
 
-__all__ = ["Processor", "ProcessorConfig", "SourceOf", "output_prefix"]
+__all__ = ["OUTPUT_TYPES", "Processor", "ProcessorConfig", "SourceOf", "output_prefix"]
 
 log = logging.getLogger(__name__)
 
 _WATCH_EVERY = 1.0
 """Seconds between progress writes, each also checking that the run is still wanted."""
-_CONTENT_TYPES = {
+OUTPUT_TYPES = {
     ".m3u8": "application/vnd.apple.mpegurl", ".mpd": "application/dash+xml",
     ".m4s": "video/iso.segment", ".mp4": "video/mp4", ".jpg": "image/jpeg",
     ".vtt": "text/vtt",
 }
+"""The media type of each kind of file a run stores (and `/vod` serves)."""
 _PROCESSING = AssetState.PROCESSING.value
 
 SourceOf = Callable[[AssetRow, Path], Awaitable[Path]]
@@ -183,7 +184,7 @@ class Processor:
         for path in files:
             await self._store.put_file(
                 prefix + path.relative_to(out).as_posix(), path,
-                content_type=_CONTENT_TYPES.get(path.suffix, "application/octet-stream"))
+                content_type=OUTPUT_TYPES.get(path.suffix, "application/octet-stream"))
         return {**_details(plan, outputs.master.name, outputs.mpd.name,
                            [p.name for p in thumbnails.files] if thumbnails else []),
                 "subtitles": subtitles}

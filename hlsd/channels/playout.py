@@ -21,7 +21,13 @@ import httpx
 from hlsd.channels.channel import Channel, Served, Slate
 from hlsd.channels.program import Program, SourceKind
 from hlsd.channels.service import ChannelError, ChannelService
-from hlsd.channels.sources import InvalidSourcePath, SourceUnavailable, library_file
+from hlsd.channels.sources import (
+    InvalidSourcePath,
+    SourceUnavailable,
+    fetch_bounded,
+    library_file,
+    read_bounded,
+)
 from hlsd.media.errors import MediaError
 from hlsd.media.retime import TICKS_PER_SECOND, Piece, first_timestamp, mux_ts, retime_ts
 from hlsd.media.slate import SLATE_BASE, SlateSpec, slate_segment
@@ -196,9 +202,10 @@ class Playout:
     async def _source_segment(self, program: Program, variant: int, uri: str) -> bytes:
         if program.kind is SourceKind.LIBRARY:
             path = library_file(self._library, uri)
-            return await asyncio.to_thread(_read_bounded, path, self._max_segment_bytes)
+            return await asyncio.to_thread(read_bounded, path, self._max_segment_bytes,
+                                           name=uri)
         if program.kind is SourceKind.URL:
-            return await _fetch_bounded(self._client, uri, self._max_segment_bytes)
+            return (await fetch_bounded(self._client, uri, self._max_segment_bytes))[0]
         if program.kind is SourceKind.ASSET:
             return await self._store.get(uri)
         packager = self._packagers.get(program.kind)
@@ -248,25 +255,3 @@ def _slate_size(resolution: tuple[int, int] | None) -> tuple[int, int] | None:
 
 def _ticks(us: int) -> int:
     return us * TICKS_PER_SECOND // 1_000_000
-
-
-def _read_bounded(path: Path, limit: int) -> bytes:
-    with path.open("rb") as file:
-        data = file.read(limit + 1)
-    if len(data) > limit:
-        raise SourceUnavailable(f"{path.name} is larger than {limit} bytes")
-    return data
-
-
-async def _fetch_bounded(client: httpx.AsyncClient, url: str, limit: int) -> bytes:
-    async with client.stream("GET", url) as response:
-        if response.status_code != 200:
-            raise SourceUnavailable(f"{url} answered {response.status_code}")
-        chunks = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > limit:
-                raise SourceUnavailable(f"{url} is larger than {limit} bytes")
-            chunks.append(chunk)
-    return b"".join(chunks)

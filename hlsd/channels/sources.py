@@ -211,6 +211,15 @@ def _locate_url(base: str, uri: str) -> str:
 async def _fetch(client: httpx.AsyncClient, url: str, limit: int) -> tuple[str, str]:
     """The playlist at `url` and the URL it was finally read from (after redirects,
     which the client follows or not), against which its URIs resolve."""
+    body, final = await fetch_bounded(client, url, limit, what="a playlist")
+    return _text(body, url), final
+
+
+async def fetch_bounded(client: httpx.AsyncClient, url: str, limit: int, *,
+                        what: str = "a segment") -> tuple[bytes, str]:
+    """The body at `url` (at most `limit` bytes, refused as soon as it passes them) and
+    the URL it was finally read from; `SourceUnavailable` (or `SourceUnusable` for a URL
+    that is none) says why not."""
     try:
         async with client.stream("GET", url) as response:
             if response.status_code != 200:
@@ -218,13 +227,13 @@ async def _fetch(client: httpx.AsyncClient, url: str, limit: int) -> tuple[str, 
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > limit:
                 raise SourceUnavailable(f"{url} is {int(declared)} bytes, more than the "
-                                        f"{limit} bytes a playlist may have")
+                                        f"{limit} bytes {what} may have")
             body = bytearray()
             async for chunk in response.aiter_bytes():
                 body += chunk
                 if len(body) > limit:
-                    raise SourceUnavailable(f"{url} is more than the {limit} bytes a "
-                                            "playlist may have")
+                    raise SourceUnavailable(f"{url} is more than the {limit} bytes {what} "
+                                            "may have")
             final = str(response.url)
     except httpx.TimeoutException as error:
         raise SourceUnavailable(f"{url} did not answer in time") from error
@@ -233,7 +242,7 @@ async def _fetch(client: httpx.AsyncClient, url: str, limit: int) -> tuple[str, 
         raise SourceUnavailable(f"{url} could not be read: {reason}") from error
     except httpx.InvalidURL as error:
         raise SourceUnusable(f"{url!r} is not a valid URL: {error}") from error
-    return _text(bytes(body), url), final
+    return bytes(body), final
 
 
 async def _fetch_all(client: httpx.AsyncClient, urls: Sequence[str],
@@ -336,20 +345,26 @@ def _library_locator(root: Path) -> _Locate:
 
 
 def _read(root: Path, normal: str, limit: int) -> str:
-    path = _inside(root, normal)
+    return _text(read_bounded(_inside(root, normal), limit, name=normal, what="a playlist"),
+                 normal)
+
+
+def read_bounded(path: Path, limit: int, *, name: str, what: str = "a segment") -> bytes:
+    """The file at `path` (at most `limit` bytes; blocking, for a thread), or
+    `SourceUnavailable` naming it `name`."""
     if not path.exists():
-        raise SourceUnavailable(f"{normal} does not exist in the library")
+        raise SourceUnavailable(f"{name} does not exist in the library")
     if not path.is_file():
         # Opening a FIFO or a device would block or never end.
-        raise SourceUnavailable(f"{normal} is not a file (a folder?), so not a playlist")
+        raise SourceUnavailable(f"{name} is not a file (a folder?), so not {what}")
     try:
         with path.open("rb") as file:
             body = file.read(limit + 1)
     except OSError as error:
-        raise SourceUnavailable(f"{normal} could not be read: {error.strerror}") from error
+        raise SourceUnavailable(f"{name} could not be read: {error.strerror}") from error
     if len(body) > limit:
-        raise SourceUnavailable(f"{normal} is more than the {limit} bytes a playlist may have")
-    return _text(body, normal)
+        raise SourceUnavailable(f"{name} is more than the {limit} bytes {what} may have")
+    return body
 
 
 def resolve_library(root: Path, relpath: str, *,
