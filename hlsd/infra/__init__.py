@@ -1,0 +1,1 @@
+"""Generic infrastructure shared by every feature: nothing here knows about streams."""

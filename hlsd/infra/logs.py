@@ -1,0 +1,117 @@
+"""Server logging that no client can stall or forge.
+
+A log line is rendered on the event loop, so its cost must be linear and bounded:
+server processes get a plain (or JSON) formatter, never rich's highlighter, whose
+regexes cost the square of a long message. Every value a client controls (a path, an
+id, a header, a playlist line, a websocket message) goes through `clip` before it
+reaches a log call: cut to a bounded length, control characters and terminal escapes
+written out, so one request can neither flood the log nor fake a line of it. The
+formatters escape and cut the whole message again, for the log calls of libraries.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import sys
+import time
+
+__all__ = ["MAX_MESSAGE", "MAX_VALUE", "JsonFormatter", "LogFormat", "PlainFormatter",
+           "clip", "escape", "setup_server_logging"]
+
+MAX_VALUE = 160
+"""Characters of one client-controlled value kept in a log line."""
+MAX_MESSAGE = 4000
+"""Characters of one log message (before its traceback, if any)."""
+
+# C0 and C1 controls, DEL, and the Unicode line and paragraph separators: each would end
+# a line, move the cursor or start a terminal escape sequence.
+_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))}
+_ESCAPES |= {ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t", 0x2028: "\\u2028",
+             0x2029: "\\u2029"}
+_KEEP_NEWLINES = {k: v for k, v in _ESCAPES.items() if k != ord("\n")}
+
+
+def escape(text: str) -> str:
+    """`text` on one line: every control character written as an escape."""
+    return text.translate(_ESCAPES)
+
+
+def clip(value: object, limit: int = MAX_VALUE) -> str:
+    """`value` as a short, single-line, escaped string for a log line.
+
+    Cut before escaping, so the work is bounded by `limit` however long `value` is.
+    """
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > limit:
+        return f"{escape(text[:limit])}…(+{len(text) - limit} chars)"
+    return escape(text)
+
+
+def _bounded_message(record: logging.LogRecord) -> str:
+    try:
+        message = record.getMessage()
+    except (TypeError, ValueError):  # a bad format string must not lose the line
+        message = f"{record.msg!r} {record.args!r}"
+    return clip(message, MAX_MESSAGE)
+
+
+class PlainFormatter(logging.Formatter):
+    """``2026-12-06 12:00:00,123 INFO hlsd.streams.hub: message``, one line per message;
+    a traceback follows on its own lines, its control characters escaped."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        record.message = _bounded_message(record)
+        return super().formatMessage(record)
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.asctime = self.formatTime(record)
+        line = self.formatMessage(record)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line = f"{line}\n{record.exc_text.translate(_KEEP_NEWLINES)}"
+        return line
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ``time`` (UTC, ISO 8601), ``level``, ``logger``,
+    ``message``, and ``exception`` when there is a traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": _bounded_message(record),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=True)
+
+
+class LogFormat(enum.StrEnum):
+    PLAIN = "plain"
+    JSON = "json"
+
+
+def setup_server_logging(level: str, fmt: LogFormat) -> None:
+    """The server's logging: one handler on stderr with a linear-time formatter.
+
+    Libraries' loggers propagate here (uvicorn's and granian's are pointed at it by
+    their configs), so every line in the server's log is bounded and escaped.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt is LogFormat.JSON else PlainFormatter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    # One line per upstream request drowns the log; failures are logged by hlsd itself.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
