@@ -14,6 +14,7 @@ from rich.logging import RichHandler
 
 from hlsd import __version__
 from hlsd.config import CONFIG_ENV, ServerEngine, Settings, load_settings
+from hlsd.infra.logs import setup_server_logging
 
 cli = typer.Typer(help="hlsd: one server for HTTP Live Streaming.", no_args_is_help=True,
                   add_completion=False)
@@ -33,14 +34,14 @@ def serve(
 ) -> None:
     """Run the server. Environment variables HLSD_* override the config file."""
     settings = _settings(config, host=host, port=port, workers=workers, server=server)
-    _setup_logging(settings.log_level)
+    log_config = setup_server_logging(settings.log_level, settings.log_format)
     if config is not None:
         os.environ[CONFIG_ENV] = str(config.resolve())
+    log = logging.getLogger("hlsd")
     if settings.handshake is None:
-        logging.getLogger("hlsd").warning(
-            "no handshake configured: the token API answers loopback clients only")
-    console.print(f"hlsd {__version__} on http://{settings.host}:{settings.port} "
-                  f"({settings.server.value}, {settings.workers} worker(s))")
+        log.warning("no handshake configured: the token API answers loopback clients only")
+    log.info("hlsd %s on http://%s:%d (%s, %d worker(s))", __version__, settings.host,
+             settings.port, settings.server.value, settings.workers)
     target = "hlsd.app:app_from_environment"
     if settings.server is ServerEngine.GRANIAN:
         from granian import Granian
@@ -49,13 +50,14 @@ def serve(
 
         Granian(target, factory=True, address=settings.host, port=settings.port,
                 interface=Interfaces.ASGI, workers=settings.workers,
-                log_level=LogLevels(settings.log_level.lower()), backlog=2048).serve()
+                log_level=LogLevels(settings.log_level), log_dictconfig=log_config,
+                backlog=2048).serve()
     else:
         import uvicorn
 
         uvicorn.run(target, factory=True, host=settings.host, port=settings.port,
-                    workers=settings.workers, log_level=settings.log_level.lower(),
-                    access_log=False,
+                    workers=settings.workers, log_level=settings.log_level,
+                    log_config=log_config, access_log=False,
                     # A websocket fragment may be as large as the CDN allows, no larger.
                     ws_max_size=settings.websocket.max_binary_message + 4096)
 
@@ -176,7 +178,7 @@ def worker(
     """Transcode assets taken from the Redis job queue (``assets.queue: redis``); run as
     many as you like, on any machine that reaches the database, Redis and the store."""
     settings = _settings(config)
-    _setup_logging(settings.log_level)
+    setup_server_logging(settings.log_level, settings.log_format)
     from hlsd.assets.worker import run_worker
 
     raise typer.Exit(run_worker(settings, concurrency=concurrency or settings.assets.workers))
@@ -203,6 +205,7 @@ def version() -> None:
 
 
 def _setup_logging(level: str) -> None:
+    """Logging of the interactive client commands: rich, on the console."""
     logging.basicConfig(level=level.upper(), format="%(message)s", datefmt="[%X]",
                         handlers=[RichHandler(console=console, rich_tracebacks=True,
                                               show_path=False)])

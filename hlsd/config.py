@@ -24,6 +24,7 @@ from pydantic_settings import (
 
 from hlsd._env_aliases import original_environment
 from hlsd._units import parse_duration, parse_size
+from hlsd.infra.logs import LogFormat
 from hlsd.storage.settings import StorageSettings
 from hlsd.streams.hub import PublishPolicy
 from hlsd.streams.reader import SlowReaderPolicy
@@ -34,6 +35,9 @@ Seconds = Annotated[float, BeforeValidator(lambda v: parse_duration(v, bare_unit
 """A duration: ``90s``, ``1m30s`` or a bare number of seconds."""
 ExpiryMinutes = Annotated[float, BeforeValidator(lambda v: parse_duration(v, bare_unit=60.0))]
 """The seed's ``cache.expiry``: a Go duration, or a bare number of minutes. Held in seconds."""
+
+LogLevel = Annotated[Literal["critical", "error", "warning", "info", "debug"],
+                     BeforeValidator(lambda v: v.lower() if isinstance(v, str) else v)]
 
 
 CONFIG_ENV = "HLSD_CONFIG"
@@ -308,7 +312,9 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=0, le=65535)
     workers: int = Field(default=1, ge=1)
     server: ServerEngine = ServerEngine.GRANIAN
-    log_level: str = "info"
+    log_level: LogLevel = "info"
+    log_format: LogFormat = LogFormat.PLAIN
+    """Server logs: ``plain`` lines, or ``json`` (one object per line)."""
     handshake: SecretStr | None = None
     token_secret: SecretStr | None = None
     admin_key: SecretStr | None = None

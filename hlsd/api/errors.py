@@ -13,6 +13,7 @@ from hlsd.assets.service import AssetError
 from hlsd.auth.access import Refused
 from hlsd.channels import ChannelError
 from hlsd.db import NotFound
+from hlsd.infra.logs import clip
 from hlsd.ingest.http_push import IngestError
 from hlsd.recording import RecordingError
 from hlsd.vod.errors import InsufficientStorage, SourceError
@@ -30,8 +31,8 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, SourceError)
         level = logging.WARNING if exc.status >= 500 or isinstance(
             exc, InsufficientStorage) else logging.INFO
-        log.log(level, "%s %s -> %d: %s", request.method, request.url.path, exc.status,
-                exc.message)
+        log.log(level, "%s %s -> %d: %s", request.method, clip(request.url.path),
+                exc.status, clip(exc.message))
         return error(exc.status, exc.message)
 
     async def refused(request: Request, exc: Exception) -> JSONResponse:
@@ -59,7 +60,7 @@ def install_error_handlers(app: FastAPI) -> None:
                             headers=exc.headers)
 
     async def crashed(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("%s %s failed", request.method, request.url.path, exc_info=exc)
+        log.exception("%s %s failed", request.method, clip(request.url.path), exc_info=exc)
         return error(500, "internal error")
 
     async def ingest_error(request: Request, exc: Exception) -> JSONResponse:

@@ -28,6 +28,7 @@ from hlsd.api._asgi import (
 )
 from hlsd.api._query_token import TOKEN_HEADERS, TokenPlaylists, request_token
 from hlsd.hls import Rendered
+from hlsd.infra.logs import clip
 from hlsd.metrics import Metrics
 from hlsd.vod.errors import SourceError
 from hlsd.vod.packager import Package, Packager
@@ -74,10 +75,10 @@ class GatedHls:
             await respond_error(send, 404, str(exc), cors)
         except SourceError as exc:
             log.log(logging.WARNING if exc.status >= 500 else logging.INFO,
-                    "GET %s -> %d: %s", scope["path"], exc.status, exc.message)
+                    "GET %s -> %d: %s", clip(scope["path"]), exc.status, clip(exc.message))
             await respond_error(send, exc.status, exc.message, cors)
         except Exception:
-            log.exception("GET %s failed", scope["path"])
+            log.exception("GET %s failed", clip(scope["path"]))
             await respond_error(send, 500, "internal error", cors)
 
     async def _serve(self, scope: Scope, headers: dict[bytes, bytes], cors: Headers,

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.requests import ClientDisconnect
 
 from hlsd.auth.access import bearer, is_loopback
+from hlsd.infra.logs import clip
 from hlsd.ingest.http_push import Accepted, HttpPushIngest, IngestError
 from hlsd.streams import StreamBusy
 
@@ -63,10 +64,11 @@ def router(*, ingest: HttpPushIngest, authorize: PublishAuth, max_body: int) -> 
                 finally:
                     ingest.upload_finished(stream, path, body)
         except IngestError as exc:
-            log.info("ingest %s/%s refused (%d): %s", stream, path, exc.status, exc.message)
+            log.info("ingest %s/%s refused (%d): %s", clip(stream), clip(path), exc.status,
+                     clip(exc.message))
             return JSONResponse({"error": exc.message}, status_code=exc.status)
         except StreamBusy as exc:
-            log.info("ingest %s/%s refused (409): %s", stream, path, exc)
+            log.info("ingest %s/%s refused (409): %s", clip(stream), clip(path), clip(exc))
             return JSONResponse({"error": str(exc)}, status_code=409)
         except ClientDisconnect:
             # A publisher that vanished mid-upload: nothing of it was kept.

@@ -29,6 +29,7 @@ from hlsd.db import assets as repo
 from hlsd.db.errors import Conflict, NotFound
 from hlsd.db.models import AssetRow
 from hlsd.db.repo import Sessions
+from hlsd.infra.logs import clip
 from hlsd.storage import ObjectStore, StorageError
 from hlsd.vod.errors import SourceError
 from hlsd.vod.fetch import Fetcher
@@ -221,7 +222,7 @@ class AssetService:
             raise AssetError(503, reason) from None
 
     async def _give_up(self, asset_id: str, reason: str) -> None:
-        log.warning("asset %s failed: %s", asset_id, reason)
+        log.warning("asset %s failed: %s", asset_id, clip(reason))
         with contextlib.suppress(Conflict, NotFound):
             await repo.move(self._sessions, asset_id,
                             from_states=sorted(s.value for s in sources_of(AssetState.FAILED)),

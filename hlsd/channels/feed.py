@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from hlsd.channels.channel import Channel, Unknown, air_tick
 from hlsd.channels.playout import Playout
 from hlsd.channels.timeline import Slot
+from hlsd.infra.logs import clip
 from hlsd.streams import Stream, StreamHub, StreamState
 from hlsd.streams.hub import StreamBusy
 from hlsd.streams.rendition import RenditionInfo
@@ -96,11 +97,11 @@ class ChannelFeeds:
                 wait = (airing.start_us + airing.duration_us - now) / 1_000_000
                 await asyncio.sleep(max(0.05, wait))
         except Exception:
-            log.exception("channel feed %r failed", name)
+            log.exception("channel feed %r failed", clip(name))
         finally:
             if stream.state is StreamState.LIVE:
                 stream.end()
-            log.info("channel feed %r: stopped", name)
+            log.info("channel feed %r: stopped", clip(name))
 
     async def _append(self, stream: Stream, channel: Channel, slots: Sequence[Slot]) -> None:
         now = self._playout.now_us()

@@ -28,6 +28,7 @@ from hlsd.channels.sources import (
     library_file,
     read_bounded,
 )
+from hlsd.infra.logs import clip
 from hlsd.media.errors import MediaError
 from hlsd.media.retime import TICKS_PER_SECOND, Piece, first_timestamp, mux_ts, retime_ts
 from hlsd.media.slate import SLATE_BASE, SlateSpec, slate_segment
@@ -157,7 +158,8 @@ class Playout:
         except (SourceError, SourceUnavailable, InvalidSourcePath, MediaError, OSError,
                 StorageError, httpx.HTTPError) as exc:
             log.warning("channel segment %s of %s %r is lost (%s); playing slate",
-                        part.uri, part.program.kind.value, part.program.ref, exc)
+                        clip(part.uri), part.program.kind.value, clip(part.program.ref),
+                        clip(exc))
         self.slates_for_lost_sources += 1
         return await self._slate(Slate(
             rung=part.rung, frames=max(1, round(part.duration_us / _FRAME_US)),

@@ -33,6 +33,7 @@ from hlsd.db import channels as repo
 from hlsd.db.errors import Conflict, NotFound
 from hlsd.db.repo import Sessions
 from hlsd.hls.values import format_duration, rounded_seconds
+from hlsd.infra.logs import clip
 from hlsd.storage import ObjectStore
 from hlsd.vod.errors import SourceError
 from hlsd.vod.packager import Packager
@@ -151,7 +152,7 @@ class ChannelService:
                                             definition=json.dumps(spec.to_json()))
         except Conflict as exc:
             raise ChannelError(409, str(exc)) from None
-        log.info("channel %r made: %d items, %d variants", name, len(items), len(ladder))
+        log.info("channel %r made: %d items, %d variants", clip(name), len(items), len(ladder))
         return replace(spec, version=row.version)
 
     async def update(self, name: str,
@@ -169,7 +170,8 @@ class ChannelService:
             except NotFound:
                 raise ChannelError(404, f"no channel {name!r}") from None
             except Conflict:
-                log.info("channel %r changed on another node; retrying (%d)", name, attempt)
+                log.info("channel %r changed on another node; retrying (%d)", clip(name),
+                         attempt)
                 continue
             return replace(changed, version=version)
         raise ChannelError(409, f"channel {name!r} keeps changing; try again")

@@ -19,6 +19,7 @@ from typing import Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from hlsd.infra.logs import clip
 from hlsd.streams import Segment, Stream, StreamHub, StreamState
 from hlsd.streams.rendition import LiveRendition
 
@@ -104,7 +105,8 @@ class Announcer:
         try:
             await action(stream, self._url)
         except (RedisError, OSError) as exc:
-            log.warning("publish registry: %s of %r failed: %s", action.__name__, stream, exc)
+            log.warning("publish registry: %s of %r failed: %s", action.__name__, clip(stream),
+                        exc)
 
     async def run(self) -> None:
         """Refresh what is published; withdraw what ended. Runs until cancelled."""

@@ -25,6 +25,7 @@ from websockets.exceptions import InvalidHandshake, WebSocketException
 from hlsd.auth import jwt as cdn_jwt
 from hlsd.cluster.registry import RELAY_PUBLISHER, Registry
 from hlsd.db.timestamps import utcnow
+from hlsd.infra.logs import clip
 from hlsd.metrics import Metrics
 from hlsd.streams import Stream, StreamBusy, StreamHub, StreamState
 from hlsd.wscdn import protocol
@@ -88,7 +89,7 @@ class Relays:
         try:
             url = await self._registry.lookup(stream_id)
         except Exception as exc:  # a registry outage must not stop relay-from
-            log.warning("publish registry lookup of %r failed: %s", stream_id, exc)
+            log.warning("publish registry lookup of %r failed: %s", clip(stream_id), exc)
             url = None
         if url and url != self._config.own_url:
             return url, True
@@ -151,13 +152,14 @@ class _Relay:
                         if await self._session(url, only_source):
                             return  # the upstream ended the stream, or nobody watches
                     except _Gone as exc:
-                        log.info("relay of %r from %s: %s", self.stream_id, url, exc)
+                        log.info("relay of %r from %s: %s", clip(self.stream_id), url,
+                                 clip(exc))
                         return
                     except _NotThere:
                         # Nobody has it: spectators get OK, CLOSE. Or a restarted upstream
                         # whose publisher is not back yet: keep looking for a while.
                         if self._stream is None or self._given_up(loop.time()):
-                            log.info("relay of %r: no node has it", self.stream_id)
+                            log.info("relay of %r: no node has it", clip(self.stream_id))
                             return
                     except (OSError, TimeoutError, WebSocketException) as exc:
                         self._owner._metrics.relay_reconnects.inc()
@@ -257,7 +259,7 @@ class _Relay:
             elif message.type == protocol.CLOSE:
                 if not relayed:
                     raise _NotThere()
-                log.info("relay of %r: the upstream ended the stream", self.stream_id)
+                log.info("relay of %r: the upstream ended the stream", clip(self.stream_id))
                 return True
             elif message.type == protocol.FRAGMENT and answered:
                 duration = protocol.duration_of(message)

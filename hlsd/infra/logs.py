@@ -14,11 +14,12 @@ from __future__ import annotations
 import enum
 import json
 import logging
-import sys
+import logging.config
 import time
+from typing import Any
 
 __all__ = ["MAX_MESSAGE", "MAX_VALUE", "JsonFormatter", "LogFormat", "PlainFormatter",
-           "clip", "escape", "setup_server_logging"]
+           "clip", "escape", "server_log_config", "setup_server_logging"]
 
 MAX_VALUE = 160
 """Characters of one client-controlled value kept in a log line."""
@@ -100,18 +101,38 @@ class LogFormat(enum.StrEnum):
     JSON = "json"
 
 
-def setup_server_logging(level: str, fmt: LogFormat) -> None:
-    """The server's logging: one handler on stderr with a linear-time formatter.
+def server_log_config(level: str, fmt: LogFormat) -> dict[str, Any]:
+    """The server's logging as a `logging.config.dictConfig` mapping: one handler on
+    stderr with a linear-time formatter, on the root logger.
 
-    Libraries' loggers propagate here (uvicorn's and granian's are pointed at it by
-    their configs), so every line in the server's log is bounded and escaped.
+    The same mapping is handed to the server engine (uvicorn's ``log_config``, granian's
+    ``log_dictconfig``), which applies it again in its worker processes, so every line
+    of the server's log (the engine's own included) is bounded and escaped.
     """
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt is LogFormat.JSON else PlainFormatter())
-    root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
-    root.addHandler(handler)
-    root.setLevel(level.upper())
-    # One line per upstream request drowns the log; failures are logged by hlsd itself.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    formatter = JsonFormatter if fmt is LogFormat.JSON else PlainFormatter
+    level = level.upper()
+    propagate = {"handlers": [], "propagate": True}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"hlsd": {"()": f"{formatter.__module__}.{formatter.__qualname__}"}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "hlsd",
+                                "stream": "ext://sys.stderr"}},
+        "root": {"handlers": ["stderr"], "level": level},
+        "loggers": {
+            # One line per upstream request drowns the log; hlsd logs failures itself.
+            "httpx": {"level": "WARNING"},
+            "_granian": {**propagate, "level": level},
+            "granian.access": propagate,
+            "uvicorn": {**propagate, "level": level},
+            "uvicorn.error": propagate,
+            "uvicorn.access": propagate,
+        },
+    }
+
+
+def setup_server_logging(level: str, fmt: LogFormat) -> dict[str, Any]:
+    """Apply `server_log_config` in this process; returns it for the server engine."""
+    config = server_log_config(level, fmt)
+    logging.config.dictConfig(config)
+    return config

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 
 from hlsd.hls import MediaPlaylist, PlaylistError, parse_master, parse_media
 from hlsd.hls.rules import is_master_playlist
+from hlsd.infra.logs import clip
 from hlsd.streams import RenditionInfo, StreamHub
 from hlsd.streams.stream import Stream
 
@@ -52,7 +53,8 @@ def validate_stream_id(stream: str) -> str:
 def validate_path(path: str) -> str:
     parts = path.split("/")
     if len(parts) > _MAX_DEPTH or not all(_PART.match(p) and ".." not in p for p in parts):
-        raise IngestError(f"invalid ingest path {path!r}", status=400)
+        raise IngestError(f"invalid ingest path {clip(path)!r}: at most {_MAX_DEPTH} "
+                          "parts of 1-128 characters of A-Z a-z 0-9 _ . ~ -", status=400)
     return path
 
 
@@ -122,7 +124,10 @@ class HttpPushIngest:
                 return Accepted()
             playlist = parse_media(text)
         except (UnicodeDecodeError, PlaylistError, ValueError) as exc:
-            raise IngestError(f"malformed playlist {path}: {exc}", status=400) from exc
+            raise IngestError(f"malformed playlist {path}: {clip(exc)}", status=400) from exc
+        folder = posixpath.dirname(path)
+        for uri in {seg.uri for seg in playlist.segments}:
+            validate_path(self._resolve(folder, uri))  # names as uploads may be named
         # ffmpeg ends a segment's upload and sends the playlist on another connection at
         # once: a named segment may still be arriving. Wait for those, briefly.
         await self._await_uploads(stream_id, path, playlist)

@@ -16,6 +16,7 @@ from typing import Any
 
 from hlsd.db import NotFound, repo
 from hlsd.db.repo import Sessions
+from hlsd.infra.logs import clip
 from hlsd.recording.recorder import Recorder, RecordingError
 from hlsd.storage import StorageError
 from hlsd.streams import Segment, Stream, StreamHub, StreamState
@@ -65,7 +66,7 @@ class AutoRecorder:
                 description="recorded automatically (recording.auto)")
             self._recording[name] = recording.id
         except (RecordingError, StorageError, OSError):
-            log.exception("stream %r: the automatic recording could not start", name)
+            log.exception("stream %r: the automatic recording could not start", clip(name))
         finally:
             self._starting.discard(name)
 

@@ -23,6 +23,7 @@ from hlsd.db import Recording, repo
 from hlsd.db.models import new_id
 from hlsd.db.repo import Sessions
 from hlsd.db.timestamps import utcnow
+from hlsd.infra.logs import clip
 from hlsd.metrics import Metrics
 from hlsd.recording._track import Track
 from hlsd.storage import ObjectStore, StorageError
@@ -144,7 +145,8 @@ class Recorder:
             for rendition in list(live.renditions.values()):
                 for segment in rendition.history():
                     self._offer_to(active, rendition, segment)
-        log.info("recording %s of %r: started at %s", recording.id, stream, start.isoformat())
+        log.info("recording %s of %r: started at %s", recording.id, clip(stream),
+                 start.isoformat())
         return recording
 
     def records(self, stream: str) -> bool:
@@ -168,7 +170,7 @@ class Recorder:
             await self._drain(active)
         recording = await repo.stop_recording(self._sessions, recording_id, end_ts=end)
         if active is not None:
-            log.info("recording %s of %r: stopped", recording_id, recording.stream)
+            log.info("recording %s of %r: stopped", recording_id, clip(recording.stream))
         return recording
 
     async def delete(self, recording_id: str) -> Recording:

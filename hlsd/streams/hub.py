@@ -8,6 +8,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 
+from hlsd.infra.logs import clip
 from hlsd.streams.spill import SpillDir
 from hlsd.streams.stream import SegmentListener, Stream, StreamState
 
@@ -75,7 +76,7 @@ class StreamHub:
                             memory_per_variant=self._memory_per_variant,
                             keep_for=self._keep_for, listeners=self._listeners)
             self._streams[name] = stream
-            log.info("stream %r: published", name)
+            log.info("stream %r: published", clip(name))
             return stream
         if stream.publisher == publisher:
             if stream.state is StreamState.ENDED:
@@ -90,7 +91,7 @@ class StreamHub:
                   and self._clock() - stream.last_activity < self._idle_timeout)
         if active and self._policy is PublishPolicy.REJECT:
             raise StreamBusy(f"stream {stream.name!r} is being published by another publisher")
-        log.info("stream %r: %s by a new publishing session", stream.name,
+        log.info("stream %r: %s by a new publishing session", clip(stream.name),
                  "taken over" if active else "resumed")
         stream.resume(publisher=publisher, session=_session())
         return stream
@@ -101,13 +102,13 @@ class StreamHub:
         for name, stream in list(self._streams.items()):
             if stream.state is StreamState.LIVE and now - stream.last_activity > self._idle_timeout:
                 stream.end()
-                log.info("stream %r: ended (publisher gone for %.0fs)", name,
+                log.info("stream %r: ended (publisher gone for %.0fs)", clip(name),
                          now - stream.last_activity)
             elif (stream.state is StreamState.ENDED and stream.ended_at is not None
                   and now - stream.ended_at > self._retention):
                 del self._streams[name]
                 stream.close()
-                log.info("stream %r: removed", name)
+                log.info("stream %r: removed", clip(name))
 
 
 def _session() -> str:

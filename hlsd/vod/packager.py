@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 from hlsd.hls import Rendered
+from hlsd.infra.logs import clip
 from hlsd.media import (
     Action,
     Cue,
@@ -124,7 +125,7 @@ class Packager:
         except MediaError as exc:
             # Not media (or corrupt): keep no copy, so a fixed upstream is refetched.
             self._sources.forget(files.key)
-            log.warning("source %r is unusable: %s", qid, exc)
+            log.warning("source %r is unusable: %s", clip(qid), clip(exc))
             raise UnusableMedia(str(exc)) from exc
         master, media, subtitles = render_package_playlists(index, has_subtitles=cues is not None)
         package = Package(key=files.key, qid=qid, files=files, index=index, cues=cues,
@@ -132,7 +133,7 @@ class Packager:
         self._packages[files.key] = package
         while len(self._packages) > self._max_packages:
             self._packages.popitem(last=False)
-        log.info("packaged %r: %d segments, video=%s audio=%s", qid, package.segment_count,
+        log.info("packaged %r: %d segments, video=%s audio=%s", clip(qid), package.segment_count,
                  index.video and index.video.value, index.audio and index.audio.value)
         return package
 
@@ -191,7 +192,8 @@ class Packager:
             try:
                 self._segments.put(_segment_key(package, n), part)
             except InsufficientStorage:
-                log.warning("segment cache is full; refused segment %d of %r", n, package.qid)
+                log.warning("segment cache is full; refused segment %d of %r", n,
+                            clip(package.qid))
                 raise
             self._hot.put(_segment_key(package, n), data)
             if self._on_segment_built is not None:

@@ -19,6 +19,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from hlsd.infra.logs import clip
 from hlsd.vod.disk_lru import DiskLRU
 from hlsd.vod.errors import InvalidSourceId, NotConfigured
 from hlsd.vod.fetch import Fetched, Fetcher, Head, upstream_url
@@ -133,13 +134,13 @@ class SourceStore:
                                                  head=self._ranges.block_size)
         assert got is not None
         if isinstance(got, Head):
-            log.info("reading %s by range (%d bytes)", qid, got.size)
+            log.info("reading %s by range (%d bytes)", clip(qid), got.size)
             return self._open_ranged(key, got)
         try:
             media = self._media.put(key, got.path)
         finally:
             self._fetcher.release(got)
-        log.info("fetched %s (%d bytes)", qid, got.size)
+        log.info("fetched %s (%d bytes)", clip(qid), got.size)
         return media
 
     async def _fetch_vtt(self, key: str, qid: str) -> Path | None:
@@ -206,7 +207,7 @@ class SourceStore:
         self._media.remove(ranged.entry)
         path = self._media.put(key, moving)
         source.moved(path)
-        log.info("%s is complete: cached whole", key)
+        log.info("%s is complete: cached whole", clip(key))
         return path
 
     def _drop_ranged(self, key: str) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from hlsd.auth.grants import GrantCache
 from hlsd.auth.tokens import Expired, InvalidId, InvalidToken, StreamId, TokenSigner
+from hlsd.infra.logs import clip
 from hlsd.vod.errors import SourceError
 from hlsd.vod.packager import Package, Packager
 from hlsd.vod.sources import validate_qid
@@ -85,7 +86,7 @@ class OnDemandStreams:
                 async with gate:
                     await self._packager.prepare(qid)
             except SourceError as exc:
-                log.info("batch item %r failed: %s", qid, exc.message)
+                log.info("batch item %r failed: %s", clip(qid), clip(exc.message))
                 return BatchItem(qid=qid, error=exc.message, status=exc.status)
             stream = self._signer.issue_rid(qid, expiry, batch=batch_id, expires_at=expires_at)
             return BatchItem(qid=qid, rid=stream.rid)
