@@ -58,6 +58,9 @@ def serve(
         uvicorn.run(target, factory=True, host=settings.host, port=settings.port,
                     workers=settings.workers, log_level=settings.log_level,
                     log_config=log_config, access_log=False,
+                    # hlsd decides who the client is (trusted_proxies), the same on
+                    # every engine: uvicorn's own reading of X-Forwarded-For is off.
+                    proxy_headers=False,
                     # A websocket fragment may be as large as the CDN allows, no larger.
                     ws_max_size=settings.websocket.max_binary_message + 4096)
 

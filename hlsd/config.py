@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -24,6 +32,7 @@ from pydantic_settings import (
 
 from hlsd._env_aliases import original_environment
 from hlsd._units import parse_duration, parse_size
+from hlsd.infra.client_address import parse_networks
 from hlsd.infra.logs import LogFormat
 from hlsd.storage.settings import StorageSettings
 from hlsd.streams.hub import PublishPolicy
@@ -318,6 +327,10 @@ class Settings(BaseSettings):
     handshake: SecretStr | None = None
     token_secret: SecretStr | None = None
     admin_key: SecretStr | None = None
+    trusted_proxies: tuple[str, ...] = ()
+    """Reverse proxies (addresses or CIDR ranges) whose ``Forwarded``,
+    ``X-Forwarded-For`` and ``X-Real-IP`` headers name the client; from anyone else those
+    headers are ignored, and a request carrying them is never a loopback client."""
     database_url: SecretStr | None = None
     """Metadata database; default SQLite in the data dir (``postgresql://…`` for clusters)."""
     cache: CacheSettings = CacheSettings()
@@ -334,6 +347,12 @@ class Settings(BaseSettings):
     cluster: ClusterSettings = ClusterSettings()
     storage: StorageSettings = StorageSettings()
     """The object store for recordings: a local folder (``data_dir/objects``) or S3."""
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, entries: tuple[str, ...]) -> tuple[str, ...]:
+        parse_networks(entries, what="trusted_proxies")
+        return entries
 
     @model_validator(mode="after")
     def _fill_directories(self) -> Settings:

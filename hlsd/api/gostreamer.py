@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 from hlsd._units import parse_duration
 from hlsd.api._body import read_body
 from hlsd.auth.access import check_handshake
+from hlsd.infra.client_address import client_of
 from hlsd.metrics import Metrics
 from hlsd.vod.streams import OnDemandStreams
 
@@ -49,7 +50,7 @@ def router(*, streams: OnDemandStreams, handshake: str | None, default_expiry: f
     @api.post("/token", status_code=201)
     async def token(request: Request) -> JSONResponse:
         body = await read_body(request, TokenRequest)
-        check_handshake(body.handshake, handshake, _client(request))
+        check_handshake(body.handshake, handshake, local=client_of(request.scope).local)
         issued = await streams.issue(body.qid)
         metrics.tokens_issued.labels("token").inc()
         return JSONResponse({"token": issued.token, "rid": issued.rid}, status_code=201)
@@ -57,7 +58,7 @@ def router(*, streams: OnDemandStreams, handshake: str | None, default_expiry: f
     @api.post("/batch", status_code=201)
     async def batch(request: Request) -> JSONResponse:
         body = await read_body(request, BatchRequest)
-        check_handshake(body.handshake, handshake, _client(request))
+        check_handshake(body.handshake, handshake, local=client_of(request.scope).local)
         if len(body.qids) > max_batch:
             return JSONResponse({"error": f"at most {max_batch} qids per batch"},
                                 status_code=422)
@@ -80,13 +81,9 @@ def router(*, streams: OnDemandStreams, handshake: str | None, default_expiry: f
     @api.post("/unlock", status_code=201)
     async def unlock(request: Request) -> JSONResponse:
         body = await read_body(request, UnlockRequest)
-        check_handshake(body.handshake, handshake, _client(request))
+        check_handshake(body.handshake, handshake, local=client_of(request.scope).local)
         token = streams.unlock(body.rid)
         metrics.tokens_issued.labels("unlock").inc()
         return JSONResponse({"token": token}, status_code=201)
 
     return api
-
-
-def _client(request: Request) -> str | None:
-    return request.client.host if request.client else None

@@ -14,7 +14,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.requests import ClientDisconnect
 
-from hlsd.auth.access import bearer, is_loopback
+from hlsd.auth.access import bearer
+from hlsd.infra.client_address import client_of
 from hlsd.infra.logs import clip
 from hlsd.ingest.http_push import Accepted, HttpPushIngest, IngestError
 from hlsd.streams import StreamBusy
@@ -30,10 +31,11 @@ class PublishAuth:
         self._keys = keys
 
     def __call__(self, request: Request) -> str:
-        host = request.client.host if request.client else ""
+        client = client_of(request.scope)
+        host = client.host
         given = request.query_params.get("key") or bearer(request.headers.get("authorization"))
         if not self._keys:
-            if is_loopback(host):
+            if client.local:
                 return host
             raise IngestError("no publish keys are configured, so only loopback publishers "
                               "may push; set live.publish_keys", status=403)

@@ -1,19 +1,15 @@
-"""Who may call what: handshake, admin key and loopback rules (DESIGN.md, Security)."""
+"""Who may call what: handshake, admin key and loopback rules (DESIGN.md, Security).
+
+"Loopback only" takes `local`, decided once per request by `infra.client_address`:
+the same on every engine, and never true for a request forwarded by an untrusted proxy.
+"""
 
 from __future__ import annotations
 
-import ipaddress
-
 from hlsd.auth.tokens import handshake_matches
 
-
-def is_loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
+_REVERSE_PROXY_HINT = ("; behind a reverse proxy, list it in trusted_proxies so the "
+                       "client's own address is used")
 
 
 def bearer(authorization: str | None) -> str | None:
@@ -33,10 +29,10 @@ class Refused(Exception):
         self.status = status
 
 
-def check_handshake(given: str | None, configured: str | None, client_host: str | None) -> None:
+def check_handshake(given: str | None, configured: str | None, *, local: bool) -> None:
     """The seed's handshake rule; with none configured, only loopback clients get in."""
     if configured is None:
-        if is_loopback(client_host):
+        if local:
             return
         raise Refused("no handshake is configured, so only loopback clients may ask for "
                       "tokens; set `handshake` in the config or HLSD_HANDSHAKE", status=403)
@@ -44,14 +40,14 @@ def check_handshake(given: str | None, configured: str | None, client_host: str 
         raise Refused("Invalid Handshake", status=401)
 
 
-def check_admin(authorization: str | None, admin_key: str | None,
-                client_host: str | None) -> None:
+def check_admin(authorization: str | None, admin_key: str | None, *, local: bool) -> None:
     """Management endpoints: the admin key as a bearer token, or loopback without a key."""
     if admin_key is None:
-        if is_loopback(client_host):
+        if local:
             return
         raise Refused("management endpoints answer loopback clients only until an admin "
-                      "key is set (admin_key in the config, or HLSD_ADMIN_KEY)", status=403)
+                      "key is set (admin_key in the config, or HLSD_ADMIN_KEY)"
+                      + _REVERSE_PROXY_HINT, status=403)
     given = bearer(authorization)
     if given is None or not handshake_matches(given, admin_key):
         raise Refused("a valid admin key is required (Authorization: Bearer <key>)",

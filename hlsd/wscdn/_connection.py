@@ -10,6 +10,7 @@ import itertools
 
 from starlette.websockets import WebSocket
 
+from hlsd.infra.client_address import client_of
 from hlsd.streams import Segment
 from hlsd.wscdn import protocol
 from hlsd.wscdn.protocol import HEARTBEAT, MAX_TEXT_MESSAGE, ProtocolError
@@ -25,7 +26,9 @@ class Connection:
     def __init__(self, ws: WebSocket, *, write_timeout: float, max_binary: int) -> None:
         self.ws = ws
         self.id = next(_ids)
-        self.peer = ws.client.host if ws.client else ""
+        client = client_of(ws.scope)
+        self.peer = client.host
+        self.local = client.local
         self._write_timeout = write_timeout
         self._max_binary = max_binary
         self._sending = asyncio.Lock()

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from starlette.websockets import WebSocket
 
 from hlsd.auth import jwt as cdn_jwt
-from hlsd.auth.access import is_loopback
 from hlsd.db.timestamps import utcnow
+from hlsd.infra.client_address import client_of
 from hlsd.infra.logs import clip
 from hlsd.metrics import Metrics
 from hlsd.streams import Segment, Stream, StreamBusy, StreamHub, StreamState
@@ -77,7 +77,7 @@ class WebsocketCdn:
 
     async def serve(self, ws: WebSocket) -> None:
         """One connection, from accept to close."""
-        peer = ws.client.host if ws.client else ""
+        peer = client_of(ws.scope).host
         refusal = self._limits.admit(peer)
         if refusal is not None:
             self._metrics.ws_refused.labels("rate_limit").inc()
@@ -128,7 +128,7 @@ class WebsocketCdn:
         if secret:
             if not cdn_jwt.valid(token, secret, protocol.PUSH, stream_id):
                 raise protocol.error(protocol.BAD_AUTH)
-        elif not is_loopback(conn.peer):
+        elif not conn.local:
             raise protocol.error(protocol.BAD_AUTH)
         me = f"{WS_PUBLISHER}{conn.id}"
         try:
