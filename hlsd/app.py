@@ -61,7 +61,9 @@ from hlsd.cluster.relay import RelayConfig, Relays
 from hlsd.config import CONFIG_ENV, PlaybackAccess, Settings, load_settings
 from hlsd.db import database_url, init_schema, make_engine, session_factory
 from hlsd.db.models import AssetRow
+from hlsd.infra.admission import Admission
 from hlsd.infra.client_address import ClientAddress, TrustedProxies, parse_networks
+from hlsd.infra.limits import ConnectionLimits
 from hlsd.ingest.http_push import HttpPushIngest
 from hlsd.ingest.livemix import LiveMixIngest
 from hlsd.metrics import Metrics
@@ -443,14 +445,17 @@ def create_app(settings: Settings) -> ASGIApp:
         sessions=services.sessions, store=services.store, cache=services.asset_cache,
         cors=cors, gate=TokenGate(services.signer))
     proxies = TrustedProxies(parse_networks(settings.trusted_proxies, what="trusted_proxies"))
-    return ClientAddress(FastPaths(app, [
+    limits = ConnectionLimits(max_open=settings.http.max_requests_per_ip, per_second=0,
+                              burst=0, exempt=settings.http.limit_exempt)
+    return ClientAddress(Admission(FastPaths(app, [
         (hls_gated.PREFIX, gated), (live.PREFIX, live_hls),
         (vod_assets.PREFIX, asset_playback), (vod_assets.PLAY_PREFIX, asset_playback),
         (live.LiveMixPlayback.PREFIX, livemix_playback),
         (replay.PREFIX, recording_playback),
         (replay.LiveMixRecordingPlayback.PREFIX,
          replay.LiveMixRecordingPlayback(recording_playback)),
-    ]), proxies)
+    ]), limits=limits, body_timeout=settings.http.body_timeout,
+        setting="http.max_requests_per_ip"), proxies)
 
 
 def app_from_environment() -> ASGIApp:

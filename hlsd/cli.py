@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.logging import RichHandler
 
-from hlsd import __version__
+from hlsd import __version__, engines
 from hlsd.config import CONFIG_ENV, ServerEngine, Settings, load_settings
 from hlsd.infra.logs import setup_server_logging
 
@@ -42,27 +42,11 @@ def serve(
         log.warning("no handshake configured: the token API answers loopback clients only")
     log.info("hlsd %s on http://%s:%d (%s, %d worker(s))", __version__, settings.host,
              settings.port, settings.server.value, settings.workers)
-    target = "hlsd.app:app_from_environment"
-    if settings.server is ServerEngine.GRANIAN:
-        from granian import Granian
-        from granian.constants import Interfaces
-        from granian.log import LogLevels
-
-        Granian(target, factory=True, address=settings.host, port=settings.port,
-                interface=Interfaces.ASGI, workers=settings.workers,
-                log_level=LogLevels(settings.log_level), log_dictconfig=log_config,
-                backlog=2048).serve()
-    else:
-        import uvicorn
-
-        uvicorn.run(target, factory=True, host=settings.host, port=settings.port,
-                    workers=settings.workers, log_level=settings.log_level,
-                    log_config=log_config, access_log=False,
-                    # hlsd decides who the client is (trusted_proxies), the same on
-                    # every engine: uvicorn's own reading of X-Forwarded-For is off.
-                    proxy_headers=False,
-                    # A websocket fragment may be as large as the CDN allows, no larger.
-                    ws_max_size=settings.websocket.max_binary_message + 4096)
+    try:
+        engines.serve(settings, log_config)
+    except engines.PortInUse as exc:
+        console.print(f"[red]hlsd cannot start:[/red] {exc}")
+        raise typer.Exit(1) from None
 
 
 @cli.command()

@@ -301,6 +301,30 @@ class ClusterSettings(_Section):
     relay_connect_timeout: Seconds = 5.0
 
 
+class HttpSettings(_Section):
+    """``http``: how long a connection may take, and how much one client may hold."""
+
+    header_timeout: Seconds = Field(default=10.0, gt=0, le=300)
+    """A request's headers must arrive within this, from the connection's start or the
+    request's first byte (slowloris). granian closes an idle keep-alive connection after
+    the shorter of this and ``keep_alive_timeout``."""
+    keep_alive_timeout: Seconds = Field(default=5.0, gt=0, le=300)
+    """An idle keep-alive connection is closed after this."""
+    body_timeout: Seconds = Field(default=60.0, gt=0, le=3600)
+    """A request body that sends nothing for this long is ended (408)."""
+    max_requests_per_ip: int = Field(default=256, ge=0)
+    """Requests in progress from one client address at once (429 past it); 0 = no
+    limit. Behind a trusted proxy, the client's own address counts."""
+    limit_exempt: tuple[str, ...] = ()
+    """Addresses or CIDR ranges ``max_requests_per_ip`` does not apply to."""
+
+    @field_validator("limit_exempt")
+    @classmethod
+    def _networks(cls, entries: tuple[str, ...]) -> tuple[str, ...]:
+        parse_networks(entries, what="http.limit_exempt")
+        return entries
+
+
 class CorsSettings(_Section):
     allow_origins: tuple[str, ...] = ("*",)
     max_age: int = 600
@@ -338,6 +362,7 @@ class Settings(BaseSettings):
     upstream: UpstreamSettings = UpstreamSettings()
     packager: PackagerSettings = PackagerSettings()
     cors: CorsSettings = CorsSettings()
+    http: HttpSettings = HttpSettings()
     live: LiveSettings = LiveSettings()
     livemix: LiveMixSettings = LiveMixSettings()
     recording: RecordingSettings = RecordingSettings()

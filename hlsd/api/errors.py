@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from hlsd.assets.service import AssetError
 from hlsd.auth.access import Refused
@@ -74,10 +75,16 @@ def install_error_handlers(app: FastAPI) -> None:
     async def not_found(request: Request, exc: Exception) -> JSONResponse:
         return error(404, str(exc))
 
+    async def went_away(request: Request, exc: Exception) -> JSONResponse:
+        # The client left mid-body (or its body timed out): no one reads the answer,
+        # and it is no server error to log.
+        return error(400, "the request body ended early")
+
     app.add_exception_handler(RecordingError, status_error)
     app.add_exception_handler(ChannelError, status_error)
     app.add_exception_handler(AssetError, status_error)
     app.add_exception_handler(NotFound, not_found)
+    app.add_exception_handler(ClientDisconnect, went_away)
     app.add_exception_handler(SourceError, source_error)
     app.add_exception_handler(IngestError, ingest_error)
     app.add_exception_handler(Refused, refused)

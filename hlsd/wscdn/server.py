@@ -21,13 +21,13 @@ from starlette.websockets import WebSocket
 from hlsd.auth import jwt as cdn_jwt
 from hlsd.db.timestamps import utcnow
 from hlsd.infra.client_address import client_of
+from hlsd.infra.limits import ConnectionLimits
 from hlsd.infra.logs import clip
 from hlsd.metrics import Metrics
 from hlsd.streams import Segment, Stream, StreamBusy, StreamHub, StreamState
 from hlsd.streams.reader import ReaderClosed, SegmentReader, SlowReaderPolicy
 from hlsd.wscdn import protocol
 from hlsd.wscdn._connection import Connection, Disconnected
-from hlsd.wscdn._limits import ConnectionLimits
 from hlsd.wscdn.protocol import Message, ProtocolError
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from hlsd.wscdn._limits import ConnectionLimits
+from hlsd.infra.limits import ConnectionLimits
 
 
 class Clock:

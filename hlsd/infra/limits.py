@@ -1,6 +1,6 @@
-"""Per-address limits on websocket connections: how many at once, and how fast new ones
-may be opened (a token bucket). Exempt addresses are plain IPs or CIDR ranges (the
-original's whitelist silently ignored plain IPs)."""
+"""Per-address limits on connections (websockets) and requests in progress (HTTP): how
+many at once, and how fast new ones may be opened (a token bucket). Exempt addresses are
+plain IPs or CIDR ranges (hls-websocket-cdn's whitelist silently ignored plain IPs)."""
 
 from __future__ import annotations
 

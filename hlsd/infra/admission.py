@@ -1,0 +1,127 @@
+"""Admission of HTTP requests: at most so many in progress per client address, and a
+request body that stops arriving is ended.
+
+The engines bound the rest of a connection's life (the header-read and keep-alive
+timeouts, `hlsd.engines`); what they cannot see is a request that has begun: a body that
+trickles forever, or one address holding hundreds of requests open. The address is the
+client `infra.client_address` decided on, so behind a trusted proxy each client counts
+for itself, not the proxy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import OrderedDict
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hlsd.infra.client_address import client_of
+from hlsd.infra.limits import ConnectionLimits
+from hlsd.infra.logs import clip
+
+log = logging.getLogger(__name__)
+
+_LOG_EVERY = 60.0
+"""Seconds between two log lines about refusals of the same address."""
+_LOGGED = 10_000
+"""Addresses whose last refusal line is remembered."""
+
+
+class Admission:
+    """ASGI middleware for ``http`` scopes (websockets have `wscdn`'s own limits)."""
+
+    def __init__(self, app: ASGIApp, *, limits: ConnectionLimits, body_timeout: float,
+                 setting: str) -> None:
+        self.app = app
+        self._limits = limits
+        self._body_timeout = body_timeout
+        self._setting = setting
+        self._logged: OrderedDict[str, float] = OrderedDict()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        address = client_of(scope).host
+        refusal = self._limits.admit(address)
+        if refusal is not None:
+            self._log_refusal(address, refusal)
+            await _respond(send, 429, f"{refusal} ({self._setting})", retry_after=True)
+            return
+        try:
+            await _Request(self.app, self._body_timeout).run(scope, receive, send)
+        finally:
+            self._limits.release(address)
+
+    def _log_refusal(self, address: str, refusal: str) -> None:
+        now = time.monotonic()
+        last = self._logged.get(address)
+        if last is not None and now - last < _LOG_EVERY:
+            return
+        self._logged[address] = now
+        self._logged.move_to_end(address)
+        while len(self._logged) > _LOGGED:
+            self._logged.popitem(last=False)
+        log.warning("requests from %s refused: %s", clip(address), refusal)
+
+
+class _Request:
+    """One request: its body reads have a deadline until the body is whole; when one
+    passes, the client gets 408 (if nothing was sent yet) and the app a disconnect."""
+
+    def __init__(self, app: ASGIApp, body_timeout: float) -> None:
+        self._app = app
+        self._timeout = body_timeout
+        self._body_done = False
+        self._started = False
+        self._timed_out = False
+
+    async def run(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._receive_from = receive
+        self._send_to = send
+        try:
+            await self._app(scope, self._receive, self._send)
+        except Exception:
+            if not self._timed_out:
+                raise
+            # The app failed on the disconnect it was handed: the client is answered.
+
+    async def _receive(self) -> Message:
+        if self._body_done or self._timed_out:
+            return await self._receive_from()
+        try:
+            async with asyncio.timeout(self._timeout):
+                message = await self._receive_from()
+        except TimeoutError:
+            self._timed_out = True
+            if not self._started:
+                self._started = True
+                await _respond(self._send_to, 408, f"no request body bytes for "
+                               f"{self._timeout:g}s (http.body_timeout)", close=True)
+            return {"type": "http.disconnect"}
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            self._body_done = True
+        return message
+
+    async def _send(self, message: Message) -> None:
+        if self._timed_out:
+            return  # the client was answered (or cut off) already
+        if message["type"] == "http.response.start":
+            self._started = True
+        await self._send_to(message)
+
+
+async def _respond(send: Send, status: int, message: str, *, retry_after: bool = False,
+                   close: bool = False) -> None:
+    body = json.dumps({"error": message}).encode()
+    headers = [(b"content-type", b"application/json"),
+               (b"content-length", str(len(body)).encode())]
+    if retry_after:
+        headers.append((b"retry-after", b"1"))
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
