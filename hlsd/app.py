@@ -63,7 +63,9 @@ from hlsd.db import database_url, init_schema, make_engine, session_factory
 from hlsd.db.models import AssetRow
 from hlsd.infra.admission import Admission
 from hlsd.infra.client_address import ClientAddress, TrustedProxies, parse_networks
+from hlsd.infra.guarded_http import guarded_async_client
 from hlsd.infra.limits import ConnectionLimits
+from hlsd.infra.outbound import FetchPolicy
 from hlsd.ingest.http_push import HttpPushIngest
 from hlsd.ingest.livemix import LiveMixIngest
 from hlsd.metrics import Metrics
@@ -91,6 +93,8 @@ class Services:
     settings: Settings
     metrics: Metrics
     client: httpx.Client
+    request_client: httpx.Client
+    """For URLs that come from requests (LiveMix prefixes, asset imports): guarded."""
     executor: ThreadPoolExecutor
     sources: DiskLRU
     subtitles: DiskLRU
@@ -145,6 +149,12 @@ def build_services(settings: Settings) -> Services:
     client = make_client(connect_timeout=up.connect_timeout, read_timeout=up.read_timeout,
                          max_redirects=up.max_redirects)
     fetcher = Fetcher(client, settings.temp_dir, deadline=up.total_timeout, budget=temp_budget)
+    # URLs given in requests reach only what the outbound policy allows; the upstream
+    # client above trusts its URLs, which are the operator's (url.*).
+    policy = FetchPolicy(settings.fetch.allow)
+    request_client = make_client(connect_timeout=up.connect_timeout,
+                                 read_timeout=up.read_timeout,
+                                 max_redirects=up.max_redirects, policy=policy)
     store = SourceStore(fetcher=fetcher, media_cache=sources, vtt_cache=subtitles,
                         media_prefix=settings.url.media_prefix, vtt_prefix=settings.url.vtt,
                         max_bytes=up.max_bytes, max_vtt_bytes=up.max_vtt_bytes,
@@ -182,7 +192,8 @@ def build_services(settings: Settings) -> Services:
     configured_db = settings.database_url.get_secret_value() if settings.database_url else None
     engine = make_engine(database_url(settings.data_dir, configured_db))
     sessions = session_factory(engine)
-    livemix_ingest = LiveMixIngest(push, client=client, file_roots=settings.livemix.file_roots,
+    livemix_ingest = LiveMixIngest(push, client=request_client, policy=policy,
+                                   file_roots=settings.livemix.file_roots,
                                    max_segment_bytes=lv.max_segment_bytes)
     rec = settings.recording
     objects = make_store(settings.storage)
@@ -200,9 +211,9 @@ def build_services(settings: Settings) -> Services:
                                  max_entry=max(1, ch.segment_cache // 8))
     metrics.watch_caches((sources, subtitles, segments, hot, replay_cache, slates,
                           channel_segments), (temp_budget,))
-    channel_client = httpx.AsyncClient(
-        timeout=httpx.Timeout(ch.fetch_timeout, connect=up.connect_timeout),
-        follow_redirects=True, max_redirects=up.max_redirects)
+    channel_client = guarded_async_client(
+        policy, timeout=httpx.Timeout(ch.fetch_timeout, connect=up.connect_timeout),
+        max_redirects=up.max_redirects)
     library_packager = Packager(
         sources=LibraryFiles(functools.partial(library_file, settings.library_dir)),
         segments=segments, hot=hot, executor=executor,
@@ -216,7 +227,7 @@ def build_services(settings: Settings) -> Services:
         packagers[SourceKind.UPSTREAM] = packager
     channel_service = ChannelService(
         sessions=sessions, library=settings.library_dir, client=channel_client,
-        store=objects, packagers=packagers, window=ch.window,
+        policy=policy, store=objects, packagers=packagers, window=ch.window,
         max_channels=ch.max_channels, max_items=ch.max_items,
         max_playlist_bytes=ch.max_playlist_bytes, refresh=ch.refresh)
     playout = Playout(service=channel_service, library=settings.library_dir,
@@ -235,8 +246,9 @@ def build_services(settings: Settings) -> Services:
     recorder.on_demand = feeds.find
     cdn, registry, announcer, relays = _websocket_cdn(settings, hub, metrics, feeds)
     uploads, assets, asset_jobs, asset_progress, asset_cache = _assets(
-        settings, sessions, objects, fetcher, metrics)
-    return Services(settings=settings, metrics=metrics, client=client, executor=executor,
+        settings, sessions, objects, fetcher.using(request_client), policy, metrics)
+    return Services(settings=settings, metrics=metrics, client=client,
+                    request_client=request_client, executor=executor,
                     hub=hub, push=push, signer=signer, engine=engine,
                     sessions=sessions, livemix=livemix_ingest,
                     sources=sources, subtitles=subtitles, segments=segments,
@@ -251,7 +263,7 @@ def build_services(settings: Settings) -> Services:
 
 
 def _assets(settings: Settings, sessions: async_sessionmaker[AsyncSession],
-            store: ObjectStore, fetcher: Fetcher, metrics: Metrics,
+            store: ObjectStore, fetcher: Fetcher, policy: FetchPolicy, metrics: Metrics,
             ) -> tuple[UploadStore, AssetService, JobQueue, dict[str, float], MemoryLRU]:
     """Uploads, the asset service and its job queue: in this process, or (the redis
     queue) `hlsd worker` processes, to which this node only hands jobs."""
@@ -285,7 +297,8 @@ def _assets(settings: Settings, sessions: async_sessionmaker[AsyncSession],
         jobs = LocalJobs(process=lambda asset_id: processor_box[0].run(asset_id),
                          workers=conf.workers, max_queued=conf.max_queued)
     service = AssetService(sessions=sessions, store=store, uploads=uploads, jobs=jobs,
-                           fetcher=fetcher, imports=settings.data_dir / "imports",
+                           fetcher=fetcher, policy=policy,
+                           imports=settings.data_dir / "imports",
                            max_bytes=conf.max_upload,
                            locate_library=functools.partial(library_file,
                                                             settings.library_dir),
@@ -383,6 +396,7 @@ def create_app(settings: Settings) -> ASGIApp:
             await services.packager.close()
             await services.library_packager.close()
             services.client.close()
+            services.request_client.close()
             await services.channel_client.aclose()
             await services.engine.dispose()
             services.executor.shutdown(wait=False, cancel_futures=True)

@@ -34,6 +34,7 @@ from hlsd._env_aliases import original_environment
 from hlsd._units import parse_duration, parse_size
 from hlsd.infra.client_address import parse_networks
 from hlsd.infra.logs import LogFormat
+from hlsd.infra.outbound import parse_allow
 from hlsd.storage.settings import StorageSettings
 from hlsd.streams.hub import PublishPolicy
 from hlsd.streams.reader import SlowReaderPolicy
@@ -100,6 +101,28 @@ class UpstreamSettings(_Section):
     ranges: bool = True
     """Read sources by byte range where the upstream honours it, instead of whole."""
     range_block: Bytes = Field(default=parse_size("1MiB"), ge=4096)
+
+
+def _allow_entries(value: Any) -> Any:
+    """Each ``fetch.allow`` entry must parse (a typo is a config error, not a hole)."""
+    entries = [value] if isinstance(value, str) else value
+    if isinstance(entries, list | tuple):
+        for entry in entries:
+            if not isinstance(entry, str):
+                raise ValueError(f"{entry!r} is not a host name, an address or a CIDR range")
+            parse_allow(entry)
+    return entries
+
+
+class FetchSettings(_Section):
+    """``fetch``: what URLs given in requests (LiveMix ``MPEG-TS-URI-Prefix``, asset
+    imports, channel URL sources) may reach. Loopback, private, link-local, multicast,
+    reserved and this node's own addresses are refused unless allowed here. URLs from
+    this config (``url.*``, ``cluster.relay_from``) are trusted and never checked."""
+
+    allow: Annotated[tuple[str, ...], BeforeValidator(_allow_entries)] = ()
+    """Host names (``media.lan``; ``*.lan`` for the names under lan) and addresses or
+    CIDR ranges (``10.1.0.0/16``, ``fd00::/8``) that may be fetched from all the same."""
 
 
 class PackagerSettings(_Section):
@@ -360,6 +383,7 @@ class Settings(BaseSettings):
     cache: CacheSettings = CacheSettings()
     url: UrlSettings = UrlSettings()
     upstream: UpstreamSettings = UpstreamSettings()
+    fetch: FetchSettings = FetchSettings()
     packager: PackagerSettings = PackagerSettings()
     cors: CorsSettings = CorsSettings()
     http: HttpSettings = HttpSettings()

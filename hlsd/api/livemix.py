@@ -22,6 +22,7 @@ from hlsd.api._json import iso
 from hlsd.api.ingest import PublishAuth, bounded_body
 from hlsd.auth.access import Refused
 from hlsd.db import Conflict, NotFound, Source, repo
+from hlsd.infra.guarded_http import FetchRefused
 from hlsd.infra.logs import clip
 from hlsd.ingest.http_push import IngestError, validate_stream_id
 from hlsd.ingest.livemix import LiveMixIngest
@@ -177,8 +178,9 @@ def router(*, sessions: async_sessionmaker[AsyncSession], names: SourceNames,
             body = await bounded_body(request, 1 << 20)
             await ingest.receive(source.name, body, prefix, publisher)
         except IngestError as exc:
-            log.info("/v1/playlist for %r refused (%d): %s", clip(name), exc.status,
-                     clip(exc.message))
+            if not isinstance(exc.__cause__, FetchRefused):  # that one logged itself
+                log.info("/v1/playlist for %r refused (%d): %s", clip(name), exc.status,
+                         clip(exc.message))
             return failure(request, exc.status, exc.message)
         except StreamBusy as exc:
             return failure(request, 409, str(exc))

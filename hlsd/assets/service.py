@@ -29,7 +29,9 @@ from hlsd.db import assets as repo
 from hlsd.db.errors import Conflict, NotFound
 from hlsd.db.models import AssetRow
 from hlsd.db.repo import Sessions
+from hlsd.infra.guarded_http import FetchRefused, check_url_resolving
 from hlsd.infra.logs import clip
+from hlsd.infra.outbound import FetchPolicy
 from hlsd.storage import ObjectStore, StorageError
 from hlsd.vod.errors import SourceError
 from hlsd.vod.fetch import Fetcher
@@ -54,9 +56,13 @@ class AssetError(Exception):
 
 class AssetService:
     def __init__(self, *, sessions: Sessions, store: ObjectStore, uploads: UploadStore,
-                 jobs: JobQueue, fetcher: Fetcher, imports: Path, max_bytes: int,
-                 locate_library: Callable[[str], Path], remote_jobs: bool = False) -> None:
+                 jobs: JobQueue, fetcher: Fetcher, policy: FetchPolicy, imports: Path,
+                 max_bytes: int, locate_library: Callable[[str], Path],
+                 remote_jobs: bool = False) -> None:
+        """`fetcher` imports URLs; its client obeys `policy` (a guarded client), which
+        also refuses a URL at once when it leads where imports may not fetch from."""
         self._sessions = sessions
+        self._policy = policy
         self._store = store
         self._uploads = uploads
         self._jobs = jobs
@@ -134,9 +140,15 @@ class AssetService:
 
     async def create_from_url(self, *, url: str, title: str | None, access: str) -> AssetRow:
         """Fetched in the background with the upstream safeguards (timeouts, size limit,
-        the temp-dir budget); the asset is `created` until the file is here."""
+        the temp-dir budget); the asset is `created` until the file is here. A URL whose
+        host is (or resolves to) an address imports may not reach is refused now (403);
+        one that gets there later (a redirect, a changed DNS answer) fails the asset."""
         if not url.startswith(("http://", "https://")):
             raise AssetError(422, "an import URL is http:// or https://")
+        try:
+            await check_url_resolving(self._policy, url)
+        except FetchRefused as exc:
+            raise AssetError(403, str(exc)) from None
         asset = await repo.create_asset(
             self._sessions, state=AssetState.CREATED.value, source_kind=SourceKind.URL,
             source_ref=url, title=title, access=access)

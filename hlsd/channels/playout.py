@@ -23,6 +23,7 @@ from hlsd.channels.program import Program, SourceKind
 from hlsd.channels.service import ChannelError, ChannelService
 from hlsd.channels.sources import (
     InvalidSourcePath,
+    SourceRefused,
     SourceUnavailable,
     fetch_bounded,
     library_file,
@@ -155,6 +156,8 @@ class Playout:
             pieces = [video, *await self._audio(part, origin)]
             return await asyncio.to_thread(mux_ts, pieces, part.tick - origin,
                                            end=origin + _ticks(part.clip_us))
+        except SourceRefused:
+            pass  # the refusal was logged where it was made: once
         except (SourceError, SourceUnavailable, InvalidSourcePath, MediaError, OSError,
                 StorageError, httpx.HTTPError) as exc:
             log.warning("channel segment %s of %s %r is lost (%s); playing slate",

@@ -24,6 +24,7 @@ from hlsd.channels.program import Program, ProgramVariant, SourceKind
 from hlsd.channels.schedule import Item, Mode, Revision, ScheduleError, Source, lay_out
 from hlsd.channels.sources import (
     InvalidSourcePath,
+    SourceRefused,
     SourceUnavailable,
     SourceUnusable,
     resolve_library,
@@ -33,7 +34,9 @@ from hlsd.db import channels as repo
 from hlsd.db.errors import Conflict, NotFound
 from hlsd.db.repo import Sessions
 from hlsd.hls.values import format_duration, rounded_seconds
+from hlsd.infra.guarded_http import FetchRefused, check_url_resolving
 from hlsd.infra.logs import clip
+from hlsd.infra.outbound import FetchPolicy
 from hlsd.storage import ObjectStore
 from hlsd.vod.errors import SourceError
 from hlsd.vod.packager import Packager
@@ -81,10 +84,14 @@ class ChannelService:
     def __init__(self, *, sessions: Sessions, library: Path, client: httpx.AsyncClient,
                  store: ObjectStore, packagers: Mapping[SourceKind, Packager], window: float,
                  max_channels: int, max_items: int, max_playlist_bytes: int, refresh: float,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 policy: FetchPolicy | None = None) -> None:
+        """`client` fetches URL sources (a guarded client, obeying `policy`, which then
+        also refuses a source URL at once when it leads where channels may not fetch)."""
         self._sessions = sessions
         self._library = library
         self._client = client
+        self._policy = policy
         self._packagers = packagers
         self._store = store
         self._window = window
@@ -266,6 +273,9 @@ class ChannelService:
             async with limit:
                 try:
                     program = await self._resolve_one(source)
+                except SourceRefused as exc:
+                    raise ChannelError(403, f"{source.kind.value} {source.ref!r}: {exc}"
+                                       ) from None
                 except (SourceUnavailable, SourceUnusable, InvalidSourcePath,
                         SourceError) as exc:
                     raise ChannelError(422, f"{source.kind.value} {source.ref!r}: {exc}"
@@ -277,6 +287,11 @@ class ChannelService:
 
     async def _resolve_one(self, source: Source) -> Program:
         if source.kind is SourceKind.URL:
+            if self._policy is not None:  # at once, also for spellings httpx calls invalid
+                try:
+                    await check_url_resolving(self._policy, source.ref)
+                except FetchRefused as exc:
+                    raise SourceRefused(str(exc)) from None
             return await resolve_url(source.ref, client=self._client,
                                      max_playlist_bytes=self._max_playlist_bytes)
         if source.kind is SourceKind.LIBRARY:

@@ -34,11 +34,13 @@ from hlsd.hls import (
     parse_master,
     parse_media,
 )
+from hlsd.infra.guarded_http import FetchRefused
 
 __all__ = [
     "MAX_VARIANTS",
     "UNDECLARED_BANDWIDTH",
     "InvalidSourcePath",
+    "SourceRefused",
     "SourceUnavailable",
     "SourceUnusable",
     "library_file",
@@ -63,6 +65,11 @@ class SourceUnavailable(Exception):
     """The source cannot be read now (404, refused, timeout, not HLS, too big).
 
     str() is a clear message for an API client."""
+
+
+class SourceRefused(SourceUnavailable):
+    """The URL leads where channels may not fetch from (the outbound policy: loopback,
+    private, link-local, ... unless ``fetch.allow`` allows it). Already logged."""
 
 
 class SourceUnusable(Exception):
@@ -235,6 +242,8 @@ async def fetch_bounded(client: httpx.AsyncClient, url: str, limit: int, *,
                     raise SourceUnavailable(f"{url} is more than the {limit} bytes {what} "
                                             "may have")
             final = str(response.url)
+    except FetchRefused as error:  # the client is a guarded one
+        raise SourceRefused(str(error)) from error
     except httpx.TimeoutException as error:
         raise SourceUnavailable(f"{url} did not answer in time") from error
     except httpx.HTTPError as error:

@@ -5,6 +5,9 @@ Only the segments the stream has not committed yet are fetched, each looked up w
 its own source. They then go through the same commit as HTTP push, so the window,
 sequence numbers, discontinuities and times follow the same rules. ``file://`` reads
 are confined to the configured roots: a sender can never make hlsd read any other file.
+``http(s)://`` fetches go through the outbound policy (`hlsd.infra.guarded_http`): a
+sender can never make hlsd fetch from its own loopback or the private network behind it,
+unless ``fetch.allow`` says so; a refusal is a 403.
 """
 
 from __future__ import annotations
@@ -17,16 +20,21 @@ from urllib.parse import unquote, urljoin, urlsplit
 import httpx
 
 from hlsd.hls import PlaylistError, parse_media
+from hlsd.infra.guarded_http import FetchRefused, check_url
+from hlsd.infra.outbound import FetchPolicy
 from hlsd.ingest.http_push import Accepted, HttpPushIngest, IngestError
 
 PLAYLIST_PATH = "index.m3u8"
 
 
 class LiveMixIngest:
-    def __init__(self, push: HttpPushIngest, *, client: httpx.Client, file_roots: tuple[Path, ...],
-                 max_segment_bytes: int) -> None:
+    def __init__(self, push: HttpPushIngest, *, client: httpx.Client, policy: FetchPolicy,
+                 file_roots: tuple[Path, ...], max_segment_bytes: int) -> None:
+        """`client` obeys `policy` (a guarded client); `policy` also refuses a prefix
+        whose host is a refused address before anything is fetched."""
         self._push = push
         self._client = client
+        self._policy = policy
         self._roots = tuple(root.resolve() for root in file_roots)
         self._max = max_segment_bytes
 
@@ -40,6 +48,13 @@ class LiveMixIngest:
         if scheme not in ("file", "http", "https"):
             raise IngestError("MPEG-TS-URI-Prefix must be file://, http:// or https://",
                               status=400)
+        if scheme != "file":
+            # A host spelled as a refused address is refused at once (names, and every
+            # segment's own URL, are checked as each connection is made).
+            try:
+                check_url(self._policy, base)
+            except FetchRefused as exc:
+                raise IngestError(str(exc), status=403) from exc
         for uri in self._push.uncommitted(stream, PLAYLIST_PATH, playlist):
             name = uri.split("?")[0]
             data = await asyncio.to_thread(self._read, urljoin(base, uri), scheme)
@@ -63,9 +78,13 @@ class LiveMixIngest:
                                           status=413)
                     chunks.append(chunk)
                 return b"".join(chunks)
+        except FetchRefused as exc:
+            raise IngestError(str(exc), status=403) from exc
         except httpx.HTTPError as exc:
             raise IngestError(f"segment {url} could not be fetched: {type(exc).__name__}",
                               status=400) from exc
+        except httpx.InvalidURL as exc:
+            raise IngestError(f"segment {url} is not a valid URL: {exc}", status=400) from exc
 
     def _read_file(self, path: Path) -> bytes:
         real = Path(os.path.realpath(path))

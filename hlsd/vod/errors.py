@@ -34,6 +34,12 @@ class UpstreamFailed(SourceError):
     status = 502
 
 
+class UpstreamRefused(SourceError):
+    """The URL (from a request) leads where hlsd does not fetch from (``fetch.allow``)."""
+
+    status = 403
+
+
 class UpstreamTimeout(SourceError):
     status = 504
 

@@ -32,12 +32,15 @@ from urllib.parse import quote
 
 import httpx
 
+from hlsd.infra.guarded_http import FetchRefused, guarded_client
+from hlsd.infra.outbound import FetchPolicy
 from hlsd.vod.disk_lru import DiskBudget
 from hlsd.vod.errors import (
     InvalidSourceId,
     SourceError,
     UpstreamFailed,
     UpstreamNotFound,
+    UpstreamRefused,
     UpstreamTimeout,
 )
 
@@ -53,16 +56,23 @@ def upstream_url(prefix: str, qid: str) -> str:
     return f"{prefix.rstrip('/')}/{quote(qid, safe='')}"
 
 
-def make_client(*, connect_timeout: float, read_timeout: float,
-                max_redirects: int) -> httpx.Client:
+def make_client(*, connect_timeout: float, read_timeout: float, max_redirects: int,
+                policy: FetchPolicy | None = None) -> httpx.Client:
     """The upstream client, shared by the worker threads that move the bytes (whole
-    downloads, range reads); httpx documents a Client as safe to share between threads."""
+    downloads, range reads); httpx documents a Client as safe to share between threads.
+
+    With a `policy`, every connection obeys it (`hlsd.infra.guarded_http`): the client
+    for URLs that come from requests. Without, it trusts its URLs (the operator's)."""
     timeout = httpx.Timeout(connect=connect_timeout, read=read_timeout, write=read_timeout,
                             pool=connect_timeout)
+    limits = httpx.Limits(max_connections=_MAX_CONNECTIONS, max_keepalive_connections=8)
+    headers = {"user-agent": "hlsd"}
+    if policy is not None:
+        return guarded_client(policy, timeout=timeout, max_redirects=max_redirects,
+                              limits=limits, headers=headers)
     return httpx.Client(
         timeout=timeout, follow_redirects=max_redirects > 0, max_redirects=max_redirects,
-        limits=httpx.Limits(max_connections=_MAX_CONNECTIONS, max_keepalive_connections=8),
-        headers={"user-agent": "hlsd"},
+        limits=limits, headers=headers,
     )
 
 
@@ -107,17 +117,23 @@ class Fetcher:
 
     Each chunk is reserved in `budget` (``cache.killsize.tempdir``) before it is
     written, so a full temp dir stops the download with InsufficientStorage. The
-    download threads reserve and release under one lock: this fetcher is the budget's
-    only writer.
+    download threads reserve and release under one lock, shared by the fetchers `using`
+    makes: they are the budget's only writers.
     """
 
     def __init__(self, client: httpx.Client, temp_dir: Path, *, deadline: float,
-                 budget: DiskBudget) -> None:
+                 budget: DiskBudget, budget_lock: threading.Lock | None = None) -> None:
         self.client = client
         self.deadline = deadline
         self.temp_dir = temp_dir
         self._budget = budget
-        self._budget_lock = threading.Lock()
+        self._budget_lock = budget_lock or threading.Lock()
+
+    def using(self, client: httpx.Client) -> Fetcher:
+        """A fetcher like this one over another client (the guarded one, for URLs that
+        come from requests), sharing its temp dir, deadline, budget and budget lock."""
+        return Fetcher(client, self.temp_dir, deadline=self.deadline, budget=self._budget,
+                       budget_lock=self._budget_lock)
 
     async def fetch(self, url: str, *, max_bytes: int, optional: bool = False
                     ) -> Fetched | None:
@@ -202,6 +218,8 @@ async def _settle(waiting: asyncio.Future[Any]) -> None:
 def _upstream_error(exc: BaseException) -> BaseException:
     if isinstance(exc, SourceError):
         return exc
+    if isinstance(exc, FetchRefused):
+        return UpstreamRefused(str(exc))
     if isinstance(exc, TimeoutError | httpx.TimeoutException):
         return UpstreamTimeout("upstream timed out")
     if isinstance(exc, httpx.HTTPError):

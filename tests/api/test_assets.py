@@ -250,7 +250,8 @@ def test_imports_from_the_library_and_from_a_url(tmp_path: Path, clip: Path) -> 
     library = tmp_path / "library"
     library.mkdir()
     (library / "film.mp4").write_bytes(clip.read_bytes())
-    with Upstream() as up, HlsdServer(config(channels={"library": str(library)}),
+    with Upstream() as up, HlsdServer(config(channels={"library": str(library)},
+                                             fetch={"allow": ["127.0.0.1"]}),
                                       tmp_dir=tmp_path / "node") as server, \
             httpx.Client(base_url=server.url, headers=ADMIN, timeout=30) as c:
         up.add_file("/media/clip.mp4", clip, "video/mp4")
@@ -262,6 +263,44 @@ def test_imports_from_the_library_and_from_a_url(tmp_path: Path, clip: Path) -> 
         gone = wait_state(c, missing["id"], {"failed", "ready"})
         assert gone["state"] == "failed" and "not found" in str(gone["reason"]), gone
         assert (library / "film.mp4").is_file()  # a library file is the asset's, untouched
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "2130706433", "0177.0.0.1",
+                                  "[::1]", "169.254.169.254", "10.0.0.1"])
+def test_an_import_from_this_node_or_its_network_is_refused(server: HlsdServer,
+                                                            host: str) -> None:
+    """The attack: an asset made of what hlsd alone can reach (its admin API here)."""
+    with httpx.Client(base_url=server.url, headers=ADMIN, timeout=30) as c:
+        before = c.get("/api/assets", params={"limit": 1000}).json()["assets"]
+        url = f"http://{host}:{server.port}/api/streams"
+        made = c.post("/api/assets", json={"url": url})
+        assert made.status_code == 403, made.text
+        error = made.json()["error"]
+        assert error.startswith(f"refused to fetch {url}: ") and "fetch.allow" in error
+        assert c.get("/api/assets", params={"limit": 1000}).json()["assets"] == before
+
+
+def test_an_import_redirected_off_an_allowed_host_fails_with_the_reason(
+        tmp_path: Path, clip: Path) -> None:
+    with Upstream() as up, HlsdServer(config(fetch={"allow": ["localhost"]}),
+                                      tmp_dir=tmp_path) as server, \
+            httpx.Client(base_url=server.url, headers=ADMIN, timeout=30) as c:
+        up.add_file("/media/clip.mp4", clip, "video/mp4")
+        up.add_redirect("/moved.mp4", f"http://127.0.0.1:{up.port}/media/clip.mp4")
+        moved = c.post("/api/assets", json={"url": f"http://localhost:{up.port}/moved.mp4"})
+        assert moved.status_code == 201, moved.text
+        failed = wait_state(c, moved.json()["id"], {"failed", "uploaded", "queued", "ready"})
+        assert failed["state"] == "failed", failed
+        assert f"refused to fetch http://127.0.0.1:{up.port}/media/clip.mp4: 127.0.0.1 is a " \
+               "loopback address" in str(failed["reason"]), failed
+        assert up.count("/moved.mp4") == 1 and up.count("/media/clip.mp4") == 0
+        # The allowed name itself is imported.
+        direct = c.post("/api/assets", json={"url": f"http://localhost:{up.port}/media/clip.mp4"})
+        assert direct.status_code == 201, direct.text
+        fetched = wait_state(c, direct.json()["id"], {"failed", "queued", "processing", "ready"})
+        assert fetched["state"] != "failed", fetched
+    logged = " ".join(server.log_text().split())  # its lines may be wrapped
+    assert logged.count("refused to fetch") == 1
 
 
 def test_token_gated_assets_need_a_token(tmp_path: Path, clip: Path) -> None:

@@ -173,7 +173,8 @@ def test_upstream_and_url_sources_play_through_hlsd(tmp_path: Path) -> None:
             if file.is_file():
                 up.add_file(f"/ext/{file.relative_to(tmp_path / 'ext').as_posix()}", file)
         with HlsdServer({"admin_key": "adm", "url": {"video": f"{up.url}/media"},
-                         "packager": {"segment_duration": 1}},
+                         "packager": {"segment_duration": 1},
+                         "fetch": {"allow": ["127.0.0.1"]}},
                         tmp_dir=tmp_path / "server") as hlsd:
             made = httpx.post(f"{hlsd.url}/api/channels", headers=ADMIN, timeout=60, json={
                 "name": "mixed", "window": 4, "items": [
@@ -184,6 +185,39 @@ def test_upstream_and_url_sources_play_through_hlsd(tmp_path: Path) -> None:
             assert_valid(text, live=True)
             assert all(not s.uri.startswith("http") for s in parse_media(text).segments)
             assert decode_errors(f"{hlsd.url}/live/mixed/index.m3u8", seconds=8) == ""
+            # Allowed no more: the source's segments are refused at the connection, and
+            # the channel plays slate in their place.
+            made = httpx.post(f"{hlsd.url}/api/channels", headers=ADMIN, timeout=60, json={
+                "name": "ext", "window": 4, "items": [
+                    {"source": {"url": f"{up.url}/ext/master.m3u8"}}]})
+            assert made.status_code == 201, made.text
+            hlsd.config["fetch"] = {"allow": []}
+            hlsd.restart()
+            asked = len(up.requests)
+            text = httpx.get(f"{hlsd.url}/live/ext/0/index.m3u8").text
+            segment = httpx.get(f"{hlsd.url}/live/ext/0/{parse_media(text).segments[-1].uri}")
+            assert segment.status_code == 200 and segment.content[:1] == b"\x47"
+            assert len(up.requests) == asked
+            logged = " ".join(hlsd.log_text().split())  # its lines may be wrapped
+            assert "refused to fetch" in logged and "a loopback address" in logged
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "0x7f.0.0.1", "0177.0.0.1",
+                                  "[::ffff:127.0.0.1]"])
+def test_a_url_source_on_this_node_is_refused(server: HlsdServer, tmp_path: Path,
+                                              host: str) -> None:
+    """The attack: a channel that republishes an HLS VOD only this node can reach."""
+    abr_vod(tmp_path / "inside", seconds=2, segment=1, sizes=("640x360",), bitrates=("800k",))
+    with Upstream() as up:
+        up.add_dir("/inside", tmp_path / "inside")
+        url = f"http://{host}:{up.port}/inside/master.m3u8"
+        made = httpx.post(f"{server.url}/api/channels", headers=ADMIN, timeout=60, json={
+            "name": "leak", "items": [{"source": {"url": url}}]})
+        assert made.status_code == 403, made.text
+        error = made.json()["error"]
+        assert f"refused to fetch {url}: " in error and "fetch.allow" in error
+        assert httpx.get(f"{server.url}/api/channels/leak", headers=ADMIN).status_code == 404
+        assert up.requests == []
 
 
 def test_a_media_file_in_the_library_is_packaged_on_the_fly(server: HlsdServer) -> None:

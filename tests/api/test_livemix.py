@@ -14,7 +14,9 @@ import pytest
 
 from hlsd.hls.rules import assert_valid
 from tests._support import media as fx
+from tests._support.hls_vod import media_only_vod
 from tests._support.hlsd_server import HlsdServer
+from tests._support.servers import Upstream
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +120,75 @@ def test_playlist_refusals(hlsd: HlsdServer, headers: dict[str, str], status: in
         assert r.status_code == status, r.text
         assert r.json()["success"] is False and r.json()["error"]["message"]
         assert "root:" not in r.text
+
+
+# -- http(s) prefixes: the outbound policy -------------------------------------------
+
+SPOOF = b"#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.0,\nstreams\n#EXTINF:1.0,\nchannels\n"
+
+
+def refusals_logged(server: HlsdServer) -> int:
+    """Refused fetches in the server's log (its lines may be wrapped)."""
+    return " ".join(server.log_text().split()).count("refused to fetch")
+
+
+@pytest.fixture(scope="module")
+def camera(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real live-style HLS media playlist (no ENDLIST) and its MPEG-TS segments."""
+    folder = tmp_path_factory.mktemp("camera")
+    playlist = media_only_vod(folder, seconds=3, segment=1)
+    text = "".join(line for line in playlist.read_text().splitlines(keepends=True)
+                   if not line.startswith(("#EXT-X-ENDLIST", "#EXT-X-PLAYLIST-TYPE")))
+    playlist.write_text(text)
+    return folder
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "2130706433", "0177.0.0.1",
+                                  "0x7f.0.0.1", "[::ffff:127.0.0.1]"])
+def test_an_http_prefix_on_this_node_is_refused_and_nothing_is_published(
+        hlsd: HlsdServer, host: str) -> None:
+    """The attack: hlsd fetching its own admin routes as segments and publishing them."""
+    name = f"probe-{len(host)}-{host.count('.')}"
+    logged = refusals_logged(hlsd)
+    with httpx.Client(base_url=hlsd.url, timeout=10) as c:
+        c.post("/v1/source", json={"name": name, "segment_len": 1})
+        r = c.post("/v1/playlist", content=SPOOF, headers={
+            "video-source-name": name, "mpeg-ts-uri-prefix": f"http://{host}:{hlsd.port}/api"})
+        assert r.status_code == 403, r.text
+        body = r.json()
+        assert body["success"] is False and body["error"]["code"] == 403
+        message = body["error"]["message"]
+        assert message.startswith(f"refused to fetch http://{host}:{hlsd.port}/api")
+        assert "loopback" in message and "fetch.allow" in message
+        assert c.get(f"/live/{name}/index.m3u8").status_code == 404
+    assert refusals_logged(hlsd) == logged + 1
+
+
+@pytest.mark.parametrize("allow", ["127.0.0.1", "localhost"])
+def test_an_allowed_http_prefix_is_fetched_and_a_redirect_off_it_is_refused(
+        camera: Path, tmp_path: Path, allow: str) -> None:
+    with Upstream() as up, HlsdServer({"fetch": {"allow": [allow]}},
+                                      tmp_dir=tmp_path) as server, \
+            httpx.Client(base_url=server.url, timeout=10) as c:
+        up.add_dir("/cam", camera)
+        up.add_redirect("/metrics-seg.ts", f"http://127.0.0.2:{server.port}/metrics")
+        for name in ("cam", "sneaky"):
+            c.post("/v1/source", json={"name": name, "segment_len": 1})
+        r = c.post("/v1/playlist", content=(camera / "index.m3u8").read_bytes(), headers={
+            "video-source-name": "cam", "mpeg-ts-uri-prefix": f"http://{allow}:{up.port}/cam"})
+        assert r.status_code == 200, r.text
+        text = c.get("/live/cam/index.m3u8").text
+        assert_valid(text, live=True)
+        assert len(m3u8.loads(text).segments) == 3
+        assert up.count("/cam/seg0.ts") == 1
+        # Allowed, the sender's host redirects to a refused address: refused at that hop.
+        r = c.post("/v1/playlist", content=b"#EXTM3U\n#EXT-X-TARGETDURATION:1\n"
+                                            b"#EXTINF:1.0,\nmetrics-seg.ts\n", headers={
+            "video-source-name": "sneaky", "mpeg-ts-uri-prefix": f"http://{allow}:{up.port}/"})
+        assert r.status_code == 403, r.text
+        assert r.json()["error"]["message"].startswith(
+            f"refused to fetch http://127.0.0.2:{server.port}/metrics: 127.0.0.2 is a "
+            "loopback address")
+        assert up.count("/metrics-seg.ts") == 1
+        assert c.get("/live/sneaky/index.m3u8").status_code == 404
+        assert refusals_logged(server) == 1

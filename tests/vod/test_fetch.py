@@ -4,12 +4,14 @@ from pathlib import Path
 
 import pytest
 
+from hlsd.infra.outbound import FetchPolicy
 from hlsd.vod.disk_lru import DiskBudget
 from hlsd.vod.errors import (
     InsufficientStorage,
     InvalidSourceId,
     UpstreamFailed,
     UpstreamNotFound,
+    UpstreamRefused,
     UpstreamTimeout,
 )
 from hlsd.vod.fetch import Fetched, Fetcher, Head, make_client, upstream_url
@@ -179,3 +181,21 @@ async def test_a_head_falls_back_to_the_whole_body_in_the_same_request(tmp_path:
         assert isinstance(empty, Fetched) and empty.size == 0
         with pytest.raises(UpstreamNotFound):
             await _fetcher(tmp_path).fetch_head(f"{up.url}/missing", max_bytes=100, head=10)
+
+
+async def test_a_fetcher_over_the_guarded_client_refuses_with_403_and_shares_the_budget(
+        tmp_path: Path) -> None:
+    budget = DiskBudget("tempdir", 10**9, enforced=True)
+    trusted = _fetcher(tmp_path, budget=budget)
+    guarded = trusted.using(make_client(connect_timeout=2, read_timeout=5, max_redirects=2,
+                                        policy=FetchPolicy()))
+    with Upstream() as up:
+        up.add_bytes("/m/a", b"media-bytes")
+        with pytest.raises(UpstreamRefused) as refused:
+            await guarded.fetch(f"{up.url}/m/a", max_bytes=100)
+        assert refused.value.status == 403 and "loopback" in refused.value.message
+        assert up.requests == [] and budget.used == 0
+        fetched = await trusted.fetch(f"{up.url}/m/a", max_bytes=100)  # the operator's URL
+        assert fetched is not None and budget.used == len(b"media-bytes")
+        guarded.release(fetched)  # one budget: either fetcher gives it back
+        assert budget.used == 0
