@@ -53,6 +53,8 @@ from hlsd.assets.uploads import Upload, UploadStore
 from hlsd.assets.worker import processor_config
 from hlsd.auth.keys import load_root_secret
 from hlsd.auth.tokens import TokenSigner
+from hlsd.backends import DATABASE, watch_database, watch_redis, watch_store
+from hlsd.backends import gauge as backend_gauge
 from hlsd.channels import ChannelService, Playout, SourceKind
 from hlsd.channels.feed import ChannelFeeds
 from hlsd.channels.sources import library_file
@@ -62,6 +64,7 @@ from hlsd.config import CONFIG_ENV, PlaybackAccess, Settings, load_settings
 from hlsd.db import database_url, init_schema, make_engine, session_factory
 from hlsd.db.models import AssetRow
 from hlsd.infra.admission import Admission
+from hlsd.infra.backends import Backends, BackendState
 from hlsd.infra.client_address import ClientAddress, TrustedProxies, parse_networks
 from hlsd.infra.guarded_http import guarded_async_client
 from hlsd.infra.limits import ConnectionLimits
@@ -86,12 +89,15 @@ from hlsd.wscdn import CdnConfig, WebsocketCdn
 log = logging.getLogger(__name__)
 
 _MAX_SEGMENT_ENTRIES = 200_000
+_BACKEND_START_WAIT = 15.0
+"""Seconds the start waits for the backends' first answers (a connect timeout or two)."""
 
 
 @dataclass(kw_only=True)
 class Services:
     settings: Settings
     metrics: Metrics
+    backends: Backends
     client: httpx.Client
     request_client: httpx.Client
     """For URLs that come from requests (LiveMix prefixes, asset imports): guarded."""
@@ -134,6 +140,7 @@ def build_services(settings: Settings) -> Services:
         folder.mkdir(parents=True, exist_ok=True)
     _clean_temp(settings.temp_dir)
     metrics = Metrics()
+    backends = Backends(on_change=backend_gauge(metrics))
     killsize = settings.cache.killsize
     sources = DiskLRU(settings.cache_dir / "media", name="sources",
                       max_bytes=settings.cache.size, max_entries=settings.cache.limit)
@@ -190,8 +197,9 @@ def build_services(settings: Settings) -> Services:
     push = HttpPushIngest(hub, max_pending_bytes=lv.max_pending_bytes,
                           max_feeds=lv.max_streams)
     configured_db = settings.database_url.get_secret_value() if settings.database_url else None
-    engine = make_engine(database_url(settings.data_dir, configured_db))
-    sessions = session_factory(engine)
+    db_url = database_url(settings.data_dir, configured_db)
+    engine = make_engine(db_url)
+    sessions = session_factory(engine, gate=functools.partial(backends.require, DATABASE))
     livemix_ingest = LiveMixIngest(push, client=request_client, policy=policy,
                                    file_roots=settings.livemix.file_roots,
                                    max_segment_bytes=lv.max_segment_bytes)
@@ -247,7 +255,20 @@ def build_services(settings: Settings) -> Services:
     cdn, registry, announcer, relays = _websocket_cdn(settings, hub, metrics, feeds)
     uploads, assets, asset_jobs, asset_progress, asset_cache = _assets(
         settings, sessions, objects, fetcher.using(request_client), policy, metrics)
-    return Services(settings=settings, metrics=metrics, client=client,
+    watch_database(backends, engine, db_url, start_up=[
+        functools.partial(init_schema, engine), recorder.open, auto_recorder.open,
+        uploads.redeliver, assets.recover,
+        functools.partial(_resume_channel_recordings, recorder, hub, feeds)])
+    watch_store(backends, objects)
+    if isinstance(registry, RedisRegistry):
+        assert settings.cluster.redis_url is not None
+        watch_redis(backends, "Redis registry", settings.cluster.redis_url.get_secret_value(),
+                    registry.ping)
+    if isinstance(asset_jobs, RedisJobs):
+        assert settings.assets.redis_url is not None
+        watch_redis(backends, "Redis job queue", settings.assets.redis_url.get_secret_value(),
+                    asset_jobs.ping)
+    return Services(settings=settings, metrics=metrics, backends=backends, client=client,
                     request_client=request_client, executor=executor,
                     hub=hub, push=push, signer=signer, engine=engine,
                     sessions=sessions, livemix=livemix_ingest,
@@ -359,25 +380,23 @@ def create_app(settings: Settings) -> ASGIApp:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await init_schema(services.engine)
-        await services.recorder.open()
-        await services.auto_recorder.open()
-        await services.uploads.redeliver()
         services.asset_jobs.start()
-        await services.assets.recover()
-        for stream in services.recorder.streams():
-            if services.hub.get(stream) is None:
-                await services.feeds.find(stream)  # a channel's recording carries on
+        # A backend that does not answer is no reason not to serve: the rest is served,
+        # and it is retried until it answers (then its start-up steps run).
+        await services.backends.start(wait=_BACKEND_START_WAIT)
         janitor = asyncio.create_task(_janitor(services), name="hlsd-janitor")
         sweeper = asyncio.create_task(_sweep_streams(services), name="hlsd-streams")
         background = [janitor, sweeper]
         if services.announcer is not None:
             background.append(asyncio.create_task(services.announcer.run(),
                                                   name="hlsd-registry"))
-        log.info("hlsd %s ready; data in %s", __version__, settings.data_dir.resolve())
+        missing = [b.name for b in services.backends.all if b.state is not BackendState.UP]
+        log.info("hlsd %s ready; data in %s%s", __version__, settings.data_dir.resolve(),
+                 f"; serving without: {', '.join(missing)} (retried)" if missing else "")
         try:
             yield
         finally:
+            await services.backends.close()
             for task in background:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -403,14 +422,15 @@ def create_app(settings: Settings) -> ASGIApp:
 
     app = FastAPI(title="hlsd", version=__version__, lifespan=lifespan,
                   docs_url="/docs", redoc_url=None)
-    install_error_handlers(app)
+    install_error_handlers(app, services.backends)
     handshake = settings.handshake.get_secret_value() if settings.handshake else None
     admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
     publish_auth = ingest.PublishAuth(
         tuple(k.get_secret_value() for k in settings.live.publish_keys))
     source_names = livemix.SourceNames(services.sessions)
     routers = [
-        service.router(metrics=services.metrics, admin_key=admin_key),
+        service.router(metrics=services.metrics, admin_key=admin_key,
+                       backends=services.backends),
         gostreamer.router(streams=services.streams, handshake=handshake,
                           default_expiry=settings.cache.expiry, max_batch=1000,
                           max_expiry=24 * 3600.0, metrics=services.metrics),
@@ -468,7 +488,7 @@ def create_app(settings: Settings) -> ASGIApp:
         (replay.PREFIX, recording_playback),
         (replay.LiveMixRecordingPlayback.PREFIX,
          replay.LiveMixRecordingPlayback(recording_playback)),
-    ]), limits=limits, body_timeout=settings.http.body_timeout,
+    ], backends=services.backends), limits=limits, body_timeout=settings.http.body_timeout,
         setting="http.max_requests_per_ip"), proxies)
 
 
@@ -504,6 +524,15 @@ async def _sweep_streams(services: Services) -> None:
         services.auto_recorder.sweep()
         services.relays.sweep()
         services.feeds.sweep()
+
+
+async def _resume_channel_recordings(recorder: Recorder, hub: StreamHub,
+                                     feeds: ChannelFeeds) -> None:
+    """A recording of a channel carries on after a restart: the channel is fed into the
+    hub again (it is fed only while something reads it)."""
+    for stream in recorder.streams():
+        if hub.get(stream) is None:
+            await feeds.find(stream)
 
 
 def _clean_temp(temp_dir: Path) -> None:

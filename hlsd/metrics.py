@@ -53,6 +53,9 @@ class Metrics:
             "hlsd_recording_store_retries_total", "Object store writes tried again",
             registry=self.registry)
 
+        self.backend_up = Gauge(
+            "hlsd_backend_up", "1 while a backend (database, object store, Redis) answers",
+            ["backend"], registry=self.registry)
         self.ws_connections = Gauge(
             "hlsd_ws_connections", "Websocket CDN connections by mode", ["mode"],
             registry=self.registry)

@@ -10,10 +10,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
+from hlsd.api._envelope import PREFIX as LIVEMIX_PREFIX
+from hlsd.api._envelope import failure
 from hlsd.assets.service import AssetError
 from hlsd.auth.access import Refused
 from hlsd.channels import ChannelError
 from hlsd.db import NotFound
+from hlsd.infra.backends import Backends, BackendUnavailable
 from hlsd.infra.logs import clip
 from hlsd.ingest.http_push import IngestError
 from hlsd.recording import RecordingError
@@ -22,12 +25,25 @@ from hlsd.vod.streams import StreamGone, UnknownStream
 
 log = logging.getLogger(__name__)
 
+RETRY_AFTER = "5"
+"""Seconds a client is told to wait when a backend is down."""
+
 
 def error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def unavailable(request: Request, exc: BackendUnavailable) -> JSONResponse:
+    """503, in LiveMix's envelope on its routes."""
+    if request.url.path.startswith(LIVEMIX_PREFIX):
+        response = failure(request, 503, str(exc))
+    else:
+        response = JSONResponse({"error": str(exc)}, status_code=503)
+    response.headers["retry-after"] = RETRY_AFTER
+    return response
+
+
+def install_error_handlers(app: FastAPI, backends: Backends) -> None:
     async def source_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, SourceError)
         level = logging.WARNING if exc.status >= 500 or isinstance(
@@ -61,8 +77,15 @@ def install_error_handlers(app: FastAPI) -> None:
                             headers=exc.headers)
 
     async def crashed(request: Request, exc: Exception) -> JSONResponse:
+        outage = backends.classify(exc)
+        if outage is not None:
+            return unavailable(request, outage)
         log.exception("%s %s failed", request.method, clip(request.url.path), exc_info=exc)
         return error(500, "internal error")
+
+    async def backend_down(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, BackendUnavailable)
+        return unavailable(request, exc)
 
     async def ingest_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, IngestError)
@@ -92,4 +115,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(UnknownStream, unknown)
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(BackendUnavailable, backend_down)
     app.add_exception_handler(Exception, crashed)

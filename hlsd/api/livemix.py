@@ -9,7 +9,6 @@ also plays at ``/live/<name>/index.m3u8``.
 from __future__ import annotations
 
 import logging
-import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -18,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, Validat
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hlsd.api._admin import require_admin
+from hlsd.api._envelope import envelope, failure
 from hlsd.api._json import iso
 from hlsd.api.ingest import PublishAuth, bounded_body
 from hlsd.auth.access import Refused
@@ -62,16 +62,6 @@ class SourceNames:
             self.remember(source)
             known = (source.name, source.streaming)
         return known[0] if known[1] else None
-
-
-def envelope(request: Request, status: int = 200, **body: Any) -> JSONResponse:
-    request_id = request.headers.get("x-request-id") or str(uuid.uuid4())
-    return JSONResponse({"success": status < 400, "request_id": request_id, **body},
-                        status_code=status, headers={"x-request-id": request_id})
-
-
-def failure(request: Request, status: int, message: str) -> JSONResponse:
-    return envelope(request, status, error={"code": status, "message": message})
 
 
 def admin_refusal(request: Request, admin_key: str | None) -> JSONResponse | None:

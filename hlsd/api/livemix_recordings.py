@@ -16,9 +16,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
+from hlsd.api._envelope import envelope, failure
 from hlsd.api._json import iso
 from hlsd.api.ingest import bounded_body
-from hlsd.api.livemix import admin_refusal, envelope, failure
+from hlsd.api.livemix import admin_refusal
 from hlsd.db import NotFound, RecordedSegment, Recording, repo
 from hlsd.db.repo import Sessions
 from hlsd.recording import Recorder, RecordingError

@@ -1,6 +1,9 @@
-"""Service endpoints: ``/api/health`` and ``/metrics``."""
+"""Service endpoints: ``/api/health`` (liveness, and the state of each backend),
+``/api/ready`` (readiness, for load balancers) and ``/metrics``."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -9,15 +12,37 @@ from starlette.responses import Response
 
 from hlsd import __version__
 from hlsd.api._admin import require_admin
+from hlsd.infra.backends import Backends, BackendState
 from hlsd.metrics import Metrics
 
 
-def router(*, metrics: Metrics, admin_key: str | None) -> APIRouter:
+def router(*, metrics: Metrics, admin_key: str | None, backends: Backends) -> APIRouter:
     api = APIRouter(tags=["service"])
 
     @api.get("/api/health")
     async def health() -> JSONResponse:
-        return JSONResponse({"status": "ok", "version": __version__})
+        """Always 200 while the process serves. ``status`` is ``ok`` when every backend
+        answers, ``degraded`` when one is down (``backends`` says which: everything
+        that does not need it is still served), ``starting`` before the first answers.
+        """
+        states = {b.state for b in backends.all}
+        status = ("degraded" if BackendState.DOWN in states
+                  else "ok" if states <= {BackendState.UP} else "starting")
+        return JSONResponse({
+            "status": status, "version": __version__,
+            "backends": {b.name: {"state": b.state.value,
+                                  "since": datetime.fromtimestamp(b.since, UTC).isoformat()}
+                         for b in backends.all}})
+
+    @api.get("/api/ready")
+    async def ready() -> JSONResponse:
+        """200 once every backend answers; 503 (with the ones it waits for) until then,
+        so a load balancer sends nothing here that would be refused."""
+        waiting = [b.name for b in backends.all if b.state is not BackendState.UP]
+        if waiting:
+            return JSONResponse({"ready": False, "waiting_for": waiting}, status_code=503,
+                                headers={"retry-after": "5"})
+        return JSONResponse({"ready": True})
 
     @api.get("/metrics", include_in_schema=False)
     async def prometheus(request: Request) -> Response:

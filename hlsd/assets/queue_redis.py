@@ -141,6 +141,9 @@ class RedisJobs:
     def start(self) -> None:
         return None
 
+    async def ping(self) -> None:
+        await self._queue.redis.ping()
+
     async def submit(self, asset_id: str) -> None:
         try:
             await self._connect()

@@ -73,6 +73,9 @@ class RedisRegistry:
         value = await self._redis.get(self._prefix + stream)
         return str(value) if value else None
 
+    async def ping(self) -> None:
+        await self._redis.ping()
+
     async def close(self) -> None:
         await self._redis.aclose()
 

@@ -5,6 +5,7 @@ configured. Nothing here holds state at import time; `app.py` builds one engine.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from hlsd.db.availability import GuardedSessions
 from hlsd.db.errors import SchemaMismatch
 from hlsd.db.models import Base, RecordedSegment, SchemaVersion
 from hlsd.db.timestamps import utcnow
@@ -32,6 +34,7 @@ SCHEMA_VERSION = 4
 # pg_advisory_xact_lock key that serialises schema creation across processes ("hlsd").
 _PG_SCHEMA_LOCK = 0x686C7364
 _SQLITE_BUSY_TIMEOUT = 10.0
+_PG_CONNECT_TIMEOUT = 5.0
 _SQLITE_PRAGMAS = (
     f"PRAGMA busy_timeout = {int(_SQLITE_BUSY_TIMEOUT * 1000)}",
     "PRAGMA synchronous = NORMAL",
@@ -87,6 +90,7 @@ def make_engine(
         engine = create_async_engine(parsed, connect_args=args, echo=echo)
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         return engine
+    args.setdefault("timeout", _PG_CONNECT_TIMEOUT)  # asyncpg's own default is 60 s
     return create_async_engine(
         parsed,
         connect_args=args,
@@ -105,9 +109,13 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> N
         cursor.close()
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions whose objects stay readable after commit (they are handed to callers)."""
-    return async_sessionmaker(engine, expire_on_commit=False)
+def session_factory(engine: AsyncEngine, *, gate: Callable[[], None] | None = None,
+                    ) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose objects stay readable after commit (they are handed to callers);
+    with `gate`, each session is first allowed by it (`availability.GuardedSessions`)."""
+    if gate is None:
+        return async_sessionmaker(engine, expire_on_commit=False)
+    return GuardedSessions(engine, gate=gate, expire_on_commit=False)
 
 
 async def init_schema(engine: AsyncEngine) -> int:

@@ -14,6 +14,7 @@ from hlsd.storage.base import (
     ObjectNotFound,
     ObjectStore,
     StorageError,
+    StoreUnreachable,
     validate_key,
     validate_prefix,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "S3Store",
     "StorageError",
     "StorageSettings",
+    "StoreUnreachable",
     "make_store",
     "validate_key",
     "validate_prefix",

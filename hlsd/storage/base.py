@@ -49,6 +49,11 @@ class StorageError(Exception):
     """The store could not do what was asked: I/O error, network failure, refusal."""
 
 
+class StoreUnreachable(StorageError):
+    """The store itself is out of reach (its endpoint, its bucket, its folder), as
+    opposed to one object or one request failing: the store is down."""
+
+
 class ObjectNotFound(StorageError, LookupError):
     """No object under this key."""
 
@@ -154,6 +159,16 @@ class ObjectStore(Protocol):
         object). Files are replaced whole, never changed in place, so an open file
         stays one consistent version.
         """
+        ...
+
+    @property
+    def address(self) -> str:
+        """Where the store is, with no credentials (for logs)."""
+        ...
+
+    async def probe(self) -> None:
+        """Raise `StoreUnreachable` unless the store can be used now (an S3 bucket that
+        is missing is created first where the store is configured to)."""
         ...
 
     async def close(self) -> None: ...

@@ -37,6 +37,7 @@ from hlsd.storage.base import (
     ObjectInfo,
     ObjectNotFound,
     StorageError,
+    StoreUnreachable,
     check_range,
     validate_key,
     validate_prefix,
@@ -74,6 +75,14 @@ class LocalStore:
 
     def __repr__(self) -> str:
         return f"LocalStore({str(self._root)!r})"
+
+    @property
+    def address(self) -> str:
+        return str(self._root)
+
+    async def probe(self) -> None:
+        if not await asyncio.to_thread(_writable_dir, self._root):
+            raise StoreUnreachable(f"{self._root} is not a writable folder")
 
     def _path(self, key: str) -> Path:
         return self._root.joinpath(*validate_key(key).split("/"))
@@ -354,3 +363,7 @@ def _errors(key: str | None) -> Iterator[None]:
         raise ObjectNotFound(key) from exc
     except OSError as exc:
         raise StorageError(f"local store: {exc}") from exc
+
+
+def _writable_dir(path: Path) -> bool:
+    return path.is_dir() and os.access(path, os.W_OK | os.X_OK)

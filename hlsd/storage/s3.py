@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, cast
@@ -31,6 +31,7 @@ from hlsd.storage.base import (
     ObjectInfo,
     ObjectNotFound,
     StorageError,
+    StoreUnreachable,
     check_range,
     validate_key,
     validate_prefix,
@@ -101,6 +102,43 @@ class S3Store:
     def bucket(self) -> str:
         return self._bucket
 
+    @property
+    def address(self) -> str:
+        scheme = "https" if self._secure else "http"
+        return f"{scheme}://{self._endpoint}/{self._bucket}"
+
+    async def probe(self) -> None:
+        client = await self._minio()
+        with _errors(None):
+            if await client.bucket_exists(self._bucket):
+                return
+        await self._missing_bucket()
+
+    async def _missing_bucket(self) -> None:
+        """The bucket is gone (a store restarted empty): made again where configured,
+        else a clear error, never an endless retry of the same write."""
+        if not self._create_bucket:
+            raise StoreUnreachable(
+                f"the bucket {self._bucket!r} does not exist at {self.address}: create "
+                "it, or set storage.create_bucket: true")
+        client = await self._minio()
+        with _errors(None):
+            await _ensure_bucket(client, self._bucket)
+
+    async def _writing(self, write: Callable[[Minio], Awaitable[object]]) -> None:
+        """Run `write`; if the bucket has gone, make it again (when configured) and run
+        it once more."""
+        client = await self._minio()
+        try:
+            with _errors(None):
+                await write(client)
+        except StorageError as exc:
+            if not _bucket_missing(exc):
+                raise
+            await self._missing_bucket()
+            with _errors(None):
+                await write(client)
+
     def _name(self, key: str) -> str:
         return self._prefix + validate_key(key)
 
@@ -149,24 +187,16 @@ class S3Store:
 
     async def put(self, key: str, data: bytes, *, content_type: str = DEFAULT_CONTENT_TYPE) -> None:
         name = self._name(key)
-        client = await self._minio()
         length = len(data)
-        with _errors(None):
-            await client.put_object(
-                self._bucket,
-                name,
-                io.BytesIO(data),
-                length,
-                content_type=content_type,
-                part_size=_part_size(length),
-                num_parallel_uploads=_PARALLEL_PARTS,
-            )
+        await self._writing(lambda client: client.put_object(
+            self._bucket, name, io.BytesIO(data), length, content_type=content_type,
+            part_size=_part_size(length), num_parallel_uploads=_PARALLEL_PARTS))
 
     async def put_file(self, key: str, path: Path, *,
                        content_type: str = DEFAULT_CONTENT_TYPE) -> None:
         name = self._name(key)
-        client = await self._minio()
-        with _errors(None):
+
+        async def upload(client: Minio) -> None:
             try:
                 file, length = await asyncio.to_thread(_open_sized, path)
             except OSError as exc:
@@ -180,6 +210,8 @@ class S3Store:
                     num_parallel_uploads=1)
             finally:
                 await asyncio.to_thread(file.close)
+
+        await self._writing(upload)
 
     async def get(self, key: str) -> bytes:
         name = self._name(key)
@@ -324,16 +356,27 @@ def _is_key(key: str) -> bool:
     return True
 
 
+def _bucket_missing(exc: BaseException) -> bool:
+    return isinstance(exc.__cause__, S3Error) and exc.__cause__.code == "NoSuchBucket"
+
+
 @contextmanager
 def _errors(key: str | None) -> Iterator[None]:
-    """S3's not-found (for reads of ``key``) becomes `ObjectNotFound`; the rest `StorageError`."""
+    """S3's not-found (for reads of ``key``) becomes `ObjectNotFound`; an endpoint out of
+    reach or a missing bucket `StoreUnreachable`; the rest `StorageError`."""
     try:
         yield
+    except StorageError:
+        raise
     except S3Error as exc:
         if key is not None and exc.code in _NOT_FOUND:
             raise ObjectNotFound(key) from exc
+        if exc.code == "NoSuchBucket":
+            raise StoreUnreachable("S3: the bucket does not exist (NoSuchBucket)") from exc
         raise StorageError(f"S3: {exc.code}: {exc.message}") from exc
     except MinioException as exc:
         raise StorageError(f"S3: {exc}") from exc
-    except (aiohttp.ClientError, TimeoutError) as exc:
+    except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+        raise StoreUnreachable(f"S3 endpoint: {exc!r}") from exc
+    except aiohttp.ClientError as exc:
         raise StorageError(f"S3 endpoint: {exc!r}") from exc

@@ -48,7 +48,10 @@ class StreamHub:
         self._listeners: tuple[SegmentListener, ...] = ()
 
     def add_listener(self, listener: SegmentListener) -> None:
-        """Hear of every segment committed from now on, on streams to come as well."""
+        """Hear of every segment committed from now on, on streams to come as well
+        (once, however often it asks: a start-up step may be run again)."""
+        if listener in self._listeners:
+            return
         self._listeners = (*self._listeners, listener)
         for stream in self._streams.values():
             stream.listen(self._listeners)

