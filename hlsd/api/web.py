@@ -2,8 +2,8 @@
 package folder in ``hlsd/web/client``), the spectate page that uses it, and hls.js.
 
 hls.js is third-party and never in the repository: it is served from a ``node_modules``
-folder installed at set-up time (``npm ci``) when there is one, else the page is sent to
-the pinned version on the jsDelivr CDN.
+folder installed at set-up time (``npm ci``). Nothing is ever fetched from another host:
+without that folder the pages say how to install it.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 CLIENT_FILES = {"hlsd-ws-client.js": "text/javascript", "package.json": "application/json",
                 "README.md": "text/markdown"}
-HLS_JS_VERSION = "1.7.4"
-HLS_JS_CDN = f"https://cdn.jsdelivr.net/npm/hls.js@{HLS_JS_VERSION}/dist/hls.min.js"
+HLS_JS_MISSING = ("hls.js is not installed next to hlsd: run `npm ci` in the hlsd folder "
+                  "(it installs the version package-lock.json pins into node_modules/)")
 
 
 def find_hls_js(*roots: Path) -> Path | None:
@@ -56,7 +56,7 @@ def router(*, ws_path: str, hls_js: Path | None) -> APIRouter:
     @api.get("/web/vendor/hls.min.js")
     async def hls() -> Response:
         if hls_js is None:
-            return RedirectResponse(HLS_JS_CDN, status_code=307)
+            return JSONResponse({"error": HLS_JS_MISSING}, status_code=503)
         return FileResponse(hls_js, media_type="text/javascript",
                             headers={"cache-control": "public, max-age=86400"})
 

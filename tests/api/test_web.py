@@ -102,3 +102,19 @@ async def test_the_dashboard_lists_live_streams(tmp_path: Path) -> None:
             assert (await c.get(listed["playlist"])).status_code == 200
             await viewer.close()
             await pub.close()
+
+
+async def test_without_hls_js_installed_no_other_host_is_named() -> None:
+    """Offline: a missing hls.js is a clear 503 saying how to install it, never a
+    redirect to a CDN."""
+    from fastapi import FastAPI
+
+    from hlsd.api import web
+
+    app = FastAPI()
+    app.include_router(web.router(ws_path="/ws", hls_js=None))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://hlsd") as c:
+        missing = await c.get("/web/vendor/hls.min.js")
+    assert missing.status_code == 503 and "npm ci" in missing.json()["error"]
+    assert "location" not in missing.headers
