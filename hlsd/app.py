@@ -395,8 +395,7 @@ def create_app(settings: Settings) -> ASGIApp:
     routers = [
         service.router(metrics=services.metrics, admin_key=admin_key),
         gostreamer.router(streams=services.streams, handshake=handshake,
-                          default_expiry=settings.cache.expiry, max_batch=1000,
-                          max_expiry=24 * 3600.0, metrics=services.metrics),
+                          default_expiry=settings.cache.expiry, metrics=services.metrics),
         streams.router(signer=services.signer, hub=services.hub, admin_key=admin_key),
         ingest.router(ingest=services.push, authorize=publish_auth,
                       max_body=settings.live.max_segment_bytes),

@@ -9,12 +9,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from hlsd.api._body import describe
 from hlsd.assets.service import AssetError
 from hlsd.auth.access import Refused
 from hlsd.channels import ChannelError
 from hlsd.db import NotFound
 from hlsd.ingest.http_push import IngestError
 from hlsd.recording import RecordingError
+from hlsd.streams import InvalidStreamName
 from hlsd.vod.errors import InsufficientStorage, SourceError
 from hlsd.vod.streams import StreamGone, UnknownStream
 
@@ -47,11 +49,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def invalid(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        parts = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-            parts.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
-        return error(422, "; ".join(parts) or "malformed request")
+        return error(422, describe(exc.errors()))
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HTTPException)
@@ -73,6 +71,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def not_found(request: Request, exc: Exception) -> JSONResponse:
         return error(404, str(exc))
 
+    async def bad_name(request: Request, exc: Exception) -> JSONResponse:
+        return error(400, str(exc))
+
+    app.add_exception_handler(InvalidStreamName, bad_name)
     app.add_exception_handler(RecordingError, status_error)
     app.add_exception_handler(ChannelError, status_error)
     app.add_exception_handler(AssetError, status_error)

@@ -14,7 +14,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.requests import ClientDisconnect
 
+from hlsd.api._openapi import ERRORS, raw_body
 from hlsd.auth.access import bearer, is_loopback
+from hlsd.infra.logs import clip
 from hlsd.ingest.http_push import Accepted, HttpPushIngest, IngestError
 from hlsd.streams import StreamBusy
 
@@ -45,9 +47,11 @@ class PublishAuth:
 
 
 def router(*, ingest: HttpPushIngest, authorize: PublishAuth, max_body: int) -> APIRouter:
-    api = APIRouter(tags=["live"])
+    api = APIRouter(tags=["live"], responses=ERRORS)
 
-    @api.api_route("/ingest/{stream}/{path:path}", methods=["PUT", "POST"], status_code=201)
+    @api.api_route("/ingest/{stream}/{path:path}", methods=["PUT", "POST"], status_code=201,
+                   openapi_extra=raw_body("application/vnd.apple.mpegurl", "video/mp2t",
+                                          "application/octet-stream", required=False))
     async def push(stream: str, path: str, request: Request) -> Response:
         try:
             publisher = authorize(request)
@@ -63,10 +67,11 @@ def router(*, ingest: HttpPushIngest, authorize: PublishAuth, max_body: int) -> 
                 finally:
                     ingest.upload_finished(stream, path, body)
         except IngestError as exc:
-            log.info("ingest %s/%s refused (%d): %s", stream, path, exc.status, exc.message)
+            log.info("ingest %s/%s refused (%d): %s", clip(stream), clip(path), exc.status,
+                     clip(exc.message))
             return JSONResponse({"error": exc.message}, status_code=exc.status)
         except StreamBusy as exc:
-            log.info("ingest %s/%s refused (409): %s", stream, path, exc)
+            log.info("ingest %s/%s refused (409): %s", clip(stream), clip(path), exc)
             return JSONResponse({"error": str(exc)}, status_code=409)
         except ClientDisconnect:
             # A publisher that vanished mid-upload: nothing of it was kept.

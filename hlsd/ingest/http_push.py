@@ -44,14 +44,14 @@ class IngestError(Exception):
 
 
 def validate_stream_id(stream: str) -> str:
-    if not STREAM_ID.match(stream) or ".." in stream:
+    if not STREAM_ID.fullmatch(stream) or ".." in stream:
         raise IngestError("stream ids are 1-128 characters of A-Z a-z 0-9 _ . ~ -", status=400)
     return stream
 
 
 def validate_path(path: str) -> str:
     parts = path.split("/")
-    if len(parts) > _MAX_DEPTH or not all(_PART.match(p) and ".." not in p for p in parts):
+    if len(parts) > _MAX_DEPTH or not all(_PART.fullmatch(p) and ".." not in p for p in parts):
         raise IngestError(f"invalid ingest path {path!r}", status=400)
     return path
 
