@@ -141,8 +141,10 @@ class LiveRendition:
         last = self._segments[-1] if self._segments else None
         if last is not None and program_date_time < last.program_date_time + _PDT_STEP:
             # PROGRAM-DATE-TIME must advance (as written, to the millisecond); a publisher's
-            # clock that did not is mended.
-            program_date_time = last.program_date_time + timedelta(seconds=last.duration)
+            # clock that did not is mended (by a millisecond at least, after a segment of
+            # next to no duration).
+            program_date_time = last.program_date_time + max(
+                timedelta(seconds=last.duration), _PDT_STEP)
         segment = Segment(
             sequence=self._next_sequence,
             name=f"{self._session}-{self._next_sequence}.{extension}",
