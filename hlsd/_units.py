@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
@@ -27,6 +28,8 @@ def parse_size(value: str | int | float) -> int:
     if isinstance(value, bool):
         raise ValueError(f"not a size: {value!r}")
     if isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"size must be a finite number: {value!r}")
         if value < 0:
             raise ValueError(f"size must not be negative: {value!r}")
         return int(value)
@@ -34,7 +37,10 @@ def parse_size(value: str | int | float) -> int:
     if not match:
         raise ValueError(f"not a size: {value!r}")
     number, unit = match.groups()
-    return int(float(number) * _SIZE_FACTORS[(unit or "").lower()])
+    size = float(number) * _SIZE_FACTORS[(unit or "").lower()]
+    if not math.isfinite(size):
+        raise ValueError(f"size is out of range: {value!r}")
+    return int(size)
 
 
 def parse_duration(value: str | int | float, *, bare_unit: float = 60.0) -> float:
@@ -46,7 +52,10 @@ def parse_duration(value: str | int | float, *, bare_unit: float = 60.0) -> floa
     if isinstance(value, bool):
         raise ValueError(f"not a duration: {value!r}")
     if isinstance(value, int | float):
-        seconds = float(value) * bare_unit
+        try:
+            seconds = float(value) * bare_unit
+        except OverflowError:
+            raise ValueError("duration is out of range") from None
     else:
         text = value.strip()
         if re.fullmatch(r"\d+(?:\.\d+)?", text):
@@ -56,6 +65,8 @@ def parse_duration(value: str | int | float, *, bare_unit: float = 60.0) -> floa
             if not parts or "".join(n + u for n, u in parts) != text:
                 raise ValueError(f"not a duration: {value!r} (use e.g. 90s, 1m30s, 2h)")
             seconds = sum(float(n) * _DURATION_FACTORS[u] for n, u in parts)
+    if not math.isfinite(seconds):
+        raise ValueError("duration must be a finite number")
     if seconds <= 0:
         raise ValueError(f"duration must be positive: {value!r}")
     return seconds

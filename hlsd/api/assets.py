@@ -10,18 +10,20 @@ small file in one request), a URL (``{"url"}``) or a library file (``{"library"}
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
+from pydantic import ConfigDict, Field, StrictInt, StrictStr, model_validator
 
 from hlsd.api._admin import require_admin
 from hlsd.api._body import read_body, read_limited
+from hlsd.api._bounds import Body
 from hlsd.api._json import iso
-from hlsd.api.streams import issue_token
+from hlsd.api._openapi import ERRORS, body, raw_body
+from hlsd.api.streams import TokenRequest, issue_token
 from hlsd.api.vod_assets import asset_subject
-from hlsd.assets.service import AssetError, AssetService
+from hlsd.assets.service import AssetService
 from hlsd.assets.state import AssetState
 from hlsd.assets.subtitles import MAX_BYTES as MAX_SUBTITLE_BYTES
 from hlsd.auth.tokens import TokenSigner
@@ -32,11 +34,15 @@ from hlsd.db.repo import Sessions
 UPLOADS = "/api/uploads"
 
 
-class NewAsset(BaseModel):
+MAX_LISTED = 1000
+"""Assets in one page of the listing."""
+
+
+class NewAsset(Body):
     model_config = ConfigDict(extra="forbid")
     title: StrictStr | None = Field(default=None, max_length=255)
-    size: int | None = Field(default=None, ge=0)
-    """For an upload: its length in bytes, if known."""
+    size: StrictInt | None = Field(default=None, ge=0, le=(1 << 63) - 1)
+    """For an upload: its length in bytes, if known (at most ``assets.max_upload``)."""
     url: StrictStr | None = Field(default=None, max_length=4096)
     library: StrictStr | None = Field(default=None, max_length=1024)
     access: Literal["public", "token"] | None = None
@@ -81,7 +87,7 @@ def asset_json(asset: AssetRow, *, progress: float | None = None) -> dict[str, A
 def router(*, service: AssetService, sessions: Sessions, admin_key: str | None,
            live_progress: dict[str, float], signer: TokenSigner,
            default_access: str) -> APIRouter:
-    api = APIRouter(prefix="/api/assets", tags=["assets"])
+    api = APIRouter(prefix="/api/assets", tags=["assets"], responses=ERRORS)
 
     def admin(request: Request) -> None:
         require_admin(request, admin_key)
@@ -90,7 +96,7 @@ def router(*, service: AssetService, sessions: Sessions, admin_key: str | None,
         return JSONResponse(asset_json(asset, progress=live_progress.get(asset.id)),
                             status_code=status)
 
-    @api.post("", status_code=201)
+    @api.post("", status_code=201, openapi_extra=body(NewAsset, required=False))
     async def create(request: Request) -> JSONResponse:
         admin(request)
         body = await read_body(request, NewAsset) if await request.body() else NewAsset()
@@ -107,14 +113,13 @@ def router(*, service: AssetService, sessions: Sessions, admin_key: str | None,
         return answer(asset, 201)
 
     @api.get("")
-    async def list_all(request: Request, limit: int = 100, offset: int = 0,
-                       state: str | None = None) -> JSONResponse:
+    async def list_all(request: Request,
+                       limit: Annotated[int, Query(ge=1, le=MAX_LISTED)] = 100,
+                       offset: Annotated[int, Query(ge=0, le=1 << 62)] = 0,
+                       state: AssetState | None = None) -> JSONResponse:
         admin(request)
-        if state is not None and state not in {s.value for s in AssetState}:
-            raise AssetError(422, f"no state {state!r}")
-        rows = await repo.list_assets(sessions, limit=max(1, min(limit, 1000)),
-                                      offset=max(0, offset),
-                                      states=[state] if state else None)
+        rows = await repo.list_assets(sessions, limit=limit, offset=offset,
+                                      states=[state.value] if state else None)
         return JSONResponse({"assets": [asset_json(r, progress=live_progress.get(r.id))
                                         for r in rows]})
 
@@ -123,7 +128,7 @@ def router(*, service: AssetService, sessions: Sessions, admin_key: str | None,
         admin(request)
         return answer(await service.get(asset_id))
 
-    @api.put("/{asset_id}/content")
+    @api.put("/{asset_id}/content", openapi_extra=raw_body("application/octet-stream"))
     async def content(asset_id: str, request: Request) -> JSONResponse:
         """The whole file in the body (small files; large ones go through tus)."""
         admin(request)
@@ -132,9 +137,11 @@ def router(*, service: AssetService, sessions: Sessions, admin_key: str | None,
                                           int(length) if length and length.isdigit() else None)
         return answer(asset)
 
-    @api.put("/{asset_id}/subtitles/{language}")
+    @api.put("/{asset_id}/subtitles/{language}",
+             openapi_extra=raw_body("text/vtt", "application/x-subrip"))
     async def subtitles(asset_id: str, language: str, request: Request,
-                        name: str | None = None) -> JSONResponse:
+                        name: Annotated[str | None, Query(max_length=100)] = None,
+                        ) -> JSONResponse:
         """WebVTT or SRT in the body, for `language` (a BCP 47 tag), before processing
         starts; it becomes a subtitles rendition in the HLS master and the MPD."""
         admin(request)
@@ -152,7 +159,8 @@ def router(*, service: AssetService, sessions: Sessions, admin_key: str | None,
         admin(request)
         return answer(await service.retry(asset_id))
 
-    @api.post("/{asset_id}/token", status_code=201)
+    @api.post("/{asset_id}/token", status_code=201,
+              openapi_extra=body(TokenRequest, required=False))
     async def token(asset_id: str, request: Request) -> JSONResponse:
         """A playback token for an asset with ``access: token``."""
         admin(request)

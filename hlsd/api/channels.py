@@ -15,11 +15,13 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictStr, model_validator
+from pydantic import ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
 
 from hlsd.api._admin import require_admin
 from hlsd.api._body import read_body
+from hlsd.api._bounds import Body, Time
 from hlsd.api._json import iso
+from hlsd.api._openapi import ERRORS, body
 from hlsd.channels import (
     ChannelError,
     ChannelService,
@@ -35,7 +37,7 @@ from hlsd.channels import (
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class SourceBody(BaseModel):
+class SourceBody(Body):
     model_config = ConfigDict(extra="forbid")
     url: StrictStr | None = Field(default=None, max_length=4096)
     library: StrictStr | None = Field(default=None, max_length=1024)
@@ -61,11 +63,11 @@ class SourceBody(BaseModel):
         raise AssertionError("validated")
 
 
-class ItemBody(BaseModel):
+class ItemBody(Body):
     model_config = ConfigDict(extra="forbid")
     id: StrictStr | None = Field(default=None, max_length=32)
     source: SourceBody
-    start: AwareDatetime | None = None
+    start: Time | None = None
     """When it airs, in a timed schedule."""
 
     def request(self) -> ItemRequest:
@@ -73,12 +75,13 @@ class ItemBody(BaseModel):
         return ItemRequest(source=self.source.source(), start_us=start, id=self.id)
 
 
-class ScheduleBody(BaseModel):
+class ScheduleBody(Body):
     model_config = ConfigDict(extra="forbid")
     mode: Literal["loop", "timed"] = "loop"
     items: list[ItemBody] = Field(default_factory=list)
+    """At most ``channels.max_items``."""
     filler: SourceBody | None = None
-    cut: bool = False
+    cut: StrictBool = False
 
     def request(self, **more: Any) -> ScheduleRequest:
         return ScheduleRequest(mode=Mode(self.mode), items=tuple(i.request() for i in self.items),
@@ -87,13 +90,15 @@ class ScheduleBody(BaseModel):
 
 
 class NewChannel(ScheduleBody):
-    name: StrictStr = Field(max_length=64)
-    window: float | None = Field(default=None, gt=0, le=3600)
-    target_duration: int | None = Field(default=None, ge=1, le=60)
+    name: StrictStr = Field(max_length=64, json_schema_extra={
+        "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"})
+    """Checked by the service, which says what a name may be."""
+    window: float | None = Field(default=None, gt=0, le=3600, strict=True)
+    target_duration: StrictInt | None = Field(default=None, ge=1, le=60)
 
 
 class NewItem(ItemBody):
-    cut: bool = False
+    cut: StrictBool = False
 
 
 def _micros(value: datetime) -> int:
@@ -136,7 +141,7 @@ def _kept(spec: ChannelSpec) -> tuple[ItemRequest, ...]:
 
 
 def router(*, service: ChannelService, playout: Playout, admin_key: str | None) -> APIRouter:
-    api = APIRouter(prefix="/api/channels", tags=["channels"])
+    api = APIRouter(prefix="/api/channels", tags=["channels"], responses=ERRORS)
 
     def admin(request: Request) -> None:
         require_admin(request, admin_key)
@@ -145,7 +150,7 @@ def router(*, service: ChannelService, playout: Playout, admin_key: str | None) 
         playout.forget(spec.name)
         return JSONResponse(channel_json(spec, service.now_us()), status_code=status)
 
-    @api.post("", status_code=201)
+    @api.post("", status_code=201, openapi_extra=body(NewChannel))
     async def create(request: Request) -> JSONResponse:
         """Make a channel and put it on air at once."""
         admin(request)
@@ -169,14 +174,14 @@ def router(*, service: ChannelService, playout: Playout, admin_key: str | None) 
         admin(request)
         return JSONResponse(channel_json(await service.get(name), service.now_us()))
 
-    @api.put("/{name}")
+    @api.put("/{name}", openapi_extra=body(ScheduleBody))
     async def replace(name: str, request: Request) -> JSONResponse:
         """Replace the schedule; items given with their `id` keep it."""
         admin(request)
         body = await read_body(request, ScheduleBody)
         return answer(await service.update(name, lambda _spec: body.request()))
 
-    @api.post("/{name}/items")
+    @api.post("/{name}/items", openapi_extra=body(NewItem))
     async def add_item(name: str, request: Request) -> JSONResponse:
         admin(request)
         body = await read_body(request, NewItem)

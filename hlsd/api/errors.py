@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
+from hlsd.api._body import describe
 from hlsd.api._envelope import PREFIX as LIVEMIX_PREFIX
 from hlsd.api._envelope import failure
 from hlsd.assets.service import AssetError
@@ -20,6 +21,7 @@ from hlsd.infra.backends import Backends, BackendUnavailable
 from hlsd.infra.logs import clip
 from hlsd.ingest.http_push import IngestError
 from hlsd.recording import RecordingError
+from hlsd.streams import InvalidStreamName
 from hlsd.vod.errors import InsufficientStorage, SourceError
 from hlsd.vod.streams import StreamGone, UnknownStream
 
@@ -65,11 +67,7 @@ def install_error_handlers(app: FastAPI, backends: Backends) -> None:
 
     async def invalid(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        parts = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-            parts.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
-        return error(422, "; ".join(parts) or "malformed request")
+        return error(422, describe(exc.errors()))
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HTTPException)
@@ -103,6 +101,10 @@ def install_error_handlers(app: FastAPI, backends: Backends) -> None:
         # and it is no server error to log.
         return error(400, "the request body ended early")
 
+    async def bad_name(request: Request, exc: Exception) -> JSONResponse:
+        return error(400, str(exc))
+
+    app.add_exception_handler(InvalidStreamName, bad_name)
     app.add_exception_handler(RecordingError, status_error)
     app.add_exception_handler(ChannelError, status_error)
     app.add_exception_handler(AssetError, status_error)

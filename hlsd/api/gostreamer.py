@@ -6,25 +6,39 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
+from pydantic import ConfigDict, Field, StrictStr
 
-from hlsd._units import parse_duration
 from hlsd.api._body import read_body
+from hlsd.api._bounds import Body, Seconds
+from hlsd.api._openapi import ERRORS, body
 from hlsd.auth.access import check_handshake
 from hlsd.infra.client_address import client_of
 from hlsd.metrics import Metrics
 from hlsd.vod.streams import OnDemandStreams
 
+MAX_BATCH = 1000
+"""Ids in one batch."""
+MAX_EXPIRY = 24 * 3600.0
+"""The longest life a client may ask for, on ``/api/token`` and ``/api/batch``."""
 
-class _Body(BaseModel):
+Qid = Annotated[StrictStr, Field(max_length=1024)]
+Expiry = Annotated[float, Seconds(MAX_EXPIRY)]
+
+
+class _Body(Body):
     model_config = ConfigDict(extra="ignore")
-    handshake: StrictStr | None = None
+    handshake: StrictStr | None = Field(default=None, max_length=1024)
 
 
 class TokenRequest(_Body):
-    qid: StrictStr
+    qid: Qid
+    expiry: Expiry | None = None
+    """hlsd's: the life of the stream and its token, as for ``/api/batch`` (default
+    ``cache.expiry``)."""
 
 
 class UnlockRequest(_Body):
@@ -32,41 +46,27 @@ class UnlockRequest(_Body):
 
 
 class BatchRequest(_Body):
-    qids: list[StrictStr] = Field(min_length=1)
-    expiry: StrictStr | int | float | None = None
-
-    @field_validator("expiry")
-    @classmethod
-    def _duration(cls, value: str | int | float | None) -> str | int | float | None:
-        if value is not None:
-            parse_duration(value, bare_unit=1.0)
-        return value
+    qids: list[Qid] = Field(min_length=1, max_length=MAX_BATCH)
+    expiry: Expiry | None = None
 
 
 def router(*, streams: OnDemandStreams, handshake: str | None, default_expiry: float,
-           max_batch: int, max_expiry: float, metrics: Metrics) -> APIRouter:
-    api = APIRouter(prefix="/api", tags=["gostreamer"])
+           metrics: Metrics) -> APIRouter:
+    api = APIRouter(prefix="/api", tags=["gostreamer"], responses=ERRORS)
 
-    @api.post("/token", status_code=201)
+    @api.post("/token", status_code=201, openapi_extra=body(TokenRequest, form=True))
     async def token(request: Request) -> JSONResponse:
         body = await read_body(request, TokenRequest)
         check_handshake(body.handshake, handshake, local=client_of(request.scope).local)
-        issued = await streams.issue(body.qid)
+        issued = await streams.issue(body.qid, body.expiry)
         metrics.tokens_issued.labels("token").inc()
         return JSONResponse({"token": issued.token, "rid": issued.rid}, status_code=201)
 
-    @api.post("/batch", status_code=201)
+    @api.post("/batch", status_code=201, openapi_extra=body(BatchRequest, form=True))
     async def batch(request: Request) -> JSONResponse:
         body = await read_body(request, BatchRequest)
         check_handshake(body.handshake, handshake, local=client_of(request.scope).local)
-        if len(body.qids) > max_batch:
-            return JSONResponse({"error": f"at most {max_batch} qids per batch"},
-                                status_code=422)
-        expiry = default_expiry if body.expiry is None else parse_duration(
-            body.expiry, bare_unit=1.0)
-        if expiry > max_expiry:
-            return JSONResponse({"error": f"expiry may be at most {int(max_expiry)}s"},
-                                status_code=422)
+        expiry = default_expiry if body.expiry is None else body.expiry
         result = await streams.issue_batch(body.qids, expiry)
         out: list[dict[str, object]] = []
         for item in result.items:
@@ -78,7 +78,7 @@ def router(*, streams: OnDemandStreams, handshake: str | None, default_expiry: f
         return JSONResponse({"batchid": result.batch_id, "expires": result.expires_at,
                              "streams": out}, status_code=201)
 
-    @api.post("/unlock", status_code=201)
+    @api.post("/unlock", status_code=201, openapi_extra=body(UnlockRequest, form=True))
     async def unlock(request: Request) -> JSONResponse:
         body = await read_body(request, UnlockRequest)
         check_handshake(body.handshake, handshake, local=client_of(request.scope).local)

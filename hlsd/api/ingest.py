@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.requests import ClientDisconnect
 
+from hlsd.api._openapi import ERRORS, raw_body
 from hlsd.auth.access import bearer
 from hlsd.infra.client_address import client_of
 from hlsd.infra.logs import clip
@@ -48,9 +49,11 @@ class PublishAuth:
 
 
 def router(*, ingest: HttpPushIngest, authorize: PublishAuth, max_body: int) -> APIRouter:
-    api = APIRouter(tags=["live"])
+    api = APIRouter(tags=["live"], responses=ERRORS)
 
-    @api.api_route("/ingest/{stream}/{path:path}", methods=["PUT", "POST"], status_code=201)
+    @api.api_route("/ingest/{stream}/{path:path}", methods=["PUT", "POST"], status_code=201,
+                   openapi_extra=raw_body("application/vnd.apple.mpegurl", "video/mp2t",
+                                          "application/octet-stream", required=False))
     async def push(stream: str, path: str, request: Request) -> Response:
         try:
             publisher = authorize(request)

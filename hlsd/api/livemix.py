@@ -12,30 +12,40 @@ import logging
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+from pydantic import ConfigDict, Field, StrictInt, StrictStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hlsd.api._admin import require_admin
+from hlsd.api._body import describe, parse_model
+from hlsd.api._bounds import Body
 from hlsd.api._envelope import envelope, failure
 from hlsd.api._json import iso
+from hlsd.api._openapi import LIVEMIX_ERRORS, body, raw_body
 from hlsd.api.ingest import PublishAuth, bounded_body
 from hlsd.auth.access import Refused
 from hlsd.db import Conflict, NotFound, Source, repo
 from hlsd.infra.guarded_http import FetchRefused
 from hlsd.infra.logs import clip
-from hlsd.ingest.http_push import IngestError, validate_stream_id
+from hlsd.ingest.http_push import STREAM_ID, IngestError, validate_stream_id
 from hlsd.ingest.livemix import LiveMixIngest
 from hlsd.streams import StreamBusy
 
 log = logging.getLogger(__name__)
 
 
-class NewSource(BaseModel):
+MAX_SEGMENT_LEN = 3600
+"""Seconds: LiveMix's segment length, bounded as every live segment is."""
+
+
+class NewSource(Body):
     model_config = ConfigDict(extra="ignore")
-    name: StrictStr
-    segment_len: StrictInt = Field(ge=1)
-    description: StrictStr | None = None
+    name: StrictStr = Field(max_length=128, json_schema_extra={"pattern": STREAM_ID.pattern})
+    """A stream id (the HTTP ingest rule, checked with its own message): ``/live/<name>/``
+    plays it."""
+    segment_len: StrictInt = Field(ge=1, le=MAX_SEGMENT_LEN)
+    description: StrictStr | None = Field(default=None, max_length=4096)
 
 
 class SourceNames:
@@ -86,23 +96,27 @@ def source_json(source: Source) -> dict[str, Any]:
 
 def router(*, sessions: async_sessionmaker[AsyncSession], names: SourceNames,
            ingest: LiveMixIngest, authorize: PublishAuth, admin_key: str | None) -> APIRouter:
-    api = APIRouter(prefix="/v1", tags=["livemix"])
+    api = APIRouter(prefix="/v1", tags=["livemix"], responses=LIVEMIX_ERRORS)
 
     def admin(request: Request) -> JSONResponse | None:
         return admin_refusal(request, admin_key)
 
-    @api.post("/source")
+    @api.post("/source", openapi_extra=body(NewSource))
     async def define_source(request: Request) -> JSONResponse:
         if (refused := admin(request)) is not None:
             return refused
         try:
-            params = NewSource.model_validate_json(await bounded_body(request, 1 << 16))
+            params = parse_model(await bounded_body(request, 1 << 16), NewSource)
+        except RequestValidationError as exc:
+            return failure(request, 400, "invalid video source parameters: "
+                                         f"{describe(exc.errors())}")
+        except IngestError as exc:  # the body's bound
+            return failure(request, exc.status, exc.message)
+        try:
             validate_stream_id(params.name)
             source = await repo.create_source(sessions, name=params.name,
                                               segment_length=params.segment_len,
                                               description=params.description)
-        except ValidationError as exc:
-            return failure(request, 400, f"invalid video source parameters: {exc.errors()}")
         except IngestError as exc:
             return failure(request, 400, f"invalid source name: {exc.message}")
         except Conflict as exc:
@@ -152,7 +166,10 @@ def router(*, sessions: async_sessionmaker[AsyncSession], names: SourceNames,
         names.remember(source)
         return envelope(request)
 
-    @api.post("/playlist")
+    @api.post("/playlist", openapi_extra=raw_body(
+        "application/vnd.apple.mpegurl", "application/x-mpegurl", headers={
+            "Video-Source-Name": "the name of a source (POST /v1/source)",
+            "MPEG-TS-URI-Prefix": "where the segments are: file://… or http(s)://…"}))
     async def new_playlist(request: Request) -> JSONResponse:
         name = request.headers.get("video-source-name", "")
         prefix = request.headers.get("mpeg-ts-uri-prefix", "")

@@ -8,31 +8,35 @@ hlsd replays the segment.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+from pydantic import ConfigDict, Field, StrictInt, StrictStr
 
+from hlsd.api._body import describe, parse_model
+from hlsd.api._bounds import MAX_EPOCH, Body
 from hlsd.api._envelope import envelope, failure
 from hlsd.api._json import iso
+from hlsd.api._openapi import LIVEMIX_ERRORS, body
 from hlsd.api.ingest import bounded_body
 from hlsd.api.livemix import admin_refusal
 from hlsd.db import NotFound, RecordedSegment, Recording, repo
 from hlsd.db.repo import Sessions
+from hlsd.ingest.http_push import IngestError
 from hlsd.recording import Recorder, RecordingError
 from hlsd.recording.replay import variant_folders
 
 PLAYBACK = "/v1/vod/recording/"
 
 
-class StartRecording(BaseModel):
+class StartRecording(Body):
     model_config = ConfigDict(extra="ignore")
     alias: StrictStr | None = Field(default=None, max_length=255)
     description: StrictStr | None = Field(default=None, max_length=4096)
-    start_time_epoch: StrictInt | None = Field(default=None, ge=0)
+    start_time_epoch: StrictInt | None = Field(default=None, ge=0, le=MAX_EPOCH)
     """0 or absent: now (Go's omitempty zero)."""
 
 
@@ -65,30 +69,36 @@ def segment_json(recording: Recording, segment: RecordedSegment, folder: str) ->
 
 
 def router(*, recorder: Recorder, sessions: Sessions, admin_key: str | None) -> APIRouter:
-    api = APIRouter(prefix="/v1", tags=["livemix"])
+    api = APIRouter(prefix="/v1", tags=["livemix"], responses=LIVEMIX_ERRORS)
 
     def admin(request: Request) -> JSONResponse | None:
         return admin_refusal(request, admin_key)
 
-    @api.post("/source/{source_id}/recording")
+    @api.post("/source/{source_id}/recording",
+              openapi_extra=body(StartRecording, required=False))
     async def start(source_id: str, request: Request) -> JSONResponse:
         if (refused := admin(request)) is not None:
             return refused
         try:
             raw = await bounded_body(request, 1 << 16)
-            params = StartRecording.model_validate_json(raw) if raw.strip() else \
-                StartRecording()
+            params = parse_model(raw, StartRecording) if raw.strip() else StartRecording()
             source = await repo.get_source(sessions, source_id)
             start_ts = datetime.fromtimestamp(params.start_time_epoch, UTC) \
                 if params.start_time_epoch else None
             recording = await recorder.start(
                 source.name, start_ts=start_ts, source_id=source.id, alias=params.alias,
                 description=params.description)
-        except (ValidationError, json.JSONDecodeError) as exc:
-            return failure(request, 400, f"invalid recording session parameters: {exc}")
+        except RequestValidationError as exc:
+            return failure(request, 400, "invalid recording session parameters: "
+                                         f"{describe(exc.errors())}")
+        except IngestError as exc:  # the body's bound
+            return failure(request, exc.status, exc.message)
         except NotFound:
             return failure(request, 404, f"video source {source_id} not found")
         except RecordingError as exc:
+            if exc.status == 422:  # a start out of bounds: LiveMix's invalid parameters
+                return failure(request, 400, f"invalid recording session parameters: "
+                                             f"{exc.message}")
             return failure(request, exc.status, exc.message)
         return envelope(request, recording=recording_json(recording))
 

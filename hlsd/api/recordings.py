@@ -12,13 +12,15 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictStr
+from pydantic import ConfigDict, Field, StrictStr
 
 from hlsd.api._admin import require_admin
 from hlsd.api._body import read_body
+from hlsd.api._bounds import Body, Epoch, Time
 from hlsd.api._gate import recording_subject
 from hlsd.api._json import iso
-from hlsd.api.streams import issue_token
+from hlsd.api._openapi import ERRORS, StreamName, body
+from hlsd.api.streams import TokenRequest, issue_token
 from hlsd.auth.tokens import TokenSigner
 from hlsd.db import Recording, repo
 from hlsd.db.repo import Sessions
@@ -26,16 +28,20 @@ from hlsd.ingest.http_push import validate_stream_id
 from hlsd.recording import Recorder, RecordingError
 
 
-class NewRecording(BaseModel):
+class NewRecording(Body):
+    """When a recording starts: now by default, else `start_time` or `start_time_epoch`
+    (seconds), at most ``recording.reach_back`` in the past and a year ahead."""
+
     model_config = ConfigDict(extra="forbid")
     alias: StrictStr | None = Field(default=None, max_length=255)
     description: StrictStr | None = Field(default=None, max_length=4096)
-    start_time_epoch: float | None = Field(default=None, gt=0)
-    start_time: AwareDatetime | None = None
+    start_time_epoch: Epoch | None = None
+    start_time: Time | None = None
 
     def start(self) -> datetime | None:
         if self.start_time_epoch is not None and self.start_time is not None:
-            raise RecordingError("give start_time or start_time_epoch, not both")
+            raise RecordingError("give start_time or start_time_epoch, not both",
+                                 status=422)
         if self.start_time_epoch is not None:
             return datetime.fromtimestamp(self.start_time_epoch, UTC)
         return self.start_time
@@ -55,13 +61,14 @@ def recording_json(recording: Recording, **more: Any) -> dict[str, Any]:
 
 def router(*, recorder: Recorder, sessions: Sessions, signer: TokenSigner,
            admin_key: str | None) -> APIRouter:
-    api = APIRouter(prefix="/api", tags=["recordings"])
+    api = APIRouter(prefix="/api", tags=["recordings"], responses=ERRORS)
 
     def admin(request: Request) -> None:
         require_admin(request, admin_key)
 
-    @api.post("/streams/{stream}/recordings", status_code=201)
-    async def start(stream: str, request: Request) -> JSONResponse:
+    @api.post("/streams/{stream}/recordings", status_code=201,
+              openapi_extra=body(NewRecording, required=False))
+    async def start(stream: StreamName, request: Request) -> JSONResponse:
         """Start recording `stream`, now or from a moment in the reach-back buffer."""
         admin(request)
         validate_stream_id(stream)
@@ -72,7 +79,7 @@ def router(*, recorder: Recorder, sessions: Sessions, signer: TokenSigner,
         return JSONResponse(recording_json(recording), status_code=201)
 
     @api.get("/streams/{stream}/recordings")
-    async def list_of_stream(stream: str, request: Request) -> JSONResponse:
+    async def list_of_stream(stream: StreamName, request: Request) -> JSONResponse:
         admin(request)
         validate_stream_id(stream)
         rows = await repo.list_stream_recordings(sessions, stream)
@@ -94,7 +101,8 @@ def router(*, recorder: Recorder, sessions: Sessions, signer: TokenSigner,
             recording, segments=len(segments), bytes=sum(s.size for s in segments),
             duration=round(duration, 3)))
 
-    @api.post("/recordings/{recording_id}/token", status_code=201)
+    @api.post("/recordings/{recording_id}/token", status_code=201,
+              openapi_extra=body(TokenRequest, required=False))
     async def token(recording_id: str, request: Request) -> JSONResponse:
         """A playback token for a recording (``recording.access: token``)."""
         admin(request)

@@ -12,12 +12,13 @@ from starlette.responses import Response
 
 from hlsd import __version__
 from hlsd.api._admin import require_admin
+from hlsd.api._openapi import ERRORS
 from hlsd.infra.backends import Backends, BackendState
 from hlsd.metrics import Metrics
 
 
 def router(*, metrics: Metrics, admin_key: str | None, backends: Backends) -> APIRouter:
-    api = APIRouter(tags=["service"])
+    api = APIRouter(tags=["service"], responses=ERRORS)
 
     @api.get("/api/health")
     async def health() -> JSONResponse:

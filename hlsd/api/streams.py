@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, StrictStr, field_validator
+from pydantic import ConfigDict
 
-from hlsd._units import parse_duration
 from hlsd.api._admin import require_admin
 from hlsd.api._body import read_body
+from hlsd.api._bounds import Body, Seconds
 from hlsd.api._gate import live_subject
+from hlsd.api._openapi import ERRORS, StreamName, body
 from hlsd.auth.tokens import TokenSigner
 from hlsd.cluster.registry import RELAY_PUBLISHER
 from hlsd.ingest.http_push import validate_stream_id
@@ -22,23 +23,17 @@ from hlsd.wscdn.server import WS_PUBLISHER
 MAX_TOKEN_TTL = 7 * 24 * 3600.0
 
 
-class TokenRequest(BaseModel):
+class TokenRequest(Body):
     model_config = ConfigDict(extra="forbid")
-    ttl: StrictStr | int = "1h"
-
-    @field_validator("ttl")
-    @classmethod
-    def _bounded(cls, value: str | int) -> str | int:
-        if parse_duration(value, bare_unit=1.0) > MAX_TOKEN_TTL:
-            raise ValueError("ttl may be at most 7 days")
-        return value
+    ttl: Annotated[float, Seconds(MAX_TOKEN_TTL)] = 3600.0
+    """The token's life: a Go duration (``30m``) or seconds; default 1 h, at most 7 days."""
 
 
 async def issue_token(signer: TokenSigner, subject: str, request: Request) -> JSONResponse:
     """201 ``{"token", "expires"}``: a playback token for `subject`, for the body's
     ``ttl`` (default 1 h, at most 7 days)."""
     body = await read_body(request, TokenRequest) if await request.body() else TokenRequest()
-    value, expires = signer.issue_subject_token(subject, parse_duration(body.ttl, bare_unit=1.0))
+    value, expires = signer.issue_subject_token(subject, body.ttl)
     return JSONResponse({"token": value, "expires": expires}, status_code=201)
 
 
@@ -60,7 +55,7 @@ def stream_json(stream: Stream) -> dict[str, Any]:
 
 
 def router(*, signer: TokenSigner, hub: StreamHub, admin_key: str | None) -> APIRouter:
-    api = APIRouter(prefix="/api/streams", tags=["live"])
+    api = APIRouter(prefix="/api/streams", tags=["live"], responses=ERRORS)
 
     @api.get("")
     async def list_streams(request: Request) -> JSONResponse:
@@ -70,8 +65,9 @@ def router(*, signer: TokenSigner, hub: StreamHub, admin_key: str | None) -> API
         return JSONResponse({"streams": [stream_json(s) for s in
                                          sorted(hub, key=lambda s: s.name)]})
 
-    @api.post("/{stream}/token", status_code=201)
-    async def token(stream: str, request: Request) -> JSONResponse:
+    @api.post("/{stream}/token", status_code=201,
+              openapi_extra=body(TokenRequest, required=False))
+    async def token(stream: StreamName, request: Request) -> JSONResponse:
         """A playback token for a token-gated live stream (``live.access: token``)."""
         require_admin(request, admin_key)
         validate_stream_id(stream)

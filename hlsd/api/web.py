@@ -13,6 +13,8 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
+from hlsd.api._openapi import ERRORS
+
 WEB = Path(__file__).resolve().parent.parent / "web"
 CLIENT_FILES = {"hlsd-ws-client.js": "text/javascript", "package.json": "application/json",
                 "README.md": "text/markdown"}
@@ -29,7 +31,7 @@ def find_hls_js(*roots: Path) -> Path | None:
 
 
 def router(*, ws_path: str, hls_js: Path | None) -> APIRouter:
-    api = APIRouter(tags=["web"])
+    api = APIRouter(tags=["web"], responses=ERRORS)
     dashboard = (WEB / "dashboard.html").read_text(encoding="utf-8")
     page = (WEB / "spectate.html").read_text(encoding="utf-8").replace(
         "<body>", f'<body data-ws-path="{ws_path}">', 1)

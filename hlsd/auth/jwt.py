@@ -8,8 +8,9 @@ import time
 
 import jwt
 
-_ALGORITHMS = ["HS256", "HS384", "HS512"]
-"""What the original accepts: any HMAC."""
+_ALGORITHMS = ["HS256"]
+"""The protocol's algorithm, and no other: a token signed with HS384, HS512 or anything
+else (``none`` included) is refused, whatever the key."""
 TOKEN_TTL = 3600.0
 """Life of the tokens hlsd signs itself (a relay's PULL), as the original's."""
 

@@ -21,7 +21,9 @@ from hlsd.auth.keys import derive_key
 
 _RID_SIG_BYTES = 16
 _TOKEN_SIG_BYTES = 32
-MAX_RID_LENGTH = 2048
+MAX_RID_LENGTH = 4096
+"""Characters of a rid: room for any qid of up to 1024 bytes (the largest
+``packager.max_id_length``), even one all quotes and backslashes."""
 
 
 class InvalidId(ValueError):
@@ -72,7 +74,8 @@ class TokenSigner:
         claims: dict[str, object] = {"q": qid, "e": exp, "n": _b64(secrets.token_bytes(6))}
         if batch is not None:
             claims["b"] = batch
-        payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
+        # As UTF-8, not \u escapes: an id of non-ASCII text would be three times longer.
+        payload = _b64(json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode())
         sig = _b64(hmac.new(self._rid_key, payload.encode(), hashlib.sha256).digest()[
             :_RID_SIG_BYTES])
         rid = f"{payload}.{sig}"

@@ -2,9 +2,11 @@
 
 Used for ingest (playlists pushed by ffmpeg or LiveMix clients), so it is lenient where
 the meaning is clear, and raises PlaylistError where the text is no playlist of the
-kind asked for, or uses a feature the model cannot carry without changing what the
-playlist means (encryption). Tags the model does not hold, and that only inform,
-are dropped (EXT-X-DATERANGE, EXT-X-I-FRAME-STREAM-INF, ...).
+kind asked for, uses a feature the model cannot carry without changing what the
+playlist means (encryption), or holds a value the renderer could not write back (a
+decimal-integer past 2**64-1, a duration that is not a finite number of seconds, a
+FRAME-RATE that is not positive): what parses, renders. Tags the model does not hold,
+and that only inform, are dropped (EXT-X-DATERANGE, EXT-X-I-FRAME-STREAM-INF, ...).
 
 Round trip: `parse_media(render_media(p)) == p` when `p.segments[0].init` is None
 (the first map is always read back as `MediaPlaylist.init`), `version` is None or above
@@ -34,7 +36,14 @@ from hlsd.hls.model import (
     Rendition,
     VariantStream,
 )
-from hlsd.hls.values import is_decimal_integer, parse_byterange
+from hlsd.hls.values import (
+    format_byterange,
+    format_decimal_integer,
+    format_duration,
+    format_frame_rate,
+    is_decimal_integer,
+    parse_byterange,
+)
 from hlsd.hls.version import min_master_version, min_media_version
 
 __all__ = ["PlaylistError", "parse_master", "parse_media"]
@@ -136,8 +145,29 @@ def parse_media(text: str) -> MediaPlaylist:
         i_frames_only=bool(data["is_i_frames_only"]),
         init=first_init,
     )
-    version = _version(data.get("version"), min_media_version(playlist))
+    try:
+        _check_media(playlist)
+        version = _version(data.get("version"), min_media_version(playlist))
+    except (ValueError, OverflowError) as error:
+        if isinstance(error, PlaylistError):
+            raise
+        raise PlaylistError(f"malformed media playlist: {error}") from error
     return playlist if version is None else replace(playlist, version=version)
+
+
+def _check_media(playlist: MediaPlaylist) -> None:
+    """ValueError (or OverflowError) for a value the renderer could not write."""
+    format_decimal_integer("EXT-X-TARGETDURATION", playlist.target_duration)
+    format_decimal_integer("EXT-X-MEDIA-SEQUENCE", playlist.media_sequence)
+    format_decimal_integer("EXT-X-DISCONTINUITY-SEQUENCE", playlist.discontinuity_sequence)
+    for segment in playlist.segments:
+        format_duration(segment.duration)
+        ranges = (segment.byterange, segment.init.byterange if segment.init else None)
+        for where in ranges:
+            if where is not None:
+                format_byterange(f"segment {segment.uri} byte range", where)
+    if playlist.init is not None and playlist.init.byterange is not None:
+        format_byterange("EXT-X-MAP byte range", playlist.init.byterange)
 
 
 def _segment(item: _Data, init: InitSection | None) -> MediaSegment:
@@ -225,6 +255,18 @@ def _variant(data: _Data) -> VariantStream:
     )
 
 
+def _check_variant(variant: VariantStream) -> None:
+    """ValueError for a value the renderer could not write."""
+    format_decimal_integer("BANDWIDTH", variant.bandwidth)
+    if variant.average_bandwidth is not None:
+        format_decimal_integer("AVERAGE-BANDWIDTH", variant.average_bandwidth)
+    if variant.resolution is not None:
+        for side in variant.resolution:
+            format_decimal_integer("RESOLUTION", side)
+    if variant.frame_rate is not None:
+        format_frame_rate(variant.frame_rate)
+
+
 def parse_master(text: str) -> MasterPlaylist:
     """Parse a Master Playlist; PlaylistError if `text` is none."""
     data = _load(text)
@@ -236,7 +278,9 @@ def parse_master(text: str) -> MasterPlaylist:
             renditions=tuple(_rendition(item) for item in data["media"]),
             independent_segments=bool(data["is_independent_segments"]),
         )
-    except (TypeError, ValueError) as error:
+        for variant in playlist.variants:
+            _check_variant(variant)
+    except (TypeError, ValueError, OverflowError) as error:
         if isinstance(error, PlaylistError):
             raise
         raise PlaylistError(f"malformed master playlist: {error}") from error

@@ -81,7 +81,7 @@ def is_decimal_integer(text: str) -> bool:
 def format_duration(seconds: float) -> str:
     """An EXTINF duration: at most 3 decimals, none at all when whole (version < 3 needs
     integers, RFC 8216 §4.3.2.1)."""
-    if not math.isfinite(seconds) or seconds < 0:
+    if not math.isfinite(seconds * 1000) or seconds < 0:
         raise ValueError(f"segment duration must be a finite number >= 0, not {seconds!r}")
     millis = round(seconds * 1000)
     whole, frac = divmod(millis, 1000)

@@ -24,6 +24,7 @@ from hlsd.hls import MediaPlaylist, PlaylistError, parse_master, parse_media
 from hlsd.hls.rules import is_master_playlist
 from hlsd.infra.logs import clip
 from hlsd.streams import RenditionInfo, StreamHub
+from hlsd.streams.rendition import MAX_SEGMENT_DURATION, duration_problem
 from hlsd.streams.stream import Stream
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,10 @@ _PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.~-]{0,127}$")
 _MAX_DEPTH = 2
 _RECENT = 64
 _SEGMENT_TYPES = {".ts": "ts", ".m4s": "m4s", ".mp4": "m4s", ".aac": "aac", ".m4a": "m4s"}
+_FIRST_PDT = datetime(1970, 1, 1, tzinfo=UTC)
+_LAST_PDT = datetime(9999, 1, 1, tzinfo=UTC)
+"""A pushed PROGRAM-DATE-TIME is taken between these: anything else is a broken clock,
+and times past the last would overflow once the window's arithmetic adds to them."""
 
 
 class IngestError(Exception):
@@ -45,14 +50,29 @@ class IngestError(Exception):
 
 
 def validate_stream_id(stream: str) -> str:
-    if not STREAM_ID.match(stream) or ".." in stream:
+    if not STREAM_ID.fullmatch(stream) or ".." in stream:
         raise IngestError("stream ids are 1-128 characters of A-Z a-z 0-9 _ . ~ -", status=400)
     return stream
 
 
+def _out_of_bounds(playlist: MediaPlaylist) -> str | None:
+    """What in a pushed playlist is past the live bounds, or None."""
+    if playlist.target_duration > MAX_SEGMENT_DURATION:
+        return (f"EXT-X-TARGETDURATION {playlist.target_duration} is more than "
+                f"{MAX_SEGMENT_DURATION:.0f}")
+    for seg in playlist.segments:
+        if (problem := duration_problem(seg.duration)) is not None:
+            return f"EXTINF of {seg.uri}: a segment's duration {problem}"
+        pdt = seg.program_date_time
+        if pdt is not None and not _FIRST_PDT <= pdt < _LAST_PDT:
+            return (f"EXT-X-PROGRAM-DATE-TIME of {seg.uri} is not between "
+                    f"{_FIRST_PDT.year} and {_LAST_PDT.year}")
+    return None
+
+
 def validate_path(path: str) -> str:
     parts = path.split("/")
-    if len(parts) > _MAX_DEPTH or not all(_PART.match(p) and ".." not in p for p in parts):
+    if len(parts) > _MAX_DEPTH or not all(_PART.fullmatch(p) and ".." not in p for p in parts):
         raise IngestError(f"invalid ingest path {clip(path)!r}: at most {_MAX_DEPTH} "
                           "parts of 1-128 characters of A-Z a-z 0-9 _ . ~ -", status=400)
     return path
@@ -125,6 +145,8 @@ class HttpPushIngest:
             playlist = parse_media(text)
         except (UnicodeDecodeError, PlaylistError, ValueError) as exc:
             raise IngestError(f"malformed playlist {path}: {clip(exc)}", status=400) from exc
+        if (problem := _out_of_bounds(playlist)) is not None:
+            raise IngestError(f"malformed playlist {path}: {problem}", status=400)
         folder = posixpath.dirname(path)
         for uri in {seg.uri for seg in playlist.segments}:
             validate_path(self._resolve(folder, uri))  # names as uploads may be named

@@ -41,6 +41,10 @@ _MAX_TAIL = 15.0
 """Seconds a stop waits, at most, for segments that began before it to arrive."""
 
 
+MAX_AHEAD = timedelta(days=366)
+"""How far ahead a recording may be armed."""
+
+
 class RecordingError(Exception):
     """A request the recorder refuses; `status` is the HTTP status it maps to."""
 
@@ -128,9 +132,13 @@ class Recorder:
         start = now if start_ts is None else start_ts
         if start < now - timedelta(seconds=self._reach_back + 1):
             raise RecordingError(
-                f"start_time_epoch is {(now - start).total_seconds():.0f}s in the past; "
+                f"the start is {(now - start).total_seconds():.0f}s in the past; "
                 f"recordings reach back at most {self._reach_back:.0f}s "
-                "(recording.reach_back)")
+                "(recording.reach_back)", status=422)
+        if start > now + MAX_AHEAD:
+            raise RecordingError(
+                f"the start is {(start - now).total_seconds():.0f}s ahead; a "
+                f"recording may be armed at most {MAX_AHEAD.days} days ahead", status=422)
         recording_id = new_id()
         recording = await repo.create_recording(
             self._sessions, stream=stream, storage_prefix=f"recordings/{recording_id}/",

@@ -6,12 +6,14 @@ streams of this node and the publish policy.
 """
 
 from hlsd.streams.hub import PublishPolicy, StreamBusy, StreamHub
+from hlsd.streams.names import InvalidStreamName, check_stream_name
 from hlsd.streams.rendition import LiveRendition, RenditionInfo
 from hlsd.streams.segment import InitSegment, Segment
 from hlsd.streams.stream import Stream, StreamState
 
 __all__ = [
     "InitSegment",
+    "InvalidStreamName",
     "LiveRendition",
     "PublishPolicy",
     "RenditionInfo",
@@ -20,4 +22,5 @@ __all__ = [
     "StreamBusy",
     "StreamHub",
     "StreamState",
+    "check_stream_name",
 ]

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from hlsd.infra.logs import clip
+from hlsd.streams.names import check_stream_name
 from hlsd.streams.spill import SpillDir
 from hlsd.streams.stream import SegmentListener, Stream, StreamState
 
@@ -66,9 +67,11 @@ class StreamHub:
         return self._streams.get(name)
 
     def publish(self, name: str, publisher: str) -> Stream:
-        """The stream `publisher` may write to, created, resumed or taken over."""
+        """The stream `publisher` may write to, created, resumed or taken over.
+        `InvalidStreamName` for a name no stream may have (`hlsd.streams.names`)."""
         stream = self._streams.get(name)
         if stream is None:
+            check_stream_name(name)
             if len(self._streams) >= self._max_streams:
                 self.sweep()
                 if len(self._streams) >= self._max_streams:

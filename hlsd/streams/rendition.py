@@ -31,6 +31,18 @@ _PDT_STEP = timedelta(milliseconds=1)
 """The resolution PROGRAM-DATE-TIME is written at."""
 _KEPT_INITS = 8
 """Init sections kept: a window never spans more than a few encoding changes."""
+MAX_SEGMENT_DURATION = 3600.0
+"""Seconds a live segment may last (and a target duration may be): far past any real
+segment, and small enough that every time computed from it stays in range."""
+
+
+def duration_problem(duration: float) -> str | None:
+    """Why `duration` (seconds) is no live segment's duration, or None."""
+    if not math.isfinite(duration) or duration < 0:
+        return "must be a finite number of seconds, not negative"
+    if duration > MAX_SEGMENT_DURATION:
+        return f"must be at most {MAX_SEGMENT_DURATION:.0f} seconds"
+    return None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -117,8 +129,11 @@ class LiveRendition:
                discontinuity: bool = False) -> Segment:
         if self.ended:
             raise RenditionEnded(f"rendition {self.name!r} has ended")
+        if (problem := duration_problem(duration)) is not None:
+            raise ValueError(f"a segment's duration {problem}")  # the producers check first
         if self.target_duration is None:
-            self.target_duration = max(target_hint or 1, round(duration), 1)
+            hint = min(target_hint or 1, int(MAX_SEGMENT_DURATION))
+            self.target_duration = max(hint, round(duration), 1)
         elif round(duration) > self.target_duration:
             self.oversized += 1
             log.warning("segment of %.3fs exceeds the fixed target duration %ds",
@@ -126,8 +141,10 @@ class LiveRendition:
         last = self._segments[-1] if self._segments else None
         if last is not None and program_date_time < last.program_date_time + _PDT_STEP:
             # PROGRAM-DATE-TIME must advance (as written, to the millisecond); a publisher's
-            # clock that did not is mended.
-            program_date_time = last.program_date_time + timedelta(seconds=last.duration)
+            # clock that did not is mended (by a millisecond at least, after a segment of
+            # next to no duration).
+            program_date_time = last.program_date_time + max(
+                timedelta(seconds=last.duration), _PDT_STEP)
         segment = Segment(
             sequence=self._next_sequence,
             name=f"{self._session}-{self._next_sequence}.{extension}",

@@ -6,10 +6,28 @@ not a record: they are removed as segments expire, and the folder is emptied at 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import threading
 from pathlib import Path
+from urllib.parse import quote
+
+_MAX_FOLDER = 120
+"""Characters of a stream's spill folder name (file systems allow 255 bytes)."""
+
+
+def folder_for(stream: str) -> str:
+    """The one folder name a stream's spills go under: percent-encoded, so a ``/`` in a
+    websocket stream id (``room/cam``) nests nothing and no name can climb out of the
+    spill folder; a long name is cut and told apart by a digest of the whole."""
+    safe = quote(stream, safe="")
+    if safe.startswith("."):
+        safe = "%2E" + safe[1:]
+    if len(safe) > _MAX_FOLDER:
+        digest = hashlib.sha256(stream.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        safe = f"{safe[:_MAX_FOLDER - 33]}~{digest}"
+    return safe
 
 
 class SpillDir:

@@ -10,7 +10,7 @@ from hlsd.hls import MasterPlaylist, Rendered, VariantStream, render_master, ren
 from hlsd.streams.reader import SegmentReader
 from hlsd.streams.rendition import LiveRendition
 from hlsd.streams.segment import Segment
-from hlsd.streams.spill import SpillDir
+from hlsd.streams.spill import SpillDir, folder_for
 
 MASTER = "index.m3u8"
 
@@ -63,7 +63,7 @@ class Stream:
                 raise InvalidTransition(f"stream {self.name!r} has ended")
             rendition = LiveRendition(
                 name=name, session=self.session, window=self._window, clock=self._clock,
-                spill=self._spill, spill_folder=f"{self.name}/{name or '_'}",
+                spill=self._spill, spill_folder=f"{folder_for(self.name)}/{name or '_'}",
                 memory_limit=self._memory_per_variant, keep_for=self._keep_for,
                 on_append=self._committed)
             self.renditions[name] = rendition
@@ -128,7 +128,7 @@ class Stream:
         for rendition in self.renditions.values():
             rendition.close()
         if self._spill is not None:
-            self._spill.remove_folder(self.name)
+            self._spill.remove_folder(folder_for(self.name))
 
     @property
     def multivariant(self) -> bool:

@@ -70,11 +70,14 @@ class OnDemandStreams:
         self._max_id_length = max_id_length
         self._batch_concurrency = batch_concurrency
 
-    async def issue(self, qid: str) -> Issued:
+    async def issue(self, qid: str, expiry: float | None = None) -> Issued:
+        """A stream of `qid` and a token for it, both for `expiry` seconds (default
+        ``cache.expiry``)."""
         validate_qid(qid, self._max_id_length)
         await self._packager.prepare(qid)
-        stream = self._signer.issue_rid(qid, self._expiry)
-        return Issued(rid=stream.rid, token=self._signer.issue_token(stream, self._expiry))
+        life = self._expiry if expiry is None else expiry
+        stream = self._signer.issue_rid(qid, life)
+        return Issued(rid=stream.rid, token=self._signer.issue_token(stream, life))
 
     async def issue_batch(self, qids: list[str], expiry: float) -> Batch:
         batch_id, expires_at = self._signer.issue_batch(expiry)

@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode
 
+from hlsd.streams.names import MAX_NAME_BYTES, name_problem
+from hlsd.streams.rendition import MAX_SEGMENT_DURATION
+
 HEARTBEAT = "H"
 ERROR = "E"
 PUSH = "PUSH"
@@ -18,8 +21,9 @@ OK = "OK"
 FRAGMENT = "F"
 CLOSE = "CLOSE"
 
-MAX_STREAM_ID = 255
+MAX_STREAM_ID = MAX_NAME_BYTES
 """Characters (bytes, as the original counts them) in a stream id."""
+
 MAX_TEXT_MESSAGE = 1600
 """Bytes in a text message, as the original's fixed read limit."""
 
@@ -86,7 +90,12 @@ BAD_DURATION = ("FRAGMENT_METADATA_ERROR",
 NEGATIVE_DURATION = ("FRAGMENT_METADATA_ERROR", "The fragment duration must be positive")
 CLOSE_NOT_PUSHING = ("PROTOCOL_ERROR", "A close message can only be sent in PUSH mode")
 # hlsd's own, for what the original does not check.
+LONG_DURATION = ("FRAGMENT_METADATA_ERROR",
+                 f"The fragment duration must be at most {MAX_SEGMENT_DURATION:.0f} seconds")
+BAD_ID = ("PROTOCOL_ERROR", "Stream ID cannot have an empty, '.' or '..' part between "
+                            "slashes, nor control or format characters")
 TOO_LARGE = ("PROTOCOL_ERROR", "Message too large")
+INTERNAL = ("INTERNAL_ERROR", "The server failed on this message")
 SLOW = ("SLOW_CONSUMER", "The spectator fell too far behind the stream")
 RELAY_LOOP = ("RELAY_LOOP", "This node is already in the relay chain of this request")
 
@@ -96,7 +105,8 @@ def error(pair: tuple[str, str]) -> ProtocolError:
 
 
 def duration_of(message: Message) -> float:
-    """The positive, finite duration of an ``F`` message, or the original's error."""
+    """The duration of an ``F`` message: positive, finite and at most
+    `MAX_SEGMENT_DURATION` seconds; else the original's error (or hlsd's, past it)."""
     raw = message.params.get("duration", "")
     if not raw:
         raise error(NO_DURATION)
@@ -106,13 +116,20 @@ def duration_of(message: Message) -> float:
         raise error(BAD_DURATION) from None
     if not value > 0 or value == float("inf"):  # NaN and inf are no durations either
         raise error(NEGATIVE_DURATION if value <= 0 else BAD_DURATION)
+    if value > MAX_SEGMENT_DURATION:
+        raise error(LONG_DURATION)
     return value
 
 
 def stream_id(message: Message) -> str:
+    """The ``stream`` of a PUSH or PULL: at most 255 bytes, ``/`` allowed, but no empty,
+    ``.`` or ``..`` part and no control or format character (`hlsd.streams.names`)."""
     stream = message.params.get("stream", "")
     if not stream:
         raise error(EMPTY_ID)
-    if len(stream.encode()) > MAX_STREAM_ID:
+    if len(stream.encode("utf-8", "surrogatepass")) > MAX_STREAM_ID:
         raise error(LONG_ID)
+    if name_problem(stream) is not None:
+        raise error(BAD_ID)
     return stream
+

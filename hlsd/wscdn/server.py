@@ -113,6 +113,11 @@ class WebsocketCdn:
                      conn.peer, self._config.write_timeout)
         except (Disconnected, OSError) as exc:
             log.debug("websocket %d from %s: %s", conn.id, conn.peer, clip(exc))
+        except Exception:
+            # A bug, not the client's doing: it still gets the protocol's error message.
+            log.exception("websocket %d from %s failed", conn.id, conn.peer)
+            self._metrics.ws_refused.labels(protocol.INTERNAL[0].lower()).inc()
+            await conn.send_error(protocol.error(protocol.INTERNAL))
         finally:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -135,7 +140,7 @@ class WebsocketCdn:
             stream = self._hub.publish(stream_id, me)
         except StreamBusy:
             raise protocol.error(protocol.ALREADY_PUSHING) from None
-        log.info("websocket %d from %s: pushing %r", conn.id, conn.peer, clip(stream_id))
+        log.info("websocket %d from %s: pushing %s", conn.id, conn.peer, clip(stream_id))
         self._metrics.ws_connections.labels("push").inc()
         try:
             await conn.send_text(protocol.OK)

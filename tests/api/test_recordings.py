@@ -222,7 +222,7 @@ def test_bad_recording_requests(hlsd: HlsdServer) -> None:
     with httpx.Client(base_url=hlsd.url, timeout=30) as c:
         long_ago = c.post("/api/streams/any/recordings",
                           json={"start_time_epoch": int(time.time()) - 3600})
-        assert long_ago.status_code == 400 and "reach back" in long_ago.json()["error"]
+        assert long_ago.status_code == 422 and "reach back" in long_ago.json()["error"]
         assert c.post("/api/streams/bad id!/recordings").status_code == 400
         assert c.post("/api/streams/any/recordings", json={"bogus": 1}).status_code == 422
         assert c.post("/api/streams/any/recordings", content=b"{").status_code == 422

@@ -101,3 +101,11 @@ def test_handshake_comparison() -> None:
     assert handshake_matches("I-AM-A-SECRET-KEY", "I-AM-A-SECRET-KEY")
     assert not handshake_matches("I-AM-A-SECRET-KE", "I-AM-A-SECRET-KEY")
     assert not handshake_matches("", "I-AM-A-SECRET-KEY")
+
+
+@pytest.mark.parametrize("qid", ['"' * 1024, "\\" * 1024, "é" * 512, "🎥" * 256, "q" * 1024])
+def test_a_rid_holds_any_id_of_up_to_1024_bytes(qid: str) -> None:
+    signer = TokenSigner(b"root")
+    stream = signer.issue_rid(qid, 60)
+    assert signer.read_rid(stream.rid).qid == qid
+    assert signer.check_token(signer.issue_token(stream, 60), stream.rid) > 0

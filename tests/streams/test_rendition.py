@@ -143,3 +143,14 @@ def test_past_the_memory_bound_older_segments_spill_and_stay_fetchable(tmp_path)
     r.close()
     assert spill.bytes == 0 and r.memory == 0
     assert not [p for p in (tmp_path / "spill").rglob("*.ts")]
+
+
+@pytest.mark.parametrize("duration", [0.0, 1e-300, 0.0004])
+def test_segments_of_next_to_no_duration_keep_the_playlist_renderable(duration: float) -> None:
+    start = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    r = LiveRendition(name="", session="s1", window=4)
+    for _ in range(3):
+        r.append(duration=duration, data=b"x", extension="ts", program_date_time=start)
+    rendered = r.playlist()
+    assert rendered is not None
+    assert_valid(rendered.body.decode(), live=True)

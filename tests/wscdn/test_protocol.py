@@ -39,6 +39,8 @@ def test_encode_round_trips() -> None:
     ("inf", "The fragment duration is not a valid floating point number"),
     ("0", "The fragment duration must be positive"),
     ("-2", "The fragment duration must be positive"),
+    ("1e308", "The fragment duration must be at most 3600 seconds"),
+    ("3600.001", "The fragment duration must be at most 3600 seconds"),
 ])
 def test_bad_durations(raw: str, message: str) -> None:
     with pytest.raises(ProtocolError) as caught:
@@ -52,6 +54,15 @@ def test_good_duration_and_stream_ids() -> None:
         == "r/1/640x360-30~800"
     with pytest.raises(ProtocolError, match="larger than 255"):
         protocol.stream_id(Message("PULL", {"stream": "é" * 128}))  # 256 bytes
+    assert protocol.duration_of(Message("F", {"duration": "3600"})) == 3600.0
+
+
+@pytest.mark.parametrize("stream", ["../../etc", "a//b", "a/", "/a", ".", "a/./b",
+                                    "a\x00b", "a\u202eb"])
+def test_unsafe_stream_ids(stream: str) -> None:
+    with pytest.raises(ProtocolError) as caught:
+        protocol.stream_id(Message("PUSH", {"stream": stream}))
+    assert (caught.value.code, caught.value.message) == protocol.BAD_ID
 
 
 def test_error_frames_are_the_originals() -> None:
