@@ -55,7 +55,9 @@ def router(*, ws_path: str, hls_js: Path | None) -> APIRouter:
         return FileResponse(WEB / "client" / name, media_type=media_type,
                             headers={"cache-control": "no-cache"})
 
-    @api.get("/web/vendor/hls.min.js")
+    @api.get("/web/vendor/hls.min.js", response_class=Response, responses={
+        200: {"content": {"text/javascript": {}}, "description": "hls.js"},
+        503: {"description": "hls.js is not installed (`npm ci`)"}})
     async def hls() -> Response:
         if hls_js is None:
             return JSONResponse({"error": HLS_JS_MISSING}, status_code=503)

@@ -143,7 +143,7 @@ def test_no_input_gives_a_server_error(case: Case, server: HlsdServer) -> None:
     case.validate_response(response, checks=CHECKS)
 
 
-OPEN = {"/api/health", "/api/token", "/api/batch", "/api/unlock", "/v1/playlist",
+OPEN = {"/api/health", "/api/ready", "/api/token", "/api/batch", "/api/unlock", "/v1/playlist",
         "/ingest/{stream}/{path}", "/web/spectate", "/web/client/{name}",
         "/web/vendor/hls.min.js"}
 """Operations without the admin key: the service and web pages, the Go-HLS-Streamer API
