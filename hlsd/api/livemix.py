@@ -22,6 +22,7 @@ from hlsd.api._json import iso
 from hlsd.api.ingest import PublishAuth, bounded_body
 from hlsd.auth.access import Refused
 from hlsd.db import Conflict, NotFound, Source, repo
+from hlsd.infra.logs import clip
 from hlsd.ingest.http_push import IngestError, validate_stream_id
 from hlsd.ingest.livemix import LiveMixIngest
 from hlsd.streams import StreamBusy
@@ -68,8 +69,12 @@ def envelope(request: Request, status: int = 200, **body: Any) -> JSONResponse:
                         status_code=status, headers={"x-request-id": request_id})
 
 
-def failure(request: Request, status: int, message: str) -> JSONResponse:
-    return envelope(request, status, error={"code": status, "message": message})
+def failure(request: Request, status: int, message: str,
+            limit: str | None = None) -> JSONResponse:
+    error: dict[str, Any] = {"code": status, "message": message}
+    if limit is not None:
+        error["limit"] = limit  # the setting whose bound refused the request
+    return envelope(request, status, error=error)
 
 
 def admin_refusal(request: Request, admin_key: str | None) -> JSONResponse | None:
@@ -176,8 +181,9 @@ def router(*, sessions: async_sessionmaker[AsyncSession], names: SourceNames,
             body = await bounded_body(request, 1 << 20)
             await ingest.receive(source.name, body, prefix, publisher)
         except IngestError as exc:
-            log.info("/v1/playlist for %r refused (%d): %s", name, exc.status, exc.message)
-            return failure(request, exc.status, exc.message)
+            log.info("/v1/playlist for %s refused (%d): %s", clip(name), exc.status,
+                     clip(exc.message))
+            return failure(request, exc.status, exc.message, exc.limit)
         except StreamBusy as exc:
             return failure(request, 409, str(exc))
         return envelope(request)
