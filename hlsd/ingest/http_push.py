@@ -225,8 +225,10 @@ class HttpPushIngest:
             start = next((i for i, s in enumerate(segments)
                           if self._resolve(name, s.uri) in feed.pending.files),
                          len(segments) - 1)
-            for seg in segments[:start]:
-                folder.give_up(self._resolve(name, seg.uri))
+            for offset, seg in enumerate(segments[:start]):
+                skipped = self._resolve(name, seg.uri)
+                folder.give_up(skipped)
+                folder.remember(first + offset, Seen(skipped, seg.program_date_time))
             folder.started = True
         now = self._clock()
         deadline = now + self._wait * max(1, playlist.target_duration)

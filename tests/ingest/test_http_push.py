@@ -554,3 +554,18 @@ async def test_a_late_copy_while_a_segment_is_awaited_changes_nothing(ts_dir: Pa
     _upload(ingest, "cam", "seg-1.ts", (ts_dir / "seg-1.ts").read_bytes())
     segments = _rendition(hub).segments
     assert len(segments) == 2 and not any(s.discontinuity for s in segments)
+
+
+async def test_a_first_playlist_overtaken_by_the_next_one_changes_nothing(ts_dir: Path) -> None:
+    hub, ingest = _ingest(PublishPolicy.REJECT)
+    second = await ingest.receive_playlist("cam", "index.m3u8",
+                                           _playlist_upto(ts_dir / "index.m3u8", 2), P)
+    assert second.awaited == ("seg-1.ts",)  # joined at the newest: seg-0 is not awaited
+    first = await ingest.receive_playlist("cam", "index.m3u8",
+                                          _playlist_upto(ts_dir / "index.m3u8", 1), P)
+    assert first == Accepted(committed=0, awaited=("seg-1.ts",))  # a late copy
+    with pytest.raises(IngestError) as err:
+        _upload(ingest, "cam", "seg-0.ts", (ts_dir / "seg-0.ts").read_bytes())
+    assert err.value.status == 410  # refused, not acknowledged and lost
+    assert _upload(ingest, "cam", "seg-1.ts", (ts_dir / "seg-1.ts").read_bytes()).committed == 1
+    assert [s.data for s in _rendition(hub).segments] == [(ts_dir / "seg-1.ts").read_bytes()]
