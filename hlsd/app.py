@@ -45,13 +45,14 @@ from hlsd.api._asgi import Cors
 from hlsd.api._gate import TokenGate
 from hlsd.api.dispatch import FastPaths
 from hlsd.api.errors import install_error_handlers
+from hlsd.api.ingest import PublishAuth
 from hlsd.assets.jobs import JobQueue, LocalJobs
 from hlsd.assets.processor import Processor
 from hlsd.assets.queue_redis import JobSettings, RedisJobs
 from hlsd.assets.service import AssetService
 from hlsd.assets.uploads import Upload, UploadStore
 from hlsd.assets.worker import processor_config
-from hlsd.auth.keys import load_root_secret
+from hlsd.auth.keys import derive_key, load_root_secret
 from hlsd.auth.tokens import TokenSigner
 from hlsd.backends import DATABASE, watch_database, watch_redis, watch_store
 from hlsd.backends import gauge as backend_gauge
@@ -110,6 +111,7 @@ class Services:
     streams: OnDemandStreams
     hub: StreamHub
     push: HttpPushIngest
+    publish_auth: PublishAuth
     signer: TokenSigner
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
@@ -185,7 +187,8 @@ def build_services(settings: Settings) -> Services:
     )
     handshake = settings.handshake.get_secret_value() if settings.handshake else None
     token_secret = settings.token_secret.get_secret_value() if settings.token_secret else None
-    signer = TokenSigner(load_root_secret(token_secret, handshake, settings.data_dir))
+    root_secret = load_root_secret(token_secret, handshake, settings.data_dir)
+    signer = TokenSigner(root_secret)
     streams = OnDemandStreams(signer=signer, packager=packager, expiry=settings.cache.expiry,
                               max_id_length=settings.packager.max_id_length)
     lv = settings.live
@@ -195,7 +198,12 @@ def build_services(settings: Settings) -> Services:
                     memory_per_variant=lv.memory_per_variant,
                     keep_for=settings.recording.reach_back)
     push = HttpPushIngest(hub, max_pending_bytes=lv.max_pending_bytes,
-                          max_feeds=lv.max_streams)
+                          max_feeds=lv.max_streams,
+                          max_streams_per_key=lv.max_streams_per_key,
+                          wait_durations=lv.segment_wait_durations,
+                          max_awaited=lv.max_awaited_segments, metrics=metrics)
+    publish_auth = PublishAuth(tuple(k.get_secret_value() for k in lv.publish_keys),
+                               secret=derive_key(root_secret, "publish key fingerprint"))
     configured_db = settings.database_url.get_secret_value() if settings.database_url else None
     db_url = database_url(settings.data_dir, configured_db)
     engine = make_engine(db_url)
@@ -270,7 +278,8 @@ def build_services(settings: Settings) -> Services:
                     asset_jobs.ping)
     return Services(settings=settings, metrics=metrics, backends=backends, client=client,
                     request_client=request_client, executor=executor,
-                    hub=hub, push=push, signer=signer, engine=engine,
+                    hub=hub, push=push, publish_auth=publish_auth, signer=signer,
+                    engine=engine,
                     sessions=sessions, livemix=livemix_ingest,
                     sources=sources, subtitles=subtitles, segments=segments,
                     packager=packager, library_packager=library_packager, streams=streams,
@@ -425,8 +434,7 @@ def create_app(settings: Settings) -> ASGIApp:
     install_error_handlers(app, services.backends)
     handshake = settings.handshake.get_secret_value() if settings.handshake else None
     admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
-    publish_auth = ingest.PublishAuth(
-        tuple(k.get_secret_value() for k in settings.live.publish_keys))
+    publish_auth = services.publish_auth
     source_names = livemix.SourceNames(services.sessions)
     routers = [
         service.router(metrics=services.metrics, admin_key=admin_key,

@@ -157,9 +157,20 @@ class LiveSettings(_Section):
     publish_keys: tuple[SecretStr, ...] = ()
     """Keys that may publish; none = loopback publishers only."""
     max_streams: int = Field(default=100, ge=1)
+    max_streams_per_key: int = Field(default=10, ge=1)
+    """Stream ids one publish key may push at once (HTTP push and LiveMix), so that no
+    key can take every one of ``max_streams``; keyless loopback publishing is not
+    counted."""
     max_segment_bytes: Bytes = parse_size("64MB")
     max_pending_bytes: Bytes = parse_size("256MB")
-    """Uploads waiting for a playlist to name them, per stream."""
+    """Uploads waiting for a playlist to name them (or for an earlier segment), per
+    stream; an upload past it is refused (507)."""
+    segment_wait_durations: float = Field(default=3.0, gt=0, le=60)
+    """How long a segment a playlist names is awaited before the stream goes on without
+    it (a discontinuity), in target durations."""
+    max_awaited_segments: int = Field(default=10, ge=1)
+    """Segments of a variant that may queue behind one still awaited; past it, that one
+    is given up."""
     memory_per_variant: Bytes = parse_size("64MB")
     """Segment bytes a variant keeps in memory; older ones spill to ``data_dir/spill``."""
 

@@ -49,6 +49,22 @@ class Metrics:
         self.recording_losses = Counter(
             "hlsd_recording_lost_segments_total",
             "Segments a recording could not keep", ["reason"], registry=self.registry)
+        self.live_lost = Counter(
+            "hlsd_live_lost_segments_total",
+            "Pushed segments the live stream went on without: named by a playlist but not "
+            "uploaded in time (not_uploaded), uploaded but its init section never came "
+            "(no_init), acknowledged but never named by a playlist (not_named), "
+            "acknowledged but the stream had ended (ended)", ["reason"],
+            registry=self.registry)
+        self.live_refused = Counter(
+            "hlsd_live_refused_uploads_total",
+            "Segment uploads refused instead of acknowledged: pending bytes at their bound "
+            "(pending_full), or the segment already given up (given_up)", ["reason"],
+            registry=self.registry)
+        self.live_reordered = Counter(
+            "hlsd_live_reordered_segments_total",
+            "Segments a playlist named before their upload was whole (then awaited)",
+            registry=self.registry)
         self.recording_retries = Counter(
             "hlsd_recording_store_retries_total", "Object store writes tried again",
             registry=self.registry)

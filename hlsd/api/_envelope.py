@@ -19,5 +19,9 @@ def envelope(request: Request, status: int = 200, **body: Any) -> JSONResponse:
                         status_code=status, headers={"x-request-id": request_id})
 
 
-def failure(request: Request, status: int, message: str) -> JSONResponse:
-    return envelope(request, status, error={"code": status, "message": message})
+def failure(request: Request, status: int, message: str,
+            limit: str | None = None) -> JSONResponse:
+    error: dict[str, Any] = {"code": status, "message": message}
+    if limit is not None:
+        error["limit"] = limit  # the setting whose bound refused the request
+    return envelope(request, status, error=error)

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import Path
 from pydantic import BaseModel
 
-from hlsd.ingest.http_push import STREAM_ID
+from hlsd.ingest.names import STREAM_ID
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"

@@ -87,7 +87,7 @@ def install_error_handlers(app: FastAPI, backends: Backends) -> None:
 
     async def ingest_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, IngestError)
-        return error(exc.status, exc.message)
+        return JSONResponse(exc.body(), status_code=exc.status)
 
     async def status_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RecordingError | ChannelError | AssetError)

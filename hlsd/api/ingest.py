@@ -2,7 +2,8 @@
 
 The publish key comes in ``?key=`` or ``Authorization: Bearer``; with no keys
 configured, only loopback publishers are let in. Bodies are read with a bound, so an
-oversized segment is refused (413) while it streams in.
+oversized segment is refused (413) while it streams in. A playlist is answered 201 when
+everything it names is in, 202 when it names segments still to come (``awaited``).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from starlette.requests import ClientDisconnect
 
 from hlsd.api._openapi import ERRORS, raw_body
 from hlsd.auth.access import bearer
+from hlsd.auth.keys import fingerprint
 from hlsd.infra.client_address import client_of
 from hlsd.infra.logs import clip
-from hlsd.ingest.http_push import Accepted, HttpPushIngest, IngestError
+from hlsd.ingest.http_push import Accepted, HttpPushIngest, IngestError, Publisher
 from hlsd.streams import StreamBusy
 
 log = logging.getLogger(__name__)
@@ -26,18 +28,20 @@ log = logging.getLogger(__name__)
 
 class PublishAuth:
     """Who may publish: a configured key (``?key=`` or Bearer), or with none configured,
-    loopback clients only. Returns the publisher's identity."""
+    loopback clients only. Returns the publisher: the client's address and its key's
+    fingerprint (keyed with `secret`), never any part of the key itself."""
 
-    def __init__(self, keys: tuple[str, ...]) -> None:
+    def __init__(self, keys: tuple[str, ...], *, secret: bytes) -> None:
         self._keys = keys
+        self._secret = secret
 
-    def __call__(self, request: Request) -> str:
+    def __call__(self, request: Request) -> Publisher:
         client = client_of(request.scope)
         host = client.host
         given = request.query_params.get("key") or bearer(request.headers.get("authorization"))
         if not self._keys:
             if client.local:
-                return host
+                return Publisher(identity=host)
             raise IngestError("no publish keys are configured, so only loopback publishers "
                               "may push; set live.publish_keys", status=403)
         if given is None:
@@ -45,7 +49,19 @@ class PublishAuth:
                               status=401)
         if not any(hmac.compare_digest(given.encode(), k.encode()) for k in self._keys):
             raise IngestError("wrong publish key", status=403)
-        return f"{host}:{given[:4]}"
+        key = fingerprint(self._secret, given)
+        return Publisher(identity=f"{host}:{key}", key=key)
+
+
+def refusal(stream: str, path: str, exc: IngestError) -> JSONResponse:
+    log.info("ingest %s/%s refused (%d): %s", clip(stream), clip(path), exc.status,
+             clip(exc.message))
+    return JSONResponse(exc.body(), status_code=exc.status)
+
+
+def answer(accepted: Accepted) -> JSONResponse:
+    return JSONResponse({"committed": accepted.committed, "awaited": list(accepted.awaited)},
+                        status_code=202 if accepted.awaited else 201)
 
 
 def router(*, ingest: HttpPushIngest, authorize: PublishAuth, max_body: int) -> APIRouter:
@@ -61,24 +77,18 @@ def router(*, ingest: HttpPushIngest, authorize: PublishAuth, max_body: int) -> 
                 body = await bounded_body(request, max_body)
                 accepted = await ingest.receive_playlist(stream, path, body, publisher)
             else:
-                accepted = Accepted()
-                ingest.upload_started(stream, path)
-                body = None
-                try:
-                    body = await bounded_body(request, max_body)
-                finally:
-                    ingest.upload_finished(stream, path, body)
+                ingest.admit_upload(stream, path, publisher)
+                body = await bounded_body(request, max_body)
+                accepted = ingest.receive_upload(stream, path, body, publisher)
         except IngestError as exc:
-            log.info("ingest %s/%s refused (%d): %s", clip(stream), clip(path), exc.status,
-                     clip(exc.message))
-            return JSONResponse({"error": exc.message}, status_code=exc.status)
+            return refusal(stream, path, exc)
         except StreamBusy as exc:
             log.info("ingest %s/%s refused (409): %s", clip(stream), clip(path), clip(exc))
             return JSONResponse({"error": str(exc)}, status_code=409)
         except ClientDisconnect:
             # A publisher that vanished mid-upload: nothing of it was kept.
             return Response(status_code=400)
-        return JSONResponse({"committed": accepted.committed}, status_code=201)
+        return answer(accepted)
 
     @api.delete("/ingest/{stream}/{path:path}", status_code=204)
     async def delete(stream: str, path: str, request: Request) -> Response:
@@ -86,7 +96,7 @@ def router(*, ingest: HttpPushIngest, authorize: PublishAuth, max_body: int) -> 
             authorize(request)
             ingest.delete(stream, path)
         except IngestError as exc:
-            return JSONResponse({"error": exc.message}, status_code=exc.status)
+            return JSONResponse(exc.body(), status_code=exc.status)
         return Response(status_code=204)
 
     return api

@@ -28,8 +28,9 @@ from hlsd.auth.access import Refused
 from hlsd.db import Conflict, NotFound, Source, repo
 from hlsd.infra.guarded_http import FetchRefused
 from hlsd.infra.logs import clip
-from hlsd.ingest.http_push import STREAM_ID, IngestError, validate_stream_id
+from hlsd.ingest.http_push import IngestError, validate_stream_id
 from hlsd.ingest.livemix import LiveMixIngest
+from hlsd.ingest.names import STREAM_ID
 from hlsd.streams import StreamBusy
 
 log = logging.getLogger(__name__)
@@ -188,7 +189,7 @@ def router(*, sessions: async_sessionmaker[AsyncSession], names: SourceNames,
             if not isinstance(exc.__cause__, FetchRefused):  # that one logged itself
                 log.info("/v1/playlist for %r refused (%d): %s", clip(name), exc.status,
                          clip(exc.message))
-            return failure(request, exc.status, exc.message)
+            return failure(request, exc.status, exc.message, exc.limit)
         except StreamBusy as exc:
             return failure(request, 409, str(exc))
         return envelope(request)

@@ -31,6 +31,13 @@ def derive_key(root: bytes, purpose: str) -> bytes:
     return hmac.new(root, b"hlsd key:" + purpose.encode(), hashlib.sha256).digest()
 
 
+def fingerprint(secret: bytes, value: str) -> str:
+    """A short name for a secret `value` (a publish key) that can be logged and compared
+    but reveals nothing of it: a keyed hash, so it cannot be tried against guesses
+    without `secret` either."""
+    return hmac.new(secret, value.encode(), hashlib.sha256).hexdigest()[:12]
+
+
 def _persisted_secret(path: Path) -> bytes:
     path.parent.mkdir(parents=True, exist_ok=True)
     try:

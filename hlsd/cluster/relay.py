@@ -275,8 +275,10 @@ class _Relay:
                 while len(self._recent) > _RECENT:
                     self._recent.popitem(last=False)
                 rendition = self._publish().rendition("")
-                rendition.append(duration=duration, data=data, extension="ts",
-                                 program_date_time=rendition.air_time(duration, utcnow()))
+                if rendition.append_fragment(duration, data, utcnow()) is None:
+                    rendition.mark_discontinuity()  # too long for the HLS window
+                    self._owner._metrics.live_lost.labels("too_long").inc()
+                    continue
                 self._owner._metrics.ws_fragments.labels("relayed").inc()
                 relayed = True
                 self._last_fragment = loop.time()

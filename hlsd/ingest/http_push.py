@@ -6,238 +6,183 @@ and known, with its duration (EXTINF) and time (PROGRAM-DATE-TIME, else the wall
 A master playlist gives the variants' attributes. Paths are relative to the stream:
 ``index.m3u8`` and ``seg-3.ts`` for one variant, ``720p/index.m3u8`` and ``720p/seg-3.ts``
 for several, ``init.mp4`` for fMP4.
+
+Arrival order does not matter, within bounds. A buffering proxy (nginx's default) sends
+each upload on only once it has it whole, so a playlist often arrives before the segment
+it names. Such a segment is awaited: the playlist is accepted (202, naming it), later
+segments queue behind it in sequence order, and it is committed when it arrives, in its
+place. One still missing after `wait_durations` target durations, or with more than
+`max_awaited` segments queued behind it, is given up: the stream goes on after a
+discontinuity, the loss is counted in ``/metrics`` and logged once, and its upload, should
+it still come, is refused (410). So a 2xx for a segment upload means it will be in the
+stream once a playlist names it; where a bound forbids that, the upload is refused
+instead (507 past ``live.max_pending_bytes``) or, if it was already acknowledged (never
+named within the pending TTL, or its stream ended), the loss is counted and logged.
+An ENDLIST ends a variant once nothing it named is still awaited.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import posixpath
-import re
 import time
-from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from hlsd.hls import MediaPlaylist, PlaylistError, parse_master, parse_media
+from hlsd.hls import MasterPlaylist, MediaPlaylist, PlaylistError, parse_master, parse_media
 from hlsd.hls.rules import is_master_playlist
 from hlsd.infra.logs import clip
+from hlsd.ingest.errors import IngestError
+from hlsd.ingest.names import out_of_bounds, validate_path, validate_stream_id
+from hlsd.ingest.publishers import KeyQuota, Publisher
+from hlsd.ingest.push_state import LOST_WHY, Feed, Folder, Lost, Named, Seen
+from hlsd.metrics import Metrics
 from hlsd.streams import RenditionInfo, StreamHub
-from hlsd.streams.rendition import MAX_SEGMENT_DURATION, duration_problem
 from hlsd.streams.stream import Stream
+
+__all__ = ["Accepted", "HttpPushIngest", "IngestError", "Publisher", "validate_path",
+           "validate_stream_id"]
 
 log = logging.getLogger(__name__)
 
-STREAM_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.~-]{0,127}$")
-_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.~-]{0,127}$")
-_MAX_DEPTH = 2
-_RECENT = 64
+_NAMES_LOGGED = 5
 _SEGMENT_TYPES = {".ts": "ts", ".m4s": "m4s", ".mp4": "m4s", ".aac": "aac", ".m4a": "m4s"}
-_FIRST_PDT = datetime(1970, 1, 1, tzinfo=UTC)
-_LAST_PDT = datetime(9999, 1, 1, tzinfo=UTC)
-"""A pushed PROGRAM-DATE-TIME is taken between these: anything else is a broken clock,
-and times past the last would overflow once the window's arithmetic adds to them."""
-
-
-class IngestError(Exception):
-    """A push the client must be told about; `status` is the HTTP status to send."""
-
-    def __init__(self, message: str, *, status: int) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-
-
-def validate_stream_id(stream: str) -> str:
-    if not STREAM_ID.fullmatch(stream) or ".." in stream:
-        raise IngestError("stream ids are 1-128 characters of A-Z a-z 0-9 _ . ~ -", status=400)
-    return stream
-
-
-def _out_of_bounds(playlist: MediaPlaylist) -> str | None:
-    """What in a pushed playlist is past the live bounds, or None."""
-    if playlist.target_duration > MAX_SEGMENT_DURATION:
-        return (f"EXT-X-TARGETDURATION {playlist.target_duration} is more than "
-                f"{MAX_SEGMENT_DURATION:.0f}")
-    for seg in playlist.segments:
-        if (problem := duration_problem(seg.duration)) is not None:
-            return f"EXTINF of {seg.uri}: a segment's duration {problem}"
-        pdt = seg.program_date_time
-        if pdt is not None and not _FIRST_PDT <= pdt < _LAST_PDT:
-            return (f"EXT-X-PROGRAM-DATE-TIME of {seg.uri} is not between "
-                    f"{_FIRST_PDT.year} and {_LAST_PDT.year}")
-    return None
-
-
-def validate_path(path: str) -> str:
-    parts = path.split("/")
-    if len(parts) > _MAX_DEPTH or not all(_PART.fullmatch(p) and ".." not in p for p in parts):
-        raise IngestError(f"invalid ingest path {clip(path)!r}: at most {_MAX_DEPTH} "
-                          "parts of 1-128 characters of A-Z a-z 0-9 _ . ~ -", status=400)
-    return path
-
-
-@dataclass
-class _Pending:
-    """Uploads not yet named by a playlist, oldest first, bounded in bytes."""
-
-    files: OrderedDict[str, tuple[float, bytes]] = field(default_factory=OrderedDict)
-    bytes: int = 0
-
-
-@dataclass
-class _Feed:
-    """What one stream's publisher has delivered so far, per rendition folder."""
-
-    last_sequence: dict[str, int] = field(default_factory=dict)
-    pending: _Pending = field(default_factory=_Pending)
-    committed: dict[str, OrderedDict[str, None]] = field(default_factory=dict)
-    """The publisher's recent segment paths per folder: a playlist whose newest segment
-    is among them is a late copy of an older one (ffmpeg's uploads overlap)."""
+_MISSING = object()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Accepted:
     committed: int = 0
+    """Segments that went live with this request."""
+    awaited: tuple[str, ...] = ()
+    """URIs the playlist's variant still waits for (named before they were uploaded)."""
 
 
 class HttpPushIngest:
     def __init__(self, hub: StreamHub, *, max_pending_bytes: int, max_feeds: int,
-                 pending_ttl: float = 60.0, upload_grace: float = 2.0,
+                 max_streams_per_key: int | None = None, wait_durations: float = 3.0,
+                 max_awaited: int = 10, pending_ttl: float = 60.0,
+                 metrics: Metrics | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        """`wait_durations`: target durations a named segment is awaited; `max_awaited`:
+        segments of a variant that may queue behind a missing one."""
         self._hub = hub
-        self._feeds: dict[str, _Feed] = {}
+        self._feeds: dict[str, Feed] = {}
         self._max_pending = max_pending_bytes
         self._max_feeds = max_feeds
+        self._quota = KeyQuota(max_streams_per_key or max_feeds)
+        self._wait = wait_durations
+        self._max_awaited = max_awaited
         self._pending_ttl = pending_ttl
-        self._grace = upload_grace
-        self._inflight: dict[tuple[str, str], asyncio.Event] = {}
+        self._metrics = metrics
         self._clock = clock
         self._wall = wall_clock
 
-    def upload_started(self, stream_id: str, path: str) -> None:
-        """A segment's body is streaming in (ffmpeg writes it while it encodes)."""
+    # -- uploads ----------------------------------------------------------------------
+
+    def admit_upload(self, stream_id: str, path: str, publisher: Publisher) -> None:
+        """Refuse an upload before its body is read (bad names, no room for the stream)."""
         validate_stream_id(stream_id)
         validate_path(path)
-        self._inflight.setdefault((stream_id, path), asyncio.Event())
+        self._feed(stream_id, publisher)
 
-    def upload_finished(self, stream_id: str, path: str, body: bytes | None) -> None:
-        """The body is whole (`body`), or the upload failed (None: nothing is kept)."""
-        event = self._inflight.pop((stream_id, path), None)
-        try:
-            if body is not None:
-                self._stash(stream_id, path, body)
-        finally:
-            if event is not None:
-                event.set()
+    def receive_upload(self, stream_id: str, path: str, body: bytes,
+                       publisher: Publisher) -> Accepted:
+        """A whole upload: kept until a playlist names it, or committed at once if one
+        already has and it is next in line. Refused rather than acknowledged when it
+        could not be kept."""
+        validate_stream_id(stream_id)
+        validate_path(path)
+        feed = self._feed(stream_id, publisher)
+        now = self._clock()
+        self._expire(stream_id, feed, now)
+        if len(body) > self._max_pending:
+            raise IngestError("upload larger than the pending-upload bound", status=413,
+                              limit="live.max_pending_bytes")
+        if feed.given_up(path):
+            self._refused("given_up")
+            raise IngestError(f"{path} came too late: a playlist named it and the stream "
+                              "went on without it (live.segment_wait_durations)",
+                              status=410, limit="live.segment_wait_durations")
+        next_in_line = any(f.next_wants(path) for f in feed.folders.values())
+        grown = feed.pending.total + len(body) - feed.pending.size_of(path)
+        if grown > self._max_pending and not next_in_line:
+            self._refused("pending_full")
+            raise IngestError(f"{feed.pending.total} bytes of this stream's uploads are "
+                              "waiting for playlists to name them; no room for more "
+                              "(live.max_pending_bytes)", status=507,
+                              limit="live.max_pending_bytes")
+        feed.pending.add(path, body, now)
+        committed = 0
+        if next_in_line:
+            stream = self._hub.get(stream_id)
+            for name, folder in list(feed.folders.items()):
+                if folder.next_wants(path):
+                    committed += self._drain(stream, stream_id, feed, name, folder)
+        return Accepted(committed=committed)
+
+    def delete(self, stream_id: str, path: str) -> None:
+        """ffmpeg's ``delete_segments`` flag: the window is ours, so only forget an upload
+        no playlist has named (one that is awaited is kept)."""
+        validate_stream_id(stream_id)
+        feed = self._feeds.get(stream_id)
+        if feed is not None and not feed.named(validate_path(path)):
+            feed.pending.forget(path)
+
+    # -- playlists --------------------------------------------------------------------
 
     async def receive_playlist(self, stream_id: str, path: str, body: bytes,
-                               publisher: str) -> Accepted:
+                               publisher: Publisher) -> Accepted:
         validate_stream_id(stream_id)
         validate_path(path)
         try:
             text = body.decode("utf-8")
-            if is_master_playlist(text):
-                self._master(stream_id, path, text, publisher)
-                return Accepted()
-            playlist = parse_media(text)
+            master = parse_master(text) if is_master_playlist(text) else None
+            playlist = None if master else parse_media(text)
         except (UnicodeDecodeError, PlaylistError, ValueError) as exc:
             raise IngestError(f"malformed playlist {path}: {clip(exc)}", status=400) from exc
-        if (problem := _out_of_bounds(playlist)) is not None:
-            raise IngestError(f"malformed playlist {path}: {problem}", status=400)
-        folder = posixpath.dirname(path)
-        for uri in {seg.uri for seg in playlist.segments}:
-            validate_path(self._resolve(folder, uri))  # names as uploads may be named
-        # ffmpeg ends a segment's upload and sends the playlist on another connection at
-        # once: a named segment may still be arriving. Wait for those, briefly.
-        await self._await_uploads(stream_id, path, playlist)
-        stream = self._hub.publish(stream_id, publisher)
-        accepted = self._commit(stream, path, playlist, publisher)
+        if playlist is not None:
+            if (problem := out_of_bounds(playlist)) is not None:
+                raise IngestError(f"malformed playlist {path}: {problem}", status=400)
+            folder = posixpath.dirname(path)
+            for uri in {seg.uri for seg in playlist.segments}:
+                validate_path(self._resolve(folder, uri))  # names as uploads may be named
+        feed = self._feed(stream_id, publisher)
+        if feed.key != publisher.key and self._quota.full(stream_id, publisher.key):
+            self.sweep()
+            feed = self._feed(stream_id, publisher)
+            if feed.key != publisher.key:
+                self._quota.claim(stream_id, publisher.key)  # refused: at its limit
+        if master is not None:
+            self._master(stream_id, path, master, publisher)
+            self._owned_by(stream_id, feed, publisher)
+            return Accepted()
+        assert playlist is not None
+        stream = self._hub.publish(stream_id, publisher.identity)
+        self._owned_by(stream_id, feed, publisher)
+        accepted = self._commit(stream, feed, path, playlist, publisher)
         stream.touch()
         return accepted
-
-    async def _await_uploads(self, stream_id: str, path: str, playlist: MediaPlaylist) -> None:
-        folder = posixpath.dirname(path)
-        feed = self._feeds.get(stream_id)
-        pending = feed.pending.files if feed else {}
-        uris = [seg.uri for seg in playlist.segments[-3:]]
-        # An init section's upload starts with the stream and ends with the first segment.
-        uris += [i.uri for i in (playlist.init, *(s.init for s in playlist.segments)) if i]
-        waits = []
-        for uri in uris:
-            item = self._resolve(folder, uri)
-            event = self._inflight.get((stream_id, item))
-            if event is not None and item not in pending:
-                waits.append(event.wait())
-        if waits:
-            try:
-                async with asyncio.timeout(self._grace):
-                    await asyncio.gather(*waits)
-            except TimeoutError:
-                pass  # what is still missing is reported by the commit
-
-    def delete(self, stream_id: str, path: str) -> None:
-        """ffmpeg's ``delete_segments`` flag: the window is ours, so only forget uploads."""
-        validate_stream_id(stream_id)
-        feed = self._feeds.get(stream_id)
-        if feed is not None:
-            self._forget(feed.pending, validate_path(path))
-
-    def _feed(self, stream_id: str) -> _Feed:
-        feed = self._feeds.get(stream_id)
-        if feed is None:
-            if len(self._feeds) >= self._max_feeds:
-                self.sweep()
-            if len(self._feeds) >= self._max_feeds:
-                raise IngestError("too many streams are being pushed to this node", status=503)
-            feed = self._feeds[stream_id] = _Feed()
-        return feed
-
-    def sweep(self) -> None:
-        """Forget what was pushed for streams the hub no longer has, once their last
-        upload is older than the pending bound's age limit."""
-        stale_before = self._clock() - self._pending_ttl
-        for stream_id, feed in list(self._feeds.items()):
-            newest = max((t for t, _ in feed.pending.files.values()), default=float("-inf"))
-            if self._hub.get(stream_id) is None and newest < stale_before:
-                del self._feeds[stream_id]
-
-    def _stash(self, stream_id: str, path: str, body: bytes) -> None:
-        feed = self._feed(stream_id)
-        pending = feed.pending
-        now = self._clock()
-        stale_before = now - self._pending_ttl
-        self._forget(pending, path)
-        while pending.files and (pending.bytes + len(body) > self._max_pending
-                                 or next(iter(pending.files.values()))[0] < stale_before):
-            oldest = next(iter(pending.files))
-            log.warning("stream %r: dropping %s, never named by a playlist", stream_id, oldest)
-            self._forget(pending, oldest)
-        if len(body) > self._max_pending:
-            raise IngestError("upload larger than the pending-upload bound", status=413)
-        pending.files[path] = (now, body)
-        pending.bytes += len(body)
-
-    @staticmethod
-    def _forget(pending: _Pending, path: str) -> None:
-        old = pending.files.pop(path, None)
-        if old is not None:
-            pending.bytes -= len(old[1])
 
     def uncommitted(self, stream_id: str, path: str, playlist: MediaPlaylist) -> list[str]:
         """URIs of `playlist` not committed yet (the ones a pulling ingest must fetch)."""
         feed = self._feeds.get(stream_id)
-        last = feed.last_sequence.get(posixpath.dirname(path), -1) if feed else -1
+        name = posixpath.dirname(path)
+        folder = feed.folders.get(name) if feed else None
+        if feed is None or folder is None:
+            return [seg.uri for seg in playlist.segments]
         first = playlist.media_sequence
-        if first + len(playlist.segments) - 1 < last:
+        if first + len(playlist.segments) - 1 < folder.last:
             return [seg.uri for seg in playlist.segments]  # numbering went back: a restart
-        return [seg.uri for n, seg in enumerate(playlist.segments) if first + n > last]
+        missing = {n.path for n in folder.awaited if n.path not in feed.pending.files}
+        return [seg.uri for n, seg in enumerate(playlist.segments)
+                if first + n > folder.last or self._resolve(name, seg.uri) in missing]
 
-    def _master(self, stream_id: str, path: str, text: str, publisher: str) -> None:
-        master = parse_master(text)
-        stream = self._hub.publish(stream_id, publisher)
+    def _master(self, stream_id: str, path: str, master: MasterPlaylist,
+                publisher: Publisher) -> None:
+        stream = self._hub.publish(stream_id, publisher.identity)
         base = posixpath.dirname(path)
         for variant in master.variants:
             folder = posixpath.dirname(posixpath.normpath(posixpath.join(base, variant.uri)))
@@ -247,74 +192,232 @@ class HttpPushIngest:
                 codecs=variant.codecs, resolution=variant.resolution,
                 frame_rate=variant.frame_rate)
 
-    def _commit(self, stream: Stream, path: str, playlist: MediaPlaylist,
-                publisher: str) -> Accepted:
-        feed = self._feed(stream.name)
-        folder = posixpath.dirname(path)
-        rendition = stream.rendition(folder)
-        last = feed.last_sequence.get(folder, -1)
+    def _commit(self, stream: Stream, feed: Feed, path: str, playlist: MediaPlaylist,
+                publisher: Publisher) -> Accepted:
+        if feed.session != stream.session:
+            # The hub began a new session (a takeover, or a return after the end): what
+            # was awaited of the last one will not come.
+            self._flush(stream, feed)
+            feed.session = stream.session
+        name = posixpath.dirname(path)
+        folder = feed.folder(name)
+        rendition = stream.rendition(name)
+        segments = playlist.segments
         first = playlist.media_sequence
-        recent = feed.committed.setdefault(folder, OrderedDict())
-        newest = self._resolve(folder, playlist.segments[-1].uri) if playlist.segments else ""
-        if newest in recent and newest not in feed.pending.files:
-            # Already committed, and not uploaded again (a restarted publisher reuses its
-            # names, with new uploads): a late copy of an older playlist.
-            if playlist.endlist:
-                rendition.end()
-            return Accepted()
-        if playlist.segments and first + len(playlist.segments) - 1 < last:
+        newest = first + len(segments) - 1
+        if self._late_copy(feed, folder, name, playlist):
+            # A late copy of an older playlist (ffmpeg's uploads overlap): nothing new.
+            folder.end = folder.end or playlist.endlist
+            return Accepted(committed=self._drain(stream, stream.name, feed, name, folder),
+                            awaited=tuple(n.uri for n in folder.awaited))
+        if segments and newest < folder.last:
             # The numbering went back: a new publishing session, a restart or a second
             # publisher. The publish policy decides; if it goes on, after a break.
-            self._hub.restart(stream, publisher)
-            feed.last_sequence.clear()
-            recent.clear()
+            self._flush(stream, feed)
+            self._hub.restart(stream, publisher.identity)
+            feed.session = stream.session
+            for each in feed.folders.values():
+                each.reset()
             rendition.mark_discontinuity()
-            last = first - 1
-        if rendition.ended and any(first + i > last for i in range(len(playlist.segments))):
-            rendition.resume(stream.session)  # it said ENDLIST, and then went on
-        committed = 0
-        missing: list[str] = []
+        if newest > folder.last:
+            folder.end = False
+            if rendition.ended:
+                rendition.resume(stream.session)  # it said ENDLIST, and then went on
+        start = 0
+        if not folder.started and segments:
+            # Joining: from the oldest segment already uploaded, else the newest only
+            # (older ones were pushed before this stream was ours to keep; should they
+            # still come, they are refused).
+            start = next((i for i, s in enumerate(segments)
+                          if self._resolve(name, s.uri) in feed.pending.files),
+                         len(segments) - 1)
+            for offset, seg in enumerate(segments[:start]):
+                skipped = self._resolve(name, seg.uri)
+                folder.give_up(skipped)
+                folder.remember(first + offset, Seen(skipped, seg.program_date_time))
+            folder.started = True
+        now = self._clock()
+        deadline = now + self._wait * max(1, playlist.target_duration)
         init_uri = playlist.init.uri if playlist.init else None
-        for offset, seg in enumerate(playlist.segments):
-            sequence = first + offset
-            if sequence <= last:
-                continue
+        for offset, seg in enumerate(segments):
             init_uri = seg.init.uri if seg.init else init_uri
-            if init_uri is not None:
-                init_path = self._resolve(folder, init_uri)
-                init = feed.pending.files.get(init_path)
-                if init is not None:
-                    rendition.set_init(posixpath.basename(init_path), init[1])
-                elif rendition.segments == () and not committed:
-                    missing.append(init_uri)
-                    break
-            seg_path = self._resolve(folder, seg.uri)
-            upload = feed.pending.files.get(seg_path)
-            if upload is None:
-                missing.append(seg.uri)
-                rendition.mark_discontinuity()
-                last = sequence
+            sequence = first + offset
+            if sequence <= folder.last or offset < start:
                 continue
-            self._forget(feed.pending, seg_path)
-            recent[seg_path] = None
-            while len(recent) > _RECENT:
-                recent.popitem(last=False)
-            rendition.append(
-                duration=seg.duration, data=upload[1],
-                program_date_time=seg.program_date_time
-                or rendition.air_time(seg.duration, self._wall()),
+            seg_path = self._resolve(name, seg.uri)
+            folder.remember(sequence, Seen(seg_path, seg.program_date_time))
+            # A sequence number no playlist named (the list slid past it) is a break.
+            gap = folder.last >= 0 and sequence > folder.last + 1
+            early = seg_path not in feed.pending.files
+            folder.awaited.append(Named(
+                sequence=sequence, path=seg_path, uri=seg.uri,
+                init_path=self._resolve(name, init_uri) if init_uri else None,
+                duration=seg.duration, program_date_time=seg.program_date_time,
+                discontinuity=seg.discontinuity or gap,
+                target_hint=playlist.target_duration, deadline=deadline,
                 extension=_SEGMENT_TYPES.get(posixpath.splitext(seg_path)[1], "ts"),
-                target_hint=playlist.target_duration, discontinuity=seg.discontinuity)
-            committed += 1
-            last = sequence
-        feed.last_sequence[folder] = last
-        if playlist.endlist:
-            # The publisher said it is done: the stream ends now, not after a timeout.
-            rendition.end()
-        if missing:
-            raise IngestError(f"playlist names segments that were not uploaded: "
-                              f"{', '.join(missing[:5])}", status=400)
-        return Accepted(committed=committed)
+                early=early))
+            folder.last = sequence
+        folder.end = folder.end or playlist.endlist
+        committed = self._drain(stream, stream.name, feed, name, folder)
+        return Accepted(committed=committed, awaited=tuple(n.uri for n in folder.awaited))
+
+    def _late_copy(self, feed: Feed, folder: Folder, name: str,
+                   playlist: MediaPlaylist) -> bool:
+        """Whether `playlist` is an older one arriving late: its newest segment is one a
+        playlist already named, with the same name (and time), and none of its segments
+        was uploaded anew (a restarted publisher reuses its names, with new uploads)."""
+        if not playlist.segments:
+            return False
+        newest = playlist.segments[-1]
+        seen = folder.recent.get(playlist.media_sequence + len(playlist.segments) - 1)
+        if seen is None or seen.path != self._resolve(name, newest.uri):
+            return False
+        if (newest.program_date_time is not None and seen.program_date_time is not None
+                and newest.program_date_time != seen.program_date_time):
+            return False
+        return not any(
+            (p := self._resolve(name, s.uri)) in feed.pending.files and not folder.wants(p)
+            for s in playlist.segments)
+
+    # -- committing what has arrived, in order -----------------------------------------
+
+    def _drain(self, stream: Stream | None, stream_id: str, feed: Feed, name: str,
+               folder: Folder, *, force: bool = False) -> int:
+        """Commit the awaited segments that have arrived, in sequence order, up to the
+        first still missing; give that one up if it is overdue (or `force`)."""
+        rendition = stream.renditions.get(name) if stream is not None else None
+        gone = rendition is None or rendition.ended
+        now = self._clock()
+        committed = 0
+        lost: dict[Lost, list[str]] = {}
+        while folder.awaited:
+            head = folder.awaited[0]
+            upload = feed.pending.files.get(head.path)
+            init = self._init(feed, folder, head)
+            if upload is not None and init is not _MISSING and not gone:
+                assert rendition is not None
+                folder.awaited.popleft()
+                feed.pending.forget(head.path)
+                if not rendition.fits(head.duration):
+                    lost.setdefault(Lost.TOO_LONG, []).append(head.path)
+                    rendition.mark_discontinuity()
+                    continue
+                if head.init_path is not None and isinstance(init, bytes):
+                    if feed.pending.forget(head.init_path) is not None:
+                        folder.keep_init(head.init_path, init)
+                    rendition.set_init(posixpath.basename(head.init_path), init)
+                rendition.append(
+                    duration=head.duration, data=upload.data,
+                    program_date_time=head.program_date_time
+                    or rendition.air_time(head.duration, self._wall()),
+                    extension=head.extension, target_hint=head.target_hint,
+                    discontinuity=head.discontinuity)
+                if head.early and self._metrics is not None:
+                    self._metrics.live_reordered.inc()
+                committed += 1
+                continue
+            if not (force or gone or now >= head.deadline
+                    or len(folder.awaited) > self._max_awaited):
+                break  # still awaited
+            folder.awaited.popleft()
+            folder.give_up(head.path)
+            if upload is not None:
+                feed.pending.forget(head.path)
+                reason = Lost.ENDED if gone else Lost.NO_INIT
+            else:
+                reason = Lost.NOT_UPLOADED
+            lost.setdefault(reason, []).append(head.path)
+            if rendition is not None:
+                rendition.mark_discontinuity()
+        for reason, paths in lost.items():
+            self._lost(stream_id, reason, paths)
+        if not folder.awaited and folder.end and rendition is not None:
+            folder.end = False
+            rendition.end()  # the publisher said ENDLIST, and everything named is in
+        if committed and stream is not None:
+            stream.touch()
+        return committed
+
+    @staticmethod
+    def _init(feed: Feed, folder: Folder, head: Named) -> object:
+        """The init section `head` needs: its bytes, None when it needs none, or
+        `_MISSING`."""
+        if head.init_path is None:
+            return None
+        upload = feed.pending.files.get(head.init_path)
+        if upload is not None:
+            return upload.data
+        return folder.inits.get(head.init_path, _MISSING)
+
+    def _flush(self, stream: Stream | None, feed: Feed) -> None:
+        """Commit what has arrived of every awaited segment and give up the rest."""
+        for name, folder in list(feed.folders.items()):
+            if folder.awaited:
+                self._drain(stream, stream.name if stream else "", feed, name, folder,
+                            force=True)
+
+    # -- bounds -----------------------------------------------------------------------
+
+    def _feed(self, stream_id: str, publisher: Publisher) -> Feed:
+        feed = self._feeds.get(stream_id)
+        if feed is None:
+            if (len(self._feeds) >= self._max_feeds
+                    or self._quota.full(stream_id, publisher.key)):
+                self.sweep()
+            if len(self._feeds) >= self._max_feeds:
+                raise IngestError("too many streams are being pushed to this node",
+                                  status=503, limit="live.max_streams")
+            self._quota.claim(stream_id, publisher.key)
+            feed = self._feeds[stream_id] = Feed(key=publisher.key)
+        return feed
+
+    def _owned_by(self, stream_id: str, feed: Feed, publisher: Publisher) -> None:
+        """The stream is now `publisher`'s: it counts against that key."""
+        if feed.key != publisher.key:
+            self._quota.claim(stream_id, publisher.key)
+            self._quota.release(stream_id, feed.key)
+            feed.key = publisher.key
+
+    def sweep(self) -> None:
+        """Give up awaited segments that are overdue (and commit what queued behind
+        them); drop acknowledged uploads no playlist named within the pending TTL; forget
+        what was pushed for streams the hub no longer has."""
+        now = self._clock()
+        for stream_id, feed in list(self._feeds.items()):
+            self._expire(stream_id, feed, now)
+            stream = self._hub.get(stream_id)
+            for name, folder in list(feed.folders.items()):
+                if folder.awaited or (folder.end and stream is not None):
+                    self._drain(stream, stream_id, feed, name, folder)
+            if stream is None and not feed.pending.files:
+                del self._feeds[stream_id]
+                self._quota.release(stream_id, feed.key)
+
+    def _expire(self, stream_id: str, feed: Feed, now: float) -> None:
+        stale_before = now - self._pending_ttl
+        expired = []
+        for path, upload in feed.pending.files.items():
+            if upload.at >= stale_before:
+                break
+            if not feed.named(path):
+                expired.append(path)
+        for path in expired:
+            feed.pending.forget(path)
+        if expired:
+            self._lost(stream_id, Lost.NOT_NAMED, expired)
+
+    def _lost(self, stream_id: str, reason: Lost, paths: list[str]) -> None:
+        """Count each loss, and log it: one line for the lot."""
+        if self._metrics is not None:
+            self._metrics.live_lost.labels(reason.value).inc(len(paths))
+        names = ", ".join(clip(p) for p in paths[:_NAMES_LOGGED])
+        more = f" and {len(paths) - _NAMES_LOGGED} more" if len(paths) > _NAMES_LOGGED else ""
+        log.warning("stream %s: %s%s: %s", clip(stream_id), names, more, LOST_WHY[reason])
+
+    def _refused(self, reason: str) -> None:
+        if self._metrics is not None:
+            self._metrics.live_refused.labels(reason).inc()
 
     @staticmethod
     def _resolve(folder: str, uri: str) -> str:
@@ -322,4 +425,3 @@ class HttpPushIngest:
             # ffmpeg names segments relative to the playlist; an absolute URI is not ours.
             uri = posixpath.basename(uri.split("?")[0])
         return posixpath.normpath(posixpath.join(folder, uri.split("?")[0])).lstrip("/")
-

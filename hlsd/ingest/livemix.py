@@ -22,7 +22,7 @@ import httpx
 from hlsd.hls import PlaylistError, parse_media
 from hlsd.infra.guarded_http import FetchRefused, check_url
 from hlsd.infra.outbound import FetchPolicy
-from hlsd.ingest.http_push import Accepted, HttpPushIngest, IngestError
+from hlsd.ingest.http_push import Accepted, HttpPushIngest, IngestError, Publisher
 
 PLAYLIST_PATH = "index.m3u8"
 
@@ -38,7 +38,8 @@ class LiveMixIngest:
         self._roots = tuple(root.resolve() for root in file_roots)
         self._max = max_segment_bytes
 
-    async def receive(self, stream: str, body: bytes, prefix: str, publisher: str) -> Accepted:
+    async def receive(self, stream: str, body: bytes, prefix: str,
+                      publisher: Publisher) -> Accepted:
         try:
             playlist = parse_media(body.decode("utf-8"))
         except (UnicodeDecodeError, PlaylistError, ValueError) as exc:
@@ -57,9 +58,9 @@ class LiveMixIngest:
                 raise IngestError(str(exc), status=403) from exc
         for uri in self._push.uncommitted(stream, PLAYLIST_PATH, playlist):
             name = uri.split("?")[0]
+            self._push.admit_upload(stream, name, publisher)
             data = await asyncio.to_thread(self._read, urljoin(base, uri), scheme)
-            self._push.upload_started(stream, name)
-            self._push.upload_finished(stream, name, data)
+            self._push.receive_upload(stream, name, data, publisher)
         return await self._push.receive_playlist(stream, PLAYLIST_PATH, body, publisher)
 
     def _read(self, url: str, scheme: str) -> bytes:

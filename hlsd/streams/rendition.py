@@ -11,7 +11,6 @@ The rules it keeps (RFC 8216 §6.2.2, rfc8216bis §6.2.2):
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 from collections import OrderedDict, deque
@@ -20,10 +19,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from hlsd.hls import InitSection, MediaPlaylist, MediaSegment, Rendered, render_media, rendered
+from hlsd.hls.values import rounded_seconds
 from hlsd.streams.segment import InitSegment, Segment
 from hlsd.streams.spill import SpillDir
-
-log = logging.getLogger(__name__)
 
 _RESYNC = timedelta(seconds=10)
 """How far the wall clock may run ahead of contiguous media before it takes over."""
@@ -56,8 +54,16 @@ class RenditionInfo:
     frame_rate: float | None = None
 
 
+FRAGMENT_TARGET_HEADROOM = 1.5
+"""The target duration of a fragment stream, as a multiple of its first fragment's."""
+
+
 class RenditionEnded(RuntimeError):
     """A segment was offered to a rendition whose stream has ended."""
+
+
+class SegmentTooLong(ValueError):
+    """A segment longer than the rendition's fixed target duration (`LiveRendition.fits`)."""
 
 
 class LiveRendition:
@@ -74,8 +80,6 @@ class LiveRendition:
         self.discontinuity_sequence = 0
         self.target_duration: int | None = None
         self.ended = False
-        self.oversized = 0
-        """Segments longer than the fixed target duration (a publisher fault, counted)."""
         self._session = session
         self._window = window
         self._clock = clock
@@ -121,6 +125,22 @@ class LiveRendition:
         expected = last.program_date_time + timedelta(seconds=last.duration)
         return wall if wall - expected > _RESYNC else expected
 
+    def append_fragment(self, duration: float, data: bytes, now: datetime) -> Segment | None:
+        """A fragment from a producer that declares no target duration (a websocket PUSH,
+        a relay): timed as it arrives; the first fixes the target with headroom
+        (fragments follow the encoder's GOP, which varies). One that does not fit is not
+        taken (None): the caller counts it."""
+        if not self.fits(duration):
+            return None
+        return self.append(duration=duration, data=data, extension="ts",
+                           program_date_time=self.air_time(duration, now),
+                           target_hint=math.ceil(duration * FRAGMENT_TARGET_HEADROOM))
+
+    def fits(self, duration: float) -> bool:
+        """Whether a segment of `duration` may join the window: within the target
+        duration (rounded as RFC 8216 rounds it), which the first segment fixes."""
+        return self.target_duration is None or rounded_seconds(duration) <= self.target_duration
+
     def mark_discontinuity(self) -> None:
         self._discontinuity_pending = True
 
@@ -131,13 +151,15 @@ class LiveRendition:
             raise RenditionEnded(f"rendition {self.name!r} has ended")
         if (problem := duration_problem(duration)) is not None:
             raise ValueError(f"a segment's duration {problem}")  # the producers check first
+        if not self.fits(duration):
+            # TARGETDURATION never changes and no EXTINF may exceed it (RFC 8216): such a
+            # segment could never be written into the playlist. Producers check `fits`
+            # first and count what they drop.
+            raise SegmentTooLong(f"a segment of {duration:.3f} s is longer than the fixed "
+                                 f"target duration of {self.target_duration} s")
         if self.target_duration is None:
             hint = min(target_hint or 1, int(MAX_SEGMENT_DURATION))
-            self.target_duration = max(hint, round(duration), 1)
-        elif round(duration) > self.target_duration:
-            self.oversized += 1
-            log.warning("segment of %.3fs exceeds the fixed target duration %ds",
-                        duration, self.target_duration)
+            self.target_duration = max(hint, rounded_seconds(duration), 1)
         last = self._segments[-1] if self._segments else None
         if last is not None and program_date_time < last.program_date_time + _PDT_STEP:
             # PROGRAM-DATE-TIME must advance (as written, to the millisecond); a publisher's

@@ -153,6 +153,7 @@ class WebsocketCdn:
     async def _receive_fragments(self, conn: Connection, stream: Stream, me: str) -> None:
         rendition = stream.rendition("")
         idle = 2 * self._config.heartbeat
+        dropped = 0
         while True:
             message = protocol.parse(await conn.receive_text(idle))
             if message.type == protocol.FRAGMENT:
@@ -160,8 +161,17 @@ class WebsocketCdn:
                 data = await conn.receive_binary(idle)
                 if stream.publisher != me:
                     raise ProtocolError("PUSH_ERROR", "Another connection took this stream over")
-                rendition.append(duration=duration, data=data, extension="ts",
-                                 program_date_time=rendition.air_time(duration, utcnow()))
+                if rendition.append_fragment(duration, data, utcnow()) is None:
+                    # The HLS window cannot carry it: dropped, counted, logged once.
+                    rendition.mark_discontinuity()
+                    self._metrics.live_lost.labels("too_long").inc()
+                    if not dropped:
+                        log.warning("stream %s: a fragment of %.3f s is longer than its "
+                                    "target duration (%s s, fixed by its first fragment); "
+                                    "dropped (and any more such)", clip(stream.name),
+                                    duration, rendition.target_duration)
+                    dropped += 1
+                    continue
                 stream.touch()
                 self._metrics.ws_fragments.labels("in").inc()
             elif message.type in (protocol.CLOSE, protocol.ERROR):

@@ -116,15 +116,27 @@ def test_oversized_segments_are_413_and_others_carry_on(hlsd: HlsdServer) -> Non
         assert c.get("/api/health").status_code == 200
 
 
-def test_a_playlist_naming_a_missing_segment_is_400(hlsd: HlsdServer) -> None:
-    playlist = b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nnever-sent.ts\n"
+def test_a_playlist_before_its_segment_is_202_and_the_segment_goes_live(
+        hlsd: HlsdServer) -> None:
+    auth = {"authorization": f"Bearer {KEY}"}
+    segment = _ts_segment()
+    playlist = b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nlate-0.ts\n"
     with httpx.Client(base_url=hlsd.url, timeout=10) as c:
-        r = c.put("/ingest/ghost/index.m3u8", content=playlist,
-                  headers={"authorization": f"Bearer {KEY}"})
-        assert r.status_code == 400 and "never-sent.ts" in r.json()["error"]
-        bad = c.put("/ingest/ghost/index.m3u8", content=b"garbage",
-                    headers={"authorization": f"Bearer {KEY}"})
+        early = c.put("/ingest/reordered/index.m3u8", content=playlist, headers=auth)
+        assert early.status_code == 202, early.text
+        assert early.json() == {"committed": 0, "awaited": ["late-0.ts"]}
+        late = c.put("/ingest/reordered/late-0.ts", content=segment, headers=auth)
+        assert late.status_code == 201 and late.json()["committed"] == 1
+        live = c.get("/live/reordered/index.m3u8")
+        assert live.status_code == 200 and live.text.count("#EXTINF") == 1
+        uri = m3u8.loads(live.text).segments[0].uri
+        assert c.get(f"/live/reordered/{uri}").content == segment
+        bad = c.put("/ingest/reordered/index.m3u8", content=b"garbage", headers=auth)
         assert bad.status_code == 400
+
+
+def _ts_segment() -> bytes:
+    return bytes([0x47]) + bytes(187)
 
 
 def test_a_second_publisher_is_rejected_while_the_first_is_live(hlsd: HlsdServer) -> None:
@@ -189,3 +201,40 @@ def test_token_gated_live_playback(tmp_path: Path) -> None:
         assert c.get(uris[0].join(["/live/vip/", ""])).status_code == 200
         assert c.post("/api/streams/vip/token", json={"ttl": "30d"}).status_code == 422
         assert c.post("/api/streams/bad id!/token").status_code == 400
+
+
+def test_one_publish_key_pushes_at_most_max_streams_per_key(tmp_path: Path) -> None:
+    keys = ["Kx7qFirstSecret", "Zp3wSecondSecret"]
+    roots = tmp_path / "segments"
+    roots.mkdir()
+    (roots / "seg-0.ts").write_bytes(_ts_segment())
+    cfg = {"live": {"publish_keys": keys, "max_streams_per_key": 2},
+           "livemix": {"file_roots": [str(roots)]}}
+    one, two = ({"authorization": f"Bearer {k}"} for k in keys)
+    playlist = b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nseg-0.ts\n"
+    with HlsdServer(cfg, tmp_dir=tmp_path / "hlsd") as server, \
+            httpx.Client(base_url=server.url, timeout=10) as c:
+        for stream in ("a", "b"):
+            assert c.put(f"/ingest/{stream}/seg-0.ts", content=_ts_segment(),
+                         headers=one).status_code == 201
+        refused = c.put("/ingest/c/seg-0.ts", content=_ts_segment(), headers=one)
+        assert refused.status_code == 429, refused.text
+        assert refused.json()["limit"] == "live.max_streams_per_key"
+        assert "live.max_streams_per_key" in refused.json()["error"]
+        assert c.put("/ingest/c/index.m3u8", content=playlist,
+                     headers=one).status_code == 429
+        # The key's own streams carry on, and another key is not held by it.
+        assert c.put("/ingest/a/index.m3u8", content=playlist, headers=one).status_code == 201
+        assert c.put("/ingest/c/seg-0.ts", content=_ts_segment(),
+                     headers=two).status_code == 201
+        # LiveMix's /v1/playlist counts against the same key.
+        assert c.post("/v1/source", json={"name": "lm", "segment_len": 2}).status_code == 200
+        lm = c.post("/v1/playlist", content=playlist, headers={
+            **one, "video-source-name": "lm", "mpeg-ts-uri-prefix": roots.as_uri() + "/"})
+        assert lm.status_code == 429 and lm.json()["success"] is False
+        assert lm.json()["error"]["limit"] == "live.max_streams_per_key"
+        ok = c.post("/v1/playlist", content=playlist, headers={
+            **two, "video-source-name": "lm", "mpeg-ts-uri-prefix": roots.as_uri() + "/"})
+        assert ok.status_code == 200, ok.text
+    # No part of a key is written anywhere a log reader sees.
+    assert not any(k[:4] in server.log_text() for k in keys)

@@ -4,7 +4,7 @@ import m3u8
 import pytest
 
 from hlsd.hls.rules import assert_valid
-from hlsd.streams.rendition import LiveRendition, RenditionEnded
+from hlsd.streams.rendition import LiveRendition, RenditionEnded, SegmentTooLong
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -65,12 +65,26 @@ def test_left_segments_stay_available_for_their_duration_plus_the_playlists() ->
     assert r.get(gone) is None
 
 
-def test_the_target_duration_never_changes() -> None:
+def test_the_target_duration_never_changes_and_is_never_exceeded() -> None:
     clock = Clock()
     r = LiveRendition(name="", session="s1", window=3, clock=clock)
     _feed(r, clock, 3, duration=2.0)
-    _feed(r, clock, 1, start=3, duration=4.0)
-    assert r.target_duration == 2 and r.oversized == 1
+    # RFC 8216 rounds halves up: 2.5 s needs a target of 3, which this one is not.
+    assert r.fits(2.49) and not r.fits(2.5) and not r.fits(4.0)
+    with pytest.raises(SegmentTooLong):
+        _feed(r, clock, 1, start=3, duration=4.0)
+    assert r.target_duration == 2
+    assert_valid(r.playlist().body.decode(), live=True)  # type: ignore[union-attr]
+
+
+def test_a_fragment_stream_fixes_its_target_with_headroom() -> None:
+    clock = Clock()
+    r = LiveRendition(name="", session="s1", window=3, clock=clock)
+    assert r.append_fragment(2.0, b"x", T0) is not None
+    assert r.target_duration == 3  # GOPs vary: 1.5 times the first fragment
+    assert r.append_fragment(2.9, b"x", T0) is not None
+    assert r.append_fragment(3.6, b"x", T0) is None  # counted and dropped by the caller
+    assert len(r.segments) == 2
 
 
 def test_program_date_time_always_advances() -> None:

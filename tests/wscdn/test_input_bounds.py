@@ -124,3 +124,32 @@ async def test_only_hs256_tokens_are_taken(hlsd: HlsdServer, fragments: list[byt
     await ws.close()
     if action == "PULL":
         await pub.close()
+
+
+async def test_a_fragment_longer_than_the_target_is_dropped_and_the_playlist_stays_valid(
+        hlsd: HlsdServer, fragments: list[bytes]) -> None:
+    import httpx
+
+    from hlsd.hls.rules import assert_valid
+
+    stream = "gop-jump"
+    pub, answer = await open_session(ws_url(hlsd), "PUSH", stream,
+                                     token(PUSH_SECRET, "PUSH", stream))
+    assert answer == ("OK", {})
+    await push(pub, fragments[:2], duration=2.0)  # the target is 3 s (headroom 1.5)
+    await push(pub, fragments[2:3], duration=5.0)  # past it: dropped, counted
+    await push(pub, fragments[3:5], duration=2.0)
+    async with httpx.AsyncClient(base_url=hlsd.url, timeout=10) as c:
+        url = f"/live/{stream}/index.m3u8"
+
+        deadline = time.monotonic() + 10
+        while (text := (await c.get(url)).text).count("#EXTINF") < 4:
+            assert time.monotonic() < deadline, text
+            await asyncio.sleep(0.05)
+        assert_valid(text, live=True)
+        assert "#EXT-X-TARGETDURATION:3" in text and "#EXTINF:5" not in text
+        assert "#EXT-X-DISCONTINUITY" in text
+        metrics = (await c.get("/metrics")).text
+        assert 'hlsd_live_lost_segments_total{reason="too_long"} 1.0' in metrics
+    await pub.close()
+    assert "longer than its target duration" in hlsd.log_text()
