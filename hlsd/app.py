@@ -62,7 +62,7 @@ from hlsd.channels.sources import library_file
 from hlsd.cluster.registry import Announcer, NoRegistry, RedisRegistry, Registry
 from hlsd.cluster.relay import RelayConfig, Relays
 from hlsd.config import CONFIG_ENV, PlaybackAccess, Settings, load_settings
-from hlsd.db import database_url, init_schema, make_engine, session_factory
+from hlsd.db import database_url, make_engine, session_factory
 from hlsd.db.models import AssetRow
 from hlsd.infra.admission import Admission
 from hlsd.infra.backends import Backends, BackendState
@@ -263,9 +263,8 @@ def build_services(settings: Settings) -> Services:
     cdn, registry, announcer, relays = _websocket_cdn(settings, hub, metrics, feeds)
     uploads, assets, asset_jobs, asset_progress, asset_cache = _assets(
         settings, sessions, objects, fetcher.using(request_client), policy, metrics)
-    watch_database(backends, engine, db_url, start_up=[
-        functools.partial(init_schema, engine), recorder.open, auto_recorder.open,
-        uploads.redeliver, assets.recover,
+    watch_database(backends, engine, db_url, recover=[
+        recorder.open, auto_recorder.open, uploads.redeliver, assets.recover,
         functools.partial(_resume_channel_recordings, recorder, hub, feeds)])
     watch_store(backends, objects)
     if isinstance(registry, RedisRegistry):

@@ -12,6 +12,7 @@ from redis.exceptions import TimeoutError as RedisTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hlsd.db import availability as db
+from hlsd.db.engine import init_schema
 from hlsd.infra.backends import Backend, Backends, BackendState, address_of
 from hlsd.metrics import Metrics
 from hlsd.storage import ObjectStore, StoreUnreachable
@@ -32,10 +33,12 @@ def gauge(metrics: Metrics) -> Callable[[Backend], None]:
 
 
 def watch_database(backends: Backends, engine: AsyncEngine, url: str,
-                   start_up: Sequence[Callable[[], Awaitable[object]]]) -> None:
+                   recover: Sequence[Callable[[], Awaitable[object]]]) -> None:
+    """The database: its schema made before anything may use it, then `recover`."""
     db.watch_connects(engine)
     backends.add(Backend(name=DATABASE, address=db.describe(url),
-                         probe=functools.partial(db.probe, engine), start_up=start_up,
+                         probe=functools.partial(db.probe, engine),
+                         prepare=functools.partial(init_schema, engine), recover=recover,
                          is_outage=db.is_outage))
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import enum
 import logging
 import random
@@ -35,14 +34,9 @@ class BackendState(enum.StrEnum):
     PENDING = "pending"
     """Not reached yet."""
     STARTING = "starting"
-    """Reached; its start-up steps are running (only they may use it)."""
+    """Reached; being prepared (nothing else may use it yet)."""
     UP = "up"
     DOWN = "down"
-
-
-_starting_up: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "hlsd_backend_starting_up", default=None)
-"""The backend whose start-up steps run in this context (and the tasks they start)."""
 
 
 class BackendUnavailable(Exception):
@@ -66,23 +60,21 @@ class Backend:
     """Where it is, without credentials (for the log)."""
     probe: Callable[[], Awaitable[None]]
     """Raises unless the backend answers."""
-    start_up: Sequence[Callable[[], Awaitable[object]]] = ()
-    """Steps run in order once it first answers; a step that fails is run again at the
-    next success, the ones before it are not."""
+    prepare: Callable[[], Awaitable[object]] | None = None
+    """Run once it first answers, before anything else may use it (a schema)."""
+    recover: Sequence[Callable[[], Awaitable[object]]] = ()
+    """Run in order once it is up (what a previous run left to carry on); a step that
+    fails is run again at the next probe, the ones before it are not."""
     is_outage: Callable[[BaseException], bool] = lambda exc: False
     state: BackendState = BackendState.PENDING
     reason: str = ""
     since: float = field(default_factory=time.time)
-    _steps_done: int = 0
+    _prepared: bool = False
+    _recovered: int = 0
     _lost: bool = False
     """Its outage was logged, and its return is not yet."""
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
 
-    @property
-    def accepting(self) -> bool:
-        """Work may be tried on it here: it is up, or this is its start-up."""
-        return self.state is BackendState.UP or (
-            self.state is BackendState.STARTING and _starting_up.get() == self.name)
 
 
 class Backends:
@@ -112,7 +104,7 @@ class Backends:
     def require(self, name: str) -> None:
         """Raise `BackendUnavailable` unless work on `name` may be tried now."""
         backend = self._backends.get(name)
-        if backend is not None and not backend.accepting:
+        if backend is not None and backend.state is not BackendState.UP:
             raise BackendUnavailable(backend.name, backend.reason or (
                 "starting" if backend.state is BackendState.STARTING else "not reached yet"))
 
@@ -154,9 +146,12 @@ class Backends:
             try:
                 async with asyncio.timeout(self._probe_timeout):
                     await backend.probe()
-                if backend.state is not BackendState.UP:
-                    await self._start_up(backend)
-                    self._set(backend, BackendState.UP, "")
+                if not backend._prepared and backend.prepare is not None:
+                    self._set(backend, BackendState.STARTING, "")
+                    await backend.prepare()
+                backend._prepared = True
+                self._set(backend, BackendState.UP, "")
+                await self._recover(backend)
                 delay = self._min_delay
                 first.set()
                 backend._wake.clear()
@@ -172,18 +167,19 @@ class Backends:
                 await asyncio.sleep(delay * random.uniform(0.8, 1.2))  # noqa: S311 (jitter)
                 delay = min(self._max_delay, delay * 2)
 
-    async def _start_up(self, backend: Backend) -> None:
-        steps = backend.start_up
-        if backend._steps_done == len(steps):
-            return
-        self._set(backend, BackendState.STARTING, "")
-        token = _starting_up.set(backend.name)
-        try:
-            while backend._steps_done < len(steps):
-                await steps[backend._steps_done]()
-                backend._steps_done += 1
-        finally:
-            _starting_up.reset(token)
+    async def _recover(self, backend: Backend) -> None:
+        """Its recovery steps, from the first not yet done. A failure is logged and left
+        to the next probe: it is the step's, not the backend's (the probe just passed)."""
+        steps = backend.recover
+        while backend._recovered < len(steps):
+            step = steps[backend._recovered]
+            try:
+                await step()
+            except Exception:
+                log.exception("the %s is up, but %s failed; tried again at its next probe",
+                              backend.name, getattr(step, "__qualname__", step))
+                return
+            backend._recovered += 1
 
     def _set(self, backend: Backend, state: BackendState, reason: str) -> None:
         if backend.state is state and backend.reason == reason:

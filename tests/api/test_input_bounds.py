@@ -244,4 +244,4 @@ def test_pushed_playlists_past_the_bounds_are_400(client: httpx.Client, tags: st
 def test_a_pushed_playlist_in_bounds_is_taken(client: httpx.Client) -> None:
     r = _push_playlist(client, "in-bounds",
                        "#EXTM3U\n#EXT-X-TARGETDURATION:3600\n#EXTINF:3600,\nseg-0.ts\n")
-    assert r.status_code == 201 and r.json() == {"committed": 1}, r.text
+    assert r.status_code == 201 and r.json() == {"committed": 1, "awaited": []}, r.text

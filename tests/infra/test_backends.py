@@ -42,11 +42,14 @@ async def test_a_backend_down_at_start_is_retried_until_it_answers(
     started: list[str] = []
 
     async def schema() -> None:
-        backends.require("database")  # start-up steps may use it
         started.append("schema")
 
+    async def recover() -> None:
+        backends.require("database")  # up by then: recoveries use it as requests do
+        started.append("recover")
+
     backends = Backends([Backend(name="database", address="postgresql://db:5432/hlsd",
-                                 probe=db.probe, start_up=[schema])],
+                                 probe=db.probe, prepare=schema, recover=[recover])],
                         min_delay=0.01, max_delay=0.05, interval=60)
     await backends.start(wait=5)
     try:
@@ -60,7 +63,7 @@ async def test_a_backend_down_at_start_is_retried_until_it_answers(
         assert started == []
         db.up = True
         await eventually(lambda: backends.ready)
-        assert started == ["schema"]
+        assert started == ["schema", "recover"]
         backends.require("database")
         (line,) = _records(caplog, "is unavailable")
         assert line.startswith("the database at postgresql://db:5432/hlsd is unavailable: "
@@ -92,7 +95,8 @@ async def test_an_outage_seen_by_a_request_wakes_the_probe() -> None:
         await backends.close()
 
 
-async def test_a_failed_start_up_step_runs_again_but_not_the_ones_before() -> None:
+async def test_a_failed_recovery_step_runs_again_but_not_the_ones_before(
+        caplog: pytest.LogCaptureFixture) -> None:
     db = Switch(up=True)
     runs: list[str] = []
     flaky = {"fail": True}
@@ -100,34 +104,39 @@ async def test_a_failed_start_up_step_runs_again_but_not_the_ones_before() -> No
     async def schema() -> None:
         runs.append("schema")
 
-    async def recover() -> None:
-        runs.append("recover")
+    async def recordings() -> None:
+        runs.append("recordings")
+
+    async def assets() -> None:
+        runs.append("assets")
         if flaky["fail"]:
             flaky["fail"] = False
-            raise ConnectionResetError("dropped mid-way")
+            raise RuntimeError("a bug in a recovery")
 
     backends = Backends([Backend(name="database", address="db", probe=db.probe,
-                                 start_up=[schema, recover])],
-                        min_delay=0.01, max_delay=0.02, interval=60)
+                                 prepare=schema, recover=[recordings, assets])],
+                        min_delay=0.01, max_delay=0.02, interval=0.05)
     await backends.start(wait=5)
     try:
-        await eventually(lambda: backends.ready)
-        assert runs == ["schema", "recover", "recover"]
+        assert backends.ready  # the step's failure is not the database's
+        await eventually(lambda: runs.count("assets") == 2)
+        assert runs == ["schema", "recordings", "assets", "assets"]
+        assert _records(caplog, "is unavailable") == []
+        assert len(_records(caplog, "failed; tried again")) == 1
     finally:
         await backends.close()
 
 
-async def test_requests_wait_for_the_start_up_steps() -> None:
+async def test_requests_wait_for_the_schema() -> None:
     db = Switch(up=True)
     release = asyncio.Event()
     refused: list[BaseException] = []
 
     async def slow_schema() -> None:
-        backends.require("database")  # the step itself may use it
         await release.wait()
 
     backends = Backends([Backend(name="database", address="db", probe=db.probe,
-                                 start_up=[slow_schema])], min_delay=0.01, interval=60)
+                                 prepare=slow_schema)], min_delay=0.01, interval=60)
     await backends.start(wait=0.05)
     try:
         (db_backend,) = backends.all
