@@ -113,7 +113,10 @@ class Nginx:
                  request_buffering: bool = True, max_body: str = "64m",
                  mirror: str | None = None, ignore_client_abort: bool = True,
                  hold: float = 0.0, hold_pattern: str = r"\.(ts|m4s|mp4|aac)$",
-                 startup_timeout: float = 15.0) -> None:
+                 site: str | None = None, startup_timeout: float = 15.0) -> None:
+        """`site`: nginx configuration of the http block to use instead of the server
+        this class writes (a documented example, say); ``listen 80;`` in it becomes the
+        ephemeral port, and ``http://127.0.0.1:8080`` the upstream."""
         self.binary = require_nginx()
         self.upstream = upstream.rstrip("/")
         self.request_buffering = request_buffering
@@ -122,6 +125,7 @@ class Nginx:
         self.ignore_client_abort = ignore_client_abort
         self.hold = hold
         self.hold_pattern = hold_pattern
+        self.site = site
         self._gate: Upstream | None = None
         self.startup_timeout = startup_timeout
         self._own_dir = tmp_dir is None
@@ -185,6 +189,14 @@ class Nginx:
                 '            proxy_set_header Content-Length "";\n'
                 "        }\n")
         abort = "on" if self.ignore_client_abort else "off"
+        server = (
+            "    server {\n"
+            f"        listen 127.0.0.1:{self.port};\n"
+            f"{locations}"
+            "    }\n")
+        if self.site is not None:
+            server = (self.site.replace("listen 80;", f"listen 127.0.0.1:{self.port};")
+                      .replace("http://127.0.0.1:8080", self.upstream))
         return (
             f"{user}daemon off;\n"
             "worker_processes 1;\n"
@@ -197,10 +209,7 @@ class Nginx:
             f"{temp}"
             f"    client_max_body_size {self.max_body};\n"
             f"    proxy_ignore_client_abort {abort};\n"
-            "    server {\n"
-            f"        listen 127.0.0.1:{self.port};\n"
-            f"{locations}"
-            "    }\n"
+            f"{server}"
             "}\n")
 
     def start(self) -> Nginx:
