@@ -7,10 +7,9 @@ objects) answers 503, as the framework's routes do.
 
 from __future__ import annotations
 
-import json
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
+from hlsd.api._asgi import respond_error
 from hlsd.api.errors import RETRY_AFTER
 from hlsd.infra.backends import Backends
 
@@ -33,21 +32,14 @@ class FastPaths:
 
     async def _serve(self, handler: ASGIApp, scope: Scope, receive: Receive,
                      send: Send) -> None:
-        started = False
-
-        async def sending(message: Message) -> None:
-            nonlocal started
-            started = True
-            await send(message)
-
         try:
-            await handler(scope, receive, sending)
+            await handler(scope, receive, send)
         except Exception as exc:
             outage = self._backends.classify(exc)
-            if outage is None or started:
+            if outage is None:
                 raise
-            body = json.dumps({"error": str(outage)}).encode()
-            await send({"type": "http.response.start", "status": 503, "headers": [
-                (b"content-type", b"application/json"), (b"retry-after", RETRY_AFTER.encode()),
-                (b"content-length", str(len(body)).encode())]})
-            await send({"type": "http.response.body", "body": body})
+            try:
+                await respond_error(send, 503, str(outage),
+                                    [(b"retry-after", RETRY_AFTER.encode())])
+            except Exception:  # the response had begun: the connection is cut instead
+                raise exc from None

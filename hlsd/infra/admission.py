@@ -52,7 +52,10 @@ class Admission:
             await _respond(send, 429, f"{refusal} ({self._setting})", retry_after=True)
             return
         try:
-            await _Request(self.app, self._body_timeout).run(scope, receive, send)
+            if _has_body(scope):
+                await _Request(self.app, self._body_timeout).run(scope, receive, send)
+            else:  # most requests (GET, HEAD): nothing to time, nothing to wrap
+                await self.app(scope, receive, send)
         finally:
             self._limits.release(address)
 
@@ -66,6 +69,13 @@ class Admission:
         while len(self._logged) > _LOGGED:
             self._logged.popitem(last=False)
         log.warning("requests from %s refused: %s", clip(address), refusal)
+
+
+def _has_body(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
+            return True
+    return False
 
 
 class _Request:

@@ -29,6 +29,7 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 _SCOPE_KEY = "hlsd.client"
 _FORWARDING = (b"forwarded", b"x-forwarded-for", b"x-real-ip")
 _READ = frozenset((*_FORWARDING, b"x-forwarded-proto"))
+_PEERS_KEPT = 10_000
 _MAX_HOPS = 32
 """Addresses of a forwarding chain looked at, from the nearest (a longer one is noise)."""
 
@@ -145,6 +146,9 @@ class ClientAddress:
     def __init__(self, app: ASGIApp, proxies: TrustedProxies) -> None:
         self.app = app
         self._proxies = proxies
+        self._peers: dict[str, Client] = {}
+        """Peers seen without forwarding headers: parsing an address costs more than
+        the rest of the decision."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
@@ -158,6 +162,15 @@ class ClientAddress:
                 headers[name] = value.decode("latin-1")
         peer = scope.get("client")
         forwarded = any(name in headers for name in _FORWARDING)
+        if not forwarded and peer:  # most requests: the peer, as decided before
+            known = self._peers.get(peer[0])
+            if known is None:
+                known = resolve(peer[0], {}, self._proxies)[0]
+                if len(self._peers) >= _PEERS_KEPT:
+                    self._peers.clear()
+                self._peers[peer[0]] = known
+            scope[_SCOPE_KEY] = known
+            return
         client, scheme = resolve(peer[0] if peer else None, headers if forwarded else {},
                                  self._proxies)
         scope[_SCOPE_KEY] = client

@@ -39,6 +39,8 @@ class ConnectionLimits:
     def _is_exempt(self, address: str) -> bool:
         if self._everyone_exempt:
             return True
+        if not self._exempt:
+            return False  # the common case, without parsing an address per request
         try:
             ip = ipaddress.ip_address(address)
         except ValueError:

@@ -45,6 +45,7 @@ from typing import IO
 
 import pytest
 
+from tests._support.environment import in_ci
 from tests._support.hlsd_server import free_port
 from tests._support.servers import Upstream
 
@@ -63,10 +64,6 @@ class NginxStartError(RuntimeError):
     """nginx did not come up; the message carries its error log."""
 
 
-def _ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
 def nginx_skip_reason() -> str | None:
     """Why nginx tests cannot run here, or None when they can."""
     if os.path.isfile(NGINX) and os.access(NGINX, os.X_OK):
@@ -78,7 +75,7 @@ def require_nginx() -> str:
     """The nginx binary; a test without it is skipped, or failed when CI is set."""
     reason = nginx_skip_reason()
     if reason is not None:
-        if _ci():
+        if in_ci():
             pytest.fail(f"nginx is required when CI is set: {reason}")
         pytest.skip(reason)
     return NGINX

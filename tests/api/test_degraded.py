@@ -17,6 +17,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
+from tests._support.environment import in_ci
 from tests._support.hlsd_server import HlsdServer, free_port
 from tests._support.moto import moto_server
 from tests._support.polling import wait_until
@@ -28,10 +29,6 @@ from tests.api.conftest import config, issue
 PASSWORD = "S3cret-Db-Pw"
 POSTGRES = os.environ.get("HLSD_TEST_POSTGRES_URL",
                           "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
-
-
-def _ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
 @contextmanager
@@ -53,7 +50,7 @@ def fresh_database() -> Iterator[tuple[str, int, str, str]]:
     try:
         asyncio.run(run(f'CREATE DATABASE "{name}"'))
     except (OSError, asyncpg.PostgresError) as exc:
-        if _ci():
+        if in_ci():
             pytest.fail(f"PostgreSQL is required when CI is set: {exc}")
         pytest.skip(f"no PostgreSQL at {host}:{port}: {exc}")
     try:

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 import pytest
 import yaml
 from websockets.asyncio.client import connect
 
+from tests._support.environment import lan_address
 from tests._support.hlsd_server import REPO_ROOT, HlsdServer
 from tests._support.nginx import Nginx
 
@@ -26,14 +26,6 @@ SITE = re.search(r"```nginx\n(.*?)```", SECTION, re.S).group(1)  # type: ignore[
 SETTINGS: dict[str, Any] = yaml.safe_load(
     re.search(r"```yaml\n(.*?)```", SECTION, re.S).group(1))  # type: ignore[union-attr]
 ENGINES = ["granian", "uvicorn"]
-
-
-def _lan_address() -> str:
-    for addresses in psutil.net_if_addrs().values():
-        for address in addresses:
-            if address.family.name == "AF_INET" and not address.address.startswith("127."):
-                return str(address.address)
-    pytest.fail("this machine has no non-loopback IPv4 address to test from")
 
 
 @contextmanager
@@ -65,7 +57,7 @@ def _push(url: str, stream: str) -> str:
 def test_the_documented_proxy_set_up(engine: str, tmp_path: Path) -> None:
     key = SETTINGS["admin_key"]
     with behind_nginx(engine, SETTINGS, tmp_path) as (_, proxy), \
-            _client(proxy, "127.0.0.1") as here, _client(proxy, _lan_address()) as far:
+            _client(proxy, "127.0.0.1") as here, _client(proxy, lan_address()) as far:
         # The management API takes the admin key through the proxy, and nothing else.
         assert here.get("/api/streams").status_code == 401
         assert here.get("/api/streams", headers={"authorization": f"Bearer {key}"}

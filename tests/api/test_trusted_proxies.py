@@ -8,24 +8,14 @@ import asyncio
 from collections.abc import Iterator
 
 import httpx
-import psutil
 import pytest
 from websockets.asyncio.client import connect
 
+from tests._support.environment import lan_address
 from tests._support.hlsd_server import HlsdServer
 
 ENGINES = ["granian", "uvicorn"]
 SPOOF = "203.0.113.9"
-
-
-def _lan_address() -> str:
-    """An IPv4 address of this machine that is not loopback (hlsd sees it as a peer from
-    elsewhere when a client binds to it)."""
-    for addresses in psutil.net_if_addrs().values():
-        for address in addresses:
-            if address.family.name == "AF_INET" and not address.address.startswith("127."):
-                return str(address.address)
-    pytest.fail("this machine has no non-loopback IPv4 address to test from")
 
 
 def _from(address: str, base_url: str) -> httpx.Client:
@@ -70,7 +60,7 @@ def test_forwarding_headers_from_an_untrusted_peer_make_no_loopback_admin(
 
 def test_a_peer_from_elsewhere_is_no_admin_whatever_it_claims(untrusting: HlsdServer,
                                                                 ) -> None:
-    with _from(_lan_address(), untrusting.url) as c:
+    with _from(lan_address(), untrusting.url) as c:
         assert c.get("/api/streams").status_code == 403
         assert c.get("/api/streams", headers={"x-forwarded-for": "127.0.0.1"}
                      ).status_code == 403
@@ -111,6 +101,6 @@ def test_a_trusted_proxy_names_the_client(behind_proxy: HlsdServer, header: dict
 
 def test_a_trusted_address_elsewhere_is_still_only_a_proxy(behind_proxy: HlsdServer) -> None:
     """Trusting 127.0.0.1 as a proxy does not make a LAN peer's claims believable."""
-    with _from(_lan_address(), behind_proxy.url) as c:
+    with _from(lan_address(), behind_proxy.url) as c:
         assert c.get("/api/streams", headers={"x-forwarded-for": "127.0.0.1"}
                      ).status_code == 403

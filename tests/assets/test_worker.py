@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +29,7 @@ import pytest
 
 from tests._support import media as fx
 from tests._support.hlsd_server import HlsdServer
+from tests._support.polling import wait_until
 from tests._support.redis_server import redis_url
 from tests.api.test_assets import ADMIN, LADDER, new_upload, wait_state
 
@@ -50,7 +51,7 @@ class WorkerProcess:
             [sys.executable, "-m", "hlsd", "worker", "--config", str(self.server.config_path)],
             cwd=self.server.dir, env=self.server.environment(), stdin=subprocess.DEVNULL,
             stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
-        wait_for(lambda: "hlsd worker:" in self.log_text(begin), 20, f"{self.log_path} up")
+        wait_until(lambda: "hlsd worker:" in self.log_text(begin), 20, f"{self.log_path} up")
         return self
 
     def ffmpeg(self) -> list[psutil.Process]:
@@ -112,20 +113,13 @@ class Cluster:
             found[:] = [w for w in self.workers if w.ffmpeg()]
             return len(found) == 1
 
-        wait_for(one, timeout, "one worker transcoding")
+        wait_until(one, timeout, "one worker transcoding")
         return found[0]
 
     def objects(self, asset_id: str) -> list[str]:
         """What the object store holds for the asset: attempt prefixes, `source`."""
         folder = self.server.data_dir / "objects" / "assets" / asset_id
         return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
-
-
-def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"no {what} within {timeout} s"
-        time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
@@ -172,8 +166,8 @@ def test_a_worker_killed_mid_job_leaves_the_job_to_the_other(cluster: Cluster,
         wait_state(c, asset_id, {"processing"}, timeout=30)
         victim = cluster.busy()
         survivor = next(w for w in cluster.workers if w is not victim)
-        wait_for(lambda: c.get(f"/api/assets/{asset_id}").json()["progress"] >= 10, 30,
-                 "progress past 10 %")
+        wait_until(lambda: c.get(f"/api/assets/{asset_id}").json()["progress"] >= 10, 30,
+                   "progress past 10 %")
         victim.kill()
         # As if it died while storing: part of its outputs, which the next run removes.
         partial = cluster.server.data_dir / "objects" / "assets" / asset_id / "1"
@@ -212,7 +206,7 @@ def test_cancel_stops_the_worker_running_the_job(cluster: Cluster, long_clip: Pa
         busy = cluster.busy()
         cancelled = c.post(f"/api/assets/{asset_id}/cancel")
         assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled"
-        wait_for(lambda: not busy.ffmpeg(), 5, "ffmpeg stopped")
+        wait_until(lambda: not busy.ffmpeg(), 5, "ffmpeg stopped")
         time.sleep(1.0)
         assert c.get(f"/api/assets/{asset_id}").json()["state"] == "cancelled"
         assert cluster.objects(asset_id) == ["source"]  # no output; the source until delete

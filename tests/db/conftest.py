@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hlsd.db.engine import init_schema, make_engine, session_factory
 from hlsd.db.models import Base
+from tests._support.environment import in_ci
 
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 BACKENDS = ["sqlite", "postgres"]
@@ -60,14 +61,10 @@ class EmptyDb:
     connect_args: dict[str, Any]
 
 
-def _ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
 def require_postgres(target: PgTarget | str) -> PgTarget:
     if isinstance(target, PgTarget):
         return target
-    if _ci():
+    if in_ci():
         pytest.fail(f"PostgreSQL is required when CI is set: {target}")
     pytest.skip(target)
 

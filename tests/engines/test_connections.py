@@ -11,21 +11,13 @@ import time
 from collections.abc import Callable, Iterator
 
 import httpx
-import psutil
 import pytest
 
+from tests._support.environment import lan_address
 from tests._support.hlsd_server import HlsdServer
 
 DEADLINE = 2.0
 SLACK = 6.0  # a busy machine may be slow to notice; a held connection never closes
-
-
-def _lan_address() -> str:
-    for addresses in psutil.net_if_addrs().values():
-        for address in addresses:
-            if address.family == socket.AF_INET and not address.address.startswith("127."):
-                return str(address.address)
-    pytest.fail("this machine has no non-loopback IPv4 address to test from")
 
 
 @pytest.fixture(scope="module", params=["granian", "uvicorn"])
@@ -161,7 +153,7 @@ def test_requests_in_progress_are_capped_per_address(hlsd: HlsdServer) -> None:
             assert "http.max_requests_per_ip" in r.json()["error"]
         # Everyone else is still served.
         with httpx.Client(base_url=hlsd.url, timeout=10, transport=httpx.HTTPTransport(
-                local_address=_lan_address())) as elsewhere:
+                local_address=lan_address())) as elsewhere:
             assert elsewhere.get("/api/health").status_code == 200
         # The held bodies stop arriving: each ends with 408, and the slots are free.
         for sock in uploads:
