@@ -22,10 +22,12 @@ MAX_BODY = 1 << 20
 
 
 async def read_body(request: Request, model: type[M]) -> M:
+    """The body as `model`: JSON whatever the content-type says (``curl -d`` labels JSON
+    a form), else the URL-encoded form the seed's clients may send."""
     raw = await _bounded(request)
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     data: Any
-    if ctype == "application/x-www-form-urlencoded":
+    if ctype == "application/x-www-form-urlencoded" and not raw.lstrip().startswith(b"{"):
         try:
             pairs = parse_qs(raw.decode(), keep_blank_values=True, strict_parsing=False)
         except UnicodeDecodeError as exc:

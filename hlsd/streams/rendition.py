@@ -80,6 +80,8 @@ class LiveRendition:
         self.discontinuity_sequence = 0
         self.target_duration: int | None = None
         self.ended = False
+        self.updated: float | None = None
+        """When its newest segment was committed (the stream's clock)."""
         self._session = session
         self._window = window
         self._clock = clock
@@ -179,6 +181,7 @@ class LiveRendition:
         self._next_sequence += 1
         self._discontinuity_pending = False
         self._segments.append(segment)
+        self.updated = self._clock()
         self._by_name[segment.name] = segment
         self.memory += segment.size
         self._slide()

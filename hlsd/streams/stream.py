@@ -13,6 +13,7 @@ from hlsd.streams.segment import Segment
 from hlsd.streams.spill import SpillDir, folder_for
 
 MASTER = "index.m3u8"
+STALE_TARGETS = 3
 
 SegmentListener = Callable[["Stream", LiveRendition, Segment], None]
 """Called with each segment a stream commits, on the event loop: it must not block
@@ -88,9 +89,10 @@ class Stream:
     def default_variant(self) -> str:
         """The variant a single-rendition consumer (a websocket spectator) reads: the one
         of a single-variant stream, else the highest-bandwidth one."""
-        if "" in self.renditions or not self.renditions:
+        variants = dict(self.current()) or self.renditions
+        if "" in variants or not variants:
             return ""
-        return max(self.renditions.items(),
+        return max(variants.items(),
                    key=lambda item: item[1].info.bandwidth or item[1].peak_bandwidth())[0]
 
     def _committed(self, rendition: LiveRendition, segment: Segment) -> None:
@@ -120,6 +122,7 @@ class Stream:
         self.ended_at = None
         self.publisher = publisher
         self.session = session
+        self.touch()  # else the next sweep finds it idle since its end, and ends it again
         for rendition in self.renditions.values():
             rendition.resume(session)
 
@@ -130,14 +133,30 @@ class Stream:
         if self._spill is not None:
             self._spill.remove_folder(folder_for(self.name))
 
+    def current(self) -> list[tuple[str, LiveRendition]]:
+        """The variants players are offered, by name: those with segments and, while the
+        stream is live, that its publisher still feeds. A variant left more than
+        `STALE_TARGETS` target durations behind the freshest is an earlier encoding (a
+        publisher that went from several variants to one, or whose variants never got
+        a segment): it is left out, so a master never names what will not play."""
+        variants = [(n, r) for n, r in sorted(self.renditions.items()) if r.segments]
+        if self.state is StreamState.LIVE and len(variants) > 1:
+            newest = max(r.updated or 0.0 for _, r in variants)
+            variants = [(n, r) for n, r in variants if newest - (r.updated or 0.0)
+                        <= STALE_TARGETS * (r.target_duration or 1)]
+        return variants
+
     @property
     def multivariant(self) -> bool:
-        return len(self.renditions) > 1 or "" not in self.renditions
+        variants = self.current()
+        if not variants:
+            return "" not in self.renditions
+        return len(variants) > 1 or variants[0][0] != ""
 
     def master(self) -> Rendered | None:
         """The master playlist of a multivariant stream, re-rendered when a variant's
         attributes change."""
-        variants = [(n, r) for n, r in sorted(self.renditions.items()) if r.segments]
+        variants = self.current()
         if not variants:
             return None
         key = tuple((n, r.info, r.peak_bandwidth() if r.info.bandwidth is None else 0)

@@ -161,6 +161,10 @@ class WebsocketCdn:
                 data = await conn.receive_binary(idle)
                 if stream.publisher != me:
                     raise ProtocolError("PUSH_ERROR", "Another connection took this stream over")
+                if stream.state is not StreamState.LIVE:
+                    # Silent past live.idle_timeout, it was ended; its publisher is back.
+                    stream = self._hub.publish(stream.name, me)
+                    rendition = stream.rendition("")
                 if rendition.append_fragment(duration, data, utcnow()) is None:
                     # The HLS window cannot carry it: dropped, counted, logged once.
                     rendition.mark_discontinuity()
