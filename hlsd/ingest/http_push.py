@@ -36,7 +36,15 @@ from hlsd.infra.logs import clip
 from hlsd.ingest.errors import IngestError
 from hlsd.ingest.names import out_of_bounds, validate_path, validate_stream_id
 from hlsd.ingest.publishers import KeyQuota, Publisher
-from hlsd.ingest.push_state import LOST_WHY, Feed, Folder, Lost, Named, Seen
+from hlsd.ingest.push_state import (
+    LOST_WHY,
+    NEVER_ARRIVED,
+    Feed,
+    Folder,
+    Lost,
+    Named,
+    Seen,
+)
 from hlsd.metrics import Metrics
 from hlsd.streams import RenditionInfo, StreamHub
 from hlsd.streams.stream import Stream
@@ -164,6 +172,16 @@ class HttpPushIngest:
         self._owned_by(stream_id, feed, publisher)
         accepted = self._commit(stream, feed, path, playlist, publisher)
         stream.touch()
+        variant = feed.folders.get(posixpath.dirname(path))
+        if variant is not None and len(variant.never_arrived) == NEVER_ARRIVED:
+            # Taken, but the publisher must hear that its segments go somewhere else.
+            missing = ", ".join(clip(uri, 60) for uri in variant.never_arrived)
+            raise IngestError(
+                f"the segments this playlist names never arrive ({missing} were given "
+                f"up): upload each to /ingest/{stream_id}/"
+                f"{posixpath.join(posixpath.dirname(path), '<segment>')} (with ffmpeg: "
+                "-hls_segment_filename must be an http:// URL under /ingest, not a local "
+                "path)", status=422)
         return accepted
 
     def uncommitted(self, stream_id: str, path: str, playlist: MediaPlaylist) -> list[str]:
@@ -315,6 +333,7 @@ class HttpPushIngest:
                     discontinuity=head.discontinuity)
                 if head.early and self._metrics is not None:
                     self._metrics.live_reordered.inc()
+                folder.never_arrived.clear()
                 committed += 1
                 continue
             if not (force or gone or now >= head.deadline
@@ -327,6 +346,7 @@ class HttpPushIngest:
                 reason = Lost.ENDED if gone else Lost.NO_INIT
             else:
                 reason = Lost.NOT_UPLOADED
+                folder.never_arrived.append(head.uri)
             lost.setdefault(reason, []).append(head.path)
             if rendition is not None:
                 rendition.mark_discontinuity()

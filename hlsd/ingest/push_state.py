@@ -13,6 +13,9 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from datetime import datetime
 
+NEVER_ARRIVED = 3
+"""Segments given up in a row, never uploaded, after which playlists are refused with
+the reason (the publisher is told its segments go somewhere else)."""
 RECENT = 64
 """Sequence numbers (and given-up names) a folder remembers."""
 KEPT_INITS = 8
@@ -122,6 +125,9 @@ class Folder:
     """Init sections taken from uploads, by path."""
     end: bool = False
     """The publisher sent ENDLIST: the rendition ends once nothing is awaited."""
+    never_arrived: deque[str] = field(default_factory=lambda: deque(maxlen=NEVER_ARRIVED))
+    """The segments given up for never being uploaded since the last one that was
+    (a publisher writing its segments elsewhere: to local disk)."""
 
     def remember(self, sequence: int, seen: Seen) -> None:
         self.recent[sequence] = seen
@@ -152,6 +158,7 @@ class Folder:
 
     def reset(self) -> None:
         """A new publishing session: nothing of the last one applies."""
+        self.never_arrived.clear()
         self.last = -1
         self.started = False
         self.awaited.clear()

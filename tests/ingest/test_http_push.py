@@ -182,6 +182,37 @@ async def test_a_segment_missing_past_the_wait_is_given_up_counted_and_refused_l
         "hlsd_live_refused_uploads_total", {"reason": "given_up"}) == 1
 
 
+async def test_a_publisher_whose_segments_never_arrive_is_told_why(ts_dir: Path) -> None:
+    """ffmpeg with a local -hls_segment_filename uploads playlists only: after three
+    segments given up in a row, its playlists are refused with the reason (ffmpeg logs
+    the HTTP error), while a segment that does arrive resets the count."""
+    clock = Clock()
+    hub, ingest = _ingest(clock=clock, wait_durations=1.0)
+    for n in range(1, 3):
+        await ingest.receive_playlist("cam", "720p/index.m3u8",
+                                      _playlist_upto(ts_dir / "index.m3u8", n), P)
+        clock.now += 3.0
+        ingest.sweep()
+    await ingest.receive_playlist("cam", "720p/index.m3u8",
+                                  _playlist_upto(ts_dir / "index.m3u8", 3), P)
+    clock.now += 3.0
+    ingest.sweep()
+    with pytest.raises(IngestError) as err:  # seg-0, seg-1 and seg-2 never came
+        await ingest.receive_playlist("cam", "720p/index.m3u8",
+                                      _playlist_upto(ts_dir / "index.m3u8", 3), P)
+    assert err.value.status == 422
+    assert "never arrive (seg-0.ts, seg-1.ts, seg-2.ts" in err.value.message
+    assert "/ingest/cam/720p/<segment>" in err.value.message
+    assert "-hls_segment_filename" in err.value.message
+    # The publisher mends its ways: segments arrive, playlists are taken again.
+    _upload(ingest, "cam", "720p/seg-3.ts", (ts_dir / "seg-3.ts").read_bytes())
+    accepted = await ingest.receive_playlist("cam", "720p/index.m3u8",
+                                             _playlist_upto(ts_dir / "index.m3u8", 4), P)
+    assert accepted.committed == 1
+    assert [s.data for s in _rendition(hub, variant="720p").segments] == [
+        (ts_dir / "seg-3.ts").read_bytes()]
+
+
 async def test_too_many_segments_behind_a_missing_one_give_it_up(ts_dir: Path) -> None:
     metrics = Metrics()
     hub, ingest = _ingest(metrics=metrics, max_awaited=3)
