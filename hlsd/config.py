@@ -39,11 +39,22 @@ from hlsd.storage.settings import StorageSettings
 from hlsd.streams.hub import PublishPolicy
 from hlsd.streams.reader import SlowReaderPolicy
 
-Bytes = Annotated[int, BeforeValidator(parse_size)]
+
+class Unit(enum.Enum):
+    """What a number in the config is written as (read by `config_reference`)."""
+
+    BYTES = "size"
+    SECONDS = "duration"
+    MINUTES = "duration (bare numbers are minutes)"
+
+
+Bytes = Annotated[int, BeforeValidator(parse_size), Unit.BYTES]
 """A byte count: ``100MB``, ``1.5GiB`` or a plain number."""
-Seconds = Annotated[float, BeforeValidator(lambda v: parse_duration(v, bare_unit=1.0))]
+Seconds = Annotated[float, BeforeValidator(lambda v: parse_duration(v, bare_unit=1.0)),
+                    Unit.SECONDS]
 """A duration: ``90s``, ``1m30s`` or a bare number of seconds."""
-ExpiryMinutes = Annotated[float, BeforeValidator(lambda v: parse_duration(v, bare_unit=60.0))]
+ExpiryMinutes = Annotated[float, BeforeValidator(lambda v: parse_duration(v, bare_unit=60.0)),
+                          Unit.MINUTES]
 """The seed's ``cache.expiry``: a Go duration, or a bare number of minutes. Held in seconds."""
 
 LogLevel = Annotated[Literal["critical", "error", "warning", "info", "debug"],
@@ -55,36 +66,52 @@ CONFIG_ENV = "HLSD_CONFIG"
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Attribute docstrings are the field descriptions: docs/CONFIG.md is made of them.
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class KillSizeSettings(_Section):
     """``cache.killsize``: hard disk ceilings past which new work is refused (507)."""
 
     enabled: bool = True
+    """Whether the ceilings below refuse new work (507) once reached."""
     tempdir: Bytes = parse_size("2GB")
+    """Bytes of downloads in flight in ``cache.tempdir``."""
     static: Bytes = parse_size("10GB")
+    """Bytes of produced on-demand segments in ``cache.static``."""
 
 
 class CacheSettings(_Section):
     """``cache``: the seed's keys. Empty directories default to folders in ``data_dir``."""
 
     dir: Path | None = None
+    """Fetched upstream sources (default ``data_dir/cache``)."""
     size: Bytes = parse_size("1GB")
+    """Bytes of fetched sources kept (LRU past it; one source can't exceed it)."""
     limit: int = Field(default=100, ge=1)
+    """Fetched sources kept (LRU past it)."""
     tempdir: Path | None = None
+    """Downloads in flight (default ``data_dir/tmp``)."""
     static: Path | None = None
+    """Produced on-demand segments (default ``data_dir/static``)."""
     expiry: ExpiryMinutes = 600.0
+    """Life of an on-demand stream and its tokens, and of idle cache entries: a Go duration, or a
+    bare number of minutes."""
     killsize: KillSizeSettings = KillSizeSettings()
+    """Hard disk ceilings (below)."""
 
 
 class UrlSettings(_Section):
     """``url``: upstream prefixes; the media for ``qid`` is at ``{prefix}/{qid}``."""
 
     audio: str | None = None
+    """Upstream prefix: the media of ``qid`` is fetched from ``{audio}/{qid}``."""
     video: str | None = None
+    """Upstream prefix for video sources; takes precedence over ``audio``."""
     media: str | None = None
+    """Upstream prefix; takes precedence over ``video`` and ``audio``."""
     vtt: str | None = None
+    """Upstream prefix of subtitles (``{vtt}/{qid}``; a 404 means none)."""
 
     @property
     def media_prefix(self) -> str | None:
@@ -93,14 +120,21 @@ class UrlSettings(_Section):
 
 class UpstreamSettings(_Section):
     connect_timeout: Seconds = 5.0
+    """Seconds to open a connection to the upstream."""
     read_timeout: Seconds = 20.0
+    """Seconds a response may stall between two reads."""
     total_timeout: Seconds = 300.0
+    """Seconds a whole download may take."""
     max_bytes: Bytes = parse_size("4GB")
+    """The largest source fetched."""
     max_vtt_bytes: Bytes = parse_size("4MB")
+    """The largest subtitles file fetched."""
     max_redirects: int = Field(default=3, ge=0)
+    """Redirects followed per fetch (0: none)."""
     ranges: bool = True
     """Read sources by byte range where the upstream honours it, instead of whole."""
     range_block: Bytes = Field(default=parse_size("1MiB"), ge=4096)
+    """Bytes read per range request."""
 
 
 def _allow_entries(value: Any) -> Any:
@@ -127,13 +161,17 @@ class FetchSettings(_Section):
 
 class PackagerSettings(_Section):
     segment_duration: float = Field(default=6.0, ge=1.0, le=30.0)
+    """Seconds of an on-demand segment (cut at the keyframe after it)."""
     threads: int = Field(default=2, ge=1)
+    """Threads that build segments (PyAV releases the GIL)."""
     read_ahead: int = Field(default=2, ge=0)
     """Segments transcoded ahead of the playhead (remuxed ones are cheap enough on demand)."""
     max_open_sources: int = Field(default=64, ge=1)
+    """Packages (indexed sources with their playlists) kept in memory."""
     memory_cache: Bytes = parse_size("256MB")
     """Hot segments kept in memory (served without touching the disk)."""
     max_id_length: int = Field(default=256, ge=1, le=1024)
+    """Bytes of a ``qid``."""
 
 
 class PlaybackAccess(enum.StrEnum):
@@ -146,6 +184,8 @@ class LiveSettings(_Section):
     """``live``: push ingest and live delivery."""
 
     access: PlaybackAccess = PlaybackAccess.PUBLIC
+    """``/live`` playback: ``public``, or ``token`` (a signed token from ``POST
+    /api/streams/{stream}/token``)."""
 
     window: int = Field(default=6, ge=3)
     """Segments in a live playlist (at least three target durations are always kept)."""
@@ -154,14 +194,18 @@ class LiveSettings(_Section):
     retention: Seconds = 60.0
     """An ended stream stays playable this long."""
     publish_policy: PublishPolicy = PublishPolicy.REJECT
+    """A second publishing session on a live stream id: ``reject`` (409) while the first is active,
+    or ``takeover``."""
     publish_keys: tuple[SecretStr, ...] = ()
     """Keys that may publish; none = loopback publishers only."""
     max_streams: int = Field(default=100, ge=1)
+    """Live streams this node carries at once."""
     max_streams_per_key: int = Field(default=10, ge=1)
     """Stream ids one publish key may push at once (HTTP push and LiveMix), so that no
     key can take every one of ``max_streams``; keyless loopback publishing is not
     counted."""
     max_segment_bytes: Bytes = parse_size("64MB")
+    """The largest pushed upload (413 past it)."""
     max_pending_bytes: Bytes = parse_size("256MB")
     """Uploads waiting for a playlist to name them (or for an earlier segment), per
     stream; an upload past it is refused (507)."""
@@ -218,11 +262,13 @@ class ChannelSettings(_Section):
     window: Seconds = 30.0
     """How far back a channel's live playlist reaches (at least 3 target durations)."""
     max_channels: int = Field(default=1000, ge=1)
+    """Channels there may be (and compiled ones kept)."""
     max_items: int = Field(default=5000, ge=1)
     """Items in one channel's schedule."""
     fetch_timeout: Seconds = 10.0
     """For each playlist of an external VOD, read when an item is added."""
     max_playlist_bytes: Bytes = parse_size("4MB")
+    """The largest external VOD playlist read."""
     segment_cache: Bytes = parse_size("256MB")
     """Channel segments held in memory, as served (moved to their air time)."""
     max_segment_bytes: Bytes = parse_size("64MB")
@@ -239,11 +285,13 @@ class RungSettings(_Section):
     """One rendition of the ABR ladder."""
 
     name: str
+    """The rendition's name (its folder and label)."""
     height: int | None = Field(default=None, ge=16, le=4320)
     """None for an audio-only rung."""
     video_bitrate: Bytes = 0
     """Bits per second (``2800k`` or ``2.8M`` read as such)."""
     audio_bitrate: Bytes = 128_000
+    """Bits per second of the rendition's AAC audio."""
 
 
 class AssetSettings(_Section):
@@ -261,6 +309,7 @@ class AssetSettings(_Section):
     redis_url: SecretStr | None = None
     """The Redis of the ``redis`` queue; default ``cluster.redis_url``."""
     queue_name: str = Field(default="hlsd-assets", pattern=r"^[A-Za-z0-9._-]+$")
+    """The Redis queue's name (``redis`` queue)."""
     heartbeat: Seconds = Field(default=30.0, ge=1.0, le=3600.0)
     """``redis`` queue: a worker touches its running job three times per heartbeat, and
     a job untouched this long is its dead worker's: it is retried, within about this
@@ -269,14 +318,17 @@ class AssetSettings(_Section):
     """``redis`` queue: runs an asset's job may start; each worker that dies or is stopped
     mid-job costs one, and past the last the asset fails."""
     max_queued: int = Field(default=1000, ge=1)
+    """Jobs waiting at once (503 past it)."""
     max_upload: Bytes = parse_size("20GB")
     """The largest file one upload (or import) may be."""
     max_uploads_bytes: Bytes = parse_size("100GB")
     """Bytes of uploads in progress and kept, together (507 past it)."""
     max_uploads: int = Field(default=1000, ge=1)
+    """Uploads in progress and kept at once."""
     upload_expiry: Seconds = 24 * 3600.0
     """An unfinished upload is removed this long after it began."""
     segment_duration: float = Field(default=4.0, ge=1.0, le=20.0)
+    """Seconds of an asset's CMAF segment."""
     ladder: tuple[RungSettings, ...] | None = None
     """None: 1080p/720p/480p/360p H.264 + AAC (each capped at the source's resolution)."""
     playback_cache: Bytes = parse_size("256MB")
@@ -287,6 +339,7 @@ class WebsocketSettings(_Section):
     """``websocket``: the hls-websocket-cdn endpoint (PUSH and PULL over one websocket)."""
 
     path: str = "/ws"
+    """The websocket endpoint's path."""
     push_secret: SecretStr | None = None
     """HS256 secret of PUSH tokens; none = pushing needs no token, loopback clients only."""
     pull_secret: SecretStr | None = None
@@ -296,9 +349,11 @@ class WebsocketSettings(_Section):
     max_initial_fragments: int = Field(default=10, ge=0)
     """Fragments sent to a new spectator that asks for no number (at most the buffer)."""
     max_binary_message: Bytes = parse_size("50MB")
+    """The largest fragment a publisher may send."""
     heartbeat: Seconds = 30.0
     """A heartbeat ``H`` goes out this often; a peer silent twice as long is gone."""
     first_message_timeout: Seconds = 30.0
+    """Seconds a new connection has to send PUSH or PULL."""
     write_timeout: Seconds = 10.0
     """A send that takes longer closes the connection (a stalled spectator)."""
     slow_spectators: SlowReaderPolicy = SlowReaderPolicy.SKIP
@@ -333,6 +388,7 @@ class ClusterSettings(_Section):
     relay_inactivity: Seconds = 30.0
     """A relay with no spectators for twice this long is closed."""
     relay_connect_timeout: Seconds = 5.0
+    """Seconds to connect to the node a stream is relayed from."""
 
 
 class HttpSettings(_Section):
@@ -361,7 +417,9 @@ class HttpSettings(_Section):
 
 class CorsSettings(_Section):
     allow_origins: tuple[str, ...] = ("*",)
+    """Origins whose pages may read hlsd's answers (``*``: any)."""
     max_age: int = 600
+    """Seconds a browser may cache a preflight's answer."""
 
 
 class ServerEngine(enum.StrEnum):
@@ -371,20 +429,34 @@ class ServerEngine(enum.StrEnum):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="HLSD_", env_nested_delimiter="__", extra="forbid", frozen=True
+        env_prefix="HLSD_", env_nested_delimiter="__", extra="forbid", frozen=True,
+        use_attribute_docstrings=True,
     )
 
     data_dir: Path = Path("hlsd-data")
+    """Home of the cache, temp, static, spill and object folders, the SQLite database and the token
+    secret."""
     host: str = "127.0.0.1"
+    """Address to listen on (loopback until you say otherwise; ``0.0.0.0`` for every interface)."""
     port: int = Field(default=8080, ge=0, le=65535)
+    """Port to listen on."""
     workers: int = Field(default=1, ge=1)
+    """Server processes. Live streams, recordings and websockets are per process: keep 1 for live
+    features (see the README)."""
     server: ServerEngine = ServerEngine.GRANIAN
+    """The ASGI server engine: ``granian`` (fastest at serving segments and playlists) or
+    ``uvicorn`` (shorter tail for websocket fan-out)."""
     log_level: LogLevel = "info"
+    """Server log level."""
     log_format: LogFormat = LogFormat.PLAIN
     """Server logs: ``plain`` lines, or ``json`` (one object per line)."""
     handshake: SecretStr | None = None
+    """The Go-HLS-Streamer handshake; none = the token API answers loopback clients only."""
     token_secret: SecretStr | None = None
+    """Signs rids and tokens; default: derived from the handshake (so nodes sharing it agree), else
+    random and kept in the data dir."""
     admin_key: SecretStr | None = None
+    """Bearer key of the management APIs and ``/metrics``; none = loopback clients only."""
     trusted_proxies: tuple[str, ...] = ()
     """Reverse proxies (addresses or CIDR ranges) whose ``Forwarded``,
     ``X-Forwarded-For`` and ``X-Real-IP`` headers name the client; from anyone else those

@@ -22,17 +22,26 @@ class StorageSettings(BaseModel):
     empty; ``prefix`` puts every key under ``<prefix>/`` in the bucket.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     backend: Literal["local", "s3"] = "local"
+    """``local`` (a folder) or ``s3`` (an S3-compatible bucket)."""
     dir: Path | None = None
+    """The ``local`` store's folder (default ``data_dir/objects``)."""
     bucket: str | None = None
+    """The ``s3`` store's bucket (required for s3)."""
     endpoint_url: str | None = None
+    """The S3-compatible service, ``http(s)://host[:port]`` (MinIO, Ceph, R2, …); AWS when empty."""
     region: str = "us-east-1"
+    """The S3 region."""
     access_key: SecretStr | None = None
+    """The S3 access key (required for s3)."""
     secret_key: SecretStr | None = None
+    """The S3 secret key (required for s3)."""
     prefix: str = ""
+    """Every key goes under ``<prefix>/`` in the bucket."""
     create_bucket: bool = False
+    """Make the bucket when it is missing (at start, or after the store restarted empty)."""
     connect_timeout: float = Field(default=5.0, gt=0)
     """Seconds to open a connection to the S3 endpoint."""
     read_timeout: float = Field(default=60.0, gt=0)
