@@ -43,6 +43,7 @@ from hlsd.api import (
 from hlsd.api._admin import require_admin
 from hlsd.api._asgi import Cors
 from hlsd.api._gate import TokenGate
+from hlsd.api._openapi_playback import document_playback
 from hlsd.api.dispatch import FastPaths
 from hlsd.api.errors import install_error_handlers
 from hlsd.api.ingest import PublishAuth
@@ -461,6 +462,7 @@ def create_app(settings: Settings) -> ASGIApp:
     ]
     for router in routers:
         app.include_router(router)
+    document_playback(app)  # the fast paths below, in /openapi.json
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.cors.allow_origins),
