@@ -430,12 +430,13 @@ def create_app(settings: Settings) -> ASGIApp:
             services.executor.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(title="hlsd", version=__version__, lifespan=lifespan,
-                  docs_url="/docs", redoc_url=None)
+                  docs_url=None, redoc_url=None)
     install_error_handlers(app, services.backends)
     handshake = settings.handshake.get_secret_value() if settings.handshake else None
     admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
     publish_auth = services.publish_auth
     source_names = livemix.SourceNames(services.sessions)
+    vendor = web.locate_vendor()
     routers = [
         service.router(metrics=services.metrics, admin_key=admin_key,
                        backends=services.backends),
@@ -457,8 +458,9 @@ def create_app(settings: Settings) -> ASGIApp:
                       signer=services.signer, default_access=settings.assets.access.value),
         uploads.router(store=services.uploads, authorize=lambda r: require_admin(r, admin_key)),
         websocket.router(cdn=services.cdn, path=settings.websocket.path),
-        web.router(ws_path=settings.websocket.path,
-                   hls_js=web.find_hls_js(Path.cwd(), Path(__file__).resolve().parents[1])),
+        web.router(ws_path=settings.websocket.path, vendor=vendor),
+        web.docs_router(title=app.title, openapi_url=app.openapi_url or "/openapi.json",
+                        vendor=vendor),
     ]
     for router in routers:
         app.include_router(router)

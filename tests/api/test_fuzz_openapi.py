@@ -164,7 +164,7 @@ OPEN = {("get", "/api/health"), ("get", "/api/ready"), ("post", "/api/token"),
         ("post", "/api/batch"), ("post", "/api/unlock"), ("post", "/v1/playlist"),
         *(("post", "/ingest/{stream}/{path}"), ("put", "/ingest/{stream}/{path}"),
           ("delete", "/ingest/{stream}/{path}")),
-        ("get", "/web/spectate"), ("get", "/web/client/{name}"), ("get", "/web/vendor/hls.min.js"),
+        ("get", "/web/spectate"), ("get", "/web/client/{name}"), ("get", "/web/vendor/{name}"),
         ("get", "/ws"), ("options", "/api/uploads"), ("options", "/api/uploads/{upload_id}"),
         *(("get", path) for path in PLAYBACK)}
 """Operations without the admin key: the service and web pages, the Go-HLS-Streamer API
