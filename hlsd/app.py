@@ -43,6 +43,7 @@ from hlsd.api import (
 from hlsd.api._admin import require_admin
 from hlsd.api._asgi import Cors
 from hlsd.api._gate import TokenGate
+from hlsd.api._openapi_playback import document_playback
 from hlsd.api.dispatch import FastPaths
 from hlsd.api.errors import install_error_handlers
 from hlsd.api.ingest import PublishAuth
@@ -429,12 +430,13 @@ def create_app(settings: Settings) -> ASGIApp:
             services.executor.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(title="hlsd", version=__version__, lifespan=lifespan,
-                  docs_url="/docs", redoc_url=None)
+                  docs_url=None, redoc_url=None)
     install_error_handlers(app, services.backends)
     handshake = settings.handshake.get_secret_value() if settings.handshake else None
     admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
     publish_auth = services.publish_auth
     source_names = livemix.SourceNames(services.sessions)
+    vendor = web.locate_vendor()
     routers = [
         service.router(metrics=services.metrics, admin_key=admin_key,
                        backends=services.backends),
@@ -456,11 +458,13 @@ def create_app(settings: Settings) -> ASGIApp:
                       signer=services.signer, default_access=settings.assets.access.value),
         uploads.router(store=services.uploads, authorize=lambda r: require_admin(r, admin_key)),
         websocket.router(cdn=services.cdn, path=settings.websocket.path),
-        web.router(ws_path=settings.websocket.path,
-                   hls_js=web.find_hls_js(Path.cwd(), Path(__file__).resolve().parents[1])),
+        web.router(ws_path=settings.websocket.path, vendor=vendor),
+        web.docs_router(title=app.title, openapi_url=app.openapi_url or "/openapi.json",
+                        vendor=vendor),
     ]
     for router in routers:
         app.include_router(router)
+    document_playback(app)  # the fast paths below, in /openapi.json
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.cors.allow_origins),

@@ -45,8 +45,13 @@ def router(*, metrics: Metrics, admin_key: str | None, backends: Backends) -> AP
                                 headers={"retry-after": "5"})
         return JSONResponse({"ready": True})
 
-    @api.get("/metrics", include_in_schema=False)
+    @api.get("/metrics", response_class=Response, responses={200: {
+        "description": "Prometheus text exposition (caches, fetches, segment builds, "
+                       "websocket fan-out, backends, ...)",
+        "content": {"text/plain": {"schema": {"type": "string"}}}}})
     async def prometheus(request: Request) -> Response:
+        """This node's metrics for Prometheus. Management: the admin key as a bearer
+        token (with none set, loopback clients only)."""
         require_admin(request, admin_key)
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 

@@ -15,12 +15,14 @@ import binascii
 import re
 from collections.abc import Awaitable, Callable
 from email.utils import formatdate
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
+from hlsd.api._openapi import ERROR_SCHEMA, JSON
 from hlsd.assets.uploads import CHECKSUMS, BadUpload, TooLarge, Upload, UploadError, UploadStore
 from hlsd.auth.access import Refused
 
@@ -81,8 +83,8 @@ def router(*, store: UploadStore, prefix: str = "/api/uploads",
                 return _error(400, "the client went away")  # nobody reads it
         return run
 
-    @api.api_route(prefix, methods=["OPTIONS"], include_in_schema=False)
-    @api.api_route(prefix + "/{upload_id}", methods=["OPTIONS"], include_in_schema=False)
+    @api.api_route(prefix, methods=["OPTIONS"], **_DISCOVERY_DOC)
+    @api.api_route(prefix + "/{upload_id}", methods=["OPTIONS"], **_DISCOVERY_DOC)
     async def options() -> Response:
         return Response(status_code=204, headers=_tus({
             "Tus-Version": TUS_VERSION,
@@ -144,34 +146,110 @@ def router(*, store: UploadStore, prefix: str = "/api/uploads",
         store.delete(upload_id)
         return Response(status_code=204, headers=_tus({}))
 
+    @guarded
+    async def no_override(request: Request, _: str) -> Response:
+        raise _Refusal(405, "POST an upload only with X-HTTP-Method-Override",
+                       {"Allow": "HEAD, PATCH, DELETE, OPTIONS"})
+
     overridable = {"HEAD": head, "PATCH": patch, "DELETE": delete}
 
-    @api.post(prefix, include_in_schema=False)
+    @api.post(prefix, **_doc(
+        "Create an upload (tus creation, creation-with-upload, creation-defer-length)",
+        201, _CREATED, headers=_CREATION, body=False))
     async def post_collection(request: Request) -> Response:
         return await create(request, "")
 
-    @api.api_route(prefix + "/{upload_id}", methods=["HEAD"], include_in_schema=False)
+    @api.api_route(prefix + "/{upload_id}", methods=["HEAD"], **_doc(
+        "An upload's offset (where to resume)", 200, _PROGRESS))
     async def head_upload(request: Request, upload_id: str) -> Response:
         return await head(request, upload_id)
 
-    @api.patch(prefix + "/{upload_id}", include_in_schema=False)
+    @api.patch(prefix + "/{upload_id}", **_doc(
+        "Append bytes at Upload-Offset", 204, _PROGRESS, headers=_APPEND, body=True,
+        required=("Tus-Resumable", "Upload-Offset")))
     async def patch_upload(request: Request, upload_id: str) -> Response:
         return await patch(request, upload_id)
 
-    @api.delete(prefix + "/{upload_id}", include_in_schema=False)
+    @api.delete(prefix + "/{upload_id}", **_doc("Remove an upload (tus termination)", 204,
+                                                {}))
     async def delete_upload(request: Request, upload_id: str) -> Response:
         return await delete(request, upload_id)
 
-    @api.post(prefix + "/{upload_id}", include_in_schema=False)
+    @api.post(prefix + "/{upload_id}", **_doc(
+        "HEAD (200), PATCH or DELETE (204) for clients that can only POST", 204, _PROGRESS,
+        headers={**_APPEND, **_OVERRIDE}, body=False,
+        required=("Tus-Resumable", "X-HTTP-Method-Override")))
     async def post_upload(request: Request, upload_id: str) -> Response:
         method = request.headers.get("x-http-method-override", "").upper()
-        handler = overridable.get(method)
-        if handler is None:
-            return _error(405, "POST an upload only with X-HTTP-Method-Override",
-                          {"Allow": "HEAD, PATCH, DELETE, OPTIONS"})
-        return await handler(request, upload_id)
+        return await overridable.get(method, no_override)(request, upload_id)
 
     return api
+
+
+# What /openapi.json says of the tus routes: the request headers each reads, the
+# response headers, and errors as {"error"} (with Tus-Resumable).
+HeaderDocs = dict[str, tuple[str, dict[str, Any]]]
+"""Request headers an operation reads: name → (description, schema)."""
+_NUMBER_SCHEMA: dict[str, Any] = {"type": "string", "pattern": "^[0-9]{1,19}$"}
+_STRING: dict[str, Any] = {"type": "string"}
+_COMMON: HeaderDocs = {"Tus-Resumable": ("The protocol version: 1.0.0 (412 otherwise).",
+                                          {"type": "string", "enum": [TUS_VERSION]})}
+_CREATION: HeaderDocs = {
+    "Upload-Length": ("The upload's size in bytes (or Upload-Defer-Length).", _NUMBER_SCHEMA),
+    "Upload-Defer-Length": ("1: the size is given later.",
+                            {"type": "string", "enum": ["1"]}),
+    "Upload-Metadata": ("`key base64,key2 base64`; `asset` names the asset it is for.",
+                        _STRING),
+    "Upload-Checksum": ("`<algorithm> <base64 digest>` of the bytes sent with it.", _STRING),
+}
+_APPEND: HeaderDocs = {
+    "Upload-Offset": ("Where these bytes go: the upload's current offset (409 otherwise).",
+                      _NUMBER_SCHEMA),
+    "Upload-Length": ("The size, for an upload created with Upload-Defer-Length.",
+                      _NUMBER_SCHEMA),
+    "Upload-Checksum": ("`<algorithm> <base64 digest>` of these bytes (460 on a mismatch).",
+                        _STRING),
+}
+_OVERRIDE: HeaderDocs = {"X-HTTP-Method-Override": (
+    "HEAD, PATCH or DELETE.", {"type": "string", "enum": ["HEAD", "PATCH", "DELETE"]})}
+_DISCOVERY = {"Tus-Version": "1.0.0", "Tus-Extension": ", ".join(EXTENSIONS),
+              "Tus-Max-Size": "the largest upload, bytes",
+              "Tus-Checksum-Algorithm": ", ".join(CHECKSUMS)}
+_PROGRESS = {"Upload-Offset": "the bytes received so far",
+             "Upload-Expires": "when an unfinished upload expires"}
+_CREATED = {"Location": "the upload's URL", **_PROGRESS}
+_DISCOVERY_DOC: dict[str, Any] = {
+    "summary": "What this tus server supports (no admin key needed)",
+    "response_class": Response, "status_code": 204, "responses": {204: {
+        "description": "the protocol's versions, extensions, limits",
+        "headers": {k: {"description": v, "schema": _STRING}
+                    for k, v in {"Tus-Resumable": TUS_VERSION, **_DISCOVERY}.items()}}}}
+
+
+def _doc(summary: str, status: int, response_headers: dict[str, str], *,
+         headers: HeaderDocs | None = None,
+         body: bool | None = None, required: tuple[str, ...] = ("Tus-Resumable",),
+         ) -> dict[str, Any]:
+    """The route arguments that document one tus operation."""
+    params = [{"name": name, "in": "header", "required": name in required,
+               "description": about, "schema": schema}
+              for name, (about, schema) in {**_COMMON, **(headers or {})}.items()]
+    extra: dict[str, Any] = {"parameters": params}
+    if body is not None:
+        extra["requestBody"] = {"required": body, "content": {
+            OFFSET_STREAM: {"schema": {"type": "string", "format": "binary"}}}}
+    error = {"description": "Refused: the reason in `error`",
+             "headers": {"Tus-Resumable": {"schema": _STRING}},
+             "content": {JSON: {"schema": ERROR_SCHEMA}}}
+    return {"summary": summary, "response_class": Response, "status_code": status,
+            "openapi_extra": extra, "responses": {
+                status: {"description": "done",
+                         "headers": {"Tus-Resumable": {"schema": _STRING},
+                                     **{k: {"description": v, "schema": _STRING}
+                                        for k, v in response_headers.items()}}},
+                "4XX": error,
+                507: {**error, "description": "no room left for uploads "
+                                              "(assets.max_uploads, max_uploads_bytes)"}}}
 
 
 def _tus(headers: Headers) -> Headers:

@@ -89,6 +89,7 @@ schemathesis.openapi.media_type(
         st.text(max_size=200).map(lambda t: ("WEBVTT\n\n" + t).encode()),
         st.binary(max_size=64)),
     aliases=["application/x-subrip"])
+schemathesis.openapi.media_type("application/offset+octet-stream", st.binary(max_size=64))
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +112,9 @@ def server(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory,
         "packager": {"max_id_length": 1024},
         "channels": {"library": str(root / "library")},
         "livemix": {"file_roots": [str(root / "library")]},
+        # Fuzzed tus creations declare sizes up to 19 digits: past this they are refused
+        # (413) instead of filling the uploads' room (whose 507 is by design).
+        "assets": {"max_upload": "1MB"},
         "log_level": "warning",
     }
     with HlsdServer(cfg, tmp_dir=root) as hlsd:
@@ -128,6 +132,10 @@ def api_schema(server: HlsdServer) -> Any:
         "request-timeout": 30,
         "generation": {"mode": "all", "max-examples": MAX_EXAMPLES,
                        "deterministic": True, "database": "none"},
+        # Refusals of invalid data: schemathesis' list, plus tus's 412 for a missing or
+        # wrong Tus-Resumable.
+        "checks": {"negative_data_rejection": {"expected-statuses": [
+            400, 401, 403, 404, 405, 406, 409, 412, 415, 422, 428, 429, "5XX"]}},
         "phases": {"examples": {"enabled": True}, "coverage": {"enabled": True},
                    "fuzzing": {"enabled": True}, "stateful": {"enabled": False}},
     })
@@ -143,11 +151,25 @@ def test_no_input_gives_a_server_error(case: Case, server: HlsdServer) -> None:
     case.validate_response(response, checks=CHECKS)
 
 
-OPEN = {"/api/health", "/api/ready", "/api/token", "/api/batch", "/api/unlock", "/v1/playlist",
-        "/ingest/{stream}/{path}", "/web/spectate", "/web/client/{name}",
-        "/web/vendor/hls.min.js"}
+PLAYBACK = {"/hls/{rid}/{file}", "/live/{stream}/index.m3u8", "/live/{stream}/{path}",
+            "/vod/{asset}/index.m3u8", "/vod/{asset}/manifest.mpd", "/vod/{asset}/{path}",
+            "/play/{asset}", "/recordings/{recording_id}/index.m3u8",
+            "/recordings/{recording_id}/{path}", "/recordings/{recording_id}.mp4",
+            "/v1/vod/live/{source_id}/vid.m3u8", "/v1/vod/live/{source_id}/{path}",
+            "/v1/vod/recording/{recording_id}/vid.m3u8",
+            "/v1/vod/recording/{recording_id}/{path}"}
+"""The playback paths served before the framework (public or token-gated, never the
+admin key), documented all the same."""
+OPEN = {("get", "/api/health"), ("get", "/api/ready"), ("post", "/api/token"),
+        ("post", "/api/batch"), ("post", "/api/unlock"), ("post", "/v1/playlist"),
+        *(("post", "/ingest/{stream}/{path}"), ("put", "/ingest/{stream}/{path}"),
+          ("delete", "/ingest/{stream}/{path}")),
+        ("get", "/web/spectate"), ("get", "/web/client/{name}"), ("get", "/web/vendor/{name}"),
+        ("get", "/ws"), ("options", "/api/uploads"), ("options", "/api/uploads/{upload_id}"),
+        *(("get", path) for path in PLAYBACK)}
 """Operations without the admin key: the service and web pages, the Go-HLS-Streamer API
-(its handshake) and ingest (publish keys)."""
+(its handshake), ingest (publish keys), the websocket (its JWTs), tus discovery, and
+playback (public, or its own tokens)."""
 
 
 def test_every_management_operation_needs_the_admin_key(server: HlsdServer) -> None:
@@ -155,18 +177,59 @@ def test_every_management_operation_needs_the_admin_key(server: HlsdServer) -> N
         paths = c.get("/openapi.json").json()["paths"]
         checked = 0
         for path, operations in paths.items():
-            if path in OPEN:
-                continue
             url = path.replace("{", "").replace("}", "")  # ids that name nothing
             for method in operations:
+                if (method, path) in OPEN:
+                    continue
                 for headers in ({}, {"Authorization": "Bearer not-the-key"}):
                     r = c.request(method.upper(), url, headers=headers, json={})
                     assert r.status_code == 401, (method, path, r.status_code, r.text)
+                    if method == "head":
+                        continue  # no body to read the reason in
                     error = r.json()["error"]
                     message = error["message"] if path.startswith("/v1/") else error
                     assert "admin key" in message, (method, path, message)
                 checked += 1
-        assert checked >= 35
+        assert checked >= 40
+        assert {(m, p) for p, ops in paths.items() for m in ops} >= OPEN, "OPEN names an " \
+            "operation the document lacks"
+
+
+def test_the_fast_paths_are_documented(server: HlsdServer) -> None:
+    """The paths served before the framework are in the document all the same, with
+    their media types, tokens and error shape."""
+    with httpx.Client(base_url=server.url, timeout=10) as c:
+        document = c.get("/openapi.json").json()
+        paths = document["paths"]
+        assert set(paths) >= PLAYBACK
+        for prefix in ("/hls/", "/live/", "/vod/", "/play/", "/recordings/", "/v1/vod/live/",
+                       "/v1/vod/recording/"):
+            assert any(p.startswith(prefix) for p in paths), prefix
+        for path in PLAYBACK:
+            op = paths[path]["get"]
+            assert op["x-hlsd-fast-path"] is True
+            assert op["responses"]["4XX"]["content"]["application/json"]["schema"][
+                "required"] == ["error"], path
+        kinds = {kind for p in PLAYBACK for r in paths[p]["get"]["responses"].values()
+                 for kind in r.get("content", {})}
+        assert {"application/vnd.apple.mpegurl", "video/mp2t", "video/mp4",
+                "application/dash+xml", "text/vtt"} <= kinds
+        hls = paths["/hls/{rid}/{file}"]["get"]
+        given = {(p["in"], p["name"]) for p in hls["parameters"]}
+        assert {("header", "x-gostreamer-token"), ("query", "token")} <= given
+        assert "Authorization: Bearer" in hls["parameters"][2]["description"]
+        assert paths["/metrics"]["get"]["responses"]["200"]["content"] == {
+            "text/plain": {"schema": {"type": "string"}}}
+        assert set(paths["/api/uploads/{upload_id}"]) == {"head", "patch", "delete", "post",
+                                                            "options"}
+        assert set(paths["/api/uploads"]) == {"post", "options"}
+        ws = paths["/ws"]["get"]
+        assert {"101", "426"} <= set(ws["responses"]) and "x-websocket" in ws
+        # The document is not where they are routed: they answer as before.
+        assert c.get("/live/nothing/index.m3u8").json() == {"error": "no such live stream"}
+        plain = c.get("/ws")
+        assert plain.status_code == 426 and plain.headers["upgrade"] == "websocket"
+        assert "websocket" in plain.json()["error"]
 
 
 def test_the_fuzzed_server_is_still_well(server: HlsdServer) -> None:

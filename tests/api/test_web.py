@@ -105,16 +105,18 @@ async def test_the_dashboard_lists_live_streams(tmp_path: Path) -> None:
 
 
 async def test_without_hls_js_installed_no_other_host_is_named() -> None:
-    """Offline: a missing hls.js is a clear 503 saying how to install it, never a
-    redirect to a CDN."""
+    """Offline: a missing hls.js is a clear 503 saying how to get it, never a redirect to
+    a CDN (the pages showing it: test_web_offline)."""
     from fastapi import FastAPI
 
     from hlsd.api import web
 
     app = FastAPI()
-    app.include_router(web.router(ws_path="/ws", hls_js=None))
+    app.include_router(web.router(ws_path="/ws", vendor={}))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://hlsd") as c:
         missing = await c.get("/web/vendor/hls.min.js")
+        unknown = await c.get("/web/vendor/jquery.js")
     assert missing.status_code == 503 and "npm ci" in missing.json()["error"]
     assert "location" not in missing.headers
+    assert unknown.status_code == 404

@@ -114,7 +114,7 @@ export class HlsWebSocket {
     this.Hls = this.options.Hls || globalThis.Hls;
     if (!this.Hls) throw new Error("hls.js is needed: load it first, or pass { Hls }");
     this.fragments = new FragmentWindow(this.options.maxFragments);
-    this.listeners = { error: [], close: [], ended: [] };
+    this.listeners = { error: [], close: [], ended: [], reconnect: [] };
     this.socket = null;
     this.destroyed = false;
     this.reconnectDelay = RECONNECT_MIN_MS;
@@ -158,6 +158,7 @@ export class HlsWebSocket {
     this.socket = socket;
     let nextDuration = null;
     let lastMessage = Date.now();
+    let closedByServer = false;
     const heartbeat = setInterval(() => {
       if (socket.readyState === WebSocket.OPEN) socket.send("H");
       if (Date.now() - lastMessage > Math.max(2 * HEARTBEAT_MS, this.options.timeout)) {
@@ -184,6 +185,7 @@ export class HlsWebSocket {
       const message = parseMessage(event.data);
       if (message.type === "F") nextDuration = parseFloat(message.params.duration);
       else if (message.type === "CLOSE") {
+        closedByServer = true;
         if (this.received > 0) { this.fragments.ended = true; this.ended = true; this.trigger("ended"); }
       } else if (message.type === "E") {
         this.trigger("error", new Error(`${message.params.code}: ${message.params.message}`));
@@ -195,6 +197,10 @@ export class HlsWebSocket {
       if (this.destroyed || this.ended) { this.trigger("close"); return; }
       // Carry on after a drop: only live fragments, after a discontinuity.
       this.fragments.breakHere();
+      // closedByServer: the server had no such stream (OK then CLOSE) or ended it;
+      // otherwise the connection failed or dropped.
+      this.trigger("reconnect", { delay: this.reconnectDelay, closedByServer,
+        received: this.received });
       setTimeout(() => this.connect(this.received > 0 ? 0 : maxInitialFragments),
         this.reconnectDelay);
       this.reconnectDelay = Math.min(this.reconnectDelay * 2, RECONNECT_MAX_MS);

@@ -1,0 +1,169 @@
+"""hlsd's pages work offline: in Chromium with every request to another host aborted (and
+recorded), the dashboard plays a live stream, the spectate page plays it over the
+websocket, and ``/docs`` shows every operation. When the installation lacks the
+front-end files (hls.js, Swagger UI), each page says so on the page, and the files'
+URLs answer 503 with the reason."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from tests._support import media as fx
+from tests._support.browser import CHROMIUM, CHROMIUM_ARGS, browser_test
+from tests._support.hlsd_server import REPO_ROOT, HlsdServer
+from tests._support.polling import wait_until
+
+pytestmark = browser_test
+STREAM = "offline-cam"
+PLAYED = "(s) => { const v = document.getElementById('video'); return v.currentTime >= s; }"
+
+
+class Browser:
+    """Chromium whose pages may reach `origin` only: anything else is aborted and kept
+    in `outside` (requests and websockets alike)."""
+
+    def __init__(self, browser: Any, origin: str) -> None:
+        self._browser = browser
+        self._host = urlsplit(origin).netloc
+        self.outside: list[str] = []
+        self.page_errors: list[str] = []
+
+    def page(self, url: str) -> Any:
+        context = self._browser.new_context()
+        context.route("**/*", self._guard)
+        page = context.new_page()
+        page.on("pageerror", lambda exc: self.page_errors.append(f"{url}: {exc}"))
+        page.on("websocket", lambda ws: self._check(ws.url))
+        page.goto(url)
+        return page
+
+    def _check(self, url: str) -> bool:
+        if urlsplit(url).netloc == self._host:
+            return True
+        self.outside.append(url)
+        return False
+
+    def _guard(self, route: Any) -> None:
+        if self._check(route.request.url):
+            route.continue_()
+        else:
+            route.abort("internetdisconnected")
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                     headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HlsdServer]:
+    """hlsd with a websocket stream on air (a clip published in a loop)."""
+    root = tmp_path_factory.mktemp("offline")
+    clip = fx.h264_aac_mp4(root / "clip.mp4", seconds=4)
+    with HlsdServer({"websocket": {"fragment_buffer": 3}}, tmp_dir=root / "node") as server:
+        publish = subprocess.Popen(
+            [sys.executable, "-m", "hlsd", "publish", str(clip), "--stream", STREAM,
+             "--to", f"ws://127.0.0.1:{server.port}/ws", "--segment", "1", "--loop"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_until(lambda: httpx.get(f"{server.url}/live/{STREAM}/index.m3u8")
+                       .status_code == 200, timeout=30, what="the publisher on air")
+            yield server
+        finally:
+            publish.terminate()
+            publish.wait(timeout=10)
+
+
+def test_every_page_works_with_no_other_host(live: HlsdServer, chromium: Any) -> None:
+    browser = Browser(chromium, live.url)
+
+    dashboard = browser.page(f"{live.url}/")
+    dashboard.get_by_role("cell", name=STREAM, exact=True).wait_for(timeout=15_000)
+    dashboard.locator("a.play-hls").first.click()
+    dashboard.wait_for_function(PLAYED, arg=3, timeout=30_000)
+    assert dashboard.locator("#message").is_hidden()
+    assert dashboard.locator("#playback").is_hidden()
+    assert dashboard.evaluate("() => window.__dashboard.errors") == []
+
+    spectate = browser.page(f"{live.url}/web/spectate?stream={STREAM}&delay=3")
+    spectate.wait_for_function(PLAYED, arg=3, timeout=30_000)
+    assert spectate.evaluate("() => window.__spectate.errors") == []
+
+    operations = sum(len(ops) for ops in httpx.get(f"{live.url}/openapi.json")
+                     .json()["paths"].values())
+    docs = browser.page(f"{live.url}/docs")
+    docs.wait_for_function("(n) => document.querySelectorAll('.opblock').length === n",
+                           arg=operations, timeout=30_000)
+    shown = docs.locator("#swagger-ui").inner_text()
+    for path in ("/api/token", "/hls/{rid}/{file}", "/live/{stream}/index.m3u8", "/ws",
+                 "/metrics", "/api/uploads/{upload_id}"):
+        assert path in shown, path
+
+    assert browser.outside == [], "pages tried to reach other hosts"
+    assert browser.page_errors == []
+
+
+def test_a_page_that_cannot_play_says_why(live: HlsdServer, chromium: Any) -> None:
+    """A stream that is not on air: the spectate page says so on the page."""
+    browser = Browser(chromium, live.url)
+    page = browser.page(f"{live.url}/web/spectate?stream=nobody-here&delay=3")
+    message = page.locator("#message")
+    message.wait_for(state="visible", timeout=15_000)
+    assert "“nobody-here” is not live here" in message.inner_text()
+    assert browser.outside == []
+
+
+@pytest.fixture(scope="module")
+def bare(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HlsdServer]:
+    """hlsd from a copy of the package that was never built: no hlsd/web/vendor/, and no
+    source checkout (node_modules) around it."""
+    root = tmp_path_factory.mktemp("bare")
+    shutil.copytree(REPO_ROOT / "hlsd", root / "site" / "hlsd",
+                    ignore=shutil.ignore_patterns("vendor", "__pycache__"))
+    with HlsdServer({}, tmp_dir=root / "node",
+                    env={"PYTHONPATH": str(root / "site")}) as server:
+        yield server
+
+
+def test_missing_front_end_files_are_named_on_the_pages(bare: HlsdServer,
+                                                       chromium: Any) -> None:
+    for name, what in (("hls.min.js", "hls.js"), ("swagger-ui-bundle.js", "Swagger UI")):
+        r = httpx.get(f"{bare.url}/web/vendor/{name}")
+        assert r.status_code == 503 and "location" not in r.headers
+        assert r.json()["error"].startswith(f"{what} is not part of this hlsd installation")
+        assert "npm" in r.json()["error"]
+    browser = Browser(chromium, bare.url)
+
+    spectate = browser.page(f"{bare.url}/web/spectate?stream={STREAM}")
+    message = spectate.locator("#message")
+    message.wait_for(state="visible", timeout=15_000)
+    assert "hls.js is not part of this hlsd installation" in message.inner_text()
+    assert spectate.locator("button").is_disabled()
+
+    dashboard = browser.page(f"{bare.url}/")
+    notice = dashboard.locator("#playback")
+    notice.wait_for(state="visible", timeout=15_000)
+    assert "hls.js is not part of this hlsd installation" in notice.inner_text()
+
+    docs = browser.page(f"{bare.url}/docs")
+    assert "Swagger UI is not part of this hlsd installation" in docs.locator(
+        "#message").inner_text()
+    assert docs.locator("a[href='/openapi.json']").is_visible()
+
+    assert browser.outside == []
