@@ -249,8 +249,7 @@ def _with_payload(sync: int, b1: int, b2: int, b3: int, fields: bytes, payload: 
     if room == 0 and not fields:
         return bytes([sync, b1, b2, (b3 & 0xCF) | 0x10]) + payload
     length = room - 1  # the adaptation_field_length byte itself
-    if length == 0:
-        body = b""
-    else:
-        body = (fields or b"\x00") + b"\xff" * (length - max(1, len(fields)))
+    # A flags byte (the fields' own, or none set), then stuffing; a length of 0 is
+    # itself the one byte of stuffing needed.
+    body = b"" if length == 0 else (fields or b"\x00") + b"\xff" * (length - max(1, len(fields)))
     return bytes([sync, b1, b2, (b3 & 0xCF) | 0x30, length]) + body + payload
