@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 
+from hlsd.media.continuity import PADDING_PACKETS
+
 TS_PACKET = 188
 TS_PAYLOAD = 184
 _VIDEO_PES_EXTRA = 19 + 6 + 8  # PES header with PTS+DTS, access unit delimiter, PCR field
@@ -21,6 +23,7 @@ _ADTS_HEADER = 7
 _AAC_FRAMES_PER_SECOND = 48_000 / 1024
 _PSI_PERIOD = 0.1  # PAT and PMT are resent every 100 ms, checked at each PES written
 _SDT_PER_SECOND = 2
+_TABLE_PIDS = 3  # PAT, PMT and SDT, next to one PID per track
 
 
 def video_ts_bytes(size: int, keyframe: bool) -> int:
@@ -46,3 +49,9 @@ def psi_ts_bytes(duration: float, pes_per_second: float) -> float:
     """Program tables: at the start, then as often as PES writes give the muxer a chance."""
     tables = 2 * min(1 / _PSI_PERIOD, pes_per_second) + _SDT_PER_SECOND
     return TS_PACKET * (3 + tables * duration)
+
+
+def padding_ts_bytes(tracks: int) -> int:
+    """The most bytes a segment gains so that its continuity counters run on into the
+    next one (`hlsd.media.continuity`); half that on average."""
+    return TS_PACKET * PADDING_PACKETS * (_TABLE_PIDS + tracks)

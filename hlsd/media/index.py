@@ -8,7 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from hlsd.media import codecs
-from hlsd.media.bandwidth import audio_pes_count, audio_ts_bytes, psi_ts_bytes, video_ts_bytes
+from hlsd.media.bandwidth import (
+    audio_pes_count,
+    audio_ts_bytes,
+    padding_ts_bytes,
+    psi_ts_bytes,
+    video_ts_bytes,
+)
 from hlsd.media.encoders import audio_encoding, video_encoding
 from hlsd.media.mp4box import track_timing
 from hlsd.media.probe import AudioTrack, MediaInfo, VideoTrack, probe_container
@@ -94,8 +100,11 @@ def build_index(source: Source, target: float = 6.0) -> MediaIndex:
     seg_bits = [8 * _span_bytes(s, info, vact, aact, video_bytes[s.index], scan.audio)
                 for s in spans]
     target_duration = max(1, max(math.ceil(s.duration - _EPS) for s in spans))
-    average = sum(seg_bits) / info.duration
-    peak = peak_rate(seg_bits, [s.duration for s in spans], target_duration)
+    # Continuity padding: up to 15 packets per PID in a segment, 7.5 on average.
+    padding = 8 * padding_ts_bytes(sum(a is not None for a in (vact, aact)))
+    average = (sum(seg_bits) + len(spans) * padding / 2) / info.duration
+    peak = peak_rate([b + padding for b in seg_bits], [s.duration for s in spans],
+                     target_duration)
     return MediaIndex(
         info=info, video=vact, audio=aact, segments=tuple(spans), codecs=codec_string,
         resolution=_resolution(info, vact),

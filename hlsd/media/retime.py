@@ -20,6 +20,7 @@ from typing import Any
 
 import av
 
+from hlsd.media.continuity import continuous
 from hlsd.media.errors import MediaError
 
 __all__ = ["TICKS_PER_SECOND", "Piece", "first_timestamp", "mux_ts", "retime_ts"]
@@ -105,7 +106,7 @@ def mux_ts(pieces: Sequence[Piece], shift: int, *, end: int | None = None) -> by
                 out.mux(packet)
     except av.FFmpegError as exc:
         raise MediaError(f"the segment cannot be retimed: {exc}") from exc
-    return out_buffer.getvalue()
+    return continuous(out_buffer.getvalue())
 
 
 def _kept(packet: Any, keep: tuple[int, int] | None, end: int | None) -> bool:

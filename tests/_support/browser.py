@@ -104,6 +104,10 @@ class PlaybackResult:
     timed_out: bool = False
     level_switches: list[int] = field(default_factory=list)
     """Every level hls.js switched to (LEVEL_SWITCHED), in order."""
+    buffered_start: float | None = None
+    """Where the `<video>`'s buffer began once the first fragment was buffered (hls.js
+    puts time 0 at the first fragment's earliest timestamp: more is a hole at the start,
+    which hls.js seeks over, reporting `bufferSeekOverHole`)."""
 
     @property
     def fatal_errors(self) -> list[str]:
@@ -119,7 +123,7 @@ _PAGE = """<!doctype html>
 const S = window.__hlsd = {
   started: false, played: 0, errors: [], levels: 0, audioTracks: 0, subtitleTracks: 0,
   fragmentsLoaded: 0, requests: [], duration: null, ended: false, fatal: false,
-  levelSwitches: [],
+  levelSwitches: [], bufferedStart: null,
 };
 window.addEventListener("error", (e) => { S.errors.push("page " + e.message); S.fatal = true; });
 window.addEventListener("unhandledrejection", (e) => { S.errors.push("page " + e.reason); });
@@ -157,6 +161,11 @@ window.startPlayback = function (url, headers, seekTo, switchAt) {
     S.subtitleTracks = d.subtitleTracks.length;
   });
   hls.on(Hls.Events.FRAG_LOADED, () => { S.fragmentsLoaded += 1; });
+  hls.on(Hls.Events.FRAG_BUFFERED, () => {
+    if (S.bufferedStart === null && video.buffered.length) {
+      S.bufferedStart = video.buffered.start(0);
+    }
+  });
   hls.on(Hls.Events.LEVEL_SWITCHED, (_e, d) => { S.levelSwitches.push(d.level); });
   let switchPending = switchAt !== null && switchAt !== undefined;
   let seekPending = seekTo !== null && seekTo !== undefined;
@@ -230,6 +239,8 @@ def _play(url: str, headers: dict[str, str], seconds: float, timeout: float,
     result.duration = None if state["duration"] is None else float(state["duration"])
     result.ended = bool(state["ended"])
     result.level_switches = [int(level) for level in state["levelSwitches"]]
+    start = state["bufferedStart"]
+    result.buffered_start = None if start is None else float(start)
     return result
 
 

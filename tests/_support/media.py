@@ -22,16 +22,20 @@ def _video_input(seconds: float, size: str, rate: int) -> list[str]:
     return ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds}"]
 
 
-def _audio_input(seconds: float, freq: int = 440) -> list[str]:
-    return ["-f", "lavfi", "-i", f"sine=frequency={freq}:sample_rate=48000:duration={seconds}"]
+def _audio_input(seconds: float, freq: int = 440, rate: int = 48000) -> list[str]:
+    return ["-f", "lavfi", "-i", f"sine=frequency={freq}:sample_rate={rate}:duration={seconds}"]
 
 
 def h264_aac_mp4(path: Path, seconds: float = 8, size: str = "320x240", rate: int = 25,
-                 gop: int = 50, faststart: bool = True) -> Path:
-    """H.264 (high, with B-frames) + AAC in MP4, a keyframe every `gop` frames."""
-    args = [*_video_input(seconds, size, rate), *_audio_input(seconds),
+                 gop: int = 50, faststart: bool = True, bframes: bool = True,
+                 sample_rate: int = 48000) -> Path:
+    """H.264 (high, with B-frames unless `bframes` is False) + AAC in MP4, a keyframe
+    every `gop` frames. ffmpeg's AAC starts with 1024 samples of priming before the
+    picture (an edit list hides them)."""
+    args = [*_video_input(seconds, size, rate), *_audio_input(seconds, rate=sample_rate),
             "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
             "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
+            *([] if bframes else ["-bf", "0"]),
             "-c:a", "aac", "-b:a", "96k", "-shortest"]
     if faststart:
         args += ["-movflags", "+faststart"]

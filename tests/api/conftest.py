@@ -36,6 +36,9 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Library:
         "tone.flac": fx.flac(d / "tone.flac", seconds=6),
         "tone.ogg": fx.ogg_opus(d / "tone.ogg", seconds=6),
         "clip.webm": fx.vp9_opus_webm(d / "clip.webm", seconds=6),
+        # No B-frames, 44.1 kHz AAC (priming of 1024 samples = 23 ms before the picture)
+        "sync.mp4": fx.h264_aac_mp4(d / "sync.mp4", seconds=6, bframes=False,
+                                    sample_rate=44100),
     }
     (d / "notes.txt").write_text("this is not media\n" * 100)
     files["notes.txt"] = d / "notes.txt"

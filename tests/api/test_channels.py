@@ -17,6 +17,7 @@ from tests._support.hls_vod import abr_vod
 from tests._support.hlsd_server import HlsdServer
 from tests._support.media import decode_errors, h264_aac_mp4
 from tests._support.servers import Upstream
+from tests._support.ts import continuity_errors
 from tests._support.wscdn import open_session, pull_all
 
 ADMIN = {"authorization": "Bearer adm"}
@@ -70,6 +71,20 @@ def test_playlists_follow_the_rules_and_decode_across_loop_points(server: HlsdSe
     assert decode_errors(f"{server.url}/live/loop/index.m3u8", seconds=7) == ""
     with httpx.Client(base_url=server.url) as c:
         assert_valid(c.get("/live/loop/1/index.m3u8").text, live=True, previous=first.text)
+
+
+def test_continuity_counters_run_on_across_channel_segments(server: HlsdServer,
+                                                            tmp_path: Path) -> None:
+    """Each channel segment is remuxed on its own (from either item, across the loop
+    point), yet every PID's continuity counter goes on from one segment to the next."""
+    with httpx.Client(base_url=server.url) as c:
+        playlist = parse_media(c.get("/live/loop/1/index.m3u8").text)
+        segments = [c.get(f"/live/loop/1/{s.uri}").content for s in playlist.segments]
+    assert len(segments) >= 4
+    assert continuity_errors(segments) == []
+    joined = tmp_path / "window.ts"
+    joined.write_bytes(b"".join(segments))
+    assert decode_errors(str(joined)) == ""
 
 
 @browser_test[0]

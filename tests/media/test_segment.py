@@ -14,6 +14,7 @@ from hlsd.media import TS_OFFSET, Action, MediaError, MediaIndex, build_index, b
 from hlsd.media.index import peak_rate
 from hlsd.media.segment import TS_OFFSET as SEGMENT_TS_OFFSET
 from tests._support import media as fx
+from tests._support.ts import continuity_errors, counters
 from tests.media.conftest import KINDS, FileSource, MediaFiles
 
 # Allowed slack between one segment's end and the next one's start, per stream type:
@@ -184,3 +185,41 @@ def test_a_media_source_gives_the_same_segments_as_its_file(builds: dict[str, Bu
     source = FileSource(built.path)
     for n in range(len(built.index.segments)):
         assert build_segment(source, built.index, n) == built.segments[n], n
+
+
+def test_continuity_counters_run_on_from_segment_to_segment(built: Built,
+                                                            tmp_path: Path) -> None:
+    """Segments are built one by one, yet read as one transport stream: every PID's
+    counter goes on from where the previous segment left it (VLC logs `TS
+    discontinuity` otherwise), and the segments joined decode cleanly."""
+    assert continuity_errors(built.segments) == []
+    for data in built.segments:
+        for pid, (first, last) in counters(data).items():
+            assert (first, last) == (0, 15), (pid, first, last)
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(b"".join(built.segments))
+    assert fx.decode_errors(str(joined)) == ""
+
+
+def test_any_segment_continues_any_other(builds: dict[str, Built]) -> None:
+    """Built in any order, by any node, a segment starts where any other ends."""
+    built = builds["h264_aac_mp4"]
+    later = build_segment(built.path, built.index, 1)
+    assert continuity_errors([later, built.segments[0], later]) == []
+
+
+def test_every_segment_starts_its_audio_with_its_first_picture(built_video: Built) -> None:
+    """AAC priming (and edit-list slack) put a source's first audio frame before its
+    first picture; audio that starts ahead of the video leaves hls.js a hole at the
+    start. In every segment the audio starts within one audio frame after the first
+    picture."""
+    for n, data in enumerate(built_video.segments):
+        firsts: dict[str, tuple[float, float]] = {}
+        with read(data) as container:
+            for packet in container.demux():
+                if packet.size and packet.stream.type not in firsts:
+                    tb = packet.time_base
+                    firsts[packet.stream.type] = (float(packet.pts * tb),
+                                                  float(packet.duration * tb))
+        video, audio = firsts["video"][0], firsts["audio"][0]
+        assert video <= audio < video + firsts["audio"][1], (n, firsts)
