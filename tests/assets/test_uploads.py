@@ -28,6 +28,7 @@ from hlsd.api.uploads import router
 from hlsd.assets import uploads
 from hlsd.assets.uploads import Upload, UploadStore
 from hlsd.auth.access import Refused
+from tests._support.clock import FakeClock
 
 TOKEN = "Bearer upload-secret"
 AUTH = {"Authorization": TOKEN}
@@ -41,20 +42,12 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.skew = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.skew
-
-
 @dataclass
 class Served:
     url: str
     store: UploadStore
     root: Path
-    clock: Clock
+    clock: FakeClock
     completed: list[tuple[str, str]] = field(default_factory=list)  # (id, sha256)
 
     @property
@@ -73,8 +66,8 @@ def authorize(request: Request) -> None:
 
 
 @contextlib.contextmanager
-def serve(root: Path, clock: Clock | None = None, **limits: float) -> Iterator[Served]:
-    clock = clock or Clock()
+def serve(root: Path, clock: FakeClock | None = None, **limits: float) -> Iterator[Served]:
+    clock = clock or FakeClock(time.time())
     completed: list[tuple[str, str]] = []
 
     async def on_complete(upload: Upload, path: Path) -> None:
@@ -345,7 +338,7 @@ def test_expired_uploads_are_gone_then_swept(tmp_path: Path) -> None:
         url = served.create(10)
         done = served.create(0)
         assert "upload-expires" in head(url).headers
-        served.clock.skew = 61
+        served.clock.advance(61)
         assert head(url).status_code == 410
         r = httpx.patch(url, headers={**STREAM, "Upload-Offset": "0"}, content=b"abc")
         assert r.status_code == 410

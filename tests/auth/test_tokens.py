@@ -2,18 +2,11 @@ import pytest
 
 from hlsd.auth.keys import load_root_secret
 from hlsd.auth.tokens import Expired, InvalidId, InvalidToken, TokenSigner, handshake_matches
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests._support.clock import FakeClock
 
 
 def test_a_token_grants_its_rid_until_it_expires() -> None:
-    clock = Clock()
+    clock = FakeClock(1_800_000_000.0)
     signer = TokenSigner(b"root", clock=clock)
     stream = signer.issue_rid("song 1/a?b", 120)
     token = signer.issue_token(stream, 60)
@@ -28,7 +21,7 @@ def test_a_token_grants_its_rid_until_it_expires() -> None:
 
 
 def test_a_token_never_outlives_its_stream() -> None:
-    clock = Clock()
+    clock = FakeClock(1_800_000_000.0)
     signer = TokenSigner(b"root", clock=clock)
     stream = signer.issue_rid("q", 30)
     token = signer.issue_token(stream, 3600)
@@ -78,7 +71,7 @@ def test_tampering_with_the_rid_payload_breaks_the_signature() -> None:
 
 
 def test_batch_rids_share_the_batch_expiry() -> None:
-    clock = Clock()
+    clock = FakeClock(1_800_000_000.0)
     signer = TokenSigner(b"root", clock=clock)
     batch, exp = signer.issue_batch(330)
     stream = signer.issue_rid("q", 330, batch=batch, expires_at=exp)

@@ -30,6 +30,7 @@ from hlsd.hls import assert_valid, parse_master, parse_media
 from hlsd.media.retime import TICKS_PER_SECOND, first_timestamp
 from hlsd.storage import LocalStore
 from hlsd.vod.memory_lru import MemoryLRU
+from tests._support.clock import FakeClock
 from tests._support.hls_vod import abr_vod, media_only_vod
 
 T0 = 1_900_000_000.0
@@ -45,18 +46,10 @@ def assets(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 class Node:
     """One hlsd node's channel services over a shared database and library."""
 
-    def __init__(self, sessions: object, library: Path, clock: Clock,
+    def __init__(self, sessions: object, library: Path, clock: FakeClock,
                  client: httpx.AsyncClient) -> None:
         self.service = ChannelService(
             sessions=sessions, library=library, client=client,  # type: ignore[arg-type]
@@ -89,13 +82,13 @@ class Node:
 
 
 @pytest_asyncio.fixture
-async def rig(tmp_path: Path, assets: Path) -> AsyncIterator[tuple[Clock, Node, Node, Path]]:
+async def rig(tmp_path: Path, assets: Path) -> AsyncIterator[tuple[FakeClock, Node, Node, Path]]:
     library = tmp_path / "library"
     shutil.copytree(assets, library)
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'hlsd.db'}")
     await init_schema(engine)
     sessions = session_factory(engine)
-    clock = Clock()
+    clock = FakeClock(T0)
     async with httpx.AsyncClient() as client:
         yield (clock, Node(sessions, library, clock, client),
                Node(sessions, library, clock, client), library)

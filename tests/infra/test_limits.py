@@ -1,13 +1,7 @@
 from __future__ import annotations
 
 from hlsd.infra.limits import ConnectionLimits
-
-
-class Clock:
-    now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests._support.clock import FakeClock
 
 
 def test_open_connections_per_address() -> None:
@@ -20,7 +14,7 @@ def test_open_connections_per_address() -> None:
 
 
 def test_new_connections_per_second_with_a_burst() -> None:
-    clock = Clock()
+    clock = FakeClock(0.0)
     limits = ConnectionLimits(max_open=0, per_second=2, burst=4, exempt=(), clock=clock)
     assert [limits.admit("1.2.3.4") for _ in range(5)][:4] == [None] * 4
     assert limits.admit("1.2.3.4") is not None

@@ -13,6 +13,7 @@ from hlsd.hls.rules import assert_valid
 from hlsd.ingest.http_push import Accepted, HttpPushIngest, IngestError, Publisher
 from hlsd.metrics import Metrics
 from hlsd.streams import LiveRendition, PublishPolicy, StreamBusy, StreamHub
+from tests._support.clock import FakeClock
 from tests._support.media import FFMPEG
 
 P = Publisher("p")
@@ -42,14 +43,6 @@ def ts_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def fmp4_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _hls(tmp_path_factory.mktemp("fmp4"), fmp4=True)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _ingest(policy: PublishPolicy = PublishPolicy.REJECT, **kw: object
@@ -140,7 +133,7 @@ async def test_segments_arriving_in_any_order_are_committed_in_sequence(ts_dir: 
 
 
 async def test_a_very_late_segment_within_the_wait_is_kept(ts_dir: Path) -> None:
-    clock, metrics = Clock(), Metrics()
+    clock, metrics = FakeClock(1000.0), Metrics()
     hub, ingest = _ingest(clock=clock, metrics=metrics, wait_durations=3.0)
     _upload(ingest, "cam", "seg-0.ts", (ts_dir / "seg-0.ts").read_bytes())
     await ingest.receive_playlist("cam", "index.m3u8",
@@ -156,7 +149,7 @@ async def test_a_very_late_segment_within_the_wait_is_kept(ts_dir: Path) -> None
 
 async def test_a_segment_missing_past_the_wait_is_given_up_counted_and_refused_later(
         ts_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
-    clock, metrics = Clock(), Metrics()
+    clock, metrics = FakeClock(1000.0), Metrics()
     hub, ingest = _ingest(clock=clock, metrics=metrics, wait_durations=3.0)
     for n in (0, 2):
         _upload(ingest, "cam", f"seg-{n}.ts", (ts_dir / f"seg-{n}.ts").read_bytes())
@@ -186,7 +179,7 @@ async def test_a_publisher_whose_segments_never_arrive_is_told_why(ts_dir: Path)
     """ffmpeg with a local -hls_segment_filename uploads playlists only: after three
     segments given up in a row, its playlists are refused with the reason (ffmpeg logs
     the HTTP error), while a segment that does arrive resets the count."""
-    clock = Clock()
+    clock = FakeClock(1000.0)
     hub, ingest = _ingest(clock=clock, wait_durations=1.0)
     for n in range(1, 3):
         await ingest.receive_playlist("cam", "720p/index.m3u8",
@@ -250,7 +243,7 @@ async def test_endlist_before_the_last_segment_ends_the_stream_after_it(ts_dir: 
 
 async def test_endlist_with_a_segment_that_never_comes_ends_once_it_is_given_up(
         ts_dir: Path) -> None:
-    clock = Clock()
+    clock = FakeClock(1000.0)
     hub, ingest = _ingest(clock=clock)
     _upload(ingest, "cam", "seg-0.ts", (ts_dir / "seg-0.ts").read_bytes())
     await ingest.receive_playlist(
@@ -357,7 +350,7 @@ async def test_delete_forgets_only_uploads_no_playlist_named(ts_dir: Path) -> No
 
 async def test_an_acknowledged_upload_never_named_is_counted_and_logged_once(
         caplog: pytest.LogCaptureFixture) -> None:
-    clock, metrics = Clock(), Metrics()
+    clock, metrics = FakeClock(1000.0), Metrics()
     _, ingest = _ingest(clock=clock, metrics=metrics, pending_ttl=60)
     _upload(ingest, "cam", "stray.ts", b"x" * 188)
     clock.now += 61
@@ -507,13 +500,7 @@ async def test_without_publisher_times_segments_stay_contiguous() -> None:
 
 
 def test_the_number_of_streams_being_pushed_is_bounded() -> None:
-    class Clock:
-        now = 0.0
-
-        def __call__(self) -> float:
-            return self.now
-
-    clock = Clock()
+    clock = FakeClock(0.0)
     hub = StreamHub(window=6, policy=PublishPolicy.REJECT, idle_timeout=15, retention=60,
                     max_streams=10)
     ingest = HttpPushIngest(hub, max_pending_bytes=1000, max_feeds=3, pending_ttl=60,
@@ -528,7 +515,7 @@ def test_the_number_of_streams_being_pushed_is_bounded() -> None:
 
 
 async def test_one_publish_key_pushes_a_bounded_number_of_streams() -> None:
-    clock = Clock()
+    clock = FakeClock(1000.0)
     hub, ingest = _ingest(max_streams_per_key=2, clock=clock)
     a, b, keyless = Publisher("h:aaa", key="aaa"), Publisher("h:bbb", key="bbb"), P
     playlist = b"#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.0,\nseg-0.ts\n"

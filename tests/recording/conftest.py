@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,21 +16,9 @@ from hlsd.recording import Recorder
 from hlsd.storage import LocalStore, StorageError
 from hlsd.streams import Stream, StreamHub
 from hlsd.streams.hub import PublishPolicy
+from tests._support.clock import FakeClock
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
-
-
-class Clock:
-    """Monotonic seconds for the hub and the wall clock for the recorder, moved together."""
-
-    def __init__(self) -> None:
-        self.seconds = 0.0
-
-    def __call__(self) -> float:
-        return self.seconds
-
-    def wall(self) -> datetime:
-        return T0 + timedelta(seconds=self.seconds)
 
 
 class FlakyStore(LocalStore):
@@ -54,7 +42,7 @@ class Rig:
     store: FlakyStore
     sessions: Sessions
     metrics: Metrics
-    clock: Clock
+    clock: FakeClock
 
     def publish(self, name: str = "cam") -> Stream:
         return self.hub.publish(name, "ffmpeg")
@@ -65,12 +53,12 @@ class Rig:
         for _ in range(count):
             rendition.append(duration=1.0, data=b"\x47" * 1000,
                              program_date_time=self.clock.wall(), extension="ts")
-            self.clock.seconds += 1.0
+            self.clock.advance(1.0)
 
 
 async def make_rig(tmp_path: Path, *, queue_segments: int = 64,
                    reach_back: float = 30.0) -> AsyncIterator[Rig]:
-    clock = Clock()
+    clock = FakeClock(0.0, epoch=T0)
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'rec.db'}")
     await init_schema(engine)
     sessions = session_factory(engine)

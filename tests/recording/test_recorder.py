@@ -128,7 +128,7 @@ async def test_several_variants_are_recorded_side_by_side(rig: Rig) -> None:
     stream = rig.publish()
     recording = await rig.recorder.start("cam")
     rig.push(stream, 2, variant="hi")
-    rig.clock.seconds -= 2
+    rig.clock.advance(-2)
     rig.push(stream, 2, variant="lo")
     rows = await settle(rig, recording.id, 4)
     assert {(r.variant, r.sequence) for r in rows} == {
@@ -158,7 +158,7 @@ async def test_a_stop_keeps_the_segment_on_air_when_it_came(rig: Rig) -> None:
     stopping = asyncio.create_task(rig.recorder.stop(recording.id))
     await asyncio.sleep(0.01)  # the stop has taken its moment and waits for the tail
     end = rig.clock.wall()
-    rig.clock.seconds -= 0.5
+    rig.clock.advance(-0.5)
     rig.push(stream, 1)  # began half a second before the stop: it belongs
     rig.push(stream, 1)  # begins after it: not recorded, and tells the stop it is done
     stopped = await asyncio.wait_for(stopping, 1.0)  # well within the 2.5 s grace

@@ -5,25 +5,18 @@ import pytest
 from hlsd.hls.rules import assert_valid
 from hlsd.streams import PublishPolicy, StreamBusy, StreamHub, StreamState
 from hlsd.streams.rendition import RenditionInfo
+from tests._support.clock import FakeClock
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _hub(clock: Clock, policy: PublishPolicy = PublishPolicy.REJECT) -> StreamHub:
+def _hub(clock: FakeClock, policy: PublishPolicy = PublishPolicy.REJECT) -> StreamHub:
     return StreamHub(window=3, policy=policy, idle_timeout=10, retention=60, max_streams=2,
                      clock=clock)
 
 
 def test_reject_policy_refuses_a_second_active_publisher() -> None:
-    clock = Clock()
+    clock = FakeClock(100.0)
     hub = _hub(clock)
     stream = hub.publish("cam", "a")
     with pytest.raises(StreamBusy):
@@ -33,7 +26,7 @@ def test_reject_policy_refuses_a_second_active_publisher() -> None:
 
 
 def test_takeover_policy_switches_with_a_discontinuity() -> None:
-    clock = Clock()
+    clock = FakeClock(100.0)
     hub = _hub(clock, PublishPolicy.TAKEOVER)
     stream = hub.publish("cam", "a")
     r = stream.rendition("")
@@ -44,7 +37,7 @@ def test_takeover_policy_switches_with_a_discontinuity() -> None:
 
 
 def test_idle_streams_end_and_are_forgotten_after_retention() -> None:
-    clock = Clock()
+    clock = FakeClock(100.0)
     hub = _hub(clock)
     stream = hub.publish("cam", "a")
     clock.now += 11
@@ -56,7 +49,7 @@ def test_idle_streams_end_and_are_forgotten_after_retention() -> None:
 
 
 def test_stream_count_is_bounded() -> None:
-    hub = _hub(Clock())
+    hub = _hub(FakeClock(100.0))
     hub.publish("a", "p")
     hub.publish("b", "p")
     with pytest.raises(StreamBusy):
@@ -64,7 +57,7 @@ def test_stream_count_is_bounded() -> None:
 
 
 def test_master_of_several_variants() -> None:
-    hub = _hub(Clock())
+    hub = _hub(FakeClock(100.0))
     stream = hub.publish("cam", "a")
     for name, res in (("720p", (1280, 720)), ("360p", (640, 360))):
         r = stream.rendition(name)

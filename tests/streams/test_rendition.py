@@ -5,19 +5,12 @@ import pytest
 
 from hlsd.hls.rules import assert_valid
 from hlsd.streams.rendition import LiveRendition, RenditionEnded, SegmentTooLong
+from tests._support.clock import FakeClock
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _feed(r: LiveRendition, clock: Clock, n: int, *, start: int = 0, duration: float = 2.0,
+def _feed(r: LiveRendition, clock: FakeClock, n: int, *, start: int = 0, duration: float = 2.0,
           discontinuity_at: tuple[int, ...] = ()) -> None:
     for i in range(start, start + n):
         clock.now += duration
@@ -27,7 +20,7 @@ def _feed(r: LiveRendition, clock: Clock, n: int, *, start: int = 0, duration: f
 
 
 def test_the_window_slides_by_one_sequence_per_segment_and_keeps_the_rules() -> None:
-    clock = Clock()
+    clock = FakeClock(100.0)
     r = LiveRendition(name="", session="s1", window=4, clock=clock)
     assert r.playlist() is None
     previous = None
@@ -44,7 +37,7 @@ def test_the_window_slides_by_one_sequence_per_segment_and_keeps_the_rules() -> 
 
 
 def test_discontinuity_sequence_counts_the_tags_that_left() -> None:
-    clock = Clock()
+    clock = FakeClock(100.0)
     r = LiveRendition(name="", session="s1", window=3, clock=clock)
     _feed(r, clock, 10, discontinuity_at=(2, 5))
     assert r.media_sequence == 7 and r.discontinuity_sequence == 2
@@ -55,7 +48,7 @@ def test_discontinuity_sequence_counts_the_tags_that_left() -> None:
 
 
 def test_left_segments_stay_available_for_their_duration_plus_the_playlists() -> None:
-    clock = Clock()
+    clock = FakeClock(100.0)
     r = LiveRendition(name="", session="s1", window=3, clock=clock)
     _feed(r, clock, 4)
     gone = "s1-0.ts"
@@ -66,7 +59,7 @@ def test_left_segments_stay_available_for_their_duration_plus_the_playlists() ->
 
 
 def test_the_target_duration_never_changes_and_is_never_exceeded() -> None:
-    clock = Clock()
+    clock = FakeClock(100.0)
     r = LiveRendition(name="", session="s1", window=3, clock=clock)
     _feed(r, clock, 3, duration=2.0)
     # RFC 8216 rounds halves up: 2.5 s needs a target of 3, which this one is not.
@@ -78,7 +71,7 @@ def test_the_target_duration_never_changes_and_is_never_exceeded() -> None:
 
 
 def test_a_fragment_stream_fixes_its_target_with_headroom() -> None:
-    clock = Clock()
+    clock = FakeClock(100.0)
     r = LiveRendition(name="", session="s1", window=3, clock=clock)
     assert r.append_fragment(2.0, b"x", T0) is not None
     assert r.target_duration == 3  # GOPs vary: 1.5 times the first fragment
@@ -88,7 +81,7 @@ def test_a_fragment_stream_fixes_its_target_with_headroom() -> None:
 
 
 def test_program_date_time_always_advances() -> None:
-    clock = Clock()
+    clock = FakeClock(100.0)
     r = LiveRendition(name="", session="s1", window=3, clock=clock)
     for _ in range(3):
         r.append(duration=2.0, data=b"x", extension="ts", program_date_time=T0)
@@ -98,7 +91,7 @@ def test_program_date_time_always_advances() -> None:
 
 
 def test_end_adds_endlist_and_refuses_more() -> None:
-    clock = Clock()
+    clock = FakeClock(100.0)
     r = LiveRendition(name="", session="s1", window=3, clock=clock)
     _feed(r, clock, 3)
     r.end()
@@ -113,7 +106,7 @@ def test_end_adds_endlist_and_refuses_more() -> None:
 
 
 def test_init_sections_are_referenced_and_a_change_is_a_discontinuity() -> None:
-    clock = Clock()
+    clock = FakeClock(100.0)
     r = LiveRendition(name="", session="s1", window=3, clock=clock)
     r.set_init("init.mp4", b"moov-1")
     _feed(r, clock, 2)
@@ -135,7 +128,7 @@ def test_a_window_shorter_than_three_is_refused() -> None:
 def test_past_the_memory_bound_older_segments_spill_and_stay_fetchable(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from hlsd.streams.spill import SpillDir
 
-    clock = Clock()
+    clock = FakeClock(100.0)
     spill = SpillDir(tmp_path / "spill")
     r = LiveRendition(name="", session="s1", window=4, clock=clock, spill=spill,
                       spill_folder="cam/_", memory_limit=2500)

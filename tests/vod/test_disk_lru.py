@@ -4,14 +4,7 @@ import pytest
 
 from hlsd.vod.disk_lru import DiskBudget, DiskLRU
 from hlsd.vod.errors import InsufficientStorage
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests._support.clock import FakeClock
 
 
 def _file(tmp: Path, name: str, size: int) -> Path:
@@ -21,7 +14,7 @@ def _file(tmp: Path, name: str, size: int) -> Path:
 
 
 def test_evicts_least_recently_used_by_bytes(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = FakeClock(1000.0)
     cache = DiskLRU(tmp_path / "c", name="t", max_bytes=300, max_entries=10, clock=clock)
     for key in ("a", "b", "c"):
         clock.now += 1
@@ -50,7 +43,7 @@ def test_an_entry_larger_than_the_cache_is_refused(tmp_path: Path) -> None:
 
 
 def test_expiry_removes_idle_entries(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = FakeClock(1000.0)
     cache = DiskLRU(tmp_path / "c", name="t", max_bytes=1000, max_entries=10, clock=clock)
     cache.put("old", _file(tmp_path, "old", 5))
     clock.now += 50
