@@ -4,6 +4,7 @@ sleep that stands for synchronisation."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import Callable
 
@@ -12,9 +13,15 @@ import httpx
 
 async def eventually(condition: Callable[[], object], timeout: float = 10.0,
                      what: str = "") -> None:
-    """Return once `condition()` is true; fail after `timeout` seconds."""
+    """Return once `condition()` is true (awaited, if it returns an awaitable); fail after
+    `timeout` seconds."""
     deadline = time.monotonic() + timeout
-    while not condition():
+    while True:
+        result = condition()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return
         if time.monotonic() > deadline:
             raise AssertionError(f"never true within {timeout}s: {what or condition}")
         await asyncio.sleep(0.01)

@@ -4,7 +4,6 @@ discontinuity, and bad requests get clear errors while the channel keeps playing
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from tests._support.browser import browser_test, describe, play_hls
 from tests._support.hls_vod import abr_vod
 from tests._support.hlsd_server import HlsdServer
 from tests._support.media import decode_errors, h264_aac_mp4
+from tests._support.polling import wait_until
 from tests._support.servers import Upstream
 from tests._support.ts import continuity_errors
 from tests._support.wscdn import open_session, pull_all
@@ -142,7 +142,8 @@ def test_a_channel_is_recorded_like_any_stream(server: HlsdServer) -> None:
         started = c.post("/api/streams/loop/recordings", json={})
         assert started.status_code == 201, started.text
         rid = started.json()["id"]
-        time.sleep(4)
+        wait_until(lambda: c.get(f"/api/recordings/{rid}").json()["segments"] >= 4, 30,
+                   "two recorded segments of each variant")
         stopped = c.post(f"/api/recordings/{rid}/stop")
         assert stopped.status_code == 200, stopped.text
         text = c.get(f"/recordings/{rid}/index.m3u8").text

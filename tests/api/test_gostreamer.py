@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests._support.hlsd_server import HlsdServer
+from tests._support.polling import wait_until
 from tests._support.servers import Upstream
 from tests.api.conftest import HANDSHAKE, issue
 
@@ -134,7 +135,8 @@ def test_unlock_gives_a_new_token_until_the_batch_expires(client: httpx.Client) 
     token = unlocked.json()["token"]
     ok = client.get(f"/hls/{rid}/index.m3u8", headers={"x-gostreamer-token": token})
     assert ok.status_code == 200
-    time.sleep(2.2)
+    wait_until(lambda: client.post("/api/unlock", json={"handshake": HANDSHAKE, "rid": rid})
+               .status_code != 201, 10, "the batch's expiry")
     gone = client.post("/api/unlock", json={"handshake": HANDSHAKE, "rid": rid})
     assert gone.status_code == 410 and gone.json()["error"]
     expired = client.get(f"/hls/{rid}/index.m3u8", headers={"x-gostreamer-token": token})

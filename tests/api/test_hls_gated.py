@@ -13,6 +13,7 @@ import pytest
 from hlsd.hls.rules import assert_valid, check_webvtt_segment
 from tests._support import media as fx
 from tests._support.hlsd_server import HlsdServer
+from tests._support.polling import wait_until
 from tests.api.conftest import HANDSHAKE, issue
 
 KINDS = ["clip.mp4", "clip-mp3.mp4", "tone.wav", "tone.mp3", "tone.flac", "tone.ogg",
@@ -150,9 +151,8 @@ def test_expired_tokens_and_streams(upstream, tmp_path_factory) -> None:  # type
             httpx.Client(base_url=server.url, timeout=30) as c:
         s = issue(c, "tone.mp3")
         assert _get(c, s["rid"], "index.m3u8", s["token"]).status_code == 200
-        import time
-
-        time.sleep(2.2)
+        wait_until(lambda: _get(c, s["rid"], "index.m3u8", s["token"]).status_code != 200,
+                   10, "the stream's expiry")
         r = _get(c, s["rid"], "index.m3u8", s["token"])
         assert r.status_code == 410 and r.json()["error"]
 

@@ -15,7 +15,7 @@ from hlsd.hls.rules import assert_valid
 from tests._support import media as fx
 from tests._support.browser import browser_test, describe, play_hls
 from tests._support.hlsd_server import HlsdServer
-from tests._support.polling import wait_segments
+from tests._support.polling import wait_segments, wait_until
 from tests._support.publisher import LivePublisher
 
 KEY = "publish-secret"
@@ -153,7 +153,8 @@ def test_a_second_publisher_is_rejected_while_the_first_is_live(hlsd: HlsdServer
         assert intruder.status_code == 409 and "another publisher" in intruder.json()["error"]
         # The first publisher carries on undisturbed.
         before = m3u8.loads(c.get("/live/cam-dup/index.m3u8").text)
-        time.sleep(2.5)
+        wait_until(lambda: m3u8.loads(c.get("/live/cam-dup/index.m3u8").text).segments[-1].uri
+                   != before.segments[-1].uri, 30, "a new segment from the first publisher")
         after = m3u8.loads(c.get("/live/cam-dup/index.m3u8").text)
         assert after.segments[-1].uri != before.segments[-1].uri
         assert not any(s.discontinuity for s in after.segments)

@@ -24,7 +24,7 @@ from tests._support import media as fx
 from tests._support.browser import browser_test, describe, play_hls
 from tests._support.hlsd_server import HlsdServer
 from tests._support.moto import moto_server
-from tests._support.polling import wait_segments
+from tests._support.polling import wait_segments, wait_until
 from tests._support.publisher import LivePublisher
 
 KEY = "publish-secret"
@@ -65,11 +65,19 @@ def media_durations(text: str) -> float:
     return sum(s.duration for s in m3u8.loads(text).segments)
 
 
+
+def _recorded(c: httpx.Client, recording_id: str) -> int:
+    """Segments a recording has stored so far."""
+    count: int = c.get(f"/api/recordings/{recording_id}").json()["segments"]
+    return count
+
 def test_a_recording_started_in_the_past_replays_and_exports(hlsd: HlsdServer) -> None:
     with publisher(hlsd, "cam-rec", duration=30) as pub, \
             httpx.Client(base_url=hlsd.url, timeout=60) as c:
         wait_segments(c, "/live/cam-rec/index.m3u8", 4)
-        time.sleep(4)  # let more segments leave the 4-segment window: reach-back needs them
+        # Segments that left the 4-segment window: the reach-back must still have them.
+        wait_until(lambda: m3u8.loads(c.get("/live/cam-rec/index.m3u8").text)
+                   .media_sequence >= 3, 30, "segments leaving the window")
         start = int(time.time()) - 6
         r = c.post("/api/streams/cam-rec/recordings",
                    json={"alias": "goal", "start_time_epoch": start})
@@ -86,7 +94,8 @@ def test_a_recording_started_in_the_past_replays_and_exports(hlsd: HlsdServer) -
         first = m3u8.loads(growing).segments[0].current_program_date_time
         assert first.timestamp() < time.time() - 4
 
-        time.sleep(3)
+        so_far = _recorded(c, rid)
+        wait_until(lambda: _recorded(c, rid) > so_far, 30, "one more segment recorded")
         stopped = c.post(f"/api/recordings/{rid}/stop")
         assert stopped.status_code == 200 and stopped.json()["active"] is False
         stop_at = datetime.fromisoformat(stopped.json()["end_ts"]).timestamp()
@@ -140,7 +149,7 @@ def test_an_fmp4_multivariant_recording(hlsd: HlsdServer) -> None:
         for name, _, _ in variants:
             wait_segments(c, f"/live/cam-abr/{name}/index.m3u8", 2)
         rid = c.post("/api/streams/cam-abr/recordings").json()["id"]
-        time.sleep(5)
+        wait_until(lambda: _recorded(c, rid) >= 4, 30, "two segments of each variant")
         c.post(f"/api/recordings/{rid}/stop")
         master = c.get(f"/recordings/{rid}/index.m3u8").text
         assert_valid(master)
@@ -183,7 +192,8 @@ def test_the_livemix_recording_api(hlsd: HlsdServer) -> None:
             rec = body["recording"]
             assert rec["source"] == sid and rec["active"] == 1 and rec["alias"] == "clip"
             rid = rec["id"]
-            time.sleep(3)
+            wait_until(lambda: c.get(f"/v1/recording/{rid}/segment").json()["segments"],
+                       30, "a recorded segment")
             assert c.post(f"/v1/recording/{rid}/stop").json()["success"] is True
         got = c.get(f"/v1/recording/{rid}").json()["recording"]
         assert got["active"] == -1 and got["end_ts"]
@@ -286,7 +296,7 @@ def test_hlsjs_plays_a_recording(hlsd: HlsdServer) -> None:
             httpx.Client(base_url=hlsd.url, timeout=60) as c:
         wait_segments(c, "/live/cam-web-rec/index.m3u8", 2)
         rid = c.post("/api/streams/cam-web-rec/recordings").json()["id"]
-        time.sleep(6)
+        wait_until(lambda: _recorded(c, rid) >= 3, 30, "three recorded segments")
         c.post(f"/api/recordings/{rid}/stop")
     result = play_hls(f"{hlsd.url}/recordings/{rid}/index.m3u8", seconds=3, timeout=30)
     assert result.played >= 3.0, describe(result)
@@ -350,7 +360,8 @@ def test_token_gated_replay(tmp_path: Path) -> None:
             wait_segments(c, "/live/cam-vip/index.m3u8", 2)
             rid = c.post("/api/streams/cam-vip/recordings").json()["id"]
             other = c.post("/api/streams/cam-vip/recordings").json()["id"]
-            time.sleep(4)
+            wait_until(lambda: _recorded(c, rid) >= 2 and _recorded(c, other) >= 2, 30,
+                       "two recorded segments each")
             c.post(f"/api/recordings/{rid}/stop")
         minted = c.post(f"/api/recordings/{rid}/token", json={"ttl": "10m"})
         assert minted.status_code == 201, minted.text

@@ -9,11 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import m3u8
 import pytest
 
 from hlsd.hls.rules import assert_valid
 from tests._support import media as fx
 from tests._support.hlsd_server import HlsdServer
+from tests._support.polling import eventually
 from tests._support.publisher import LivePublisher
 from tests._support.wscdn import open_session, pull_all, push, token
 
@@ -30,6 +32,24 @@ def hlsd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HlsdServer]:
            "live": {"window": 4, "idle_timeout": "3s"}}
     with HlsdServer(cfg, tmp_dir=tmp_path_factory.mktemp("wscdn")) as server:
         yield server
+
+
+async def _playlist(server: HlsdServer, stream: str) -> str:
+    async with httpx.AsyncClient(timeout=10) as c:
+        r = await c.get(f"{server.url}/live/{stream}/index.m3u8")
+    return r.text if r.status_code == 200 else ""
+
+
+async def _committed(server: HlsdServer, stream: str, count: int) -> bool:
+    """The stream (its percent-encoded name) has taken `count` fragments."""
+    text = await _playlist(server, stream)
+    if not text:
+        return False
+    return m3u8.loads(text).media_sequence + text.count("#EXTINF") >= count
+
+
+async def _ended(server: HlsdServer, stream: str) -> bool:
+    return (await _playlist(server, stream)).rstrip().endswith("#EXT-X-ENDLIST")
 
 
 def ws_url(server: HlsdServer) -> str:
@@ -55,7 +75,7 @@ async def test_direct_push_and_pull(hlsd: HlsdServer, fragments: list[bytes],
                                     tmp_path: Path) -> None:
     pub = await publisher(hlsd, "room/cam-1")
     await push(pub, fragments[:2])
-    await asyncio.sleep(0.2)
+    await eventually(lambda: _committed(hlsd, "room%2Fcam-1", 2))
     # A late spectator gets what is buffered, then live, then CLOSE.
     viewer = await spectator(hlsd, "room/cam-1")
     receiving = asyncio.create_task(pull_all(viewer))
@@ -75,7 +95,7 @@ async def test_max_initial_fragments_past_the_buffer_is_clipped(
         hlsd: HlsdServer, fragments: list[bytes]) -> None:
     pub = await publisher(hlsd, "clip")
     await push(pub, fragments[:6])  # the buffer holds 4
-    await asyncio.sleep(0.2)
+    await eventually(lambda: _committed(hlsd, "clip", 6))
     many = await spectator(hlsd, "clip", max_initial_fragments="1000")
     none = await spectator(hlsd, "clip", max_initial_fragments="0")
     two = await spectator(hlsd, "clip", max_initial_fragments="2")
@@ -100,7 +120,7 @@ async def test_a_websocket_stream_plays_as_http_hls(hlsd: HlsdServer,
         assert_valid(text, live=True)
         assert text.count("#EXTINF:") >= 4 and "#EXT-X-PROGRAM-DATE-TIME" in text
         await pub.send("CLOSE")
-        await asyncio.sleep(0.3)
+        await eventually(lambda: _ended(hlsd, "wscam"))
         ended = (await c.get("/live/wscam/index.m3u8")).text
         assert ended.rstrip().endswith("#EXT-X-ENDLIST")
     assert await asyncio.to_thread(fx.decode_errors, f"{hlsd.url}/live/wscam/index.m3u8") == ""
@@ -213,7 +233,7 @@ async def test_a_websocket_stream_can_be_recorded(hlsd: HlsdServer,
         rid = (await c.post("/api/streams/rec-ws/recordings")).json()["id"]
         await push(pub, fragments[1:5], pace=0.05)
         await pub.send("CLOSE")
-        await asyncio.sleep(0.3)
+        await eventually(lambda: _ended(hlsd, "rec-ws"))
         stopped = await c.post(f"/api/recordings/{rid}/stop")
         assert stopped.status_code == 200
         text = (await c.get(f"/recordings/{rid}/index.m3u8")).text
@@ -244,12 +264,14 @@ async def test_an_id_with_slashes_plays_percent_encoded(hlsd: HlsdServer,
                                                         fragments: list[bytes]) -> None:
     pub = await publisher(hlsd, "room/7/640x360-25~800")
     await push(pub, fragments[:4])
-    url = f"{hlsd.url}/live/room%2F7%2F640x360-25~800/index.m3u8"
+    name = "room%2F7%2F640x360-25~800"
+    url = f"{hlsd.url}/live/{name}/index.m3u8"
+    await eventually(lambda: _committed(hlsd, name, 4))
     async with httpx.AsyncClient(timeout=10) as c:
         text = (await c.get(url)).text
     assert_valid(text, live=True)
     await pub.send("CLOSE")
-    await asyncio.sleep(0.3)
+    await eventually(lambda: _ended(hlsd, name))
     assert await asyncio.to_thread(fx.decode_errors, url) == ""
     await pub.close()
 
