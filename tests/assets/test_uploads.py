@@ -29,6 +29,7 @@ from hlsd.assets import uploads
 from hlsd.assets.uploads import Upload, UploadStore
 from hlsd.auth.access import Refused
 from tests._support.clock import FakeClock
+from tests._support.polling import wait_until
 
 TOKEN = "Bearer upload-secret"
 AUTH = {"Authorization": TOKEN}
@@ -398,8 +399,7 @@ def test_termination_during_a_patch_leaves_nothing(tus: Served) -> None:
     with contextlib.suppress(httpx.TransportError):  # the server may stop reading
         r = httpx.patch(url, headers={**STREAM, "Upload-Offset": "0"}, content=body())
         assert r.status_code == 404
-    time.sleep(0.1)
-    assert not list(tus.root.glob(f"{upload_id}.*"))
+    wait_until(lambda: not list(tus.root.glob(f"{upload_id}.*")), 10, "the upload's files gone")
     assert head(url).status_code == 404
 
 

@@ -7,6 +7,7 @@ from hlsd.hls.rules import assert_valid
 from hlsd.recording import ReplayCatalog, ReplayVariant
 from hlsd.storage import LocalStore
 from hlsd.vod.memory_lru import MemoryLRU
+from tests._support.polling import eventually
 
 from .conftest import Rig
 from .test_recorder import settle
@@ -78,15 +79,12 @@ async def test_reading_rolls_a_read_ahead_with_the_player(rig: Rig) -> None:
     replays, store = catalog(rig, prefetch=2)
     variant = await recorded(rig, replays, 8)
     assert await replays.read(variant, "0.ts") == b"\x47" * 1000
-    await asyncio.sleep(0.05)
-    assert store.gets == ["0.ts", "1.ts", "2.ts"]
+    await eventually(lambda: store.gets == ["0.ts", "1.ts", "2.ts"])
     for uri in ("1.ts", "2.ts"):  # served from the read-ahead, which keeps rolling
         await replays.read(variant, uri)
-        await asyncio.sleep(0.05)
-    assert store.gets == ["0.ts", "1.ts", "2.ts", "3.ts", "4.ts"]
+    await eventually(lambda: store.gets == ["0.ts", "1.ts", "2.ts", "3.ts", "4.ts"])
     await replays.read(variant, "6.ts")  # a seek: read there, and ahead of it
-    await asyncio.sleep(0.05)
-    assert store.gets[5:] == ["6.ts", "7.ts"]  # 7 is the last one
+    await eventually(lambda: store.gets[5:] == ["6.ts", "7.ts"])  # 7 is the last one
     await replays.close()
 
 

@@ -15,6 +15,7 @@ from hlsd.vod.errors import (
     UpstreamTimeout,
 )
 from hlsd.vod.fetch import Fetched, Fetcher, Head, make_client, upstream_url
+from tests._support.polling import eventually
 from tests._support.servers import Upstream
 
 
@@ -93,7 +94,7 @@ async def test_cancelled_fetch_cleans_up(tmp_path: Path) -> None:
         up.add_drip("/drip", b"x" * 100_000, chunk=1000, interval=0.05)
         task = asyncio.ensure_future(_fetcher(tmp_path).fetch(f"{up.url}/drip",
                                                               max_bytes=10**6))
-        await asyncio.sleep(0.3)
+        await eventually(lambda: any(tmp_path.iterdir()))  # the download is under way
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -107,8 +108,8 @@ async def test_a_cancel_stops_a_stalled_download_at_once(tmp_path: Path) -> None
         up.add_drip("/stall", b"x" * 10_000, chunk=1000, interval=5.0)
         task = asyncio.ensure_future(_fetcher(tmp_path, read=10, budget=budget).fetch(
             f"{up.url}/stall", max_bytes=10**6))
-        await asyncio.sleep(0.3)
-        assert budget.used == 1000 and len(list(tmp_path.iterdir())) == 1
+        await eventually(lambda: budget.used == 1000)  # the first chunk is in
+        assert len(list(tmp_path.iterdir())) == 1
         started = time.monotonic()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
