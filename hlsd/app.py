@@ -68,6 +68,7 @@ from hlsd.db.models import AssetRow
 from hlsd.infra.admission import Admission
 from hlsd.infra.backends import Backends, BackendState
 from hlsd.infra.client_address import ClientAddress, TrustedProxies, parse_networks
+from hlsd.infra.folders import prepare_folders
 from hlsd.infra.guarded_http import guarded_async_client
 from hlsd.infra.limits import ConnectionLimits
 from hlsd.infra.outbound import FetchPolicy
@@ -138,9 +139,7 @@ class Services:
 
 
 def build_services(settings: Settings) -> Services:
-    for folder in (settings.data_dir, settings.cache_dir, settings.temp_dir,
-                   settings.static_dir):
-        folder.mkdir(parents=True, exist_ok=True)
+    prepare_folders(settings.working_folders())  # `hlsd serve` checked them already
     _clean_temp(settings.temp_dir)
     metrics = Metrics()
     backends = Backends(on_change=backend_gauge(metrics))

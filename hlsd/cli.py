@@ -1,4 +1,10 @@
-"""The ``hlsd`` command."""
+"""The ``hlsd`` command.
+
+Help is plain text (`cli_help`): docstrings and help strings are prose, no markup. The
+client commands take the server and keys from the environment as well (``HLSD_SERVER_URL``,
+``HLSD_ADMIN_KEY``, ``HLSD_PUBLISH_KEY``, ``PUSH_SECRET``), so they need not be typed on
+every call. Config and folder problems are one line each and exit code 2.
+"""
 
 from __future__ import annotations
 
@@ -11,29 +17,52 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 
 from hlsd import __version__, engines
+from hlsd.cli_help import PlainCommand
 from hlsd.config import CONFIG_ENV, ServerEngine, Settings, load_settings
+from hlsd.infra.folders import FolderError, prepare_folders
 from hlsd.infra.logs import setup_server_logging
 
 cli = typer.Typer(help="hlsd: one server for HTTP Live Streaming.", no_args_is_help=True,
-                  add_completion=False)
+                  add_completion=False, rich_markup_mode=None)
 console = Console(stderr=True)
 
+SERVER_ENV = "HLSD_SERVER_URL"
+"""Not ``HLSD_SERVER``: the server's settings read that one as ``server`` (the engine)."""
+ADMIN_KEY_ENV = "HLSD_ADMIN_KEY"
+"""The server's own ``admin_key`` setting reads it too: one variable for both ends."""
+PUBLISH_KEY_ENV = "HLSD_PUBLISH_KEY"
+DEFAULT_SERVER = "http://127.0.0.1:8080"
 
-@cli.command()
+ConfigFile = Annotated[Path | None, typer.Option(
+    "--config", "-c", metavar="PATH", exists=True, dir_okay=False,
+    help="The YAML config file (the seed's hls.yaml works as it is).")]
+
+
+@cli.command(cls=PlainCommand)
 def serve(
-    config: Annotated[Path | None, typer.Option(
-        "--config", "-c", exists=True, dir_okay=False,
-        help="YAML config file (the seed's hls.yaml works as is).")] = None,
+    config: ConfigFile = None,
     host: Annotated[str | None, typer.Option(
-        help="Address to bind. Loopback by default; use 0.0.0.0 to expose.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to bind (default 8080).")] = None,
-    workers: Annotated[int | None, typer.Option(min=1, help="Server processes.")] = None,
-    server: Annotated[ServerEngine | None, typer.Option(help="ASGI server engine.")] = None,
+        metavar="ADDRESS",
+        help="The address to listen on: loopback by default; 0.0.0.0 exposes it.")] = None,
+    port: Annotated[int | None, typer.Option(
+        metavar="PORT", help="The port to listen on (default 8080).")] = None,
+    workers: Annotated[int | None, typer.Option(
+        min=1, metavar="N", help="Server processes (default 1).")] = None,
+    server: Annotated[ServerEngine | None, typer.Option(
+        metavar="ENGINE",
+        help="The ASGI server engine: granian (the default) or uvicorn.")] = None,
 ) -> None:
-    """Run the server. Environment variables HLSD_* override the config file."""
+    """Run the server.
+
+    Settings come from the flags, then HLSD_* environment variables (nested keys
+    joined by a double underscore: HLSD_CACHE__SIZE=2GB), then the config file. A
+    config error, or a folder that cannot be made or written in, prints one line and
+    exits with 2; a port in use exits with 1."""
     settings = _settings(config, host=host, port=port, workers=workers, server=server)
+    _folders(settings.working_folders())
     log_config = setup_server_logging(settings.log_level, settings.log_format)
     if config is not None:
         os.environ[CONFIG_ENV] = str(config.resolve())
@@ -45,27 +74,39 @@ def serve(
     try:
         engines.serve(settings, log_config)
     except engines.PortInUse as exc:
-        console.print(f"[red]hlsd cannot start:[/red] {exc}")
+        console.print(f"[red]hlsd cannot start:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(1) from None
 
 
-@cli.command()
+@cli.command(cls=PlainCommand)
 def publish(
     source: Annotated[str, typer.Argument(help="A media file or URL ffmpeg can read.")],
     stream: Annotated[str, typer.Option("--stream", "-s", help="The stream id.")],
     to: Annotated[str, typer.Option(
-        help="ws://host:port/ws (websocket CDN) or http://host:port (HTTP push ingest).")],
+        metavar="URL", help="ws://HOST:PORT/ws (websocket push) or http://HOST:PORT "
+                            "(HTTP push to /ingest).")],
     loop: Annotated[bool, typer.Option(help="Loop the input forever.")] = False,
     secret: Annotated[str | None, typer.Option(
-        envvar="PUSH_SECRET", help="Websocket PUSH secret (signs the JWT).")] = None,
-    key: Annotated[str | None, typer.Option(help="HTTP publish key (live.publish_keys).")]
-    = None,
-    segment: Annotated[float, typer.Option(min=0.5, help="Fragment seconds.")] = 2.0,
-    copy: Annotated[bool, typer.Option(help="Copy the codecs (H.264/AAC input) instead "
-                                            "of encoding.")] = False,
+        envvar="PUSH_SECRET", show_envvar=True,
+        help="Websocket: the server's push secret (websocket.push_secret), which signs "
+             "the JWT.")] = None,
+    key: Annotated[str | None, typer.Option(
+        envvar=PUBLISH_KEY_ENV, show_envvar=True,
+        help="HTTP: a publish key of the server (live.publish_keys).")] = None,
+    segment: Annotated[float, typer.Option(
+        min=0.5, metavar="SECONDS", help="The length of a fragment.")] = 2.0,
+    copy: Annotated[bool, typer.Option(
+        help="Copy the codecs (an H.264/AAC input) instead of encoding.")] = False,
 ) -> None:
-    """Publish SOURCE live: ffmpeg segments it in real time and the fragments are pushed
-    over the websocket (queued while reconnecting), or ffmpeg PUTs HLS to /ingest."""
+    """Publish SOURCE as a live stream.
+
+    ffmpeg reads SOURCE in real time and cuts it into fragments, which are pushed over
+    the websocket (queued while reconnecting), or ffmpeg pushes HLS to /ingest with
+    HTTP PUT. A refused secret or key stops it at once, with the server's reason.
+
+    Exit codes: 0 the input ended, 1 ffmpeg failed or the stream is taken, 2 a usage
+    error (or, over HTTP, no answer from the server at the start), 3 the server
+    refused the key or secret."""
     from hlsd.client.cli_publish import publish_http, publish_websocket
 
     _setup_logging("warning")
@@ -73,7 +114,7 @@ def publish(
         code = publish_websocket(console, source, stream, to, secret=secret, loop=loop,
                                  segment_seconds=segment, copy=copy)
     elif to.startswith(("http://", "https://")):
-        code = publish_http(console, source, stream, to, key=key, loop=loop,
+        code = publish_http(console, source, stream, to.rstrip("/"), key=key, loop=loop,
                             segment_seconds=segment, copy=copy)
     else:
         console.print("[red]--to must be ws://, wss://, http:// or https://[/red]")
@@ -81,35 +122,37 @@ def publish(
     raise typer.Exit(code)
 
 
-assets = typer.Typer(help="Upload files as ABR VOD assets, and look at them.",
-                     no_args_is_help=True)
+assets = typer.Typer(help="Make ABR VOD assets of files, and manage them.",
+                     no_args_is_help=True, rich_markup_mode=None)
 cli.add_typer(assets, name="assets")
 
-ServerUrl = Annotated[str, typer.Option(help="The hlsd to talk to.")]
+ServerUrl = Annotated[str, typer.Option(
+    metavar="URL", envvar=SERVER_ENV, show_envvar=True, help="The hlsd to talk to.")]
 AdminKey = Annotated[str | None, typer.Option(
-    envvar="HLSD_ADMIN_KEY", show_envvar=True,
+    envvar=ADMIN_KEY_ENV, show_envvar=True,
     help="The server's admin key (not needed on loopback when it has none).")]
+AssetId = Annotated[str, typer.Argument(metavar="ID", help="The asset id.")]
+Wait = Annotated[bool, typer.Option(
+    help="Follow the transcode until ready (exit 0) or failed or cancelled (exit 1), "
+         "then print the playback URLs or the reason.")]
 
 
-@assets.command("add")
+@assets.command("add", cls=PlainCommand)
 def assets_add(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True,
                                          metavar="FILE", help="The video or audio file.")],
-    server: ServerUrl = "http://127.0.0.1:8080",
+    server: ServerUrl = DEFAULT_SERVER,
     key: AdminKey = None,
     title: Annotated[str | None, typer.Option(help="Default: the file's name.")] = None,
     token_gated: Annotated[bool | None, typer.Option(
         "--token-gated/--public",
         help="Play with a token only, or freely. Default: the server's assets.access.")]
     = None,
-    wait: Annotated[bool, typer.Option(
-        help="Follow the transcode until ready (exit 0) or failed/cancelled (exit 1), "
-             "then print the playback URLs or the reason.")] = False,
+    wait: Wait = False,
 ) -> None:
     """Upload FILE and make an ABR VOD asset of it.
 
     The upload is tus, resumable: a lost connection resumes where the server is.
-
     Prints the asset id; with --wait, the playback URLs or the failure reason.
 
     Exit codes: 0 uploaded (ready with --wait), 1 failed or cancelled, 2 usage or
@@ -121,9 +164,9 @@ def assets_add(
                                title=title, access=access, wait=wait))
 
 
-@assets.command("list")
+@assets.command("list", cls=PlainCommand)
 def assets_list(
-    server: ServerUrl = "http://127.0.0.1:8080",
+    server: ServerUrl = DEFAULT_SERVER,
     key: AdminKey = None,
     state: Annotated[str | None, typer.Option(help="Only assets in this state.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="The API's JSON as is.")] = False,
@@ -135,36 +178,97 @@ def assets_list(
                                  as_json=as_json))
 
 
-@assets.command("show")
-def assets_show(
-    asset_id: Annotated[str, typer.Argument(metavar="ID", help="The asset id.")],
-    server: ServerUrl = "http://127.0.0.1:8080",
-    key: AdminKey = None,
-) -> None:
+@assets.command("show", cls=PlainCommand)
+def assets_show(asset_id: AssetId, server: ServerUrl = DEFAULT_SERVER,
+                key: AdminKey = None) -> None:
     """Print one asset as JSON: state, progress, reason, playback paths."""
     from hlsd.client.cli_assets import show_asset
 
     raise typer.Exit(show_asset(console, asset_id, server=_server_url(server), key=key))
 
 
+@assets.command("cancel", cls=PlainCommand)
+def assets_cancel(asset_id: AssetId, server: ServerUrl = DEFAULT_SERVER,
+                  key: AdminKey = None) -> None:
+    """Stop an asset's upload, import or transcode.
+
+    Prints the asset's id and state. An asset that is ready, failed or cancelled
+    already is refused (exit 2)."""
+    from hlsd.client.cli_assets import cancel_asset
+
+    raise typer.Exit(cancel_asset(console, asset_id, server=_server_url(server), key=key))
+
+
+@assets.command("retry", cls=PlainCommand)
+def assets_retry(asset_id: AssetId, server: ServerUrl = DEFAULT_SERVER,
+                 key: AdminKey = None, wait: Wait = False) -> None:
+    """Run a failed asset again.
+
+    An upload is transcoded again from the file the server kept (if it has not kept
+    it, upload the file again as a new asset); a URL import fetches the URL again; a
+    library asset reads its library file again. Prints the asset's id and state, or
+    with --wait follows it as add --wait does."""
+    from hlsd.client.cli_assets import retry_asset
+
+    raise typer.Exit(retry_asset(console, asset_id, server=_server_url(server), key=key,
+                                 wait=wait))
+
+
+@assets.command("delete", cls=PlainCommand)
+def assets_delete(asset_id: AssetId, server: ServerUrl = DEFAULT_SERVER,
+                  key: AdminKey = None) -> None:
+    """Delete an asset, at any stage.
+
+    Its run is stopped, and its outputs, its uploaded or imported source (never a
+    library file) and its record are removed."""
+    from hlsd.client.cli_assets import delete_asset
+
+    raise typer.Exit(delete_asset(console, asset_id, server=_server_url(server), key=key))
+
+
+@assets.command("token", cls=PlainCommand)
+def assets_token(
+    asset_id: AssetId,
+    server: ServerUrl = DEFAULT_SERVER,
+    key: AdminKey = None,
+    ttl: Annotated[str | None, typer.Option(
+        metavar="DURATION",
+        help="How long the token lasts: 90s, 30m, 2h or seconds; at most 7 days "
+             "(default 1h).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The API's JSON as is.")] = False,
+) -> None:
+    """Print a playback token for a token-gated asset.
+
+    The token alone goes to stdout; its expiry and a playback URL carrying it go to
+    stderr. Players give it as ?token= (then every URI of the playlists carries it),
+    or in the header Authorization: Bearer."""
+    from hlsd.client.cli_assets import asset_token
+
+    raise typer.Exit(asset_token(console, asset_id, server=_server_url(server), key=key,
+                                 ttl=ttl, as_json=as_json))
+
+
 def _server_url(server: str) -> str:
     if not server.startswith(("http://", "https://")):
-        console.print("[red]--server must be an http:// or https:// URL[/red]")
+        console.print(f"[red]--server ({SERVER_ENV}) must be an http:// or https:// "
+                      "URL[/red]")
         raise typer.Exit(2)
     return server.rstrip("/")
 
 
-@cli.command()
+@cli.command(cls=PlainCommand)
 def worker(
-    config: Annotated[Path | None, typer.Option(
-        "--config", "-c", exists=True, dir_okay=False, help="The servers' YAML config file.")
-    ] = None,
+    config: ConfigFile = None,
     concurrency: Annotated[int | None, typer.Option(
-        min=1, help="Assets transcoded at once (default: assets.workers).")] = None,
+        min=1, metavar="N", help="Assets transcoded at once (default: assets.workers).")
+    ] = None,
 ) -> None:
-    """Transcode assets taken from the Redis job queue (``assets.queue: redis``); run as
-    many as you like, on any machine that reaches the database, Redis and the store."""
+    """Transcode assets taken from the Redis job queue.
+
+    For a server with assets.queue: redis. Run as many workers as you like, on any
+    machine that reaches the database, Redis and the object store."""
     settings = _settings(config)
+    _folders((("data_dir", settings.data_dir),))
     setup_server_logging(settings.log_level, settings.log_format)
     from hlsd.assets.worker import run_worker
 
@@ -178,14 +282,26 @@ def _settings(config: Path | None, **flags: object) -> Settings:
     except ValidationError as exc:
         for err in exc.errors():
             where = ".".join(str(p) for p in err["loc"])
-            console.print(f"[red]config error[/red] {where}: {err['msg']}")
+            console.print(f"[red]config error[/red] {escape(where)}: {escape(err['msg'])}",
+                          soft_wrap=True)
         raise typer.Exit(2) from None
     except (OSError, ValueError) as exc:
-        console.print(f"[red]config error[/red] {exc}")
+        console.print(f"[red]config error[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from None
 
 
-@cli.command()
+def _folders(folders: tuple[tuple[str, Path], ...]) -> None:
+    """Make and check the folders the process writes in, before anything starts (a
+    server's worker processes would only fail with a traceback): one line and exit
+    code 2 for a folder that cannot be used."""
+    try:
+        prepare_folders(folders)
+    except FolderError as exc:
+        console.print(f"[red]hlsd cannot start:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+@cli.command(cls=PlainCommand)
 def version() -> None:
     """Print the version."""
     typer.echo(__version__)

@@ -531,6 +531,12 @@ class Settings(BaseSettings):
         assert self.cache.static is not None
         return self.cache.static
 
+    def working_folders(self) -> tuple[tuple[str, Path], ...]:
+        """The folders a server writes in, each with the setting that names it (for
+        `infra.folders.prepare_folders`, before anything starts)."""
+        return (("data_dir", self.data_dir), ("cache.dir", self.cache_dir),
+                ("cache.tempdir", self.temp_dir), ("cache.static", self.static_dir))
+
     _file_data: ClassVar[dict[str, Any]] = {}
     """The config file's mapping; `load_settings` gives each load a subclass holding it."""
 
@@ -548,14 +554,44 @@ class Settings(BaseSettings):
                 InitSettingsSource(settings_cls, cls._file_data))
 
 
+class ConfigFileError(ValueError):
+    """The config file cannot be read as YAML; the message is one line naming the file
+    and, when YAML knows it, the line and column."""
+
+
 def read_config_file(path: Path) -> dict[str, Any]:
     """The YAML mapping in `path`; an empty file is an empty config."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigFileError(f"{path}: not UTF-8 text (byte {exc.start} is "
+                              f"0x{exc.object[exc.start]:02x})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigFileError(_yaml_problem(path, text, exc)) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: the config file must hold a mapping of keys")
+        raise ConfigFileError(f"{path}: the config file must hold a mapping of keys")
     return data
+
+
+def _yaml_problem(path: Path, text: str, exc: yaml.YAMLError) -> str:
+    """``FILE, line L, column C: problem (context, line L)``, on one line."""
+    if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - text.rfind("\n", 0, exc.position)
+        code = ord(exc.character) if isinstance(exc.character, str) else exc.character
+        return f"{path}, line {line}, column {column}: YAML does not allow U+{code:04X}"
+    if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem_mark is None:
+        return f"{path}: " + " ".join(str(exc).split())
+    mark, context = exc.problem_mark, exc.context_mark
+    problem = f"{path}, line {mark.line + 1}, column {mark.column + 1}: {exc.problem}"
+    if exc.context:
+        started = f", line {context.line + 1}" if context and context.line != mark.line else ""
+        problem += f" ({exc.context}{started})"
+    return problem
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

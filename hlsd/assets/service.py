@@ -290,13 +290,51 @@ class AssetService:
         return await self.get(asset_id)
 
     async def retry(self, asset_id: str) -> AssetRow:
+        """Run a failed asset again, from its source. An upload: the file uploaded (kept
+        on this node, or staged for the workers), else 409, to be uploaded again. A URL:
+        imported again (through the guarded client, as at first), whatever was fetched
+        before discarded. A library file: read again from the library (409 if gone)."""
         asset = await self.get(asset_id)
         if asset.state != AssetState.FAILED.value:
             raise AssetError(409, f"asset {asset_id} is {asset.state}; only a failed one is "
                                   "retried")
-        if self._sources.local(asset) is None and not await self._staged(asset_id):
-            raise AssetError(409, "the asset's source file is gone; upload it again")
-        return await self._enqueue(asset_id)
+        if asset.source_kind == SourceKind.URL and asset.source_ref is not None:
+            return await self._import_again(asset, asset.source_ref)
+        if asset.source_kind == SourceKind.LIBRARY:
+            if self._sources.local(asset) is None:
+                raise AssetError(409, f"{asset.source_ref!r} is no longer a file in the "
+                                      "library")
+            await self._discard_staged(asset_id)  # staged again, as the library has it now
+        elif self._sources.local(asset) is None and not await self._staged(asset_id):
+            raise AssetError(409, f"the file uploaded for asset {asset_id} is no longer on "
+                                  "the server; upload it again, as a new asset")
+        try:
+            return await self._enqueue(asset_id)
+        except Conflict as exc:  # retried (or deleted) by another request meanwhile
+            raise AssetError(409, str(exc)) from None
+
+    async def _import_again(self, asset: AssetRow, url: str) -> AssetRow:
+        try:
+            await check_url_resolving(self._policy, url)
+        except FetchRefused as exc:
+            raise AssetError(403, str(exc)) from None
+        await self._discard_staged(asset.id)  # or a worker would get the old copy
+        try:
+            again = await repo.move(self._sessions, asset.id,
+                                    from_states=[AssetState.FAILED.value],
+                                    to=AssetState.CREATED.value, reason=None, progress=0.0)
+        except Conflict as exc:  # retried (or deleted) by another request meanwhile
+            raise AssetError(409, str(exc)) from None
+        self._sources.release(asset)
+        self._spawn(self._import(asset.id, url), f"hlsd-import-{asset.id}")
+        return again
+
+    async def _discard_staged(self, asset_id: str) -> None:
+        if self._remote:
+            try:
+                await staging.discard(self._store, asset_id)
+            except StorageError as exc:
+                raise AssetError(503, f"the object store is unavailable: {exc}") from None
 
     async def _staged(self, asset_id: str) -> bool:
         if not self._remote:

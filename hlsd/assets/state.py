@@ -4,6 +4,7 @@
                                          ▲           │ └──────▶ failed (reason)
                                          └─ retry ───┘
     any unfinished state ─▶ cancelled;  failed ─ retry ─▶ queued
+    failed ─ retry of a URL import ─▶ created (fetched again)
 
 A move is a compare-and-set in the database (`hlsd.db.assets.move`), so two workers, or
 a worker and a cancel, can never both win.
@@ -41,7 +42,7 @@ _MOVES: dict[AssetState, frozenset[AssetState]] = {
     AssetState.PROCESSING: frozenset({AssetState.READY, AssetState.FAILED,
                                       AssetState.CANCELLED, AssetState.QUEUED}),
     AssetState.READY: frozenset(),
-    AssetState.FAILED: frozenset({AssetState.QUEUED}),
+    AssetState.FAILED: frozenset({AssetState.QUEUED, AssetState.CREATED}),
     AssetState.CANCELLED: frozenset(),
 }
 

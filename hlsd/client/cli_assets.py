@@ -1,10 +1,11 @@
 """What ``hlsd assets`` runs: add a file (make the asset, upload it with tus, optionally
-follow the job to its end), list assets, show one.
+follow the job to its end), list assets, show one, cancel, retry (optionally following
+it) and delete one, and mint a playback token for one.
 
 Exit codes: 0 done (with ``--wait``: ready), 1 the asset failed or was cancelled,
 2 a usage or connection problem (unreachable server, refused key, refused request),
 130 interrupted. Progress and messages go to the console (stderr); what a script wants,
-the asset id, playback URLs and JSON, goes to stdout.
+the asset id, playback URLs, tokens and JSON, goes to stdout.
 """
 
 from __future__ import annotations
@@ -98,8 +99,7 @@ def list_assets(console: Console, *, server: str, key: str | None, state: str | 
         print(json.dumps(body, indent=2), flush=True)
         return EXIT_READY
     for asset in body.get("assets", []):
-        print(f"{asset['id']}  {asset['state']:<10} {asset['progress']:>5.1f}%  "
-              f"{asset.get('title') or ''}", flush=True)
+        _print_line(asset)
     return EXIT_READY
 
 
@@ -112,6 +112,77 @@ def show_asset(console: Console, asset_id: str, *, server: str, key: str | None)
             return EXIT_USAGE
     print(json.dumps(body, indent=2), flush=True)
     return EXIT_READY
+
+
+def cancel_asset(console: Console, asset_id: str, *, server: str, key: str | None) -> int:
+    with _client(server, key) as http:
+        try:
+            asset = _call(http, "POST", f"/api/assets/{_segment(asset_id)}/cancel")
+        except _Refused as exc:
+            console.print(f"[red]{escape(str(exc))}[/red]", soft_wrap=True)
+            return EXIT_USAGE
+    _print_line(asset)
+    return EXIT_READY
+
+
+def retry_asset(console: Console, asset_id: str, *, server: str, key: str | None,
+                wait: bool) -> int:
+    with _client(server, key) as http:
+        try:
+            asset = _call(http, "POST", f"/api/assets/{_segment(asset_id)}/retry")
+        except _Refused as exc:
+            console.print(f"[red]{escape(str(exc))}[/red]", soft_wrap=True)
+            return EXIT_USAGE
+        if not wait:
+            _print_line(asset)
+            return EXIT_READY
+        try:
+            return _follow(console, http, asset_id)
+        except KeyboardInterrupt:
+            console.print(f"stopped waiting; the job goes on: hlsd assets show {asset_id}")
+            return EXIT_INTERRUPTED
+
+
+def delete_asset(console: Console, asset_id: str, *, server: str, key: str | None) -> int:
+    with _client(server, key) as http:
+        try:
+            _call(http, "DELETE", f"/api/assets/{_segment(asset_id)}")
+        except _Refused as exc:
+            console.print(f"[red]{escape(str(exc))}[/red]", soft_wrap=True)
+            return EXIT_USAGE
+    console.print(f"deleted asset {escape(asset_id)}")
+    return EXIT_READY
+
+
+def asset_token(console: Console, asset_id: str, *, server: str, key: str | None,
+                ttl: str | None, as_json: bool) -> int:
+    """The token alone on stdout (``$(hlsd assets token ID)``); its expiry and the
+    playback URLs carrying it on the console."""
+    with _client(server, key) as http:
+        try:
+            body = _call(http, "POST", f"/api/assets/{_segment(asset_id)}/token",
+                         payload={"ttl": ttl} if ttl else None)
+        except _Refused as exc:
+            console.print(f"[red]{escape(str(exc))}[/red]", soft_wrap=True)
+            return EXIT_USAGE
+        base = http.base_url
+    if as_json:
+        print(json.dumps(body, indent=2), flush=True)
+        return EXIT_READY
+    token = str(body["token"])
+    print(token, flush=True)
+    expires = body.get("expires")
+    if isinstance(expires, int):
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(expires))
+        console.print(f"expires {when}")
+    console.print(f"play: {base.join(f'/vod/{_segment(asset_id)}/index.m3u8')}?token={token}",
+                  soft_wrap=True, markup=False)
+    return EXIT_READY
+
+
+def _print_line(asset: dict[str, Any]) -> None:
+    print(f"{asset['id']}  {asset['state']:<10} {asset['progress']:>5.1f}%  "
+          f"{asset.get('title') or ''}", flush=True)
 
 
 def _upload(console: Console, http: httpx.Client, url: str, path: Path) -> None:
@@ -192,6 +263,8 @@ def _call(http: httpx.Client, method: str, path: str, *, payload: Any = None,
         body = None
     if response.is_success and isinstance(body, dict):
         return body
+    if response.status_code == 204:
+        return {}
     reason = body.get("error") if isinstance(body, dict) else None
     message = f"{method} {path}: HTTP {response.status_code}" + (f": {reason}" if reason
                                                                  else "")

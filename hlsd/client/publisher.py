@@ -4,6 +4,10 @@ over the websocket protocol.
 Fragments handed to `send` go through a bounded queue: while the connection is down
 they wait (the oldest are dropped past `max_queue`, and counted), and the publisher
 reconnects with backoff and carries on. `close` sends ``CLOSE`` once the queue is out.
+
+An ``E`` answer (a wrong secret: ``AUTH_ERROR``; a stream another connection pushes:
+``PUSH_ERROR``) ends the publisher for good, whenever it comes, even while a fragment
+is on its way: `error` holds it and `refused` is set, and retrying would not help.
 """
 
 from __future__ import annotations
@@ -24,10 +28,25 @@ from hlsd.wscdn import protocol
 log = logging.getLogger(__name__)
 
 _MAX_BACKOFF = 10.0
+_LAST_WORDS = 1.0
+"""Seconds to read what a node sent before it closed (an ``E`` saying why)."""
+
+
+AUTH_ERROR = "AUTH_ERROR"
+"""The ``E`` code of a push whose JWT the node refused (no secret, or the wrong one)."""
 
 
 class PublishRefused(Exception):
     """The node answered ``E`` (a wrong secret, a stream taken): retrying will not help."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+    @classmethod
+    def of(cls, params: dict[str, str]) -> PublishRefused:
+        return cls(params.get("code") or "ERROR", params.get("message") or "")
 
 
 @dataclass
@@ -55,6 +74,8 @@ class WebsocketPublisher:
         self._closing = False
         self._task: asyncio.Task[None] | None = None
         self.error: PublishRefused | None = None
+        self.refused = asyncio.Event()
+        """Set once the node refused the push (`error` says why)."""
 
     async def __aenter__(self) -> WebsocketPublisher:
         self.start()
@@ -94,7 +115,9 @@ class WebsocketPublisher:
                 return
             except PublishRefused as exc:
                 self.error = exc
-                log.error("publishing %r to %s refused: %s", self.stream, self.url, exc)
+                self.stats.connected = False
+                self.refused.set()
+                log.info("publishing %r to %s refused: %s", self.stream, self.url, exc)
                 return
             except (OSError, TimeoutError, WebSocketException) as exc:
                 self.stats.connected = False
@@ -119,6 +142,14 @@ class WebsocketPublisher:
             heartbeat = asyncio.create_task(self._beat(ws))
             try:
                 await self._send_queued(ws, listener)
+            except (OSError, WebSocketException):
+                # A node that refuses sends E, then closes: a send under way meets the
+                # close first, but the refusal (still to be read) is what ended it.
+                await asyncio.wait({listener}, timeout=_LAST_WORDS)
+                if listener.done() and not listener.cancelled() \
+                        and isinstance(listener.exception(), PublishRefused):
+                    listener.result()
+                raise
             finally:
                 heartbeat.cancel()
                 listener.cancel()
@@ -129,8 +160,7 @@ class WebsocketPublisher:
             if message.type == protocol.OK:
                 return
             if message.type == protocol.ERROR:
-                raise PublishRefused(f"{message.params.get('code')}: "
-                                     f"{message.params.get('message')}")
+                raise PublishRefused.of(message.params)
 
     async def _send_queued(self, ws: ClientConnection, listener: asyncio.Task[None]) -> None:
         while True:
@@ -157,8 +187,7 @@ class WebsocketPublisher:
         async for raw in ws:
             message = protocol.parse(str(raw))
             if message.type == protocol.ERROR:
-                raise PublishRefused(f"{message.params.get('code')}: "
-                                     f"{message.params.get('message')}")
+                raise PublishRefused.of(message.params)
         raise ConnectionResetError("the node closed the connection")
 
     async def _beat(self, ws: ClientConnection) -> None:

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import shutil
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -44,7 +44,7 @@ def ffmpeg_command(source: str, folder: Path, *, loop: bool, segment_seconds: fl
 
 
 async def fragments(source: str, *, loop: bool = False, segment_seconds: float = 2.0,
-                    copy: bool = False) -> AsyncIterator[tuple[float, bytes]]:
+                    copy: bool = False) -> AsyncGenerator[tuple[float, bytes], None]:
     """(duration, bytes) of each fragment as ffmpeg finishes it, until the input ends."""
     folder = Path(tempfile.mkdtemp(prefix="hlsd-publish-"))
     proc = await asyncio.create_subprocess_exec(

@@ -1,7 +1,8 @@
 """Upload → transcode → ABR VOD on a real hlsd process: tus uploads (whole, and resumed
 from half), one-request uploads, imports; the ladder checked by ffmpeg (HLS and DASH),
 hlsd's rules, the mpegdash parser and hls.js; bad files end failed with a reason while
-the worker carries on; cancel, delete, restart and S3."""
+the worker carries on; a retry imports a URL or reads a library file again; cancel,
+delete, restart and S3."""
 
 from __future__ import annotations
 
@@ -263,6 +264,40 @@ def test_imports_from_the_library_and_from_a_url(tmp_path: Path, clip: Path) -> 
         gone = wait_state(c, missing["id"], {"failed", "ready"})
         assert gone["state"] == "failed" and "not found" in str(gone["reason"]), gone
         assert (library / "film.mp4").is_file()  # a library file is the asset's, untouched
+
+
+def test_a_retry_imports_a_url_again_and_reads_a_library_file_again(tmp_path: Path,
+                                                                    clip: Path) -> None:
+    library = tmp_path / "library"
+    library.mkdir()
+    (library / "film.mp4").write_bytes(b"not a film yet\n" * 100)
+    with Upstream() as up, HlsdServer(config(channels={"library": str(library)},
+                                             fetch={"allow": ["127.0.0.1"]}),
+                                      tmp_dir=tmp_path / "node") as server, \
+            httpx.Client(base_url=server.url, headers=ADMIN, timeout=30) as c:
+        up.add_status("/media/clip.mp4", 503)  # the upstream fails once, then works
+        url = f"{up.url}/media/clip.mp4"
+        imported = c.post("/api/assets", json={"url": url, "title": "imported"}).json()
+        failed = wait_state(c, imported["id"], {"failed", "ready"})
+        assert failed["state"] == "failed" and "could not be imported" in str(failed["reason"])
+        up.add_file("/media/clip.mp4", clip, "video/mp4")
+        retried = c.post(f"/api/assets/{imported['id']}/retry")
+        assert retried.status_code == 200, retried.text
+        assert retried.json()["state"] == "created" and retried.json()["reason"] is None
+        ready = wait_state(c, imported["id"], {"failed", "ready"})
+        assert ready["state"] == "ready" and ready["size"] == clip.stat().st_size, ready
+        assert up.count("/media/clip.mp4") == 2
+        assert c.post(f"/api/assets/{imported['id']}/retry").status_code == 409  # ready
+
+        from_library = c.post("/api/assets", json={"library": "film.mp4"}).json()
+        assert wait_state(c, from_library["id"], {"failed", "ready"})["state"] == "failed"
+        (library / "film.mp4").unlink()
+        gone = c.post(f"/api/assets/{from_library['id']}/retry")
+        assert gone.status_code == 409
+        assert gone.json()["error"] == "'film.mp4' is no longer a file in the library"
+        (library / "film.mp4").write_bytes(clip.read_bytes())  # the file, fixed
+        assert c.post(f"/api/assets/{from_library['id']}/retry").status_code == 200
+        assert wait_state(c, from_library["id"], {"failed", "ready"})["state"] == "ready"
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "2130706433", "0177.0.0.1",

@@ -1,6 +1,7 @@
 """``hlsd assets`` run as a real command against a real hlsd: a clip goes to ready, a text
-file to failed with its reason, a wrong key is a usage error; and the tus client resumes
-from the server's offset after a connection cut off mid-chunk."""
+file to failed with its reason, a wrong key is a usage error; cancel, retry, delete and
+token; the server and key from the environment; and the tus client resumes from the
+server's offset after a connection cut off mid-chunk."""
 
 from __future__ import annotations
 
@@ -109,6 +110,73 @@ def test_a_wrong_key_is_a_clear_usage_error(server: HlsdServer, clip: Path) -> N
         out = one_line(done.stderr)
         assert "401" in out and "admin key" in out and "--key" in out
         assert len(c.get("/api/assets").json()["assets"]) == before
+
+
+def test_the_server_and_key_come_from_the_environment(server: HlsdServer) -> None:
+    done = run_assets("list", env={"HLSD_SERVER_URL": server.url, "HLSD_ADMIN_KEY": "adm"})
+    assert done.returncode == 0, done.stderr
+    wrong = run_assets("list", env={"HLSD_SERVER_URL": server.url, "HLSD_ADMIN_KEY": "no"})
+    assert wrong.returncode == 2 and "401" in wrong.stderr
+
+
+def test_cancel_retry_and_delete_an_asset(server: HlsdServer, tmp_path: Path) -> None:
+    env = {"HLSD_SERVER_URL": server.url, "HLSD_ADMIN_KEY": "adm"}
+    with httpx.Client(base_url=server.url, headers=ADMIN, timeout=30) as c:
+        waiting = c.post("/api/assets", json={"title": "never sent", "size": 1000}).json()
+        cancelled = run_assets("cancel", waiting["id"], env=env)
+        assert cancelled.returncode == 0, cancelled.stderr
+        assert cancelled.stdout.split()[:2] == [waiting["id"], "cancelled"]
+        assert c.get(f"/api/assets/{waiting['id']}").json()["state"] == "cancelled"
+        again = run_assets("cancel", waiting["id"], env=env)
+        assert again.returncode == 2 and "nothing to cancel" in one_line(again.stderr)
+
+        text = tmp_path / "notes.txt"
+        text.write_bytes(b"this is not a video at all\n" * 40)
+        made = c.post("/api/assets", json={"title": "notes", "size": text.stat().st_size})
+        bad = made.json()["id"]
+        c.put(f"/api/assets/{bad}/content", content=text.read_bytes())
+        assert wait_state(c, bad)["state"] == "failed"
+        retried = run_assets("retry", bad, "--wait", env=env)
+        assert retried.returncode == 1, retried.stderr  # it ran again, and failed again
+        assert "failed: " in one_line(retried.stderr)
+        assert c.get(f"/api/assets/{bad}").json()["state"] == "failed"
+        queued = run_assets("retry", bad, env=env)
+        assert queued.returncode == 0, queued.stderr
+        assert queued.stdout.split()[:2] == [bad, "queued"]
+        wait_state(c, bad)
+
+        for asset_id in (waiting["id"], bad):
+            deleted = run_assets("delete", asset_id, env=env)
+            assert deleted.returncode == 0, deleted.stderr
+            assert c.get(f"/api/assets/{asset_id}").status_code == 404
+        gone = run_assets("delete", bad, env=env)
+        assert gone.returncode == 2 and "404" in gone.stderr and bad in gone.stderr
+        unknown = run_assets("retry", "no-such-asset", env=env)
+        assert unknown.returncode == 2 and "no asset 'no-such-asset'" in one_line(unknown.stderr)
+
+
+def test_a_token_plays_a_token_gated_asset(server: HlsdServer, clip: Path) -> None:
+    with httpx.Client(base_url=server.url, headers=ADMIN, timeout=30) as c:
+        made = c.post("/api/assets", json={"title": "gated", "size": clip.stat().st_size,
+                                           "access": "token"}).json()
+        c.put(f"/api/assets/{made['id']}/content", content=clip.read_bytes())
+        assert wait_state(c, made["id"])["state"] == "ready"
+    master = f"{server.url}/vod/{made['id']}/index.m3u8"
+    assert httpx.get(master).status_code == 401
+    done = run_assets("token", made["id"], "--ttl", "10m", "--server", server.url,
+                      "--key", "adm")
+    assert done.returncode == 0, done.stderr
+    token = done.stdout.strip()
+    assert httpx.get(master, params={"token": token}).status_code == 200
+    expires = int(token.split(".")[0])
+    assert 590 <= expires - time.time() <= 610
+    assert f"play: {master}?token={token}" in one_line(done.stderr)
+    as_json = run_assets("token", made["id"], "--json", "--server", server.url, "--key", "adm")
+    assert as_json.returncode == 0, as_json.stderr
+    assert set(json.loads(as_json.stdout)) == {"token", "expires"}
+    too_long = run_assets("token", made["id"], "--ttl", "30d", "--server", server.url,
+                          "--key", "adm")
+    assert too_long.returncode == 2 and "422" in too_long.stderr
 
 
 class CuttingProxy:
