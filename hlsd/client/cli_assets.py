@@ -89,11 +89,9 @@ def add_asset(console: Console, path: Path, *, server: str, key: str | None,
 def list_assets(console: Console, *, server: str, key: str | None, state: str | None,
                 as_json: bool) -> int:
     with _client(server, key) as http:
-        try:
-            body = _call(http, "GET", "/api/assets",
-                         params={"state": state} if state else None)
-        except _Refused as exc:
-            console.print(f"[red]{escape(str(exc))}[/red]", soft_wrap=True)
+        body = _asked(console, http, "GET", "/api/assets",
+                      params={"state": state} if state else None)
+        if body is None:
             return EXIT_USAGE
     if as_json:
         print(json.dumps(body, indent=2), flush=True)
@@ -105,10 +103,8 @@ def list_assets(console: Console, *, server: str, key: str | None, state: str | 
 
 def show_asset(console: Console, asset_id: str, *, server: str, key: str | None) -> int:
     with _client(server, key) as http:
-        try:
-            body = _call(http, "GET", f"/api/assets/{_segment(asset_id)}")
-        except _Refused as exc:
-            console.print(f"[red]{escape(str(exc))}[/red]", soft_wrap=True)
+        body = _asked(console, http, "GET", f"/api/assets/{_segment(asset_id)}")
+        if body is None:
             return EXIT_USAGE
     print(json.dumps(body, indent=2), flush=True)
     return EXIT_READY
@@ -116,10 +112,8 @@ def show_asset(console: Console, asset_id: str, *, server: str, key: str | None)
 
 def cancel_asset(console: Console, asset_id: str, *, server: str, key: str | None) -> int:
     with _client(server, key) as http:
-        try:
-            asset = _call(http, "POST", f"/api/assets/{_segment(asset_id)}/cancel")
-        except _Refused as exc:
-            console.print(f"[red]{escape(str(exc))}[/red]", soft_wrap=True)
+        asset = _asked(console, http, "POST", f"/api/assets/{_segment(asset_id)}/cancel")
+        if asset is None:
             return EXIT_USAGE
     _print_line(asset)
     return EXIT_READY
@@ -128,10 +122,8 @@ def cancel_asset(console: Console, asset_id: str, *, server: str, key: str | Non
 def retry_asset(console: Console, asset_id: str, *, server: str, key: str | None,
                 wait: bool) -> int:
     with _client(server, key) as http:
-        try:
-            asset = _call(http, "POST", f"/api/assets/{_segment(asset_id)}/retry")
-        except _Refused as exc:
-            console.print(f"[red]{escape(str(exc))}[/red]", soft_wrap=True)
+        asset = _asked(console, http, "POST", f"/api/assets/{_segment(asset_id)}/retry")
+        if asset is None:
             return EXIT_USAGE
         if not wait:
             _print_line(asset)
@@ -145,10 +137,7 @@ def retry_asset(console: Console, asset_id: str, *, server: str, key: str | None
 
 def delete_asset(console: Console, asset_id: str, *, server: str, key: str | None) -> int:
     with _client(server, key) as http:
-        try:
-            _call(http, "DELETE", f"/api/assets/{_segment(asset_id)}")
-        except _Refused as exc:
-            console.print(f"[red]{escape(str(exc))}[/red]", soft_wrap=True)
+        if _asked(console, http, "DELETE", f"/api/assets/{_segment(asset_id)}") is None:
             return EXIT_USAGE
     console.print(f"deleted asset {escape(asset_id)}")
     return EXIT_READY
@@ -159,11 +148,9 @@ def asset_token(console: Console, asset_id: str, *, server: str, key: str | None
     """The token alone on stdout (``$(hlsd assets token ID)``); its expiry and the
     playback URLs carrying it on the console."""
     with _client(server, key) as http:
-        try:
-            body = _call(http, "POST", f"/api/assets/{_segment(asset_id)}/token",
-                         payload={"ttl": ttl} if ttl else None)
-        except _Refused as exc:
-            console.print(f"[red]{escape(str(exc))}[/red]", soft_wrap=True)
+        body = _asked(console, http, "POST", f"/api/assets/{_segment(asset_id)}/token",
+                      payload={"ttl": ttl} if ttl else None)
+        if body is None:
             return EXIT_USAGE
         base = http.base_url
     if as_json:
@@ -271,6 +258,17 @@ def _call(http: httpx.Client, method: str, path: str, *, payload: Any = None,
     if response.status_code in (401, 403):
         message += " (give it with --key or HLSD_ADMIN_KEY)"
     raise (_Unavailable if response.status_code >= 500 else _Refused)(message)
+
+
+def _asked(console: Console, http: httpx.Client, method: str, path: str, *,
+           payload: Any = None, params: dict[str, str] | None = None,
+           ) -> dict[str, Any] | None:
+    """`_call`, with a refusal said on the console (then None)."""
+    try:
+        return _call(http, method, path, payload=payload, params=params)
+    except _Refused as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]", soft_wrap=True)
+        return None
 
 
 def _segment(asset_id: str) -> str:
