@@ -79,11 +79,7 @@ def add_asset(console: Console, path: Path, *, server: str, key: str | None,
             console.print(f"uploaded; follow it with: hlsd assets show {asset_id}")
             print(asset_id, flush=True)
             return EXIT_READY
-        try:
-            return _follow(console, http, asset_id)
-        except KeyboardInterrupt:
-            console.print(f"stopped waiting; the job goes on: hlsd assets show {asset_id}")
-            return EXIT_INTERRUPTED
+        return _wait(console, http, asset_id)
 
 
 def list_assets(console: Console, *, server: str, key: str | None, state: str | None,
@@ -128,11 +124,7 @@ def retry_asset(console: Console, asset_id: str, *, server: str, key: str | None
         if not wait:
             _print_line(asset)
             return EXIT_READY
-        try:
-            return _follow(console, http, asset_id)
-        except KeyboardInterrupt:
-            console.print(f"stopped waiting; the job goes on: hlsd assets show {asset_id}")
-            return EXIT_INTERRUPTED
+        return _wait(console, http, asset_id)
 
 
 def delete_asset(console: Console, asset_id: str, *, server: str, key: str | None) -> int:
@@ -258,6 +250,15 @@ def _call(http: httpx.Client, method: str, path: str, *, payload: Any = None,
     if response.status_code in (401, 403):
         message += " (give it with --key or HLSD_ADMIN_KEY)"
     raise (_Unavailable if response.status_code >= 500 else _Refused)(message)
+
+
+def _wait(console: Console, http: httpx.Client, asset_id: str) -> int:
+    """`_follow` the asset to its end; an interrupt stops the waiting, not the job."""
+    try:
+        return _follow(console, http, asset_id)
+    except KeyboardInterrupt:
+        console.print(f"stopped waiting; the job goes on: hlsd assets show {asset_id}")
+        return EXIT_INTERRUPTED
 
 
 def _asked(console: Console, http: httpx.Client, method: str, path: str, *,
