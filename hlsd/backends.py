@@ -17,11 +17,10 @@ from hlsd.infra.backends import Backend, Backends, BackendState, address_of
 from hlsd.metrics import Metrics
 from hlsd.storage import ObjectStore, StoreUnreachable
 
-__all__ = ["DATABASE", "OBJECT_STORE", "gauge", "watch_database", "watch_redis", "watch_store"]
+__all__ = ["DATABASE", "gauge", "watch_database", "watch_redis", "watch_store"]
 
 DATABASE = "database"
 _REDIS_DOWN = (RedisConnectionError, RedisTimeout)
-OBJECT_STORE = "object store"
 
 
 def gauge(metrics: Metrics) -> Callable[[Backend], None]:
@@ -43,7 +42,7 @@ def watch_database(backends: Backends, engine: AsyncEngine, url: str,
 
 
 def watch_store(backends: Backends, store: ObjectStore) -> None:
-    backends.add(Backend(name=OBJECT_STORE, address=store.address, probe=store.probe,
+    backends.add(Backend(name="object store", address=store.address, probe=store.probe,
                          is_outage=lambda exc: isinstance(exc, StoreUnreachable)))
 
 

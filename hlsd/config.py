@@ -15,12 +15,12 @@ from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
-    field_validator,
     model_validator,
 )
 from pydantic_settings import (
@@ -56,6 +56,14 @@ Seconds = Annotated[float, BeforeValidator(lambda v: parse_duration(v, bare_unit
 ExpiryMinutes = Annotated[float, BeforeValidator(lambda v: parse_duration(v, bare_unit=60.0)),
                           Unit.MINUTES]
 """The seed's ``cache.expiry``: a Go duration, or a bare number of minutes. Held in seconds."""
+
+def _networks(entries: tuple[str, ...]) -> tuple[str, ...]:
+    parse_networks(entries, what="entry")  # a typo is a config error, not an open door
+    return entries
+
+
+Networks = Annotated[tuple[str, ...], AfterValidator(_networks)]
+"""IP addresses and CIDR ranges (kept as written, each checked at load)."""
 
 LogLevel = Annotated[Literal["critical", "error", "warning", "info", "debug"],
                      BeforeValidator(lambda v: v.lower() if isinstance(v, str) else v)]
@@ -405,14 +413,8 @@ class HttpSettings(_Section):
     max_requests_per_ip: int = Field(default=256, ge=0)
     """Requests in progress from one client address at once (429 past it); 0 = no
     limit. Behind a trusted proxy, the client's own address counts."""
-    limit_exempt: tuple[str, ...] = ()
+    limit_exempt: Networks = ()
     """Addresses or CIDR ranges ``max_requests_per_ip`` does not apply to."""
-
-    @field_validator("limit_exempt")
-    @classmethod
-    def _networks(cls, entries: tuple[str, ...]) -> tuple[str, ...]:
-        parse_networks(entries, what="http.limit_exempt")
-        return entries
 
 
 class CorsSettings(_Section):
@@ -457,7 +459,7 @@ class Settings(BaseSettings):
     random and kept in the data dir."""
     admin_key: SecretStr | None = None
     """Bearer key of the management APIs and ``/metrics``; none = loopback clients only."""
-    trusted_proxies: tuple[str, ...] = ()
+    trusted_proxies: Networks = ()
     """Reverse proxies (addresses or CIDR ranges) whose ``Forwarded``,
     ``X-Forwarded-For`` and ``X-Real-IP`` headers name the client; from anyone else those
     headers are ignored, and a request carrying them is never a loopback client."""
@@ -479,12 +481,6 @@ class Settings(BaseSettings):
     cluster: ClusterSettings = ClusterSettings()
     storage: StorageSettings = StorageSettings()
     """The object store for recordings: a local folder (``data_dir/objects``) or S3."""
-
-    @field_validator("trusted_proxies")
-    @classmethod
-    def _networks(cls, entries: tuple[str, ...]) -> tuple[str, ...]:
-        parse_networks(entries, what="trusted_proxies")
-        return entries
 
     @model_validator(mode="after")
     def _fill_directories(self) -> Settings:

@@ -6,12 +6,14 @@ simple request needs are added here, because these paths bypass the CORS middlew
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 
 from starlette.types import Scope, Send
 
-Headers = list[tuple[bytes, bytes]]
+from hlsd.infra.asgi import Headers, respond, respond_error
+
+__all__ = ["EXPOSE", "Cors", "Headers", "byte_range", "etag_matches", "request_headers",
+           "respond", "respond_error", "send_playlist"]
 
 EXPOSE = (b"access-control-expose-headers", b"content-length, content-range, etag")
 
@@ -31,18 +33,6 @@ class Cors:
         if origin.decode("latin-1") in self._origins:
             return [(b"access-control-allow-origin", origin), EXPOSE, (b"vary", b"origin")]
         return []
-
-
-async def respond(send: Send, status: int, headers: Headers, body: bytes = b"", *,
-                  head: bool = False) -> None:
-    headers.append((b"content-length", str(len(body)).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": b"" if head else body})
-
-
-async def respond_error(send: Send, status: int, message: str, extra: Headers) -> None:
-    body = json.dumps({"error": message}).encode()
-    await respond(send, status, [(b"content-type", b"application/json"), *extra], body)
 
 
 def request_headers(scope: Scope, wanted: frozenset[bytes]) -> dict[bytes, bytes]:

@@ -276,7 +276,6 @@ class _Relay:
                     self._recent.popitem(last=False)
                 rendition = self._publish().rendition("")
                 if rendition.append_fragment(duration, data, utcnow()) is None:
-                    rendition.mark_discontinuity()  # too long for the HLS window
                     self._owner._metrics.live_lost.labels("too_long").inc()
                     continue
                 self._owner._metrics.ws_fragments.labels("relayed").inc()

@@ -11,13 +11,13 @@ for itself, not the proxy.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections import OrderedDict
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hlsd.infra.asgi import respond_error
 from hlsd.infra.client_address import client_of
 from hlsd.infra.limits import ConnectionLimits
 from hlsd.infra.logs import clip
@@ -49,7 +49,8 @@ class Admission:
         refusal = self._limits.admit(address)
         if refusal is not None:
             self._log_refusal(address, refusal)
-            await _respond(send, 429, f"{refusal} ({self._setting})", retry_after=True)
+            await respond_error(send, 429, f"{refusal} ({self._setting})",
+                                [(b"retry-after", b"1")])
             return
         try:
             if _has_body(scope):
@@ -109,8 +110,9 @@ class _Request:
             self._timed_out = True
             if not self._started:
                 self._started = True
-                await _respond(self._send_to, 408, f"no request body bytes for "
-                               f"{self._timeout:g}s (http.body_timeout)", close=True)
+                await respond_error(self._send_to, 408, f"no request body bytes for "
+                                    f"{self._timeout:g}s (http.body_timeout)",
+                                    [(b"connection", b"close")])
             return {"type": "http.disconnect"}
         if message["type"] != "http.request" or not message.get("more_body", False):
             self._body_done = True
@@ -122,16 +124,3 @@ class _Request:
         if message["type"] == "http.response.start":
             self._started = True
         await self._send_to(message)
-
-
-async def _respond(send: Send, status: int, message: str, *, retry_after: bool = False,
-                   close: bool = False) -> None:
-    body = json.dumps({"error": message}).encode()
-    headers = [(b"content-type", b"application/json"),
-               (b"content-length", str(len(body)).encode())]
-    if retry_after:
-        headers.append((b"retry-after", b"1"))
-    if close:
-        headers.append((b"connection", b"close"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

@@ -68,9 +68,6 @@ class TrustedProxies:
     def __init__(self, networks: tuple[Network, ...]) -> None:
         self._networks = networks
 
-    def __bool__(self) -> bool:
-        return bool(self._networks)
-
     def trusts(self, address: Address | None) -> bool:
         return address is not None and any(address in net for net in self._networks)
 

@@ -131,8 +131,10 @@ class LiveRendition:
         """A fragment from a producer that declares no target duration (a websocket PUSH,
         a relay): timed as it arrives; the first fixes the target with headroom
         (fragments follow the encoder's GOP, which varies). One that does not fit is not
-        taken (None): the caller counts it."""
+        taken (None; the caller counts it), and the stream goes on after a
+        discontinuity."""
         if not self.fits(duration):
+            self._discontinuity_pending = True
             return None
         return self.append(duration=duration, data=data, extension="ts",
                            program_date_time=self.air_time(duration, now),

@@ -167,7 +167,6 @@ class WebsocketCdn:
                     rendition = stream.rendition("")
                 if rendition.append_fragment(duration, data, utcnow()) is None:
                     # The HLS window cannot carry it: dropped, counted, logged once.
-                    rendition.mark_discontinuity()
                     self._metrics.live_lost.labels("too_long").inc()
                     if not dropped:
                         log.warning("stream %s: a fragment of %.3f s is longer than its "
