@@ -151,10 +151,10 @@ class HttpPushIngest:
             playlist = None if master else parse_media(text)
         except (UnicodeDecodeError, PlaylistError, ValueError) as exc:
             raise IngestError(f"malformed playlist {path}: {clip(exc)}", status=400) from exc
+        folder = posixpath.dirname(path)
         if playlist is not None:
             if (problem := out_of_bounds(playlist)) is not None:
                 raise IngestError(f"malformed playlist {path}: {problem}", status=400)
-            folder = posixpath.dirname(path)
             for uri in {seg.uri for seg in playlist.segments}:
                 validate_path(self._resolve(folder, uri))  # names as uploads may be named
         feed = self._feed(stream_id, publisher)
@@ -172,7 +172,7 @@ class HttpPushIngest:
         self._owned_by(stream_id, feed, publisher)
         accepted = self._commit(stream, feed, path, playlist, publisher)
         stream.touch()
-        variant = feed.folders.get(posixpath.dirname(path))
+        variant = feed.folders.get(folder)
         if variant is not None and len(variant.never_arrived) == NEVER_ARRIVED:
             # Taken, but the publisher must hear that its segments go somewhere else.
             missing = ", ".join(clip(uri, 60) for uri in variant.never_arrived)
