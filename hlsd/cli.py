@@ -61,11 +61,12 @@ def serve(
     joined by a double underscore: HLSD_CACHE__SIZE=2GB), then the config file. A
     config error, or a folder that cannot be made or written in, prints one line and
     exits with 2; a port in use exits with 1."""
-    settings = _settings(config, host=host, port=port, workers=workers, server=server)
+    flags: dict[str, object] = {"host": host, "port": port, "workers": workers,
+                                "server": server}
+    settings = _settings(config, **flags)
     _folders(settings.working_folders())
     log_config = setup_server_logging(settings.log_level, settings.log_format)
-    if config is not None:
-        os.environ[CONFIG_ENV] = str(config.resolve())
+    _hand_to_server_processes(config, flags)
     log = logging.getLogger("hlsd")
     if settings.handshake is None:
         log.warning("no handshake configured: the token API answers loopback clients only")
@@ -288,6 +289,18 @@ def _settings(config: Path | None, **flags: object) -> Settings:
     except (OSError, ValueError) as exc:
         console.print(f"[red]config error[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from None
+
+
+def _hand_to_server_processes(config: Path | None, flags: dict[str, object]) -> None:
+    """Each server process builds its app from the environment (`app_from_environment`),
+    not from this process's settings: the config file and the flags given here go to it
+    as ``HLSD_CONFIG`` and ``HLSD_<FLAG>``, which rank above the file as the flags do,
+    so the app announces the port it really listens on."""
+    if config is not None:
+        os.environ[CONFIG_ENV] = str(config.resolve())
+    for name, value in flags.items():
+        if value is not None:
+            os.environ[f"HLSD_{name.upper()}"] = str(value)
 
 
 def _folders(folders: tuple[tuple[str, Path], ...]) -> None:

@@ -16,6 +16,7 @@ import pytest
 import redis
 
 from tests._support.hlsd_server import HlsdServer, free_port
+from tests._support.polling import eventually
 from tests._support.redis_server import redis_url
 from tests._support.wscdn import open_session, pull_all, push
 
@@ -74,6 +75,21 @@ async def test_push_on_one_node_pull_from_another_through_the_registry(
                 break
             await asyncio.sleep(0.1)
         assert db.get(f"{prefix}room/cam") is None
+
+
+async def test_a_node_without_external_url_announces_the_port_its_flag_gave(
+        tmp_path: Path, registry: str, fragments: list[bytes]) -> None:
+    """The worker processes build the app from the environment: `--port` must reach them,
+    or the registry would send pullers to the default port."""
+    prefix = f"t{next(_prefixes)}:"
+    with HlsdServer({"cluster": {"redis_url": registry, "registry_prefix": prefix}},
+                    tmp_dir=tmp_path / "flags", port=free_port()) as one:
+        pub = await publish(one, "flagged")
+        await push(pub, fragments[:2])
+        db = redis.Redis.from_url(registry, decode_responses=True)
+        await eventually(lambda: db.get(f"{prefix}flagged"), timeout=10)
+        assert db.get(f"{prefix}flagged") == ws(one)
+        await pub.close()
 
 
 async def test_a_three_node_chain(tmp_path: Path, fragments: list[bytes]) -> None:
