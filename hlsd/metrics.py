@@ -31,6 +31,7 @@ class CacheFigures(Protocol):
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._cache_collector: _CacheCollector | None = None
         self.tokens_issued = Counter(
             "hlsd_tokens_issued_total", "Stream tokens issued", ["api"], registry=self.registry)
         self.auth_failures = Counter(
@@ -94,8 +95,14 @@ class Metrics:
             "hlsd_ws_errors_total", "Websocket sessions ended by an error, by code",
             ["code"], registry=self.registry)
 
-    def watch_caches(self, caches: Iterable[CacheFigures], budgets: Iterable[DiskBudget]) -> None:
-        self.registry.register(_CacheCollector(tuple(caches), tuple(budgets)))
+    def watch_caches(self, caches: Iterable[CacheFigures],
+                     budgets: Iterable[DiskBudget] = ()) -> None:
+        """Report these caches too (each feature adds its own; one collector reads all)."""
+        if self._cache_collector is None:
+            self._cache_collector = _CacheCollector()
+            self.registry.register(self._cache_collector)
+        self._cache_collector.caches.extend(caches)
+        self._cache_collector.budgets.extend(budgets)
 
     def watch_asset_progress(self, progress: Mapping[str, float]) -> None:
         """`progress`: the running asset jobs of this process, by asset id."""
@@ -119,9 +126,9 @@ class _ProgressCollector(Collector):
 
 
 class _CacheCollector(Collector):
-    def __init__(self, caches: tuple[CacheFigures, ...], budgets: tuple[DiskBudget, ...]) -> None:
-        self._caches = caches
-        self._budgets = budgets
+    def __init__(self) -> None:
+        self.caches: list[CacheFigures] = []
+        self.budgets: list[DiskBudget] = []
 
     def collect(self) -> Iterator[Metric]:
         size = GaugeMetricFamily("hlsd_cache_bytes", "Bytes held by a cache", labels=["cache"])
@@ -133,13 +140,13 @@ class _CacheCollector(Collector):
                                         labels=["cache"])
         evictions = CounterMetricFamily("hlsd_cache_evictions", "Entries evicted",
                                         labels=["cache"])
-        for cache in self._caches:
+        for cache in self.caches:
             size.add_metric([cache.name], cache.bytes)
             limit.add_metric([cache.name], cache.max_bytes)
             entries.add_metric([cache.name], len(cache))
             entry_limit.add_metric([cache.name], cache.max_entries)
             evictions.add_metric([cache.name], cache.evictions)
-        for budget in self._budgets:
+        for budget in self.budgets:
             size.add_metric([budget.name], budget.used)
             limit.add_metric([budget.name], budget.limit)
         yield from (size, limit, entries, entry_limit, evictions)

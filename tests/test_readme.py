@@ -11,6 +11,7 @@ with ``--fail-with-body``, and the script stops at the first command that fails.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import re
@@ -78,19 +79,19 @@ def test_every_block_is_run_or_says_why_not() -> None:
 
 def test_the_readme_metrics_are_the_servers(tmp_path: Path) -> None:
     """The metric table of the README names every metric hlsd exports, and no other."""
-    from hlsd.app import build_services
+    from hlsd.app import build_features
     from hlsd.config import load_settings
+    from hlsd.features.feature import close_all
 
     text = README.read_text(encoding="utf-8")
     table = text.split("The metrics (the suite checks", 1)[1].split("- `GET /docs`", 1)[0]
     listed = set(re.findall(r"`(hlsd_[a-z_]+)`", table))
-    services = build_services(load_settings(None, data_dir=tmp_path))
+    common, features = build_features(load_settings(None, data_dir=tmp_path))
     try:
-        exported = {line.split()[2] for line in services.metrics.render().decode().splitlines()
+        exported = {line.split()[2] for line in common.metrics.render().decode().splitlines()
                     if line.startswith("# HELP hlsd_")}
     finally:
-        services.client.close()
-        services.executor.shutdown(wait=False)
+        asyncio.run(close_all(features, []))
     assert listed == {name for name in exported if not name.endswith("_created")}
 
 

@@ -45,8 +45,6 @@ class JobQueue(Protocol):
         """Assets waiting (as last seen, for a shared queue)."""
         ...
 
-    def start(self) -> None: ...
-
     async def submit(self, asset_id: str) -> None:
         """Queue a run of `asset_id`; `JobsError` if it cannot be."""
         ...
@@ -59,12 +57,14 @@ class JobQueue(Protocol):
     async def close(self) -> None: ...
 
 
-class LocalJobs:
-    """The embedded `JobQueue`: `workers` runs at once in this process."""
+Process = Callable[[str], Coroutine[Any, Any, None]]
 
-    def __init__(self, *, process: Callable[[str], Coroutine[Any, Any, None]], workers: int,
-                 max_queued: int) -> None:
-        self._process = process
+
+class LocalJobs:
+    """The embedded `JobQueue`: `workers` runs at once in this process, of the `process`
+    given to `start` (the processor, made after the service that queues its jobs)."""
+
+    def __init__(self, *, workers: int, max_queued: int) -> None:
         self._workers = workers
         self._queue: asyncio.Queue[str] = asyncio.Queue(max_queued)
         self._running: dict[str, asyncio.Task[None]] = {}
@@ -78,8 +78,8 @@ class LocalJobs:
     def queued(self) -> int:
         return self._queue.qsize()
 
-    def start(self) -> None:
-        self._loops = [asyncio.create_task(self._loop(), name=f"hlsd-assets-{n}")
+    def start(self, process: Process) -> None:
+        self._loops = [asyncio.create_task(self._loop(process), name=f"hlsd-assets-{n}")
                        for n in range(self._workers)]
 
     async def submit(self, asset_id: str) -> None:
@@ -98,10 +98,10 @@ class LocalJobs:
         task.cancel()
         return True
 
-    async def _loop(self) -> None:
+    async def _loop(self, process: Process) -> None:
         while True:
             asset_id = await self._queue.get()
-            task = asyncio.create_task(self._process(asset_id), name=f"hlsd-asset-{asset_id}")
+            task = asyncio.create_task(process(asset_id), name=f"hlsd-asset-{asset_id}")
             self._running[asset_id] = task
             try:
                 await asyncio.wait({task})

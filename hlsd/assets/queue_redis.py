@@ -138,9 +138,6 @@ class RedisJobs:
     def queued(self) -> int:
         return self._queued
 
-    def start(self) -> None:
-        return None
-
     async def ping(self) -> None:
         await self._queue.redis.ping()
 

@@ -24,7 +24,7 @@ from hlsd.assets.jobs import JobQueue, JobsError
 from hlsd.assets.sources import SourceFiles, SourceGone, SourceKind
 from hlsd.assets.state import AssetState, sources_of
 from hlsd.assets.subtitles import SubtitleError, subtitles_key, to_webvtt, valid_language
-from hlsd.assets.uploads import Upload, UploadError, UploadStore
+from hlsd.assets.uploads import MakeUploadStore, Upload, UploadError
 from hlsd.db import assets as repo
 from hlsd.db.errors import Conflict, NotFound
 from hlsd.db.models import AssetRow
@@ -55,21 +55,24 @@ class AssetError(Exception):
 
 
 class AssetService:
-    def __init__(self, *, sessions: Sessions, store: ObjectStore, uploads: UploadStore,
-                 jobs: JobQueue, fetcher: Fetcher, policy: FetchPolicy, imports: Path,
+    def __init__(self, *, sessions: Sessions, store: ObjectStore,
+                 uploads: MakeUploadStore, jobs: JobQueue,
+                 fetcher: Fetcher, policy: FetchPolicy, imports: Path,
                  max_bytes: int, locate_library: Callable[[str], Path],
                  remote_jobs: bool = False) -> None:
-        """`fetcher` imports URLs; its client obeys `policy` (a guarded client), which
-        also refuses a URL at once when it leads where imports may not fetch from."""
+        """`uploads` makes the service's tus upload store, told of each upload that
+        completes (`upload_complete`). `fetcher` imports URLs; its client obeys `policy`
+        (a guarded client), which also refuses a URL at once when it leads where imports
+        may not fetch from."""
         self._sessions = sessions
         self._policy = policy
         self._store = store
-        self._uploads = uploads
+        self.uploads = self._uploads = uploads(on_complete=self.upload_complete)
         self._jobs = jobs
         self._fetcher = fetcher
         self._max_bytes = max_bytes
         self._locate_library = locate_library
-        self._sources = SourceFiles(store=store, uploads=uploads, imports=imports,
+        self._sources = SourceFiles(store=store, uploads=self._uploads, imports=imports,
                                     locate_library=locate_library)
         self._remote = remote_jobs
         self._background: set[asyncio.Task[None]] = set()

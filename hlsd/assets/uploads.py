@@ -39,7 +39,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,12 @@ _TRASH = ".trash"
 _MAX_METADATA = 16 << 10
 
 OnComplete = Callable[["Upload", Path], Awaitable[None]]
+
+
+class MakeUploadStore(Protocol):
+    """An `UploadStore` for its owner, which hears of each completed upload."""
+
+    def __call__(self, *, on_complete: OnComplete) -> UploadStore: ...
 
 
 class UploadError(Exception):

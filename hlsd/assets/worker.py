@@ -9,7 +9,7 @@ another worker; a worker that dies instead has its jobs retried once their heart
 lapses (`queue_redis`). Either way the retried run takes the asset over as its next
 attempt (`Processor.run` with ``takeover``).
 
-    python -m hlsd.assets.worker --config hls.yaml [--concurrency N]
+    hlsd worker --config hls.yaml [--concurrency N]
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from hlsd.assets.ladder import DEFAULT_LADDER, Rung
 from hlsd.assets.processor import Processor, ProcessorConfig
 from hlsd.assets.queue_redis import DEQUEUE_WAIT, JOB, AssetQueue, JobSettings
 from hlsd.config import Settings
-from hlsd.db import database_url, init_schema, make_engine, session_factory
+from hlsd.db import init_schema, open_database, session_factory
 from hlsd.db.models import AssetRow
 from hlsd.storage import ObjectStore, StorageError, make_store
 
@@ -74,8 +74,8 @@ def run_worker(settings: Settings, *, concurrency: int) -> int:
 async def _work(settings: Settings, concurrency: int) -> None:
     conf = settings.assets
     assert conf.redis_url is not None
-    configured_db = settings.database_url.get_secret_value() if settings.database_url else None
-    engine = make_engine(database_url(settings.data_dir, configured_db))
+    engine = open_database(settings.data_dir, settings.database_url.get_secret_value()
+                           if settings.database_url else None).engine
     store = make_store(settings.storage)
     jobs = JobSettings(heartbeat=math.ceil(conf.heartbeat), attempts=conf.attempts)
 

@@ -2,9 +2,11 @@
 
 from hlsd.db.engine import (
     SCHEMA_VERSION,
+    Database,
     database_url,
     init_schema,
     make_engine,
+    open_database,
     session_factory,
 )
 from hlsd.db.errors import Conflict, DbError, NotFound, SchemaMismatch
@@ -13,6 +15,7 @@ from hlsd.db.models import RecordedSegment, RecordedVariant, Recording, Source
 __all__ = [
     "SCHEMA_VERSION",
     "Conflict",
+    "Database",
     "DbError",
     "NotFound",
     "RecordedSegment",
@@ -23,5 +26,6 @@ __all__ = [
     "database_url",
     "init_schema",
     "make_engine",
+    "open_database",
     "session_factory",
 ]

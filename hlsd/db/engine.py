@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,21 @@ def database_url(data_dir: Path, configured: str | None) -> str:
             "postgresql+asyncpg://user@host/db, or sqlite+aiosqlite:///path/to/hlsd.db"
         )
     return url.set(drivername=driver).render_as_string(hide_password=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Database:
+    """A database's URL (with its credentials: never logged; `describe` is) and engine."""
+
+    url: str
+    engine: AsyncEngine
+
+
+def open_database(data_dir: Path, configured: str | None) -> Database:
+    """The configured database (PostgreSQL), else the SQLite file in `data_dir`: for a
+    node and for `hlsd worker` alike."""
+    url = database_url(data_dir, configured)
+    return Database(url=url, engine=make_engine(url))
 
 
 def make_engine(

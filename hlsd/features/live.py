@@ -1,0 +1,57 @@
+"""Live ingest and playback: HTTP push (`/ingest/…`), LiveMix (`/v1/playlist`,
+`/v1/source…`), and `/live/<stream>/…` with LiveMix's `/v1/vod/live/…`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hlsd.api import ingest, live, livemix
+from hlsd.api._asgi import Cors
+from hlsd.api._gate import TokenGate
+from hlsd.api.ingest import PublishAuth
+from hlsd.auth.keys import derive_key
+from hlsd.channels import Playout
+from hlsd.config import PlaybackAccess
+from hlsd.features.common import Common
+from hlsd.features.feature import Feature
+from hlsd.ingest.http_push import HttpPushIngest
+from hlsd.ingest.livemix import LiveMixIngest
+from hlsd.streams import StreamHub
+
+__all__ = ["Live", "build"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Live:
+    feature: Feature
+    sources: livemix.SourceNames
+
+
+def build(common: Common, *, hub: StreamHub, playout: Playout, cors: Cors) -> Live:
+    settings = common.settings
+    lv = settings.live
+    push = HttpPushIngest(hub, max_pending_bytes=lv.max_pending_bytes,
+                          max_feeds=lv.max_streams,
+                          max_streams_per_key=lv.max_streams_per_key,
+                          wait_durations=lv.segment_wait_durations,
+                          max_awaited=lv.max_awaited_segments, metrics=common.metrics)
+    authorize = PublishAuth(tuple(k.get_secret_value() for k in lv.publish_keys),
+                            secret=derive_key(common.root_secret, "publish key fingerprint"))
+    livemix_ingest = LiveMixIngest(push, client=common.request_client, policy=common.policy,
+                                   file_roots=settings.livemix.file_roots,
+                                   max_segment_bytes=lv.max_segment_bytes)
+    sources = livemix.SourceNames(common.sessions)
+    gate = TokenGate(common.signer) if lv.access is PlaybackAccess.TOKEN else None
+    playback = live.LiveHls(hub=hub, cors=cors, channels=playout, gate=gate)
+    return Live(sources=sources, feature=Feature(
+        name="live",
+        routers=[ingest.router(ingest=push, authorize=authorize,
+                               max_body=lv.max_segment_bytes),
+                 livemix.router(sessions=common.sessions, names=sources,
+                                ingest=livemix_ingest, authorize=authorize,
+                                admin_key=common.admin_key)],
+        playback=[(live.PREFIX, playback),
+                  (live.LiveMixPlayback.PREFIX,
+                   live.LiveMixPlayback(live=playback, names=sources))],
+        # What was pushed for streams that ended goes.
+        sweep=[push.sweep]))

@@ -1,0 +1,71 @@
+"""Recordings of live streams: the recorder (and `recording.auto`), replay and MP4
+export; `/api/…/recordings`, LiveMix's `/v1/recording…`, `/recordings/…` and
+`/v1/vod/recording/…`."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from hlsd.api import livemix_recordings, recordings, replay
+from hlsd.api._asgi import Cors
+from hlsd.api._gate import TokenGate
+from hlsd.channels.feed import ChannelFeeds
+from hlsd.config import PlaybackAccess
+from hlsd.features.common import Common
+from hlsd.features.feature import Feature
+from hlsd.recording import AutoRecorder, Exporter, Recorder, ReplayCatalog
+from hlsd.streams import StreamHub
+from hlsd.vod.memory_lru import MemoryLRU
+
+__all__ = ["Recording", "build"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Recording:
+    feature: Feature
+    recorder: Recorder
+
+
+def build(common: Common, *, hub: StreamHub, feeds: ChannelFeeds, cors: Cors) -> Recording:
+    settings, sessions = common.settings, common.sessions
+    rec = settings.recording
+    cache = MemoryLRU(name="replay", max_bytes=rec.replay_cache,
+                      max_entry=max(1, rec.replay_cache // 8))
+    common.metrics.watch_caches((cache,))
+    replays = ReplayCatalog(sessions=sessions, store=common.store, cache=cache,
+                            prefetch=rec.prefetch)
+    recorder = Recorder(hub=hub, sessions=sessions, store=common.store,
+                        metrics=common.metrics, reach_back=rec.reach_back,
+                        queue_segments=rec.queue_segments, store_attempts=rec.store_attempts)
+    recorder.committed = replays.changed
+    recorder.on_demand = feeds.find
+    auto = AutoRecorder(recorder=recorder, hub=hub, sessions=sessions, patterns=rec.auto)
+    exporter = Exporter(catalog=replays, temp_dir=settings.temp_dir,
+                        executor=common.executor, max_bytes=rec.max_export_bytes)
+    gate = TokenGate(common.signer) if rec.access is PlaybackAccess.TOKEN else None
+    playback = replay.RecordingPlayback(catalog=replays, exporter=exporter, cors=cors,
+                                        gate=gate)
+    return Recording(recorder=recorder, feature=Feature(
+        name="recording",
+        routers=[livemix_recordings.router(recorder=recorder, sessions=sessions,
+                                           admin_key=common.admin_key),
+                 recordings.router(recorder=recorder, sessions=sessions,
+                                   signer=common.signer, admin_key=common.admin_key)],
+        playback=[(replay.PREFIX, playback),
+                  (replay.LiveMixRecordingPlayback.PREFIX,
+                   replay.LiveMixRecordingPlayback(playback))],
+        # Automatic recordings of streams that ended stop.
+        sweep=[auto.sweep],
+        recover=[recorder.open, auto.open,
+                 functools.partial(_resume_channel_recordings, recorder, hub, feeds)],
+        close=[auto.close, recorder.close, replays.close]))
+
+
+async def _resume_channel_recordings(recorder: Recorder, hub: StreamHub,
+                                     feeds: ChannelFeeds) -> None:
+    """A recording of a channel carries on after a restart: the channel is fed into the
+    hub again (it is fed only while something reads it)."""
+    for stream in recorder.streams():
+        if hub.get(stream) is None:
+            await feeds.find(stream)

@@ -1,0 +1,20 @@
+"""The service endpoints (`/api/health`, `/api/ready`, `/metrics`), the dashboard and
+the spectate page (`/`, `/web/…`) and the API docs (`/docs`)."""
+
+from __future__ import annotations
+
+from hlsd.api import service, web
+from hlsd.features.common import Common
+from hlsd.features.feature import Feature
+
+__all__ = ["build"]
+
+
+def build(common: Common, *, title: str, openapi_url: str) -> Feature:
+    vendor = web.locate_vendor()
+    ws_path = common.settings.websocket.path
+    return Feature(name="service", routers=[
+        service.router(metrics=common.metrics, admin_key=common.admin_key,
+                       backends=common.backends),
+        web.router(ws_path=ws_path, vendor=vendor),
+        web.docs_router(title=title, openapi_url=openapi_url, vendor=vendor)])
