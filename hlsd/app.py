@@ -196,7 +196,7 @@ def build_services(settings: Settings) -> Services:
                     retention=lv.retention, max_streams=lv.max_streams,
                     spill=SpillDir(settings.data_dir / "spill"),
                     memory_per_variant=lv.memory_per_variant,
-                    keep_for=settings.recording.reach_back)
+                    keep_for=settings.recording.reach_back, on_drop=metrics.reader_dropped)
     push = HttpPushIngest(hub, max_pending_bytes=lv.max_pending_bytes,
                           max_feeds=lv.max_streams,
                           max_streams_per_key=lv.max_streams_per_key,
