@@ -119,6 +119,8 @@ class Recorder:
             events = self._hub.watch(ConsumerKind.RECORDER, events=(HubEventKind.PUBLISHED,))
             self._watching = asyncio.create_task(self._watch(events),
                                                  name="hlsd-recorder-watch")
+            for active in list(self._active.values()):  # started before the watch
+                self._attach(active)
         for recording in await repo.list_active_recordings(self._sessions):
             if recording.id in self._active:
                 continue

@@ -5,11 +5,11 @@ recorder waiting for the streams it records) read `HubEvent`s through a bounded
 `Reader`, like every other consumer, rather than being called back inside a producer's
 commit: a callback runs consumer code on the publisher's path (a slow or failing one
 holds ingest up), and hub-wide consumers' work is asynchronous anyway (Redis, the
-database). Hub events are few per stream (one per segment at most), and a reader that
-loses some is told so by the next event (its loss count), so it can look at the hub
-itself and catch up: every hub-wide consumer is written to be level-triggered after a
-loss (`StreamHub` iterates its streams; the segments a stream still holds are in
-`LiveRendition.history`).
+database). A stream makes one event per segment and one per session and end, and each
+consumer asks only for the kinds it needs. A reader that loses some is told so by the
+next event (its loss count), so it can look at the hub itself and catch up: every
+hub-wide consumer is level-triggered after a loss (`StreamHub` iterates its streams; the
+segments a stream still holds are in `LiveRendition.history`).
 """
 
 from __future__ import annotations

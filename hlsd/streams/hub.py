@@ -143,7 +143,8 @@ class StreamHub:
 
     def restart(self, stream: Stream, publisher: str) -> Stream:
         """A new publishing session on `stream`: another publisher, or the same one
-        started over (its numbering went back). The policy decides while it is active."""
+        started over (its numbering went back; `HubProducer.restart`). The policy decides
+        while it is active."""
         active = (stream.state is StreamState.LIVE
                   and self._clock() - stream.last_activity < self._idle_timeout)
         if active and self._policy is PublishPolicy.REJECT:

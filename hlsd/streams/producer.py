@@ -170,11 +170,11 @@ class HubProducer:
             rendition.set_init(init.name, init.data)
         if target_hint is None:
             target_hint = math.ceil(duration * FRAGMENT_TARGET_HEADROOM)
+        if program_date_time is None:
+            program_date_time = rendition.air_time(duration, self._hub.wall_clock())
         segment = rendition.append(
             duration=duration, data=data, extension=extension, target_hint=target_hint,
-            program_date_time=program_date_time
-            or rendition.air_time(duration, self._hub.wall_clock()),
-            discontinuity=discontinuity)
+            program_date_time=program_date_time, discontinuity=discontinuity)
         stream.touch()
         return segment
 

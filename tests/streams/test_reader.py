@@ -12,10 +12,12 @@ from hlsd.streams import (
     Committed,
     ConsumerKind,
     HubEventKind,
+    HubProducer,
     Overflow,
     PublishPolicy,
     Reader,
     ReaderClosed,
+    Stream,
     StreamHub,
 )
 from tests._support.clock import FakeClock
@@ -91,18 +93,19 @@ async def test_a_waiting_consumer_is_woken_and_a_cancelled_wait_loses_nothing() 
     assert await made.next() == 6
 
 
-def _hub(clock: FakeClock, metrics: Metrics) -> StreamHub:
-    return StreamHub(window=3, policy=PublishPolicy.REJECT, idle_timeout=10, retention=60,
-                     max_streams=4, clock=clock, on_drop=metrics.reader_dropped)
+def _on_air(metrics: Metrics) -> tuple[StreamHub, HubProducer, Stream]:
+    """A hub counting drops in `metrics`, and a stream published on it."""
+    hub = StreamHub(window=3, policy=PublishPolicy.REJECT, idle_timeout=10, retention=60,
+                    max_streams=4, clock=FakeClock(), on_drop=metrics.reader_dropped)
+    producer = hub.producer("cam", "p")
+    producer.publish()
+    assert producer.stream is not None
+    return hub, producer, producer.stream
 
 
 async def test_a_reader_nobody_reads_never_holds_the_producer_up_and_is_counted() -> None:
-    clock, metrics = FakeClock(), Metrics()
-    hub = _hub(clock, metrics)
-    producer = hub.producer("cam", "p")
-    producer.publish()
-    stream = producer.stream
-    assert stream is not None
+    metrics = Metrics()
+    hub, producer, stream = _on_air(metrics)
     stalled = hub.reader(ConsumerKind.SPECTATOR, capacity=4, overflow=Overflow.DROP)
     other = hub.reader(ConsumerKind.RELAY, capacity=4, overflow=Overflow.SKIP)
     stream.add_reader(stalled)
@@ -120,12 +123,8 @@ async def test_a_reader_nobody_reads_never_holds_the_producer_up_and_is_counted(
 
 
 async def test_the_end_closes_readers_except_those_attached_through_it() -> None:
-    clock, metrics = FakeClock(), Metrics()
-    hub = _hub(clock, metrics)
-    producer = hub.producer("cam", "p")
-    producer.publish()
-    stream = producer.stream
-    assert stream is not None
+    metrics = Metrics()
+    hub, producer, stream = _on_air(metrics)
     spectator = hub.reader(ConsumerKind.SPECTATOR, capacity=8, overflow=Overflow.SKIP)
     recording = hub.reader(ConsumerKind.RECORDER, capacity=8, overflow=Overflow.DROP)
     stream.add_reader(spectator)
@@ -146,8 +145,9 @@ async def test_the_end_closes_readers_except_those_attached_through_it() -> None
 
 
 async def test_hub_events_tell_of_sessions_segments_and_ends_and_count_losses() -> None:
-    clock, metrics = FakeClock(), Metrics()
-    hub = _hub(clock, metrics)
+    metrics = Metrics()
+    hub = StreamHub(window=3, policy=PublishPolicy.REJECT, idle_timeout=10, retention=60,
+                    max_streams=4, clock=FakeClock(), on_drop=metrics.reader_dropped)
     everything = hub.watch(ConsumerKind.ANNOUNCER, capacity=3)
     sessions = hub.watch(ConsumerKind.RECORDER, events=(HubEventKind.PUBLISHED,))
     producer = hub.producer("cam", "p")
@@ -174,13 +174,7 @@ async def test_hub_events_tell_of_sessions_segments_and_ends_and_count_losses() 
 
 
 async def test_committed_carries_the_variant() -> None:
-    clock = FakeClock()
-    hub = StreamHub(window=3, policy=PublishPolicy.REJECT, idle_timeout=10, retention=60,
-                    max_streams=4, clock=clock)
-    producer = hub.producer("cam", "p")
-    producer.publish()
-    stream = producer.stream
-    assert stream is not None
+    hub, producer, stream = _on_air(Metrics())
     low = hub.reader(ConsumerKind.SPECTATOR, capacity=4, overflow=Overflow.SKIP)
     every = hub.reader(ConsumerKind.RECORDER, capacity=4, overflow=Overflow.DROP)
     stream.add_reader(low, variant="lo")
