@@ -49,7 +49,16 @@ class Metrics:
             registry=self.registry)
         self.recording_losses = Counter(
             "hlsd_recording_lost_segments_total",
-            "Segments a recording could not keep", ["reason"], registry=self.registry)
+            "Segments a recording could not store: gone from the hub before their turn "
+            "(expired), refused by the object store (store), or another failure (error); "
+            "those its reader dropped are in hlsd_reader_dropped_total", ["reason"],
+            registry=self.registry)
+        self.reader_drops = Counter(
+            "hlsd_reader_dropped_total",
+            "Items a bounded reader dropped because its consumer fell behind (the "
+            "producer never waits): segments for websocket spectators, relays to other "
+            "nodes and recordings; stream events for the announcer, the auto-recorder "
+            "and the recorder", ["consumer"], registry=self.registry)
         self.live_lost = Counter(
             "hlsd_live_lost_segments_total",
             "Pushed segments the live stream went on without: named by a playlist but not "
@@ -79,9 +88,6 @@ class Metrics:
         self.ws_fragments = Counter(
             "hlsd_ws_fragments_total", "Fragments received from publishers (in) and sent "
             "to spectators (out)", ["direction"], registry=self.registry)
-        self.ws_skipped = Counter(
-            "hlsd_ws_skipped_fragments_total",
-            "Fragments a slow spectator skipped to catch up with live", registry=self.registry)
         self.ws_slow_disconnects = Counter(
             "hlsd_ws_slow_disconnects_total",
             "Spectators disconnected for falling behind", registry=self.registry)
@@ -94,6 +100,10 @@ class Metrics:
         self.ws_refused = Counter(
             "hlsd_ws_errors_total", "Websocket sessions ended by an error, by code",
             ["code"], registry=self.registry)
+
+    def reader_dropped(self, consumer: str, count: int) -> None:
+        """`StreamHub`'s drop counter: `count` items a reader of `consumer` kind lost."""
+        self.reader_drops.labels(consumer).inc(count)
 
     def watch_caches(self, caches: Iterable[CacheFigures],
                      budgets: Iterable[DiskBudget] = ()) -> None:

@@ -42,7 +42,7 @@ def stream_json(stream: Stream) -> dict[str, Any]:
         "name": stream.name, "state": stream.state.value,
         "publisher": "relay" if stream.publisher.startswith(RELAY_PUBLISHER) else
         "websocket" if stream.publisher.startswith(WS_PUBLISHER) else "http",
-        "spectators": stream.readers,
+        "spectators": stream.spectators,
         "playlist": f"/live/{quote(stream.name, safe='')}/index.m3u8",
         "variants": [{"name": name, "segments": len(r.segments),
                       "media_sequence": r.media_sequence,

@@ -19,9 +19,7 @@ from hlsd.channels.channel import Channel, Unknown, air_tick
 from hlsd.channels.playout import Playout
 from hlsd.channels.timeline import Slot
 from hlsd.infra.logs import clip
-from hlsd.streams import Stream, StreamHub, StreamState
-from hlsd.streams.hub import StreamBusy
-from hlsd.streams.rendition import RenditionInfo
+from hlsd.streams import Producer, RenditionInfo, Stream, StreamBusy, StreamHub, StreamState
 
 __all__ = ["CHANNEL_PUBLISHER", "ChannelFeeds"]
 
@@ -53,8 +51,9 @@ class ChannelFeeds:
         channel = await self._playout.channel(name)
         if channel is None:
             return None
+        producer = self._hub.producer(name, f"{CHANNEL_PUBLISHER}{name}")
         try:
-            stream = self._hub.publish(name, f"{CHANNEL_PUBLISHER}{name}")
+            producer.publish()
         except StreamBusy:
             return None
         now = self._playout.now_us()
@@ -62,19 +61,21 @@ class ChannelFeeds:
         last = -1
         if window is not None:
             primed = window.slots[-_PRIMED:]
-            await self._append(stream, channel, primed)
+            await self._append(producer, channel, primed)
             last = primed[-1].msn if primed else -1
         task = self._feeds.get(name)
         if task is None or task.done():
-            self._feeds[name] = asyncio.create_task(self._run(name, stream, last),
+            self._feeds[name] = asyncio.create_task(self._run(name, producer, last),
                                                     name=f"hlsd-channel-feed-{name}")
-        return stream
+        return producer.stream
 
-    async def _run(self, name: str, stream: Stream, last: int) -> None:
+    async def _run(self, name: str, producer: Producer, last: int) -> None:
         idle_since: float | None = None
         loop = asyncio.get_running_loop()
         try:
-            while stream.state is StreamState.LIVE:
+            while producer.holds:
+                stream = producer.stream
+                assert stream is not None
                 channel = await self._playout.channel(name)
                 if channel is None:
                     break  # deleted
@@ -85,7 +86,7 @@ class ChannelFeeds:
                 due = [channel.timeline.slot(m) for m in range(max(last + 1, airing.msn - _PRIMED),
                                                                airing.msn)]
                 if due:
-                    await self._append(stream, channel, due)
+                    await self._append(producer, channel, due)
                     last = due[-1].msn
                 if self._wanted(stream):
                     idle_since = None
@@ -99,11 +100,11 @@ class ChannelFeeds:
         except Exception:
             log.exception("channel feed %r failed", clip(name))
         finally:
-            if stream.state is StreamState.LIVE:
-                stream.end()
+            producer.end()  # if it is still the channel's
             log.info("channel feed %r: stopped", clip(name))
 
-    async def _append(self, stream: Stream, channel: Channel, slots: Sequence[Slot]) -> None:
+    async def _append(self, producer: Producer, channel: Channel,
+                      slots: Sequence[Slot]) -> None:
         now = self._playout.now_us()
         for slot in slots:
             tick = air_tick(slot.start_us - slot.offset_us)
@@ -114,17 +115,20 @@ class ChannelFeeds:
                     continue  # gone from availability while we were busy
                 data = await self._playout.segment(
                     channel.cache_key(variant, slot.clip.key, tick, slot.index), part)
-                rendition = stream.rendition(str(variant))
-                rendition.info = RenditionInfo(
+                if not producer.holds:
+                    return  # ended, or taken over, while the segment was read
+                producer.describe(str(variant), RenditionInfo(
                     bandwidth=rung.bandwidth, average_bandwidth=rung.average_bandwidth,
                     codecs=rung.codecs, resolution=rung.resolution,
-                    frame_rate=rung.frame_rate)
-                rendition.append(
-                    duration=slot.duration_us / 1_000_000, data=data, extension="ts",
-                    program_date_time=_EPOCH + timedelta(microseconds=slot.start_us),
-                    target_hint=channel.spec.target_duration,
-                    discontinuity=slot.discontinuity)
-            stream.touch()
+                    frame_rate=rung.frame_rate))
+                if producer.append(
+                        str(variant), duration=slot.duration_us / 1_000_000, data=data,
+                        program_date_time=_EPOCH + timedelta(microseconds=slot.start_us),
+                        target_hint=channel.spec.target_duration,
+                        discontinuity=slot.discontinuity) is None:
+                    log.warning("channel feed %r: a segment longer than the channel's "
+                                "target duration was left out", clip(channel.spec.name))
+            producer.touch()
 
     async def close(self) -> None:
         for task in self._feeds.values():

@@ -20,8 +20,15 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from hlsd.infra.logs import clip
-from hlsd.streams import Segment, Stream, StreamHub, StreamState
-from hlsd.streams.rendition import LiveRendition
+from hlsd.streams import (
+    ConsumerKind,
+    HubEvent,
+    HubEventKind,
+    Reader,
+    Stream,
+    StreamHub,
+    StreamState,
+)
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +90,8 @@ class RedisRegistry:
 class Announcer:
     """Keeps the registry true to the streams this node publishes (not the ones it
     relays): announced at their first segment, refreshed every interval, withdrawn
-    when they end."""
+    when they end. It hears of segments through a hub reader (`StreamHub.watch`), and
+    after losing some events looks at every stream of the hub instead."""
 
     def __init__(self, *, hub: StreamHub, registry: Registry, url: str,
                  refresh: float) -> None:
@@ -94,15 +102,30 @@ class Announcer:
         self._announced: set[str] = set()
         self._pending: set[asyncio.Task[None]] = set()
         self._last_refresh = 0.0
-        hub.add_listener(self._offer)
 
-    def _offer(self, stream: Stream, rendition: LiveRendition, segment: Segment) -> None:
-        if stream.name in self._announced or stream.publisher.startswith(RELAY_PUBLISHER):
+    def _offer(self, stream: Stream) -> None:
+        """`stream` has a segment: announce it, unless it is already, relayed, or no
+        longer the live stream of that name."""
+        if stream.name in self._announced or stream.publisher.startswith(RELAY_PUBLISHER) \
+                or stream.state is not StreamState.LIVE or self._hub.get(stream.name) is not stream:
             return
         self._announced.add(stream.name)
         task = asyncio.create_task(self._call(self._registry.announce, stream.name))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
+
+    def _offer_all(self) -> None:
+        """Every stream on air (at the start, and after events were lost)."""
+        for stream in self._hub:
+            if any(r.segments for r in stream.renditions.values()):
+                self._offer(stream)
+
+    async def _follow(self, events: Reader[HubEvent]) -> None:
+        while True:
+            event, lost = await events.next_with_loss()
+            if lost:
+                self._offer_all()
+            self._offer(event.stream)
 
     async def _call(self, action: Callable[[str, str], Awaitable[None]], stream: str) -> None:
         try:
@@ -112,13 +135,21 @@ class Announcer:
                         exc)
 
     async def run(self) -> None:
-        """Refresh what is published; withdraw what ended. Runs until cancelled."""
-        while True:
-            await asyncio.sleep(min(self._refresh, 1.0))
-            await self.sweep()
-            if self._due():
-                for name in list(self._announced):
-                    await self._call(self._registry.announce, name)
+        """Announce streams as they get segments, refresh what is published, withdraw
+        what ended. Runs until cancelled."""
+        events = self._hub.watch(ConsumerKind.ANNOUNCER, events=(HubEventKind.COMMITTED,))
+        follow = asyncio.create_task(self._follow(events), name="hlsd-registry-follow")
+        try:
+            self._offer_all()
+            while True:
+                await asyncio.sleep(min(self._refresh, 1.0))
+                await self.sweep()
+                if self._due():
+                    for name in list(self._announced):
+                        await self._call(self._registry.announce, name)
+        finally:
+            follow.cancel()
+            self._hub.unwatch(events)
 
     def _due(self) -> bool:
         now = asyncio.get_running_loop().time()

@@ -24,7 +24,6 @@ from websockets.exceptions import InvalidHandshake, WebSocketException
 
 from hlsd.auth import jwt as cdn_jwt
 from hlsd.cluster.registry import RELAY_PUBLISHER, Registry
-from hlsd.db.timestamps import utcnow
 from hlsd.infra.logs import clip
 from hlsd.metrics import Metrics
 from hlsd.streams import Stream, StreamBusy, StreamHub, StreamState
@@ -111,11 +110,10 @@ class _Relay:
     def __init__(self, owner: Relays, stream_id: str, via: tuple[str, ...]) -> None:
         self._owner = owner
         self._config = owner._config
-        self._hub = owner._hub
         self.stream_id = stream_id
         self._via = (*via, self._config.node_id)
         self._ready = asyncio.Event()
-        self._stream: Stream | None = None
+        self._producer = owner._hub.producer(stream_id, f"{RELAY_PUBLISHER}{stream_id}")
         self._task: asyncio.Task[None] | None = None
         self._last_fragment = 0.0
         self._recent: OrderedDict[tuple[int, bytes, bytes], None] = OrderedDict()
@@ -127,7 +125,7 @@ class _Relay:
     async def ready(self, timeout: float) -> Stream | None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._ready.wait(), timeout)
-        stream = self._stream
+        stream = self._producer.stream
         return stream if stream is not None and stream.state is StreamState.LIVE else None
 
     async def stop(self) -> None:
@@ -143,7 +141,7 @@ class _Relay:
             while True:
                 source = await self._owner._source(self.stream_id)
                 if source is None:
-                    if self._stream is None or self._given_up(loop.time()):
+                    if self._producer.stream is None or self._given_up(loop.time()):
                         return
                 else:
                     url, only_source = source
@@ -158,7 +156,7 @@ class _Relay:
                     except _NotThere:
                         # Nobody has it: spectators get OK, CLOSE. Or a restarted upstream
                         # whose publisher is not back yet: keep looking for a while.
-                        if self._stream is None or self._given_up(loop.time()):
+                        if self._producer.stream is None or self._given_up(loop.time()):
                             log.info("relay of %r: no node has it", clip(self.stream_id))
                             return
                     except (OSError, TimeoutError, WebSocketException) as exc:
@@ -171,30 +169,25 @@ class _Relay:
                             # nobody else is sent there for the rest of its TTL.
                             with contextlib.suppress(Exception):
                                 await self._owner._registry.withdraw(self.stream_id, url)
-                        if self._stream is None and failures + 1 >= _FIRST_ATTEMPTS:
+                        if self._producer.stream is None and failures + 1 >= _FIRST_ATTEMPTS:
                             return
-                        if self._stream is not None and self._given_up(loop.time()):
+                        if self._producer.stream is not None and self._given_up(loop.time()):
                             return
-                    if self._stream is not None:
-                        self._stream.rendition("").mark_discontinuity()
+                    self._producer.discontinuity("")
                     if self._last_fragment >= attempt:
                         failures = 0  # it worked for a while: back off from the start
                 failures += 1
-                stream = self._stream
-                if stream is not None and stream.state is StreamState.LIVE:
+                if self._producer.holds:
                     # Spectators are waiting: keep the stream from being swept as idle
                     # while the upstream comes back, and look again soon.
-                    stream.touch()
+                    self._producer.touch()
                     await asyncio.sleep(min(_WATCHED_BACKOFF, 0.25 * 2 ** failures))
                 else:
                     await asyncio.sleep(min(_MAX_BACKOFF, 0.25 * 2 ** failures))
         finally:
             self.finished = True
             self._ready.set()
-            stream = self._stream
-            if stream is not None and stream.state is StreamState.LIVE \
-                    and stream.publisher.startswith(RELAY_PUBLISHER):
-                stream.end()
+            self._producer.end()  # if it is still the relay's
 
     def _given_up(self, now: float) -> bool:
         """Whether the upstream has sent nothing for `_REAPPEAR` seconds."""
@@ -235,7 +228,7 @@ class _Relay:
                 raw = await asyncio.wait_for(ws.recv(), min(idle, self._config.inactivity))
             except TimeoutError:
                 raw = None
-            stream = self._stream
+            stream = self._producer.stream
             if stream is not None:
                 # Nobody here for twice the inactivity period: close.
                 if stream.readers:
@@ -274,8 +267,8 @@ class _Relay:
                 self._recent[key] = None
                 while len(self._recent) > _RECENT:
                     self._recent.popitem(last=False)
-                rendition = self._publish().rendition("")
-                if rendition.append_fragment(duration, data, utcnow()) is None:
+                self._publish()
+                if self._producer.append("", duration=duration, data=data) is None:
                     self._owner._metrics.live_lost.labels("too_long").inc()
                     continue
                 self._owner._metrics.ws_fragments.labels("relayed").inc()
@@ -283,13 +276,11 @@ class _Relay:
                 self._last_fragment = loop.time()
                 self._ready.set()
 
-    def _publish(self) -> Stream:
-        stream = self._stream
-        if stream is None or stream.state is not StreamState.LIVE:
+    def _publish(self) -> None:
+        """The relayed stream claimed (again, once it ended), and kept from idling."""
+        if not self._producer.holds:
             try:
-                stream = self._hub.publish(self.stream_id, f"{RELAY_PUBLISHER}{self.stream_id}")
+                self._producer.publish()
             except StreamBusy as exc:
                 raise _Gone(str(exc)) from None
-            self._stream = stream
-        stream.touch()
-        return stream
+        self._producer.touch()

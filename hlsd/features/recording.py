@@ -37,9 +37,8 @@ def build(common: Common, *, hub: StreamHub, feeds: ChannelFeeds, cors: Cors) ->
                             prefetch=rec.prefetch)
     recorder = Recorder(hub=hub, sessions=sessions, store=common.store,
                         metrics=common.metrics, reach_back=rec.reach_back,
-                        queue_segments=rec.queue_segments, store_attempts=rec.store_attempts)
-    recorder.committed = replays.changed
-    recorder.on_demand = feeds.find
+                        queue_segments=rec.queue_segments, store_attempts=rec.store_attempts,
+                        on_commit=replays.changed, on_demand=feeds.find)
     auto = AutoRecorder(recorder=recorder, hub=hub, sessions=sessions, patterns=rec.auto)
     exporter = Exporter(catalog=replays, temp_dir=settings.temp_dir,
                         executor=common.executor, max_bytes=rec.max_export_bytes)

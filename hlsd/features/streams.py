@@ -27,7 +27,8 @@ def build(common: Common) -> Streams:
                     retention=lv.retention, max_streams=lv.max_streams,
                     spill=SpillDir(settings.data_dir / "spill"),
                     memory_per_variant=lv.memory_per_variant,
-                    keep_for=settings.recording.reach_back)
+                    keep_for=settings.recording.reach_back,
+                    on_drop=common.metrics.reader_dropped)
     return Streams(hub=hub, feature=Feature(
         name="streams",
         routers=[streams_api.router(signer=common.signer, hub=hub,

@@ -28,7 +28,6 @@ import posixpath
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from hlsd.hls import MasterPlaylist, MediaPlaylist, PlaylistError, parse_master, parse_media
 from hlsd.hls.rules import is_master_playlist
@@ -46,8 +45,7 @@ from hlsd.ingest.push_state import (
     Seen,
 )
 from hlsd.metrics import Metrics
-from hlsd.streams import RenditionInfo, StreamHub
-from hlsd.streams.stream import Stream
+from hlsd.streams import InitSegment, Producer, RenditionInfo, StreamHub
 
 __all__ = ["Accepted", "HttpPushIngest", "IngestError", "Publisher", "validate_path",
            "validate_stream_id"]
@@ -72,8 +70,7 @@ class HttpPushIngest:
                  max_streams_per_key: int | None = None, wait_durations: float = 3.0,
                  max_awaited: int = 10, pending_ttl: float = 60.0,
                  metrics: Metrics | None = None,
-                 clock: Callable[[], float] = time.monotonic,
-                 wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], float] = time.monotonic) -> None:
         """`wait_durations`: target durations a named segment is awaited; `max_awaited`:
         segments of a variant that may queue behind a missing one."""
         self._hub = hub
@@ -86,7 +83,6 @@ class HttpPushIngest:
         self._pending_ttl = pending_ttl
         self._metrics = metrics
         self._clock = clock
-        self._wall = wall_clock
 
     # -- uploads ----------------------------------------------------------------------
 
@@ -125,10 +121,9 @@ class HttpPushIngest:
         feed.pending.add(path, body, now)
         committed = 0
         if next_in_line:
-            stream = self._hub.get(stream_id)
             for name, folder in list(feed.folders.items()):
                 if folder.next_wants(path):
-                    committed += self._drain(stream, stream_id, feed, name, folder)
+                    committed += self._drain(stream_id, feed, name, folder)
         return Accepted(committed=committed)
 
     def delete(self, stream_id: str, path: str) -> None:
@@ -163,15 +158,14 @@ class HttpPushIngest:
             feed = self._feed(stream_id, publisher)
             if feed.key != publisher.key:
                 self._quota.claim(stream_id, publisher.key)  # refused: at its limit
+        producer = self._publish(stream_id, feed, publisher)
+        self._owned_by(stream_id, feed, publisher)
         if master is not None:
-            self._master(stream_id, path, master, publisher)
-            self._owned_by(stream_id, feed, publisher)
+            self._master(producer, path, master)
             return Accepted()
         assert playlist is not None
-        stream = self._hub.publish(stream_id, publisher.identity)
-        self._owned_by(stream_id, feed, publisher)
-        accepted = self._commit(stream, feed, path, playlist, publisher)
-        stream.touch()
+        accepted = self._commit(producer, feed, path, playlist)
+        producer.touch()
         variant = feed.folders.get(folder)
         if variant is not None and len(variant.never_arrived) == NEVER_ARRIVED:
             # Taken, but the publisher must hear that its segments go somewhere else.
@@ -198,49 +192,54 @@ class HttpPushIngest:
         return [seg.uri for n, seg in enumerate(playlist.segments)
                 if first + n > folder.last or self._resolve(name, seg.uri) in missing]
 
-    def _master(self, stream_id: str, path: str, master: MasterPlaylist,
-                publisher: Publisher) -> None:
-        stream = self._hub.publish(stream_id, publisher.identity)
+    def _publish(self, stream_id: str, feed: Feed, publisher: Publisher) -> Producer:
+        """The stream claimed for `publisher` (the hub's publish policy), with every
+        playlist: a stream that ended (it went quiet) resumes."""
+        producer = self._hub.producer(stream_id, publisher.identity)
+        producer.publish()
+        feed.producer = producer
+        return producer
+
+    @staticmethod
+    def _master(producer: Producer, path: str, master: MasterPlaylist) -> None:
         base = posixpath.dirname(path)
         for variant in master.variants:
             folder = posixpath.dirname(posixpath.normpath(posixpath.join(base, variant.uri)))
             validate_path(folder or "x")
-            stream.rendition(folder).info = RenditionInfo(
+            producer.describe(folder, RenditionInfo(
                 bandwidth=variant.bandwidth, average_bandwidth=variant.average_bandwidth,
                 codecs=variant.codecs, resolution=variant.resolution,
-                frame_rate=variant.frame_rate)
+                frame_rate=variant.frame_rate))
 
-    def _commit(self, stream: Stream, feed: Feed, path: str, playlist: MediaPlaylist,
-                publisher: Publisher) -> Accepted:
-        if feed.session != stream.session:
+    def _commit(self, producer: Producer, feed: Feed, path: str,
+                playlist: MediaPlaylist) -> Accepted:
+        if feed.session != producer.session:
             # The hub began a new session (a takeover, or a return after the end): what
             # was awaited of the last one will not come.
-            self._flush(stream, feed)
-            feed.session = stream.session
+            self._flush(feed)
+            feed.session = producer.session
         name = posixpath.dirname(path)
         folder = feed.folder(name)
-        rendition = stream.rendition(name)
+        producer.describe(name)
         segments = playlist.segments
         first = playlist.media_sequence
         newest = first + len(segments) - 1
         if self._late_copy(feed, folder, name, playlist):
             # A late copy of an older playlist (ffmpeg's uploads overlap): nothing new.
             folder.end = folder.end or playlist.endlist
-            return Accepted(committed=self._drain(stream, stream.name, feed, name, folder),
+            return Accepted(committed=self._drain(producer.name, feed, name, folder),
                             awaited=tuple(n.uri for n in folder.awaited))
         if segments and newest < folder.last:
             # The numbering went back: a new publishing session, a restart or a second
             # publisher. The publish policy decides; if it goes on, after a break.
-            self._flush(stream, feed)
-            self._hub.restart(stream, publisher.identity)
-            feed.session = stream.session
+            self._flush(feed)
+            producer.restart()
+            feed.session = producer.session
             for each in feed.folders.values():
                 each.reset()
-            rendition.mark_discontinuity()
+            producer.discontinuity(name)
         if newest > folder.last:
-            folder.end = False
-            if rendition.ended:
-                rendition.resume(stream.session)  # it said ENDLIST, and then went on
+            folder.end = False  # a variant that said ENDLIST goes on (`append` reopens it)
         start = 0
         if not folder.started and segments:
             # Joining: from the oldest segment already uploaded, else the newest only
@@ -277,7 +276,7 @@ class HttpPushIngest:
                 early=early))
             folder.last = sequence
         folder.end = folder.end or playlist.endlist
-        committed = self._drain(stream, stream.name, feed, name, folder)
+        committed = self._drain(producer.name, feed, name, folder)
         return Accepted(committed=committed, awaited=tuple(n.uri for n in folder.awaited))
 
     def _late_copy(self, feed: Feed, folder: Folder, name: str,
@@ -300,12 +299,12 @@ class HttpPushIngest:
 
     # -- committing what has arrived, in order -----------------------------------------
 
-    def _drain(self, stream: Stream | None, stream_id: str, feed: Feed, name: str,
-               folder: Folder, *, force: bool = False) -> int:
+    def _drain(self, stream_id: str, feed: Feed, name: str, folder: Folder, *,
+               force: bool = False) -> int:
         """Commit the awaited segments that have arrived, in sequence order, up to the
         first still missing; give that one up if it is overdue (or `force`)."""
-        rendition = stream.renditions.get(name) if stream is not None else None
-        gone = rendition is None or rendition.ended
+        producer = feed.producer
+        gone = producer is None or not producer.holds
         now = self._clock()
         committed = 0
         lost: dict[Lost, list[str]] = {}
@@ -314,23 +313,22 @@ class HttpPushIngest:
             upload = feed.pending.files.get(head.path)
             init = self._init(feed, folder, head)
             if upload is not None and init is not _MISSING and not gone:
-                assert rendition is not None
+                assert producer is not None
                 folder.awaited.popleft()
                 feed.pending.forget(head.path)
-                if not rendition.fits(head.duration):
-                    lost.setdefault(Lost.TOO_LONG, []).append(head.path)
-                    rendition.mark_discontinuity()
-                    continue
+                section = None
                 if head.init_path is not None and isinstance(init, bytes):
-                    if feed.pending.forget(head.init_path) is not None:
-                        folder.keep_init(head.init_path, init)
-                    rendition.set_init(posixpath.basename(head.init_path), init)
-                rendition.append(
-                    duration=head.duration, data=upload.data,
-                    program_date_time=head.program_date_time
-                    or rendition.air_time(head.duration, self._wall()),
-                    extension=head.extension, target_hint=head.target_hint,
-                    discontinuity=head.discontinuity)
+                    section = InitSegment(name=posixpath.basename(head.init_path), data=init)
+                if producer.append(
+                        name, duration=head.duration, data=upload.data,
+                        program_date_time=head.program_date_time, extension=head.extension,
+                        target_hint=head.target_hint, discontinuity=head.discontinuity,
+                        init=section) is None:
+                    lost.setdefault(Lost.TOO_LONG, []).append(head.path)
+                    continue
+                if section is not None and head.init_path is not None \
+                        and feed.pending.forget(head.init_path) is not None:
+                    folder.keep_init(head.init_path, section.data)
                 if head.early and self._metrics is not None:
                     self._metrics.live_reordered.inc()
                 folder.never_arrived.clear()
@@ -348,15 +346,13 @@ class HttpPushIngest:
                 reason = Lost.NOT_UPLOADED
                 folder.never_arrived.append(head.uri)
             lost.setdefault(reason, []).append(head.path)
-            if rendition is not None:
-                rendition.mark_discontinuity()
+            if producer is not None:
+                producer.discontinuity(name)
         for reason, paths in lost.items():
             self._lost(stream_id, reason, paths)
-        if not folder.awaited and folder.end and rendition is not None:
+        if not folder.awaited and folder.end and producer is not None:
             folder.end = False
-            rendition.end()  # the publisher said ENDLIST, and everything named is in
-        if committed and stream is not None:
-            stream.touch()
+            producer.end(name)  # the publisher said ENDLIST, and everything named is in
         return committed
 
     @staticmethod
@@ -370,12 +366,11 @@ class HttpPushIngest:
             return upload.data
         return folder.inits.get(head.init_path, _MISSING)
 
-    def _flush(self, stream: Stream | None, feed: Feed) -> None:
+    def _flush(self, feed: Feed) -> None:
         """Commit what has arrived of every awaited segment and give up the rest."""
         for name, folder in list(feed.folders.items()):
-            if folder.awaited:
-                self._drain(stream, stream.name if stream else "", feed, name, folder,
-                            force=True)
+            if folder.awaited and feed.producer is not None:
+                self._drain(feed.producer.name, feed, name, folder, force=True)
 
     # -- bounds -----------------------------------------------------------------------
 
@@ -409,7 +404,7 @@ class HttpPushIngest:
             stream = self._hub.get(stream_id)
             for name, folder in list(feed.folders.items()):
                 if folder.awaited or (folder.end and stream is not None):
-                    self._drain(stream, stream_id, feed, name, folder)
+                    self._drain(stream_id, feed, name, folder)
             if stream is None and not feed.pending.files:
                 del self._feeds[stream_id]
                 self._quota.release(stream_id, feed.key)

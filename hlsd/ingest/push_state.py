@@ -13,6 +13,8 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from hlsd.streams import Producer
+
 NEVER_ARRIVED = 3
 """Segments given up in a row, never uploaded, after which playlists are refused with
 the reason (the publisher is told its segments go somewhere else)."""
@@ -178,6 +180,9 @@ class Feed:
     folders: dict[str, Folder] = field(default_factory=dict)
     session: str | None = None
     """The hub session the folders' state belongs to."""
+    producer: Producer | None = None
+    """The handle of the publisher that published the stream last: what arrives is
+    committed through it."""
 
     def folder(self, name: str) -> Folder:
         folder = self.folders.get(name)

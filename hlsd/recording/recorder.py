@@ -1,12 +1,17 @@
 """The recorder: live segments of the hub into the object store, indexed in the database.
 
-It listens to the hub (`StreamHub.add_listener`). Each active recording is a reader with
-its own bounded queue and writer task, so a slow store delays only that recording and
-never the publisher: a full queue drops the segment, counts it, and marks the next one
-as a discontinuity. A segment is durable before it is visible: its bytes are written
-whole to the store (atomic put), and only then is its row committed to the database,
-which is what replay reads. A crash therefore leaves the committed part playable, at
-worst with unreferenced objects that `delete` removes with their prefix.
+Each active recording reads its stream through its own bounded `Reader` (attached
+`through_end`, so a publisher that comes back carries on into it) and has its own writer
+task, so a slow store delays only that recording and never the publisher: a full reader
+drops the segment (counted in ``hlsd_reader_dropped_total{consumer="recorder"}``), and
+the next one of its variant is marked a discontinuity. The recorder watches the hub's
+events (`StreamHub.watch`) for streams it records that are published after the recording
+started (or after a restart, or again after the hub forgot them), attaching to each and
+catching up on what it committed meanwhile from the segments it still holds: the same
+reach-back a start in the past uses. A segment is durable before it is visible: its
+bytes are written whole to the store (atomic put), and only then is its row committed
+to the database, which is what replay reads. A crash therefore leaves the committed part
+playable, at worst with unreferenced objects that `delete` removes with their prefix.
 """
 
 from __future__ import annotations
@@ -27,14 +32,23 @@ from hlsd.infra.logs import clip
 from hlsd.metrics import Metrics
 from hlsd.recording._track import Track
 from hlsd.storage import ObjectStore, StorageError
-from hlsd.streams import Segment, Stream, StreamHub, StreamState
-from hlsd.streams.rendition import LiveRendition, RenditionInfo
+from hlsd.streams import (
+    Committed,
+    ConsumerKind,
+    HubEvent,
+    HubEventKind,
+    Overflow,
+    Reader,
+    ReaderClosed,
+    Segment,
+    Stream,
+    StreamHub,
+    StreamState,
+)
 from hlsd.streams.segment import media_type
 
 log = logging.getLogger(__name__)
 
-_STOP = None
-"""Sentinel on a recording's queue: write what came before, then end the writer."""
 _RETRY_DELAY = 0.5
 _DRAIN_TIMEOUT = 30.0
 _MAX_TAIL = 15.0
@@ -54,26 +68,18 @@ class RecordingError(Exception):
         self.status = status
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class _Job:
-    variant: str
-    rendition: LiveRendition
-    info: RenditionInfo
-    segment: Segment
-
-
 @dataclass(kw_only=True)
 class _Active:
-    """A recording under way: the segments it still has to store, and its writer."""
+    """A recording under way: the reader of its stream, and its writer."""
 
     recording: Recording
-    queue: asyncio.Queue[_Job | None]
+    reader: Reader[Committed]
     tracks: dict[str, Track] = field(default_factory=dict)
     task: asyncio.Task[None] | None = None
+    stream: Stream | None = None
+    """The hub stream `reader` is attached to."""
     end: datetime | None = None
     """Set by a stop: segments that begin before it still belong to the recording."""
-    ended: set[str] = field(default_factory=set)
-    """Variants that have delivered a segment beginning at or after `end`."""
 
     def wants(self, segment: Segment) -> bool:
         """Whether the segment's air time overlaps the recording's start onwards, and
@@ -86,7 +92,13 @@ class _Active:
 class Recorder:
     def __init__(self, *, hub: StreamHub, sessions: Sessions, store: ObjectStore,
                  metrics: Metrics, reach_back: float, queue_segments: int,
-                 store_attempts: int, now: Callable[[], datetime] = utcnow) -> None:
+                 store_attempts: int, now: Callable[[], datetime] = utcnow,
+                 on_commit: Callable[[str], None] = lambda recording_id: None,
+                 on_demand: Callable[[str], Awaitable[Stream | None]] | None = None) -> None:
+        """`on_commit` is told the id of a recording each time one of its segments is
+        committed. `on_demand` is asked for a stream the hub does not have when a
+        recording of it starts (a channel is fed into the hub only while something reads
+        it; another node's stream is relayed)."""
         self._hub = hub
         self._sessions = sessions
         self._store = store
@@ -97,18 +109,24 @@ class Recorder:
         self._now = now
         self._active: dict[str, _Active] = {}
         self._by_stream: dict[str, list[_Active]] = {}
-        self.committed: Callable[[str], None] = lambda recording_id: None
-        """Told the id of a recording each time one of its segments is committed."""
-        self.on_demand: Callable[[str], Awaitable[Stream | None]] | None = None
-        """Asked for a stream the hub does not have when a recording of it starts (a
-        channel is fed into the hub only while something reads it)."""
+        self._watching: asyncio.Task[None] | None = None
+        self._on_commit = on_commit
+        self._on_demand = on_demand
 
     # -- lifecycle ---------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Listen to the hub and carry on with the recordings a previous run left active."""
-        self._hub.add_listener(self._offer)
+        """Watch the hub and carry on with the recordings a previous run left active
+        (once, however often it is run: a start-up step may be run again)."""
+        if self._watching is None:
+            events = self._hub.watch(ConsumerKind.RECORDER, events=(HubEventKind.PUBLISHED,))
+            self._watching = asyncio.create_task(self._watch(events),
+                                                 name="hlsd-recorder-watch")
+            for active in list(self._active.values()):  # started before the watch
+                self._attach(active)
         for recording in await repo.list_active_recordings(self._sessions):
+            if recording.id in self._active:
+                continue
             tracks = await self._saved_tracks(recording.id)
             self._activate(recording, tracks)
             log.info("recording %s of %r: carried on after a restart", recording.id,
@@ -117,9 +135,15 @@ class Recorder:
     async def close(self) -> None:
         """Store what is queued (within a deadline); recordings stay active for the next
         run."""
-        await asyncio.gather(*(self._drain(active) for active in list(self._active.values())))
-        self._active.clear()
-        self._by_stream.clear()
+        if self._watching is not None:
+            self._watching.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watching
+            self._watching = None
+        actives = list(self._active.values())
+        for active in actives:
+            self._deactivate(active)
+        await asyncio.gather(*(self._drain(active) for active in actives))
 
     # -- the API's verbs ---------------------------------------------------------------
 
@@ -145,14 +169,9 @@ class Recorder:
             source_id=source_id, alias=alias, description=description, start_ts=start,
             recording_id=recording_id)
         live = self._hub.get(stream)
-        if (live is None or live.state is not StreamState.LIVE) and self.on_demand is not None:
-            live = await self.on_demand(stream)
-        active = self._activate(recording, {})
-        if live is not None:
-            # Without yielding to the loop, so no live segment can come between these.
-            for rendition in list(live.renditions.values()):
-                for segment in rendition.history():
-                    self._offer_to(active, rendition, segment)
+        if (live is None or live.state is not StreamState.LIVE) and self._on_demand is not None:
+            await self._on_demand(stream)
+        self._activate(recording, {})  # reaching back into what the hub holds
         log.info("recording %s of %r: started at %s", recording.id, clip(stream),
                  start.isoformat())
         return recording
@@ -186,6 +205,7 @@ class Recorder:
         active = self._active.get(recording_id)
         if active is not None:
             self._deactivate(active)
+            active.reader.close()
             if active.task is not None:
                 active.task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -196,15 +216,16 @@ class Recorder:
         except StorageError:
             log.exception("recording %s: its objects under %r could not all be removed",
                           recording_id, recording.storage_prefix)
-        self.committed(recording_id)
+        self._on_commit(recording_id)
         return recording
 
     async def _await_tail(self, active: _Active) -> None:
-        """Wait until every variant of a live stream has sent a segment that begins at or
-        after the stop (or has ended), so the one on air when it came is kept; at most 1.5
-        target durations (and `_MAX_TAIL`)."""
+        """Wait until every variant of a live stream has committed a segment that begins
+        at or after the stop (or has ended), so the one on air when it came is kept; at
+        most 1.5 target durations (and `_MAX_TAIL`)."""
         stream = self._hub.get(active.recording.stream)
-        if stream is None or stream.state is not StreamState.LIVE:
+        end = active.end
+        if stream is None or stream.state is not StreamState.LIVE or end is None:
             return
         variants = [r for r in stream.renditions.values() if r.target_duration]
         if not variants:
@@ -213,53 +234,73 @@ class Recorder:
         longest = max(r.target_duration or 0 for r in variants)
         deadline = loop.time() + min(_MAX_TAIL, 1.5 * longest + 1)
         while loop.time() < deadline and not all(
-                r.ended or r.name in active.ended for r in variants):
+                r.ended or (r.segments and r.segments[-1].program_date_time >= end)
+                for r in variants):
             await asyncio.sleep(0.05)
 
     def is_recording(self, recording_id: str) -> bool:
         return recording_id in self._active
 
-    # -- feeding -----------------------------------------------------------------------
+    # -- reading -----------------------------------------------------------------------
 
-    def _offer(self, stream: Stream, rendition: LiveRendition, segment: Segment) -> None:
-        """The hub's listener: queue the segment for every recording of its stream."""
-        for active in self._by_stream.get(stream.name, ()):
-            if active.end is not None and segment.program_date_time >= active.end:
-                active.ended.add(rendition.name)
-            self._offer_to(active, rendition, segment)
-
-    def _offer_to(self, active: _Active, rendition: LiveRendition, segment: Segment) -> None:
-        if not active.wants(segment):
-            return
-        job = _Job(variant=rendition.name, rendition=rendition, info=rendition.info,
-                   segment=segment)
+    async def _watch(self, events: Reader[HubEvent]) -> None:
+        """Attach the recordings of each stream published from now on; after losing
+        events, every recording to the stream the hub has under its name."""
         try:
-            active.queue.put_nowait(job)
-        except asyncio.QueueFull:
-            self._lost(active, job, "queue_full")
+            while True:
+                event, lost = await events.next_with_loss()
+                if lost:
+                    for active in list(self._active.values()):
+                        self._attach(active)
+                for active in list(self._by_stream.get(event.stream.name, ())):
+                    self._attach(active)
+        finally:
+            self._hub.unwatch(events)
+
+    def _attach(self, active: _Active) -> None:
+        """Read the hub's stream of the recording's name, if it has one this recording
+        does not read yet; the segments it still holds that the recording wants are
+        read first (reach-back, or what came before this attach)."""
+        stream = self._hub.get(active.recording.stream)
+        if stream is None or stream is active.stream:
+            return
+        if active.stream is not None:
+            active.stream.remove_reader(active.reader)
+        # Without yielding to the loop, so no live segment can come between these.
+        stream.add_reader(active.reader, through_end=True)
+        active.stream = stream
+        for rendition in list(stream.renditions.values()):
+            for segment in rendition.history():
+                if active.wants(segment):
+                    active.reader.offer(Committed(rendition, segment))
 
     def _activate(self, recording: Recording, tracks: dict[str, Track]) -> _Active:
-        active = _Active(recording=recording, tracks=tracks,
-                         queue=asyncio.Queue(maxsize=self._queue_segments))
+        active = _Active(recording=recording, tracks=tracks, reader=self._hub.reader(
+            ConsumerKind.RECORDER, capacity=self._queue_segments, overflow=Overflow.DROP))
         active.task = asyncio.create_task(self._write_all(active),
                                           name=f"hlsd-recording-{recording.id}")
         self._active[recording.id] = active
         self._by_stream.setdefault(recording.stream, []).append(active)
+        self._attach(active)
         return active
 
     def _deactivate(self, active: _Active) -> None:
+        """No more segments for `active` (what its reader holds is still written)."""
         self._active.pop(active.recording.id, None)
         feeding = self._by_stream.get(active.recording.stream, [])
         if active in feeding:
             feeding.remove(active)
         if not feeding:
             self._by_stream.pop(active.recording.stream, None)
+        if active.stream is not None:
+            active.stream.remove_reader(active.reader)
+            active.stream = None
 
     async def _drain(self, active: _Active) -> None:
+        """Write what the reader holds, then end the writer (within a deadline)."""
+        active.reader.close()
         if active.task is None or active.task.done():
             return
-        # The sentinel waits behind what is queued; `put` may wait for room.
-        await active.queue.put(_STOP)
         try:
             await asyncio.wait_for(asyncio.shield(active.task), _DRAIN_TIMEOUT)
         except TimeoutError:
@@ -267,43 +308,59 @@ class Recorder:
                       active.recording.id, _DRAIN_TIMEOUT)
             active.task.cancel()
 
-    def _lost(self, active: _Active, job: _Job, reason: str) -> None:
-        """Count a segment the recording could not keep; `reason` is a fixed label
-        (``queue_full``, ``expired``, ``store``, ``error``)."""
-        self._metrics.recording_losses.labels(reason).inc()
-        track = active.tracks.get(job.variant)
+    def _lost(self, active: _Active, variant: str, what: str, reason: str) -> None:
+        """Segments of `variant` the recording could not keep: whatever comes next does
+        not follow on."""
+        track = active.tracks.get(variant)
         if track is not None:
             track.broken()
-        log.error("recording %s: segment %s of %r lost (%s)", active.recording.id,
-                  job.segment.name, active.recording.stream, reason)
+        log.error("recording %s: %s of %r lost (%s)", active.recording.id, what,
+                  active.recording.stream, reason)
 
     # -- writing -----------------------------------------------------------------------
 
     async def _write_all(self, active: _Active) -> None:
-        while (job := await active.queue.get()) is not _STOP:
+        while True:
+            try:
+                job, dropped = await active.reader.next_with_loss()
+            except ReaderClosed:
+                return
+            if dropped:
+                self._lost(active, job.rendition.name,
+                           f"{dropped} segment(s) before {job.segment.name}",
+                           "its queue was full: recording.queue_segments")
+            if not active.wants(job.segment):
+                continue
             try:
                 await self._write(active, job)
             except FileNotFoundError:
-                self._lost(active, job, "expired")
+                self._fail(active, job, "expired")
             except StorageError as exc:
                 log.error("recording %s: the store refused a segment: %s",
                           active.recording.id, exc)
-                self._lost(active, job, "store")
+                self._fail(active, job, "store")
             except Exception:  # a writer must outlive any one segment (a database outage)
                 log.exception("recording %s: storing a segment failed", active.recording.id)
-                self._lost(active, job, "error")
+                self._fail(active, job, "error")
 
-    async def _write(self, active: _Active, job: _Job) -> None:
+    def _fail(self, active: _Active, job: Committed, reason: str) -> None:
+        """Count a segment the recording could not store; `reason` is a fixed label
+        (``expired``, ``store``, ``error``)."""
+        self._metrics.recording_losses.labels(reason).inc()
+        self._lost(active, job.rendition.name, f"segment {job.segment.name}", reason)
+
+    async def _write(self, active: _Active, job: Committed) -> None:
         recording = active.recording
-        track = active.tracks.get(job.variant)
+        variant = job.rendition.name
+        track = active.tracks.get(variant)
         if track is None:
             track = Track(position=len(active.tracks))
-            info = job.info
+            info = job.rendition.info
             await repo.add_variant(
-                self._sessions, recording.id, name=job.variant, position=track.position,
+                self._sessions, recording.id, name=variant, position=track.position,
                 bandwidth=info.bandwidth, average_bandwidth=info.average_bandwidth,
                 codecs=info.codecs, resolution=info.resolution, frame_rate=info.frame_rate)
-            active.tracks[job.variant] = track  # only once its row exists
+            active.tracks[variant] = track  # only once its row exists
         segment = job.segment
         folder = f"{recording.storage_prefix}{track.position}/"
         init_key = None
@@ -320,12 +377,12 @@ class Recorder:
         key = f"{folder}{sequence}{extension}"
         await self._put(key, data, media_type(key, default="video/mp2t"))
         await repo.append_segment(
-            self._sessions, recording.id, variant=job.variant, sequence=sequence,
+            self._sessions, recording.id, variant=variant, sequence=sequence,
             duration=segment.duration, program_date_time=segment.program_date_time,
             object_key=key, size=len(data), discontinuity=discontinuity, init_key=init_key)
         track.advance(job.rendition, segment)
         self._metrics.recorded_segments.inc()
-        self.committed(recording.id)
+        self._on_commit(recording.id)
 
     async def _put(self, key: str, data: bytes, content_type: str) -> None:
         for attempt in range(1, self._attempts + 1):

@@ -2,22 +2,46 @@
 
 A `Stream` is a named set of `LiveRendition`s (variants); each holds a sliding window
 of `Segment`s and renders its live playlist once per change. The `StreamHub` owns the
-streams of this node and the publish policy.
+streams of this node and the publish policy. Ingest writes through a `Producer`
+(`StreamHub.producer`); every consumer reads through a bounded `Reader` (a stream's
+`Committed` segments, or the hub's `HubEvent`s).
 """
 
+from hlsd.streams.events import Committed, HubEvent, HubEventKind
 from hlsd.streams.hub import PublishPolicy, StreamBusy, StreamHub
 from hlsd.streams.names import InvalidStreamName, check_stream_name
+from hlsd.streams.producer import HubProducer, NotPublishing, Producer
+from hlsd.streams.reader import (
+    ConsumerKind,
+    Overflow,
+    Reader,
+    ReaderClosed,
+    SlowReaderPolicy,
+)
 from hlsd.streams.rendition import LiveRendition, RenditionInfo
-from hlsd.streams.segment import InitSegment, Segment
+from hlsd.streams.segment import InitSegment, OpenSegment, Part, Segment
 from hlsd.streams.stream import Stream, StreamState
 
 __all__ = [
+    "Committed",
+    "ConsumerKind",
+    "HubEvent",
+    "HubEventKind",
+    "HubProducer",
     "InitSegment",
     "InvalidStreamName",
     "LiveRendition",
+    "NotPublishing",
+    "OpenSegment",
+    "Overflow",
+    "Part",
+    "Producer",
     "PublishPolicy",
+    "Reader",
+    "ReaderClosed",
     "RenditionInfo",
     "Segment",
+    "SlowReaderPolicy",
     "Stream",
     "StreamBusy",
     "StreamHub",

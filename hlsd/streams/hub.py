@@ -1,4 +1,10 @@
-"""The streams of this node, and who may publish them."""
+"""The streams of this node, who may publish them, and who reads them.
+
+Ingest writes through a `Producer` (`producer`, then `publish`): the hub's policy
+decides who holds a stream. Consumers read through bounded `Reader`s: a stream's
+segments (`reader`, then `Stream.add_reader`), or the hub's events (`watch`), which
+tell hub-wide consumers of streams as they start, commit segments and end.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +12,22 @@ import enum
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
+from datetime import UTC, datetime
 
 from hlsd.infra.logs import clip
+from hlsd.streams.events import Committed, HubEvent, HubEventKind
 from hlsd.streams.names import check_stream_name
+from hlsd.streams.producer import HubProducer
+from hlsd.streams.reader import ConsumerKind, Overflow, Reader
 from hlsd.streams.spill import SpillDir
-from hlsd.streams.stream import SegmentListener, Stream, StreamState
+from hlsd.streams.stream import Stream, StreamState
 
 log = logging.getLogger(__name__)
+
+HUB_EVENTS = 1024
+"""Events a hub-wide consumer may fall behind by before it loses some (and catches up
+from the hub itself)."""
 
 
 class PublishPolicy(enum.StrEnum):
@@ -33,9 +47,14 @@ class StreamHub:
     def __init__(self, *, window: int, policy: PublishPolicy, idle_timeout: float,
                  retention: float, max_streams: int,
                  clock: Callable[[], float] = time.monotonic, spill: SpillDir | None = None,
-                 memory_per_variant: int | None = None, keep_for: float = 0.0) -> None:
+                 memory_per_variant: int | None = None, keep_for: float = 0.0,
+                 wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 on_drop: Callable[[ConsumerKind, int], None] = lambda kind, count: None,
+                 ) -> None:
         """`keep_for`: seconds a segment stays held after it is committed, at least (the
-        recorder's reach-back); its bytes spill to disk past `memory_per_variant`."""
+        recorder's reach-back); its bytes spill to disk past `memory_per_variant`.
+        `wall_clock` times segments that come without a time. `on_drop` counts what
+        every reader drops (``/metrics``)."""
         self._streams: dict[str, Stream] = {}
         self._window = window
         self._policy = policy
@@ -46,16 +65,46 @@ class StreamHub:
         self._spill = spill
         self._memory_per_variant = memory_per_variant
         self._keep_for = keep_for
-        self._listeners: tuple[SegmentListener, ...] = ()
+        self.wall_clock = wall_clock
+        self._on_drop = on_drop
+        self._watchers: dict[Reader[HubEvent], frozenset[HubEventKind]] = {}
 
-    def add_listener(self, listener: SegmentListener) -> None:
-        """Hear of every segment committed from now on, on streams to come as well
-        (once, however often it asks: a start-up step may be run again)."""
-        if listener in self._listeners:
-            return
-        self._listeners = (*self._listeners, listener)
-        for stream in self._streams.values():
-            stream.listen(self._listeners)
+    # -- producers ----------------------------------------------------------------------
+
+    def producer(self, name: str, publisher: str) -> HubProducer:
+        """A handle for `publisher` to write stream `name` through; it claims nothing
+        until `publish`."""
+        return HubProducer(self, name, publisher)
+
+    # -- readers ------------------------------------------------------------------------
+
+    def reader(self, kind: ConsumerKind, *, capacity: int,
+               overflow: Overflow) -> Reader[Committed]:
+        """A reader of segments for `Stream.add_reader`, its drops counted by variant
+        and in ``/metrics``."""
+        return Reader(kind=kind, capacity=capacity, overflow=overflow,
+                      key=_variant_of, on_drop=self._on_drop)
+
+    def watch(self, kind: ConsumerKind, *,
+              events: Collection[HubEventKind] = tuple(HubEventKind),
+              capacity: int = HUB_EVENTS) -> Reader[HubEvent]:
+        """A reader of the hub's events of the `events` kinds, from now on, for every
+        stream; a full one drops (`Overflow.DROP`): the next event carries the loss."""
+        reader: Reader[HubEvent] = Reader(kind=kind, capacity=capacity,
+                                          overflow=Overflow.DROP, on_drop=self._on_drop)
+        self._watchers[reader] = frozenset(events)
+        return reader
+
+    def unwatch(self, reader: Reader[HubEvent]) -> None:
+        self._watchers.pop(reader, None)
+        reader.close()
+
+    def _emit(self, event: HubEvent) -> None:
+        for reader, kinds in self._watchers.items():
+            if event.kind in kinds:
+                reader.offer(event)
+
+    # -- streams ------------------------------------------------------------------------
 
     def __iter__(self) -> Iterator[Stream]:
         return iter(list(self._streams.values()))
@@ -66,8 +115,9 @@ class StreamHub:
     def get(self, name: str) -> Stream | None:
         return self._streams.get(name)
 
-    def publish(self, name: str, publisher: str) -> Stream:
-        """The stream `publisher` may write to, created, resumed or taken over.
+    def claim(self, name: str, publisher: str) -> Stream:
+        """The stream `publisher` may write to, created, resumed or taken over (for
+        `HubProducer.publish`: ingest publishes through a producer).
         `InvalidStreamName` for a name no stream may have (`hlsd.streams.names`)."""
         stream = self._streams.get(name)
         if stream is None:
@@ -80,9 +130,10 @@ class StreamHub:
             stream = Stream(name, publisher=publisher, session=_session(), window=self._window,
                             clock=self._clock, spill=self._spill,
                             memory_per_variant=self._memory_per_variant,
-                            keep_for=self._keep_for, listeners=self._listeners)
+                            keep_for=self._keep_for, on_event=self._emit)
             self._streams[name] = stream
             log.info("stream %r: published", clip(name))
+            self._emit(HubEvent(HubEventKind.PUBLISHED, stream))
             return stream
         if stream.publisher == publisher:
             if stream.state is StreamState.ENDED:
@@ -92,7 +143,8 @@ class StreamHub:
 
     def restart(self, stream: Stream, publisher: str) -> Stream:
         """A new publishing session on `stream`: another publisher, or the same one
-        started over (its numbering went back). The policy decides while it is active."""
+        started over (its numbering went back; `HubProducer.restart`). The policy decides
+        while it is active."""
         active = (stream.state is StreamState.LIVE
                   and self._clock() - stream.last_activity < self._idle_timeout)
         if active and self._policy is PublishPolicy.REJECT:
@@ -115,6 +167,10 @@ class StreamHub:
                 del self._streams[name]
                 stream.close()
                 log.info("stream %r: removed", clip(name))
+
+
+def _variant_of(committed: Committed) -> str:
+    return committed.rendition.name
 
 
 def _session() -> str:

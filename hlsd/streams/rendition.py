@@ -7,6 +7,12 @@ The rules it keeps (RFC 8216 §6.2.2, rfc8216bis §6.2.2):
 - the window lasts at least three target durations;
 - a segment that left the window stays fetchable for its duration plus the playlist's;
 - no PLAYLIST-TYPE; ENDLIST only once the stream has ended.
+
+Segments come whole (`append`), or part by part (`append_part`, then `close_segment`):
+the open segment has its media sequence number, time and place from its first part on,
+and joins the window, the playlist and the readers only when it is closed, as a whole
+`Segment` (so the classic playlist is still rendered once per segment, not per part).
+Writers are producers' handles (`hlsd.streams.producer`); readers read.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from datetime import datetime, timedelta
 
 from hlsd.hls import InitSection, MediaPlaylist, MediaSegment, Rendered, render_media, rendered
 from hlsd.hls.values import rounded_seconds
-from hlsd.streams.segment import InitSegment, Segment
+from hlsd.streams.segment import InitSegment, OpenSegment, Part, Segment
 from hlsd.streams.spill import SpillDir
 
 _RESYNC = timedelta(seconds=10)
@@ -98,6 +104,7 @@ class LiveRendition:
         self._memory_limit = memory_limit
         self._keep_for = keep_for
         self._on_append = on_append
+        self._open: OpenSegment | None = None
         self.memory = 0
         """Bytes of segments held in memory (the rest has spilled to disk)."""
 
@@ -127,19 +134,6 @@ class LiveRendition:
         expected = last.program_date_time + timedelta(seconds=last.duration)
         return wall if wall - expected > _RESYNC else expected
 
-    def append_fragment(self, duration: float, data: bytes, now: datetime) -> Segment | None:
-        """A fragment from a producer that declares no target duration (a websocket PUSH,
-        a relay): timed as it arrives; the first fixes the target with headroom
-        (fragments follow the encoder's GOP, which varies). One that does not fit is not
-        taken (None; the caller counts it), and the stream goes on after a
-        discontinuity."""
-        if not self.fits(duration):
-            self._discontinuity_pending = True
-            return None
-        return self.append(duration=duration, data=data, extension="ts",
-                           program_date_time=self.air_time(duration, now),
-                           target_hint=math.ceil(duration * FRAGMENT_TARGET_HEADROOM))
-
     def fits(self, duration: float) -> bool:
         """Whether a segment of `duration` may join the window: within the target
         duration (rounded as RFC 8216 rounds it), which the first segment fixes."""
@@ -161,27 +155,83 @@ class LiveRendition:
             # first and count what they drop.
             raise SegmentTooLong(f"a segment of {duration:.3f} s is longer than the fixed "
                                  f"target duration of {self.target_duration} s")
+        if self._open is not None:
+            raise RuntimeError(f"rendition {self.name!r} has a segment open: close it first")
         if self.target_duration is None:
             hint = min(target_hint or 1, int(MAX_SEGMENT_DURATION))
             self.target_duration = max(hint, rounded_seconds(duration), 1)
-        last = self._segments[-1] if self._segments else None
-        if last is not None and program_date_time < last.program_date_time + _PDT_STEP:
-            # PROGRAM-DATE-TIME must advance (as written, to the millisecond); a publisher's
-            # clock that did not is mended (by a millisecond at least, after a segment of
-            # next to no duration).
-            program_date_time = last.program_date_time + max(
-                timedelta(seconds=last.duration), _PDT_STEP)
         segment = Segment(
             sequence=self._next_sequence,
             name=f"{self._session}-{self._next_sequence}.{extension}",
             duration=duration, size=len(data), data=data,
-            program_date_time=program_date_time,
-            discontinuity=(discontinuity or self._discontinuity_pending)
-            and bool(self._segments or self._retired),
+            program_date_time=self._advancing(program_date_time),
+            discontinuity=self._takes_discontinuity(discontinuity),
             init=self._init,
         )
         self._next_sequence += 1
+        self._commit(segment)
+        return segment
+
+    def append_part(self, *, duration: float, data: bytes, program_date_time: datetime,
+                    extension: str, independent: bool = False,
+                    target_duration: int | None = None) -> Part:
+        """One LL-HLS part of the open segment, opening one if none is (numbered,
+        timed at `program_date_time` and placed now). The rendition's first part must
+        give its `target_duration` (a segment's length is not known before it is
+        closed); a part that would make its segment longer is refused
+        (`SegmentTooLong`): the producer closes the segment before."""
+        if self.ended:
+            raise RenditionEnded(f"rendition {self.name!r} has ended")
+        if (problem := duration_problem(duration)) is not None:
+            raise ValueError(f"a part's duration {problem}")
+        if self.target_duration is None:
+            if target_duration is None:
+                raise ValueError("the first part of a rendition gives its target duration")
+            self.target_duration = max(1, min(target_duration, int(MAX_SEGMENT_DURATION)))
+        grown = duration + (self._open.duration if self._open is not None else 0.0)
+        if not self.fits(grown):
+            raise SegmentTooLong(f"a segment of {grown:.3f} s would be longer than the "
+                                 f"fixed target duration of {self.target_duration} s")
+        if self._open is None:
+            self._open = OpenSegment(
+                sequence=self._next_sequence, stem=f"{self._session}-{self._next_sequence}",
+                extension=extension, program_date_time=self._advancing(program_date_time),
+                discontinuity=self._takes_discontinuity(False), init=self._init)
+            self._next_sequence += 1
+        return self._open.add(duration=duration, data=data, independent=independent)
+
+    def close_segment(self) -> Segment | None:
+        """The open segment, whole, committed like an appended one; None if none is open
+        (or it has no part)."""
+        opened, self._open = self._open, None
+        if opened is None or not opened.parts:
+            return None
+        segment = opened.close()
+        self._commit(segment)
+        return segment
+
+    @property
+    def open_segment(self) -> OpenSegment | None:
+        """The segment being produced part by part, if any (not in `segments` yet)."""
+        return self._open
+
+    def _advancing(self, program_date_time: datetime) -> datetime:
+        """PROGRAM-DATE-TIME must advance (as written, to the millisecond); a publisher's
+        clock that did not is mended (by a millisecond at least, after a segment of next
+        to no duration)."""
+        last = self._segments[-1] if self._segments else None
+        if last is not None and program_date_time < last.program_date_time + _PDT_STEP:
+            return last.program_date_time + max(timedelta(seconds=last.duration), _PDT_STEP)
+        return program_date_time
+
+    def _takes_discontinuity(self, declared: bool) -> bool:
+        """Whether the next segment follows a break (never the rendition's first)."""
+        discontinuity = (declared or self._discontinuity_pending) and bool(
+            self._segments or self._retired)
         self._discontinuity_pending = False
+        return discontinuity
+
+    def _commit(self, segment: Segment) -> None:
         self._segments.append(segment)
         self.updated = self._clock()
         self._by_name[segment.name] = segment
@@ -191,15 +241,18 @@ class LiveRendition:
         self._rendered = None
         if self._on_append is not None:
             self._on_append(self, segment)
-        return segment
 
     def end(self) -> None:
+        """ENDLIST: what a segment left open has is committed first."""
         if not self.ended:
+            self.close_segment()
             self.ended = True
             self._rendered = None
 
     def resume(self, session: str) -> None:
-        """A publisher is back after the end: carry on, after a discontinuity."""
+        """A publisher is back after the end (or a new one took over): carry on, after a
+        discontinuity."""
+        self.close_segment()
         self.ended = False
         self._session = session
         self._discontinuity_pending = True
@@ -253,7 +306,7 @@ class LiveRendition:
     def _spilled(self, segment: Segment) -> Segment:
         assert self._spill is not None and segment.data is not None
         path = self._spill.write(self._spill_folder, segment.name, segment.data)
-        moved = replace(segment, data=None, path=path)
+        moved = replace(segment, data=None, path=path, parts=())  # views pin the bytes
         self._by_name[segment.name] = moved
         self.memory -= segment.size
         return moved
@@ -262,6 +315,7 @@ class LiveRendition:
         """Release everything this rendition holds (its stream is being forgotten)."""
         for segment in (*self._segments, *(seg for _, seg in self._retired)):
             self._release(segment)
+        self._open = None
         self._segments.clear()
         self._retired.clear()
         self._by_name.clear()

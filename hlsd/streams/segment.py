@@ -1,9 +1,15 @@
-"""The value types a live rendition holds."""
+"""The value types a live rendition holds.
+
+A segment arrives whole (HTTP push, LiveMix, websocket fragments, relays, channels), or,
+for LL-HLS, grows by `Part`s in an `OpenSegment` that becomes a `Segment` when it is
+closed: the closed segment's bytes are the one ``bytes`` object served to everyone, and
+its parts are views into them (no second copy is kept).
+"""
 
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -44,9 +50,72 @@ class Segment:
     discontinuity: bool = False
     init: InitSegment | None = None
 
+    parts: tuple[Part, ...] = ()
+    """The LL-HLS parts it was produced as (EXT-X-PART), views into `data`; none for a
+    segment that arrived whole, or once it has spilled."""
+
     def read(self) -> bytes:
         """The bytes, from memory or from the spill file (blocking: use a thread)."""
         if self.data is not None:
             return self.data
         assert self.path is not None
         return self.path.read_bytes()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Part:
+    """One partial segment (EXT-X-PART, rfc8216bis §4.4.4.9)."""
+
+    index: int
+    """Its place in its segment, from 0."""
+    name: str
+    """The URI it is served under, unique for the stream's lifetime."""
+    duration: float
+    data: bytes | memoryview
+    independent: bool = False
+    """It begins with an independent frame (a keyframe): INDEPENDENT=YES."""
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+class OpenSegment:
+    """The segment a rendition is producing part by part: numbered, timed and placed
+    (discontinuity, init section) when its first part arrives; `close` makes it a
+    `Segment`."""
+
+    def __init__(self, *, sequence: int, stem: str, extension: str,
+                 program_date_time: datetime, discontinuity: bool,
+                 init: InitSegment | None) -> None:
+        self.sequence = sequence
+        self.name = f"{stem}.{extension}"
+        self.program_date_time = program_date_time
+        self.discontinuity = discontinuity
+        self.init = init
+        self.parts: list[Part] = []
+        self.duration = 0.0
+        self.size = 0
+        self._stem = stem
+        self._extension = extension
+
+    def add(self, *, duration: float, data: bytes, independent: bool) -> Part:
+        part = Part(index=len(self.parts), name=f"{self._stem}.{len(self.parts)}."
+                    f"{self._extension}", duration=duration, data=data,
+                    independent=independent)
+        self.parts.append(part)
+        self.duration += duration
+        self.size += len(data)
+        return part
+
+    def close(self) -> Segment:
+        """The whole segment: its parts' bytes joined once, the parts kept as views."""
+        data = b"".join(part.data for part in self.parts)
+        view = memoryview(data)
+        parts, offset = [], 0
+        for part in self.parts:
+            parts.append(replace(part, data=view[offset:offset + part.size]))
+            offset += part.size
+        return Segment(sequence=self.sequence, name=self.name, duration=self.duration,
+                       size=len(data), program_date_time=self.program_date_time, data=data,
+                       discontinuity=self.discontinuity, init=self.init, parts=tuple(parts))

@@ -1,23 +1,33 @@
-"""A named live stream: its variants, its state and who publishes it."""
+"""A named live stream: its variants, its state, who publishes it and who reads it."""
 
 from __future__ import annotations
 
 import enum
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from hlsd.hls import MasterPlaylist, Rendered, VariantStream, render_master, rendered
-from hlsd.streams.reader import SegmentReader
+from hlsd.streams.events import Committed, HubEvent, HubEventKind
+from hlsd.streams.reader import ConsumerKind, Reader
 from hlsd.streams.rendition import LiveRendition
 from hlsd.streams.segment import Segment
 from hlsd.streams.spill import SpillDir, folder_for
 
 MASTER = "index.m3u8"
 STALE_TARGETS = 3
+SPECTATING = frozenset({ConsumerKind.SPECTATOR, ConsumerKind.RELAY})
+"""The readers `GET /api/streams` counts as spectators: websocket PULLs."""
 
-SegmentListener = Callable[["Stream", LiveRendition, Segment], None]
-"""Called with each segment a stream commits, on the event loop: it must not block
-(the recorder puts the segment on a bounded queue)."""
+
+@dataclass(frozen=True, slots=True)
+class _Subscription:
+    variant: str | None
+    through_end: bool
+
+
+def _no_event(event: HubEvent) -> None:
+    return None
 
 
 class StreamState(enum.Enum):
@@ -39,7 +49,8 @@ class Stream:
     def __init__(self, name: str, *, publisher: str, session: str, window: int,
                  clock: Callable[[], float] = time.monotonic, spill: SpillDir | None = None,
                  memory_per_variant: int | None = None, keep_for: float = 0.0,
-                 listeners: tuple[SegmentListener, ...] = ()) -> None:
+                 on_event: Callable[[HubEvent], None] = _no_event) -> None:
+        """`on_event`: the hub's, told of the stream's sessions, segments and end."""
         self.name = name
         self.publisher = publisher
         self.session = session
@@ -52,8 +63,8 @@ class Stream:
         self._spill = spill
         self._memory_per_variant = memory_per_variant
         self._keep_for = keep_for
-        self._listeners = listeners
-        self._readers: list[SegmentReader] = []
+        self._on_event = on_event
+        self._readers: dict[Reader[Committed], _Subscription] = {}
         self._master: Rendered | None = None
         self._master_key: tuple[object, ...] | None = None
 
@@ -71,20 +82,27 @@ class Stream:
             self._master = None
         return rendition
 
-    def listen(self, listeners: tuple[SegmentListener, ...]) -> None:
-        self._listeners = listeners
+    def add_reader(self, reader: Reader[Committed], *, variant: str | None = None,
+                   through_end: bool = False) -> None:
+        """Offer `reader` every segment committed from now on: of `variant`, or of every
+        variant. It is closed when the stream ends (a spectator is told so), unless
+        `through_end`: then it stays attached for a publisher that comes back (a
+        recording) until the hub forgets the stream."""
+        self._readers[reader] = _Subscription(variant, through_end)
 
-    def add_reader(self, reader: SegmentReader) -> None:
-        """Send `reader` every segment of its variant committed from now on."""
-        self._readers.append(reader)
-
-    def remove_reader(self, reader: SegmentReader) -> None:
-        if reader in self._readers:
-            self._readers.remove(reader)
+    def remove_reader(self, reader: Reader[Committed]) -> None:
+        self._readers.pop(reader, None)
 
     @property
     def readers(self) -> int:
-        return len(self._readers)
+        """Readers attached and open (spectators, relays, recordings)."""
+        return sum(1 for reader in self._readers if not reader.closed)
+
+    @property
+    def spectators(self) -> int:
+        """Websocket PULLs reading the stream (spectators and relays to other nodes)."""
+        return sum(1 for reader in self._readers
+                   if not reader.closed and reader.kind in SPECTATING)
 
     def default_variant(self) -> str:
         """The variant a single-rendition consumer (a websocket spectator) reads: the one
@@ -96,11 +114,12 @@ class Stream:
                    key=lambda item: item[1].info.bandwidth or item[1].peak_bandwidth())[0]
 
     def _committed(self, rendition: LiveRendition, segment: Segment) -> None:
-        for listener in self._listeners:
-            listener(self, rendition, segment)
-        for reader in self._readers:
-            if reader.variant == rendition.name:
-                reader.offer(segment)
+        if self._readers:
+            committed = Committed(rendition, segment)
+            for reader, subscription in self._readers.items():
+                if subscription.variant is None or subscription.variant == rendition.name:
+                    reader.offer(committed)
+        self._on_event(HubEvent(HubEventKind.COMMITTED, self, rendition, segment))
 
     def touch(self) -> None:
         self.last_activity = self._clock()
@@ -112,9 +131,11 @@ class Stream:
         self.ended_at = self._clock()
         for rendition in self.renditions.values():
             rendition.end()
-        for reader in self._readers:
-            reader.close()
-        self._readers.clear()
+        for reader, subscription in list(self._readers.items()):
+            if not subscription.through_end:
+                reader.close()
+                del self._readers[reader]
+        self._on_event(HubEvent(HubEventKind.ENDED, self))
 
     def resume(self, *, publisher: str, session: str) -> None:
         """A publisher (the same after a restart, or a new one taking over) carries on."""
@@ -125,9 +146,13 @@ class Stream:
         self.touch()  # else the next sweep finds it idle since its end, and ends it again
         for rendition in self.renditions.values():
             rendition.resume(session)
+        self._on_event(HubEvent(HubEventKind.PUBLISHED, self))
 
     def close(self) -> None:
-        """Release the memory and spill files of every rendition."""
+        """Release the memory and spill files of every rendition; readers attached
+        `through_end` are let go (open: their consumer may attach them to the stream's
+        successor)."""
+        self._readers.clear()
         for rendition in self.renditions.values():
             rendition.close()
         if self._spill is not None:

@@ -19,13 +19,23 @@ from dataclasses import dataclass
 from starlette.websockets import WebSocket
 
 from hlsd.auth import jwt as cdn_jwt
-from hlsd.db.timestamps import utcnow
 from hlsd.infra.client_address import client_of
 from hlsd.infra.limits import ConnectionLimits
 from hlsd.infra.logs import clip
 from hlsd.metrics import Metrics
-from hlsd.streams import Segment, Stream, StreamBusy, StreamHub, StreamState
-from hlsd.streams.reader import ReaderClosed, SegmentReader, SlowReaderPolicy
+from hlsd.streams import (
+    Committed,
+    ConsumerKind,
+    Producer,
+    Reader,
+    ReaderClosed,
+    Segment,
+    SlowReaderPolicy,
+    Stream,
+    StreamBusy,
+    StreamHub,
+    StreamState,
+)
 from hlsd.wscdn import protocol
 from hlsd.wscdn._connection import Connection, Disconnected
 from hlsd.wscdn.protocol import Message, ProtocolError
@@ -135,23 +145,21 @@ class WebsocketCdn:
                 raise protocol.error(protocol.BAD_AUTH)
         elif not conn.local:
             raise protocol.error(protocol.BAD_AUTH)
-        me = f"{WS_PUBLISHER}{conn.id}"
+        producer = self._hub.producer(stream_id, f"{WS_PUBLISHER}{conn.id}")
         try:
-            stream = self._hub.publish(stream_id, me)
+            producer.publish()
         except StreamBusy:
             raise protocol.error(protocol.ALREADY_PUSHING) from None
         log.info("websocket %d from %s: pushing %s", conn.id, conn.peer, clip(stream_id))
         self._metrics.ws_connections.labels("push").inc()
         try:
             await conn.send_text(protocol.OK)
-            await self._receive_fragments(conn, stream, me)
+            await self._receive_fragments(conn, producer)
         finally:
             self._metrics.ws_connections.labels("push").dec()
-            if stream.publisher == me and stream.state is StreamState.LIVE:
-                stream.end()  # spectators get CLOSE, HTTP players ENDLIST
+            producer.end()  # if still ours: spectators get CLOSE, HTTP players ENDLIST
 
-    async def _receive_fragments(self, conn: Connection, stream: Stream, me: str) -> None:
-        rendition = stream.rendition("")
+    async def _receive_fragments(self, conn: Connection, producer: Producer) -> None:
         idle = 2 * self._config.heartbeat
         dropped = 0
         while True:
@@ -159,23 +167,27 @@ class WebsocketCdn:
             if message.type == protocol.FRAGMENT:
                 duration = protocol.duration_of(message)
                 data = await conn.receive_binary(idle)
-                if stream.publisher != me:
+                if producer.taken_over:
                     raise ProtocolError("PUSH_ERROR", "Another connection took this stream over")
-                if stream.state is not StreamState.LIVE:
+                if not producer.holds:
                     # Silent past live.idle_timeout, it was ended; its publisher is back.
-                    stream = self._hub.publish(stream.name, me)
-                    rendition = stream.rendition("")
-                if rendition.append_fragment(duration, data, utcnow()) is None:
+                    try:
+                        producer.publish()
+                    except StreamBusy:
+                        raise ProtocolError("PUSH_ERROR", "Another connection took this "
+                                            "stream over") from None
+                if producer.append("", duration=duration, data=data) is None:
                     # The HLS window cannot carry it: dropped, counted, logged once.
                     self._metrics.live_lost.labels("too_long").inc()
                     if not dropped:
+                        stream = producer.stream
+                        target = stream.renditions[""].target_duration if stream else None
                         log.warning("stream %s: a fragment of %.3f s is longer than its "
                                     "target duration (%s s, fixed by its first fragment); "
-                                    "dropped (and any more such)", clip(stream.name),
-                                    duration, rendition.target_duration)
+                                    "dropped (and any more such)", clip(producer.name),
+                                    duration, target)
                     dropped += 1
                     continue
-                stream.touch()
                 self._metrics.ws_fragments.labels("in").inc()
             elif message.type in (protocol.CLOSE, protocol.ERROR):
                 return
@@ -209,18 +221,21 @@ class WebsocketCdn:
             await conn.send_text(protocol.OK)
             await conn.send_text(protocol.CLOSE)
             return
-        await self._spectate(conn, stream, wanted)
+        # hlsd's relays name the nodes they come through: drops are counted apart.
+        await self._spectate(conn, stream, wanted,
+                             ConsumerKind.RELAY if via else ConsumerKind.SPECTATOR)
 
-    async def _spectate(self, conn: Connection, stream: Stream, wanted: int) -> None:
+    async def _spectate(self, conn: Connection, stream: Stream, wanted: int,
+                        kind: ConsumerKind) -> None:
         variant = stream.default_variant()
         rendition = stream.renditions.get(variant)
         buffered = rendition.history()[-self._config.fragment_buffer:] if rendition else ()
         count = len(buffered) if wanted < 0 else min(wanted, len(buffered))
         initial = buffered[len(buffered) - count:]
-        reader = SegmentReader(variant=variant, max_queue=self._config.fragment_buffer,
-                               policy=self._config.slow_spectators,
-                               on_skip=self._metrics.ws_skipped.inc)
-        stream.add_reader(reader)  # before any await: nothing between the buffer and live
+        reader = self._hub.reader(kind, capacity=self._config.fragment_buffer,
+                                  overflow=self._config.slow_spectators.overflow)
+        # Before any await: nothing between the buffer and live.
+        stream.add_reader(reader, variant=variant)
         self._metrics.ws_connections.labels("pull").inc()
         try:
             await conn.send_text(protocol.OK)
@@ -237,21 +252,21 @@ class WebsocketCdn:
             stream.remove_reader(reader)
             self._metrics.ws_connections.labels("pull").dec()
 
-    async def _send_all(self, conn: Connection, reader: SegmentReader,
+    async def _send_all(self, conn: Connection, reader: Reader[Committed],
                         initial: tuple[Segment, ...]) -> None:
         for segment in initial:
             await conn.send_fragment(segment)
             self._metrics.ws_fragments.labels("out").inc()
         while True:
             try:
-                segment = await reader.next()
+                committed = await reader.next()
             except ReaderClosed:
                 if reader.overflowed:
                     self._metrics.ws_slow_disconnects.inc()
                     raise protocol.error(protocol.SLOW) from None
                 await conn.send_text(protocol.CLOSE)
                 return
-            await conn.send_fragment(segment)
+            await conn.send_fragment(committed.segment)
             self._metrics.ws_fragments.labels("out").inc()
 
     async def _listen(self, conn: Connection) -> None:

@@ -40,17 +40,19 @@ async def test_matching_streams_are_recorded_from_their_first_segment(rig: Rig) 
     rows = await settle(rig, recording.id, 3)  # the first segment included
     assert [r.sequence for r in rows] == [0, 1, 2]
 
-    cam.rendition("").end()  # the publisher sent ENDLIST
+    cam.end("")  # the publisher sent ENDLIST
     recorder.sweep()
-    await recorder.close()
-    stopped = await repo.get_recording(rig.sessions, recording.id)
-    assert stopped.active is False
+
+    async def stopped() -> bool:
+        return not (await repo.get_recording(rig.sessions, recording.id)).active
+    await wait_for(stopped)
 
     # The publisher comes back: a new recording.
-    rig.hub.restart(cam, "ffmpeg")
+    cam.restart()
     rig.push(cam, 1)
     await wait_for(started)
     assert len(await repo.list_stream_recordings(rig.sessions, "cam-1")) == 2
+    await recorder.close()
 
 
 async def test_no_patterns_record_nothing(rig: Rig) -> None:

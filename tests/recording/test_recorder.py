@@ -8,6 +8,8 @@ import pytest
 
 from hlsd.db import NotFound, repo
 from hlsd.recording import RecordingError
+from hlsd.streams import ConsumerKind, Overflow
+from tests._support.polling import eventually
 
 from .conftest import Rig, make_rig
 
@@ -89,11 +91,36 @@ async def test_a_full_queue_drops_and_counts_without_blocking_ingest(tmp_path: P
         stream = rig.publish()
         recording = await rig.recorder.start("cam")
         rig.push(stream, 20)  # synchronously: the writer gets no turn before the queue fills
-        assert counter(rig, "hlsd_recording_lost_segments_total", reason="queue_full") == 12
+        assert counter(rig, "hlsd_reader_dropped_total", consumer="recorder") == 12
         rows = await settle(rig, recording.id, 8)
         rig.push(stream, 1)
         rows = await settle(rig, recording.id, 9)
         assert [r.discontinuity for r in rows] == [False] * 8 + [True]
+
+
+async def test_a_slow_store_drops_counts_and_marks_a_break_never_holding_ingest_up(
+        tmp_path: Path) -> None:
+    async for rig in make_rig(tmp_path, queue_segments=4):
+        rig.store.gate = asyncio.Event()  # every put waits until the store is let go
+        producer = rig.publish()
+        assert producer.stream is not None
+        spectator = rig.hub.reader(ConsumerKind.SPECTATOR, capacity=32,
+                                   overflow=Overflow.SKIP)
+        producer.stream.add_reader(spectator)
+        recording = await rig.recorder.start("cam")
+        rig.push(producer, 1)
+        await eventually(lambda store=rig.store: store.puts == 1,
+                         what="the writer waits in the store")
+        rig.push(producer, 10)  # while the store holds the writer up
+        assert len(producer.stream.renditions[""].history()) == 11  # all of them went live
+        assert len(spectator) == 11  # and every other reader had every one
+        assert counter(rig, "hlsd_reader_dropped_total", consumer="recorder") == 6
+        rig.store.gate.set()
+        rows = await settle(rig, recording.id, 5)
+        rig.push(producer, 1)
+        rows = await settle(rig, recording.id, 6)
+        assert [r.discontinuity for r in rows] == [False] * 5 + [True]
+        assert counter(rig, "hlsd_recording_lost_segments_total", reason="store") == 0
 
 
 async def test_a_restarted_publisher_is_a_discontinuity_and_numbering_carries_on(
@@ -102,7 +129,7 @@ async def test_a_restarted_publisher_is_a_discontinuity_and_numbering_carries_on
     recording = await rig.recorder.start("cam")
     rig.push(stream, 2)
     await settle(rig, recording.id, 2)
-    rig.hub.restart(stream, "ffmpeg-2")
+    stream = rig.publish(publisher="ffmpeg-2")  # takes over
     rig.push(stream, 2)
     rows = await settle(rig, recording.id, 4)
     assert [(r.sequence, r.discontinuity) for r in rows] == [

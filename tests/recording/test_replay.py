@@ -32,7 +32,7 @@ def catalog(rig: Rig, prefetch: int = 3) -> tuple[ReplayCatalog, RemoteStore]:
     store = RemoteStore(rig.store.root)
     replays = ReplayCatalog(sessions=rig.sessions, store=store, prefetch=prefetch,
                             cache=MemoryLRU(name="replay", max_bytes=1 << 20, max_entry=1 << 16))
-    rig.recorder.committed = replays.changed
+    rig.commits.append(replays.changed)
     return replays, store
 
 

@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 import pytest
 
 from hlsd.hls.rules import assert_valid
-from hlsd.streams import PublishPolicy, StreamBusy, StreamHub, StreamState
+from hlsd.streams import PublishPolicy, Stream, StreamBusy, StreamHub, StreamState
 from hlsd.streams.rendition import RenditionInfo
 from tests._support.clock import FakeClock
 
@@ -15,23 +15,30 @@ def _hub(clock: FakeClock, policy: PublishPolicy = PublishPolicy.REJECT) -> Stre
                      clock=clock)
 
 
+def publish(hub: StreamHub, name: str, publisher: str) -> Stream:
+    producer = hub.producer(name, publisher)
+    producer.publish()
+    assert producer.stream is not None
+    return producer.stream
+
+
 def test_reject_policy_refuses_a_second_active_publisher() -> None:
     clock = FakeClock(100.0)
     hub = _hub(clock)
-    stream = hub.publish("cam", "a")
+    stream = publish(hub, "cam", "a")
     with pytest.raises(StreamBusy):
-        hub.publish("cam", "b")
+        publish(hub, "cam", "b")
     clock.now += 11  # the first publisher went quiet: the stream is free again
-    assert hub.publish("cam", "b") is stream and stream.publisher == "b"
+    assert publish(hub, "cam", "b") is stream and stream.publisher == "b"
 
 
 def test_takeover_policy_switches_with_a_discontinuity() -> None:
     clock = FakeClock(100.0)
     hub = _hub(clock, PublishPolicy.TAKEOVER)
-    stream = hub.publish("cam", "a")
+    stream = publish(hub, "cam", "a")
     r = stream.rendition("")
     r.append(duration=2, data=b"x", extension="ts", program_date_time=T0)
-    hub.publish("cam", "b")
+    publish(hub, "cam", "b")
     r.append(duration=2, data=b"x", extension="ts", program_date_time=T0)
     assert r.segments[-1].discontinuity
 
@@ -39,7 +46,7 @@ def test_takeover_policy_switches_with_a_discontinuity() -> None:
 def test_idle_streams_end_and_are_forgotten_after_retention() -> None:
     clock = FakeClock(100.0)
     hub = _hub(clock)
-    stream = hub.publish("cam", "a")
+    stream = publish(hub, "cam", "a")
     clock.now += 11
     hub.sweep()
     assert stream.state is StreamState.ENDED
@@ -50,15 +57,15 @@ def test_idle_streams_end_and_are_forgotten_after_retention() -> None:
 
 def test_stream_count_is_bounded() -> None:
     hub = _hub(FakeClock(100.0))
-    hub.publish("a", "p")
-    hub.publish("b", "p")
+    publish(hub, "a", "p")
+    publish(hub, "b", "p")
     with pytest.raises(StreamBusy):
-        hub.publish("c", "p")
+        publish(hub, "c", "p")
 
 
 def test_master_of_several_variants() -> None:
     hub = _hub(FakeClock(100.0))
-    stream = hub.publish("cam", "a")
+    stream = publish(hub, "cam", "a")
     for name, res in (("720p", (1280, 720)), ("360p", (640, 360))):
         r = stream.rendition(name)
         r.info = RenditionInfo(bandwidth=None, codecs="avc1.64001f,mp4a.40.2", resolution=res)

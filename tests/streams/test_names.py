@@ -38,9 +38,11 @@ def test_the_hub_refuses_them_whoever_publishes() -> None:
     hub = StreamHub(window=3, policy=PublishPolicy.REJECT, idle_timeout=10, retention=60,
                     max_streams=4)
     with pytest.raises(InvalidStreamName):
-        hub.publish("../../etc", "anyone")
+        hub.producer("../../etc", "anyone").publish()
     assert hub.get("../../etc") is None
-    assert hub.publish("room/cam", "a").name == "room/cam"
+    producer = hub.producer("room/cam", "a")
+    producer.publish()
+    assert producer.stream is not None and producer.stream.name == "room/cam"
 
 
 @pytest.mark.parametrize("name", ["room/cam", "..", ".", "../../etc", "a" * 255,
@@ -61,16 +63,17 @@ def test_ending_a_stream_leaves_the_spills_of_a_stream_under_its_name(
     spill = SpillDir(tmp_path / "spill")
     hub = StreamHub(window=3, policy=PublishPolicy.REJECT, idle_timeout=10, retention=60,
                     max_streams=4, spill=spill, memory_per_variant=1)
-    outer, inner = hub.publish("room", "a"), hub.publish("room/cam", "b")
-    for stream in (outer, inner):
-        rendition = stream.rendition("")
+    outer, inner = hub.producer("room", "a"), hub.producer("room/cam", "b")
+    for producer in (outer, inner):
+        producer.publish()
         for n in range(5):
-            rendition.append(duration=2, data=b"x" * 100, extension="ts",
-                             program_date_time=T0.replace(second=2 * n))
+            producer.append("", duration=2, data=b"x" * 100,
+                            program_date_time=T0.replace(second=2 * n))
     spilled = {p.relative_to(tmp_path / "spill").parts[0]
                for p in (tmp_path / "spill").rglob("*.ts")}
     assert spilled == {"room", "room%2Fcam"}
-    outer.close()
+    assert outer.stream is not None
+    outer.stream.close()
     left = {p.relative_to(tmp_path / "spill").parts[0]
             for p in (tmp_path / "spill").rglob("*.ts")}
     assert left == {"room%2Fcam"}

@@ -70,16 +70,6 @@ def test_the_target_duration_never_changes_and_is_never_exceeded() -> None:
     assert_valid(r.playlist().body.decode(), live=True)  # type: ignore[union-attr]
 
 
-def test_a_fragment_stream_fixes_its_target_with_headroom() -> None:
-    clock = FakeClock(100.0)
-    r = LiveRendition(name="", session="s1", window=3, clock=clock)
-    assert r.append_fragment(2.0, b"x", T0) is not None
-    assert r.target_duration == 3  # GOPs vary: 1.5 times the first fragment
-    assert r.append_fragment(2.9, b"x", T0) is not None
-    assert r.append_fragment(3.6, b"x", T0) is None  # counted and dropped by the caller
-    assert len(r.segments) == 2
-
-
 def test_program_date_time_always_advances() -> None:
     clock = FakeClock(100.0)
     r = LiveRendition(name="", session="s1", window=3, clock=clock)

@@ -57,13 +57,17 @@ def test_a_stream_taken_up_again_after_its_end_is_not_ended_by_the_next_sweep() 
     clock = FakeClock()
     hub = StreamHub(window=3, policy=PublishPolicy.REJECT, idle_timeout=5, retention=60,
                     max_streams=10, clock=clock)
-    stream = hub.publish("cam", "ws-1")
+    first = hub.producer("cam", "ws-1")
+    first.publish()
+    stream = first.stream
+    assert stream is not None
     _append(stream, "", 1, clock)
     clock.advance(6)
     hub.sweep()
     assert stream.state.value == "ended"
     clock.advance(20)
-    again = hub.publish("cam", "ws-2")
+    second = hub.producer("cam", "ws-2")
+    second.publish()
     hub.sweep()
-    assert again is stream and stream.state.value == "live"
+    assert second.stream is stream and stream.state.value == "live"
     _append(stream, "", 1, clock)  # takes the segment (it raised RenditionEnded)

@@ -167,8 +167,9 @@ async def test_a_slow_spectator_delays_nobody(tmp_path: Path, fragments: list[by
             while True:
                 metrics = (await c.get("/metrics")).text
                 counted = [line for line in metrics.splitlines()
-                           if line.startswith(("hlsd_ws_skipped_fragments_total ",
-                                               "hlsd_ws_write_timeouts_total "))]
+                           if line.startswith((
+                               'hlsd_reader_dropped_total{consumer="spectator"} ',
+                               "hlsd_ws_write_timeouts_total "))]
                 if any(float(line.split()[-1]) > 0 for line in counted):
                     break
                 assert time.monotonic() < deadline, counted

@@ -1,0 +1,213 @@
+"""The producer contract: how every ingest writes a live stream.
+
+An ingest (HTTP push and LiveMix, a websocket PUSH, a relay from another node, a channel
+fed to readers; RTMP, SRT and continuous HTTP next) gets a `Producer` from the hub
+(`StreamHub.producer`) and writes only through it, never a rendition directly, as
+MediaMTX's sources write through their stream. The handle owns the rules every ingest
+used to repeat: the publish policy (`publish`, `restart`), the activity that keeps the
+stream from idling out (`append` counts as activity; `touch` for a publisher that is
+there without a segment), segments that do not fit the fixed target duration (not
+taken, a discontinuity follows; the caller counts them), timing a segment that comes
+without a PROGRAM-DATE-TIME, init sections, and ending only what the handle still
+holds (a publisher whose stream was taken over cannot end the new publisher's session).
+
+Parts (LL-HLS) go through the same handle in the next step: `LiveRendition.append_part`
+and `close_segment` are there for it.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+from hlsd.streams.rendition import FRAGMENT_TARGET_HEADROOM, LiveRendition, RenditionInfo
+from hlsd.streams.segment import InitSegment, Segment
+from hlsd.streams.stream import Stream, StreamState
+
+if TYPE_CHECKING:
+    from hlsd.streams.hub import StreamHub
+
+
+class NotPublishing(RuntimeError):
+    """A producer wrote to a stream it does not hold (never published, ended, or taken
+    over): ingest code checks `holds` first."""
+
+
+class Producer(Protocol):
+    """One publisher's handle on one live stream."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def publisher(self) -> str:
+        """Who publishes: what the publish policy compares."""
+        ...
+
+    @property
+    def stream(self) -> Stream | None:
+        """The stream it publishes, for reading (a relay hands it to its spectators)."""
+        ...
+
+    @property
+    def session(self) -> str:
+        """The stream's publishing session now (it changes on a resume or takeover)."""
+        ...
+
+    @property
+    def holds(self) -> bool:
+        """Whether the stream is live and this publisher's."""
+        ...
+
+    @property
+    def taken_over(self) -> bool:
+        """Whether another publisher took the stream over from this one."""
+        ...
+
+    def publish(self) -> None:
+        """Claim the stream under the hub's publish policy: create it, resume it after
+        its end, or take it over (`StreamBusy` when the policy refuses). Again after an
+        end (the publisher went quiet past the idle timeout), it resumes."""
+        ...
+
+    def restart(self) -> None:
+        """A new publishing session by the same publisher (its numbering went back);
+        the policy decides while the stream is active."""
+        ...
+
+    def describe(self, variant: str, info: RenditionInfo | None = None) -> None:
+        """Declare `variant` (created if new), with what a master says of it."""
+        ...
+
+    def append(self, variant: str, *, duration: float, data: bytes, extension: str = "ts",
+               program_date_time: datetime | None = None, target_hint: int | None = None,
+               discontinuity: bool = False, init: InitSegment | None = None
+               ) -> Segment | None:
+        """Commit one whole segment of `variant`. Without `program_date_time` it is timed
+        as it arrives (contiguous with the last one); without `target_hint` the first
+        segment fixes the target duration with headroom (websocket fragments follow the
+        encoder's GOP). `init`: the section it needs (EXT-X-MAP), named as the publisher
+        names it. A variant its publisher ended (`end(variant)`) goes on, after a
+        discontinuity. None when the segment is longer than the fixed target duration:
+        not taken (the caller counts it), and a discontinuity follows."""
+        ...
+
+    def discontinuity(self, variant: str) -> None:
+        """The next segment of `variant` follows a break (something was lost)."""
+        ...
+
+    def touch(self) -> None:
+        """The publisher is there (a playlist came, a relay is reconnecting), though no
+        segment did: the stream does not idle out."""
+        ...
+
+    def end(self, variant: str | None = None) -> None:
+        """ENDLIST: for one variant (its playlist said so), or for the whole stream (the
+        publisher left: readers are told). Only while this handle holds the stream."""
+        ...
+
+
+class HubProducer:
+    """The hub's `Producer`. A cheap handle: make one per publisher (a connection) or
+    per request (HTTP push, where each playlist publishes again)."""
+
+    def __init__(self, hub: StreamHub, name: str, publisher: str) -> None:
+        self._hub = hub
+        self._name = name
+        self._publisher = publisher
+        self._stream: Stream | None = None
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def publisher(self) -> str:
+        return self._publisher
+
+    @property
+    def stream(self) -> Stream | None:
+        return self._stream
+
+    @property
+    def session(self) -> str:
+        return self._published().session
+
+    @property
+    def holds(self) -> bool:
+        stream = self._stream
+        return (stream is not None and stream.publisher == self._publisher
+                and stream.state is StreamState.LIVE)
+
+    @property
+    def taken_over(self) -> bool:
+        return self._stream is not None and self._stream.publisher != self._publisher
+
+    def publish(self) -> None:
+        self._stream = self._hub.claim(self._name, self._publisher)
+
+    def restart(self) -> None:
+        self._hub.restart(self._published(), self._publisher)
+
+    def describe(self, variant: str, info: RenditionInfo | None = None) -> None:
+        rendition = self._held().rendition(variant)
+        if info is not None:
+            rendition.info = info
+
+    def append(self, variant: str, *, duration: float, data: bytes, extension: str = "ts",
+               program_date_time: datetime | None = None, target_hint: int | None = None,
+               discontinuity: bool = False, init: InitSegment | None = None
+               ) -> Segment | None:
+        stream = self._held()
+        rendition = stream.rendition(variant)
+        if rendition.ended:
+            rendition.resume(stream.session)  # it said ENDLIST, and then went on
+        if not rendition.fits(duration):
+            rendition.mark_discontinuity()
+            return None
+        if init is not None:
+            rendition.set_init(init.name, init.data)
+        if target_hint is None:
+            target_hint = math.ceil(duration * FRAGMENT_TARGET_HEADROOM)
+        if program_date_time is None:
+            program_date_time = rendition.air_time(duration, self._hub.wall_clock())
+        segment = rendition.append(
+            duration=duration, data=data, extension=extension, target_hint=target_hint,
+            program_date_time=program_date_time, discontinuity=discontinuity)
+        stream.touch()
+        return segment
+
+    def discontinuity(self, variant: str) -> None:
+        rendition = self._rendition(variant)
+        if rendition is not None:
+            rendition.mark_discontinuity()
+
+    def touch(self) -> None:
+        if self.holds:
+            assert self._stream is not None
+            self._stream.touch()
+
+    def end(self, variant: str | None = None) -> None:
+        if not self.holds:
+            return
+        assert self._stream is not None
+        if variant is None:
+            self._stream.end()
+        elif (rendition := self._rendition(variant)) is not None:
+            rendition.end()
+
+    def _rendition(self, variant: str) -> LiveRendition | None:
+        """`variant` of the stream this handle holds, if it has one."""
+        return self._stream.renditions.get(variant) if self.holds and self._stream else None
+
+    def _published(self) -> Stream:
+        if self._stream is None:
+            raise NotPublishing(f"stream {self._name!r} was never published by this handle")
+        return self._stream
+
+    def _held(self) -> Stream:
+        if not self.holds:
+            raise NotPublishing(f"stream {self._name!r} is not {self._publisher!r}'s to write")
+        assert self._stream is not None
+        return self._stream
