@@ -74,9 +74,11 @@ from hlsd.infra.limits import ConnectionLimits
 from hlsd.infra.outbound import FetchPolicy
 from hlsd.ingest.http_push import HttpPushIngest
 from hlsd.ingest.livemix import LiveMixIngest
+from hlsd.ingest.livemix_sources import LiveMixSources
 from hlsd.metrics import Metrics
 from hlsd.recording import AutoRecorder, Exporter, Recorder, ReplayCatalog
 from hlsd.recording.export import TEMP_PATTERN as EXPORT_TEMP_PATTERN
+from hlsd.recording.queries import RecordingQueries
 from hlsd.storage import ObjectStore, make_store
 from hlsd.streams import Stream, StreamHub
 from hlsd.streams.spill import SpillDir
@@ -118,8 +120,10 @@ class Services:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     livemix: LiveMixIngest
+    livemix_sources: LiveMixSources
     store: ObjectStore
     recorder: Recorder
+    recordings: RecordingQueries
     auto_recorder: AutoRecorder
     replays: ReplayCatalog
     exporter: Exporter
@@ -211,6 +215,7 @@ def build_services(settings: Settings) -> Services:
     livemix_ingest = LiveMixIngest(push, client=request_client, policy=policy,
                                    file_roots=settings.livemix.file_roots,
                                    max_segment_bytes=lv.max_segment_bytes)
+    livemix_sources = LiveMixSources(sessions)
     rec = settings.recording
     objects = make_store(settings.storage)
     recorder = Recorder(hub=hub, sessions=sessions, store=objects, metrics=metrics,
@@ -226,7 +231,7 @@ def build_services(settings: Settings) -> Services:
     channel_segments = MemoryLRU(name="channel-segments", max_bytes=ch.segment_cache,
                                  max_entry=max(1, ch.segment_cache // 8))
     metrics.watch_caches((sources, subtitles, segments, hot, replay_cache, slates,
-                          channel_segments), (temp_budget,))
+                          channel_segments, livemix_sources.names), (temp_budget,))
     channel_client = guarded_async_client(
         policy, timeout=httpx.Timeout(ch.fetch_timeout, connect=up.connect_timeout),
         max_redirects=up.max_redirects)
@@ -280,6 +285,7 @@ def build_services(settings: Settings) -> Services:
                     hub=hub, push=push, publish_auth=publish_auth, signer=signer,
                     engine=engine,
                     sessions=sessions, livemix=livemix_ingest,
+                    livemix_sources=livemix_sources, recordings=RecordingQueries(sessions),
                     sources=sources, subtitles=subtitles, segments=segments,
                     packager=packager, library_packager=library_packager, streams=streams,
                     store=objects, recorder=recorder,
@@ -434,7 +440,6 @@ def create_app(settings: Settings) -> ASGIApp:
     handshake = settings.handshake.get_secret_value() if settings.handshake else None
     admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
     publish_auth = services.publish_auth
-    source_names = livemix.SourceNames(services.sessions)
     vendor = web.locate_vendor()
     routers = [
         service.router(metrics=services.metrics, admin_key=admin_key,
@@ -444,15 +449,15 @@ def create_app(settings: Settings) -> ASGIApp:
         streams.router(signer=services.signer, hub=services.hub, admin_key=admin_key),
         ingest.router(ingest=services.push, authorize=publish_auth,
                       max_body=settings.live.max_segment_bytes),
-        livemix.router(sessions=services.sessions, names=source_names,
-                       ingest=services.livemix, authorize=publish_auth, admin_key=admin_key),
-        livemix_recordings.router(recorder=services.recorder, sessions=services.sessions,
-                                  admin_key=admin_key),
-        recordings.router(recorder=services.recorder, sessions=services.sessions,
+        livemix.router(sources=services.livemix_sources, ingest=services.livemix,
+                       authorize=publish_auth, admin_key=admin_key),
+        livemix_recordings.router(recorder=services.recorder, recordings=services.recordings,
+                                  sources=services.livemix_sources, admin_key=admin_key),
+        recordings.router(recorder=services.recorder, recordings=services.recordings,
                           signer=services.signer, admin_key=admin_key),
         channels.router(service=services.channels, playout=services.playout,
                         admin_key=admin_key),
-        assets.router(service=services.assets, sessions=services.sessions,
+        assets.router(service=services.assets,
                       admin_key=admin_key, live_progress=services.asset_progress,
                       signer=services.signer, default_access=settings.assets.access.value),
         uploads.router(store=services.uploads, authorize=lambda r: require_admin(r, admin_key)),
@@ -479,7 +484,7 @@ def create_app(settings: Settings) -> ASGIApp:
                                metrics=services.metrics, cors=cors)
     live_hls = live.LiveHls(hub=services.hub, cors=cors, channels=services.playout, gate=(
         TokenGate(services.signer) if settings.live.access is PlaybackAccess.TOKEN else None))
-    livemix_playback = live.LiveMixPlayback(live=live_hls, names=source_names)
+    livemix_playback = live.LiveMixPlayback(live=live_hls, names=services.livemix_sources)
     recording_playback = replay.RecordingPlayback(
         catalog=services.replays, exporter=services.exporter, cors=cors,
         gate=(TokenGate(services.signer)
