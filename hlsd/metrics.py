@@ -17,13 +17,17 @@ from hlsd.vod.disk_lru import DiskBudget
 
 
 class CacheFigures(Protocol):
-    """What a bounded cache reports (DiskLRU, MemoryLRU)."""
+    """What a bounded cache reports (DiskLRU, MemoryLRU, infra.cache.Cache)."""
 
     name: str
-    bytes: int
     max_bytes: int
     max_entries: int
-    evictions: int
+
+    @property
+    def bytes(self) -> int: ...
+
+    @property
+    def evictions(self) -> int: ...
 
     def __len__(self) -> int: ...
 

@@ -23,13 +23,10 @@ from hlsd.api._json import iso
 from hlsd.api._openapi import ERRORS, body, raw_body
 from hlsd.api.streams import TokenRequest, issue_token
 from hlsd.api.vod_assets import asset_subject
-from hlsd.assets.service import AssetService
+from hlsd.assets.service import AssetRow, AssetService
 from hlsd.assets.state import AssetState
 from hlsd.assets.subtitles import MAX_BYTES as MAX_SUBTITLE_BYTES
 from hlsd.auth.tokens import TokenSigner
-from hlsd.db import assets as repo
-from hlsd.db.models import AssetRow
-from hlsd.db.repo import Sessions
 
 UPLOADS = "/api/uploads"
 
@@ -84,7 +81,7 @@ def asset_json(asset: AssetRow, *, progress: float | None = None) -> dict[str, A
     return body
 
 
-def router(*, service: AssetService, sessions: Sessions, admin_key: str | None,
+def router(*, service: AssetService, admin_key: str | None,
            live_progress: dict[str, float], signer: TokenSigner,
            default_access: str) -> APIRouter:
     api = APIRouter(prefix="/api/assets", tags=["assets"], responses=ERRORS)
@@ -118,8 +115,7 @@ def router(*, service: AssetService, sessions: Sessions, admin_key: str | None,
                        offset: Annotated[int, Query(ge=0, le=1 << 62)] = 0,
                        state: AssetState | None = None) -> JSONResponse:
         admin(request)
-        rows = await repo.list_assets(sessions, limit=limit, offset=offset,
-                                      states=[state.value] if state else None)
+        rows = await service.page(limit=limit, offset=offset, state=state)
         return JSONResponse({"assets": [asset_json(r, progress=live_progress.get(r.id))
                                         for r in rows]})
 

@@ -23,7 +23,7 @@ from hlsd.api._bounds import Body, Time
 from hlsd.api._json import iso
 from hlsd.api._openapi import ERRORS, body
 from hlsd.channels import (
-    ChannelError,
+    ChannelNotFound,
     ChannelService,
     ChannelSpec,
     ItemRequest,
@@ -200,7 +200,7 @@ def router(*, service: ChannelService, playout: Playout, admin_key: str | None) 
         def removed(spec: ChannelSpec) -> ScheduleRequest:
             latest = spec.revisions[-1]
             if item not in {i.id for i in latest.items}:
-                raise ChannelError(404, f"channel {name!r} has no item {item!r}")
+                raise ChannelNotFound(f"channel {name!r} has no item {item!r}")
             return ScheduleRequest(mode=latest.mode,
                                    items=tuple(i for i in _kept(spec) if i.id != item),
                                    filler=latest.filler, cut=cut)

@@ -1,4 +1,10 @@
-"""Every error a client sees is JSON ``{"error": "..."}`` with a fitting status."""
+"""Every error a client sees is JSON ``{"error": "..."}`` with a fitting status (LiveMix's
+envelope under ``/v1/``).
+
+Domain errors carry a kind (`hlsd.errors`), never a status: `STATUS` below is the one
+table from kinds to statuses, used by the app's handlers, by the plain ASGI playback
+paths (`status_of`) and by the per-item statuses of ``/api/batch``.
+"""
 
 from __future__ import annotations
 
@@ -10,25 +16,46 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
+from hlsd import errors
 from hlsd.api._body import describe
 from hlsd.api._envelope import PREFIX as LIVEMIX_PREFIX
 from hlsd.api._envelope import failure
-from hlsd.assets.service import AssetError
-from hlsd.auth.access import Refused
-from hlsd.channels import ChannelError
-from hlsd.db import NotFound
 from hlsd.infra.backends import Backends, BackendUnavailable
 from hlsd.infra.logs import clip
-from hlsd.ingest.http_push import IngestError
-from hlsd.recording import RecordingError
 from hlsd.streams import InvalidStreamName
 from hlsd.vod.errors import InsufficientStorage, SourceError
-from hlsd.vod.streams import StreamGone, UnknownStream
 
 log = logging.getLogger(__name__)
 
 RETRY_AFTER = "5"
 """Seconds a client is told to wait when a backend is down."""
+
+STATUS: dict[type[errors.DomainError], int] = {
+    errors.Malformed: 400,
+    errors.Unauthorized: 401,
+    errors.Forbidden: 403,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.Gone: 410,
+    errors.TooLarge: 413,
+    errors.Invalid: 422,
+    errors.TooMany: 429,
+    errors.Corrupt: 460,  # tus's "Checksum Mismatch"
+    errors.UpstreamFailed: 502,
+    errors.Unavailable: 503,
+    errors.UpstreamTimeout: 504,
+    errors.NoSpace: 507,
+}
+"""The HTTP status of each kind of domain error; an error of no kind is a 500."""
+
+
+def status_of(exc: errors.DomainError) -> int:
+    """The status of `exc`'s kind (the first kind among its bases)."""
+    for cls in type(exc).__mro__:
+        status = STATUS.get(cls)
+        if status is not None:
+            return status
+    return 500
 
 
 def error(status: int, message: str) -> JSONResponse:
@@ -45,25 +72,28 @@ def unavailable(request: Request, exc: BackendUnavailable) -> JSONResponse:
     return response
 
 
+def refusal(request: Request, exc: errors.DomainError) -> JSONResponse:
+    """A domain error's answer: its kind's status, its message, and the setting whose
+    bound refused it, if one did; in LiveMix's envelope on its routes."""
+    status = status_of(exc)
+    if request.url.path.startswith(LIVEMIX_PREFIX):
+        return failure(request, status, exc.message, exc.limit)
+    body = {"error": exc.message}
+    if exc.limit is not None:
+        body["limit"] = exc.limit
+    return JSONResponse(body, status_code=status)
+
+
 def install_error_handlers(app: FastAPI, backends: Backends) -> None:
-    async def source_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, SourceError)
-        level = logging.WARNING if exc.status >= 500 or isinstance(
-            exc, InsufficientStorage) else logging.INFO
-        log.log(level, "%s %s -> %d: %s", request.method, clip(request.url.path),
-                exc.status, clip(exc.message))
-        return error(exc.status, exc.message)
-
-    async def refused(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, Refused)
-        status = exc.status
-        return error(status, str(exc))
-
-    async def gone(request: Request, exc: Exception) -> JSONResponse:
-        return error(410, str(exc))
-
-    async def unknown(request: Request, exc: Exception) -> JSONResponse:
-        return error(404, str(exc))
+    async def domain_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, errors.DomainError)
+        if isinstance(exc, SourceError):
+            status = status_of(exc)
+            level = logging.WARNING if status >= 500 or isinstance(
+                exc, InsufficientStorage) else logging.INFO
+            log.log(level, "%s %s -> %d: %s", request.method, clip(request.url.path),
+                    status, clip(exc.message))
+        return refusal(request, exc)
 
     async def invalid(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -85,17 +115,6 @@ def install_error_handlers(app: FastAPI, backends: Backends) -> None:
         assert isinstance(exc, BackendUnavailable)
         return unavailable(request, exc)
 
-    async def ingest_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, IngestError)
-        return JSONResponse(exc.body(), status_code=exc.status)
-
-    async def status_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RecordingError | ChannelError | AssetError)
-        return error(exc.status, exc.message)
-
-    async def not_found(request: Request, exc: Exception) -> JSONResponse:
-        return error(404, str(exc))
-
     async def went_away(request: Request, exc: Exception) -> JSONResponse:
         # The client left mid-body (or its body timed out): no one reads the answer,
         # and it is no server error to log.
@@ -105,16 +124,8 @@ def install_error_handlers(app: FastAPI, backends: Backends) -> None:
         return error(400, str(exc))
 
     app.add_exception_handler(InvalidStreamName, bad_name)
-    app.add_exception_handler(RecordingError, status_error)
-    app.add_exception_handler(ChannelError, status_error)
-    app.add_exception_handler(AssetError, status_error)
-    app.add_exception_handler(NotFound, not_found)
+    app.add_exception_handler(errors.DomainError, domain_error)
     app.add_exception_handler(ClientDisconnect, went_away)
-    app.add_exception_handler(SourceError, source_error)
-    app.add_exception_handler(IngestError, ingest_error)
-    app.add_exception_handler(Refused, refused)
-    app.add_exception_handler(StreamGone, gone)
-    app.add_exception_handler(UnknownStream, unknown)
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(BackendUnavailable, backend_down)

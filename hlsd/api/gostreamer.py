@@ -15,6 +15,7 @@ from pydantic import ConfigDict, Field, StrictStr
 from hlsd.api._body import read_body
 from hlsd.api._bounds import Body, Seconds
 from hlsd.api._openapi import ERRORS, body
+from hlsd.api.errors import status_of
 from hlsd.auth.access import check_handshake
 from hlsd.infra.client_address import client_of
 from hlsd.metrics import Metrics
@@ -70,10 +71,11 @@ def router(*, streams: OnDemandStreams, handshake: str | None, default_expiry: f
         result = await streams.issue_batch(body.qids, expiry)
         out: list[dict[str, object]] = []
         for item in result.items:
-            if item.rid is not None:
+            if item.error is None:
                 out.append({"rid": item.rid, "qid": item.qid})
             else:
-                out.append({"qid": item.qid, "error": item.error, "status": item.status})
+                out.append({"qid": item.qid, "error": item.error.message,
+                            "status": status_of(item.error)})
         metrics.tokens_issued.labels("batch").inc(sum(1 for i in result.items if i.rid))
         return JSONResponse({"batchid": result.batch_id, "expires": result.expires_at,
                              "streams": out}, status_code=201)

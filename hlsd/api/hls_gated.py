@@ -27,13 +27,14 @@ from hlsd.api._asgi import (
     send_playlist,
 )
 from hlsd.api._query_token import TOKEN_HEADERS, TokenPlaylists, request_token
+from hlsd.api.errors import status_of
 from hlsd.hls import Rendered
 from hlsd.infra.logs import clip
 from hlsd.metrics import Metrics
 from hlsd.vod.errors import SourceError
 from hlsd.vod.packager import Package, Packager
 from hlsd.vod.playlists import MASTER, MEDIA, SUBTITLES
-from hlsd.vod.streams import AccessDenied, OnDemandStreams, StreamGone, UnknownStream
+from hlsd.vod.streams import AccessDenied, OnDemandStreams, StreamGone, TokenMissing, UnknownStream
 
 log = logging.getLogger(__name__)
 
@@ -67,16 +68,17 @@ class GatedHls:
             await self._serve(scope, headers, cors, send)
         except AccessDenied as exc:
             self._metrics.auth_failures.labels(
-                "missing" if exc.status == 401 else "invalid").inc()
-            await respond_error(send, exc.status, str(exc), cors)
+                "missing" if isinstance(exc, TokenMissing) else "invalid").inc()
+            await respond_error(send, status_of(exc), str(exc), cors)
         except StreamGone as exc:
             await respond_error(send, 410, str(exc), cors)
         except UnknownStream as exc:
             await respond_error(send, 404, str(exc), cors)
         except SourceError as exc:
-            log.log(logging.WARNING if exc.status >= 500 else logging.INFO,
-                    "GET %s -> %d: %s", clip(scope["path"]), exc.status, clip(exc.message))
-            await respond_error(send, exc.status, exc.message, cors)
+            status = status_of(exc)
+            log.log(logging.WARNING if status >= 500 else logging.INFO,
+                    "GET %s -> %d: %s", clip(scope["path"]), status, clip(exc.message))
+            await respond_error(send, status, exc.message, cors)
         except Exception:
             log.exception("GET %s failed", clip(scope["path"]))
             await respond_error(send, 500, "internal error", cors)

@@ -16,10 +16,12 @@ from fastapi.responses import JSONResponse, Response
 from starlette.requests import ClientDisconnect
 
 from hlsd.api._openapi import ERRORS, raw_body
+from hlsd.api.errors import status_of
 from hlsd.auth.access import bearer
 from hlsd.auth.keys import fingerprint
 from hlsd.infra.client_address import client_of
 from hlsd.infra.logs import clip
+from hlsd.ingest.errors import PublishKeyMissing, PushForbidden, PushTooLarge
 from hlsd.ingest.http_push import Accepted, HttpPushIngest, IngestError, Publisher
 from hlsd.streams import StreamBusy
 
@@ -42,21 +44,22 @@ class PublishAuth:
         if not self._keys:
             if client.local:
                 return Publisher(identity=host)
-            raise IngestError("no publish keys are configured, so only loopback publishers "
-                              "may push; set live.publish_keys", status=403)
+            raise PushForbidden("no publish keys are configured, so only loopback "
+                                "publishers may push; set live.publish_keys")
         if given is None:
-            raise IngestError("a publish key is required (?key= or Authorization: Bearer)",
-                              status=401)
+            raise PublishKeyMissing("a publish key is required (?key= or Authorization: "
+                                    "Bearer)")
         if not any(hmac.compare_digest(given.encode(), k.encode()) for k in self._keys):
-            raise IngestError("wrong publish key", status=403)
+            raise PushForbidden("wrong publish key")
         key = fingerprint(self._secret, given)
         return Publisher(identity=f"{host}:{key}", key=key)
 
 
 def refusal(stream: str, path: str, exc: IngestError) -> JSONResponse:
-    log.info("ingest %s/%s refused (%d): %s", clip(stream), clip(path), exc.status,
+    status = status_of(exc)
+    log.info("ingest %s/%s refused (%d): %s", clip(stream), clip(path), status,
              clip(exc.message))
-    return JSONResponse(exc.body(), status_code=exc.status)
+    return JSONResponse(exc.body(), status_code=status)
 
 
 def answer(accepted: Accepted) -> JSONResponse:
@@ -96,7 +99,7 @@ def router(*, ingest: HttpPushIngest, authorize: PublishAuth, max_body: int) -> 
             authorize(request)
             ingest.delete(stream, path)
         except IngestError as exc:
-            return JSONResponse(exc.body(), status_code=exc.status)
+            return JSONResponse(exc.body(), status_code=status_of(exc))
         return Response(status_code=204)
 
     return api
@@ -105,12 +108,12 @@ def router(*, ingest: HttpPushIngest, authorize: PublishAuth, max_body: int) -> 
 async def bounded_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise IngestError(f"upload larger than {limit} bytes", status=413)
+        raise PushTooLarge(f"upload larger than {limit} bytes")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise IngestError(f"upload larger than {limit} bytes", status=413)
+            raise PushTooLarge(f"upload larger than {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)

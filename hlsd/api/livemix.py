@@ -9,13 +9,12 @@ also plays at ``/live/<name>/index.m3u8``.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ConfigDict, Field, StrictInt, StrictStr
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hlsd.api._admin import require_admin
 from hlsd.api._body import describe, parse_model
@@ -23,13 +22,15 @@ from hlsd.api._bounds import Body
 from hlsd.api._envelope import envelope, failure
 from hlsd.api._json import iso
 from hlsd.api._openapi import LIVEMIX_ERRORS, body, raw_body
+from hlsd.api.errors import status_of
 from hlsd.api.ingest import PublishAuth, bounded_body
 from hlsd.auth.access import Refused
-from hlsd.db import Conflict, NotFound, Source, repo
+from hlsd.errors import Conflict, NotFound
 from hlsd.infra.guarded_http import FetchRefused
 from hlsd.infra.logs import clip
-from hlsd.ingest.http_push import IngestError, validate_stream_id
+from hlsd.ingest.errors import IngestError, MalformedPush, UnknownSource
 from hlsd.ingest.livemix import LiveMixIngest
+from hlsd.ingest.livemix_sources import LiveMixSources, Source
 from hlsd.ingest.names import STREAM_ID
 from hlsd.streams import StreamBusy
 
@@ -49,30 +50,11 @@ class NewSource(Body):
     description: StrictStr | None = Field(default=None, max_length=4096)
 
 
-class SourceNames:
-    """Source id → stream name, kept in memory for the playback path."""
+class SourceNames(Protocol):
+    """What the playback path (`api/live.LiveMixPlayback`) asks of sources
+    (`LiveMixSources` answers it)."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
-        self._names: dict[str, tuple[str, bool]] = {}
-
-    def remember(self, source: Source) -> None:
-        self._names[source.id] = (source.name, source.streaming)
-
-    def forget(self, source_id: str) -> None:
-        self._names.pop(source_id, None)
-
-    async def streaming_name(self, source_id: str) -> str | None:
-        """The stream name of a source that is streaming, else None."""
-        known = self._names.get(source_id)
-        if known is None:
-            try:
-                source = await repo.get_source(self._sessions, source_id)
-            except NotFound:
-                return None
-            self.remember(source)
-            known = (source.name, source.streaming)
-        return known[0] if known[1] else None
+    async def streaming_name(self, source_id: str) -> str | None: ...
 
 
 def admin_refusal(request: Request, admin_key: str | None) -> JSONResponse | None:
@@ -80,7 +62,7 @@ def admin_refusal(request: Request, admin_key: str | None) -> JSONResponse | Non
     try:
         require_admin(request, admin_key)
     except Refused as exc:
-        return failure(request, exc.status, exc.message)
+        return failure(request, status_of(exc), exc.message)
     return None
 
 
@@ -95,12 +77,15 @@ def source_json(source: Source) -> dict[str, Any]:
     return out
 
 
-def router(*, sessions: async_sessionmaker[AsyncSession], names: SourceNames,
-           ingest: LiveMixIngest, authorize: PublishAuth, admin_key: str | None) -> APIRouter:
+def router(*, sources: LiveMixSources, ingest: LiveMixIngest, authorize: PublishAuth,
+           admin_key: str | None) -> APIRouter:
     api = APIRouter(prefix="/v1", tags=["livemix"], responses=LIVEMIX_ERRORS)
 
     def admin(request: Request) -> JSONResponse | None:
         return admin_refusal(request, admin_key)
+
+    def no_source(request: Request, source_id: str) -> JSONResponse:
+        return failure(request, 404, f"video source {source_id} not found")
 
     @api.post("/source", openapi_extra=body(NewSource))
     async def define_source(request: Request) -> JSONResponse:
@@ -112,34 +97,30 @@ def router(*, sessions: async_sessionmaker[AsyncSession], names: SourceNames,
             return failure(request, 400, "invalid video source parameters: "
                                          f"{describe(exc.errors())}")
         except IngestError as exc:  # the body's bound
-            return failure(request, exc.status, exc.message)
+            return failure(request, status_of(exc), exc.message)
         try:
-            validate_stream_id(params.name)
-            source = await repo.create_source(sessions, name=params.name,
-                                              segment_length=params.segment_len,
-                                              description=params.description)
+            source = await sources.create(name=params.name, segment_length=params.segment_len,
+                                          description=params.description)
         except IngestError as exc:
             return failure(request, 400, f"invalid source name: {exc.message}")
         except Conflict as exc:
-            return failure(request, 409, str(exc))
-        names.remember(source)
+            return failure(request, 409, exc.message)
         return envelope(request, source=source_json(source))
 
     @api.get("/source")
     async def list_sources(request: Request) -> JSONResponse:
         if (refused := admin(request)) is not None:
             return refused
-        return envelope(request, sources=[source_json(s)
-                                           for s in await repo.list_sources(sessions)])
+        return envelope(request, sources=[source_json(s) for s in await sources.list()])
 
     @api.get("/source/{source_id}")
     async def get_source(source_id: str, request: Request) -> JSONResponse:
         if (refused := admin(request)) is not None:
             return refused
         try:
-            source = await repo.get_source(sessions, source_id)
+            source = await sources.get(source_id)
         except NotFound:
-            return failure(request, 404, f"video source {source_id} not found")
+            return no_source(request, source_id)
         return envelope(request, source=source_json(source))
 
     @api.delete("/source/{source_id}")
@@ -147,10 +128,9 @@ def router(*, sessions: async_sessionmaker[AsyncSession], names: SourceNames,
         if (refused := admin(request)) is not None:
             return refused
         try:
-            await repo.delete_source(sessions, source_id)
+            await sources.delete(source_id)
         except NotFound:
-            return failure(request, 404, f"video source {source_id} not found")
-        names.forget(source_id)
+            return no_source(request, source_id)
         return envelope(request)
 
     @api.put("/source/{source_id}/streaming")
@@ -161,10 +141,9 @@ def router(*, sessions: async_sessionmaker[AsyncSession], names: SourceNames,
         if state not in ("true", "false"):
             return failure(request, 400, "new_state must be true or false")
         try:
-            source = await repo.set_streaming(sessions, source_id, state == "true")
+            await sources.set_streaming(source_id, state == "true")
         except NotFound:
-            return failure(request, 404, f"video source {source_id} not found")
-        names.remember(source)
+            return no_source(request, source_id)
         return envelope(request)
 
     @api.post("/playlist", openapi_extra=raw_body(
@@ -177,19 +156,20 @@ def router(*, sessions: async_sessionmaker[AsyncSession], names: SourceNames,
         try:
             publisher = authorize(request)
             if not prefix:
-                raise IngestError("request missing MPEG-TS-URI-Prefix", status=400)
+                raise MalformedPush("request missing MPEG-TS-URI-Prefix")
             try:
-                source = await repo.get_source_by_name(sessions, name)
+                source = await sources.by_name(name)
             except NotFound:
-                raise IngestError(f"video source {name!r} is not defined (POST /v1/source)",
-                                  status=404) from None
+                raise UnknownSource(f"video source {name!r} is not defined "
+                                    "(POST /v1/source)") from None
             body = await bounded_body(request, 1 << 20)
             await ingest.receive(source.name, body, prefix, publisher)
         except IngestError as exc:
+            status = status_of(exc)
             if not isinstance(exc.__cause__, FetchRefused):  # that one logged itself
-                log.info("/v1/playlist for %r refused (%d): %s", clip(name), exc.status,
+                log.info("/v1/playlist for %r refused (%d): %s", clip(name), status,
                          clip(exc.message))
-            return failure(request, exc.status, exc.message, exc.limit)
+            return failure(request, status, exc.message, exc.limit)
         except StreamBusy as exc:
             return failure(request, 409, str(exc))
         return envelope(request)

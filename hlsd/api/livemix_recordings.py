@@ -21,13 +21,14 @@ from hlsd.api._bounds import MAX_EPOCH, Body
 from hlsd.api._envelope import envelope, failure
 from hlsd.api._json import iso
 from hlsd.api._openapi import LIVEMIX_ERRORS, body
+from hlsd.api.errors import status_of
 from hlsd.api.ingest import bounded_body
 from hlsd.api.livemix import admin_refusal
-from hlsd.db import NotFound, RecordedSegment, Recording, repo
-from hlsd.db.repo import Sessions
-from hlsd.ingest.http_push import IngestError
+from hlsd.errors import Invalid, NotFound
+from hlsd.ingest.errors import IngestError
+from hlsd.ingest.livemix_sources import LiveMixSources
 from hlsd.recording import Recorder, RecordingError
-from hlsd.recording.replay import variant_folders
+from hlsd.recording.queries import RecordedSegment, Recording, RecordingQueries
 
 PLAYBACK = "/v1/vod/recording/"
 
@@ -68,11 +69,15 @@ def segment_json(recording: Recording, segment: RecordedSegment, folder: str) ->
     }
 
 
-def router(*, recorder: Recorder, sessions: Sessions, admin_key: str | None) -> APIRouter:
+def router(*, recorder: Recorder, recordings: RecordingQueries, sources: LiveMixSources,
+           admin_key: str | None) -> APIRouter:
     api = APIRouter(prefix="/v1", tags=["livemix"], responses=LIVEMIX_ERRORS)
 
     def admin(request: Request) -> JSONResponse | None:
         return admin_refusal(request, admin_key)
+
+    def no_recording(request: Request, recording_id: str) -> JSONResponse:
+        return failure(request, 404, f"recording session {recording_id} not found")
 
     @api.post("/source/{source_id}/recording",
               openapi_extra=body(StartRecording, required=False))
@@ -82,7 +87,7 @@ def router(*, recorder: Recorder, sessions: Sessions, admin_key: str | None) -> 
         try:
             raw = await bounded_body(request, 1 << 16)
             params = parse_model(raw, StartRecording) if raw.strip() else StartRecording()
-            source = await repo.get_source(sessions, source_id)
+            source = await sources.get(source_id)
             start_ts = datetime.fromtimestamp(params.start_time_epoch, UTC) \
                 if params.start_time_epoch else None
             recording = await recorder.start(
@@ -92,14 +97,14 @@ def router(*, recorder: Recorder, sessions: Sessions, admin_key: str | None) -> 
             return failure(request, 400, "invalid recording session parameters: "
                                          f"{describe(exc.errors())}")
         except IngestError as exc:  # the body's bound
-            return failure(request, exc.status, exc.message)
-        except NotFound:
-            return failure(request, 404, f"video source {source_id} not found")
+            return failure(request, status_of(exc), exc.message)
         except RecordingError as exc:
-            if exc.status == 422:  # a start out of bounds: LiveMix's invalid parameters
+            if isinstance(exc, Invalid):  # a start out of bounds: LiveMix's bad parameters
                 return failure(request, 400, f"invalid recording session parameters: "
                                              f"{exc.message}")
-            return failure(request, exc.status, exc.message)
+            return failure(request, status_of(exc), exc.message)
+        except NotFound:
+            return failure(request, 404, f"video source {source_id} not found")
         return envelope(request, recording=recording_json(recording))
 
     @api.get("/source/{source_id}/recording")
@@ -107,7 +112,7 @@ def router(*, recorder: Recorder, sessions: Sessions, admin_key: str | None) -> 
         if (refused := admin(request)) is not None:
             return refused
         try:
-            rows = await repo.list_source_recordings(sessions, source_id)
+            rows = await recordings.of_source(source_id)
         except NotFound:
             return failure(request, 404, f"video source {source_id} not found")
         if request.query_params.get("only_active"):
@@ -118,7 +123,7 @@ def router(*, recorder: Recorder, sessions: Sessions, admin_key: str | None) -> 
     async def every(request: Request) -> JSONResponse:
         if (refused := admin(request)) is not None:
             return refused
-        rows = await repo.list_recordings(sessions)
+        rows = await recordings.every()
         return envelope(request, recordings=[recording_json(r) for r in rows])
 
     @api.get("/recording/{recording_id}")
@@ -126,9 +131,9 @@ def router(*, recorder: Recorder, sessions: Sessions, admin_key: str | None) -> 
         if (refused := admin(request)) is not None:
             return refused
         try:
-            recording = await repo.get_recording(sessions, recording_id)
+            recording = await recordings.get(recording_id)
         except NotFound:
-            return failure(request, 404, f"recording session {recording_id} not found")
+            return no_recording(request, recording_id)
         return envelope(request, recording=recording_json(recording))
 
     @api.get("/recording/{recording_id}/segment")
@@ -136,14 +141,12 @@ def router(*, recorder: Recorder, sessions: Sessions, admin_key: str | None) -> 
         if (refused := admin(request)) is not None:
             return refused
         try:
-            recording = await repo.get_recording(sessions, recording_id)
-            rows = await repo.list_segments(sessions, recording_id)
-            variants = await repo.list_variants(sessions, recording_id)
+            listed = await recordings.segments(recording_id)
         except NotFound:
-            return failure(request, 404, f"recording session {recording_id} not found")
-        folders = variant_folders(variants)
+            return no_recording(request, recording_id)
         return envelope(request, segments=[
-            segment_json(recording, s, folders.get(s.variant, "")) for s in rows])
+            segment_json(listed.recording, s, listed.folders.get(s.variant, ""))
+            for s in listed.segments])
 
     @api.post("/recording/{recording_id}/stop")
     async def stop(recording_id: str, request: Request) -> JSONResponse:
@@ -152,7 +155,7 @@ def router(*, recorder: Recorder, sessions: Sessions, admin_key: str | None) -> 
         try:
             await recorder.stop(recording_id)
         except NotFound:
-            return failure(request, 404, f"recording session {recording_id} not found")
+            return no_recording(request, recording_id)
         return envelope(request)
 
     @api.delete("/recording/{recording_id}")
@@ -162,7 +165,7 @@ def router(*, recorder: Recorder, sessions: Sessions, admin_key: str | None) -> 
         try:
             await recorder.delete(recording_id)
         except NotFound:
-            return failure(request, 404, f"recording session {recording_id} not found")
+            return no_recording(request, recording_id)
         return envelope(request)
 
     return api

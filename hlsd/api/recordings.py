@@ -22,10 +22,10 @@ from hlsd.api._json import iso
 from hlsd.api._openapi import ERRORS, StreamName, body
 from hlsd.api.streams import TokenRequest, issue_token
 from hlsd.auth.tokens import TokenSigner
-from hlsd.db import Recording, repo
-from hlsd.db.repo import Sessions
 from hlsd.ingest.http_push import validate_stream_id
-from hlsd.recording import Recorder, RecordingError
+from hlsd.recording import Recorder
+from hlsd.recording.errors import BadStart
+from hlsd.recording.queries import Recording, RecordingQueries
 
 
 class NewRecording(Body):
@@ -40,8 +40,7 @@ class NewRecording(Body):
 
     def start(self) -> datetime | None:
         if self.start_time_epoch is not None and self.start_time is not None:
-            raise RecordingError("give start_time or start_time_epoch, not both",
-                                 status=422)
+            raise BadStart("give start_time or start_time_epoch, not both")
         if self.start_time_epoch is not None:
             return datetime.fromtimestamp(self.start_time_epoch, UTC)
         return self.start_time
@@ -59,7 +58,7 @@ def recording_json(recording: Recording, **more: Any) -> dict[str, Any]:
     }
 
 
-def router(*, recorder: Recorder, sessions: Sessions, signer: TokenSigner,
+def router(*, recorder: Recorder, recordings: RecordingQueries, signer: TokenSigner,
            admin_key: str | None) -> APIRouter:
     api = APIRouter(prefix="/api", tags=["recordings"], responses=ERRORS)
 
@@ -82,31 +81,29 @@ def router(*, recorder: Recorder, sessions: Sessions, signer: TokenSigner,
     async def list_of_stream(stream: StreamName, request: Request) -> JSONResponse:
         admin(request)
         validate_stream_id(stream)
-        rows = await repo.list_stream_recordings(sessions, stream)
+        rows = await recordings.of_stream(stream)
         return JSONResponse({"recordings": [recording_json(r) for r in rows]})
 
     @api.get("/recordings")
     async def list_all(request: Request) -> JSONResponse:
         admin(request)
-        rows = await repo.list_recordings(sessions)
+        rows = await recordings.every()
         return JSONResponse({"recordings": [recording_json(r) for r in rows]})
 
     @api.get("/recordings/{recording_id}")
     async def get(recording_id: str, request: Request) -> JSONResponse:
         admin(request)
-        recording = await repo.get_recording(sessions, recording_id)
-        segments = await repo.list_segments(sessions, recording_id)
-        duration = await repo.total_duration(sessions, recording_id)
+        summary = await recordings.summary(recording_id)
         return JSONResponse(recording_json(
-            recording, segments=len(segments), bytes=sum(s.size for s in segments),
-            duration=round(duration, 3)))
+            summary.recording, segments=summary.segments, bytes=summary.bytes,
+            duration=round(summary.duration, 3)))
 
     @api.post("/recordings/{recording_id}/token", status_code=201,
               openapi_extra=body(TokenRequest, required=False))
     async def token(recording_id: str, request: Request) -> JSONResponse:
         """A playback token for a recording (``recording.access: token``)."""
         admin(request)
-        await repo.get_recording(sessions, recording_id)
+        await recordings.get(recording_id)
         return await issue_token(signer, recording_subject(recording_id), request)
 
     @api.post("/recordings/{recording_id}/stop")

@@ -14,6 +14,7 @@ from starlette.types import Receive, Scope, Send
 from hlsd.api._asgi import Cors, request_headers, respond, respond_error, send_playlist
 from hlsd.api._gate import TokenGate, recording_subject
 from hlsd.api._query_token import TOKEN_HEADERS
+from hlsd.api.errors import status_of
 from hlsd.infra.logs import clip
 from hlsd.media.errors import MediaError
 from hlsd.recording import Exporter, RecordingError, Replay, ReplayCatalog
@@ -138,7 +139,7 @@ class RecordingPlayback:
                               if k != "http.response.pathsend"}
                 await response({**scope, "extensions": extensions}, receive, send)
         except RecordingError as exc:
-            await respond_error(send, exc.status, exc.message, cors)
+            await respond_error(send, status_of(exc), exc.message, cors)
         except (MediaError, StorageError) as exc:
             log.error("export of recording %s failed: %s", clip(recording_id), clip(exc))
             await respond_error(send, 500, f"the recording could not be exported: {exc}", cors)

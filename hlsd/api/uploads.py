@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
 from hlsd.api._openapi import ERROR_SCHEMA, JSON
+from hlsd.api.errors import status_of
 from hlsd.assets.uploads import CHECKSUMS, BadUpload, TooLarge, Upload, UploadError, UploadStore
 from hlsd.auth.access import Refused
 
@@ -61,7 +62,7 @@ def router(*, store: UploadStore, prefix: str = "/api/uploads",
         try:
             authorize(request)
         except Refused as exc:
-            raise _Refusal(exc.status, exc.message) from exc
+            raise _Refusal(status_of(exc), exc.message) from exc
         except HTTPException as exc:
             raise _Refusal(exc.status_code, str(exc.detail), dict(exc.headers or {})) from exc
         if request.headers.get("tus-resumable") != TUS_VERSION:
@@ -78,7 +79,7 @@ def router(*, store: UploadStore, prefix: str = "/api/uploads",
             except _Refusal as exc:
                 return _error(exc.status, exc.message, exc.headers)
             except UploadError as exc:
-                return _error(exc.status, exc.message)
+                return _error(status_of(exc), exc.message)
             except ClientDisconnect:
                 return _error(400, "the client went away")  # nobody reads it
         return run
@@ -105,7 +106,7 @@ def router(*, store: UploadStore, prefix: str = "/api/uploads",
                                             checksum=_checksum(request))
             except UploadError as exc:
                 # The upload exists: say where, so the client can resume it.
-                return _error(exc.status, exc.message,
+                return _error(status_of(exc), exc.message,
                               {**where, **_progress(store.get(upload.id))})
         return Response(status_code=201, headers=_tus({**where, **_progress(upload)}))
 

@@ -5,7 +5,8 @@ With `remote_jobs` (the Redis queue), runs happen in `hlsd worker` processes, po
 on other machines: each source is put into the object store before it is queued
 (`sources`, `staging`), and this process leaves runs under way to the workers.
 
-No HTTP here: `AssetError` carries the status `api/` answers with.
+No HTTP here: each refusal is an `AssetError` (or an `UploadError`) of one kind
+(`hlsd.errors`), which `api/` answers with its status.
 """
 
 from __future__ import annotations
@@ -15,16 +16,17 @@ import contextlib
 import json
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
+from hlsd import errors
 from hlsd.assets import staging
 from hlsd.assets.jobs import JobQueue, JobsError
 from hlsd.assets.sources import SourceFiles, SourceGone, SourceKind
 from hlsd.assets.state import AssetState, sources_of
 from hlsd.assets.subtitles import SubtitleError, subtitles_key, to_webvtt, valid_language
-from hlsd.assets.uploads import MakeUploadStore, Upload, UploadError
+from hlsd.assets.uploads import MakeUploadStore, Upload
 from hlsd.db import assets as repo
 from hlsd.db.errors import Conflict, NotFound
 from hlsd.db.models import AssetRow
@@ -36,7 +38,8 @@ from hlsd.storage import ObjectStore, StorageError
 from hlsd.vod.errors import SourceError
 from hlsd.vod.fetch import Fetcher
 
-__all__ = ["AssetError", "AssetService", "SourceKind"]
+__all__ = ["AssetConflict", "AssetError", "AssetForbidden", "AssetInvalid", "AssetNotFound",
+           "AssetRow", "AssetService", "AssetUnavailable", "SourceKind"]
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +50,28 @@ ASSET_METADATA = "asset"
 """The tus Upload-Metadata key naming the asset an upload is for."""
 
 
-class AssetError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+class AssetError(errors.DomainError):
+    """A request about assets that is refused."""
+
+
+class AssetNotFound(AssetError, errors.NotFound):
+    pass
+
+
+class AssetInvalid(AssetError, errors.Invalid):
+    """A source, language or subtitle file that cannot be used."""
+
+
+class AssetConflict(AssetError, errors.Conflict):
+    """Not in a state that allows it (or changed by another request meanwhile)."""
+
+
+class AssetForbidden(AssetError, errors.Forbidden):
+    """An import URL that leads where hlsd does not fetch from (``fetch.allow``)."""
+
+
+class AssetUnavailable(AssetError, errors.Unavailable):
+    """The job queue or the object store cannot take it now."""
 
 
 class AssetService:
@@ -89,11 +109,8 @@ class AssetService:
                             access: str) -> tuple[AssetRow, Upload]:
         """An asset waiting for its tus upload (the upload is made here too)."""
         asset_id = _new_id()
-        try:
-            upload = self._uploads.create(length=size, metadata={ASSET_METADATA: asset_id},
-                                          defer_length=size is None)
-        except UploadError as exc:
-            raise AssetError(exc.status, exc.message) from None
+        upload = self._uploads.create(length=size, metadata={ASSET_METADATA: asset_id},
+                                      defer_length=size is None)
         asset = await repo.create_asset(
             self._sessions, asset_id=asset_id, state=AssetState.CREATED.value,
             source_kind=SourceKind.UPLOAD, title=title, upload_id=upload.id, size=size,
@@ -106,14 +123,11 @@ class AssetService:
         an interrupted request can still be resumed with tus."""
         asset = await self.get(asset_id)
         if asset.state != AssetState.CREATED.value or asset.upload_id is None:
-            raise AssetError(409, f"asset {asset_id} is {asset.state}, not waiting for an "
-                                  "upload")
-        try:
-            upload = self._uploads.get(asset.upload_id)
-            await self._uploads.append(upload.id, upload.offset, chunks,
-                                       length=length if upload.length is None else None)
-        except UploadError as exc:
-            raise AssetError(exc.status, exc.message) from None
+            raise AssetConflict(f"asset {asset_id} is {asset.state}, not waiting for an "
+                                "upload")
+        upload = self._uploads.get(asset.upload_id)
+        await self._uploads.append(upload.id, upload.offset, chunks,
+                                   length=length if upload.length is None else None)
         return await self.get(asset_id)
 
     async def upload_complete(self, upload: Upload, path: Path) -> None:
@@ -133,9 +147,9 @@ class AssetService:
         try:
             file = self._locate_library(path)
         except ValueError as exc:
-            raise AssetError(422, str(exc)) from None
+            raise AssetInvalid(str(exc)) from None
         if not file.is_file():
-            raise AssetError(422, f"{path!r} is not a file in the library")
+            raise AssetInvalid(f"{path!r} is not a file in the library")
         asset = await repo.create_asset(
             self._sessions, state=AssetState.UPLOADED.value, source_kind=SourceKind.LIBRARY,
             source_ref=path, title=title, size=file.stat().st_size, access=access)
@@ -147,11 +161,11 @@ class AssetService:
         host is (or resolves to) an address imports may not reach is refused now (403);
         one that gets there later (a redirect, a changed DNS answer) fails the asset."""
         if not url.startswith(("http://", "https://")):
-            raise AssetError(422, "an import URL is http:// or https://")
+            raise AssetInvalid("an import URL is http:// or https://")
         try:
             await check_url_resolving(self._policy, url)
         except FetchRefused as exc:
-            raise AssetError(403, str(exc)) from None
+            raise AssetForbidden(str(exc)) from None
         asset = await repo.create_asset(
             self._sessions, state=AssetState.CREATED.value, source_kind=SourceKind.URL,
             source_ref=url, title=title, access=access)
@@ -221,7 +235,7 @@ class AssetService:
             await self._jobs.submit(asset_id)
         except JobsError as exc:
             await self._give_up(asset_id, str(exc))
-            raise AssetError(503, str(exc)) from None
+            raise AssetUnavailable(str(exc)) from None
         return asset
 
     async def _stage(self, asset_id: str) -> None:
@@ -230,11 +244,11 @@ class AssetService:
         try:
             await self._sources.stage(await self.get(asset_id))
         except SourceGone as exc:
-            raise AssetError(409, str(exc)) from None
+            raise AssetConflict(str(exc)) from None
         except StorageError as exc:
             reason = f"the source could not be stored for the workers: {exc}"
             await self._give_up(asset_id, reason)
-            raise AssetError(503, reason) from None
+            raise AssetUnavailable(reason) from None
 
     async def _give_up(self, asset_id: str, reason: str) -> None:
         log.warning("asset %s failed: %s", asset_id, clip(reason))
@@ -254,7 +268,13 @@ class AssetService:
         try:
             return await repo.get_asset(self._sessions, asset_id)
         except NotFound:
-            raise AssetError(404, f"no asset {asset_id!r}") from None
+            raise AssetNotFound(f"no asset {asset_id!r}") from None
+
+    async def page(self, *, limit: int, offset: int = 0,
+                   state: AssetState | None = None) -> Sequence[AssetRow]:
+        """A page of the assets (of one `state`, if given), newest first."""
+        return await repo.list_assets(self._sessions, limit=limit, offset=offset,
+                                      states=[state.value] if state else None)
 
     # -- moving on ----------------------------------------------------------------------
 
@@ -265,9 +285,9 @@ class AssetService:
                 from_states=sorted(s.value for s in sources_of(AssetState.CANCELLED)),
                 to=AssetState.CANCELLED.value, reason="cancelled")
         except NotFound:
-            raise AssetError(404, f"no asset {asset_id!r}") from None
+            raise AssetNotFound(f"no asset {asset_id!r}") from None
         except Conflict as exc:
-            raise AssetError(409, f"{exc}: nothing to cancel") from None
+            raise AssetConflict(f"{exc}: nothing to cancel") from None
         await self._jobs.cancel(asset_id)
         return asset
 
@@ -276,11 +296,11 @@ class AssetService:
         """Subtitles (WebVTT or SRT) for the asset's ladder: taken until its processing
         starts, since the published manifests never change."""
         if not valid_language(language):
-            raise AssetError(422, f"{language!r} is not a language tag (en, pt-BR, ...)")
+            raise AssetInvalid(f"{language!r} is not a language tag (en, pt-BR, ...)")
         try:
             text = to_webvtt(data)
         except SubtitleError as exc:
-            raise AssetError(422, str(exc)) from None
+            raise AssetInvalid(str(exc)) from None
         asset = await self.get(asset_id)
         details = json.loads(asset.details or "{}")
         details.setdefault("subtitles", {})[language] = (name or language)[:100]
@@ -288,8 +308,8 @@ class AssetService:
                               content_type="text/vtt")
         if not await repo.update_if(self._sessions, asset_id, states=_BEFORE_PROCESSING,
                                     details=json.dumps(details)):
-            raise AssetError(409, f"asset {asset_id} is past its processing's start; "
-                                  "subtitles are given before it")
+            raise AssetConflict(f"asset {asset_id} is past its processing's start; "
+                                "subtitles are given before it")
         return await self.get(asset_id)
 
     async def retry(self, asset_id: str) -> AssetRow:
@@ -299,35 +319,35 @@ class AssetService:
         before discarded. A library file: read again from the library (409 if gone)."""
         asset = await self.get(asset_id)
         if asset.state != AssetState.FAILED.value:
-            raise AssetError(409, f"asset {asset_id} is {asset.state}; only a failed one is "
-                                  "retried")
+            raise AssetConflict(f"asset {asset_id} is {asset.state}; only a failed one is "
+                                "retried")
         if asset.source_kind == SourceKind.URL and asset.source_ref is not None:
             return await self._import_again(asset, asset.source_ref)
         if asset.source_kind == SourceKind.LIBRARY:
             if self._sources.local(asset) is None:
-                raise AssetError(409, f"{asset.source_ref!r} is no longer a file in the "
-                                      "library")
+                raise AssetConflict(f"{asset.source_ref!r} is no longer a file in the "
+                                    "library")
             await self._discard_staged(asset_id)  # staged again, as the library has it now
         elif self._sources.local(asset) is None and not await self._staged(asset_id):
-            raise AssetError(409, f"the file uploaded for asset {asset_id} is no longer on "
-                                  "the server; upload it again, as a new asset")
+            raise AssetConflict(f"the file uploaded for asset {asset_id} is no longer on "
+                                "the server; upload it again, as a new asset")
         try:
             return await self._enqueue(asset_id)
         except Conflict as exc:  # retried (or deleted) by another request meanwhile
-            raise AssetError(409, str(exc)) from None
+            raise AssetConflict(str(exc)) from None
 
     async def _import_again(self, asset: AssetRow, url: str) -> AssetRow:
         try:
             await check_url_resolving(self._policy, url)
         except FetchRefused as exc:
-            raise AssetError(403, str(exc)) from None
+            raise AssetForbidden(str(exc)) from None
         await self._discard_staged(asset.id)  # or a worker would get the old copy
         try:
             again = await repo.move(self._sessions, asset.id,
                                     from_states=[AssetState.FAILED.value],
                                     to=AssetState.CREATED.value, reason=None, progress=0.0)
         except Conflict as exc:  # retried (or deleted) by another request meanwhile
-            raise AssetError(409, str(exc)) from None
+            raise AssetConflict(str(exc)) from None
         self._sources.release(asset)
         self._spawn(self._import(asset.id, url), f"hlsd-import-{asset.id}")
         return again
@@ -337,7 +357,7 @@ class AssetService:
             try:
                 await staging.discard(self._store, asset_id)
             except StorageError as exc:
-                raise AssetError(503, f"the object store is unavailable: {exc}") from None
+                raise AssetUnavailable(f"the object store is unavailable: {exc}") from None
 
     async def _staged(self, asset_id: str) -> bool:
         if not self._remote:
@@ -345,7 +365,7 @@ class AssetService:
         try:
             return await staging.staged(self._store, asset_id)
         except StorageError as exc:
-            raise AssetError(503, f"the object store is unavailable: {exc}") from None
+            raise AssetUnavailable(f"the object store is unavailable: {exc}") from None
 
     async def delete(self, asset_id: str) -> None:
         """Delete at any stage: the run is stopped, and the outputs, the source (unless
@@ -353,7 +373,7 @@ class AssetService:
         try:
             asset = await repo.delete_asset(self._sessions, asset_id)
         except NotFound:
-            raise AssetError(404, f"no asset {asset_id!r}") from None
+            raise AssetNotFound(f"no asset {asset_id!r}") from None
         await self._jobs.cancel(asset_id)
         await self._store.delete_prefix(f"assets/{asset_id}/")
         self._sources.release(asset)

@@ -41,6 +41,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from hlsd import errors
+
 log = logging.getLogger(__name__)
 
 CHECKSUMS = ("md5", "sha1", "sha256", "sha512")
@@ -60,40 +62,36 @@ class MakeUploadStore(Protocol):
     def __call__(self, *, on_complete: OnComplete) -> UploadStore: ...
 
 
-class UploadError(Exception):
-    status = 400
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class UploadError(errors.DomainError):
+    """An upload refused, each of one kind (`hlsd.errors`): `api/` gives the status."""
 
 
-class BadUpload(UploadError):
-    status = 400
+class BadUpload(UploadError, errors.Malformed):
+    pass
 
 
-class UploadNotFound(UploadError):
-    status = 404
+class UploadNotFound(UploadError, errors.NotFound):
+    pass
 
 
-class OffsetMismatch(UploadError):
-    status = 409
+class OffsetMismatch(UploadError, errors.Conflict):
+    pass
 
 
-class UploadGone(UploadError):
-    status = 410
+class UploadGone(UploadError, errors.Gone):
+    pass
 
 
-class TooLarge(UploadError):
-    status = 413
+class TooLarge(UploadError, errors.TooLarge):
+    pass
 
 
-class ChecksumMismatch(UploadError):
-    status = 460
+class ChecksumMismatch(UploadError, errors.Corrupt):
+    pass
 
 
-class UploadsFull(UploadError):
-    status = 507
+class UploadsFull(UploadError, errors.NoSpace):
+    pass
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -6,6 +6,7 @@ the same on every engine, and never true for a request forwarded by an untrusted
 
 from __future__ import annotations
 
+from hlsd import errors
 from hlsd.auth.tokens import handshake_matches
 
 _REVERSE_PROXY_HINT = ("; behind a reverse proxy, list it in trusted_proxies so the "
@@ -22,11 +23,16 @@ def bearer(authorization: str | None) -> str | None:
     return value.strip()
 
 
-class Refused(Exception):
-    def __init__(self, message: str, *, status: int) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+class Refused(errors.DomainError):
+    """A caller turned away by these rules."""
+
+
+class BadCredential(Refused, errors.Unauthorized):
+    """No secret given, or the wrong one."""
+
+
+class NotAllowed(Refused, errors.Forbidden):
+    """No secret is configured, and the caller is not on this host."""
 
 
 def check_handshake(given: str | None, configured: str | None, *, local: bool) -> None:
@@ -34,10 +40,10 @@ def check_handshake(given: str | None, configured: str | None, *, local: bool) -
     if configured is None:
         if local:
             return
-        raise Refused("no handshake is configured, so only loopback clients may ask for "
-                      "tokens; set `handshake` in the config or HLSD_HANDSHAKE", status=403)
+        raise NotAllowed("no handshake is configured, so only loopback clients may ask "
+                         "for tokens; set `handshake` in the config or HLSD_HANDSHAKE")
     if given is None or not handshake_matches(given, configured):
-        raise Refused("Invalid Handshake", status=401)
+        raise BadCredential("Invalid Handshake")
 
 
 def check_admin(authorization: str | None, admin_key: str | None, *, local: bool) -> None:
@@ -45,10 +51,9 @@ def check_admin(authorization: str | None, admin_key: str | None, *, local: bool
     if admin_key is None:
         if local:
             return
-        raise Refused("management endpoints answer loopback clients only until an admin "
-                      "key is set (admin_key in the config, or HLSD_ADMIN_KEY)"
-                      + _REVERSE_PROXY_HINT, status=403)
+        raise NotAllowed("management endpoints answer loopback clients only until an "
+                         "admin key is set (admin_key in the config, or HLSD_ADMIN_KEY)"
+                         + _REVERSE_PROXY_HINT)
     given = bearer(authorization)
     if given is None or not handshake_matches(given, admin_key):
-        raise Refused("a valid admin key is required (Authorization: Bearer <key>)",
-                      status=401)
+        raise BadCredential("a valid admin key is required (Authorization: Bearer <key>)")

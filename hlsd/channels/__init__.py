@@ -8,11 +8,18 @@ from hlsd.channels.channel import Channel, ChannelSpec, Served, Slate, Unknown
 from hlsd.channels.playout import Playout
 from hlsd.channels.program import Program, ProgramVariant, SourceKind
 from hlsd.channels.schedule import Mode, Source
-from hlsd.channels.service import ChannelError, ChannelService, ItemRequest, ScheduleRequest
+from hlsd.channels.service import (
+    ChannelError,
+    ChannelNotFound,
+    ChannelService,
+    ItemRequest,
+    ScheduleRequest,
+)
 
 __all__ = [
     "Channel",
     "ChannelError",
+    "ChannelNotFound",
     "ChannelService",
     "ChannelSpec",
     "ItemRequest",

@@ -1,7 +1,8 @@
 """Making and changing channels: resolve their sources, fix their ladder and target
 duration, and store each change as a revision that takes over in the future.
 
-No HTTP here: `ChannelError` carries the status `api/` answers with.
+No HTTP here: each refusal is a `ChannelError` of one kind (`hlsd.errors`), which `api/`
+answers with its status.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import httpx
 
+from hlsd import errors
 from hlsd.channels.asset_source import resolve_asset
 from hlsd.channels.channel import ChannelSpec
 from hlsd.channels.ladder import LadderError, shared_ladder, variant_map
@@ -41,8 +43,9 @@ from hlsd.storage import ObjectStore
 from hlsd.vod.errors import SourceError
 from hlsd.vod.packager import Packager
 
-__all__ = ["ChannelError", "ChannelService", "ItemRequest", "ScheduleRequest", "target_duration",
-           "valid_name"]
+__all__ = ["ChannelConflict", "ChannelError", "ChannelInvalid", "ChannelNotFound",
+           "ChannelService", "ItemRequest", "ScheduleRequest", "SourceForbidden",
+           "target_duration", "valid_name"]
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +53,24 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _RESOLVE_AT_ONCE = 4
 
 
-class ChannelError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+class ChannelError(errors.DomainError):
+    """A change to channels that is refused."""
+
+
+class ChannelNotFound(ChannelError, errors.NotFound):
+    pass
+
+
+class ChannelInvalid(ChannelError, errors.Invalid):
+    """A name, schedule or source that cannot make a channel."""
+
+
+class ChannelConflict(ChannelError, errors.Conflict):
+    """A name taken, a node at its channel limit, a change that keeps losing its race."""
+
+
+class SourceForbidden(ChannelError, errors.Forbidden):
+    """A source URL that leads where hlsd does not fetch from (``fetch.allow``)."""
 
 
 def valid_name(name: str) -> bool:
@@ -110,7 +126,7 @@ class ChannelService:
         try:
             row = await repo.get_channel(self._sessions, name)
         except NotFound:
-            raise ChannelError(404, f"no channel {name!r}") from None
+            raise ChannelNotFound(f"no channel {name!r}") from None
         return ChannelSpec.from_json(row.name, row.version, json.loads(row.definition))
 
     async def list(self) -> list[ChannelSpec]:
@@ -126,22 +142,22 @@ class ChannelService:
 
     async def create(self, name: str, request: ScheduleRequest) -> ChannelSpec:
         if not valid_name(name):
-            raise ChannelError(422, "a channel name is 1 to 64 letters, digits, '_', '-' or "
-                                    "'.', starting with a letter or digit")
+            raise ChannelInvalid("a channel name is 1 to 64 letters, digits, '_', '-' or "
+                                 "'.', starting with a letter or digit")
         if await repo.count_channels(self._sessions) >= self._max_channels:
-            raise ChannelError(409, f"this node holds its limit of {self._max_channels} "
-                                    "channels (channels.max_channels)")
+            raise ChannelConflict(f"this node holds its limit of {self._max_channels} "
+                                  "channels (channels.max_channels)")
         items = self._items(request, ())
         programs = await self._resolve({i.source for i in items} | _filler(request))
         try:
             ladder = shared_ladder(list(programs.values()))
         except LadderError as exc:
-            raise ChannelError(422, str(exc)) from None
+            raise ChannelInvalid(str(exc)) from None
         needed = max(target_duration(p) for p in programs.values())
         target = request.target_duration or needed
         if target < needed:
-            raise ChannelError(422, f"target_duration {target} is shorter than the longest "
-                                    f"segment (which needs {needed})")
+            raise ChannelInvalid(f"target_duration {target} is shorter than the longest "
+                                 f"segment (which needs {needed})")
         window_us = round(max(request.window or self._window, 3 * target) * 1_000_000)
         now = self.now_us()
         # The channel starts in the past, so that its first playlist is already full.
@@ -158,7 +174,7 @@ class ChannelService:
             row = await repo.create_channel(self._sessions, name=name,
                                             definition=json.dumps(spec.to_json()))
         except Conflict as exc:
-            raise ChannelError(409, str(exc)) from None
+            raise ChannelConflict(str(exc)) from None
         log.info("channel %r made: %d items, %d variants", clip(name), len(items), len(ladder))
         return replace(spec, version=row.version)
 
@@ -175,19 +191,19 @@ class ChannelService:
                     self._sessions, name=name, version=spec.version,
                     definition=json.dumps(changed.to_json()))
             except NotFound:
-                raise ChannelError(404, f"no channel {name!r}") from None
+                raise ChannelNotFound(f"no channel {name!r}") from None
             except Conflict:
                 log.info("channel %r changed on another node; retrying (%d)", clip(name),
                          attempt)
                 continue
             return replace(changed, version=version)
-        raise ChannelError(409, f"channel {name!r} keeps changing; try again")
+        raise ChannelConflict(f"channel {name!r} keeps changing; try again")
 
     async def delete(self, name: str) -> None:
         try:
             await repo.delete_channel(self._sessions, name)
         except NotFound:
-            raise ChannelError(404, f"no channel {name!r}") from None
+            raise ChannelNotFound(f"no channel {name!r}") from None
 
     async def _revised(self, spec: ChannelSpec, request: ScheduleRequest) -> ChannelSpec:
         current = spec.revisions[-1]
@@ -200,11 +216,11 @@ class ChannelService:
             try:
                 variant_map(program, spec.ladder)
             except LadderError as exc:
-                raise ChannelError(422, str(exc)) from None
+                raise ChannelInvalid(str(exc)) from None
             if target_duration(program) > spec.target_duration:
-                raise ChannelError(422, f"{source.kind.value} {source.ref!r} has segments "
-                                        f"longer than the channel's target duration "
-                                        f"({spec.target_duration} s), which cannot change")
+                raise ChannelInvalid(f"{source.kind.value} {source.ref!r} has segments "
+                                     f"longer than the channel's target duration "
+                                     f"({spec.target_duration} s), which cannot change")
         now = self.now_us()
         safety = spec.target_duration * 1_000_000 + round(2 * self._refresh * 1_000_000)
         revisions = list(spec.revisions)
@@ -234,22 +250,22 @@ class ChannelService:
 
     def _items(self, request: ScheduleRequest, existing: Sequence[Item]) -> tuple[Item, ...]:
         if not request.items and request.mode is Mode.LOOP:
-            raise ChannelError(422, "a looping schedule needs at least one item")
+            raise ChannelInvalid("a looping schedule needs at least one item")
         if len(request.items) > self._max_items:
-            raise ChannelError(422, f"at most {self._max_items} items (channels.max_items)")
+            raise ChannelInvalid(f"at most {self._max_items} items (channels.max_items)")
         known = {i.id for i in existing}
         taken = {r.id for r in request.items if r.id is not None}
         unknown = taken - known
         if unknown:
-            raise ChannelError(422, f"no item {sorted(unknown)[0]!r} to keep")
+            raise ChannelInvalid(f"no item {sorted(unknown)[0]!r} to keep")
         if len(taken) != sum(1 for r in request.items if r.id is not None):
-            raise ChannelError(422, "an item id is given twice")
+            raise ChannelInvalid("an item id is given twice")
         counter = max((int(i.id[1:]) for i in existing if i.id[1:].isdigit()), default=0)
         items = []
         for n, req in enumerate(request.items):
             if (req.start_us is None) != (request.mode is Mode.LOOP):
-                raise ChannelError(422, f"item {n}: a 'timed' schedule gives every item a "
-                                        "start, a 'loop' schedule none")
+                raise ChannelInvalid(f"item {n}: a 'timed' schedule gives every item a "
+                                     "start, a 'loop' schedule none")
             if req.id is None:
                 counter += 1
             items.append(Item(id=req.id or f"i{counter}", source=normalised(req.source),
@@ -262,7 +278,7 @@ class ChannelService:
                 lay_out(revision, spec.programs,
                         slate_segment_frames=spec.slate_segment_frames)
         except ScheduleError as exc:
-            raise ChannelError(422, str(exc)) from None
+            raise ChannelInvalid(str(exc)) from None
 
     # -- sources --------------------------------------------------------------------
 
@@ -274,12 +290,12 @@ class ChannelService:
                 try:
                     program = await self._resolve_one(source)
                 except SourceRefused as exc:
-                    raise ChannelError(403, f"{source.kind.value} {source.ref!r}: {exc}"
-                                       ) from None
+                    raise SourceForbidden(f"{source.kind.value} {source.ref!r}: {exc}"
+                                          ) from None
                 except (SourceUnavailable, SourceUnusable, InvalidSourcePath,
                         SourceError) as exc:
-                    raise ChannelError(422, f"{source.kind.value} {source.ref!r}: {exc}"
-                                       ) from None
+                    raise ChannelInvalid(f"{source.kind.value} {source.ref!r}: {exc}"
+                                         ) from None
             return program
 
         programs = await asyncio.gather(*(one(s) for s in sources))

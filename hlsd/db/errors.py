@@ -1,6 +1,9 @@
-"""Domain errors of the metadata layer. No HTTP here: `api/` maps them to statuses."""
+"""Domain errors of the metadata layer. No HTTP here: `api/` maps their kinds
+(`hlsd.errors`) to statuses."""
 
 from __future__ import annotations
+
+from hlsd import errors
 
 
 class DbError(Exception):
@@ -9,7 +12,7 @@ class DbError(Exception):
         self.message = message
 
 
-class NotFound(DbError):
+class NotFound(DbError, errors.NotFound):
     """The row a call names does not exist."""
 
     def __init__(self, kind: str, key: str) -> None:
@@ -18,7 +21,7 @@ class NotFound(DbError):
         self.key = key
 
 
-class Conflict(DbError):
+class Conflict(DbError, errors.Conflict):
     """The call would break a uniqueness rule (a source name already taken)."""
 
 

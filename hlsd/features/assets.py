@@ -79,7 +79,7 @@ def build(common: Common, *, cors: Cors) -> Feature:
     return Feature(
         name="assets",
         routers=[
-            assets_api.router(service=service, sessions=common.sessions, admin_key=admin_key,
+            assets_api.router(service=service, admin_key=admin_key,
                               live_progress=progress, signer=common.signer,
                               default_access=conf.access.value),
             uploads_api.router(store=service.uploads,

@@ -16,6 +16,7 @@ from hlsd.features.common import Common
 from hlsd.features.feature import Feature
 from hlsd.ingest.http_push import HttpPushIngest
 from hlsd.ingest.livemix import LiveMixIngest
+from hlsd.ingest.livemix_sources import LiveMixSources
 from hlsd.streams import StreamHub
 
 __all__ = ["Live", "build"]
@@ -24,7 +25,7 @@ __all__ = ["Live", "build"]
 @dataclass(frozen=True, kw_only=True)
 class Live:
     feature: Feature
-    sources: livemix.SourceNames
+    sources: LiveMixSources
 
 
 def build(common: Common, *, hub: StreamHub, playout: Playout, cors: Cors) -> Live:
@@ -40,15 +41,15 @@ def build(common: Common, *, hub: StreamHub, playout: Playout, cors: Cors) -> Li
     livemix_ingest = LiveMixIngest(push, client=common.request_client, policy=common.policy,
                                    file_roots=settings.livemix.file_roots,
                                    max_segment_bytes=lv.max_segment_bytes)
-    sources = livemix.SourceNames(common.sessions)
+    sources = LiveMixSources(common.sessions)
+    common.metrics.watch_caches((sources.names,))
     gate = TokenGate(common.signer) if lv.access is PlaybackAccess.TOKEN else None
     playback = live.LiveHls(hub=hub, cors=cors, channels=playout, gate=gate)
     return Live(sources=sources, feature=Feature(
         name="live",
         routers=[ingest.router(ingest=push, authorize=authorize,
                                max_body=lv.max_segment_bytes),
-                 livemix.router(sessions=common.sessions, names=sources,
-                                ingest=livemix_ingest, authorize=authorize,
+                 livemix.router(sources=sources, ingest=livemix_ingest, authorize=authorize,
                                 admin_key=common.admin_key)],
         playback=[(live.PREFIX, playback),
                   (live.LiveMixPlayback.PREFIX,

@@ -14,7 +14,9 @@ from hlsd.channels.feed import ChannelFeeds
 from hlsd.config import PlaybackAccess
 from hlsd.features.common import Common
 from hlsd.features.feature import Feature
+from hlsd.ingest.livemix_sources import LiveMixSources
 from hlsd.recording import AutoRecorder, Exporter, Recorder, ReplayCatalog
+from hlsd.recording.queries import RecordingQueries
 from hlsd.streams import StreamHub
 from hlsd.vod.memory_lru import MemoryLRU
 
@@ -27,7 +29,8 @@ class Recording:
     recorder: Recorder
 
 
-def build(common: Common, *, hub: StreamHub, feeds: ChannelFeeds, cors: Cors) -> Recording:
+def build(common: Common, *, hub: StreamHub, feeds: ChannelFeeds, sources: LiveMixSources,
+          cors: Cors) -> Recording:
     settings, sessions = common.settings, common.sessions
     rec = settings.recording
     cache = MemoryLRU(name="replay", max_bytes=rec.replay_cache,
@@ -42,14 +45,15 @@ def build(common: Common, *, hub: StreamHub, feeds: ChannelFeeds, cors: Cors) ->
     auto = AutoRecorder(recorder=recorder, hub=hub, sessions=sessions, patterns=rec.auto)
     exporter = Exporter(catalog=replays, temp_dir=settings.temp_dir,
                         executor=common.executor, max_bytes=rec.max_export_bytes)
+    queries = RecordingQueries(sessions)
     gate = TokenGate(common.signer) if rec.access is PlaybackAccess.TOKEN else None
     playback = replay.RecordingPlayback(catalog=replays, exporter=exporter, cors=cors,
                                         gate=gate)
     return Recording(recorder=recorder, feature=Feature(
         name="recording",
-        routers=[livemix_recordings.router(recorder=recorder, sessions=sessions,
-                                           admin_key=common.admin_key),
-                 recordings.router(recorder=recorder, sessions=sessions,
+        routers=[livemix_recordings.router(recorder=recorder, recordings=queries,
+                                           sources=sources, admin_key=common.admin_key),
+                 recordings.router(recorder=recorder, recordings=queries,
                                    signer=common.signer, admin_key=common.admin_key)],
         playback=[(replay.PREFIX, playback),
                   (replay.LiveMixRecordingPlayback.PREFIX,

@@ -32,7 +32,15 @@ from dataclasses import dataclass
 from hlsd.hls import MasterPlaylist, MediaPlaylist, PlaylistError, parse_master, parse_media
 from hlsd.hls.rules import is_master_playlist
 from hlsd.infra.logs import clip
-from hlsd.ingest.errors import IngestError
+from hlsd.ingest.errors import (
+    IngestError,
+    IngestFull,
+    InvalidPush,
+    MalformedPush,
+    PendingFull,
+    PushTooLarge,
+    PushTooLate,
+)
 from hlsd.ingest.names import out_of_bounds, validate_path, validate_stream_id
 from hlsd.ingest.publishers import KeyQuota, Publisher
 from hlsd.ingest.push_state import (
@@ -103,20 +111,20 @@ class HttpPushIngest:
         now = self._clock()
         self._expire(stream_id, feed, now)
         if len(body) > self._max_pending:
-            raise IngestError("upload larger than the pending-upload bound", status=413,
-                              limit="live.max_pending_bytes")
+            raise PushTooLarge("upload larger than the pending-upload bound",
+                               limit="live.max_pending_bytes")
         if feed.given_up(path):
             self._refused("given_up")
-            raise IngestError(f"{path} came too late: a playlist named it and the stream "
+            raise PushTooLate(f"{path} came too late: a playlist named it and the stream "
                               "went on without it (live.segment_wait_durations)",
-                              status=410, limit="live.segment_wait_durations")
+                              limit="live.segment_wait_durations")
         next_in_line = any(f.next_wants(path) for f in feed.folders.values())
         grown = feed.pending.total + len(body) - feed.pending.size_of(path)
         if grown > self._max_pending and not next_in_line:
             self._refused("pending_full")
-            raise IngestError(f"{feed.pending.total} bytes of this stream's uploads are "
+            raise PendingFull(f"{feed.pending.total} bytes of this stream's uploads are "
                               "waiting for playlists to name them; no room for more "
-                              "(live.max_pending_bytes)", status=507,
+                              "(live.max_pending_bytes)",
                               limit="live.max_pending_bytes")
         feed.pending.add(path, body, now)
         committed = 0
@@ -145,11 +153,11 @@ class HttpPushIngest:
             master = parse_master(text) if is_master_playlist(text) else None
             playlist = None if master else parse_media(text)
         except (UnicodeDecodeError, PlaylistError, ValueError) as exc:
-            raise IngestError(f"malformed playlist {path}: {clip(exc)}", status=400) from exc
+            raise MalformedPush(f"malformed playlist {path}: {clip(exc)}") from exc
         folder = posixpath.dirname(path)
         if playlist is not None:
             if (problem := out_of_bounds(playlist)) is not None:
-                raise IngestError(f"malformed playlist {path}: {problem}", status=400)
+                raise MalformedPush(f"malformed playlist {path}: {problem}")
             for uri in {seg.uri for seg in playlist.segments}:
                 validate_path(self._resolve(folder, uri))  # names as uploads may be named
         feed = self._feed(stream_id, publisher)
@@ -170,12 +178,12 @@ class HttpPushIngest:
         if variant is not None and len(variant.never_arrived) == NEVER_ARRIVED:
             # Taken, but the publisher must hear that its segments go somewhere else.
             missing = ", ".join(clip(uri, 60) for uri in variant.never_arrived)
-            raise IngestError(
+            raise InvalidPush(
                 f"the segments this playlist names never arrive ({missing} were given "
                 f"up): upload each to /ingest/{stream_id}/"
                 f"{posixpath.join(posixpath.dirname(path), '<segment>')} (with ffmpeg: "
                 "-hls_segment_filename must be an http:// URL under /ingest, not a local "
-                "path)", status=422)
+                "path)")
         return accepted
 
     def uncommitted(self, stream_id: str, path: str, playlist: MediaPlaylist) -> list[str]:
@@ -381,8 +389,8 @@ class HttpPushIngest:
                     or self._quota.full(stream_id, publisher.key)):
                 self.sweep()
             if len(self._feeds) >= self._max_feeds:
-                raise IngestError("too many streams are being pushed to this node",
-                                  status=503, limit="live.max_streams")
+                raise IngestFull("too many streams are being pushed to this node",
+                                 limit="live.max_streams")
             self._quota.claim(stream_id, publisher.key)
             feed = self._feeds[stream_id] = Feed(key=publisher.key)
         return feed

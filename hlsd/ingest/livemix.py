@@ -22,7 +22,8 @@ import httpx
 from hlsd.hls import PlaylistError, parse_media
 from hlsd.infra.guarded_http import FetchRefused, check_url
 from hlsd.infra.outbound import FetchPolicy
-from hlsd.ingest.http_push import Accepted, HttpPushIngest, IngestError, Publisher
+from hlsd.ingest.errors import MalformedPush, PushForbidden, PushTooLarge
+from hlsd.ingest.http_push import Accepted, HttpPushIngest, Publisher
 
 PLAYLIST_PATH = "index.m3u8"
 
@@ -43,19 +44,18 @@ class LiveMixIngest:
         try:
             playlist = parse_media(body.decode("utf-8"))
         except (UnicodeDecodeError, PlaylistError, ValueError) as exc:
-            raise IngestError(f"unable to parse sent playlist: {exc}", status=400) from exc
+            raise MalformedPush(f"unable to parse sent playlist: {exc}") from exc
         base = prefix if prefix.endswith("/") else prefix + "/"
         scheme = urlsplit(base).scheme
         if scheme not in ("file", "http", "https"):
-            raise IngestError("MPEG-TS-URI-Prefix must be file://, http:// or https://",
-                              status=400)
+            raise MalformedPush("MPEG-TS-URI-Prefix must be file://, http:// or https://")
         if scheme != "file":
             # A host spelled as a refused address is refused at once (names, and every
             # segment's own URL, are checked as each connection is made).
             try:
                 check_url(self._policy, base)
             except FetchRefused as exc:
-                raise IngestError(str(exc), status=403) from exc
+                raise PushForbidden(str(exc)) from exc
         for uri in self._push.uncommitted(stream, PLAYLIST_PATH, playlist):
             name = uri.split("?")[0]
             self._push.admit_upload(stream, name, publisher)
@@ -69,35 +69,32 @@ class LiveMixIngest:
         try:
             with self._client.stream("GET", url) as response:
                 if response.status_code != 200:
-                    raise IngestError(f"segment {url} answered {response.status_code}",
-                                      status=400)
+                    raise MalformedPush(f"segment {url} answered {response.status_code}")
                 chunks, size = [], 0
                 for chunk in response.iter_bytes():
                     size += len(chunk)
                     if size > self._max:
-                        raise IngestError(f"segment {url} is larger than {self._max} bytes",
-                                          status=413)
+                        raise PushTooLarge(f"segment {url} is larger than {self._max} bytes")
                     chunks.append(chunk)
                 return b"".join(chunks)
         except FetchRefused as exc:
-            raise IngestError(str(exc), status=403) from exc
+            raise PushForbidden(str(exc)) from exc
         except httpx.HTTPError as exc:
-            raise IngestError(f"segment {url} could not be fetched: {type(exc).__name__}",
-                              status=400) from exc
+            raise MalformedPush(f"segment {url} could not be fetched: "
+                                f"{type(exc).__name__}") from exc
         except httpx.InvalidURL as exc:
-            raise IngestError(f"segment {url} is not a valid URL: {exc}", status=400) from exc
+            raise MalformedPush(f"segment {url} is not a valid URL: {exc}") from exc
 
     def _read_file(self, path: Path) -> bytes:
         real = Path(os.path.realpath(path))
         if not any(real.is_relative_to(root) for root in self._roots):
-            raise IngestError("file:// segments must lie under a configured "
-                              "livemix.file_roots folder", status=403)
+            raise PushForbidden("file:// segments must lie under a configured "
+                                "livemix.file_roots folder")
         try:
             if not real.is_file():
-                raise IngestError(f"segment {path.name} does not exist", status=400)
+                raise MalformedPush(f"segment {path.name} does not exist")
             if real.stat().st_size > self._max:
-                raise IngestError(f"segment {path.name} is larger than {self._max} bytes",
-                                  status=413)
+                raise PushTooLarge(f"segment {path.name} is larger than {self._max} bytes")
             return real.read_bytes()
         except OSError as exc:
-            raise IngestError(f"segment {path.name} cannot be read", status=400) from exc
+            raise MalformedPush(f"segment {path.name} cannot be read") from exc

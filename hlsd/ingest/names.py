@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from hlsd.hls import MediaPlaylist
 from hlsd.infra.logs import clip
-from hlsd.ingest.errors import IngestError
+from hlsd.ingest.errors import MalformedPush
 from hlsd.streams.rendition import MAX_SEGMENT_DURATION, duration_problem
 
 STREAM_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.~-]{0,127}$")
@@ -18,15 +18,15 @@ _MAX_DEPTH = 2
 
 def validate_stream_id(stream: str) -> str:
     if not STREAM_ID.fullmatch(stream) or ".." in stream:
-        raise IngestError("stream ids are 1-128 characters of A-Z a-z 0-9 _ . ~ -", status=400)
+        raise MalformedPush("stream ids are 1-128 characters of A-Z a-z 0-9 _ . ~ -")
     return stream
 
 
 def validate_path(path: str) -> str:
     parts = path.split("/")
     if len(parts) > _MAX_DEPTH or not all(_PART.fullmatch(p) and ".." not in p for p in parts):
-        raise IngestError(f"invalid ingest path {clip(path)!r}: at most {_MAX_DEPTH} "
-                          "parts of 1-128 characters of A-Z a-z 0-9 _ . ~ -", status=400)
+        raise MalformedPush(f"invalid ingest path {clip(path)!r}: at most {_MAX_DEPTH} "
+                            "parts of 1-128 characters of A-Z a-z 0-9 _ . ~ -")
     return path
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hlsd.ingest.errors import IngestError
+from hlsd.ingest.errors import PushQuota
 
 MAX_STREAMS_PER_KEY_SETTING = "live.max_streams_per_key"
 
@@ -47,9 +47,9 @@ class KeyQuota:
         if key is None:
             return
         if self.full(stream_id, key):
-            raise IngestError(
+            raise PushQuota(
                 f"this publish key already pushes {self.limit} streams, the most one key "
-                f"may push at once ({MAX_STREAMS_PER_KEY_SETTING})", status=429,
+                f"may push at once ({MAX_STREAMS_PER_KEY_SETTING})",
                 limit=MAX_STREAMS_PER_KEY_SETTING)
         self._held.setdefault(key, set()).add(stream_id)
 

@@ -11,7 +11,7 @@ from concurrent.futures import Executor
 from pathlib import Path
 
 from hlsd.media.join import join_to_mp4
-from hlsd.recording.recorder import RecordingError
+from hlsd.recording.errors import ExportTooLarge, NothingToExport
 from hlsd.recording.replay import ExportPlan, Replay, ReplayCatalog
 
 log = logging.getLogger(__name__)
@@ -32,18 +32,18 @@ class Exporter:
     async def export(self, replay: Replay, folder: str | None = None) -> AsyncIterator[Path]:
         """One variant of the recording (the one replayed from `folder`, by default the
         highest-bandwidth one) as an MP4 file, removed when the context ends.
-        `RecordingError` for an empty recording or an unknown variant (404), or one past
-        ``recording.max_export_bytes`` (413)."""
+        `NothingToExport` for an empty recording or an unknown variant, `ExportTooLarge`
+        for one past ``recording.max_export_bytes``."""
         if replay.best is None:
-            raise RecordingError("the recording has no segments yet", status=404)
+            raise NothingToExport("the recording has no segments yet")
         variant = replay.variants.get(replay.best if folder is None else folder)
         if variant is None:
-            raise RecordingError(f"the recording has no variant {folder!r}", status=404)
+            raise NothingToExport(f"the recording has no variant {folder!r}")
         plan = variant.export
         if plan.size > self._max_bytes:
-            raise RecordingError(
+            raise ExportTooLarge(
                 f"the recording holds {plan.size} bytes, more than the "
-                f"{self._max_bytes} an export may (recording.max_export_bytes)", status=413)
+                f"{self._max_bytes} an export may (recording.max_export_bytes)")
         first = plan.runs[0][0]
         segment_format = "mpegts" if first.endswith(".ts") else "mp4"
         target = self._temp_dir / TEMP_PATTERN.replace("*", uuid.uuid4().hex)

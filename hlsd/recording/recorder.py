@@ -31,6 +31,8 @@ from hlsd.db.timestamps import utcnow
 from hlsd.infra.logs import clip
 from hlsd.metrics import Metrics
 from hlsd.recording._track import Track
+from hlsd.recording.errors import BadStart
+from hlsd.recording.errors import RecordingError as RecordingError  # auto.py's import
 from hlsd.storage import ObjectStore, StorageError
 from hlsd.streams import (
     Committed,
@@ -59,13 +61,6 @@ MAX_AHEAD = timedelta(days=366)
 """How far ahead a recording may be armed."""
 
 
-class RecordingError(Exception):
-    """A request the recorder refuses; `status` is the HTTP status it maps to."""
-
-    def __init__(self, message: str, *, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 @dataclass(kw_only=True)
@@ -155,14 +150,14 @@ class Recorder:
         now = self._now()
         start = now if start_ts is None else start_ts
         if start < now - timedelta(seconds=self._reach_back + 1):
-            raise RecordingError(
+            raise BadStart(
                 f"the start is {(now - start).total_seconds():.0f}s in the past; "
                 f"recordings reach back at most {self._reach_back:.0f}s "
-                "(recording.reach_back)", status=422)
+                "(recording.reach_back)")
         if start > now + MAX_AHEAD:
-            raise RecordingError(
+            raise BadStart(
                 f"the start is {(start - now).total_seconds():.0f}s ahead; a "
-                f"recording may be armed at most {MAX_AHEAD.days} days ahead", status=422)
+                f"recording may be armed at most {MAX_AHEAD.days} days ahead")
         recording_id = new_id()
         recording = await repo.create_recording(
             self._sessions, stream=stream, storage_prefix=f"recordings/{recording_id}/",

@@ -1,60 +1,48 @@
-"""Failures of on-demand sources, each with the HTTP status a client should see.
+"""Failures of on-demand sources, each of one kind (`hlsd.errors`).
 
-`vod/` knows no HTTP; the status is a plain number that `api/` passes on.
+`vod/` knows no HTTP; `api/` answers each kind with its status.
 """
 
 from __future__ import annotations
 
-
-class SourceError(Exception):
-    status = 500
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+from hlsd import errors
 
 
-class NotConfigured(SourceError):
+class SourceError(errors.DomainError):
+    """A source that could not be had, or used."""
+
+
+class NotConfigured(SourceError, errors.Unavailable):
     """No upstream URL is configured for on-demand sources."""
 
-    status = 503
+
+class InvalidSourceId(SourceError, errors.Invalid):
+    pass
 
 
-class InvalidSourceId(SourceError):
-    status = 422
+class UpstreamNotFound(SourceError, errors.NotFound):
+    pass
 
 
-class UpstreamNotFound(SourceError):
-    status = 404
-
-
-class UpstreamFailed(SourceError):
+class UpstreamFailed(SourceError, errors.UpstreamFailed):
     """The upstream answered with an error, or could not be reached."""
 
-    status = 502
 
-
-class UpstreamRefused(SourceError):
+class UpstreamRefused(SourceError, errors.Forbidden):
     """The URL (from a request) leads where hlsd does not fetch from (``fetch.allow``)."""
 
-    status = 403
+
+class UpstreamTimeout(SourceError, errors.UpstreamTimeout):
+    pass
 
 
-class UpstreamTimeout(SourceError):
-    status = 504
-
-
-class UnusableMedia(SourceError):
+class UnusableMedia(SourceError, errors.Invalid):
     """The body is not media, or is truncated or corrupt."""
 
-    status = 422
 
-
-class InsufficientStorage(SourceError):
+class InsufficientStorage(SourceError, errors.NoSpace):
     """A disk ceiling (``cache.killsize``) was reached: new work is refused."""
 
-    status = 507
 
-
-class NoSuchSegment(SourceError):
-    status = 404
+class NoSuchSegment(SourceError, errors.NotFound):
+    pass

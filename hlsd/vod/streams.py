@@ -11,6 +11,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
+from hlsd import errors
 from hlsd.auth.grants import GrantCache
 from hlsd.auth.tokens import Expired, InvalidId, InvalidToken, StreamId, TokenSigner
 from hlsd.infra.logs import clip
@@ -21,20 +22,24 @@ from hlsd.vod.sources import validate_qid
 log = logging.getLogger(__name__)
 
 
-class StreamGone(Exception):
-    """The stream (or its batch) has expired: 410."""
+class StreamGone(errors.Gone):
+    """The stream (or its batch) has expired."""
 
 
-class UnknownStream(Exception):
-    """Not a rid this service issued: 404."""
+class UnknownStream(errors.NotFound):
+    """Not a rid this service issued."""
 
 
-class AccessDenied(Exception):
-    """A missing, expired or wrong token: 401 (missing/expired) or 403 (wrong)."""
+class AccessDenied(errors.DomainError):
+    """A token that does not grant the stream."""
 
-    def __init__(self, message: str, *, status: int) -> None:
-        super().__init__(message)
-        self.status = status
+
+class TokenMissing(AccessDenied, errors.Unauthorized):
+    """No token, or an expired one: the client must (re)unlock the stream."""
+
+
+class WrongToken(AccessDenied, errors.Forbidden):
+    """A token that is not for this stream, or not one of ours."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -47,8 +52,8 @@ class Issued:
 class BatchItem:
     qid: str
     rid: str | None = None
-    error: str | None = None
-    status: int | None = None
+    error: SourceError | None = None
+    """Why no stream was issued for `qid` (`api/` gives its status)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -90,7 +95,7 @@ class OnDemandStreams:
                     await self._packager.prepare(qid)
             except SourceError as exc:
                 log.info("batch item %r failed: %s", clip(qid), clip(exc.message))
-                return BatchItem(qid=qid, error=exc.message, status=exc.status)
+                return BatchItem(qid=qid, error=exc)
             stream = self._signer.issue_rid(qid, expiry, batch=batch_id, expires_at=expires_at)
             return BatchItem(qid=qid, rid=stream.rid)
 
@@ -107,13 +112,13 @@ class OnDemandStreams:
             return granted
         stream = self._stream(rid)
         if not token:
-            raise AccessDenied("a token is required (header x-gostreamer-token)", status=401)
+            raise TokenMissing("a token is required (header x-gostreamer-token)")
         try:
             token_expiry = self._signer.check_token(token, rid)
         except Expired as exc:
-            raise AccessDenied("token expired; unlock the stream again", status=401) from exc
+            raise TokenMissing("token expired; unlock the stream again") from exc
         except InvalidToken as exc:
-            raise AccessDenied(str(exc), status=403) from exc
+            raise WrongToken(str(exc)) from exc
         self._granted.put(rid, token, min(token_expiry, stream.expires_at), stream)
         return stream
 

@@ -16,7 +16,9 @@ from hlsd.hls.rules import assert_valid
 from tests._support import media as fx
 from tests._support.hls_vod import media_only_vod
 from tests._support.hlsd_server import HlsdServer
+from tests._support.polling import wait_until
 from tests._support.servers import Upstream
+from tests.api.test_degraded import fresh_database
 
 
 @pytest.fixture(scope="module")
@@ -192,3 +194,31 @@ def test_an_allowed_http_prefix_is_fetched_and_a_redirect_off_it_is_refused(
         assert up.count("/metrics-seg.ts") == 1
         assert c.get("/live/sneaky/index.m3u8").status_code == 404
         assert refusals_logged(server) == 1
+
+
+def test_a_source_changed_on_another_node_plays_there_within_seconds(tmp_path: Path) -> None:
+    """Two nodes on one PostgreSQL database: what one says of a source (streaming or not,
+    deleted) reaches the other's playback path within its few seconds of staleness
+    (`LiveMixSources`), where it used to be remembered for ever."""
+    with fresh_database() as (host, port, user, name):
+        url = f"postgresql://{user}@{host}:{port}/{name}"
+        with HlsdServer({"database_url": url}, tmp_dir=tmp_path / "one") as one, \
+                HlsdServer({"database_url": url}, tmp_dir=tmp_path / "two") as two, \
+                httpx.Client(base_url=one.url, timeout=10) as c1, \
+                httpx.Client(base_url=two.url, timeout=10) as c2:
+            sid = _envelope_ok(c1.post("/v1/source", json={
+                "name": "shared-cam", "segment_len": 1}))["source"]["id"]
+            playlist = f"/v1/vod/live/{sid}/vid.m3u8"
+
+            def refusal() -> str:
+                r = c2.get(playlist)
+                assert r.status_code == 404  # no stream on node two either way
+                return str(r.json()["error"])
+
+            assert "not streaming" in refusal()  # and node two remembers it
+            _envelope_ok(c1.put(f"/v1/source/{sid}/streaming", params={"new_state": "true"}))
+            wait_until(lambda: "not streaming" not in refusal(), timeout=10,
+                       what="node two seeing the source streaming")
+            _envelope_ok(c1.delete(f"/v1/source/{sid}"))
+            wait_until(lambda: "not streaming" in refusal(), timeout=10,
+                       what="node two seeing the source gone")

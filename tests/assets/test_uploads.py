@@ -27,7 +27,7 @@ from tusclient.client import TusClient
 from hlsd.api.uploads import router
 from hlsd.assets import uploads
 from hlsd.assets.uploads import Upload, UploadStore
-from hlsd.auth.access import Refused
+from hlsd.auth.access import BadCredential
 from tests._support.clock import FakeClock
 from tests._support.polling import wait_until
 
@@ -63,7 +63,7 @@ class Served:
 
 def authorize(request: Request) -> None:
     if request.headers.get("authorization") != TOKEN:
-        raise Refused("the admin key is required", status=401)
+        raise BadCredential("the admin key is required")
 
 
 @contextlib.contextmanager

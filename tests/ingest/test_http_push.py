@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from hlsd.errors import Gone, Invalid, Malformed, NoSpace, TooLarge, TooMany, Unavailable
 from hlsd.hls.rules import assert_valid
 from hlsd.ingest.http_push import Accepted, HttpPushIngest, IngestError, Publisher
 from hlsd.metrics import Metrics
@@ -170,7 +171,7 @@ async def test_a_segment_missing_past_the_wait_is_given_up_counted_and_refused_l
     # Its upload, should it still come, is refused rather than acknowledged and lost.
     with pytest.raises(IngestError) as err:
         _upload(ingest, "cam", "seg-1.ts", (ts_dir / "seg-1.ts").read_bytes())
-    assert err.value.status == 410 and err.value.limit == "live.segment_wait_durations"
+    assert isinstance(err.value, Gone) and err.value.limit == "live.segment_wait_durations"
     assert metrics.registry.get_sample_value(
         "hlsd_live_refused_uploads_total", {"reason": "given_up"}) == 1
 
@@ -193,7 +194,7 @@ async def test_a_publisher_whose_segments_never_arrive_is_told_why(ts_dir: Path)
     with pytest.raises(IngestError) as err:  # seg-0, seg-1 and seg-2 never came
         await ingest.receive_playlist("cam", "720p/index.m3u8",
                                       _playlist_upto(ts_dir / "index.m3u8", 3), P)
-    assert err.value.status == 422
+    assert isinstance(err.value, Invalid)
     assert "never arrive (seg-0.ts, seg-1.ts, seg-2.ts" in err.value.message
     assert "/ingest/cam/720p/<segment>" in err.value.message
     assert "-hls_segment_filename" in err.value.message
@@ -366,7 +367,7 @@ async def test_malformed_playlists_are_400(body: bytes) -> None:
     _, ingest = _ingest()
     with pytest.raises(IngestError) as err:
         await ingest.receive_playlist("cam", "index.m3u8", body, P)
-    assert err.value.status == 400
+    assert isinstance(err.value, Malformed)
 
 
 @pytest.mark.parametrize(("stream", "path"), [
@@ -377,7 +378,7 @@ def test_bad_ids_and_paths_are_400(stream: str, path: str) -> None:
     _, ingest = _ingest()
     with pytest.raises(IngestError) as err:
         ingest.admit_upload(stream, path, P)
-    assert err.value.status == 400
+    assert isinstance(err.value, Malformed)
 
 
 async def test_fmp4_init_sections_travel_with_their_segments(fmp4_dir: Path) -> None:
@@ -447,12 +448,12 @@ async def test_an_upload_past_the_pending_bound_is_refused_not_an_older_one_drop
     hub, ingest = _ingest(max_pending_bytes=1000, metrics=metrics)
     with pytest.raises(IngestError) as err:
         _upload(ingest, "cam", "big.ts", b"x" * 1001)
-    assert err.value.status == 413
+    assert isinstance(err.value, TooLarge)
     for n in range(2):
         assert _upload(ingest, "cam", f"seg-{n}.ts", b"G" * 400) == Accepted()
     with pytest.raises(IngestError) as err:
         _upload(ingest, "cam", "seg-2.ts", b"G" * 400)
-    assert err.value.status == 507 and err.value.limit == "live.max_pending_bytes"
+    assert isinstance(err.value, NoSpace) and err.value.limit == "live.max_pending_bytes"
     assert metrics.registry.get_sample_value(
         "hlsd_live_refused_uploads_total", {"reason": "pending_full"}) == 1
     # What was acknowledged is all still there.
@@ -509,7 +510,7 @@ def test_the_number_of_streams_being_pushed_is_bounded() -> None:
         _upload(ingest, f"s{n}", "seg-0.ts", b"x")
     with pytest.raises(IngestError) as err:
         _upload(ingest, "s3", "seg-0.ts", b"x")
-    assert err.value.status == 503
+    assert isinstance(err.value, Unavailable)
     clock.now += 61  # uploads never named by a playlist, for streams that never began
     _upload(ingest, "s3", "seg-0.ts", b"x")
 
@@ -526,7 +527,7 @@ async def test_one_publish_key_pushes_a_bounded_number_of_streams() -> None:
                     lambda: _upload(ingest, "s2", "seg-0.ts", b"G" * 188, a)):
         with pytest.raises(IngestError) as err:
             refused()
-        assert err.value.status == 429 and err.value.limit == "live.max_streams_per_key"
+        assert isinstance(err.value, TooMany) and err.value.limit == "live.max_streams_per_key"
         assert "live.max_streams_per_key" in err.value.message
     with pytest.raises(IngestError):
         await ingest.receive_playlist("s2", "index.m3u8", playlist, a)
@@ -584,6 +585,6 @@ async def test_a_first_playlist_overtaken_by_the_next_one_changes_nothing(ts_dir
     assert first == Accepted(committed=0, awaited=("seg-1.ts",))  # a late copy
     with pytest.raises(IngestError) as err:
         _upload(ingest, "cam", "seg-0.ts", (ts_dir / "seg-0.ts").read_bytes())
-    assert err.value.status == 410  # refused, not acknowledged and lost
+    assert isinstance(err.value, Gone)  # refused, not acknowledged and lost
     assert _upload(ingest, "cam", "seg-1.ts", (ts_dir / "seg-1.ts").read_bytes()).committed == 1
     assert [s.data for s in _rendition(hub).segments] == [(ts_dir / "seg-1.ts").read_bytes()]

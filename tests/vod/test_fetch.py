@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from hlsd.errors import Forbidden
 from hlsd.infra.outbound import FetchPolicy
 from hlsd.vod.disk_lru import DiskBudget
 from hlsd.vod.errors import (
@@ -194,7 +195,7 @@ async def test_a_fetcher_over_the_guarded_client_refuses_with_403_and_shares_the
         up.add_bytes("/m/a", b"media-bytes")
         with pytest.raises(UpstreamRefused) as refused:
             await guarded.fetch(f"{up.url}/m/a", max_bytes=100)
-        assert refused.value.status == 403 and "loopback" in refused.value.message
+        assert isinstance(refused.value, Forbidden) and "loopback" in refused.value.message
         assert up.requests == [] and budget.used == 0
         fetched = await trusted.fetch(f"{up.url}/m/a", max_bytes=100)  # the operator's URL
         assert fetched is not None and budget.used == len(b"media-bytes")
