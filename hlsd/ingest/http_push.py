@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from hlsd.hls import MasterPlaylist, MediaPlaylist, PlaylistError, parse_master, parse_media
-from hlsd.hls.rules import is_master_playlist
+from hlsd.hls.parse import is_master_playlist
 from hlsd.infra.logs import clip
 from hlsd.ingest.errors import IngestError
 from hlsd.ingest.names import out_of_bounds, validate_path, validate_stream_id

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hlsd.hls.rules import assert_valid
+from hlsd.hls.check import assert_valid
 from hlsd.ingest.http_push import Accepted, HttpPushIngest, IngestError, Publisher
 from hlsd.metrics import Metrics
 from hlsd.streams import LiveRendition, PublishPolicy, StreamBusy, StreamHub
