@@ -10,7 +10,7 @@ import httpx
 
 from hlsd.hls import ByteRange
 
-__all__ = ["FetchFailed", "Fetched", "fetch"]
+__all__ = ["BodyTooLarge", "FetchFailed", "Fetched", "fetch"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +31,10 @@ class Fetched:
 class FetchFailed(Exception):
     """No answer to use: the connection failed, it took too long, or the body is larger
     than the checker reads. The message is one line, fit for the user."""
+
+
+class BodyTooLarge(FetchFailed):
+    """The body is larger than the checker reads: the server did nothing wrong."""
 
 
 async def fetch(client: httpx.AsyncClient, url: str, *, limit: int, deadline: float,
@@ -54,18 +58,20 @@ async def fetch(client: httpx.AsyncClient, url: str, *, limit: int, deadline: fl
         raise FetchFailed(f"no whole answer within {deadline:g} s") from None
     except httpx.HTTPError as exc:
         raise FetchFailed(_describe(exc)) from None
+    except httpx.InvalidURL as exc:  # a URI of the playlist that no request can carry
+        raise FetchFailed(f"not a URL: {exc}") from None
 
 
 async def _read(response: httpx.Response, limit: int) -> bytes:
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise FetchFailed(f"{int(declared)} bytes, more than the {limit} read")
+        raise BodyTooLarge(f"{int(declared)} bytes, more than the {limit} read")
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.aiter_bytes():
         size += len(chunk)
         if size > limit:
-            raise FetchFailed(f"more than {limit} bytes")
+            raise BodyTooLarge(f"more than {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 

@@ -12,7 +12,7 @@ from urllib.parse import urljoin
 
 import httpx
 
-from hlsd.client.checker_fetch import FetchFailed, fetch
+from hlsd.client.checker_fetch import BodyTooLarge, FetchFailed, fetch
 from hlsd.client.checker_report import PlaylistReport, Report
 from hlsd.hls import ByteRange
 from hlsd.hls.check import InitRef, MediaScan, ScannedSegment, Violation, check_webvtt_segment
@@ -44,8 +44,8 @@ async def check_segments(client: httpx.AsyncClient, report: Report, playlist: Pl
         if byterange is not None and byterange.offset is None:
             continue  # a range that continues nothing: reported by the playlist rules
         url = urljoin(base, segment.uri)
-        body = await _fetched(client, playlist, url, f"segment {segment.uri}", segment.line,
-                              options, byterange)
+        body = await _fetched(client, report, playlist, url, f"segment {segment.uri}",
+                              segment.line, options, byterange)
         if body is None:
             continue
         playlist.segments += 1
@@ -56,7 +56,7 @@ async def check_segments(client: httpx.AsyncClient, report: Report, playlist: Pl
             for violation in check_webvtt_segment(body.decode("utf-8", errors="replace")):
                 playlist.add(violation, url=url)
             continue
-        init = await _init(client, playlist, base, segment, options, inits)
+        init = await _init(client, report, playlist, base, segment, options, inits)
         if init is not None:
             await _measure(playlist, segment, body, init, scan.target_duration)
     if skipped:
@@ -94,14 +94,17 @@ def _byte_ranges(segments: list[ScannedSegment]) -> list[ByteRange | None]:
     return ranges
 
 
-async def _fetched(client: httpx.AsyncClient, playlist: PlaylistReport, url: str, what: str,
-                   line: int, options: CheckOptions,
+async def _fetched(client: httpx.AsyncClient, report: Report, playlist: PlaylistReport,
+                   url: str, what: str, line: int, options: CheckOptions,
                    byterange: ByteRange | None) -> bytes | None:
     """The bytes at `url` ("segment seg-1.ts", named `what`), or None with the reason
-    reported at `line` of the playlist."""
+    reported at `line` of the playlist (a note when it is only too large to check)."""
     try:
         fetched = await fetch(client, url, limit=options.max_segment_bytes,
                               deadline=options.segment_deadline, byterange=byterange)
+    except BodyTooLarge as exc:
+        report.notes.append(f"{playlist.url}: {what} not checked: {exc}")
+        return None
     except FetchFailed as exc:
         playlist.add(Violation("segment-unavailable", f"{what}: {exc}", line))
         return None
@@ -117,7 +120,7 @@ async def _fetched(client: httpx.AsyncClient, playlist: PlaylistReport, url: str
     return fetched.body
 
 
-async def _init(client: httpx.AsyncClient, playlist: PlaylistReport, base: str,
+async def _init(client: httpx.AsyncClient, report: Report, playlist: PlaylistReport, base: str,
                 segment: ScannedSegment, options: CheckOptions,
                 inits: dict[InitRef, bytes | None]) -> bytes | None:
     """The segment's initialization section (empty without EXT-X-MAP), fetched once;
@@ -130,7 +133,7 @@ async def _init(client: httpx.AsyncClient, playlist: PlaylistReport, base: str,
             byterange = None if ref.byterange is None else parse_byterange(ref.byterange)
         except ValueError:
             byterange = None  # reported as map-byterange by the playlist rules
-        inits[ref] = await _fetched(client, playlist, urljoin(base, ref.uri),
+        inits[ref] = await _fetched(client, report, playlist, urljoin(base, ref.uri),
                                     f"initialization section {ref.uri}", segment.line,
                                     options, byterange)
     return inits[ref]

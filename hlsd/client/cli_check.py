@@ -9,7 +9,8 @@ then a summary. Findings of a reload name it (``[media-sequence-decreased, reloa
 its line numbers are that load's. Exit codes: 0 no errors (warnings allowed), 1 errors,
 2 a usage problem or a URL that gives nothing to check, 130 interrupted. Findings and
 the summary go to stdout (``--json``: the report as JSON); progress and the reason a URL
-cannot be checked go to the console (stderr).
+cannot be checked go to the console (stderr). Text the stream wrote (URIs, media types)
+is printed with its control characters escaped.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from rich.markup import escape
 
 from hlsd.client.checker import Checker, CheckOptions, Unreachable
 from hlsd.client.checker_report import Finding, PlaylistKind, PlaylistReport, Report
+from hlsd.infra.logs import escape as one_line
 
 __all__ = ["check_stream", "finding_line"]
 
@@ -43,7 +45,7 @@ def check_stream(console: Console, url: str, *, reloads: int, segments: bool,
         else:
             report = asyncio.run(Checker(options).check(url))
     except Unreachable as exc:
-        console.print(f"[red]{escape(str(exc))}[/red]", soft_wrap=True)
+        console.print(f"[red]{escape(one_line(str(exc)))}[/red]", soft_wrap=True)
         return EXIT_USAGE
     except KeyboardInterrupt:
         console.print("interrupted")
@@ -51,8 +53,10 @@ def check_stream(console: Console, url: str, *, reloads: int, segments: bool,
     if as_json:
         print(json.dumps(report.as_json(), indent=2), flush=True)
     else:
+        # The stream under test wrote much of this text (URIs, media types): a control
+        # character in it must not reach the terminal as one.
         for line in _lines(report):
-            print(line, flush=True)
+            print(one_line(line), flush=True)
     return EXIT_ERRORS if report.errors else EXIT_CLEAN
 
 

@@ -15,7 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
+from rich.console import Console
 
+from hlsd.client.cli_check import check_stream
 from tests._support.hlsd_server import REPO_ROOT, HlsdServer, free_port
 from tests._support.polling import wait_segments
 from tests._support.publisher import LivePublisher
@@ -135,3 +137,20 @@ def test_a_url_that_cannot_be_fetched_is_one_line_and_exit_2() -> None:
                         out.stderr), out.stderr
     usage = hlsd_check("rtmp://example.com/live")
     assert (usage.returncode, usage.stderr) == (2, "URL must be an http:// or https:// URL\n")
+
+
+def test_text_from_the_stream_reaches_the_terminal_escaped(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    with Upstream() as up:
+        text = ("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\nevil\x1b[2J.ts\n"
+                "#EXTINF:2,\nred.ts\n#EXT-X-ENDLIST\n")
+        up.add_bytes("/v.m3u8", text.encode(), M3U8)
+        up.add_bytes("/red.ts", b"<html></html>", "text/html\x1b[31m")
+        code = check_stream(Console(stderr=True), f"{up.url}/v.m3u8", reloads=0,
+                            segments=True, as_json=False)
+    out = capsys.readouterr().out
+    assert code == 1 and "\x1b" not in out
+    assert f"{up.url}/v.m3u8:4: error: control characters are not allowed" in out
+    assert f"{up.url}/v.m3u8:4: error: segment evil\\x1b[2J.ts: not a URL" in out
+    assert ("segment red.ts came with Content-Type text/html\\x1b[31m, not a media type"
+            in out)

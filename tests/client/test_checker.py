@@ -287,3 +287,14 @@ async def test_a_byte_range_segment_is_fetched_by_range(up: Upstream, vod: Path)
     assert (report.playlists[0].segments, rules(report)) == (2, [])
     assert [r.header("range") for r in up.requests if r.path == "/all.ts"] == [
         f"bytes=0-{first - 1}", f"bytes={first}-{len(data) - 1}"]
+
+
+async def test_a_segment_too_large_to_check_is_a_note_not_a_fault(up: Upstream,
+                                                                  vod: Path) -> None:
+    url = serve_vod(up, vod)
+    report = await checker(Timeline(), segments=True, segments_per_end=1,
+                           max_segment_bytes=1000).check(url)
+    assert (report.playlists[0].segments, rules(report)) == (0, [])
+    assert report.notes == [f"{url}: segment seg{n}.ts not checked: "
+                            f"{(vod / f'seg{n}.ts').stat().st_size} bytes, more than the 1000 read"
+                            for n in (0, 2)]
