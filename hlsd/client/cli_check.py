@@ -85,9 +85,9 @@ def _describe(playlist: PlaylistReport) -> str:
         return "unreadable"
     words = [f"{playlist.kind.value} playlist"]
     if playlist.kind is PlaylistKind.MEDIA:
-        words.append(f"live, {playlist.fetches} loads" if playlist.live else "VOD")
+        words.append(f"live, {_count(playlist.fetches, 'load')}" if playlist.live else "VOD")
     if playlist.segments:
-        words.append(f"{playlist.segments} segments fetched")
+        words.append(f"{_count(playlist.segments, 'segment')} fetched")
     return ", ".join(words)
 
 

@@ -51,14 +51,19 @@ def test_a_live_stream_of_hlsd_passes_over_several_reloads(hlsd: HlsdServer) -> 
             wait_segments(c, f"/live/cam/{name}/index.m3u8", 2)
         out = hlsd_check(f"{hlsd.url}/live/cam/index.m3u8", "--reloads", "3", "--segments")
     assert (out.returncode, out.stderr) == (0, ""), out.stdout
-    lines = out.stdout.splitlines()
     base = f"{hlsd.url}/live/cam"
+    # A machine too busy to let ffmpeg keep time may leave a playlist unchanged over
+    # every reload: that is the one warning allowed here (it says so, it is no error).
+    lines = [line for line in out.stdout.splitlines()
+             if not re.match(rf"{base}/\w+/index\.m3u8: warning: .* \[live-stalled, ", line)]
     assert lines[0] == f"{base}/index.m3u8: master playlist"
     # One-second segments, so a target duration of 1: four loads take about 3 s.
     for line, name in zip(lines[1:3], ("hi", "lo"), strict=True):
         assert re.fullmatch(rf"{base}/{name}/index\.m3u8: media playlist, live, 4 loads, "
                             r"[2-4] segments fetched", line), line
-    assert lines[3:] == ["checked 3 playlist(s) (1 master, 2 media): 0 errors, 0 warnings"]
+    assert re.fullmatch(r"checked 3 playlist\(s\) \(1 master, 2 media\): 0 errors, "
+                        r"[0-2] warnings?", lines[3]), lines[3]
+    assert len(lines) == 4, out.stdout
 
 
 MASTER = """#EXTM3U
