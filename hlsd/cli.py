@@ -123,6 +123,35 @@ def publish(
     raise typer.Exit(code)
 
 
+@cli.command(cls=PlainCommand)
+def check(
+    url: Annotated[str, typer.Argument(
+        metavar="URL", help="A master or media playlist, http:// or https://.")],
+    reloads: Annotated[int, typer.Option(
+        min=0, max=100, metavar="N",
+        help="Reloads of each live media playlist, each checked against the load "
+             "before.")] = 3,
+    segments: Annotated[bool, typer.Option(
+        "--segments", help="Also fetch the first and last two segments of each media playlist and "
+             "measure them against EXTINF and the target duration.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="The report as JSON.")] = False,
+) -> None:
+    """Check an HLS stream against RFC 8216.
+
+    A master playlist is checked, then each variant, I-frame and rendition playlist it
+    names. A live media playlist (no EXT-X-ENDLIST) is reloaded as players reload it (a
+    target duration apart, half of one when it had not changed), and each load is
+    checked against the one before. Prints one line per finding, URL:LINE: error or
+    warning: what, with the RFC 8216 section, then a summary.
+
+    Exit codes: 0 no errors (warnings allowed), 1 errors, 2 a usage error or a URL
+    that cannot be fetched."""
+    from hlsd.client.cli_check import check_stream
+
+    raise typer.Exit(check_stream(console, url, reloads=reloads, segments=segments,
+                                  as_json=as_json))
+
+
 assets = typer.Typer(help="Make ABR VOD assets of files, and manage them.",
                      no_args_is_help=True, rich_markup_mode=None)
 cli.add_typer(assets, name="assets")

@@ -162,7 +162,7 @@ def test_help_reads_as_plain_text_with_metavars_and_no_early_line_breaks() -> No
         _check_help(command, text)
         pending += [(*command, name) for name in _commands(text)]
         seen.append(" ".join(command))
-    assert {"serve", "publish", "worker", "assets add", "assets list", "assets show",
+    assert {"serve", "publish", "worker", "check", "assets add", "assets list", "assets show",
             "assets cancel", "assets retry", "assets delete", "assets token"} <= set(seen)
     serve = _help("serve")
     assert "  -c, --config PATH " in serve and "\n  --help " in serve
@@ -170,6 +170,9 @@ def test_help_reads_as_plain_text_with_metavars_and_no_early_line_breaks() -> No
     assert "Usage: python -m hlsd publish [OPTIONS] SOURCE\n" in publish
     assert re.search(r"\n  --loop / --no-loop +Loop", publish)
     assert "[env var: HLSD_PUBLISH_KEY]" in publish
+    check = _help("check")
+    assert "Usage: python -m hlsd check [OPTIONS] URL\n" in check
+    assert re.search(r"\n  --reloads N +Reloads", check) and "\n  --segments " in check
     for sub in ("add", "list", "show", "cancel", "retry", "delete", "token"):
         text = " ".join(_help("assets", sub).split())
         assert "--server URL" in text and "[env var: HLSD_SERVER_URL;" in text, sub

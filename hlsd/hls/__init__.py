@@ -1,9 +1,10 @@
-"""The pure HLS playlist model: value types, render, parse and spec rule checks.
+"""The pure HLS playlist model: value types, render and parse.
 
 No I/O and no HTTP here. Build a `MediaPlaylist` or `MasterPlaylist`, render it once
 per change with `render_media` / `render_master`, add per-request tokens with
-`with_query`, read pushed playlists with `parse_media` / `parse_master`, and check any
-playlist text against RFC 8216 / rfc8216bis with `check_playlist` or `assert_valid`.
+`with_query`, and read pushed playlists with `parse_media` / `parse_master`
+(`is_master_playlist` says which). The rule checks of any playlist text against
+RFC 8216 are in `hlsd.hls.check`.
 """
 
 from hlsd.hls.model import (
@@ -18,18 +19,9 @@ from hlsd.hls.model import (
     Rendition,
     VariantStream,
 )
-from hlsd.hls.parse import PlaylistError, parse_master, parse_media
+from hlsd.hls.parse import PlaylistError, is_master_playlist, parse_master, parse_media
 from hlsd.hls.render import render_master, render_media, with_query
 from hlsd.hls.rendered import Rendered, rendered
-from hlsd.hls.rules import (
-    Violation,
-    assert_valid,
-    check_master_playlist,
-    check_media_playlist,
-    check_playlist,
-    check_webvtt_segment,
-    is_master_playlist,
-)
 from hlsd.hls.version import min_master_version, min_media_version
 
 __all__ = [
@@ -45,12 +37,6 @@ __all__ = [
     "Rendered",
     "Rendition",
     "VariantStream",
-    "Violation",
-    "assert_valid",
-    "check_master_playlist",
-    "check_media_playlist",
-    "check_playlist",
-    "check_webvtt_segment",
     "is_master_playlist",
     "min_master_version",
     "min_media_version",

@@ -46,13 +46,27 @@ from hlsd.hls.values import (
 )
 from hlsd.hls.version import min_master_version, min_media_version
 
-__all__ = ["PlaylistError", "parse_master", "parse_media"]
+__all__ = ["PlaylistError", "is_master_playlist", "parse_master", "parse_media"]
 
 _Data = Mapping[str, Any]
+# Tags that make a playlist a master (multivariant) playlist, whatever else it holds
+# (RFC 8216 §4.3.4).
+_MASTER_TAGS = frozenset({"EXT-X-STREAM-INF", "EXT-X-I-FRAME-STREAM-INF", "EXT-X-MEDIA"})
 
 
 class PlaylistError(ValueError):
     """The text is not a playlist of the kind asked for, or cannot be modelled."""
+
+
+def is_master_playlist(text: str) -> bool:
+    """True when `text` has a tag only a master playlist holds (EXT-X-STREAM-INF, ...):
+    which of `parse_master` and `parse_media` to call. Lines are read as RFC 8216 §4.1
+    has them (LF or CRLF), a tag's name ending at its first ':'."""
+    for line in text.removeprefix("\ufeff").split("\n"):
+        line = line.strip()
+        if line.startswith("#EXT") and line[1:].partition(":")[0] in _MASTER_TAGS:
+            return True
+    return False
 
 
 def _load(text: str) -> _Data:

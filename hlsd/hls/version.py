@@ -1,6 +1,6 @@
 """The lowest EXT-X-VERSION a playlist model needs (RFC 8216 §7, rfc8216bis §8).
 
-Only features the model can express are counted here; `hlsd.hls.rules` checks the
+Only features the model can express are counted here; `hlsd.hls.check` checks the
 full list against playlist text.
 """
 

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hlsd.hls import MasterPlaylist, MediaPlaylist, PlaylistError, parse_master, parse_media
-from hlsd.hls.rules import is_master_playlist
+from hlsd.hls.parse import is_master_playlist
 from hlsd.infra.logs import clip
 from hlsd.ingest.errors import (
     IngestError,

@@ -18,7 +18,8 @@ import mpegdash.parser  # type: ignore[import-untyped]
 import pytest
 from tusclient import client as tus  # type: ignore[import-untyped]
 
-from hlsd.hls import assert_valid, parse_master
+from hlsd.hls import parse_master
+from hlsd.hls.check import assert_valid
 from tests._support import media as fx
 from tests._support.browser import browser_test, describe, play_hls
 from tests._support.hlsd_server import HlsdServer

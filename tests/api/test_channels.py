@@ -10,7 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hlsd.hls import assert_valid, parse_master, parse_media
+from hlsd.hls import parse_master, parse_media
+from hlsd.hls.check import assert_valid
 from tests._support.browser import browser_test, describe, play_hls
 from tests._support.hls_vod import abr_vod
 from tests._support.hlsd_server import HlsdServer

@@ -10,7 +10,7 @@ import httpx
 import m3u8
 import pytest
 
-from hlsd.hls.rules import assert_valid, check_webvtt_segment
+from hlsd.hls.check import assert_valid, check_webvtt_segment
 from tests._support import media as fx
 from tests._support.hlsd_server import HlsdServer
 from tests._support.polling import wait_until

@@ -20,7 +20,7 @@ import httpx
 import m3u8
 import pytest
 
-from hlsd.hls.rules import assert_valid
+from hlsd.hls.check import assert_valid
 from tests._support import media as fx
 from tests._support.hlsd_server import HlsdServer
 from tests._support.nginx import AccessEntry, Nginx, require_nginx

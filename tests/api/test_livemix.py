@@ -12,7 +12,7 @@ import httpx
 import m3u8
 import pytest
 
-from hlsd.hls.rules import assert_valid
+from hlsd.hls.check import assert_valid
 from tests._support import media as fx
 from tests._support.hls_vod import media_only_vod
 from tests._support.hlsd_server import HlsdServer

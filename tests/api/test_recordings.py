@@ -18,7 +18,7 @@ import httpx
 import m3u8
 import pytest
 
-from hlsd.hls.rules import assert_valid
+from hlsd.hls.check import assert_valid
 from hlsd.storage.s3 import S3Store
 from tests._support import media as fx
 from tests._support.browser import browser_test, describe, play_hls

@@ -15,7 +15,8 @@ from hlsd.assets.subtitles import (
     to_webvtt,
     valid_language,
 )
-from hlsd.hls import assert_valid, check_webvtt_segment, parse_master
+from hlsd.hls import parse_master
+from hlsd.hls.check import assert_valid, check_webvtt_segment
 
 MASTER = """#EXTM3U
 #EXT-X-INDEPENDENT-SEGMENTS

@@ -26,7 +26,8 @@ from hlsd.assets.ladder import (
 )
 from hlsd.assets.thumbnails import make_thumbnails
 from hlsd.assets.transcode import Outputs, TranscodeError, transcode, transcode_command
-from hlsd.hls import PlaylistType, assert_valid, parse_master, parse_media
+from hlsd.hls import PlaylistType, parse_master, parse_media
+from hlsd.hls.check import assert_valid
 from hlsd.media.errors import MediaError
 from hlsd.media.probe import AudioTrack, MediaInfo, VideoTrack, probe
 from tests._support import media as fx

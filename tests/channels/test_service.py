@@ -28,7 +28,8 @@ from hlsd.channels import (
 from hlsd.channels.channel import Unknown, air_tick
 from hlsd.db.engine import init_schema, make_engine, session_factory
 from hlsd.errors import Conflict, Invalid
-from hlsd.hls import assert_valid, parse_master, parse_media
+from hlsd.hls import parse_master, parse_media
+from hlsd.hls.check import assert_valid
 from hlsd.media.retime import TICKS_PER_SECOND, first_timestamp
 from hlsd.storage import LocalStore
 from hlsd.vod.memory_lru import MemoryLRU

@@ -15,7 +15,8 @@ from hlsd.channels import Channel, ChannelSpec, Program, ProgramVariant, SourceK
 from hlsd.channels.ladder import LadderError, shared_ladder, variant_map
 from hlsd.channels.schedule import Item, Mode, Revision, ScheduleError, Source, lay_out
 from hlsd.channels.service import target_duration
-from hlsd.hls import assert_valid, parse_media
+from hlsd.hls import parse_media
+from hlsd.hls.check import assert_valid
 
 T0 = 1_800_000_000_000_000  # a fixed epoch, in microseconds
 S = 1_000_000

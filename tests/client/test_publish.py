@@ -17,7 +17,7 @@ import psutil
 import pytest
 
 from hlsd.client import WebsocketPublisher
-from hlsd.hls.rules import assert_valid
+from hlsd.hls.check import assert_valid
 from tests._support import media as fx
 from tests._support.fragments import ts_fragments
 from tests._support.hlsd_server import REPO_ROOT, HlsdServer

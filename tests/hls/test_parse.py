@@ -15,6 +15,7 @@ from hlsd.hls import (
     PlaylistType,
     Rendition,
     VariantStream,
+    is_master_playlist,
     parse_master,
     parse_media,
     render_master,
@@ -224,3 +225,16 @@ def test_default_without_autoselect_reads_as_autoselect() -> None:
 def test_parse_media_rejects_broken_segments(text: str) -> None:
     with pytest.raises(PlaylistError):
         parse_media(text)
+
+
+@pytest.mark.parametrize(("text", "master"), [
+    ("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\na.m3u8\n", True),
+    ("\ufeff#EXTM3U\r\n#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=1,URI=\"i.m3u8\"\r\n", True),
+    ('#EXTM3U\n  #EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="a",NAME="x",URI="a.m3u8"\n', True),
+    # EXT-X-MEDIA-SEQUENCE starts like EXT-X-MEDIA; a tag's name ends at its ':'.
+    ("#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:4\n#EXTINF:4,\na.ts\n", False),
+    ("#EXTM3U\n# #EXT-X-STREAM-INF in a comment\n#EXTINF:4,\na.ts\n", False),
+    ("", False),
+])
+def test_is_master_playlist_goes_by_the_master_only_tags(text: str, master: bool) -> None:
+    assert is_master_playlist(text) is master

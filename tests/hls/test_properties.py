@@ -12,19 +12,21 @@ from hlsd.hls import (
     MediaPlaylist,
     MediaSegment,
     PlaylistError,
-    check_master_playlist,
-    check_media_playlist,
-    check_playlist,
-    check_webvtt_segment,
     parse_master,
     parse_media,
     render_master,
     render_media,
     with_query,
 )
+from hlsd.hls.check import (
+    check_master_playlist,
+    check_media_playlist,
+    check_playlist,
+    check_webvtt_segment,
+)
+from tests.hls.check.test_master import GOOD as MASTER_GOOD
+from tests.hls.check.test_media import GOOD as MEDIA_GOOD
 from tests.hls.strategies import master_playlists, media_playlists
-from tests.hls.test_rules_master import GOOD as MASTER_GOOD
-from tests.hls.test_rules_media import GOOD as MEDIA_GOOD
 
 FAST = settings(max_examples=60, deadline=None)
 

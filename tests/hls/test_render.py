@@ -14,10 +14,10 @@ from hlsd.hls import (
     PlaylistType,
     Rendition,
     VariantStream,
-    assert_valid,
     render_master,
     render_media,
 )
+from hlsd.hls.check import assert_valid
 
 START = datetime(2026, 11, 21, 19, 0, tzinfo=UTC)
 

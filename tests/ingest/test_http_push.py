@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from hlsd.errors import Gone, Invalid, Malformed, NoSpace, TooLarge, TooMany, Unavailable
-from hlsd.hls.rules import assert_valid
+from hlsd.hls.check import assert_valid
 from hlsd.ingest.http_push import Accepted, HttpPushIngest, IngestError, Publisher
 from hlsd.metrics import Metrics
 from hlsd.streams import LiveRendition, PublishPolicy, StreamBusy, StreamHub

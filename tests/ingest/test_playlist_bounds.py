@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hlsd.errors import Malformed
-from hlsd.hls.rules import assert_valid
+from hlsd.hls.check import assert_valid
 from hlsd.hls.values import rounded_seconds
 from hlsd.ingest.http_push import HttpPushIngest, IngestError, Publisher
 from hlsd.streams import PublishPolicy, StreamHub

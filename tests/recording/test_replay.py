@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from hlsd.hls.rules import assert_valid
+from hlsd.hls.check import assert_valid
 from hlsd.recording import ReplayCatalog, ReplayVariant
 from hlsd.storage import LocalStore
 from hlsd.vod.memory_lru import MemoryLRU

@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from hlsd.hls.rules import assert_valid
+from hlsd.hls.check import assert_valid
 from hlsd.streams import PublishPolicy, Stream, StreamBusy, StreamHub, StreamState
 from hlsd.streams.rendition import RenditionInfo
 from tests._support.clock import FakeClock

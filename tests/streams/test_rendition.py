@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 import m3u8
 import pytest
 
-from hlsd.hls.rules import assert_valid
+from hlsd.hls.check import assert_valid
 from hlsd.streams.rendition import LiveRendition, RenditionEnded, SegmentTooLong
 from tests._support.clock import FakeClock
 

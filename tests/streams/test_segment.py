@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hlsd.hls.rules import assert_valid
+from hlsd.hls.check import assert_valid
 from hlsd.streams import OpenSegment, Segment
 from hlsd.streams.rendition import LiveRendition, RenditionEnded, SegmentTooLong
 from hlsd.streams.spill import SpillDir

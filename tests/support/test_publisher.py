@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from hlsd.hls.rules import check_playlist
+from hlsd.hls.check import check_playlist
 from tests._support.media import decode_errors
 from tests._support.publisher import LivePublisher, RecordedRequest, Recorder, gop_frames
 

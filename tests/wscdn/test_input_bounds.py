@@ -130,7 +130,7 @@ async def test_a_fragment_longer_than_the_target_is_dropped_and_the_playlist_sta
         hlsd: HlsdServer, fragments: list[bytes]) -> None:
     import httpx
 
-    from hlsd.hls.rules import assert_valid
+    from hlsd.hls.check import assert_valid
 
     stream = "gop-jump"
     pub, answer = await open_session(ws_url(hlsd), "PUSH", stream,

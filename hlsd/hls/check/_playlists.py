@@ -1,43 +1,26 @@
-"""hlsd's own spec rule checks for playlists and WebVTT segments.
+"""The checks of one playlist text (and of how it changed since an earlier fetch).
 
-Every test in the project runs these on every playlist it fetches, next to the `m3u8`
-library (whose failures are reported as rule "m3u8-parse"). Each Violation names a
-short, stable rule id; the RFC 8216 / rfc8216bis rule behind each id is in the module
-that reports it: `document` (every playlist), `rules_media`, `rules_live` (two fetches
-of one playlist), `rules_master` and `webvtt`.
-
-Most ids mark a MUST of the spec. A few mark a SHOULD that hlsd holds itself to:
-"codecs-missing", "resolution-missing", "average-bandwidth"; pass them in
-`assert_valid(ignore=...)` when checking playlists hlsd did not write.
+Each Violation names a short, stable rule id; the RFC 8216 / rfc8216bis rule behind each
+id is in the module that reports it: `_document` (every playlist), `_media`, `_live`
+(two fetches of one playlist), `_master` and `_webvtt`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
 
-from hlsd.hls.lines import Tag, lex
-from hlsd.hls.rules_live import compare_media
-from hlsd.hls.rules_master import check_master
-from hlsd.hls.rules_media import scan_media
-from hlsd.hls.tags import MASTER_MARKERS
-from hlsd.hls.violation import Violation
-from hlsd.hls.webvtt import check_webvtt_segment
+from hlsd.hls.check._live import compare_media
+from hlsd.hls.check._master import check_master
+from hlsd.hls.check._media import scan_media
+from hlsd.hls.check._violation import Violation
+from hlsd.hls.parse import is_master_playlist
 
 __all__ = [
-    "Violation",
     "assert_valid",
     "check_master_playlist",
     "check_media_playlist",
     "check_playlist",
-    "check_webvtt_segment",
-    "is_master_playlist",
 ]
-
-
-def is_master_playlist(text: str) -> bool:
-    """True when `text` has tags only a master playlist holds (EXT-X-STREAM-INF, ...)."""
-    items, _ = lex(text)
-    return any(isinstance(item, Tag) and item.name in MASTER_MARKERS for item in items)
 
 
 def check_media_playlist(
@@ -47,7 +30,7 @@ def check_media_playlist(
 
     `live=True` asserts it is a live playlist: no EXT-X-PLAYLIST-TYPE, no EXT-X-ENDLIST.
     `live=False` asserts it is finished: EXT-X-ENDLIST present. `previous` is an earlier
-    fetch of the same playlist, to check how it changed (see `hlsd.hls.rules_live`).
+    fetch of the same playlist, to check how it changed (see `_live`).
     """
     scan = scan_media(text)
     found = list(scan.violations)

@@ -1,8 +1,10 @@
-"""A broken spec rule found in a playlist by `hlsd.hls.rules`."""
+"""A broken spec rule found in a playlist or a segment."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from hlsd.hls.check._catalogue import Severity, rule
 
 __all__ = ["Violation"]
 
@@ -13,12 +15,21 @@ class Violation:
 
     `rule` is a short stable id ("target-duration", "codecs-missing", ...) that tests
     and callers can match on; `line` is the 1-based line number, when one line is to
-    blame.
+    blame. The severity and the RFC 8216 section come with the rule id (`_catalogue`).
     """
 
     rule: str
     message: str
     line: int | None = None
+
+    @property
+    def severity(self) -> Severity:
+        return rule(self.rule).severity
+
+    @property
+    def section(self) -> str | None:
+        """The section of RFC 8216 behind the rule ("6.2.2"), if it has one."""
+        return rule(self.rule).section
 
     def __str__(self) -> str:
         where = f"line {self.line}: " if self.line is not None else ""

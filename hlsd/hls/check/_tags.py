@@ -1,6 +1,6 @@
 """What the spec says about each tag: where it may appear, how often, and the types of
 its attributes (RFC 8216 §4.3, rfc8216bis §4.4). Tables only; the checks are in
-`hlsd.hls.document` and the `rules_*` modules.
+`_document` and the `_media` and `_master` modules.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 __all__ = [
     "ATTRIBUTE_LISTS",
-    "MASTER_MARKERS",
     "MASTER_ONLY",
     "MEDIA_ONLY",
     "NO_VALUE",
@@ -25,8 +24,6 @@ MASTER_ONLY = frozenset({
     "EXT-X-MEDIA", "EXT-X-STREAM-INF", "EXT-X-I-FRAME-STREAM-INF", "EXT-X-SESSION-DATA",
     "EXT-X-SESSION-KEY", "EXT-X-CONTENT-STEERING",
 })
-# Tags that make a playlist a master playlist, whatever else it holds.
-MASTER_MARKERS = frozenset({"EXT-X-STREAM-INF", "EXT-X-I-FRAME-STREAM-INF", "EXT-X-MEDIA"})
 MEDIA_ONLY = frozenset({
     # Media segment tags (§4.3.2, bis §4.4.4)
     "EXTINF", "EXT-X-BYTERANGE", "EXT-X-DISCONTINUITY", "EXT-X-KEY", "EXT-X-MAP",

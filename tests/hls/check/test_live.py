@@ -5,7 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hlsd.hls import MediaPlaylist, MediaSegment, PlaylistType, check_media_playlist, render_media
+from hlsd.hls import MediaPlaylist, MediaSegment, PlaylistType, render_media
+from hlsd.hls.check import check_media_playlist
 
 START = datetime(2026, 11, 21, 19, 0, tzinfo=UTC)
 TARGET = 4

@@ -1,7 +1,7 @@
 """Rules for one Media Playlist on its own (RFC 8216 §4.3.2-4.3.3, §6.2.1).
 
 `scan_media` reads the segments out of the text and reports what is wrong with them;
-`hlsd.hls.rules_live` compares two scans of the same playlist over time.
+`_live` compares two scans of the same playlist over time.
 """
 
 from __future__ import annotations
@@ -10,26 +10,35 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from hlsd.hls.document import Document, read
-from hlsd.hls.lines import Tag, UriLine
-from hlsd.hls.tags import MASTER_ONLY
+from hlsd.hls.check._document import Document, read
+from hlsd.hls.check._lines import Tag, UriLine
+from hlsd.hls.check._tags import MASTER_ONLY
+from hlsd.hls.check._violation import Violation
 from hlsd.hls.values import (
     is_decimal_integer,
     parse_byterange,
     parse_datetime,
     rounded_seconds,
 )
-from hlsd.hls.violation import Violation
 
-__all__ = ["MediaScan", "ScannedSegment", "scan_media"]
+__all__ = ["InitRef", "MediaScan", "ScannedSegment", "scan_media"]
 
 _EXTINF = re.compile(r"([0-9]+(?:\.[0-9]*)?),(.*)")
 _BYTERANGE = re.compile(r"[0-9]+(?:@[0-9]+)?")
 
 
 @dataclass(frozen=True, slots=True)
+class InitRef:
+    """The EXT-X-MAP a segment needs: its URI and byte range, as written."""
+
+    uri: str
+    byterange: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class ScannedSegment:
-    """What the rules need of one segment; `line` is the line of its URI."""
+    """What the rules (and a fetching checker) need of one segment; `line` is the line
+    of its URI. `encrypted`: an EXT-X-KEY with a METHOD other than NONE applies."""
 
     uri: str
     line: int
@@ -37,6 +46,8 @@ class ScannedSegment:
     discontinuity: bool
     program_date_time: datetime | None
     byterange: str | None
+    init: InitRef | None = None
+    encrypted: bool = False
 
 
 @dataclass
@@ -120,12 +131,15 @@ class _Pending:
 
 def _scan_segments(scan: MediaScan, document: Document) -> None:
     pending = _Pending()
+    # EXT-X-MAP and EXT-X-KEY apply to every segment after them, up to the next one.
+    init: InitRef | None = None
+    encrypted = False
     last_time: datetime | None = None
     order_tags = ("EXT-X-MEDIA-SEQUENCE", "EXT-X-DISCONTINUITY-SEQUENCE")
     seen_discontinuity = False
     for item in document.items:
         if isinstance(item, UriLine):
-            _close_segment(scan, pending, item)
+            _close_segment(scan, pending, item, init, encrypted)
             pending = _Pending()
             continue
         name = item.name
@@ -153,12 +167,20 @@ def _scan_segments(scan: MediaScan, document: Document) -> None:
                 last_time = pending.program_date_time = stamp
         elif name == "EXT-X-MAP":
             _check_map(scan, document, item)
+            attrs = document.attrs(item)
+            uri, byterange = attrs.get("URI"), attrs.get("BYTERANGE")
+            init = None if uri is None else InitRef(
+                uri.value, None if byterange is None else byterange.value)
+        elif name == "EXT-X-KEY":
+            method = document.attrs(item).get("METHOD")
+            encrypted = method is not None and method.value != "NONE"
     dangling = pending.extinf or pending.byterange
     if dangling is not None:
         scan.add("uri-missing", "segment tags are not followed by a URI line", dangling.line)
 
 
-def _close_segment(scan: MediaScan, pending: _Pending, uri: UriLine) -> None:
+def _close_segment(scan: MediaScan, pending: _Pending, uri: UriLine, init: InitRef | None,
+                   encrypted: bool) -> None:
     if pending.extinf is None:
         scan.add("extinf-missing", f"segment {uri.uri} has no #EXTINF", uri.line)
     elif (
@@ -183,6 +205,8 @@ def _close_segment(scan: MediaScan, pending: _Pending, uri: UriLine) -> None:
         discontinuity=pending.discontinuity,
         program_date_time=pending.program_date_time,
         byterange=byterange,
+        init=init,
+        encrypted=encrypted,
     ))
 
 

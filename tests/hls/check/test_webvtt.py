@@ -1,6 +1,6 @@
 import pytest
 
-from hlsd.hls import check_webvtt_segment
+from hlsd.hls.check import check_webvtt_segment
 
 GOOD = """WEBVTT
 X-TIMESTAMP-MAP=MPEGTS:900000,LOCAL:00:00:00.000

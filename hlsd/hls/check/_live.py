@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from hlsd.hls.rules_media import MediaScan
-from hlsd.hls.violation import Violation
+from hlsd.hls.check._media import MediaScan
+from hlsd.hls.check._violation import Violation
 
 __all__ = ["compare_media"]
 

@@ -2,7 +2,15 @@
 
 import pytest
 
-from hlsd.hls import assert_valid, check_master_playlist, check_playlist, is_master_playlist
+from hlsd.hls import is_master_playlist
+from hlsd.hls.check import (
+    Reference,
+    ReferenceKind,
+    assert_valid,
+    check_master_playlist,
+    check_playlist,
+    master_references,
+)
 
 GOOD = """#EXTM3U
 #EXT-X-INDEPENDENT-SEGMENTS
@@ -102,3 +110,23 @@ def test_codecs_missing_can_be_ignored_for_foreign_playlists() -> None:
     with pytest.raises(AssertionError, match="codecs-missing"):
         assert_valid(text)
     assert_valid(text, ignore={"codecs-missing"})
+
+
+def test_references_name_every_media_playlist_in_order() -> None:
+    variant, rendition = ReferenceKind.VARIANT, ReferenceKind.RENDITION
+    assert master_references(GOOD) == [
+        Reference("en.m3u8", 3, rendition, "AUDIO"),
+        Reference("de.m3u8", 4, rendition, "AUDIO"),
+        Reference("subs/en.m3u8", 5, rendition, "SUBTITLES"),
+        # CLOSED-CAPTIONS and the VIDEO rendition have no URI: nothing to fetch.
+        Reference("720/index.m3u8", 9, variant),
+        Reference("audio/index.m3u8", 12, variant),
+        Reference("720/iframes.m3u8", 13, ReferenceKind.I_FRAMES),
+    ]
+
+
+def test_references_skip_what_cannot_be_read() -> None:
+    text = ("#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,URI=unquoted.m3u8\n"
+            "#EXT-X-STREAM-INF:BANDWIDTH=1\n#EXT-X-STREAM-INF:BANDWIDTH=2\nb.m3u8\n")
+    # An unquoted URI is no URI; a STREAM-INF without its URI line names nothing.
+    assert master_references(text) == [Reference("b.m3u8", 5, ReferenceKind.VARIANT)]

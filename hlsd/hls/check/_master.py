@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import enum
 import re
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass
 
-from hlsd.hls.document import Document, read
-from hlsd.hls.lines import Attribute, Tag, UriLine
-from hlsd.hls.tags import MEDIA_ONLY
+from hlsd.hls.check._document import Document, read
+from hlsd.hls.check._lines import Attribute, Tag, UriLine, lex, parse_attribute_list
+from hlsd.hls.check._tags import MEDIA_ONLY
+from hlsd.hls.check._violation import Violation
 from hlsd.hls.values import is_decimal_integer
-from hlsd.hls.violation import Violation
 
-__all__ = ["check_master"]
+__all__ = ["Reference", "ReferenceKind", "check_master", "master_references"]
 
 # Sample entry codes (the part of a CODECS entry before the first dot) of video formats.
 _VIDEO_CODECS = frozenset({
@@ -37,6 +39,52 @@ def _value(attrs: _Attrs, name: str) -> str | None:
 def _is_none_keyword(attribute: Attribute | None) -> bool:
     # CLOSED-CAPTIONS="NONE" names a group; only the unquoted NONE is the keyword.
     return attribute is not None and not attribute.quoted and attribute.value == "NONE"
+
+
+class ReferenceKind(enum.Enum):
+    """How a master playlist names a media playlist."""
+
+    VARIANT = "variant"  # the URI line after EXT-X-STREAM-INF
+    I_FRAMES = "i-frames"  # the URI of EXT-X-I-FRAME-STREAM-INF
+    RENDITION = "rendition"  # the URI of EXT-X-MEDIA
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A media playlist a master names, at `line`; `media_type` is a rendition's TYPE."""
+
+    uri: str
+    line: int
+    kind: ReferenceKind
+    media_type: str | None = None
+
+
+def master_references(text: str) -> list[Reference]:
+    """Every media playlist `text` names, in order (what could be read: unreadable
+    attribute lists are reported by `check_master`, not here)."""
+    items, _ = lex(text)
+    found: list[Reference] = []
+    for index, item in enumerate(items):
+        if not isinstance(item, Tag):
+            continue
+        if item.name == "EXT-X-STREAM-INF":
+            following = items[index + 1] if index + 1 < len(items) else None
+            if isinstance(following, UriLine):
+                found.append(Reference(following.uri, following.line, ReferenceKind.VARIANT))
+            continue
+        kind = {"EXT-X-I-FRAME-STREAM-INF": ReferenceKind.I_FRAMES,
+                "EXT-X-MEDIA": ReferenceKind.RENDITION}.get(item.name)
+        if kind is None:
+            continue
+        try:
+            attrs = parse_attribute_list(item.value or "")
+        except ValueError:
+            continue
+        uri = attrs.get("URI")
+        if uri is not None and uri.quoted and uri.value:
+            media_type = _value(attrs, "TYPE") if kind is ReferenceKind.RENDITION else None
+            found.append(Reference(uri.value, item.line, kind, media_type))
+    return found
 
 
 def check_master(text: str) -> list[Violation]:

@@ -12,16 +12,16 @@ from dataclasses import dataclass
 
 import m3u8
 
-from hlsd.hls.lines import Attribute, Tag, UriLine, lex, parse_attribute_list
-from hlsd.hls.tags import (
+from hlsd.hls.check._lines import Attribute, Tag, UriLine, lex, parse_attribute_list
+from hlsd.hls.check._tags import (
     ATTRIBUTE_LISTS,
     NO_VALUE,
     ONCE,
     AttributeSpec,
     ValueKind,
 )
+from hlsd.hls.check._violation import Violation
 from hlsd.hls.values import is_decimal_integer
-from hlsd.hls.violation import Violation
 
 __all__ = ["Document", "read"]
 

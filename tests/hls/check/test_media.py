@@ -2,7 +2,14 @@
 
 import pytest
 
-from hlsd.hls import Violation, assert_valid, check_media_playlist, check_playlist
+from hlsd.hls.check import (
+    InitRef,
+    Violation,
+    assert_valid,
+    check_media_playlist,
+    check_playlist,
+    scan_media,
+)
 
 GOOD = """#EXTM3U
 #EXT-X-VERSION:6
@@ -154,3 +161,17 @@ def test_assert_valid_lists_every_violation() -> None:
 
 def test_empty_text_is_not_a_playlist() -> None:
     assert {"extm3u", "target-duration-missing"} <= rules("")
+
+
+def test_the_scan_gives_each_segment_its_init_section_and_encryption() -> None:
+    text = GOOD.replace("s11.m4s\n#EXTINF:6.49,", "s11.m4s\n"
+                        '#EXT-X-KEY:METHOD=AES-128,URI="k.bin"\n'
+                        '#EXT-X-MAP:URI="init2.mp4"\n#EXTINF:6.49,')
+    scan = scan_media(text)
+    assert [(s.uri, s.line, s.init, s.encrypted) for s in scan.segments] == [
+        ("s10.m4s", 10, InitRef("init.mp4", "700@0"), False),
+        ("s11.m4s", 16, InitRef("init.mp4", "700@0"), False),
+        ("s11.m4s", 21, InitRef("init2.mp4", None), True),
+    ]
+    assert (scan.target_duration, scan.media_sequence, scan.endlist) == (6, 10, False)
+    assert not scan.violations

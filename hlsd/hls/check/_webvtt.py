@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from hlsd.hls.violation import Violation
+from hlsd.hls.check._violation import Violation
 
 __all__ = ["check_webvtt_segment"]
 

@@ -1,6 +1,6 @@
 """Split playlist text into tags and URI lines, and read attribute lists (RFC 8216 §4.1-4.2).
 
-This is the strict reader under `hlsd.hls.rules`: unlike the `m3u8` library it keeps
+This is the strict reader under the checks: unlike the `m3u8` library it keeps
 line numbers and reports what it cannot read instead of guessing.
 """
 
@@ -10,7 +10,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from hlsd.hls.violation import Violation
+from hlsd.hls.check._violation import Violation
 
 __all__ = ["Attribute", "Tag", "UriLine", "lex", "parse_attribute_list"]
 
