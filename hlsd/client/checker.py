@@ -142,6 +142,8 @@ class Checker:
                 return await self._check_named(client, report, master, url, lines[url])
 
         checked = await asyncio.gather(*(one(url) for url in urls))
+        # Fetches end in any order: the master's findings read in its line order.
+        master.findings.sort(key=lambda finding: (finding.fetch, finding.violation.line or 0))
         return [playlist for playlist in checked if playlist is not None]
 
     async def _check_named(self, client: httpx.AsyncClient, report: Report,
