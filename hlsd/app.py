@@ -47,8 +47,9 @@ def build_features(settings: Settings) -> tuple[Common, list[Feature]]:
     hub = streams.build(common)
     programs = channels.build(common, hub=hub.hub, packagers=on_demand.packagers)
     nodes = cluster.build(common, hub=hub.hub, feeds=programs.feeds)
-    live_streams = live.build(common, hub=hub.hub, playout=programs.playout, cors=cors)
-    recordings = recording.build(common, hub=hub.hub, feeds=programs.feeds,
+    live_streams = live.build(common, hub=hub.hub, playout=programs.playout,
+                              resolver=nodes.resolver, cors=cors)
+    recordings = recording.build(common, hub=hub.hub, resolver=nodes.resolver,
                                  sources=live_streams.sources, cors=cors)
     features = [core, on_demand.feature, hub.feature, programs.feature, nodes.feature,
                 live_streams.feature, recordings.feature, assets.build(common, cors=cors),

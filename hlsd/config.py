@@ -394,7 +394,8 @@ class ClusterSettings(_Section):
     relay_from: str | None = None
     """A node to relay streams from when neither this node nor the registry has them."""
     relay_inactivity: Seconds = 30.0
-    """A relay with no spectators for twice this long is closed."""
+    """A relay nobody watches for twice this long is closed: no websocket spectator, no
+    recording, and no HTTP player asking for a playlist within this period."""
     relay_connect_timeout: Seconds = 5.0
     """Seconds to connect to the node a stream is relayed from."""
 

@@ -1,4 +1,6 @@
-"""``GET /live/{stream}/…``: live streams from the hub, as plain ASGI (a hot path).
+"""``GET /live/{stream}/…``: live streams from the hub, as plain ASGI (a hot path): the
+hub's stream, else a channel's computed playlists, else (`StreamResolver`) the stream
+relayed from the node that publishes it.
 
 ``index.m3u8`` is the media playlist of a single-variant stream, or the master of a
 multivariant one whose variants are at ``<variant>/index.m3u8``. Segments are served by
@@ -25,9 +27,9 @@ from hlsd.api._gate import TokenGate, live_subject
 from hlsd.api._query_token import TOKEN_HEADERS
 from hlsd.api.livemix import SourceNames
 from hlsd.channels import Channel, Playout, Unknown
-from hlsd.channels.feed import CHANNEL_PUBLISHER
+from hlsd.cluster.resolver import StreamResolver
 from hlsd.hls import Rendered
-from hlsd.streams import InitSegment, Segment, StreamHub
+from hlsd.streams import InitSegment, PublisherKind, Segment, StreamHub, StreamState
 from hlsd.streams.segment import SEGMENT_MEDIA_TYPES
 from hlsd.streams.stream import MASTER
 
@@ -48,11 +50,13 @@ class LiveHls:
     bearer, or ``?token=``, which then travels in the playlists' URIs)."""
 
     def __init__(self, *, hub: StreamHub, cors: Cors, gate: TokenGate | None,
-                 channels: Playout | None = None) -> None:
+                 channels: Playout | None = None,
+                 resolver: StreamResolver | None = None) -> None:
         self._hub = hub
         self._cors = cors
         self._gate = gate
         self._channels = channels
+        self._resolver = resolver
         self._caching = _PRIVATE if gate else _PUBLIC
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -67,15 +71,20 @@ class LiveHls:
                 await respond_error(send, refusal[0], refusal[1], cors)
                 return
         stream = self._hub.get(parts[0]) if len(parts) in (2, 3) else None
-        if stream is not None and stream.publisher.startswith(CHANNEL_PUBLISHER):
+        if stream is not None and stream.kind is PublisherKind.CHANNEL:
             stream = None  # a channel fed to websocket readers: players get it computed
         if stream is None:
             channel = await self._channels.channel(parts[0]) if self._channels else None
-            if channel is None:
-                await respond_error(send, 404, "no such live stream", cors)
+            if channel is not None:
+                await self._channel(scope, receive, send, channel, parts[1:], headers,
+                                    (cors, head, query_token))
                 return
-            await self._channel(scope, receive, send, channel, parts[1:], headers,
-                                (cors, head, query_token))
+        if (stream is None or stream.state is not StreamState.LIVE) \
+                and self._resolver is not None and len(parts) in (2, 3) and parts[-1] == MASTER:
+            # Published on another node: relayed here while players ask for it.
+            stream = await self._resolver.resolve_for_players(parts[0]) or stream
+        if stream is None:
+            await respond_error(send, 404, "no such live stream", cors)
             return
         variant, name = ("/".join(parts[1:-1]), parts[-1])
         playlist: Rendered | None
@@ -90,6 +99,7 @@ class LiveHls:
                 await self._segment(send, rendition.get(name), name, cors, head)
                 return
             playlist = rendition.playlist()
+        stream.played()  # keeps a relay for HTTP players open
         if playlist is not None and query_token is not None:
             assert self._gate is not None
             playlist = self._gate.playlists.with_token(playlist, query_token)

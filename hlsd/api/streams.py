@@ -15,10 +15,8 @@ from hlsd.api._bounds import Body, Seconds
 from hlsd.api._gate import live_subject
 from hlsd.api._openapi import ERRORS, StreamName, body
 from hlsd.auth.tokens import TokenSigner
-from hlsd.cluster.registry import RELAY_PUBLISHER
 from hlsd.ingest.http_push import validate_stream_id
 from hlsd.streams import Stream, StreamHub
-from hlsd.wscdn.server import WS_PUBLISHER
 
 MAX_TOKEN_TTL = 7 * 24 * 3600.0
 
@@ -40,8 +38,7 @@ async def issue_token(signer: TokenSigner, subject: str, request: Request) -> JS
 def stream_json(stream: Stream) -> dict[str, Any]:
     return {
         "name": stream.name, "state": stream.state.value,
-        "publisher": "relay" if stream.publisher.startswith(RELAY_PUBLISHER) else
-        "websocket" if stream.publisher.startswith(WS_PUBLISHER) else "http",
+        "publisher": stream.kind.value,
         "spectators": stream.spectators,
         "playlist": f"/live/{quote(stream.name, safe='')}/index.m3u8",
         "variants": [{"name": name, "segments": len(r.segments),
@@ -60,7 +57,10 @@ def router(*, signer: TokenSigner, hub: StreamHub, admin_key: str | None) -> API
     @api.get("")
     async def list_streams(request: Request) -> JSONResponse:
         """The live streams of this node (published here or relayed), with their
-        variants and websocket spectators."""
+        variants and websocket spectators. ``publisher`` says what feeds each: ``http``
+        (push), ``livemix`` (``/v1/playlist``), ``websocket`` (PUSH), ``relay`` (from
+        another node) or ``channel`` (a channel fed to websocket spectators or a
+        recording)."""
         require_admin(request, admin_key)
         return JSONResponse({"streams": [stream_json(s) for s in
                                          sorted(hub, key=lambda s: s.name)]})

@@ -19,14 +19,20 @@ from hlsd.channels.channel import Channel, Unknown, air_tick
 from hlsd.channels.playout import Playout
 from hlsd.channels.timeline import Slot
 from hlsd.infra.logs import clip
-from hlsd.streams import Producer, RenditionInfo, Stream, StreamBusy, StreamHub, StreamState
+from hlsd.streams import (
+    Producer,
+    PublisherKind,
+    RenditionInfo,
+    Stream,
+    StreamBusy,
+    StreamHub,
+    StreamState,
+)
 
-__all__ = ["CHANNEL_PUBLISHER", "ChannelFeeds"]
+__all__ = ["ChannelFeeds"]
 
 log = logging.getLogger(__name__)
 
-CHANNEL_PUBLISHER = "channel:"
-"""The publisher name of a hub stream fed by a channel starts so."""
 _PRIMED = 3
 """Segments already aired a new feed starts with (a spectator's first fragments, a
 recording's reach-back)."""
@@ -47,11 +53,11 @@ class ChannelFeeds:
         channel (or the hub has a live stream of that name from someone else)."""
         live = self._hub.get(name)
         if live is not None and live.state is StreamState.LIVE:
-            return live if live.publisher.startswith(CHANNEL_PUBLISHER) else None
+            return live if live.kind is PublisherKind.CHANNEL else None
         channel = await self._playout.channel(name)
         if channel is None:
             return None
-        producer = self._hub.producer(name, f"{CHANNEL_PUBLISHER}{name}")
+        producer = self._hub.producer(name, f"channel:{name}", kind=PublisherKind.CHANNEL)
         try:
             producer.publish()
         except StreamBusy:

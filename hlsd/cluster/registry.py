@@ -24,6 +24,7 @@ from hlsd.streams import (
     ConsumerKind,
     HubEvent,
     HubEventKind,
+    PublisherKind,
     Reader,
     Stream,
     StreamHub,
@@ -106,7 +107,7 @@ class Announcer:
     def _offer(self, stream: Stream) -> None:
         """`stream` has a segment: announce it, unless it is already, relayed, or no
         longer the live stream of that name."""
-        if stream.name in self._announced or stream.publisher.startswith(RELAY_PUBLISHER) \
+        if stream.name in self._announced or stream.kind is PublisherKind.RELAY \
                 or stream.state is not StreamState.LIVE or self._hub.get(stream.name) is not stream:
             return
         self._announced.add(stream.name)
@@ -162,7 +163,7 @@ class Announcer:
         for name in list(self._announced):
             stream = self._hub.get(name)
             if stream is None or stream.state is not StreamState.LIVE \
-                    or stream.publisher.startswith(RELAY_PUBLISHER):
+                    or stream.kind is PublisherKind.RELAY:
                 self._announced.discard(name)
                 await self._call(self._registry.withdraw, name)
 
@@ -175,6 +176,3 @@ class Announcer:
             await self._call(self._registry.withdraw, name)
         self._announced.clear()
 
-
-RELAY_PUBLISHER = "relay:"
-"""The publisher name of a relayed stream starts so; relayed streams are not announced."""

@@ -1,13 +1,16 @@
 """Relays: a stream this node does not publish, pulled from the node that has it and
 published into the local hub, so that every spectator here (websocket or HTTP) shares
-one upstream connection.
+one upstream connection. `hlsd.cluster.resolver` asks for one when neither the hub nor
+a channel has the stream.
 
 Where from: the publish registry first (asking that node for its own source only,
 ``only_source=true``, so it cannot bounce the request on), then the configured
 relay-from node. Over the original: a relay reconnects with backoff (looking the stream
 up again each time), forgets a registry entry that names a node it cannot reach, names
 the chain of nodes it passes through (``via``) so that a loop among misconfigured nodes
-is refused, and closes once it has had no spectators for twice the inactivity period.
+is refused, and closes once nobody has watched it for twice the inactivity period: no
+reader (websocket spectator, recording) and no HTTP player within the inactivity period
+(HTTP players hold no reader; each playlist request notes `Stream.played`).
 """
 
 from __future__ import annotations
@@ -23,10 +26,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake, WebSocketException
 
 from hlsd.auth import jwt as cdn_jwt
-from hlsd.cluster.registry import RELAY_PUBLISHER, Registry
+from hlsd.cluster.registry import NoRegistry, Registry
 from hlsd.infra.logs import clip
 from hlsd.metrics import Metrics
-from hlsd.streams import Stream, StreamBusy, StreamHub, StreamState
+from hlsd.streams import PublisherKind, Stream, StreamBusy, StreamHub, StreamState
 from hlsd.wscdn import protocol
 
 log = logging.getLogger(__name__)
@@ -73,15 +76,25 @@ class Relays:
         self._metrics = metrics
         self._relays: dict[str, _Relay] = {}
 
-    async def find(self, stream_id: str, via: tuple[str, ...]) -> Stream | None:
-        """The local copy of `stream_id`, relayed from another node; None if no node
-        has it."""
+    async def find(self, stream_id: str, via: tuple[str, ...],
+                   wait: float | None = None) -> Stream | None:
+        """The local copy of `stream_id`, relayed from another node, once its first
+        fragment is in (waiting at most `wait` seconds, by default as long as the first
+        tries to connect may take); None if no node has it by then."""
+        if isinstance(self._registry, NoRegistry) and not self._config.relay_from:
+            return None  # a node on its own: no other node to ask
         relay = self._relays.get(stream_id)
         if relay is None or relay.finished:
             relay = _Relay(self, stream_id, via)
             self._relays[stream_id] = relay
             relay.start()
-        return await relay.ready(self._config.connect_timeout * (_FIRST_ATTEMPTS + 1) + 5)
+        longest = self._config.connect_timeout * (_FIRST_ATTEMPTS + 1) + 5
+        return await relay.ready(longest if wait is None else min(wait, longest))
+
+    def watched(self, stream: Stream) -> bool:
+        """Whether anyone here reads the relayed `stream`: a reader (a websocket
+        spectator, a recording), or an HTTP player within the inactivity period."""
+        return stream.readers > 0 or stream.played_within(self._config.inactivity)
 
     async def _source(self, stream_id: str) -> tuple[str, bool] | None:
         """Where to pull `stream_id` from, and whether to ask for the node's own only."""
@@ -113,7 +126,8 @@ class _Relay:
         self.stream_id = stream_id
         self._via = (*via, self._config.node_id)
         self._ready = asyncio.Event()
-        self._producer = owner._hub.producer(stream_id, f"{RELAY_PUBLISHER}{stream_id}")
+        self._producer = owner._hub.producer(stream_id, f"relay:{stream_id}",
+                                             kind=PublisherKind.RELAY)
         self._task: asyncio.Task[None] | None = None
         self._last_fragment = 0.0
         self._recent: OrderedDict[tuple[int, bytes, bytes], None] = OrderedDict()
@@ -231,13 +245,14 @@ class _Relay:
             stream = self._producer.stream
             if stream is not None:
                 # Nobody here for twice the inactivity period: close.
-                if stream.readers:
+                if self._owner.watched(stream):
                     unwatched_since = None
                 elif unwatched_since is None:
                     unwatched_since = loop.time()
                 elif loop.time() - unwatched_since > 2 * self._config.inactivity:
-                    log.info("relay of %r: closed after %.0fs without spectators",
-                             self.stream_id, 2 * self._config.inactivity)
+                    log.info("relay of %r: closed after %.0fs without spectators, players "
+                             "or recordings", clip(self.stream_id),
+                             2 * self._config.inactivity)
                     return True
             if raw is None:
                 continue

@@ -1,5 +1,6 @@
 """The websocket CDN (hls-websocket-cdn's protocol at `websocket.path`), the Redis
-publish registry and the relays between nodes."""
+publish registry, the relays between nodes, and the resolver every consumer asks for a
+stream the hub does not have (a channel's feed, else a relay)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from hlsd.backends import watch_redis
 from hlsd.channels.feed import ChannelFeeds
 from hlsd.cluster.registry import Announcer, NoRegistry, RedisRegistry, Registry
 from hlsd.cluster.relay import RelayConfig, Relays
+from hlsd.cluster.resolver import StreamResolver
 from hlsd.features.common import Common
 from hlsd.features.feature import Feature
-from hlsd.streams import Stream, StreamHub
+from hlsd.streams import StreamHub
 from hlsd.wscdn import CdnConfig, WebsocketCdn
 
 __all__ = ["Cluster", "build"]
@@ -23,6 +25,7 @@ __all__ = ["Cluster", "build"]
 class Cluster:
     feature: Feature
     relays: Relays
+    resolver: StreamResolver
 
 
 def build(common: Common, *, hub: StreamHub, feeds: ChannelFeeds) -> Cluster:
@@ -49,12 +52,9 @@ def build(common: Common, *, hub: StreamHub, feeds: ChannelFeeds) -> Cluster:
         own_url=own_url, node_id=node_id, relay_from=cl.relay_from, pull_secret=pull_secret,
         inactivity=cl.relay_inactivity, connect_timeout=cl.relay_connect_timeout,
         max_binary_message=ws.max_binary_message, heartbeat=ws.heartbeat))
-
-    async def find(stream_id: str, via: tuple[str, ...]) -> Stream | None:
-        fed = await feeds.find(stream_id)
-        return fed if fed is not None else await relays.find(stream_id, via)
-
-    cdn = WebsocketCdn(hub=hub, metrics=common.metrics, node_id=node_id, relay=find,
+    resolver = StreamResolver(hub=hub, feeds=feeds, relays=relays)
+    cdn = WebsocketCdn(hub=hub, metrics=common.metrics, node_id=node_id,
+                       on_demand=resolver.find,
                        config=CdnConfig(
         push_secret=ws.push_secret.get_secret_value() if ws.push_secret else None,
         pull_secret=pull_secret,
@@ -64,6 +64,6 @@ def build(common: Common, *, hub: StreamHub, feeds: ChannelFeeds) -> Cluster:
         slow_spectators=ws.slow_spectators, max_connections_per_ip=ws.max_connections_per_ip,
         connects_per_second=ws.connects_per_second, connect_burst=ws.connect_burst,
         rate_limit_exempt=ws.rate_limit_exempt))
-    return Cluster(relays=relays, feature=Feature(
+    return Cluster(relays=relays, resolver=resolver, feature=Feature(
         name="cluster", routers=[websocket.router(cdn=cdn, path=ws.path)],
-        tasks=tasks, sweep=[relays.sweep], close=[relays.close, *close]))
+        tasks=tasks, sweep=[relays.sweep], close=[resolver.close, relays.close, *close]))

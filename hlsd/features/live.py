@@ -11,6 +11,7 @@ from hlsd.api._gate import TokenGate
 from hlsd.api.ingest import PublishAuth
 from hlsd.auth.keys import derive_key
 from hlsd.channels import Playout
+from hlsd.cluster.resolver import StreamResolver
 from hlsd.config import PlaybackAccess
 from hlsd.features.common import Common
 from hlsd.features.feature import Feature
@@ -28,7 +29,8 @@ class Live:
     sources: LiveMixSources
 
 
-def build(common: Common, *, hub: StreamHub, playout: Playout, cors: Cors) -> Live:
+def build(common: Common, *, hub: StreamHub, playout: Playout, resolver: StreamResolver,
+          cors: Cors) -> Live:
     settings = common.settings
     lv = settings.live
     push = HttpPushIngest(hub, max_pending_bytes=lv.max_pending_bytes,
@@ -44,7 +46,8 @@ def build(common: Common, *, hub: StreamHub, playout: Playout, cors: Cors) -> Li
     sources = LiveMixSources(common.sessions)
     common.metrics.watch_caches((sources.names,))
     gate = TokenGate(common.signer) if lv.access is PlaybackAccess.TOKEN else None
-    playback = live.LiveHls(hub=hub, cors=cors, channels=playout, gate=gate)
+    playback = live.LiveHls(hub=hub, cors=cors, channels=playout, gate=gate,
+                            resolver=resolver)
     return Live(sources=sources, feature=Feature(
         name="live",
         routers=[ingest.router(ingest=push, authorize=authorize,

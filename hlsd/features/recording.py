@@ -4,13 +4,12 @@ export; `/api/…/recordings`, LiveMix's `/v1/recording…`, `/recordings/…` a
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 from hlsd.api import livemix_recordings, recordings, replay
 from hlsd.api._asgi import Cors
 from hlsd.api._gate import TokenGate
-from hlsd.channels.feed import ChannelFeeds
+from hlsd.cluster.resolver import StreamResolver
 from hlsd.config import PlaybackAccess
 from hlsd.features.common import Common
 from hlsd.features.feature import Feature
@@ -29,8 +28,11 @@ class Recording:
     recorder: Recorder
 
 
-def build(common: Common, *, hub: StreamHub, feeds: ChannelFeeds, sources: LiveMixSources,
-          cors: Cors) -> Recording:
+def build(common: Common, *, hub: StreamHub, resolver: StreamResolver,
+          sources: LiveMixSources, cors: Cors) -> Recording:
+    """`resolver` finds a stream the hub does not have when a recording of it starts (a
+    channel's feed, a relay from the node that publishes it), and again while it is not
+    on air (a channel after a restart, a publisher back on another node)."""
     settings, sessions = common.settings, common.sessions
     rec = settings.recording
     cache = MemoryLRU(name="replay", max_bytes=rec.replay_cache,
@@ -41,7 +43,7 @@ def build(common: Common, *, hub: StreamHub, feeds: ChannelFeeds, sources: LiveM
     recorder = Recorder(hub=hub, sessions=sessions, store=common.store,
                         metrics=common.metrics, reach_back=rec.reach_back,
                         queue_segments=rec.queue_segments, store_attempts=rec.store_attempts,
-                        on_commit=replays.changed, on_demand=feeds.find)
+                        on_commit=replays.changed, on_demand=resolver.find)
     auto = AutoRecorder(recorder=recorder, hub=hub, sessions=sessions, patterns=rec.auto)
     exporter = Exporter(catalog=replays, temp_dir=settings.temp_dir,
                         executor=common.executor, max_bytes=rec.max_export_bytes)
@@ -58,17 +60,8 @@ def build(common: Common, *, hub: StreamHub, feeds: ChannelFeeds, sources: LiveM
         playback=[(replay.PREFIX, playback),
                   (replay.LiveMixRecordingPlayback.PREFIX,
                    replay.LiveMixRecordingPlayback(playback))],
-        # Automatic recordings of streams that ended stop.
-        sweep=[auto.sweep],
-        recover=[recorder.open, auto.open,
-                 functools.partial(_resume_channel_recordings, recorder, hub, feeds)],
+        # Automatic recordings of streams that ended stop; recorded streams not on air
+        # are looked for again.
+        sweep=[auto.sweep, lambda: resolver.follow(recorder.streams())],
+        recover=[recorder.open, auto.open],
         close=[auto.close, recorder.close, replays.close]))
-
-
-async def _resume_channel_recordings(recorder: Recorder, hub: StreamHub,
-                                     feeds: ChannelFeeds) -> None:
-    """A recording of a channel carries on after a restart: the channel is fed into the
-    hub again (it is fed only while something reads it)."""
-    for stream in recorder.streams():
-        if hub.get(stream) is None:
-            await feeds.find(stream)

@@ -203,7 +203,7 @@ class HttpPushIngest:
     def _publish(self, stream_id: str, feed: Feed, publisher: Publisher) -> Producer:
         """The stream claimed for `publisher` (the hub's publish policy), with every
         playlist: a stream that ended (it went quiet) resumes."""
-        producer = self._hub.producer(stream_id, publisher.identity)
+        producer = self._hub.producer(stream_id, publisher.identity, kind=publisher.kind)
         producer.publish()
         feed.producer = producer
         return producer

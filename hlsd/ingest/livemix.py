@@ -13,6 +13,7 @@ unless ``fetch.allow`` says so; a refusal is a 403.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
@@ -24,6 +25,7 @@ from hlsd.infra.guarded_http import FetchRefused, check_url
 from hlsd.infra.outbound import FetchPolicy
 from hlsd.ingest.errors import MalformedPush, PushForbidden, PushTooLarge
 from hlsd.ingest.http_push import Accepted, HttpPushIngest, Publisher
+from hlsd.streams import PublisherKind
 
 PLAYLIST_PATH = "index.m3u8"
 
@@ -41,6 +43,7 @@ class LiveMixIngest:
 
     async def receive(self, stream: str, body: bytes, prefix: str,
                       publisher: Publisher) -> Accepted:
+        publisher = dataclasses.replace(publisher, kind=PublisherKind.LIVEMIX)
         try:
             playlist = parse_media(body.decode("utf-8"))
         except (UnicodeDecodeError, PlaylistError, ValueError) as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hlsd.ingest.errors import PushQuota
+from hlsd.streams import PublisherKind
 
 MAX_STREAMS_PER_KEY_SETTING = "live.max_streams_per_key"
 
@@ -19,10 +20,11 @@ class Publisher:
     """`identity` is what the stream hub compares (its publish policy): the client's
     address and its key's fingerprint. `key` is the fingerprint alone, None for a
     keyless publisher (loopback, with no keys configured), which no per-key limit
-    counts."""
+    counts. `kind`: HTTP push, or LiveMix's playlist API (which commits through it)."""
 
     identity: str
     key: str | None = None
+    kind: PublisherKind = PublisherKind.HTTP
 
 
 class KeyQuota:

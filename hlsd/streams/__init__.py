@@ -20,7 +20,7 @@ from hlsd.streams.reader import (
 )
 from hlsd.streams.rendition import LiveRendition, RenditionInfo
 from hlsd.streams.segment import InitSegment, OpenSegment, Part, Segment
-from hlsd.streams.stream import Stream, StreamState
+from hlsd.streams.stream import PublisherKind, Stream, StreamState
 
 __all__ = [
     "Committed",
@@ -37,6 +37,7 @@ __all__ = [
     "Part",
     "Producer",
     "PublishPolicy",
+    "PublisherKind",
     "Reader",
     "ReaderClosed",
     "RenditionInfo",

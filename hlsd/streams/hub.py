@@ -21,7 +21,7 @@ from hlsd.streams.names import check_stream_name
 from hlsd.streams.producer import HubProducer
 from hlsd.streams.reader import ConsumerKind, Overflow, Reader
 from hlsd.streams.spill import SpillDir
-from hlsd.streams.stream import Stream, StreamState
+from hlsd.streams.stream import PublisherKind, Stream, StreamState
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +71,10 @@ class StreamHub:
 
     # -- producers ----------------------------------------------------------------------
 
-    def producer(self, name: str, publisher: str) -> HubProducer:
-        """A handle for `publisher` to write stream `name` through; it claims nothing
-        until `publish`."""
-        return HubProducer(self, name, publisher)
+    def producer(self, name: str, publisher: str, *, kind: PublisherKind) -> HubProducer:
+        """A handle for `publisher` (an ingest of `kind`) to write stream `name` through;
+        it claims nothing until `publish`."""
+        return HubProducer(self, name, publisher, kind)
 
     # -- readers ------------------------------------------------------------------------
 
@@ -115,7 +115,7 @@ class StreamHub:
     def get(self, name: str) -> Stream | None:
         return self._streams.get(name)
 
-    def claim(self, name: str, publisher: str) -> Stream:
+    def claim(self, name: str, publisher: str, *, kind: PublisherKind) -> Stream:
         """The stream `publisher` may write to, created, resumed or taken over (for
         `HubProducer.publish`: ingest publishes through a producer).
         `InvalidStreamName` for a name no stream may have (`hlsd.streams.names`)."""
@@ -127,8 +127,8 @@ class StreamHub:
                 if len(self._streams) >= self._max_streams:
                     raise StreamBusy(f"this node carries its maximum of {self._max_streams} "
                                      "streams")
-            stream = Stream(name, publisher=publisher, session=_session(), window=self._window,
-                            clock=self._clock, spill=self._spill,
+            stream = Stream(name, publisher=publisher, kind=kind, session=_session(),
+                            window=self._window, clock=self._clock, spill=self._spill,
                             memory_per_variant=self._memory_per_variant,
                             keep_for=self._keep_for, on_event=self._emit)
             self._streams[name] = stream
@@ -137,11 +137,13 @@ class StreamHub:
             return stream
         if stream.publisher == publisher:
             if stream.state is StreamState.ENDED:
-                stream.resume(publisher=publisher, session=_session())
+                stream.resume(publisher=publisher, kind=kind, session=_session())
+            else:
+                stream.kind = kind  # one client may push over HTTP, then LiveMix's API
             return stream
-        return self.restart(stream, publisher)
+        return self.restart(stream, publisher, kind=kind)
 
-    def restart(self, stream: Stream, publisher: str) -> Stream:
+    def restart(self, stream: Stream, publisher: str, *, kind: PublisherKind) -> Stream:
         """A new publishing session on `stream`: another publisher, or the same one
         started over (its numbering went back; `HubProducer.restart`). The policy decides
         while it is active."""
@@ -151,7 +153,7 @@ class StreamHub:
             raise StreamBusy(f"stream {stream.name!r} is being published by another publisher")
         log.info("stream %r: %s by a new publishing session", clip(stream.name),
                  "taken over" if active else "resumed")
-        stream.resume(publisher=publisher, session=_session())
+        stream.resume(publisher=publisher, kind=kind, session=_session())
         return stream
 
     def sweep(self) -> None:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from hlsd.streams.rendition import FRAGMENT_TARGET_HEADROOM, LiveRendition, RenditionInfo
 from hlsd.streams.segment import InitSegment, Segment
-from hlsd.streams.stream import Stream, StreamState
+from hlsd.streams.stream import PublisherKind, Stream, StreamState
 
 if TYPE_CHECKING:
     from hlsd.streams.hub import StreamHub
@@ -43,6 +43,11 @@ class Producer(Protocol):
     @property
     def publisher(self) -> str:
         """Who publishes: what the publish policy compares."""
+        ...
+
+    @property
+    def kind(self) -> PublisherKind:
+        """What kind of ingest it is (the stream carries it while this one publishes)."""
         ...
 
     @property
@@ -112,10 +117,12 @@ class HubProducer:
     """The hub's `Producer`. A cheap handle: make one per publisher (a connection) or
     per request (HTTP push, where each playlist publishes again)."""
 
-    def __init__(self, hub: StreamHub, name: str, publisher: str) -> None:
+    def __init__(self, hub: StreamHub, name: str, publisher: str,
+                 kind: PublisherKind) -> None:
         self._hub = hub
         self._name = name
         self._publisher = publisher
+        self._kind = kind
         self._stream: Stream | None = None
 
     @property
@@ -125,6 +132,10 @@ class HubProducer:
     @property
     def publisher(self) -> str:
         return self._publisher
+
+    @property
+    def kind(self) -> PublisherKind:
+        return self._kind
 
     @property
     def stream(self) -> Stream | None:
@@ -145,10 +156,10 @@ class HubProducer:
         return self._stream is not None and self._stream.publisher != self._publisher
 
     def publish(self) -> None:
-        self._stream = self._hub.claim(self._name, self._publisher)
+        self._stream = self._hub.claim(self._name, self._publisher, kind=self._kind)
 
     def restart(self) -> None:
-        self._hub.restart(self._published(), self._publisher)
+        self._hub.restart(self._published(), self._publisher, kind=self._kind)
 
     def describe(self, variant: str, info: RenditionInfo | None = None) -> None:
         rendition = self._held().rendition(variant)

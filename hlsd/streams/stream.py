@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +36,24 @@ class StreamState(enum.Enum):
     ENDED = "ended"
 
 
+class PublisherKind(enum.StrEnum):
+    """What feeds a stream: given by the producer (`StreamHub.producer`), reported by
+    ``GET /api/streams`` (its value), and asked by the consumers that treat some kinds
+    apart (relayed streams are not announced; a channel's feed is not served to HTTP
+    players, who get its computed playlists). RTMP and SRT ingest will add theirs."""
+
+    HTTP = "http"
+    """HTTP push (``PUT|POST /ingest/…``, ffmpeg's HLS muxer)."""
+    LIVEMIX = "livemix"
+    """LiveMix's ``POST /v1/playlist``."""
+    WEBSOCKET = "websocket"
+    """hls-websocket-cdn PUSH."""
+    RELAY = "relay"
+    """Pulled from another node (`hlsd.cluster.relay`)."""
+    CHANNEL = "channel"
+    """A VOD-to-live channel fed into the hub for websocket spectators and recordings."""
+
+
 class InvalidTransition(RuntimeError):
     pass
 
@@ -46,17 +65,22 @@ class Stream:
     variants get a master at ``index.m3u8`` and ``<variant>/index.m3u8`` each.
     """
 
-    def __init__(self, name: str, *, publisher: str, session: str, window: int,
-                 clock: Callable[[], float] = time.monotonic, spill: SpillDir | None = None,
+    def __init__(self, name: str, *, publisher: str, kind: PublisherKind, session: str,
+                 window: int, clock: Callable[[], float] = time.monotonic,
+                 spill: SpillDir | None = None,
                  memory_per_variant: int | None = None, keep_for: float = 0.0,
                  on_event: Callable[[HubEvent], None] = _no_event) -> None:
         """`on_event`: the hub's, told of the stream's sessions, segments and end."""
         self.name = name
         self.publisher = publisher
+        """Who publishes: what the publish policy compares."""
+        self.kind = kind
         self.session = session
         self.state = StreamState.LIVE
         self.renditions: dict[str, LiveRendition] = {}
         self.last_activity = clock()
+        self.last_played = -math.inf
+        """When an HTTP player last asked for a playlist (the stream's clock)."""
         self.ended_at: float | None = None
         self._window = window
         self._clock = clock
@@ -124,6 +148,16 @@ class Stream:
     def touch(self) -> None:
         self.last_activity = self._clock()
 
+    def played(self) -> None:
+        """An HTTP player asked for a playlist. Called per request: one float stored.
+        HTTP players hold no reader, so what is fed only while watched (a relay) asks
+        `played_within` too."""
+        self.last_played = self._clock()
+
+    def played_within(self, seconds: float) -> bool:
+        """Whether an HTTP player asked for a playlist in the last `seconds`."""
+        return self._clock() - self.last_played <= seconds
+
     def end(self) -> None:
         if self.state is StreamState.ENDED:
             raise InvalidTransition(f"stream {self.name!r} has already ended")
@@ -137,11 +171,12 @@ class Stream:
                 del self._readers[reader]
         self._on_event(HubEvent(HubEventKind.ENDED, self))
 
-    def resume(self, *, publisher: str, session: str) -> None:
+    def resume(self, *, publisher: str, kind: PublisherKind, session: str) -> None:
         """A publisher (the same after a restart, or a new one taking over) carries on."""
         self.state = StreamState.LIVE
         self.ended_at = None
         self.publisher = publisher
+        self.kind = kind
         self.session = session
         self.touch()  # else the next sweep finds it idle since its end, and ends it again
         for rendition in self.renditions.values():

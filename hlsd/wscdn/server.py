@@ -27,6 +27,7 @@ from hlsd.streams import (
     Committed,
     ConsumerKind,
     Producer,
+    PublisherKind,
     Reader,
     ReaderClosed,
     Segment,
@@ -42,12 +43,9 @@ from hlsd.wscdn.protocol import Message, ProtocolError
 
 log = logging.getLogger(__name__)
 
-WS_PUBLISHER = "ws-"
-"""The publisher name of a websocket-pushed stream starts so (then the connection id)."""
-
-Relay = Callable[[str, tuple[str, ...]], Awaitable[Stream | None]]
-"""Finds a stream this node does not publish (registry, then relay-from node), given the
-relay chain the request came through; None if no node has it."""
+OnDemand = Callable[[str, tuple[str, ...]], Awaitable[Stream | None]]
+"""Finds a stream the hub does not have live (`hlsd.cluster.resolver`: a channel, else
+a relay), given the relay chain the request came through; None if nothing has it."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -69,11 +67,11 @@ class CdnConfig:
 
 class WebsocketCdn:
     def __init__(self, *, hub: StreamHub, config: CdnConfig, metrics: Metrics,
-                 node_id: str = "", relay: Relay | None = None) -> None:
+                 node_id: str = "", on_demand: OnDemand | None = None) -> None:
         self._hub = hub
         self._config = config
         self._metrics = metrics
-        self._relay = relay
+        self._on_demand = on_demand
         self._node_id = node_id
         self._limits = ConnectionLimits(
             max_open=config.max_connections_per_ip, per_second=config.connects_per_second,
@@ -145,7 +143,7 @@ class WebsocketCdn:
                 raise protocol.error(protocol.BAD_AUTH)
         elif not conn.local:
             raise protocol.error(protocol.BAD_AUTH)
-        producer = self._hub.producer(stream_id, f"{WS_PUBLISHER}{conn.id}")
+        producer = self._hub.producer(stream_id, f"ws-{conn.id}", kind=PublisherKind.WEBSOCKET)
         try:
             producer.publish()
         except StreamBusy:
@@ -214,8 +212,8 @@ class WebsocketCdn:
             raise protocol.error(protocol.RELAY_LOOP)
         stream = self._hub.get(stream_id)
         if (stream is None or stream.state is not StreamState.LIVE) \
-                and first.params.get("only_source") != "true" and self._relay is not None:
-            stream = await self._relay(stream_id, via)
+                and first.params.get("only_source") != "true" and self._on_demand is not None:
+            stream = await self._on_demand(stream_id, via)
         if stream is None or stream.state is not StreamState.LIVE:
             # The original's "no such stream": OK, then CLOSE.
             await conn.send_text(protocol.OK)

@@ -164,6 +164,10 @@ async def test_a_channel_is_pulled_over_the_websocket(server: HlsdServer) -> Non
     try:
         assert answer[0] == "OK"
         got = await pull_all(ws, until=4, timeout=20)
+        # The channel's feed is listed as such (it used to show as an HTTP push).
+        listed = httpx.get(f"{server.url}/api/streams", headers=ADMIN).json()["streams"]
+        assert [(s["publisher"], s["spectators"]) for s in listed if s["name"] == "loop"] \
+            == [("channel", 1)]
     finally:
         await ws.close()
     assert len(got.fragments) == 4, got

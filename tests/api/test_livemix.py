@@ -98,8 +98,10 @@ def test_the_livemix_readme_ffmpeg_command_plays_live(hlsd: HlsdServer, segments
         finally:
             pub.kill()
         assert sequences and sequences == sorted(sequences) and sequences[-1] >= 1
-        # Also the same stream under its hlsd name.
+        # Also the same stream under its hlsd name, pushed by LiveMix's API.
         assert c.get("/live/camera-0/index.m3u8").status_code == 200
+        assert [s["publisher"] for s in c.get("/api/streams").json()["streams"]
+                if s["name"] == "camera-0"] == ["livemix"]
         assert fx.decode_errors(f"{hlsd.url}{url}") == ""
         seg = m3u8.loads(c.get(url).text).segments[0].uri
         assert c.get(f"/v1/vod/live/{sid}/{seg}").content[0] == 0x47

@@ -15,7 +15,7 @@ from hlsd.db.repo import Sessions
 from hlsd.metrics import Metrics
 from hlsd.recording import Recorder
 from hlsd.storage import LocalStore, StorageError
-from hlsd.streams import Producer, PublishPolicy, StreamHub
+from hlsd.streams import Producer, PublisherKind, PublishPolicy, StreamHub
 from tests._support.clock import FakeClock
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -51,7 +51,7 @@ class Rig:
     """Told of each committed segment's recording id (what the replay catalog hears)."""
 
     def publish(self, name: str = "cam", publisher: str = "ffmpeg") -> Producer:
-        producer = self.hub.producer(name, publisher)
+        producer = self.hub.producer(name, publisher, kind=PublisherKind.HTTP)
         producer.publish()
         return producer
 

@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 import pytest
 
 from hlsd.hls.check import assert_valid
-from hlsd.streams import PublishPolicy, Stream, StreamBusy, StreamHub, StreamState
+from hlsd.streams import PublisherKind, PublishPolicy, Stream, StreamBusy, StreamHub, StreamState
 from hlsd.streams.rendition import RenditionInfo
 from tests._support.clock import FakeClock
 
@@ -15,8 +15,9 @@ def _hub(clock: FakeClock, policy: PublishPolicy = PublishPolicy.REJECT) -> Stre
                      clock=clock)
 
 
-def publish(hub: StreamHub, name: str, publisher: str) -> Stream:
-    producer = hub.producer(name, publisher)
+def publish(hub: StreamHub, name: str, publisher: str,
+            kind: PublisherKind = PublisherKind.HTTP) -> Stream:
+    producer = hub.producer(name, publisher, kind=kind)
     producer.publish()
     assert producer.stream is not None
     return producer.stream
@@ -76,3 +77,15 @@ def test_master_of_several_variants() -> None:
     assert_valid(text)
     assert "360p/index.m3u8" in text and "720p/index.m3u8" in text and "BANDWIDTH=20000" in text
     assert stream.master() is master  # rendered once until something changes
+
+
+def test_a_stream_carries_the_kind_of_its_current_publisher() -> None:
+    clock = FakeClock(100.0)
+    hub = _hub(clock)
+    stream = publish(hub, "cam", "ws-1", PublisherKind.WEBSOCKET)
+    assert stream.kind is PublisherKind.WEBSOCKET
+    stream.end()
+    assert publish(hub, "cam", "relay:cam", PublisherKind.RELAY) is stream
+    assert stream.kind is PublisherKind.RELAY and stream.publisher == "relay:cam"
+    # The same client, now through LiveMix's API: the same publisher, another kind.
+    assert publish(hub, "cam", "relay:cam", PublisherKind.LIVEMIX).kind is PublisherKind.LIVEMIX

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from hlsd.streams import InvalidStreamName, PublishPolicy, StreamHub, check_stream_name
+from hlsd.streams import (
+    InvalidStreamName,
+    PublisherKind,
+    PublishPolicy,
+    StreamHub,
+    check_stream_name,
+)
 from hlsd.streams.names import name_problem
 from hlsd.streams.spill import SpillDir, folder_for
 
@@ -38,9 +44,9 @@ def test_the_hub_refuses_them_whoever_publishes() -> None:
     hub = StreamHub(window=3, policy=PublishPolicy.REJECT, idle_timeout=10, retention=60,
                     max_streams=4)
     with pytest.raises(InvalidStreamName):
-        hub.producer("../../etc", "anyone").publish()
+        hub.producer("../../etc", "anyone", kind=PublisherKind.HTTP).publish()
     assert hub.get("../../etc") is None
-    producer = hub.producer("room/cam", "a")
+    producer = hub.producer("room/cam", "a", kind=PublisherKind.HTTP)
     producer.publish()
     assert producer.stream is not None and producer.stream.name == "room/cam"
 
@@ -63,7 +69,8 @@ def test_ending_a_stream_leaves_the_spills_of_a_stream_under_its_name(
     spill = SpillDir(tmp_path / "spill")
     hub = StreamHub(window=3, policy=PublishPolicy.REJECT, idle_timeout=10, retention=60,
                     max_streams=4, spill=spill, memory_per_variant=1)
-    outer, inner = hub.producer("room", "a"), hub.producer("room/cam", "b")
+    outer = hub.producer("room", "a", kind=PublisherKind.HTTP)
+    inner = hub.producer("room/cam", "b", kind=PublisherKind.HTTP)
     for producer in (outer, inner):
         producer.publish()
         for n in range(5):

@@ -13,6 +13,7 @@ from hlsd.streams import (
     InitSegment,
     NotPublishing,
     Overflow,
+    PublisherKind,
     PublishPolicy,
     ReaderClosed,
     StreamBusy,
@@ -30,14 +31,14 @@ def _hub(clock: FakeClock, policy: PublishPolicy = PublishPolicy.REJECT) -> Stre
 
 
 def _published(hub: StreamHub, publisher: str, name: str = "cam") -> HubProducer:
-    producer = hub.producer(name, publisher)
+    producer = hub.producer(name, publisher, kind=PublisherKind.HTTP)
     producer.publish()
     return producer
 
 
 def test_nothing_is_written_before_publish() -> None:
     hub = _hub(FakeClock())
-    producer = hub.producer("cam", "a")
+    producer = hub.producer("cam", "a", kind=PublisherKind.HTTP)
     assert hub.get("cam") is None and not producer.holds and producer.stream is None
     with pytest.raises(NotPublishing):
         producer.append("", duration=1.0, data=b"x")

@@ -14,6 +14,7 @@ from hlsd.streams import (
     HubEventKind,
     HubProducer,
     Overflow,
+    PublisherKind,
     PublishPolicy,
     Reader,
     ReaderClosed,
@@ -97,7 +98,7 @@ def _on_air(metrics: Metrics) -> tuple[StreamHub, HubProducer, Stream]:
     """A hub counting drops in `metrics`, and a stream published on it."""
     hub = StreamHub(window=3, policy=PublishPolicy.REJECT, idle_timeout=10, retention=60,
                     max_streams=4, clock=FakeClock(), on_drop=metrics.reader_dropped)
-    producer = hub.producer("cam", "p")
+    producer = hub.producer("cam", "p", kind=PublisherKind.HTTP)
     producer.publish()
     assert producer.stream is not None
     return hub, producer, producer.stream
@@ -150,7 +151,7 @@ async def test_hub_events_tell_of_sessions_segments_and_ends_and_count_losses() 
                     max_streams=4, clock=FakeClock(), on_drop=metrics.reader_dropped)
     everything = hub.watch(ConsumerKind.ANNOUNCER, capacity=3)
     sessions = hub.watch(ConsumerKind.RECORDER, events=(HubEventKind.PUBLISHED,))
-    producer = hub.producer("cam", "p")
+    producer = hub.producer("cam", "p", kind=PublisherKind.HTTP)
     producer.publish()
     for n in range(3):
         producer.append("", duration=1.0, data=b"x", program_date_time=T0 + timedelta(n))

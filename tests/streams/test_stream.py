@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from hlsd.streams import PublishPolicy, StreamHub
+from hlsd.streams import PublisherKind, PublishPolicy, StreamHub
 from hlsd.streams.stream import Stream
 from tests._support.clock import FakeClock
 
@@ -12,7 +12,8 @@ T0 = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 
 
 def _stream(clock: FakeClock) -> Stream:
-    return Stream("cam", publisher="p", session="s1", window=3, clock=clock)
+    return Stream("cam", publisher="p", kind=PublisherKind.HTTP, session="s1", window=3,
+                  clock=clock)
 
 
 def _append(stream: Stream, variant: str, n: int, clock: FakeClock) -> None:
@@ -57,7 +58,7 @@ def test_a_stream_taken_up_again_after_its_end_is_not_ended_by_the_next_sweep() 
     clock = FakeClock()
     hub = StreamHub(window=3, policy=PublishPolicy.REJECT, idle_timeout=5, retention=60,
                     max_streams=10, clock=clock)
-    first = hub.producer("cam", "ws-1")
+    first = hub.producer("cam", "ws-1", kind=PublisherKind.HTTP)
     first.publish()
     stream = first.stream
     assert stream is not None
@@ -66,8 +67,18 @@ def test_a_stream_taken_up_again_after_its_end_is_not_ended_by_the_next_sweep() 
     hub.sweep()
     assert stream.state.value == "ended"
     clock.advance(20)
-    second = hub.producer("cam", "ws-2")
+    second = hub.producer("cam", "ws-2", kind=PublisherKind.HTTP)
     second.publish()
     hub.sweep()
     assert second.stream is stream and stream.state.value == "live"
     _append(stream, "", 1, clock)  # takes the segment (it raised RenditionEnded)
+
+
+def test_http_players_are_noted_on_the_streams_clock() -> None:
+    clock = FakeClock()
+    stream = _stream(clock)
+    assert not stream.played_within(1e9)  # never played
+    stream.played()
+    clock.advance(5.0)
+    assert stream.played_within(5.0)
+    assert not stream.played_within(4.9)
