@@ -103,7 +103,7 @@ def create_app(settings: Settings) -> ASGIApp:
     return ClientAddress(Admission(
         FastPaths(app, playback, backends=backends), limits=limits,
         body_timeout=settings.http.body_timeout, setting="http.max_requests_per_ip",
-        caches=caches), proxies)
+        caches=caches), proxies, caches=caches)
 
 
 def app_from_environment() -> ASGIApp:
