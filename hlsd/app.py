@@ -99,9 +99,11 @@ def create_app(settings: Settings) -> ASGIApp:
     proxies = TrustedProxies(parse_networks(settings.trusted_proxies, what="trusted_proxies"))
     limits = ConnectionLimits(max_open=settings.http.max_requests_per_ip, per_second=0,
                               burst=0, exempt=settings.http.limit_exempt)
+    caches = common.metrics.caches
     return ClientAddress(Admission(
         FastPaths(app, playback, backends=backends), limits=limits,
-        body_timeout=settings.http.body_timeout, setting="http.max_requests_per_ip"), proxies)
+        body_timeout=settings.http.body_timeout, setting="http.max_requests_per_ip",
+        caches=caches), proxies, caches=caches)
 
 
 def app_from_environment() -> ASGIApp:

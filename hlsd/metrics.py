@@ -1,41 +1,27 @@
 """Prometheus metrics: one registry per app, no module-level state.
 
 Counters and histograms are updated by the services they are handed to; cache figures
-are read from the caches themselves at scrape time.
+are read at scrape time from every cache registered with `Metrics.caches` (the app's one
+`Caches`: in memory, on disk, and the disk budgets).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Protocol
+from collections.abc import Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from hlsd.vod.disk_lru import DiskBudget
-
-
-class CacheFigures(Protocol):
-    """What a bounded cache reports (DiskLRU, MemoryLRU, infra.cache.Cache)."""
-
-    name: str
-    max_bytes: int
-    max_entries: int
-
-    @property
-    def bytes(self) -> int: ...
-
-    @property
-    def evictions(self) -> int: ...
-
-    def __len__(self) -> int: ...
+from hlsd.infra.cache import Caches
 
 
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self._cache_collector: _CacheCollector | None = None
+        self.caches = Caches()
+        """Every cache of the app: made (`new`) or registered (`add`, `budget`) here."""
+        self.registry.register(_CacheCollector(self.caches))
         self.tokens_issued = Counter(
             "hlsd_tokens_issued_total", "Stream tokens issued", ["api"], registry=self.registry)
         self.auth_failures = Counter(
@@ -109,15 +95,6 @@ class Metrics:
         """`StreamHub`'s drop counter: `count` items a reader of `consumer` kind lost."""
         self.reader_drops.labels(consumer).inc(count)
 
-    def watch_caches(self, caches: Iterable[CacheFigures],
-                     budgets: Iterable[DiskBudget] = ()) -> None:
-        """Report these caches too (each feature adds its own; one collector reads all)."""
-        if self._cache_collector is None:
-            self._cache_collector = _CacheCollector()
-            self.registry.register(self._cache_collector)
-        self._cache_collector.caches.extend(caches)
-        self._cache_collector.budgets.extend(budgets)
-
     def watch_asset_progress(self, progress: Mapping[str, float]) -> None:
         """`progress`: the running asset jobs of this process, by asset id."""
         self.registry.register(_ProgressCollector(progress))
@@ -140,9 +117,8 @@ class _ProgressCollector(Collector):
 
 
 class _CacheCollector(Collector):
-    def __init__(self) -> None:
-        self.caches: list[CacheFigures] = []
-        self.budgets: list[DiskBudget] = []
+    def __init__(self, caches: Caches) -> None:
+        self._caches = caches
 
     def collect(self) -> Iterator[Metric]:
         size = GaugeMetricFamily("hlsd_cache_bytes", "Bytes held by a cache", labels=["cache"])
@@ -154,13 +130,13 @@ class _CacheCollector(Collector):
                                         labels=["cache"])
         evictions = CounterMetricFamily("hlsd_cache_evictions", "Entries evicted",
                                         labels=["cache"])
-        for cache in self.caches:
+        for cache in self._caches:
             size.add_metric([cache.name], cache.bytes)
             limit.add_metric([cache.name], cache.max_bytes)
             entries.add_metric([cache.name], len(cache))
             entry_limit.add_metric([cache.name], cache.max_entries)
             evictions.add_metric([cache.name], cache.evictions)
-        for budget in self.budgets:
+        for budget in self._caches.budgets:
             size.add_metric([budget.name], budget.used)
             limit.add_metric([budget.name], budget.limit)
         yield from (size, limit, entries, entry_limit, evictions)

@@ -3,7 +3,8 @@
 JSON is read strictly (RFC 8259): no NaN or Infinity, no lone surrogates, no integer
 of thousands of digits, nesting at most 200 deep; anything else is a 422, never a crash.
 (A number past what a double holds reads as infinity, which every numeric field
-refuses.)
+refuses.) A body is read with a bound (`MAX_BODY`) applied as it arrives: past it,
+`infra.bounded.TooLarge`, a 413.
 """
 
 from __future__ import annotations
@@ -17,14 +18,19 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
+from hlsd.infra.bounded import read_request
+
 M = TypeVar("M", bound=BaseModel)
 MAX_BODY = 1 << 20
 
 
-async def read_body(request: Request, model: type[M]) -> M:
+async def read_body(request: Request, model: type[M], *, empty: M | None = None) -> M:
     """The body as `model`: JSON whatever the content-type says (``curl -d`` labels JSON
-    a form), else the URL-encoded form the seed's clients may send."""
-    raw = await _bounded(request)
+    a form), else the URL-encoded form the seed's clients may send. With `empty`, a
+    request without a body stands for it."""
+    raw = await read_request(request, MAX_BODY)
+    if empty is not None and not raw:
+        return empty
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     data: Any
     if ctype == "application/x-www-form-urlencoded" and not raw.lstrip().startswith(b"{"):
@@ -75,23 +81,3 @@ def describe(errors: Iterable[Mapping[str, Any]]) -> str:
         parts.append(f"{where}: {msg}" if where else msg)
     return "; ".join(parts) or "malformed request"
 
-
-async def _bounded(request: Request) -> bytes:
-    return await read_limited(request, MAX_BODY)
-
-
-async def read_limited(request: Request, limit: int) -> bytes:
-    """The raw body, refused (422 "body is too large") as soon as it passes `limit`."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise RequestValidationError([{"loc": ("body",), "msg": "body is too large",
-                                       "type": "too_large"}])
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise RequestValidationError([{"loc": ("body",), "msg": "body is too large",
-                                           "type": "too_large"}])
-        chunks.append(chunk)
-    return b"".join(chunks)

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ConfigDict, Field, StrictInt, StrictStr, model_validator
 
 from hlsd.api._admin import require_admin
-from hlsd.api._body import read_body, read_limited
+from hlsd.api._body import read_body
 from hlsd.api._bounds import Body
 from hlsd.api._json import iso
 from hlsd.api._openapi import ERRORS, body, raw_body
@@ -27,6 +27,7 @@ from hlsd.assets.service import AssetRow, AssetService
 from hlsd.assets.state import AssetState
 from hlsd.assets.subtitles import MAX_BYTES as MAX_SUBTITLE_BYTES
 from hlsd.auth.tokens import TokenSigner
+from hlsd.infra.bounded import read_request
 
 UPLOADS = "/api/uploads"
 
@@ -96,7 +97,7 @@ def router(*, service: AssetService, admin_key: str | None,
     @api.post("", status_code=201, openapi_extra=body(NewAsset, required=False))
     async def create(request: Request) -> JSONResponse:
         admin(request)
-        body = await read_body(request, NewAsset) if await request.body() else NewAsset()
+        body = await read_body(request, NewAsset, empty=NewAsset())
         access = body.access or default_access
         if body.url is not None:
             asset = await service.create_from_url(url=body.url, title=body.title,
@@ -141,7 +142,7 @@ def router(*, service: AssetService, admin_key: str | None,
         """WebVTT or SRT in the body, for `language` (a BCP 47 tag), before processing
         starts; it becomes a subtitles rendition in the HLS master and the MPD."""
         admin(request)
-        data = await read_limited(request, MAX_SUBTITLE_BYTES)
+        data = await read_request(request, MAX_SUBTITLE_BYTES, what="the subtitles")
         return answer(await service.add_subtitles(asset_id, language=language, name=name,
                                                   data=data))
 

@@ -1,9 +1,10 @@
 """``PUT|POST|DELETE /ingest/{stream}/{path}``: HLS pushed by ffmpeg's HLS muxer.
 
 The publish key comes in ``?key=`` or ``Authorization: Bearer``; with no keys
-configured, only loopback publishers are let in. Bodies are read with a bound, so an
-oversized segment is refused (413) while it streams in. A playlist is answered 201 when
-everything it names is in, 202 when it names segments still to come (``awaited``).
+configured, only loopback publishers are let in. Bodies are read with a bound
+(`infra.bounded`), so an oversized segment is refused (413) while it streams in. A
+playlist is answered 201 when everything it names is in, 202 when it names segments
+still to come (``awaited``).
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from hlsd.api._openapi import ERRORS, raw_body
 from hlsd.api.errors import status_of
 from hlsd.auth.access import bearer
 from hlsd.auth.keys import fingerprint
+from hlsd.infra.bounded import read_request
 from hlsd.infra.client_address import client_of
 from hlsd.infra.logs import clip
-from hlsd.ingest.errors import PublishKeyMissing, PushForbidden, PushTooLarge
+from hlsd.ingest.errors import PublishKeyMissing, PushForbidden
 from hlsd.ingest.http_push import Accepted, HttpPushIngest, IngestError, Publisher
 from hlsd.streams import StreamBusy
 
@@ -77,11 +79,11 @@ def router(*, ingest: HttpPushIngest, authorize: PublishAuth, max_body: int) -> 
         try:
             publisher = authorize(request)
             if path.endswith(".m3u8"):
-                body = await bounded_body(request, max_body)
+                body = await read_request(request, max_body, what="the upload")
                 accepted = await ingest.receive_playlist(stream, path, body, publisher)
             else:
                 ingest.admit_upload(stream, path, publisher)
-                body = await bounded_body(request, max_body)
+                body = await read_request(request, max_body, what="the upload")
                 accepted = ingest.receive_upload(stream, path, body, publisher)
         except IngestError as exc:
             return refusal(stream, path, exc)
@@ -104,16 +106,3 @@ def router(*, ingest: HttpPushIngest, authorize: PublishAuth, max_body: int) -> 
 
     return api
 
-
-async def bounded_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise PushTooLarge(f"upload larger than {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PushTooLarge(f"upload larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)

@@ -23,9 +23,10 @@ from hlsd.api._envelope import envelope, failure
 from hlsd.api._json import iso
 from hlsd.api._openapi import LIVEMIX_ERRORS, body, raw_body
 from hlsd.api.errors import status_of
-from hlsd.api.ingest import PublishAuth, bounded_body
+from hlsd.api.ingest import PublishAuth
 from hlsd.auth.access import Refused
 from hlsd.errors import Conflict, NotFound
+from hlsd.infra.bounded import read_request
 from hlsd.infra.guarded_http import FetchRefused
 from hlsd.infra.logs import clip
 from hlsd.ingest.errors import IngestError, MalformedPush, UnknownSource
@@ -92,12 +93,10 @@ def router(*, sources: LiveMixSources, ingest: LiveMixIngest, authorize: Publish
         if (refused := admin(request)) is not None:
             return refused
         try:
-            params = parse_model(await bounded_body(request, 1 << 16), NewSource)
+            params = parse_model(await read_request(request, 1 << 16), NewSource)
         except RequestValidationError as exc:
             return failure(request, 400, "invalid video source parameters: "
                                          f"{describe(exc.errors())}")
-        except IngestError as exc:  # the body's bound
-            return failure(request, status_of(exc), exc.message)
         try:
             source = await sources.create(name=params.name, segment_length=params.segment_len,
                                           description=params.description)
@@ -162,7 +161,7 @@ def router(*, sources: LiveMixSources, ingest: LiveMixIngest, authorize: Publish
             except NotFound:
                 raise UnknownSource(f"video source {name!r} is not defined "
                                     "(POST /v1/source)") from None
-            body = await bounded_body(request, 1 << 20)
+            body = await read_request(request, 1 << 20, what="the playlist")
             await ingest.receive(source.name, body, prefix, publisher)
         except IngestError as exc:
             status = status_of(exc)

@@ -22,10 +22,9 @@ from hlsd.api._envelope import envelope, failure
 from hlsd.api._json import iso
 from hlsd.api._openapi import LIVEMIX_ERRORS, body
 from hlsd.api.errors import status_of
-from hlsd.api.ingest import bounded_body
 from hlsd.api.livemix import admin_refusal
 from hlsd.errors import Invalid, NotFound
-from hlsd.ingest.errors import IngestError
+from hlsd.infra.bounded import read_request
 from hlsd.ingest.livemix_sources import LiveMixSources
 from hlsd.recording import Recorder, RecordingError
 from hlsd.recording.queries import RecordedSegment, Recording, RecordingQueries
@@ -85,7 +84,7 @@ def router(*, recorder: Recorder, recordings: RecordingQueries, sources: LiveMix
         if (refused := admin(request)) is not None:
             return refused
         try:
-            raw = await bounded_body(request, 1 << 16)
+            raw = await read_request(request, 1 << 16)
             params = parse_model(raw, StartRecording) if raw.strip() else StartRecording()
             source = await sources.get(source_id)
             start_ts = datetime.fromtimestamp(params.start_time_epoch, UTC) \
@@ -96,8 +95,6 @@ def router(*, recorder: Recorder, recordings: RecordingQueries, sources: LiveMix
         except RequestValidationError as exc:
             return failure(request, 400, "invalid recording session parameters: "
                                          f"{describe(exc.errors())}")
-        except IngestError as exc:  # the body's bound
-            return failure(request, status_of(exc), exc.message)
         except RecordingError as exc:
             if isinstance(exc, Invalid):  # a start out of bounds: LiveMix's bad parameters
                 return failure(request, 400, f"invalid recording session parameters: "

@@ -71,8 +71,7 @@ def router(*, recorder: Recorder, recordings: RecordingQueries, signer: TokenSig
         """Start recording `stream`, now or from a moment in the reach-back buffer."""
         admin(request)
         validate_stream_id(stream)
-        body = await read_body(request, NewRecording) if await request.body() else \
-            NewRecording()
+        body = await read_body(request, NewRecording, empty=NewRecording())
         recording = await recorder.start(stream, start_ts=body.start(), alias=body.alias,
                                          description=body.description)
         return JSONResponse(recording_json(recording), status_code=201)

@@ -30,7 +30,7 @@ class TokenRequest(Body):
 async def issue_token(signer: TokenSigner, subject: str, request: Request) -> JSONResponse:
     """201 ``{"token", "expires"}``: a playback token for `subject`, for the body's
     ``ttl`` (default 1 h, at most 7 days)."""
-    body = await read_body(request, TokenRequest) if await request.body() else TokenRequest()
+    body = await read_body(request, TokenRequest, empty=TokenRequest())
     value, expires = signer.issue_subject_token(subject, body.ttl)
     return JSONResponse({"token": value, "expires": expires}, status_code=201)
 

@@ -27,8 +27,8 @@ from hlsd.db import assets as repo
 from hlsd.db.errors import NotFound
 from hlsd.db.repo import Sessions
 from hlsd.hls import rendered
+from hlsd.infra.cache import Cache
 from hlsd.storage import ObjectNotFound, ObjectStore, StorageError
-from hlsd.vod.memory_lru import MemoryLRU
 
 __all__ = ["PLAY_PREFIX", "PREFIX", "AssetPlayback", "asset_subject"]
 
@@ -47,7 +47,7 @@ def asset_subject(asset_id: str) -> str:
 
 
 class AssetPlayback:
-    def __init__(self, *, sessions: Sessions, store: ObjectStore, cache: MemoryLRU,
+    def __init__(self, *, sessions: Sessions, store: ObjectStore, cache: Cache[str, bytes],
                  cors: Cors, gate: TokenGate) -> None:
         self._sessions = sessions
         self._store = store

@@ -31,12 +31,13 @@ from hlsd.db import assets as repo
 from hlsd.db.errors import Conflict, NotFound
 from hlsd.db.models import AssetRow
 from hlsd.db.repo import Sessions
+from hlsd.infra.bounded import TooLarge
+from hlsd.infra.disk_budget import DiskFull
+from hlsd.infra.download import DownloadFailed, Fetcher
 from hlsd.infra.guarded_http import FetchRefused, check_url_resolving
 from hlsd.infra.logs import clip
 from hlsd.infra.outbound import FetchPolicy
 from hlsd.storage import ObjectStore, StorageError
-from hlsd.vod.errors import SourceError
-from hlsd.vod.fetch import Fetcher
 
 __all__ = ["AssetConflict", "AssetError", "AssetForbidden", "AssetInvalid", "AssetNotFound",
            "AssetRow", "AssetService", "AssetUnavailable", "SourceKind"]
@@ -180,7 +181,8 @@ class AssetService:
     async def _import(self, asset_id: str, url: str) -> None:
         target = self._sources.import_path(asset_id)
         try:
-            fetched = await self._fetcher.fetch(url, max_bytes=self._max_bytes)
+            fetched = await self._fetcher.fetch(url, max_bytes=self._max_bytes,
+                                                what="the file at the URL")
             assert fetched is not None  # not optional: a 404 raises
             try:
                 await asyncio.to_thread(fetched.path.replace, target)
@@ -189,9 +191,9 @@ class AssetService:
             await repo.move(self._sessions, asset_id, from_states=[AssetState.CREATED.value],
                             to=AssetState.UPLOADED.value, size=target.stat().st_size)
             await self._enqueue(asset_id)
-        except (SourceError, OSError) as exc:
+        except (DownloadFailed, FetchRefused, TooLarge, DiskFull, OSError) as exc:
             target.unlink(missing_ok=True)
-            message = getattr(exc, "message", str(exc))
+            message = str(exc)
             with contextlib.suppress(Conflict, NotFound):
                 await repo.move(self._sessions, asset_id,
                                 from_states=[AssetState.CREATED.value],

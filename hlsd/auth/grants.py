@@ -1,34 +1,32 @@
 """Verified (subject, token) pairs, remembered until they expire.
 
 Playback repeats the same pair every few seconds; the HMACs need not repeat. Only
-successful verifications are kept, keyed by the exact strings, bounded in count.
+successful verifications are kept, keyed by the exact strings, bounded in count; each
+expires with its token (staleness: the token's own expiry, on the signer's clock).
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Generic, TypeVar
+
+from hlsd.infra.cache import Cache, Caches
 
 V = TypeVar("V")
 
 
 class GrantCache(Generic[V]):
-    def __init__(self, *, now: Callable[[], float], max_entries: int = 10_000) -> None:
-        self._now = now
-        self._max = max_entries
-        self._entries: OrderedDict[tuple[str, str], tuple[float, V]] = OrderedDict()
+    """With `caches`, registered there under `name` (so `/metrics` shows it)."""
+
+    def __init__(self, *, now: Callable[[], float], max_entries: int = 10_000,
+                 caches: Caches | None = None, name: str = "grants") -> None:
+        self._entries: Cache[tuple[str, str], V] = Cache(name, max_entries=max_entries,
+                                                          timed=True, clock=now)
+        if caches is not None:
+            caches.add(self._entries)
 
     def get(self, subject: str, token: str) -> V | None:
-        entry = self._entries.get((subject, token))
-        if entry is None:
-            return None
-        if self._now() >= entry[0]:
-            del self._entries[(subject, token)]
-            return None
-        return entry[1]
+        return self._entries.get((subject, token))
 
     def put(self, subject: str, token: str, until: float, value: V) -> None:
-        self._entries[(subject, token)] = (until, value)
-        if len(self._entries) > self._max:
-            self._entries.popitem(last=False)
+        self._entries.put((subject, token), value, expires=until)

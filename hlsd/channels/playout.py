@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,15 +28,16 @@ from hlsd.channels.sources import (
     library_file,
     read_bounded,
 )
+from hlsd.infra.bounded import TooLarge
+from hlsd.infra.cache import Cache, Caches
 from hlsd.infra.logs import clip
+from hlsd.infra.singleflight import SingleFlight
 from hlsd.media.errors import MediaError
 from hlsd.media.retime import TICKS_PER_SECOND, Piece, first_timestamp, mux_ts, retime_ts
 from hlsd.media.slate import SLATE_BASE, SlateSpec, slate_segment
 from hlsd.storage import ObjectStore, StorageError
 from hlsd.vod.errors import SourceError
-from hlsd.vod.memory_lru import MemoryLRU
 from hlsd.vod.packager import Packager
-from hlsd.vod.singleflight import SingleFlight
 
 __all__ = ["Playout"]
 
@@ -61,8 +61,8 @@ class _Compiled:
 class Playout:
     def __init__(self, *, service: ChannelService, library: Path,
                  packagers: Mapping[SourceKind, Packager],
-                 client: httpx.AsyncClient, store: ObjectStore, served: MemoryLRU,
-                 slates: MemoryLRU,
+                 client: httpx.AsyncClient, store: ObjectStore, served: Cache[str, bytes],
+                 slates: Cache[str, bytes], caches: Caches,
                  refresh: float, max_compiled: int, max_segment_bytes: int,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._service = service
@@ -73,13 +73,20 @@ class Playout:
         self._served = served
         self._slates = slates
         self._max_segment_bytes = max_segment_bytes
-        self._origins: dict[tuple[str, int], int] = {}
+        self._origins: Cache[tuple[str, int], int] = caches.new("channel-origins",
+                                                                 max_entries=_MAX_ORIGINS)
+        """A program variant's first timestamp: a program's media never changes under
+        its key, so this never goes stale."""
         self._refresh = refresh
-        self._max_compiled = max_compiled
         self._clock = clock
-        self._compiled: OrderedDict[str, _Compiled] = OrderedDict()
-        self._missing: OrderedDict[str, float] = OrderedDict()
-        """Names found to be no channel, and when: a burst of requests for a stream
+        self._compiled: Cache[str, _Compiled] = caches.new("channels-compiled",
+                                                           max_entries=max_compiled)
+        """Staleness: an entry is trusted for `refresh` after its last check, then its
+        stored version is checked again (and it is compiled again if that changed)."""
+        self._missing: Cache[str, bool] = caches.new("channels-missing",
+                                                     max_entries=_MAX_MISSING, ttl=refresh,
+                                                     clock=clock)
+        """Names found to be no channel, for `refresh`: a burst of requests for a stream
         that does not exist asks the database once per refresh."""
         self._checks: SingleFlight[str, Channel | None] = SingleFlight()
         self._builds: SingleFlight[str, bytes] = SingleFlight()
@@ -94,10 +101,8 @@ class Playout:
         entry = self._compiled.get(name)
         now = self._clock()
         if entry is not None and now - entry.checked < self._refresh:
-            self._compiled.move_to_end(name)
             return entry.channel
-        missing = self._missing.get(name)
-        if missing is not None and now - missing < self._refresh:
+        if name in self._missing:
             return None  # asked again within the refresh: the database is spared
         return await self._checks.run(name, lambda: self._check(name))
 
@@ -105,13 +110,10 @@ class Playout:
         entry = self._compiled.get(name)
         version = await self._service.version(name)
         if version is None:
-            self._compiled.pop(name, None)
-            self._missing[name] = self._clock()
-            self._missing.move_to_end(name)
-            while len(self._missing) > _MAX_MISSING:
-                self._missing.popitem(last=False)
+            self._compiled.pop(name)
+            self._missing.put(name, True)
             return None
-        self._missing.pop(name, None)
+        self._missing.pop(name)
         if entry is None or entry.channel.spec.version != version:
             try:
                 spec = await self._service.get(name)
@@ -120,16 +122,13 @@ class Playout:
             # Compiling a long schedule takes milliseconds: not on the event loop.
             entry = _Compiled(channel=await asyncio.to_thread(Channel, spec=spec), checked=0.0)
         entry.checked = self._clock()
-        self._compiled[name] = entry
-        self._compiled.move_to_end(name)
-        while len(self._compiled) > self._max_compiled:
-            self._compiled.popitem(last=False)
+        self._compiled.put(name, entry)
         return entry.channel
 
     def forget(self, name: str) -> None:
         """Drop what is known of `name` (it was made, changed or deleted on this node)."""
-        self._compiled.pop(name, None)
-        self._missing.pop(name, None)
+        self._compiled.pop(name)
+        self._missing.pop(name)
 
     async def segment(self, uri: str, part: Served | Slate) -> bytes:
         """A segment's bytes, moved to its air time, held in the bounded segment cache
@@ -158,8 +157,8 @@ class Playout:
                                            end=origin + _ticks(part.clip_us))
         except SourceRefused:
             pass  # the refusal was logged where it was made: once
-        except (SourceError, SourceUnavailable, InvalidSourcePath, MediaError, OSError,
-                StorageError, httpx.HTTPError) as exc:
+        except (SourceError, SourceUnavailable, TooLarge, InvalidSourcePath, MediaError,
+                OSError, StorageError, httpx.HTTPError) as exc:
             log.warning("channel segment %s of %s %r is lost (%s); playing slate",
                         clip(part.uri), part.program.kind.value, clip(part.program.ref),
                         clip(exc))
@@ -228,9 +227,7 @@ class Playout:
             first = await self._media(program, variant, program.variants[variant].uris[0])
             origin = await asyncio.to_thread(first_timestamp, first.data,
                                              source_format=first.source_format)
-            if len(self._origins) >= _MAX_ORIGINS:
-                self._origins.clear()
-            self._origins[key] = origin
+            self._origins.put(key, origin)
         return origin
 
     async def _slate(self, slate: Slate) -> bytes:

@@ -34,6 +34,7 @@ from hlsd.hls import (
     parse_master,
     parse_media,
 )
+from hlsd.infra.bounded import read_file, read_response_async
 from hlsd.infra.guarded_http import FetchRefused
 
 __all__ = [
@@ -62,7 +63,8 @@ _CONCURRENT_FETCHES = 4
 
 
 class SourceUnavailable(Exception):
-    """The source cannot be read now (404, refused, timeout, not HLS, too big).
+    """The source cannot be read now (404, refused, timeout, not HLS; a source too big
+    is `infra.bounded.TooLarge`).
 
     str() is a clear message for an API client."""
 
@@ -224,23 +226,14 @@ async def _fetch(client: httpx.AsyncClient, url: str, limit: int) -> tuple[str, 
 
 async def fetch_bounded(client: httpx.AsyncClient, url: str, limit: int, *,
                         what: str = "a segment") -> tuple[bytes, str]:
-    """The body at `url` (at most `limit` bytes, refused as soon as it passes them) and
-    the URL it was finally read from; `SourceUnavailable` (or `SourceUnusable` for a URL
-    that is none) says why not."""
+    """The body at `url` (at most `limit` bytes, refused as soon as it passes them:
+    `TooLarge`) and the URL it was finally read from; `SourceUnavailable` (or
+    `SourceUnusable` for a URL that is none) says why not."""
     try:
         async with client.stream("GET", url) as response:
             if response.status_code != 200:
                 raise SourceUnavailable(f"{url} answered HTTP {response.status_code}")
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > limit:
-                raise SourceUnavailable(f"{url} is {int(declared)} bytes, more than the "
-                                        f"{limit} bytes {what} may have")
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > limit:
-                    raise SourceUnavailable(f"{url} is more than the {limit} bytes {what} "
-                                            "may have")
+            body = await read_response_async(response, limit, what=f"{what} at {url}")
             final = str(response.url)
     except FetchRefused as error:  # the client is a guarded one
         raise SourceRefused(str(error)) from error
@@ -251,7 +244,7 @@ async def fetch_bounded(client: httpx.AsyncClient, url: str, limit: int, *,
         raise SourceUnavailable(f"{url} could not be read: {reason}") from error
     except httpx.InvalidURL as error:
         raise SourceUnusable(f"{url!r} is not a valid URL: {error}") from error
-    return bytes(body), final
+    return body, final
 
 
 async def _fetch_all(client: httpx.AsyncClient, urls: Sequence[str],
@@ -359,21 +352,17 @@ def _read(root: Path, normal: str, limit: int) -> str:
 
 
 def read_bounded(path: Path, limit: int, *, name: str, what: str = "a segment") -> bytes:
-    """The file at `path` (at most `limit` bytes; blocking, for a thread), or
-    `SourceUnavailable` naming it `name`."""
+    """The file at `path` (at most `limit` bytes, else `TooLarge`; blocking, for a
+    thread), or `SourceUnavailable` naming it `name`."""
     if not path.exists():
         raise SourceUnavailable(f"{name} does not exist in the library")
     if not path.is_file():
         # Opening a FIFO or a device would block or never end.
         raise SourceUnavailable(f"{name} is not a file (a folder?), so not {what}")
     try:
-        with path.open("rb") as file:
-            body = file.read(limit + 1)
+        return read_file(path, limit, what=f"{what} at {name}")
     except OSError as error:
         raise SourceUnavailable(f"{name} could not be read: {error.strerror}") from error
-    if len(body) > limit:
-        raise SourceUnavailable(f"{name} is more than the {limit} bytes {what} may have")
-    return body
 
 
 def resolve_library(root: Path, relpath: str, *,

@@ -31,6 +31,7 @@ from rich.progress import (
 )
 
 from hlsd.client.tus import Retry, TusClient, TusError
+from hlsd.infra.retry import Failures
 
 EXIT_READY, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 _POLL_SECONDS = 0.5
@@ -181,20 +182,20 @@ def _follow(console: Console, http: httpx.Client, asset_id: str) -> int:
     """Poll the asset until it is finished; a server that goes away for a while (a
     restart requeues the job) is waited for, as the upload's retries would."""
     retry = Retry()
-    failures = 0
+    failures = Failures(retry.rule)
     with Progress(TextColumn("[bold]{task.description:<10}"), BarColumn(),
                   TaskProgressColumn(), TimeElapsedColumn(), console=console) as bar:
         task = bar.add_task("uploaded", total=100)
         while True:
             try:
                 asset = _call(http, "GET", f"/api/assets/{_segment(asset_id)}")
-                failures = 0
+                failures.reset()
             except _Unavailable as exc:
-                failures += 1
-                if failures > retry.attempts:
+                delay = failures.failed()
+                if failures.count > retry.attempts:
                     bar.console.print(f"[red]{escape(str(exc))}[/red]", soft_wrap=True)
                     return EXIT_USAGE
-                time.sleep(retry.delay(failures))
+                time.sleep(delay)
                 continue
             except _Refused as exc:  # deleted meanwhile, or the key was changed
                 bar.console.print(f"[red]{escape(str(exc))}[/red]", soft_wrap=True)

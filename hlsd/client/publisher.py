@@ -23,11 +23,12 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import WebSocketException
 
 from hlsd.auth import jwt as cdn_jwt
+from hlsd.infra.retry import Backoff, Failures
 from hlsd.wscdn import protocol
 
 log = logging.getLogger(__name__)
 
-_MAX_BACKOFF = 10.0
+_BACKOFF = Backoff(first=0.5, cap=10.0)
 _LAST_WORDS = 1.0
 """Seconds to read what a node sent before it closed (an ``E`` saying why)."""
 
@@ -108,7 +109,7 @@ class WebsocketPublisher:
                 self._task.cancel()
 
     async def _run(self) -> None:
-        failures = 0
+        failures = Failures(_BACKOFF)
         while True:
             try:
                 await self._session()
@@ -120,12 +121,13 @@ class WebsocketPublisher:
                 log.info("publishing %r to %s refused: %s", self.stream, self.url, exc)
                 return
             except (OSError, TimeoutError, WebSocketException) as exc:
+                if self.stats.connected:
+                    failures.reset()  # it worked for a while: back off from the start
                 self.stats.connected = False
                 if self._closing and not self._queue:
                     return
-                failures += 1
                 self.stats.reconnects += 1
-                delay = min(_MAX_BACKOFF, 0.25 * 2 ** failures)
+                delay = failures.failed()
                 log.warning("publishing %r: connection lost (%s); again in %.1fs", self.stream,
                             exc or type(exc).__name__, delay)
                 await asyncio.sleep(delay)

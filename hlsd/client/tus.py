@@ -23,6 +23,8 @@ from typing import BinaryIO
 
 import httpx
 
+from hlsd.infra.retry import Backoff, retry_sync
+
 __all__ = ["DEFAULT_CHUNK", "TUS_VERSION", "Retry", "TusClient", "TusError", "UploadStats"]
 
 TUS_VERSION = "1.0.0"
@@ -60,8 +62,12 @@ class Retry:
     backoff: float = 0.5
     max_backoff: float = 30.0
 
+    @property
+    def rule(self) -> Backoff:
+        return Backoff(first=self.backoff, cap=self.max_backoff)
+
     def delay(self, failures: int) -> float:
-        return float(min(self.max_backoff, self.backoff * 2 ** (failures - 1)))
+        return self.rule.delay(failures)
 
 
 @dataclass
@@ -127,33 +133,43 @@ class TusClient:
         size = path.stat().st_size
         stats = UploadStats(size=size)
         report: Progress = progress or (lambda done, total: None)
-        failures = 0
         confirmed: int | None = None  # None: ask the server before sending more
+        resuming = False
+
+        def step() -> bool:
+            """One chunk (after asking where to resume, when that is not known); True
+            once the server has it all."""
+            nonlocal confirmed, resuming
+            if confirmed is None:
+                confirmed = self._resume_point(url, size)
+                if resuming:
+                    stats.resumed_at.append(confirmed)
+                    resuming = False
+                report(confirmed, size)
+            # An empty file still needs one (empty) PATCH to complete its upload.
+            if confirmed >= size and (size or stats.chunks):
+                return True
+            confirmed = self._send_chunk(url, source, confirmed, size, report)
+            stats.chunks += 1
+            return False
+
+        def failed(error: BaseException, _failures: int, delay: float) -> None:
+            nonlocal confirmed, resuming
+            stats.retries += 1
+            confirmed, resuming = None, True
+            if self._on_retry is not None:
+                self._on_retry(str(error), delay)
+
+        tries = self._retry.attempts + 1
         with path.open("rb") as source:
+            # Each chunk has its own tries: one that goes through starts the count over.
             while True:
                 try:
-                    if confirmed is None:
-                        confirmed = self._resume_point(url, size)
-                        if failures:
-                            stats.resumed_at.append(confirmed)
-                        report(confirmed, size)
-                    # An empty file still needs one (empty) PATCH to complete its upload.
-                    if confirmed >= size and (size or stats.chunks):
+                    if retry_sync(step, on=_Transient, attempts=tries, backoff=self._retry.rule,
+                                  on_retry=failed, sleep=self._sleep):
                         return stats
-                    confirmed = self._send_chunk(url, source, confirmed, size, report)
-                    stats.chunks += 1
-                    failures = 0
                 except _Transient as exc:
-                    failures += 1
-                    if failures > self._retry.attempts:
-                        raise TusError(f"gave up after {failures} failed attempts: {exc}"
-                                       ) from exc
-                    stats.retries += 1
-                    delay = self._retry.delay(failures)
-                    if self._on_retry is not None:
-                        self._on_retry(str(exc), delay)
-                    self._sleep(delay)
-                    confirmed = None
+                    raise TusError(f"gave up after {tries} failed attempts: {exc}") from exc
 
     def _resume_point(self, url: str, size: int) -> int:
         offset, length = self._offset(url)

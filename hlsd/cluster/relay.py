@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import OrderedDict
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -27,20 +26,22 @@ from websockets.exceptions import InvalidHandshake, WebSocketException
 
 from hlsd.auth import jwt as cdn_jwt
 from hlsd.cluster.registry import NoRegistry, Registry
+from hlsd.infra.cache import Cache
 from hlsd.infra.logs import clip
+from hlsd.infra.retry import Backoff
 from hlsd.metrics import Metrics
 from hlsd.streams import PublisherKind, Stream, StreamBusy, StreamHub, StreamState
 from hlsd.wscdn import protocol
 
 log = logging.getLogger(__name__)
 
-_MAX_BACKOFF = 10.0
+_BACKOFF = Backoff(first=0.5, cap=10.0)
 _RECENT = 64
 """Fragments remembered to recognise them when an upstream sends its buffer again."""
 _KEY_BYTES = 4096
 """Bytes from each end of a fragment that tell it apart (TS packets carry timestamps)."""
-_WATCHED_BACKOFF = 2.0
-"""The longest wait between tries while a relayed stream has spectators."""
+_WATCHED_BACKOFF = Backoff(first=0.5, cap=2.0)
+"""Spectators are waiting: tries at most 2 s apart."""
 _FIRST_ATTEMPTS = 3
 """Tries before the spectators waiting for a relay that never started are told no."""
 _REAPPEAR = 30.0
@@ -130,7 +131,10 @@ class _Relay:
                                              kind=PublisherKind.RELAY)
         self._task: asyncio.Task[None] | None = None
         self._last_fragment = 0.0
-        self._recent: OrderedDict[tuple[int, bytes, bytes], None] = OrderedDict()
+        # Per relay, not the app's: a window of what came last, oldest out (a key seen
+        # again is skipped, never used), so never stale. Not reported in /metrics.
+        self._recent: Cache[tuple[int, bytes, bytes], bool] = Cache(
+            "relay-recent", max_entries=_RECENT)
         self.finished = False
 
     def start(self) -> None:
@@ -195,9 +199,9 @@ class _Relay:
                     # Spectators are waiting: keep the stream from being swept as idle
                     # while the upstream comes back, and look again soon.
                     self._producer.touch()
-                    await asyncio.sleep(min(_WATCHED_BACKOFF, 0.25 * 2 ** failures))
+                    await asyncio.sleep(_WATCHED_BACKOFF.delay(failures))
                 else:
-                    await asyncio.sleep(min(_MAX_BACKOFF, 0.25 * 2 ** failures))
+                    await asyncio.sleep(_BACKOFF.delay(failures))
         finally:
             self.finished = True
             self._ready.set()
@@ -279,9 +283,7 @@ class _Relay:
                 key = (len(data), data[:_KEY_BYTES], data[-_KEY_BYTES:])
                 if key in self._recent:
                     continue
-                self._recent[key] = None
-                while len(self._recent) > _RECENT:
-                    self._recent.popitem(last=False)
+                self._recent.put(key, True)
                 self._publish()
                 if self._producer.append("", duration=duration, data=data) is None:
                     self._owner._metrics.live_lost.labels("too_long").inc()

@@ -24,7 +24,7 @@ from hlsd.channels.sources import library_file
 from hlsd.db.models import AssetRow
 from hlsd.features.common import Common
 from hlsd.features.feature import Feature, Step
-from hlsd.vod.memory_lru import MemoryLRU
+from hlsd.infra.cache import Cache
 
 __all__ = ["build"]
 
@@ -70,9 +70,8 @@ def build(common: Common, *, cors: Cors) -> Feature:
                               on_ready=service.ready, config=processor_config(settings))
         start.append(functools.partial(local_jobs.start, processor.run))
     common.metrics.watch_asset_progress(progress)
-    cache = MemoryLRU(name="assets", max_bytes=conf.playback_cache,
-                      max_entry=max(1, conf.playback_cache // 8))
-    common.metrics.watch_caches((cache,))
+    # A ready asset's files never change (a new run writes under a new prefix).
+    cache: Cache[str, bytes] = common.metrics.caches.for_bytes("assets", conf.playback_cache)
     playback = vod_assets.AssetPlayback(sessions=common.sessions, store=common.store,
                                         cache=cache, cors=cors, gate=TokenGate(common.signer))
     admin_key = common.admin_key

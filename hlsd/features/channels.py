@@ -12,9 +12,9 @@ from hlsd.channels import ChannelService, Playout, SourceKind
 from hlsd.channels.feed import ChannelFeeds
 from hlsd.features.common import Common
 from hlsd.features.feature import Feature
+from hlsd.infra.cache import Cache
 from hlsd.infra.guarded_http import guarded_async_client
 from hlsd.streams import StreamHub
-from hlsd.vod.memory_lru import MemoryLRU
 from hlsd.vod.packager import Packager
 
 __all__ = ["Channels", "build"]
@@ -30,11 +30,10 @@ class Channels:
 def build(common: Common, *, hub: StreamHub, packagers: dict[SourceKind, Packager]) -> Channels:
     settings = common.settings
     ch, up = settings.channels, settings.upstream
-    slates = MemoryLRU(name="slates", max_bytes=ch.slate_cache,
-                       max_entry=max(1, ch.slate_cache // 8))
-    segments = MemoryLRU(name="channel-segments", max_bytes=ch.segment_cache,
-                         max_entry=max(1, ch.segment_cache // 8))
-    common.metrics.watch_caches((slates, segments))
+    caches = common.metrics.caches
+    # Slates by what they are, segments by their air time: never stale.
+    slates: Cache[str, bytes] = caches.for_bytes("slates", ch.slate_cache)
+    segments: Cache[str, bytes] = caches.for_bytes("channel-segments", ch.segment_cache)
     client = guarded_async_client(
         common.policy, timeout=httpx.Timeout(ch.fetch_timeout, connect=up.connect_timeout),
         max_redirects=up.max_redirects)
@@ -45,7 +44,7 @@ def build(common: Common, *, hub: StreamHub, packagers: dict[SourceKind, Package
         max_playlist_bytes=ch.max_playlist_bytes, refresh=ch.refresh)
     playout = Playout(service=service, library=settings.library_dir, packagers=packagers,
                       client=client, store=common.store, served=segments, slates=slates,
-                      refresh=ch.refresh, max_compiled=ch.max_channels,
+                      caches=caches, refresh=ch.refresh, max_compiled=ch.max_channels,
                       max_segment_bytes=ch.max_segment_bytes)
     # A channel is fed into the hub only while something reads it there (a websocket
     # spectator, a relay to another node, a recording).

@@ -19,13 +19,13 @@ from hlsd.config import Settings
 from hlsd.db import Database, open_database, session_factory
 from hlsd.features.feature import Feature
 from hlsd.infra.backends import Backends
+from hlsd.infra.disk_budget import DiskBudget
+from hlsd.infra.download import Fetcher, make_client
 from hlsd.infra.folders import prepare_folders
 from hlsd.infra.outbound import FetchPolicy
 from hlsd.metrics import Metrics
 from hlsd.recording.export import TEMP_PATTERN as EXPORT_TEMP_PATTERN
 from hlsd.storage import ObjectStore, make_store
-from hlsd.vod.disk_lru import DiskBudget
-from hlsd.vod.fetch import Fetcher, make_client
 
 __all__ = ["Common", "build_common"]
 
@@ -65,7 +65,9 @@ def build_common(settings: Settings) -> tuple[Common, Feature]:
     watch_store(backends, store)
     up = settings.upstream
     killsize = settings.cache.killsize
-    temp_budget = DiskBudget("tempdir", killsize.tempdir, enforced=killsize.enabled)
+    # Every cache and budget of the app is made or registered in metrics.caches.
+    temp_budget = metrics.caches.budget(DiskBudget("tempdir", killsize.tempdir,
+                                                   enforced=killsize.enabled))
     client = make_client(connect_timeout=up.connect_timeout, read_timeout=up.read_timeout,
                          max_redirects=up.max_redirects)
     # URLs given in requests reach only what the outbound policy allows; the client above

@@ -44,7 +44,7 @@ def build(common: Common, *, hub: StreamHub, playout: Playout, resolver: StreamR
                                    file_roots=settings.livemix.file_roots,
                                    max_segment_bytes=lv.max_segment_bytes)
     sources = LiveMixSources(common.sessions)
-    common.metrics.watch_caches((sources.names,))
+    common.metrics.caches.add(sources.names)
     gate = TokenGate(common.signer) if lv.access is PlaybackAccess.TOKEN else None
     playback = live.LiveHls(hub=hub, cors=cors, channels=playout, gate=gate,
                             resolver=resolver)

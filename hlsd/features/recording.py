@@ -13,11 +13,11 @@ from hlsd.cluster.resolver import StreamResolver
 from hlsd.config import PlaybackAccess
 from hlsd.features.common import Common
 from hlsd.features.feature import Feature
+from hlsd.infra.cache import Cache
 from hlsd.ingest.livemix_sources import LiveMixSources
 from hlsd.recording import AutoRecorder, Exporter, Recorder, ReplayCatalog
 from hlsd.recording.queries import RecordingQueries
 from hlsd.streams import StreamHub
-from hlsd.vod.memory_lru import MemoryLRU
 
 __all__ = ["Recording", "build"]
 
@@ -35,11 +35,11 @@ def build(common: Common, *, hub: StreamHub, resolver: StreamResolver,
     on air (a channel after a restart, a publisher back on another node)."""
     settings, sessions = common.settings, common.sessions
     rec = settings.recording
-    cache = MemoryLRU(name="replay", max_bytes=rec.replay_cache,
-                      max_entry=max(1, rec.replay_cache // 8))
-    common.metrics.watch_caches((cache,))
+    caches = common.metrics.caches
+    # Stored segments under their object keys: never stale.
+    cache: Cache[str, bytes] = caches.for_bytes("replay", rec.replay_cache)
     replays = ReplayCatalog(sessions=sessions, store=common.store, cache=cache,
-                            prefetch=rec.prefetch)
+                            caches=caches, prefetch=rec.prefetch)
     recorder = Recorder(hub=hub, sessions=sessions, store=common.store,
                         metrics=common.metrics, reach_back=rec.reach_back,
                         queue_segments=rec.queue_segments, store_attempts=rec.store_attempts,

@@ -13,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hlsd.infra.asgi import respond_error
+from hlsd.infra.cache import Cache, Caches
 from hlsd.infra.client_address import client_of
 from hlsd.infra.limits import ConnectionLimits
 from hlsd.infra.logs import clip
@@ -34,12 +35,15 @@ class Admission:
     """ASGI middleware for ``http`` scopes (websockets have `wscdn`'s own limits)."""
 
     def __init__(self, app: ASGIApp, *, limits: ConnectionLimits, body_timeout: float,
-                 setting: str) -> None:
+                 setting: str, caches: Caches,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.app = app
         self._limits = limits
         self._body_timeout = body_timeout
         self._setting = setting
-        self._logged: OrderedDict[str, float] = OrderedDict()
+        # An address stays here for _LOG_EVERY after the line about it: no other line then.
+        self._logged: Cache[str, bool] = caches.new("refusals-logged", max_entries=_LOGGED,
+                                                    ttl=_LOG_EVERY, clock=clock)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -61,14 +65,9 @@ class Admission:
             self._limits.release(address)
 
     def _log_refusal(self, address: str, refusal: str) -> None:
-        now = time.monotonic()
-        last = self._logged.get(address)
-        if last is not None and now - last < _LOG_EVERY:
+        if address in self._logged:
             return
-        self._logged[address] = now
-        self._logged.move_to_end(address)
-        while len(self._logged) > _LOGGED:
-            self._logged.popitem(last=False)
+        self._logged.put(address, True)
         log.warning("requests from %s refused: %s", clip(address), refusal)
 
 

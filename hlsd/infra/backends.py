@@ -17,13 +17,13 @@ import asyncio
 import contextlib
 import enum
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
 from hlsd.infra.logs import clip
+from hlsd.infra.retry import Backoff, Failures
 
 __all__ = ["Backend", "BackendState", "BackendUnavailable", "Backends", "address_of"]
 
@@ -84,7 +84,7 @@ class Backends:
         self._backends = {b.name: b for b in backends}
         self._probe_timeout = probe_timeout
         self._interval = interval
-        self._min_delay = min_delay
+        self._backoff = Backoff(first=min_delay, cap=max_delay, jitter=0.2)
         self._max_delay = max_delay
         self._on_change = on_change
         self._tasks: list[asyncio.Task[None]] = []
@@ -141,7 +141,7 @@ class Backends:
         self._tasks.clear()
 
     async def _supervise(self, backend: Backend, first: asyncio.Event) -> None:
-        delay = self._min_delay
+        failures = Failures(self._backoff)
         while True:
             try:
                 async with asyncio.timeout(self._probe_timeout):
@@ -152,7 +152,7 @@ class Backends:
                 backend._prepared = True
                 self._set(backend, BackendState.UP, "")
                 await self._recover(backend)
-                delay = self._min_delay
+                failures.reset()
                 first.set()
                 backend._wake.clear()
                 with contextlib.suppress(TimeoutError):
@@ -164,8 +164,7 @@ class Backends:
                 self._set(backend, BackendState.DOWN, _describe(exc))
                 first.set()
                 backend._wake.clear()
-                await asyncio.sleep(delay * random.uniform(0.8, 1.2))  # noqa: S311 (jitter)
-                delay = min(self._max_delay, delay * 2)
+                await asyncio.sleep(failures.failed())
 
     async def _recover(self, backend: Backend) -> None:
         """Its recovery steps, from the first not yet done. A failure is logged and left

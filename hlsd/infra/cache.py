@@ -1,20 +1,26 @@
 """The one in-memory cache type: bounded in entries (and in bytes when told how to size
 a value), least recently used out, optionally expiring; built on cachetools.
 
-Every cache is named and registered with a `Caches` collection, which `/metrics` reads
-at scrape time (bytes, bounds, entries, evictions), so no cache goes unreported.
-Not thread-safe: caches live on the event loop (as every caller does).
+Every cache is named and registered with a `Caches` collection (one per app, held by
+`hlsd.metrics.Metrics`), which `/metrics` reads at scrape time (bytes, bounds, entries,
+evictions), so no cache goes unreported; the disk caches (`infra.disk_cache.DiskLRU`)
+and disk budgets (`infra.disk_budget.DiskBudget`) are registered there too.
+
+Staleness is always explicit: a cache either holds what cannot go stale (immutable bytes
+under a unique key), or expires entries (`ttl`, or an `expires` per entry), or its owner
+invalidates them (`pop`, `discard_where`). Not thread-safe: caches live on the event loop
+(as every caller does).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Hashable, Iterator
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 import cachetools
 
-__all__ = ["Cache", "Caches"]
+__all__ = ["Budget", "Cache", "Caches", "Reported"]
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -51,21 +57,25 @@ class Cache(Generic[K, V]):
     """`max_entries` always bounds it; `max_bytes` with `size` bounds the sum of
     ``size(value)`` too, and a value larger than `max_entry` is not kept (one huge
     entry would flush everything else). With `ttl` (seconds) or a per-entry expiry
-    given to `put`, entries expire on the cache's `clock`."""
+    given to `put`, entries expire on the cache's `clock`; with `idle` (seconds), an
+    entry expires that long after its last use (`get` or `put`)."""
 
     def __init__(self, name: str, *, max_entries: int, max_bytes: int | None = None,
                  size: Callable[[V], int] | None = None, max_entry: int | None = None,
-                 ttl: float | None = None, timed: bool = False,
+                 ttl: float | None = None, idle: float | None = None, timed: bool = False,
                  clock: Callable[[], float] = time.monotonic) -> None:
         if (max_bytes is None) != (size is None):
             raise ValueError("a byte bound needs a size function, and the other way round")
+        if ttl is not None and idle is not None:
+            raise ValueError("an entry expires after a fixed time (ttl) or when idle, not both")
         self.name = name
         self.max_entries = max_entries
         self.max_bytes = max_bytes if max_bytes is not None else 0
         self.max_entry = min(max_entry or self.max_bytes, self.max_bytes) if size else 0
         self._size = size
         self._ttl = ttl
-        self._timed = timed or ttl is not None
+        self._idle = idle
+        self._timed = timed or ttl is not None or idle is not None
         inner_size = max_bytes if max_bytes is not None else max_entries
         self._inner: _Evicting | _EvictingTimed
         if self._timed:
@@ -100,6 +110,8 @@ class Cache(Generic[K, V]):
             return None
         if not self._timed:
             return found  # type: ignore[no-any-return]
+        if self._idle is not None:  # a use: it lives on from now
+            self._inner[key] = _Timed(found.value, self._clock() + self._idle)
         return found.value  # type: ignore[no-any-return]
 
     def put(self, key: K, value: V, *, expires: float | None = None) -> bool:
@@ -110,7 +122,8 @@ class Cache(Generic[K, V]):
             return False
         if self._timed:
             if expires is None:
-                expires = self._clock() + self._ttl if self._ttl is not None else _NEVER
+                lasts = self._idle if self._idle is not None else self._ttl
+                expires = self._clock() + lasts if lasts is not None else _NEVER
             self._inner[key] = _Timed(value, expires)
         else:
             self._inner[key] = value
@@ -141,17 +154,85 @@ class Cache(Generic[K, V]):
         self._inner.clear()
 
 
+class Reported(Protocol):
+    """What `/metrics` reads of a cache, in memory (`Cache`) or on disk (`DiskLRU`)."""
+
+    name: str
+
+    @property
+    def bytes(self) -> int: ...
+
+    @property
+    def max_bytes(self) -> int: ...
+
+    @property
+    def max_entries(self) -> int: ...
+
+    @property
+    def evictions(self) -> int: ...
+
+    def __len__(self) -> int: ...
+
+
+class Budget(Protocol):
+    """What `/metrics` reads of a byte ceiling for work in progress (`DiskBudget`)."""
+
+    name: str
+
+    @property
+    def used(self) -> int: ...
+
+    @property
+    def limit(self) -> int: ...
+
+
+R = TypeVar("R", bound=Reported)
+B = TypeVar("B", bound=Budget)
+
+
 class Caches:
-    """Every cache of one app, for `/metrics`: `add` registers and returns it."""
+    """Every cache and disk budget of one app, for `/metrics`: `new` makes an in-memory
+    cache and registers it, `add` registers one made elsewhere (a `DiskLRU`), `budget`
+    a `DiskBudget`. Names are unique: they are the metrics' ``cache`` label."""
 
     def __init__(self) -> None:
-        self._all: list[Cache[Any, Any]] = []
+        self._all: list[Reported] = []
+        self._budgets: list[Budget] = []
 
-    def add(self, cache: Cache[K, V]) -> Cache[K, V]:
-        if any(c.name == cache.name for c in self._all):
-            raise ValueError(f"two caches named {cache.name!r}")
+    def new(self, name: str, *, max_entries: int, max_bytes: int | None = None,
+            size: Callable[[V], int] | None = None, max_entry: int | None = None,
+            ttl: float | None = None, idle: float | None = None, timed: bool = False,
+            clock: Callable[[], float] = time.monotonic) -> Cache[K, V]:
+        """A `Cache` (see its arguments), registered."""
+        return self.add(Cache(name, max_entries=max_entries, max_bytes=max_bytes, size=size,
+                              max_entry=max_entry, ttl=ttl, idle=idle, timed=timed,
+                              clock=clock))
+
+    def for_bytes(self, name: str, max_bytes: int, *,
+                  max_entries: int = 100_000) -> Cache[K, bytes]:
+        """A registered cache of `bytes` values (segments, files): bounded by their total
+        length, an entry at most an eighth of it, `max_entries` (the bytes bind first)."""
+        return self.new(name, max_entries=max_entries, max_bytes=max_bytes, size=len,
+                        max_entry=max(1, max_bytes // 8))
+
+    def add(self, cache: R) -> R:
+        self._check(cache.name)
         self._all.append(cache)
         return cache
 
-    def __iter__(self) -> Iterator[Cache[Any, Any]]:
-        return iter(self._all)
+    def budget(self, budget: B) -> B:
+        self._check(budget.name)
+        self._budgets.append(budget)
+        return budget
+
+    def _check(self, name: str) -> None:
+        if any(c.name == name for c in self._all) or any(b.name == name
+                                                         for b in self._budgets):
+            raise ValueError(f"two caches named {name!r}")
+
+    def __iter__(self) -> Iterator[Reported]:
+        return iter(list(self._all))
+
+    @property
+    def budgets(self) -> tuple[Budget, ...]:
+        return tuple(self._budgets)

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from hlsd.infra.cache import Cache, Caches
+
 __all__ = ["Client", "ClientAddress", "TrustedProxies", "client_of", "parse_networks"]
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -140,12 +142,13 @@ class ClientAddress:
     """ASGI middleware: decides the client of each request and websocket (`client_of`),
     and rewrites ``scope["client"]`` (and the scheme) to what a trusted proxy says."""
 
-    def __init__(self, app: ASGIApp, proxies: TrustedProxies) -> None:
+    def __init__(self, app: ASGIApp, proxies: TrustedProxies, *, caches: Caches) -> None:
         self.app = app
         self._proxies = proxies
-        self._peers: dict[str, Client] = {}
+        self._peers: Cache[str, Client] = caches.new("client-peers", max_entries=_PEERS_KEPT)
         """Peers seen without forwarding headers: parsing an address costs more than
-        the rest of the decision."""
+        the rest of the decision. The verdict depends on the address and the trusted
+        proxies alone, which never change: it never goes stale."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
@@ -163,9 +166,7 @@ class ClientAddress:
             known = self._peers.get(peer[0])
             if known is None:
                 known = resolve(peer[0], {}, self._proxies)[0]
-                if len(self._peers) >= _PEERS_KEPT:
-                    self._peers.clear()
-                self._peers[peer[0]] = known
+                self._peers.put(peer[0], known)
             scope[_SCOPE_KEY] = known
             return
         client, scheme = resolve(peer[0] if peer else None, headers if forwarded else {},

@@ -21,13 +21,15 @@ from urllib.parse import unquote, urljoin, urlsplit
 import httpx
 
 from hlsd.hls import PlaylistError, parse_media
+from hlsd.infra.bounded import read_file, read_response
 from hlsd.infra.guarded_http import FetchRefused, check_url
 from hlsd.infra.outbound import FetchPolicy
-from hlsd.ingest.errors import MalformedPush, PushForbidden, PushTooLarge
+from hlsd.ingest.errors import MalformedPush, PushForbidden
 from hlsd.ingest.http_push import Accepted, HttpPushIngest, Publisher
 from hlsd.streams import PublisherKind
 
 PLAYLIST_PATH = "index.m3u8"
+_MAX_SETTING = "live.max_segment_bytes"
 
 
 class LiveMixIngest:
@@ -73,13 +75,8 @@ class LiveMixIngest:
             with self._client.stream("GET", url) as response:
                 if response.status_code != 200:
                     raise MalformedPush(f"segment {url} answered {response.status_code}")
-                chunks, size = [], 0
-                for chunk in response.iter_bytes():
-                    size += len(chunk)
-                    if size > self._max:
-                        raise PushTooLarge(f"segment {url} is larger than {self._max} bytes")
-                    chunks.append(chunk)
-                return b"".join(chunks)
+                return read_response(response, self._max, what=f"segment {url}",
+                                     setting=_MAX_SETTING)
         except FetchRefused as exc:
             raise PushForbidden(str(exc)) from exc
         except httpx.HTTPError as exc:
@@ -96,8 +93,7 @@ class LiveMixIngest:
         try:
             if not real.is_file():
                 raise MalformedPush(f"segment {path.name} does not exist")
-            if real.stat().st_size > self._max:
-                raise PushTooLarge(f"segment {path.name} is larger than {self._max} bytes")
-            return real.read_bytes()
+            return read_file(real, self._max, what=f"segment {path.name}",
+                             setting=_MAX_SETTING)
         except OSError as exc:
             raise MalformedPush(f"segment {path.name} cannot be read") from exc

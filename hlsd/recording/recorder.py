@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import posixpath
 from collections.abc import Awaitable, Callable
@@ -29,6 +30,7 @@ from hlsd.db.models import new_id
 from hlsd.db.repo import Sessions
 from hlsd.db.timestamps import utcnow
 from hlsd.infra.logs import clip
+from hlsd.infra.retry import Backoff, retry
 from hlsd.metrics import Metrics
 from hlsd.recording._track import Track
 from hlsd.recording.errors import BadStart
@@ -51,7 +53,7 @@ from hlsd.streams.segment import media_type
 
 log = logging.getLogger(__name__)
 
-_RETRY_DELAY = 0.5
+_STORE_BACKOFF = Backoff(first=0.5, cap=30.0)
 _DRAIN_TIMEOUT = 30.0
 _MAX_TAIL = 15.0
 """Seconds a stop waits, at most, for segments that began before it to arrive."""
@@ -380,16 +382,13 @@ class Recorder:
         self._on_commit(recording.id)
 
     async def _put(self, key: str, data: bytes, content_type: str) -> None:
-        for attempt in range(1, self._attempts + 1):
-            try:
-                await self._store.put(key, data, content_type=content_type)
-                return
-            except StorageError as exc:
-                if attempt == self._attempts:
-                    raise
-                self._metrics.recording_retries.inc()
-                log.warning("store write of %r failed (%s); trying again", key, exc)
-                await asyncio.sleep(_RETRY_DELAY * 2 ** (attempt - 1))
+        def again(exc: BaseException, _failures: int, _delay: float) -> None:
+            self._metrics.recording_retries.inc()
+            log.warning("store write of %r failed (%s); trying again", key, exc)
+
+        await retry(functools.partial(self._store.put, key, data, content_type=content_type),
+                    on=StorageError, attempts=self._attempts, backoff=_STORE_BACKOFF,
+                    on_retry=again)
 
     async def _saved_tracks(self, recording_id: str) -> dict[str, Track]:
         following = await repo.next_sequences(self._sessions, recording_id)

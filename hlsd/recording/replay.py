@@ -17,7 +17,6 @@ import asyncio
 import math
 import posixpath
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,8 +35,9 @@ from hlsd.hls import (
     render_media,
     rendered,
 )
+from hlsd.infra.cache import Cache, Caches
+from hlsd.infra.singleflight import SingleFlight
 from hlsd.storage import ObjectStore
-from hlsd.vod.memory_lru import MemoryLRU
 
 PLAYLIST = "index.m3u8"
 GROWING_TTL = 2.0
@@ -90,41 +90,45 @@ class Replay:
 
 
 class ReplayCatalog:
-    def __init__(self, *, sessions: Sessions, store: ObjectStore, cache: MemoryLRU,
-                 prefetch: int, max_replays: int = 256,
+    """`cache` holds stored segment bytes by object key (they never change under it).
+    The replays themselves are kept (in `caches`, ``replay-playlists``) until the
+    recorder says one changed (`changed`), or, for a growing one, `GROWING_TTL`."""
+
+    def __init__(self, *, sessions: Sessions, store: ObjectStore, cache: Cache[str, bytes],
+                 caches: Caches, prefetch: int, max_replays: int = 256,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._sessions = sessions
         self._store = store
         self._cache = cache
         self._prefetch = prefetch
-        self._max_replays = max_replays
         self._clock = clock
-        self._replays: OrderedDict[str, Replay] = OrderedDict()
-        self._reads: dict[str, asyncio.Future[bytes]] = {}
+        self._replays: Cache[str, Replay] = caches.new("replay-playlists",
+                                                       max_entries=max_replays, timed=True,
+                                                       clock=clock)
+        self._reads: SingleFlight[str, bytes] = SingleFlight()
         self._background: set[asyncio.Task[bytes]] = set()
 
     def changed(self, recording_id: str) -> None:
         """The recorder committed to (or deleted) this recording: rebuild on next use."""
-        self._replays.pop(recording_id, None)
+        self._replays.pop(recording_id)
 
     async def replay(self, recording_id: str) -> Replay | None:
         """The recording's playlists, or None for an unknown id."""
         replay = self._replays.get(recording_id)
-        if replay is not None and (not replay.growing
-                                   or self._clock() - replay.loaded < GROWING_TTL):
-            self._replays.move_to_end(recording_id)
+        if replay is not None:
             return replay
         try:
             recording = await repo.get_recording(self._sessions, recording_id)
             segments = await repo.list_segments(self._sessions, recording_id)
         except NotFound:
-            self._replays.pop(recording_id, None)
+            self._replays.pop(recording_id)
             return None
         variants = await repo.list_variants(self._sessions, recording_id)
         replay = _build(recording, variants, segments, self._clock())
-        self._replays[recording_id] = replay
-        while len(self._replays) > self._max_replays:
-            self._replays.popitem(last=False)
+        # A growing recording may be written by a recorder in another process, which
+        # cannot call `changed` here: trusted for GROWING_TTL only.
+        self._replays.put(recording_id, replay, expires=replay.loaded + GROWING_TTL
+                          if replay.growing else None)
         return replay
 
     def local_path(self, key: str) -> Path | None:
@@ -151,22 +155,12 @@ class ReplayCatalog:
         cached = self._cache.get(key)
         if cached is not None:
             return cached
-        pending = self._reads.get(key)
-        if pending is None:
-            pending = asyncio.get_running_loop().create_future()
-            self._reads[key] = pending
-            try:
-                data = await self._store.get(key)
-                self._cache.put(key, data)
-                pending.set_result(data)
-            except BaseException as exc:
-                pending.set_exception(exc)
-                pending.exception()  # retrieved: a read-ahead nobody waits for is fine
-                raise
-            finally:
-                del self._reads[key]
-            return data
-        return await asyncio.shield(pending)
+        return await self._reads.run(key, lambda: self._load(key))
+
+    async def _load(self, key: str) -> bytes:
+        data = await self._store.get(key)
+        self._cache.put(key, data)
+        return data
 
     async def close(self) -> None:
         for task in list(self._background):

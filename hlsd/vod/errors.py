@@ -40,6 +40,11 @@ class UnusableMedia(SourceError, errors.Invalid):
     """The body is not media, or is truncated or corrupt."""
 
 
+class SourceTooLarge(SourceError, errors.TooLarge):
+    """The upstream body is larger than hlsd takes (``upstream.max_bytes``, the source
+    cache): a 413, as every "too large" is (`infra.bounded.TooLarge`)."""
+
+
 class InsufficientStorage(SourceError, errors.NoSpace):
     """A disk ceiling (``cache.killsize``) was reached: new work is refused."""
 

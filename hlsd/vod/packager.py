@@ -14,15 +14,18 @@ import logging
 import os
 import secrets
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar
 
 from hlsd.hls import Rendered
+from hlsd.infra.cache import Cache
+from hlsd.infra.disk_budget import DiskFull
+from hlsd.infra.disk_cache import DiskLRU
 from hlsd.infra.logs import clip
+from hlsd.infra.singleflight import SingleFlight
 from hlsd.media import (
     Action,
     Cue,
@@ -34,11 +37,8 @@ from hlsd.media import (
     parse_webvtt,
     render_vtt_segment,
 )
-from hlsd.vod.disk_lru import DiskLRU
 from hlsd.vod.errors import InsufficientStorage, NoSuchSegment, UnusableMedia
-from hlsd.vod.memory_lru import MemoryLRU
 from hlsd.vod.playlists import render_package_playlists
-from hlsd.vod.singleflight import SingleFlight
 from hlsd.vod.sources import SourceFiles
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,6 @@ class Package:
     master: Rendered
     media: Rendered
     subtitles: Rendered | None
-    used: float = field(default_factory=time.monotonic)
 
     @property
     def transcodes(self) -> bool:
@@ -80,10 +79,13 @@ class Package:
 
 
 class Packager:
-    def __init__(self, *, sources: PackageSources, segments: DiskLRU, hot: MemoryLRU,
-                 executor: Executor, incoming_dir: Path, segment_duration: float,
-                 read_ahead: int,
-                 max_packages: int, max_builds: int,
+    """`hot` holds segment bytes by a key naming their source and number (they never go
+    stale); `packages` holds packages by source key, bounded in count (the packages in
+    memory) and forgotten when idle (``cache.expiry``: build it with `idle`)."""
+
+    def __init__(self, *, sources: PackageSources, segments: DiskLRU, hot: Cache[str, bytes],
+                 packages: Cache[str, Package], executor: Executor, incoming_dir: Path,
+                 segment_duration: float, read_ahead: int, max_builds: int,
                  on_segment_built: Callable[[Package, float], None] | None = None) -> None:
         self._sources = sources
         self._segments = segments
@@ -92,8 +94,7 @@ class Packager:
         self._incoming = incoming_dir
         self._segment_duration = segment_duration
         self._read_ahead = read_ahead
-        self._max_packages = max_packages
-        self._packages: OrderedDict[str, Package] = OrderedDict()
+        self._packages = packages
         self._prepare_flights: SingleFlight[str, Package] = SingleFlight()
         self._build_flights: SingleFlight[str, bytes] = SingleFlight()
         self._builds = asyncio.Semaphore(max_builds)
@@ -110,8 +111,6 @@ class Packager:
         key = self._sources.key_for(qid)
         package = self._packages.get(key)
         if package is not None:
-            package.used = time.monotonic()
-            self._packages.move_to_end(key)
             return package
         return await self._prepare_flights.run(key, lambda: self._prepare(qid))
 
@@ -130,19 +129,14 @@ class Packager:
         master, media, subtitles = render_package_playlists(index, has_subtitles=cues is not None)
         package = Package(key=files.key, qid=qid, files=files, index=index, cues=cues,
                           master=master, media=media, subtitles=subtitles)
-        self._packages[files.key] = package
-        while len(self._packages) > self._max_packages:
-            self._packages.popitem(last=False)
+        self._packages.put(files.key, package)
         log.info("packaged %r: %d segments, video=%s audio=%s", clip(qid), package.segment_count,
                  index.video and index.video.value, index.audio and index.audio.value)
         return package
 
-    def expire(self, idle: float) -> int:
-        cutoff = time.monotonic() - idle
-        stale = [k for k, p in self._packages.items() if p.used < cutoff]
-        for key in stale:
-            del self._packages[key]
-        return len(stale)
+    def expire(self) -> int:
+        """Forget packages idle for longer than their cache allows; how many went."""
+        return self._packages.expire()
 
     # segments -------------------------------------------------------------
 
@@ -191,10 +185,10 @@ class Packager:
                 raise
             try:
                 self._segments.put(_segment_key(package, n), part)
-            except InsufficientStorage:
+            except DiskFull as exc:
                 log.warning("segment cache is full; refused segment %d of %r", n,
                             clip(package.qid))
-                raise
+                raise InsufficientStorage(str(exc)) from exc
             self._hot.put(_segment_key(package, n), data)
             if self._on_segment_built is not None:
                 self._on_segment_built(package, time.perf_counter() - started)

@@ -31,8 +31,8 @@ from typing import BinaryIO, cast
 
 import httpx
 
+from hlsd.infra.download import Head, parse_content_range, range_validator
 from hlsd.vod.errors import UpstreamFailed, UpstreamTimeout
-from hlsd.vod.fetch import Head, parse_content_range, range_validator
 
 log = logging.getLogger(__name__)
 

@@ -11,20 +11,42 @@ request with the whole body) the media is downloaded whole. Either way it is a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import re
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
+from hlsd.infra.bounded import TooLarge
+from hlsd.infra.disk_budget import DiskFull
+from hlsd.infra.disk_cache import DiskLRU
+from hlsd.infra.download import (
+    DownloadFailed,
+    DownloadNotFound,
+    DownloadTimedOut,
+    Fetched,
+    Fetcher,
+    Head,
+)
+from hlsd.infra.guarded_http import FetchRefused
 from hlsd.infra.logs import clip
-from hlsd.vod.disk_lru import DiskLRU
-from hlsd.vod.errors import InvalidSourceId, NotConfigured
-from hlsd.vod.fetch import Fetched, Fetcher, Head, upstream_url
+from hlsd.infra.singleflight import SingleFlight
+from hlsd.vod.errors import (
+    InsufficientStorage,
+    InvalidSourceId,
+    NotConfigured,
+    SourceTooLarge,
+    UpstreamFailed,
+    UpstreamNotFound,
+    UpstreamRefused,
+    UpstreamTimeout,
+)
 from hlsd.vod.ranged import RangedSource, ReadAhead
-from hlsd.vod.singleflight import SingleFlight
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +79,33 @@ class SourceFiles:
 def source_key(prefix: str, qid: str) -> str:
     """A stable file-safe key for `qid` at `prefix` (a changed upstream is another source)."""
     return hashlib.sha256(f"{prefix}\0{qid}".encode()).hexdigest()[:40]
+
+
+def upstream_url(prefix: str, qid: str) -> str:
+    """``{prefix}/{qid}`` with `qid` encoded as a single path segment, so no id can
+    change the host or the path prefix."""
+    if qid in {"", ".", ".."}:
+        raise InvalidSourceId(f"invalid id: {qid!r}")
+    return f"{prefix.rstrip('/')}/{quote(qid, safe='')}"
+
+
+@contextlib.contextmanager
+def upstream_errors() -> Iterator[None]:
+    """A download's or a disk bound's failure as the source error a client is shown."""
+    try:
+        yield
+    except DownloadNotFound as exc:
+        raise UpstreamNotFound("media not found upstream") from exc
+    except DownloadTimedOut as exc:
+        raise UpstreamTimeout(str(exc)) from exc
+    except DownloadFailed as exc:
+        raise UpstreamFailed(str(exc)) from exc
+    except FetchRefused as exc:
+        raise UpstreamRefused(str(exc)) from exc
+    except TooLarge as exc:
+        raise SourceTooLarge(str(exc)) from exc
+    except DiskFull as exc:
+        raise InsufficientStorage(str(exc)) from exc
 
 
 def validate_qid(qid: str, max_length: int) -> str:
@@ -110,6 +159,10 @@ class SourceStore:
         return await self._flights.run(key, lambda: self._ensure(key, qid))
 
     async def _ensure(self, key: str, qid: str) -> SourceFiles:
+        with upstream_errors():
+            return await self._files(key, qid)
+
+    async def _files(self, key: str, qid: str) -> SourceFiles:
         media: Path | RangedSource | None = self._media.get(key)
         vtt = self._vtt.get(key)
         if media is None:
@@ -128,10 +181,12 @@ class SourceStore:
         url = upstream_url(self._media_prefix, qid)
         got: Fetched | Head | None
         if self._ranges is None:
-            got = await self._fetcher.fetch(url, max_bytes=self._max_bytes)
+            got = await self._fetcher.fetch(url, max_bytes=self._max_bytes,
+                                            what="upstream media")
         else:
             got = await self._fetcher.fetch_head(url, max_bytes=self._max_bytes,
-                                                 head=self._ranges.block_size)
+                                                 head=self._ranges.block_size,
+                                                 what="upstream media")
         assert got is not None
         if isinstance(got, Head):
             log.info("reading %s by range (%d bytes)", clip(qid), got.size)
@@ -146,7 +201,8 @@ class SourceStore:
     async def _fetch_vtt(self, key: str, qid: str) -> Path | None:
         assert self._vtt_prefix is not None
         fetched = await self._fetcher.fetch(upstream_url(self._vtt_prefix, qid),
-                                            max_bytes=self._max_vtt_bytes, optional=True)
+                                            max_bytes=self._max_vtt_bytes, optional=True,
+                                            what="upstream subtitles")
         if fetched is None:
             self._vtt.remove(key)
             return None

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from hlsd import errors
 from hlsd.auth.grants import GrantCache
 from hlsd.auth.tokens import Expired, InvalidId, InvalidToken, StreamId, TokenSigner
+from hlsd.infra.cache import Caches
 from hlsd.infra.logs import clip
 from hlsd.vod.errors import SourceError
 from hlsd.vod.packager import Package, Packager
@@ -65,11 +66,11 @@ class Batch:
 
 class OnDemandStreams:
     def __init__(self, *, signer: TokenSigner, packager: Packager, expiry: float,
-                 max_id_length: int, batch_concurrency: int = 4,
+                 max_id_length: int, caches: Caches, batch_concurrency: int = 4,
                  max_granted: int = 10_000) -> None:
         self._signer = signer
-        self._granted: GrantCache[StreamId] = GrantCache(now=signer.now,
-                                                         max_entries=max_granted)
+        self._granted: GrantCache[StreamId] = GrantCache(
+            now=signer.now, max_entries=max_granted, caches=caches, name="hls-grants")
         self._packager = packager
         self._expiry = expiry
         self._max_id_length = max_id_length

@@ -55,6 +55,11 @@ STATUSES_BEFORE = {
     "hlsd.vod.errors.NoSuchSegment": 404,
     "hlsd.vod.streams.StreamGone": 410, "hlsd.vod.streams.UnknownStream": 404,
     "hlsd.vod.streams.TokenMissing": 401, "hlsd.vod.streams.WrongToken": 403,
+    # The shared infrastructure's (`infra/`), and too large a source (502 before: every
+    # "too large" is a 413 now).
+    "hlsd.infra.bounded.TooLarge": 413, "hlsd.infra.disk_budget.DiskFull": 507,
+    "hlsd.infra.download.DownloadNotFound": 404, "hlsd.infra.download.DownloadTimedOut": 504,
+    "hlsd.vod.errors.SourceTooLarge": 413,
 }
 
 

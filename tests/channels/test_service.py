@@ -30,9 +30,9 @@ from hlsd.db.engine import init_schema, make_engine, session_factory
 from hlsd.errors import Conflict, Invalid
 from hlsd.hls import parse_master, parse_media
 from hlsd.hls.check import assert_valid
+from hlsd.infra.cache import Cache, Caches
 from hlsd.media.retime import TICKS_PER_SECOND, first_timestamp
 from hlsd.storage import LocalStore
-from hlsd.vod.memory_lru import MemoryLRU
 from tests._support.clock import FakeClock
 from tests._support.hls_vod import abr_vod, media_only_vod
 
@@ -60,10 +60,11 @@ class Node:
             max_channels=10, max_items=50, max_playlist_bytes=1 << 20, refresh=1.0, clock=clock)
         self.playout = Playout(service=self.service, library=library, packagers={},
                                client=client, store=LocalStore(library / ".objects"),
-                               served=MemoryLRU(
-                                   name="served", max_bytes=1 << 24, max_entry=1 << 22),
-                               slates=MemoryLRU(name="slates", max_bytes=1 << 24,
-                                                max_entry=1 << 22),
+                               served=Cache("served", max_entries=1000, max_bytes=1 << 24,
+                                            size=len, max_entry=1 << 22),
+                               slates=Cache("slates", max_entries=1000, max_bytes=1 << 24,
+                                            size=len, max_entry=1 << 22),
+                               caches=Caches(),
                                refresh=1.0, max_compiled=10, max_segment_bytes=1 << 24,
                                clock=clock)
 

@@ -21,6 +21,7 @@ from hlsd.channels.sources import (
     resolve_library,
     resolve_url,
 )
+from hlsd.infra.bounded import TooLarge
 from tests._support.hls_vod import abr_vod, media_only_vod
 from tests._support.servers import Upstream
 
@@ -187,14 +188,14 @@ async def test_something_else_than_a_playlist_is_unavailable(
         await resolve_url(f"{server.url}/page.m3u8", client=client)
 
 
-async def test_oversized_playlists_are_unavailable(server: Upstream,
-                                                   client: httpx.AsyncClient) -> None:
+async def test_oversized_playlists_are_too_large(server: Upstream,
+                                                 client: httpx.AsyncClient) -> None:
     url = f"{server.url}/lib/show/master.m3u8"
-    with pytest.raises(SourceUnavailable, match="100 bytes"):
+    with pytest.raises(TooLarge, match=f"a playlist at {url} is larger than 100 bytes"):
         await resolve_url(url, client=client, max_playlist_bytes=100)
     # Without a Content-Length, reading stops at the limit (the body never ends).
     server.add_endless("/endless.m3u8", "application/vnd.apple.mpegurl")
-    with pytest.raises(SourceUnavailable, match="more than the 65536 bytes"):
+    with pytest.raises(TooLarge, match="larger than 65536 bytes"):
         await resolve_url(f"{server.url}/endless.m3u8", client=client,
                           max_playlist_bytes=65536)
 
@@ -403,7 +404,7 @@ def test_library_same_rules_as_urls(library: Path, tmp_path: Path) -> None:
     (root / "gone.m3u8").write_text(_master((900_000, "nothing.m3u8")))
     with pytest.raises(SourceUnusable, match="does not exist"):
         resolve_library(root, "gone.m3u8")
-    with pytest.raises(SourceUnavailable, match="more than the 100 bytes"):
+    with pytest.raises(TooLarge, match=r"a playlist at \S+\.m3u8 is larger than 100 bytes"):
         resolve_library(root, "master.m3u8", max_playlist_bytes=100)
     (root / "movie.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42")
     with pytest.raises(SourceUnavailable, match="not an HLS playlist"):

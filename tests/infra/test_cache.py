@@ -51,3 +51,59 @@ def test_a_byte_bound_needs_a_size_and_names_are_unique() -> None:
     with pytest.raises(ValueError):
         caches.add(Cache("one", max_entries=1))
     assert [c.name for c in caches] == ["one"]
+
+
+def test_bytes_evict_least_recently_used_and_the_same_object_is_shared() -> None:
+    cache: Cache[str, bytes] = Cache("hot", max_entries=100, max_bytes=300, size=len,
+                                     max_entry=200)
+    for key in "abc":
+        cache.put(key, key.encode() * 100)
+    assert cache.get("a") is not None
+    data = b"d" * 100
+    cache.put("d", data)
+    assert cache.get("b") is None and cache.get("a") and cache.get("d") is data
+    assert cache.bytes == 300 and cache.evictions == 1
+
+
+def test_replacing_and_discarding_keep_the_byte_count_right() -> None:
+    cache: Cache[str, bytes] = Cache("hot", max_entries=100, max_bytes=1000, size=len)
+    cache.put("p/1", b"x" * 10)
+    cache.put("p/1", b"x" * 20)
+    cache.put("p/2", b"x" * 5)
+    cache.put("q/1", b"x" * 7)
+    assert cache.bytes == 32
+    cache.discard_where(lambda key: key.startswith("p/"))
+    assert cache.bytes == 7 and len(cache) == 1 and cache.evictions == 0
+
+
+def test_idle_entries_expire_after_their_last_use() -> None:
+    clock = FakeClock()
+    cache: Cache[str, int] = Cache("i", max_entries=10, idle=10.0, clock=clock)
+    cache.put("used", 1)
+    cache.put("unused", 2)
+    for _ in range(3):
+        clock.advance(6.0)
+        assert cache.get("used") == 1  # each use keeps it another 10 s
+    assert cache.get("unused") is None
+    clock.advance(10.0)
+    assert cache.expire() == 1 and len(cache) == 0
+    with pytest.raises(ValueError):
+        Cache("both", max_entries=1, ttl=1.0, idle=1.0)
+
+
+class _Budget:
+    name = "tempdir"
+    used = 5
+    limit = 10
+
+
+def test_caches_make_register_and_list_caches_and_budgets() -> None:
+    caches = Caches()
+    made: Cache[str, bytes] = caches.new("made", max_entries=3, max_bytes=10, size=len)
+    other: Cache[str, int] = Cache("other", max_entries=1)
+    assert caches.add(other) is other
+    budget = caches.budget(_Budget())
+    assert [c.name for c in caches] == ["made", "other"] and caches.budgets == (budget,)
+    assert made.max_bytes == 10
+    with pytest.raises(ValueError):
+        caches.new("tempdir", max_entries=1)  # a budget's name is taken too

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from hlsd.infra.cache import Caches
 from hlsd.infra.client_address import (
     Client,
     ClientAddress,
@@ -94,7 +95,7 @@ async def test_the_middleware_rewrites_the_scope_for_a_trusted_proxy() -> None:
     async def app(scope, receive, send):  # type: ignore[no-untyped-def]
         seen.append(dict(scope))
 
-    middleware = ClientAddress(app, LOCAL_PROXY)
+    middleware = ClientAddress(app, LOCAL_PROXY, caches=Caches())
     scope = {"type": "http", "client": ("127.0.0.1", 5000), "scheme": "http",
              "headers": [(b"x-forwarded-for", b"198.51.100.7"),
                          (b"x-forwarded-proto", b"https")]}
@@ -106,7 +107,7 @@ async def test_the_middleware_rewrites_the_scope_for_a_trusted_proxy() -> None:
     await middleware(scope, None, None)  # type: ignore[arg-type]
     assert seen[-1]["scheme"] == "wss" and client_of(seen[-1]).local
     # Untrusted: the scope is left as the engine made it.
-    untrusted = ClientAddress(app, NOBODY)
+    untrusted = ClientAddress(app, NOBODY, caches=Caches())
     scope = {"type": "http", "client": ("127.0.0.1", 5000), "scheme": "http",
              "headers": [(b"x-forwarded-for", b"198.51.100.7")]}
     await untrusted(scope, None, None)  # type: ignore[arg-type]

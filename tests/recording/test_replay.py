@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 from hlsd.hls.check import assert_valid
+from hlsd.infra.cache import Cache, Caches
 from hlsd.recording import ReplayCatalog, ReplayVariant
+from hlsd.recording.replay import GROWING_TTL
 from hlsd.storage import LocalStore
-from hlsd.vod.memory_lru import MemoryLRU
+from tests._support.clock import FakeClock
 from tests._support.polling import eventually
 
 from .conftest import Rig
@@ -28,11 +31,17 @@ class RemoteStore(LocalStore):
         return await super().get(key)
 
 
-def catalog(rig: Rig, prefetch: int = 3) -> tuple[ReplayCatalog, RemoteStore]:
+def catalog(rig: Rig, prefetch: int = 3, *, clock: FakeClock | None = None,
+            told: bool = True) -> tuple[ReplayCatalog, RemoteStore]:
+    """With `told` off, the recorder never says what it committed (as one in another
+    process cannot)."""
     store = RemoteStore(rig.store.root)
     replays = ReplayCatalog(sessions=rig.sessions, store=store, prefetch=prefetch,
-                            cache=MemoryLRU(name="replay", max_bytes=1 << 20, max_entry=1 << 16))
-    rig.commits.append(replays.changed)
+                            cache=Cache("replay", max_entries=1000, max_bytes=1 << 20,
+                                        size=len, max_entry=1 << 16),
+                            caches=Caches(), clock=clock or time.monotonic)
+    if told:
+        rig.commits.append(replays.changed)
     return replays, store
 
 
@@ -62,6 +71,34 @@ async def test_a_growing_recording_is_an_event_playlist_then_vod(rig: Rig) -> No
     assert done.variants[""].export.runs == (
         tuple(f"{recording.storage_prefix}0/{n}.ts" for n in range(4)),)
     assert await replays.replay("no-such-recording") is None
+
+
+async def test_a_growing_replay_is_trusted_for_its_ttl_a_stopped_one_until_changed(
+        rig: Rig) -> None:
+    clock = FakeClock()
+    replays, _ = catalog(rig, clock=clock, told=False)
+    stream = rig.publish()
+    recording = await rig.recorder.start("cam")
+    rig.push(stream, 2)
+    await settle(rig, recording.id, 2)
+    first = await replays.replay(recording.id)
+    assert first is not None and first.growing
+    rig.push(stream, 1)
+    await settle(rig, recording.id, 3)
+    clock.advance(GROWING_TTL - 0.1)
+    assert await replays.replay(recording.id) is first  # not told: trusted a while
+    clock.advance(0.2)
+    grown = await replays.replay(recording.id)
+    assert grown is not first and grown is not None
+    assert grown.variants[""].playlist.body.count(b"#EXTINF") == 3
+    await rig.recorder.stop(recording.id)
+    clock.advance(GROWING_TTL)
+    stopped = await replays.replay(recording.id)
+    assert stopped is not None and not stopped.growing
+    clock.advance(3600)
+    assert await replays.replay(recording.id) is stopped  # a stopped one does not change
+    replays.changed(recording.id)
+    assert await replays.replay(recording.id) is not stopped
 
 
 async def recorded(rig: Rig, replays: ReplayCatalog, count: int) -> ReplayVariant:

@@ -7,12 +7,20 @@ from pathlib import Path
 import httpx
 import pytest
 
+from hlsd import errors
+from hlsd.infra.disk_budget import DiskBudget
+from hlsd.infra.disk_cache import DiskLRU
+from hlsd.infra.download import Fetcher, make_client
 from hlsd.media import MediaError, build_index, build_segment
-from hlsd.vod.disk_lru import DiskBudget, DiskLRU
-from hlsd.vod.errors import UpstreamFailed
-from hlsd.vod.fetch import Fetcher, make_client
+from hlsd.vod.errors import (
+    InsufficientStorage,
+    InvalidSourceId,
+    SourceTooLarge,
+    UpstreamFailed,
+    UpstreamNotFound,
+)
 from hlsd.vod.ranged import RangedSource
-from hlsd.vod.sources import RangeSettings, SourceStore
+from hlsd.vod.sources import RangeSettings, SourceStore, upstream_url
 from tests._support import media as fx
 from tests._support.hlsd_server import HlsdServer
 from tests._support.servers import Upstream
@@ -35,6 +43,16 @@ def tone(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def up() -> Iterator[Upstream]:
     with Upstream() as upstream:
         yield upstream
+
+
+def test_ids_are_one_encoded_path_segment() -> None:
+    assert upstream_url("http://u/audio/", "a b") == "http://u/audio/a%20b"
+    assert upstream_url("http://u/audio", "../../x") == "http://u/audio/..%2F..%2Fx"
+    assert upstream_url("http://u/a", "@evil.com/x") == "http://u/a/%40evil.com%2Fx"
+    assert upstream_url("http://u/a", "x?y#z") == "http://u/a/x%3Fy%23z"
+    for bad in ("", ".", ".."):
+        with pytest.raises(InvalidSourceId):
+            upstream_url("http://u/a", bad)
 
 
 class Rig:
@@ -256,3 +274,31 @@ def test_hlsd_plays_a_source_it_reads_by_range(tmp_path: Path, up: Upstream,
     spans = [tuple(int(x) for x in str(r.header("range")).removeprefix("bytes=").split("-"))
              for r in gets]
     assert sum(last - first + 1 for first, last in spans) <= clip.stat().st_size
+
+
+@pytest.mark.parametrize("ranges", [None, SMALL])
+async def test_download_failures_are_the_source_errors_clients_see(
+        tmp_path: Path, up: Upstream, ranges: RangeSettings | None) -> None:
+    up.add_status("/m/gone", 404)
+    up.add_bytes("/m/big", b"x" * 5000)
+    small = rig(tmp_path, up, ranges=ranges, cache_bytes=4000)  # sources up to 4000 bytes
+    with pytest.raises(UpstreamNotFound):
+        await small.store.ensure("gone")
+    with pytest.raises(SourceTooLarge, match="upstream media is larger than 4000") as big:
+        await small.store.ensure("big")
+    assert isinstance(big.value, errors.TooLarge)  # a 413, as every "too large" is
+
+
+async def test_a_full_temp_dir_is_insufficient_storage(tmp_path: Path, up: Upstream) -> None:
+    up.add_bytes("/m/a", b"x" * 5000)
+    full = rig(tmp_path, up, ranges=None)
+    full.fetcher = Fetcher(full.client, tmp_path / "temp", deadline=10,
+                           budget=DiskBudget("tempdir", 1000, enforced=True))
+    full.store = SourceStore(
+        fetcher=full.fetcher, media_cache=full.media,
+        vtt_cache=DiskLRU(tmp_path / "vtt", name="vtt", max_bytes=10**6, max_entries=10),
+        media_prefix=f"{up.url}/m", vtt_prefix=None, max_bytes=10**9, max_vtt_bytes=10**5,
+        ranges=None)
+    with pytest.raises(InsufficientStorage) as refused:
+        await full.store.ensure("a")
+    assert isinstance(refused.value, errors.NoSpace)

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from hlsd.vod.disk_lru import DiskBudget, DiskLRU
-from hlsd.vod.errors import InsufficientStorage
+from hlsd.infra.disk_budget import DiskBudget, DiskFull
+from hlsd.infra.disk_cache import DiskLRU
 from tests._support.clock import FakeClock
 
 
@@ -37,7 +37,7 @@ def test_evicts_by_entry_count(tmp_path: Path) -> None:
 def test_an_entry_larger_than_the_cache_is_refused(tmp_path: Path) -> None:
     cache = DiskLRU(tmp_path / "c", name="t", max_bytes=10, max_entries=2)
     src = _file(tmp_path, "big", 11)
-    with pytest.raises(InsufficientStorage):
+    with pytest.raises(DiskFull):
         cache.put("big", src)
     assert not src.exists() and cache.bytes == 0
 
@@ -83,7 +83,7 @@ def test_a_file_deleted_behind_its_back_is_forgotten(tmp_path: Path) -> None:
 def test_budget_refuses_past_its_ceiling_only_when_enforced() -> None:
     budget = DiskBudget("tempdir", 100, enforced=True)
     budget.reserve(60)
-    with pytest.raises(InsufficientStorage):
+    with pytest.raises(DiskFull):
         budget.reserve(41)
     budget.release(60)
     budget.reserve(100)

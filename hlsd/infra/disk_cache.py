@@ -1,4 +1,5 @@
-"""A directory of files bounded in bytes and entries, evicting least recently used.
+"""`DiskLRU`: a directory of files bounded in bytes and entries, evicting least recently
+used, registered with the app's `Caches` for `/metrics` like the in-memory ones.
 
 Used for fetched sources (``cache.dir``: ``cache.size``, ``cache.limit``) and produced
 segments (``cache.static``: ``cache.killsize.static``). Files enter whole by rename, so a
@@ -18,7 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hlsd.vod.errors import InsufficientStorage
+from hlsd.infra.disk_budget import DiskFull
+
+__all__ = ["DiskLRU"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,9 @@ class _Entry:
 
 
 class DiskLRU:
+    """Staleness: entries are immutable files under keys that name their content (a
+    source's digest, a segment of it); idle ones are removed by `expire`."""
+
     def __init__(self, root: Path, *, name: str, max_bytes: int, max_entries: int,
                  clock: Callable[[], float] = time.time,
                  on_evict: Callable[[str, int], None] | None = None) -> None:
@@ -88,7 +94,7 @@ class DiskLRU:
         size = source.stat().st_size
         if size > self.max_bytes:
             source.unlink(missing_ok=True)
-            raise InsufficientStorage(
+            raise DiskFull(
                 f"{self.name}: an entry of {size} bytes exceeds the limit of {self.max_bytes}")
         path = self.path_for(key)
         self._make_room(size, keep=key)
@@ -155,22 +161,3 @@ class DiskLRU:
         if found:
             log.info("%s: %d entries, %d bytes on disk", self.name, len(found), self.bytes)
 
-
-class DiskBudget:
-    """A byte ceiling for in-flight work in a directory (``cache.killsize.tempdir``)."""
-
-    def __init__(self, name: str, limit: int, *, enforced: bool) -> None:
-        self.name = name
-        self.limit = limit
-        self.enforced = enforced
-        self.used = 0
-
-    def reserve(self, n: int) -> None:
-        if self.enforced and self.used + n > self.limit:
-            log.warning("%s: ceiling of %d bytes reached; refusing new work", self.name,
-                        self.limit)
-            raise InsufficientStorage(f"{self.name} is full; try again later")
-        self.used += n
-
-    def release(self, n: int) -> None:
-        self.used = max(0, self.used - n)

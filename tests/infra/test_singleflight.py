@@ -2,7 +2,7 @@ import asyncio
 
 import pytest
 
-from hlsd.vod.singleflight import SingleFlight
+from hlsd.infra.singleflight import SingleFlight
 
 
 async def test_concurrent_callers_share_one_call() -> None:

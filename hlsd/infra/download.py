@@ -1,12 +1,15 @@
-"""Fetches on-demand sources from the configured upstream.
+"""Downloads a URL into the temp dir: on-demand sources (`vod/sources.py`), asset
+imports (`assets/service.py`).
 
-The id is URL-encoded as one path segment, so no id can change the host or the path
-prefix. Every fetch has timeouts (per read, and a deadline for the whole body), a size
-limit and a status check, and its temp file is removed on every failure.
+Every fetch has timeouts (per read, and a deadline for the whole body), a size limit
+(`infra.bounded`: `TooLarge`) and a status check, the temp-dir budget (`DiskFull`), and
+its temp file is removed on every failure. Failures are `DownloadFailed` (and its
+`DownloadNotFound`, `DownloadTimedOut`), `FetchRefused` for a guarded client's refusal:
+kinds of `hlsd.errors`, no HTTP status; the callers say what each means to theirs.
 
 `fetch_head` asks for the first bytes only (``Range: bytes=0-…``): an upstream that
-honours ranges answers 206 and the source is then read by range (`ranged.py`); one that
-does not answers 200, and that same answer is the whole download.
+honours ranges answers 206 and the body can then be read by range (`vod/ranged.py`);
+one that does not answers 200, and that same answer is the whole download.
 
 The bytes move in a worker thread with a synchronous httpx client: async httpx spends
 about twice the CPU per byte, and the event loop should not write files. A cancelled
@@ -24,36 +27,39 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 import httpx
 
+from hlsd import errors
+from hlsd.infra.bounded import TooLarge, bounded
+from hlsd.infra.disk_budget import DiskBudget, DiskFull
 from hlsd.infra.guarded_http import FetchRefused, guarded_client
 from hlsd.infra.outbound import FetchPolicy
-from hlsd.vod.disk_lru import DiskBudget
-from hlsd.vod.errors import (
-    InvalidSourceId,
-    SourceError,
-    UpstreamFailed,
-    UpstreamNotFound,
-    UpstreamRefused,
-    UpstreamTimeout,
-)
+
+__all__ = ["DownloadFailed", "DownloadNotFound", "DownloadTimedOut", "Fetched", "Fetcher",
+           "Head", "make_client", "parse_content_range", "range_validator"]
 
 T = TypeVar("T")
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+)\s*$", re.IGNORECASE)
 _MAX_CONNECTIONS = 32
 
 
-def upstream_url(prefix: str, qid: str) -> str:
-    """``{prefix}/{qid}`` with `qid` encoded as a single path segment."""
-    if qid in {"", ".", ".."}:
-        raise InvalidSourceId(f"invalid id: {qid!r}")
-    return f"{prefix.rstrip('/')}/{quote(qid, safe='')}"
+class DownloadFailed(errors.UpstreamFailed):
+    """The server answered an error, could not be reached, or sent something other than
+    what it was asked for; str() says which (without the URL: callers add what they may
+    show)."""
+
+
+class DownloadNotFound(errors.NotFound, DownloadFailed):
+    """The server answered 404."""
+
+
+class DownloadTimedOut(errors.UpstreamTimeout, DownloadFailed):
+    """No answer, or not the whole body, within the timeouts."""
 
 
 def make_client(*, connect_timeout: float, read_timeout: float, max_redirects: int,
@@ -116,7 +122,7 @@ class Fetcher:
     """Downloads a URL into a new file in `temp_dir`, bounded in size and time.
 
     Each chunk is reserved in `budget` (``cache.killsize.tempdir``) before it is
-    written, so a full temp dir stops the download with InsufficientStorage. The
+    written, so a full temp dir stops the download with `DiskFull`. The
     download threads reserve and release under one lock, shared by the fetchers `using`
     makes: they are the budget's only writers.
     """
@@ -135,23 +141,26 @@ class Fetcher:
         return Fetcher(client, self.temp_dir, deadline=self.deadline, budget=self._budget,
                        budget_lock=self._budget_lock)
 
-    async def fetch(self, url: str, *, max_bytes: int, optional: bool = False
-                    ) -> Fetched | None:
-        """Download `url` to a new temp file.
+    async def fetch(self, url: str, *, max_bytes: int, optional: bool = False,
+                    what: str = "the download") -> Fetched | None:
+        """Download `url` to a new temp file; `what` names it in a `TooLarge`.
 
         With `optional`, a 404 returns None (e.g. a stream without subtitles). The
         caller owns the result and must `release` it once moved or used.
         """
-        result = await self._run(url, max_bytes=max_bytes, optional=optional, head=0)
+        result = await self._run(url, max_bytes=max_bytes, optional=optional, head=0,
+                                 what=what)
         assert not isinstance(result, Head)
         return result
 
-    async def fetch_head(self, url: str, *, max_bytes: int, head: int) -> Fetched | Head:
+    async def fetch_head(self, url: str, *, max_bytes: int, head: int,
+                         what: str = "the download") -> Fetched | Head:
         """The first `head` bytes of `url` if its upstream honours byte ranges, else
         (or when that is all of it) the whole body, as `fetch` downloads it."""
         if head <= 0:
             raise ValueError("head must be positive")
-        result = await self._run(url, max_bytes=max_bytes, optional=False, head=head)
+        result = await self._run(url, max_bytes=max_bytes, optional=False, head=head,
+                                 what=what)
         assert result is not None
         return result
 
@@ -162,11 +171,11 @@ class Fetcher:
 
     # -- the download thread ------------------------------------------------------
 
-    async def _run(self, url: str, *, max_bytes: int, optional: bool, head: int
+    async def _run(self, url: str, *, max_bytes: int, optional: bool, head: int, what: str
                    ) -> Fetched | Head | None:
         self.temp_dir.mkdir(parents=True, exist_ok=True)
         job = _Download(self, url, max_bytes=max_bytes, optional=optional, head=head,
-                        deadline=time.monotonic() + self.deadline)
+                        what=what, deadline=time.monotonic() + self.deadline)
         done: concurrent.futures.Future[Fetched | Head | None] = concurrent.futures.Future()
         threading.Thread(target=_complete, args=(done, job.run), daemon=True,
                          name="hlsd-fetch").start()
@@ -183,7 +192,7 @@ class Fetcher:
                 result = done.result()
                 if isinstance(result, Fetched):
                     self.release(result)  # finished just as we gave up on it
-            mapped = _upstream_error(exc)
+            mapped = _download_error(exc)
             if mapped is exc:
                 raise
             raise mapped from exc
@@ -215,15 +224,13 @@ async def _settle(waiting: asyncio.Future[Any]) -> None:
     await asyncio.wait([waiting])  # never raises the thread's error, never cancels it
 
 
-def _upstream_error(exc: BaseException) -> BaseException:
-    if isinstance(exc, SourceError):
-        return exc
-    if isinstance(exc, FetchRefused):
-        return UpstreamRefused(str(exc))
+def _download_error(exc: BaseException) -> BaseException:
+    if isinstance(exc, DownloadFailed | TooLarge | DiskFull | FetchRefused):
+        return exc  # FetchRefused is an httpx error: kept as it is, before the others
     if isinstance(exc, TimeoutError | httpx.TimeoutException):
-        return UpstreamTimeout("upstream timed out")
+        return DownloadTimedOut("upstream timed out")
     if isinstance(exc, httpx.HTTPError):
-        return UpstreamFailed(f"upstream unreachable ({type(exc).__name__})")
+        return DownloadFailed(f"upstream unreachable ({type(exc).__name__})")
     return exc
 
 
@@ -233,10 +240,11 @@ class _Download:
     up, and the thread, on waking, sees the abort and stops."""
 
     def __init__(self, fetcher: Fetcher, url: str, *, max_bytes: int, optional: bool,
-                 head: int, deadline: float) -> None:
+                 head: int, what: str, deadline: float) -> None:
         self._fetcher = fetcher
         self._url = url
         self._max_bytes = max_bytes
+        self._what = what
         self._optional = optional
         self._head = head
         self._deadline = deadline
@@ -285,7 +293,7 @@ class _Download:
         if status == 404:
             if self._optional:
                 return None
-            raise UpstreamNotFound("media not found upstream")
+            raise DownloadNotFound("not found upstream")
         if status == 206 and self._head:
             return self._take_head(response)
         if status == 416 and self._head:
@@ -294,19 +302,17 @@ class _Download:
             self._head = 0
             return self.run()
         if status != 200:
-            raise UpstreamFailed(f"upstream answered {status}")
-        declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self._max_bytes:
-            raise UpstreamFailed(f"upstream media is larger than {self._max_bytes} bytes")
-        return self._save(response.iter_bytes())
+            raise DownloadFailed(f"upstream answered {status}")
+        return self._save(bounded(response.iter_bytes(), self._max_bytes, what=self._what,
+                                  declared=response.headers.get("content-length")))
 
     def _take_head(self, response: httpx.Response) -> Fetched | Head:
         span = parse_content_range(response.headers.get("content-range"))
         if span is None or span[0] != 0:
-            raise UpstreamFailed("upstream answered a range it was not asked for")
+            raise DownloadFailed("upstream answered a range it was not asked for")
         total = span[2]
         if total > self._max_bytes:
-            raise UpstreamFailed(f"upstream media is larger than {self._max_bytes} bytes")
+            raise TooLarge(self._what, self._max_bytes)
         expected = span[1] + 1
         if expected >= total:  # the head is the whole body
             return self._save(response.iter_bytes(), exact=total)
@@ -314,29 +320,27 @@ class _Download:
         for chunk in response.iter_raw():
             self._check_deadline()
             if len(data) + len(chunk) > expected:
-                raise UpstreamFailed("upstream sent more than the range asked for")
+                raise DownloadFailed("upstream sent more than the range asked for")
             data += chunk
         if len(data) != expected:
-            raise UpstreamFailed("upstream sent less than the range asked for")
+            raise DownloadFailed("upstream sent less than the range asked for")
         return Head(url=self._url, size=total, data=bytes(data),
                     validator=range_validator(response.headers))
 
-    def _save(self, chunks: Any, exact: int | None = None) -> Fetched:
-        """Stream `chunks` into the temp file, every chunk reserved first."""
+    def _save(self, chunks: Iterable[bytes], exact: int | None = None) -> Fetched:
+        """Stream `chunks` (bounded by the caller) into the temp file, every chunk
+        reserved first."""
         written = 0
         try:
             fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as out:
                 for chunk in chunks:
                     self._check_deadline()
-                    if written + len(chunk) > self._max_bytes:
-                        raise UpstreamFailed(
-                            f"upstream media is larger than {self._max_bytes} bytes")
                     self._fetcher._reserve(len(chunk))
                     written += len(chunk)
                     out.write(chunk)
             if exact is not None and written != exact:
-                raise UpstreamFailed("upstream sent less than it announced")
+                raise DownloadFailed("upstream sent less than it announced")
             return Fetched(path=self._path, size=written)
         except BaseException:
             self._path.unlink(missing_ok=True)

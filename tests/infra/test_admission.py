@@ -1,0 +1,57 @@
+"""Refusals are logged once per address a minute (the `refusals-logged` cache's TTL)."""
+
+import logging
+
+import pytest
+from starlette.types import Message
+
+from hlsd.infra.admission import Admission
+from hlsd.infra.cache import Caches
+from hlsd.infra.limits import ConnectionLimits
+from tests._support.clock import FakeClock
+
+
+async def _app(scope: object, receive: object, send: object) -> None:
+    raise AssertionError("a refused request never reaches the app")
+
+
+async def _request(admission: Admission, host: str) -> int:
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await admission({"type": "http", "method": "GET", "path": "/", "headers": [],
+                     "client": (host, 1234)}, receive, send)
+    return int(sent[0]["status"])
+
+
+async def test_one_line_per_address_a_minute(caplog: pytest.LogCaptureFixture) -> None:
+    clock = FakeClock()
+    caches = Caches()
+    limits = ConnectionLimits(max_open=1, per_second=0, burst=0, exempt=())
+    for host in ("192.0.2.1", "192.0.2.2"):
+        assert limits.admit(host) is None  # each holds its one request: more are refused
+    admission = Admission(_app, limits=limits,
+                          body_timeout=5, setting="http.max_requests_per_ip", caches=caches,
+                          clock=clock)
+    caplog.set_level(logging.WARNING, logger="hlsd.infra.admission")
+
+    def lines() -> int:
+        return sum("refused" in r.getMessage() for r in caplog.records)
+
+    assert await _request(admission, "192.0.2.1") == 429
+    assert await _request(admission, "192.0.2.1") == 429
+    assert lines() == 1
+    assert await _request(admission, "192.0.2.2") == 429
+    assert lines() == 2  # another address has its own line
+    clock.advance(59)
+    await _request(admission, "192.0.2.1")
+    assert lines() == 2
+    clock.advance(2)
+    await _request(admission, "192.0.2.1")
+    assert lines() == 3
+    assert [c.name for c in caches] == ["refusals-logged"]
