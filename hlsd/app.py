@@ -18,7 +18,6 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
 from hlsd import __version__
@@ -26,28 +25,22 @@ from hlsd.api import (
     assets,
     channels,
     gostreamer,
-    hls_gated,
     ingest,
-    live,
     livemix,
     livemix_recordings,
     recordings,
-    replay,
     service,
     streams,
     uploads,
-    vod_assets,
     web,
     websocket,
 )
 from hlsd.api._admin import require_admin
-from hlsd.api._asgi import Cors
-from hlsd.api._gate import TokenGate
 from hlsd.api._openapi_playback import document_playback
-from hlsd.api.dispatch import FastPaths
 from hlsd.api.errors import install_error_handlers
 from hlsd.api.ingest import PublishAuth
 from hlsd.assets.jobs import JobQueue, LocalJobs
+from hlsd.assets.playback import ReadyAssets
 from hlsd.assets.processor import Processor
 from hlsd.assets.queue_redis import JobSettings, RedisJobs
 from hlsd.assets.service import AssetService
@@ -65,8 +58,12 @@ from hlsd.cluster.relay import RelayConfig, Relays
 from hlsd.config import CONFIG_ENV, PlaybackAccess, Settings, load_settings
 from hlsd.db import database_url, make_engine, session_factory
 from hlsd.db.models import AssetRow
+from hlsd.delivery import Cors, Mount, Playback, TokenGate, hls, live
+from hlsd.delivery import assets as asset_files
+from hlsd.delivery import recordings as recording_files
 from hlsd.infra.admission import Admission
 from hlsd.infra.backends import Backends, BackendState
+from hlsd.infra.cache import Cache
 from hlsd.infra.client_address import ClientAddress, TrustedProxies, parse_networks
 from hlsd.infra.folders import prepare_folders
 from hlsd.infra.guarded_http import guarded_async_client
@@ -135,7 +132,7 @@ class Services:
     assets: AssetService
     asset_jobs: JobQueue
     asset_progress: dict[str, float]
-    asset_cache: MemoryLRU
+    asset_cache: Cache[str, bytes]
 
 
 def build_services(settings: Settings) -> Services:
@@ -293,7 +290,8 @@ def build_services(settings: Settings) -> Services:
 
 def _assets(settings: Settings, sessions: async_sessionmaker[AsyncSession],
             store: ObjectStore, fetcher: Fetcher, policy: FetchPolicy, metrics: Metrics,
-            ) -> tuple[UploadStore, AssetService, JobQueue, dict[str, float], MemoryLRU]:
+            ) -> tuple[UploadStore, AssetService, JobQueue, dict[str, float],
+                       Cache[str, bytes]]:
     """Uploads, the asset service and its job queue: in this process, or (the redis
     queue) `hlsd worker` processes, to which this node only hands jobs."""
     conf = settings.assets
@@ -342,8 +340,9 @@ def _assets(settings: Settings, sessions: async_sessionmaker[AsyncSession],
             sessions=sessions, store=store, source=source_here, on_progress=report,
             on_ready=service.ready, config=processor_config(settings)))
     metrics.watch_asset_progress(progress)
-    cache = MemoryLRU(name="assets", max_bytes=conf.playback_cache,
-                      max_entry=max(1, conf.playback_cache // 8))
+    cache: Cache[str, bytes] = Cache("assets", max_entries=100_000, size=len,
+                                     max_bytes=conf.playback_cache,
+                                     max_entry=max(1, conf.playback_cache // 8))
     return uploads, service, jobs, progress, cache
 
 
@@ -463,42 +462,42 @@ def create_app(settings: Settings) -> ASGIApp:
     ]
     for router in routers:
         app.include_router(router)
-    document_playback(app)  # the fast paths below, in /openapi.json
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=list(settings.cors.allow_origins),
-        allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-        allow_headers=["x-gostreamer-token", "authorization", "content-type", "range",
-                       *uploads.TUS_REQUEST_HEADERS],
-        expose_headers=["content-length", "content-range", "etag", "location",
-                        *uploads.TUS_RESPONSE_HEADERS],
-        max_age=settings.cors.max_age,
-    )
-    cors = Cors(settings.cors.allow_origins)
-    gated = hls_gated.GatedHls(streams=services.streams, packager=services.packager,
-                               metrics=services.metrics, cors=cors)
-    live_hls = live.LiveHls(hub=services.hub, cors=cors, channels=services.playout, gate=(
-        TokenGate(services.signer) if settings.live.access is PlaybackAccess.TOKEN else None))
-    livemix_playback = live.LiveMixPlayback(live=live_hls, names=source_names)
-    recording_playback = replay.RecordingPlayback(
-        catalog=services.replays, exporter=services.exporter, cors=cors,
-        gate=(TokenGate(services.signer)
-              if settings.recording.access is PlaybackAccess.TOKEN else None))
-    asset_playback = vod_assets.AssetPlayback(
-        sessions=services.sessions, store=services.store, cache=services.asset_cache,
-        cors=cors, gate=TokenGate(services.signer))
+    document_playback(app)  # the playback paths below, in /openapi.json
+    signer = services.signer
+    live_files = live.LiveResolver(hub=services.hub, channels=services.playout, gate=(
+        TokenGate(signer) if settings.live.access is PlaybackAccess.TOKEN else None))
+    recorded = recording_files.RecordingResolver(
+        catalog=services.replays, exporter=services.exporter,
+        gate=(TokenGate(signer) if settings.recording.access is PlaybackAccess.TOKEN
+              else None))
+    ready = ReadyAssets(sessions=services.sessions, store=services.store,
+                        cache=services.asset_cache)
+    playback = Playback(app, backends=services.backends, cors=Cors(
+        settings.cors.allow_origins, max_age=settings.cors.max_age,
+        methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        request_headers=["x-gostreamer-token", "authorization", "content-type", "range",
+                         "if-range", *uploads.TUS_REQUEST_HEADERS],
+        exposed=["content-length", "content-range", "etag", "location",
+                 *uploads.TUS_RESPONSE_HEADERS]), mounts=[
+        Mount(hls.PREFIX, hls.HlsResolver(streams=services.streams,
+                                          packager=services.packager,
+                                          metrics=services.metrics)),
+        Mount(live.PREFIX, live_files),
+        Mount(asset_files.PREFIX, asset_files.AssetResolver(assets=ready,
+                                                            gate=TokenGate(signer))),
+        Mount(asset_files.PLAY_PREFIX, asset_files.PlayResolver(ready)),
+        Mount(live.LIVEMIX_PREFIX, live.LiveMixLiveResolver(live=live_files,
+                                                            names=source_names)),
+        Mount(recording_files.PREFIX, recorded),
+        Mount(recording_files.LIVEMIX_PREFIX,
+              recording_files.LiveMixRecordingResolver(recorded)),
+    ])
     proxies = TrustedProxies(parse_networks(settings.trusted_proxies, what="trusted_proxies"))
     limits = ConnectionLimits(max_open=settings.http.max_requests_per_ip, per_second=0,
                               burst=0, exempt=settings.http.limit_exempt)
-    return ClientAddress(Admission(FastPaths(app, [
-        (hls_gated.PREFIX, gated), (live.PREFIX, live_hls),
-        (vod_assets.PREFIX, asset_playback), (vod_assets.PLAY_PREFIX, asset_playback),
-        (live.LiveMixPlayback.PREFIX, livemix_playback),
-        (replay.PREFIX, recording_playback),
-        (replay.LiveMixRecordingPlayback.PREFIX,
-         replay.LiveMixRecordingPlayback(recording_playback)),
-    ], backends=services.backends), limits=limits, body_timeout=settings.http.body_timeout,
-        setting="http.max_requests_per_ip"), proxies)
+    return ClientAddress(Admission(playback, limits=limits,
+                                   body_timeout=settings.http.body_timeout,
+                                   setting="http.max_requests_per_ip"), proxies)
 
 
 def app_from_environment() -> ASGIApp:
