@@ -64,13 +64,11 @@ class AssetResolver:
         etag = strong_etag(key.encode())  # one key, one content: the asset is immutable
         if extension == ".m3u8" and request.query_token is not None:
             # Its URIs are to carry the token: the responder needs its text.
-            return Resource(body=await self._read(key), etag=etag, type=kind,
-                            caching=caching, playlist=True)
+            return Resource(await self._read(key), kind, caching, etag, playlist=True)
         local = self._assets.local_path(key)
         if local is not None:
-            return Resource(body=FileBody(local, missing=_NO_FILE), etag=etag, type=kind,
-                            caching=caching)
-        return Resource(body=await self._read(key), etag=etag, type=kind, caching=caching)
+            return Resource(FileBody(local, missing=_NO_FILE), kind, caching, etag)
+        return Resource(await self._read(key), kind, caching, etag)
 
     async def _read(self, key: str) -> bytes:
         try:

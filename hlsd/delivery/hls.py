@@ -15,13 +15,13 @@ from urllib.parse import quote
 
 from hlsd.delivery.request import Request
 from hlsd.delivery.resource import (
-    M3U8,
     ONE_DAY,
     PLAYLIST,
     Redirect,
     Refused,
     Resource,
     content_type,
+    playlist_of,
 )
 from hlsd.infra.logs import clip
 from hlsd.metrics import Metrics
@@ -76,7 +76,7 @@ class HlsResolver:
                             if name == SUBTITLES else None)
                 if playlist is None:
                     raise Refused(404, "no such playlist")
-                return Resource(playlist.body, M3U8, PLAYLIST, playlist.etag, True)
+                return playlist_of(playlist, PLAYLIST)
             if match := _SEGMENT.match(name):
                 data = await self._packager.segment(package, int(match.group(1)))
                 return Resource(data, _TS, ONE_DAY)

@@ -24,11 +24,11 @@ from hlsd.delivery.request import Request
 from hlsd.delivery.resource import (
     IMMUTABLE,
     LIVE_PLAYLIST,
-    M3U8,
     FileBody,
     Refused,
     Resource,
     content_type,
+    playlist_of,
 )
 from hlsd.hls import Rendered
 from hlsd.streams import InitSegment, Segment, StreamHub
@@ -109,7 +109,7 @@ class LiveResolver:
                 part = channel.segment(variant, key, tick, index, self._channels.now_us())
                 data = await self._channels.segment(
                     channel.cache_key(variant, key, tick, index), part)
-                return Resource(body=data, type=_TYPES[".ts"], caching=IMMUTABLE)
+                return Resource(data, _TYPES[".ts"], IMMUTABLE)
         except Unknown as exc:
             raise Refused(404, str(exc)) from None
         raise Refused(404, "no such channel resource")
@@ -118,21 +118,20 @@ class LiveResolver:
 def _playlist(playlist: Rendered | None) -> Resource:
     if playlist is None:
         raise Refused(404, "the stream has no segments yet")
-    return Resource(body=playlist.body, etag=playlist.etag, type=M3U8,
-                    caching=LIVE_PLAYLIST, playlist=True)
+    return playlist_of(playlist, LIVE_PLAYLIST)
 
 
 def _segment(item: Segment | InitSegment | None, name: str) -> Resource:
     if item is None:
         raise Refused(404, "no such segment (or no longer available)")
     if isinstance(item, InitSegment):
-        return Resource(body=item.data, type=_INIT, caching=IMMUTABLE)
+        return Resource(item.data, _INIT, IMMUTABLE)
     kind = _TYPES.get(posixpath.splitext(name)[1], _OCTETS)
     if item.data is None:  # spilled to disk: sent from there
         assert item.path is not None
-        return Resource(body=FileBody(item.path, missing="segment no longer available"),
-                        type=kind, caching=IMMUTABLE)
-    return Resource(body=item.data, type=kind, caching=IMMUTABLE)
+        return Resource(FileBody(item.path, missing="segment no longer available"), kind,
+                        IMMUTABLE)
+    return Resource(item.data, kind, IMMUTABLE)
 
 
 class StreamingNames(Protocol):

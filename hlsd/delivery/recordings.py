@@ -20,13 +20,13 @@ from hlsd.delivery.request import Request
 from hlsd.delivery.resource import (
     IMMUTABLE,
     LIVE_PLAYLIST,
-    M3U8,
     NO_STORE,
     PLAYLIST,
     FileBody,
     Refused,
     Resource,
     content_type,
+    playlist_of,
 )
 from hlsd.infra.logs import clip
 from hlsd.media.errors import MediaError
@@ -79,9 +79,7 @@ class RecordingResolver:
             if name != INDEX:
                 return await self._segment(variant, name)
             playlist = variant.playlist
-        return Resource(body=playlist.body, etag=playlist.etag, type=M3U8,
-                        caching=LIVE_PLAYLIST if replay.growing else PLAYLIST,
-                        playlist=True)
+        return playlist_of(playlist, LIVE_PLAYLIST if replay.growing else PLAYLIST)
 
     async def _segment(self, variant: ReplayVariant, name: str) -> Resource:
         key = variant.keys.get(name)
@@ -90,14 +88,14 @@ class RecordingResolver:
         kind = content_type(media_type(name))
         path = self._catalog.local_path(key)
         if path is not None:
-            return Resource(body=FileBody(path, missing=_GONE), type=kind, caching=IMMUTABLE)
+            return Resource(FileBody(path, missing=_GONE), kind, IMMUTABLE)
         try:
             data = await self._catalog.read(variant, name)
         except ObjectNotFound:
             raise Refused(404, _GONE) from None
         except StorageError:
             raise Refused(502, "the object store did not answer") from None
-        return Resource(body=data, type=kind, caching=IMMUTABLE)
+        return Resource(data, kind, IMMUTABLE)
 
     async def _export(self, request: Request, replay: Replay, recording_id: str) -> Resource:
         """The MP4, a file removed once the answer ends."""

@@ -18,9 +18,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from hlsd.hls import Rendered
+
 __all__ = ["GATED_ASSET", "IMMUTABLE", "LIVE_PLAYLIST", "M3U8",
            "NO_STORE", "ONE_DAY", "PLAYLIST", "Caching", "FileBody", "Header", "Redirect",
-           "Refused", "Resource", "content_type", "strong_etag"]
+           "Refused", "Resource", "content_type", "playlist_of", "strong_etag"]
 
 Header = tuple[bytes, bytes]
 
@@ -91,6 +93,12 @@ class Resource:
         """A strong ETag (quoted); a file without one gets one from its size and mtime."""
         self.playlist = playlist
         """A playlist: a token that came as ``?token=`` is carried into its URIs."""
+
+
+def playlist_of(rendered: Rendered, caching: Caching) -> Resource:
+    """A playlist as rendered once: its bytes and strong ETag. (Resources are made
+    with positional arguments on the hot paths: keywords double the cost of a call.)"""
+    return Resource(rendered.body, M3U8, caching, rendered.etag, True)
 
 
 @dataclass(frozen=True, slots=True)

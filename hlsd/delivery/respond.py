@@ -185,8 +185,8 @@ async def _stream(body: FileBody, start: int, end: int, receive: Receive,
                   send: Send) -> None:
     """Bytes `start` to `end` of the file, a piece at a time, until the client leaves
     (servers of ASGI spec < 2.4 do not raise when one does: they drop what is sent)."""
-    left = asyncio.ensure_future(_disconnected(receive))
     fd = await asyncio.to_thread(os.open, body.path, os.O_RDONLY)
+    left = asyncio.ensure_future(_disconnected(receive))
     try:
         at = start
         while at < end and not left.done():
