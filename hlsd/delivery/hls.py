@@ -23,10 +23,11 @@ from hlsd.delivery.resource import (
     content_type,
     playlist_of,
 )
+from hlsd.hls import Rendered
 from hlsd.infra.logs import clip
 from hlsd.metrics import Metrics
 from hlsd.vod.errors import SourceError
-from hlsd.vod.packager import Packager
+from hlsd.vod.packager import Package, Packager
 from hlsd.vod.playlists import MASTER, MEDIA, SUBTITLES
 from hlsd.vod.streams import AccessDenied, OnDemandStreams, StreamGone, UnknownStream
 
@@ -71,9 +72,7 @@ class HlsResolver:
         try:
             package = await self._streams.package(stream)
             if name.endswith(".m3u8"):
-                playlist = (package.media if name == MEDIA else package.master
-                            if name == MASTER else package.subtitles
-                            if name == SUBTITLES else None)
+                playlist = _playlist(package, name)
                 if playlist is None:
                     raise Refused(404, "no such playlist")
                 return playlist_of(playlist, PLAYLIST)
@@ -89,3 +88,11 @@ class HlsResolver:
                     clip(exc.message))
             raise Refused(exc.status, exc.message) from None
         raise Refused(404, "no such file")
+
+
+def _playlist(package: Package, name: str) -> Rendered | None:
+    if name == MEDIA:
+        return package.media
+    if name == MASTER:
+        return package.master
+    return package.subtitles if name == SUBTITLES else None

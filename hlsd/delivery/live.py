@@ -3,11 +3,11 @@ LiveMix's name for a source's live stream.
 
 What plays under a name is found in order: the hub's stream (unless it is a channel
 fed into the hub for websocket readers: players get a channel computed), else the
-channel of that name. ``index.m3u8`` is the media playlist of a
-single-variant stream, or the master of a multivariant one whose variants are at
-``<variant>/index.m3u8``; segments are served by the unique names the playlists give
-them. With a gate (``live.access: token``), a token bound to ``live/<stream>`` is
-needed and answers keep out of shared caches.
+channel of that name. ``index.m3u8`` is the media playlist of a single-variant stream,
+or the master of a multivariant one whose variants are at ``<variant>/index.m3u8``;
+segments are served by the unique names the playlists give them. With a gate
+(``live.access: token``), a token bound to ``live/<stream>`` is needed and answers keep
+out of shared caches.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from hlsd.delivery.resource import (
     playlist_of,
 )
 from hlsd.hls import Rendered
-from hlsd.streams import InitSegment, Segment, StreamHub
+from hlsd.streams import InitSegment, Segment, Stream, StreamHub
 from hlsd.streams.segment import SEGMENT_MEDIA_TYPES
 from hlsd.streams.stream import MASTER
 
@@ -57,38 +57,25 @@ class LiveResolver:
         # one part, ``/live/room%2Fcam/…``.
         raw = request.raw_rest()
         parts = raw.split("/") if "%" not in raw else [unquote(p) for p in raw.split("/")]
-        return self._pushed(request, parts) or await self._computed(parts)
+        # `resolve`, inlined: one coroutine less on the hot path.
+        return self._in_hub(request, parts) or await self._elsewhere(parts)
 
     async def resolve(self, request: Request, parts: list[str]) -> Resource:
         """`parts`: the stream's name, then the path under it."""
-        return self._pushed(request, parts) or await self._computed(parts)
+        return self._in_hub(request, parts) or await self._elsewhere(parts)
 
-    def _pushed(self, request: Request, parts: list[str]) -> Resource | None:
-        """From the hub's stream of that name (checked first, and without awaiting:
-        this is the hot path), or None when the hub has none."""
+    def _in_hub(self, request: Request, parts: list[str]) -> Resource | None:
+        """From the hub's stream of that name (looked up first, without awaiting: the
+        hot path), or None when the hub has none. The gate is passed here."""
         if self._gate is not None:
             self._gate.admit(request, live_subject(parts[0]))
         stream = self._hub.get(parts[0])
         if stream is None or stream.publisher.startswith(CHANNEL_PUBLISHER):
             return None  # a channel fed to websocket readers: players get it computed
-        if len(parts) not in (2, 3):
-            raise Refused(404, "no such live stream")
-        variant, name = ("/".join(parts[1:-1]), parts[-1])
-        playlist: Rendered | None
-        if name == MASTER and not variant and stream.multivariant:
-            playlist = stream.master()
-        else:
-            rendition = stream.renditions.get(variant)
-            if rendition is None:
-                raise Refused(404, "no such variant")
-            if name != MASTER:
-                return _segment(rendition.get(name), name)
-            playlist = rendition.playlist()
-        return _playlist(playlist)
+        return _from_stream(stream, parts[1:])
 
-    async def _computed(self, parts: list[str]) -> Resource:
-        """What plays under a name the hub has no stream of: the channel of that name.
-        (The gate was passed in `_pushed`.)"""
+    async def _elsewhere(self, parts: list[str]) -> Resource:
+        """What plays under a name the hub has no stream of: the channel of that name."""
         channel = await self._channels.channel(parts[0]) if self._channels else None
         if channel is None:
             raise Refused(404, "no such live stream")
@@ -113,6 +100,24 @@ class LiveResolver:
         except Unknown as exc:
             raise Refused(404, str(exc)) from None
         raise Refused(404, "no such channel resource")
+
+
+def _from_stream(stream: Stream, parts: list[str]) -> Resource:
+    """`parts`: a playlist or segment name, after a variant's folder if there is one."""
+    if len(parts) not in (1, 2):
+        raise Refused(404, "no such live stream")
+    variant, name = ("/".join(parts[:-1]), parts[-1])
+    playlist: Rendered | None
+    if name == MASTER and not variant and stream.multivariant:
+        playlist = stream.master()
+    else:
+        rendition = stream.renditions.get(variant)
+        if rendition is None:
+            raise Refused(404, "no such variant")
+        if name != MASTER:
+            return _segment(rendition.get(name), name)
+        playlist = rendition.playlist()
+    return _playlist(playlist)
 
 
 def _playlist(playlist: Rendered | None) -> Resource:
@@ -148,7 +153,7 @@ class LiveMixLiveResolver:
         self._names = names
 
     async def __call__(self, request: Request) -> Resource:
-        source_id, _, rest = request.rest.partition("/")
+        source_id = request.rest.partition("/")[0]
         stream = await self._names.streaming_name(source_id) if source_id else None
         if stream is None:
             raise Refused(404, "no such video source, or it is not streaming")

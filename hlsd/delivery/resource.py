@@ -92,7 +92,8 @@ class Resource:
         self.etag = etag
         """A strong ETag (quoted); a file without one gets one from its size and mtime."""
         self.playlist = playlist
-        """A playlist: a token that came as ``?token=`` is carried into its URIs."""
+        """A playlist (whose body is then bytes): a token that came as ``?token=`` is
+        carried into its URIs."""
 
 
 def playlist_of(rendered: Rendered, caching: Caching) -> Resource:
