@@ -10,17 +10,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI
-from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
 from hlsd import __version__
 from hlsd.api import uploads
-from hlsd.api._asgi import Cors
 from hlsd.api._openapi_playback import document_playback
-from hlsd.api.dispatch import FastPaths
 from hlsd.api.errors import install_error_handlers
 from hlsd.backends import watch_database
 from hlsd.config import CONFIG_ENV, Settings, load_settings
+from hlsd.delivery import Cors, Playback
 from hlsd.features import assets, channels, cluster, live, ondemand, recording, service, streams
 from hlsd.features.common import Common, build_common
 from hlsd.features.feature import Feature, close_all, start_all
@@ -42,17 +40,16 @@ _OPENAPI_URL = "/openapi.json"
 def build_features(settings: Settings) -> tuple[Common, list[Feature]]:
     """Every feature, built in order: each takes what it needs from those before it."""
     common, core = build_common(settings)
-    cors = Cors(settings.cors.allow_origins)
-    on_demand = ondemand.build(common, cors=cors)
+    on_demand = ondemand.build(common)
     hub = streams.build(common)
     programs = channels.build(common, hub=hub.hub, packagers=on_demand.packagers)
     nodes = cluster.build(common, hub=hub.hub, feeds=programs.feeds)
     live_streams = live.build(common, hub=hub.hub, playout=programs.playout,
-                              resolver=nodes.resolver, cors=cors)
+                              resolver=nodes.resolver)
     recordings = recording.build(common, hub=hub.hub, resolver=nodes.resolver,
-                                 sources=live_streams.sources, cors=cors)
+                                 sources=live_streams.sources)
     features = [core, on_demand.feature, hub.feature, programs.feature, nodes.feature,
-                live_streams.feature, recordings.feature, assets.build(common, cors=cors),
+                live_streams.feature, recordings.feature, assets.build(common),
                 service.build(common, title=_TITLE, openapi_url=_OPENAPI_URL)]
     watch_database(common.backends, common.database.engine, common.database.url,
                    recover=[step for feature in features for step in feature.recover])
@@ -84,24 +81,22 @@ def create_app(settings: Settings) -> ASGIApp:
     for feature in features:
         for router in feature.routers:
             app.include_router(router)
-    document_playback(app)  # the hot paths below, in /openapi.json
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=list(settings.cors.allow_origins),
-        allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-        allow_headers=["x-gostreamer-token", "authorization", "content-type", "range",
-                       *uploads.TUS_REQUEST_HEADERS],
-        expose_headers=["content-length", "content-range", "etag", "location",
-                        *uploads.TUS_RESPONSE_HEADERS],
-        max_age=settings.cors.max_age,
-    )
-    playback = [route for feature in features for route in feature.playback]
+    document_playback(app)  # the playback paths below, in /openapi.json
+    cors = Cors(settings.cors.allow_origins, max_age=settings.cors.max_age,
+                methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+                request_headers=["x-gostreamer-token", "authorization", "content-type",
+                                 "range", "if-range", *uploads.TUS_REQUEST_HEADERS],
+                exposed=["content-length", "content-range", "etag", "location",
+                         *uploads.TUS_RESPONSE_HEADERS])
+    # The playback paths are answered before the framework (which the same CORS wraps).
+    playback = Playback(app, mounts=[mount for feature in features for mount in feature.playback],
+                        cors=cors, backends=backends, caches=common.metrics.caches)
     proxies = TrustedProxies(parse_networks(settings.trusted_proxies, what="trusted_proxies"))
     limits = ConnectionLimits(max_open=settings.http.max_requests_per_ip, per_second=0,
                               burst=0, exempt=settings.http.limit_exempt)
     caches = common.metrics.caches
     return ClientAddress(Admission(
-        FastPaths(app, playback, backends=backends), limits=limits,
+        playback, limits=limits,
         body_timeout=settings.http.body_timeout, setting="http.max_requests_per_ip",
         caches=caches), proxies, caches=caches)
 

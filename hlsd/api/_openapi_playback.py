@@ -1,12 +1,14 @@
-"""What ``/openapi.json`` says of the playback paths that `FastPaths` serves before the
-framework (``/hls``, ``/live``, ``/vod``, ``/play``, ``/recordings``, LiveMix's
-``/v1/vod``).
+"""What ``/openapi.json`` says of the playback paths that `hlsd.delivery.Playback`
+serves before the framework (``/hls``, ``/live``, ``/vod``, ``/play``, ``/recordings``,
+LiveMix's ``/v1/vod``).
 
-Those handlers are plain ASGI for speed, so FastAPI never sees them: their operations
-are declared here and added to the document FastAPI makes (`document_playback`), and
+Those are plain ASGI for speed, so FastAPI never sees them: their operations are
+declared here and added to the document FastAPI makes (`document_playback`), and
 nothing is routed through the framework. Each operation carries ``x-hlsd-fast-path``.
-GET is declared; HEAD is answered the same way without a body. Errors are the
-``{"error"}`` shape of `hlsd.api._asgi.respond_error`.
+GET is declared; HEAD is answered the same way without a body. Every file takes one
+byte range (206, or 416 past its end) and answers If-None-Match with 304 when it has
+an ETag (every playlist does). Errors are the ``{"error"}`` shape of
+`hlsd.infra.asgi.respond_error`.
 """
 
 from __future__ import annotations
@@ -62,13 +64,26 @@ def _token(when: str) -> list[dict[str, Any]]:
     ]
 
 
-_NOT_MODIFIED = {"description": "Not Modified: the playlist's ETag matches If-None-Match"}
+_NOT_MODIFIED = {"description": "Not Modified: the ETag matches If-None-Match"}
 _REFUSED = _error("Refused: no such stream, file or segment (404, 410 once gone), a "
                   "missing (401) or wrong (403) token; the reason in `error`")
+_RANGE = {"name": "range", "in": "header", "required": False,
+          "description": "One byte range (`bytes=a-b`, `bytes=a-`, `bytes=-n`); several "
+                         "ranges are answered with the whole file.", "schema": _TEXT}
+_UNSATISFIABLE = {"description": "the range starts past the end (no body; `Content-Range: "
+                                 "bytes */<size>`)"}
 
 
 def _get(summary: str, description: str, tag: str, parameters: list[dict[str, Any]],
-         responses: dict[str, Any], operation_id: str) -> dict[str, Op]:
+         responses: dict[str, Any], operation_id: str, *, ranged: bool = True,
+         ) -> dict[str, Op]:
+    """A GET (and HEAD); `ranged`: the answer is a file, which takes one byte range."""
+    if ranged:
+        parameters = [*parameters, _RANGE]
+        responses = {**responses, "304": _NOT_MODIFIED,
+                     "206": {"description": "the byte range asked for",
+                             "content": responses["200"]["content"]},
+                     "416": _UNSATISFIABLE}
     return {"get": {
         "tags": [tag], "summary": summary, "description": description,
         "operationId": operation_id, "parameters": parameters,
@@ -78,8 +93,8 @@ def _get(summary: str, description: str, tag: str, parameters: list[dict[str, An
 def _playlist(summary: str, description: str, tag: str, parameters: list[dict[str, Any]],
               operation_id: str) -> dict[str, Op]:
     return _get(summary, description, tag, parameters, {
-        "200": {"description": "the playlist (with an ETag)", "content": _content(M3U8)},
-        "304": _NOT_MODIFIED}, operation_id)
+        "200": {"description": "the playlist (with an ETag)", "content": _content(M3U8)}},
+        operation_id)
 
 
 _LIVE_TYPES = sorted({M3U8, "video/mp4", "application/octet-stream",
@@ -104,22 +119,14 @@ def _hls() -> dict[str, dict[str, Op]]:
                          r"|^sub-[0-9]{1,7}\.vtt$")
     rid = _path("rid", "The stream's rid, from `POST /api/token` or `/api/batch`.",
                 maxLength=4096)
-    range_header = {"name": "range", "in": "header", "required": False,
-                    "description": "One byte range of a segment (`bytes=a-b`).",
-                    "schema": _TEXT}
     return {"/hls/{rid}/{file}": _get(
         "On-demand HLS (Go-HLS-Streamer): playlists, segments, subtitles",
         "Token-gated, always. Playlists are rendered once and served with an ETag; a "
         "segment is built on first request (remux, or transcode where HLS needs it) and "
-        "kept. Segments take one byte range.",
-        "gostreamer", [rid, file, *_token("always needed: a token bound to this rid"),
-                       range_header],
+        "kept.",
+        "gostreamer", [rid, file, *_token("always needed: a token bound to this rid")],
         {"200": {"description": "a playlist, an MPEG-TS segment or a WebVTT segment",
                  "content": _content(M3U8, "video/mp2t", "text/vtt")},
-         "206": {"description": "the byte range asked for",
-                 "content": _content("video/mp2t")},
-         "304": _NOT_MODIFIED,
-         "416": {"description": "the range is past the segment's end (no body)"},
          "5XX": _error("The upstream media could not be fetched or packaged (502, 503, "
                        "504, 507 past a cache ceiling)")},
         "hls_file")}
@@ -129,8 +136,7 @@ def _live() -> dict[str, dict[str, Op]]:
     path = _path("path", "A variant's playlist (`<variant>/index.m3u8`) or a segment or "
                          "init section, by the name the playlists give it.", maxLength=1024)
     segments = {"200": {"description": "a playlist, a segment or an init section",
-                        "content": _content(*_LIVE_TYPES)},
-                "304": _NOT_MODIFIED}
+                        "content": _content(*_LIVE_TYPES)}}
     return {
         "/live/{stream}/index.m3u8": _playlist(
             "A live stream or channel",
@@ -157,8 +163,8 @@ def _assets() -> dict[str, dict[str, Op]]:
         "/vod/{asset}/manifest.mpd": _get(
             "A ready asset as DASH", "The MPD of the asset's ABR ladder (the same CMAF "
             "segments as the HLS master).", "assets", [_ASSET, *_token(_ASSET_GATE)],
-            {"200": {"description": "the MPD", "content": _content("application/dash+xml")}},
-            "vod_dash"),
+            {"200": {"description": "the MPD (with an ETag)",
+                     "content": _content("application/dash+xml")}}, "vod_dash"),
         "/vod/{asset}/{path}": _get(
             "A ready asset's files", "Immutable once the asset is ready (cached for a "
             "year unless gated).", "assets", [_ASSET, path, *_token(_ASSET_GATE)],
@@ -172,7 +178,8 @@ def _assets() -> dict[str, dict[str, Op]]:
                             enum=["hls", "dash"]),
              _query("token", "Carried into the URL redirected to.")],
             {"302": {"description": "to `/vod/<asset>/index.m3u8` or `manifest.mpd`",
-                     "headers": {"location": {"schema": _TEXT}}}}, "play_asset"),
+                     "headers": {"location": {"schema": _TEXT}}}}, "play_asset",
+            ranged=False),
     }
 
 
@@ -191,7 +198,6 @@ def _recordings() -> dict[str, dict[str, Op]]:
             "recordings", [_RECORDING, path, *_token(_RECORDING_GATE)],
             {"200": {"description": "a playlist or a segment",
                      "content": _content(*_LIVE_TYPES)},
-             "304": _NOT_MODIFIED,
              "502": _error("the object store did not answer")}, "recording_file"),
         "/recordings/{recording_id}.mp4": _get(
             "A recording exported as one MP4", "Joined without re-encoding, up to "
@@ -214,8 +220,7 @@ def _livemix() -> dict[str, dict[str, Op]]:
             "A LiveMix source's segments", "As `/live/{stream}/{path}`.", "livemix",
             [_SOURCE, path, *_token(_LIVE_GATE)],
             {"200": {"description": "a playlist or a segment",
-                     "content": _content(*_LIVE_TYPES)}, "304": _NOT_MODIFIED},
-            "livemix_live_file"),
+                     "content": _content(*_LIVE_TYPES)}}, "livemix_live_file"),
         "/v1/vod/recording/{recording_id}/vid.m3u8": _playlist(
             "A LiveMix recording", "As `/recordings/{recording_id}/index.m3u8`.",
             "livemix", [_RECORDING, *_token(_RECORDING_GATE)],
@@ -225,14 +230,14 @@ def _livemix() -> dict[str, dict[str, Op]]:
             "livemix", [_RECORDING, path, *_token(_RECORDING_GATE)],
             {"200": {"description": "a playlist or a segment",
                      "content": _content(*_LIVE_TYPES)},
-             "304": _NOT_MODIFIED, "502": _error("the object store did not answer")},
+             "502": _error("the object store did not answer")},
             "livemix_recording_file"),
     }
 
 
 PLAYBACK_PATHS: dict[str, dict[str, Op]] = {
     **_hls(), **_live(), **_assets(), **_recordings(), **_livemix()}
-"""Every playback path `FastPaths` serves, as OpenAPI path items."""
+"""Every playback path `hlsd.delivery.Playback` serves, as OpenAPI path items."""
 
 
 def document_playback(app: FastAPI, paths: Iterable[tuple[str, dict[str, Op]]] | None = None,

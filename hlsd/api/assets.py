@@ -22,10 +22,10 @@ from hlsd.api._bounds import Body
 from hlsd.api._json import iso
 from hlsd.api._openapi import ERRORS, body, raw_body
 from hlsd.api.streams import TokenRequest, issue_token
-from hlsd.api.vod_assets import asset_subject
 from hlsd.assets.service import AssetRow, AssetService
 from hlsd.assets.state import AssetState
 from hlsd.assets.subtitles import MAX_BYTES as MAX_SUBTITLE_BYTES
+from hlsd.auth.subjects import asset_subject
 from hlsd.auth.tokens import TokenSigner
 from hlsd.infra.bounded import read_request
 

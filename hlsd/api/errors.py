@@ -1,9 +1,9 @@
 """Every error a client sees is JSON ``{"error": "..."}`` with a fitting status (LiveMix's
 envelope under ``/v1/``).
 
-Domain errors carry a kind (`hlsd.errors`), never a status: `STATUS` below is the one
-table from kinds to statuses, used by the app's handlers, by the plain ASGI playback
-paths (`status_of`) and by the per-item statuses of ``/api/batch``.
+Domain errors carry a kind (`hlsd.errors`), never a status: `infra.statuses.STATUS` is
+the one table from kinds to statuses, used by the app's handlers, by the playback paths
+(`delivery/`) and by the per-item statuses of ``/api/batch``.
 """
 
 from __future__ import annotations
@@ -22,41 +22,11 @@ from hlsd.api._envelope import PREFIX as LIVEMIX_PREFIX
 from hlsd.api._envelope import failure
 from hlsd.infra.backends import Backends, BackendUnavailable
 from hlsd.infra.logs import clip
+from hlsd.infra.statuses import RETRY_AFTER, status_of
 from hlsd.streams import InvalidStreamName
 from hlsd.vod.errors import InsufficientStorage, SourceError
 
 log = logging.getLogger(__name__)
-
-RETRY_AFTER = "5"
-"""Seconds a client is told to wait when a backend is down."""
-
-STATUS: dict[type[errors.DomainError], int] = {
-    errors.Malformed: 400,
-    errors.Unauthorized: 401,
-    errors.Forbidden: 403,
-    errors.NotFound: 404,
-    errors.Conflict: 409,
-    errors.Gone: 410,
-    errors.TooLarge: 413,
-    errors.Invalid: 422,
-    errors.TooMany: 429,
-    errors.Corrupt: 460,  # tus's "Checksum Mismatch"
-    errors.UpstreamFailed: 502,
-    errors.Unavailable: 503,
-    errors.UpstreamTimeout: 504,
-    errors.NoSpace: 507,
-}
-"""The HTTP status of each kind of domain error; an error of no kind is a 500."""
-
-
-def status_of(exc: errors.DomainError) -> int:
-    """The status of `exc`'s kind (the first kind among its bases)."""
-    for cls in type(exc).__mro__:
-        status = STATUS.get(cls)
-        if status is not None:
-            return status
-    return 500
-
 
 def error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)

@@ -15,9 +15,9 @@ from pydantic import ConfigDict, Field, StrictStr
 from hlsd.api._body import read_body
 from hlsd.api._bounds import Body, Seconds
 from hlsd.api._openapi import ERRORS, body
-from hlsd.api.errors import status_of
 from hlsd.auth.access import check_handshake
 from hlsd.infra.client_address import client_of
+from hlsd.infra.statuses import status_of
 from hlsd.metrics import Metrics
 from hlsd.vod.streams import OnDemandStreams
 

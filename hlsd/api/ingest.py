@@ -17,12 +17,12 @@ from fastapi.responses import JSONResponse, Response
 from starlette.requests import ClientDisconnect
 
 from hlsd.api._openapi import ERRORS, raw_body
-from hlsd.api.errors import status_of
 from hlsd.auth.access import bearer
 from hlsd.auth.keys import fingerprint
 from hlsd.infra.bounded import read_request
 from hlsd.infra.client_address import client_of
 from hlsd.infra.logs import clip
+from hlsd.infra.statuses import status_of
 from hlsd.ingest.errors import PublishKeyMissing, PushForbidden
 from hlsd.ingest.http_push import Accepted, HttpPushIngest, IngestError, Publisher
 from hlsd.streams import StreamBusy

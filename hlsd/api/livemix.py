@@ -22,13 +22,13 @@ from hlsd.api._bounds import Body
 from hlsd.api._envelope import envelope, failure
 from hlsd.api._json import iso
 from hlsd.api._openapi import LIVEMIX_ERRORS, body, raw_body
-from hlsd.api.errors import status_of
 from hlsd.api.ingest import PublishAuth
 from hlsd.auth.access import Refused
 from hlsd.errors import Conflict, NotFound
 from hlsd.infra.bounded import read_request
 from hlsd.infra.guarded_http import FetchRefused
 from hlsd.infra.logs import clip
+from hlsd.infra.statuses import status_of
 from hlsd.ingest.errors import IngestError, MalformedPush, UnknownSource
 from hlsd.ingest.livemix import LiveMixIngest
 from hlsd.ingest.livemix_sources import LiveMixSources, Source

@@ -21,10 +21,10 @@ from hlsd.api._bounds import MAX_EPOCH, Body
 from hlsd.api._envelope import envelope, failure
 from hlsd.api._json import iso
 from hlsd.api._openapi import LIVEMIX_ERRORS, body
-from hlsd.api.errors import status_of
 from hlsd.api.livemix import admin_refusal
 from hlsd.errors import Invalid, NotFound
 from hlsd.infra.bounded import read_request
+from hlsd.infra.statuses import status_of
 from hlsd.ingest.livemix_sources import LiveMixSources
 from hlsd.recording import Recorder, RecordingError
 from hlsd.recording.queries import RecordedSegment, Recording, RecordingQueries

@@ -17,10 +17,10 @@ from pydantic import ConfigDict, Field, StrictStr
 from hlsd.api._admin import require_admin
 from hlsd.api._body import read_body
 from hlsd.api._bounds import Body, Epoch, Time
-from hlsd.api._gate import recording_subject
 from hlsd.api._json import iso
 from hlsd.api._openapi import ERRORS, StreamName, body
 from hlsd.api.streams import TokenRequest, issue_token
+from hlsd.auth.subjects import recording_subject
 from hlsd.auth.tokens import TokenSigner
 from hlsd.ingest.http_push import validate_stream_id
 from hlsd.recording import Recorder

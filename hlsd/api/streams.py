@@ -12,8 +12,8 @@ from pydantic import ConfigDict
 from hlsd.api._admin import require_admin
 from hlsd.api._body import read_body
 from hlsd.api._bounds import Body, Seconds
-from hlsd.api._gate import live_subject
 from hlsd.api._openapi import ERRORS, StreamName, body
+from hlsd.auth.subjects import live_subject
 from hlsd.auth.tokens import TokenSigner
 from hlsd.ingest.http_push import validate_stream_id
 from hlsd.streams import Stream, StreamHub

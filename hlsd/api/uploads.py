@@ -23,9 +23,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
 from hlsd.api._openapi import ERROR_SCHEMA, JSON
-from hlsd.api.errors import status_of
 from hlsd.assets.uploads import CHECKSUMS, BadUpload, TooLarge, Upload, UploadError, UploadStore
 from hlsd.auth.access import Refused
+from hlsd.infra.statuses import status_of
 
 TUS_VERSION = "1.0.0"
 TUS_REQUEST_HEADERS = ("tus-resumable", "upload-length", "upload-defer-length",

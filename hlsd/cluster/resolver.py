@@ -7,7 +7,7 @@ relay from the node that publishes it (the publish registry, then
 ``cluster.relay_from``) → none. So a stream pushed to one node plays at
 ``/live/<stream>/`` on every node of a cluster, and can be recorded on any of them.
 
-HTTP players never start a channel's feed: `api/live.py` serves a channel's computed
+HTTP players never start a channel's feed: `delivery/live.py` serves a channel's computed
 playlists before it asks here. A relay started for them is kept while they ask for
 playlists (`Stream.played`), and closes as a websocket one does once nobody watches
 (`Relays.watched`).

@@ -9,11 +9,9 @@ from pathlib import Path
 
 from hlsd.api import assets as assets_api
 from hlsd.api import uploads as uploads_api
-from hlsd.api import vod_assets
 from hlsd.api._admin import require_admin
-from hlsd.api._asgi import Cors
-from hlsd.api._gate import TokenGate
 from hlsd.assets.jobs import JobQueue, LocalJobs
+from hlsd.assets.playback import ReadyAssets
 from hlsd.assets.processor import Processor
 from hlsd.assets.queue_redis import JobSettings, RedisJobs
 from hlsd.assets.service import AssetService
@@ -22,6 +20,8 @@ from hlsd.assets.worker import processor_config
 from hlsd.backends import watch_redis
 from hlsd.channels.sources import library_file
 from hlsd.db.models import AssetRow
+from hlsd.delivery import Mount, TokenGate
+from hlsd.delivery import assets as asset_files
 from hlsd.features.common import Common
 from hlsd.features.feature import Feature, Step
 from hlsd.infra.cache import Cache
@@ -29,7 +29,7 @@ from hlsd.infra.cache import Cache
 __all__ = ["build"]
 
 
-def build(common: Common, *, cors: Cors) -> Feature:
+def build(common: Common) -> Feature:
     settings = common.settings
     conf = settings.assets
     jobs: JobQueue
@@ -72,8 +72,8 @@ def build(common: Common, *, cors: Cors) -> Feature:
     common.metrics.watch_asset_progress(progress)
     # A ready asset's files never change (a new run writes under a new prefix).
     cache: Cache[str, bytes] = common.metrics.caches.for_bytes("assets", conf.playback_cache)
-    playback = vod_assets.AssetPlayback(sessions=common.sessions, store=common.store,
-                                        cache=cache, cors=cors, gate=TokenGate(common.signer))
+    ready = ReadyAssets(sessions=common.sessions, store=common.store, cache=cache)
+    gate = TokenGate(common.signer, caches=common.metrics.caches, name="asset-grants")
     admin_key = common.admin_key
     return Feature(
         name="assets",
@@ -83,7 +83,8 @@ def build(common: Common, *, cors: Cors) -> Feature:
                               default_access=conf.access.value),
             uploads_api.router(store=service.uploads,
                                authorize=lambda r: require_admin(r, admin_key))],
-        playback=[(vod_assets.PREFIX, playback), (vod_assets.PLAY_PREFIX, playback)],
+        playback=[Mount(asset_files.PREFIX, asset_files.AssetResolver(assets=ready, gate=gate)),
+                  Mount(asset_files.PLAY_PREFIX, asset_files.PlayResolver(ready))],
         start=start,
         sweep=[service.uploads.sweep],  # incomplete uploads left idle expire
         recover=[service.uploads.redeliver, service.recover],

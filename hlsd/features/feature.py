@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter
-from starlette.types import ASGIApp
+
+from hlsd.delivery import Mount
 
 __all__ = ["Feature", "Step", "close_all", "start_all", "sweep_forever"]
 
@@ -28,9 +29,9 @@ class Feature:
     name: str
     routers: Sequence[APIRouter] = ()
     """Its JSON (and other framework) routes."""
-    playback: Sequence[tuple[str, ASGIApp]] = ()
-    """Its hot paths: a path prefix and the plain ASGI app that serves GET and HEAD there
-    before the framework."""
+    playback: Sequence[Mount] = ()
+    """Its playback paths: a prefix and the resolver of what is served under it, answered
+    (GET, HEAD) by the one responder before the framework."""
     start: Sequence[Step] = ()
     """Run in order as the app starts, before it serves."""
     tasks: Sequence[Callable[[], Coroutine[Any, Any, None]]] = ()

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hlsd.api import ingest, live, livemix
-from hlsd.api._asgi import Cors
-from hlsd.api._gate import TokenGate
+from hlsd.api import ingest, livemix
 from hlsd.api.ingest import PublishAuth
 from hlsd.auth.keys import derive_key
 from hlsd.channels import Playout
 from hlsd.cluster.resolver import StreamResolver
 from hlsd.config import PlaybackAccess
+from hlsd.delivery import Mount, TokenGate, live
 from hlsd.features.common import Common
 from hlsd.features.feature import Feature
 from hlsd.ingest.http_push import HttpPushIngest
@@ -29,8 +28,8 @@ class Live:
     sources: LiveMixSources
 
 
-def build(common: Common, *, hub: StreamHub, playout: Playout, resolver: StreamResolver,
-          cors: Cors) -> Live:
+def build(common: Common, *, hub: StreamHub, playout: Playout,
+          resolver: StreamResolver) -> Live:
     settings = common.settings
     lv = settings.live
     push = HttpPushIngest(hub, max_pending_bytes=lv.max_pending_bytes,
@@ -45,17 +44,17 @@ def build(common: Common, *, hub: StreamHub, playout: Playout, resolver: StreamR
                                    max_segment_bytes=lv.max_segment_bytes)
     sources = LiveMixSources(common.sessions)
     common.metrics.caches.add(sources.names)
-    gate = TokenGate(common.signer) if lv.access is PlaybackAccess.TOKEN else None
-    playback = live.LiveHls(hub=hub, cors=cors, channels=playout, gate=gate,
-                            resolver=resolver)
+    gate = (TokenGate(common.signer, caches=common.metrics.caches, name="live-grants")
+            if lv.access is PlaybackAccess.TOKEN else None)
+    playback = live.LiveResolver(hub=hub, gate=gate, channels=playout, resolver=resolver)
     return Live(sources=sources, feature=Feature(
         name="live",
         routers=[ingest.router(ingest=push, authorize=authorize,
                                max_body=lv.max_segment_bytes),
                  livemix.router(sources=sources, ingest=livemix_ingest, authorize=authorize,
                                 admin_key=common.admin_key)],
-        playback=[(live.PREFIX, playback),
-                  (live.LiveMixPlayback.PREFIX,
-                   live.LiveMixPlayback(live=playback, names=sources))],
+        playback=[Mount(live.PREFIX, playback),
+                  Mount(live.LIVEMIX_PREFIX,
+                        live.LiveMixLiveResolver(live=playback, names=sources))],
         # What was pushed for streams that ended goes.
         sweep=[push.sweep]))

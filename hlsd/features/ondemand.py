@@ -8,10 +8,10 @@ import functools
 import logging
 from dataclasses import dataclass
 
-from hlsd.api import gostreamer, hls_gated
-from hlsd.api._asgi import Cors
+from hlsd.api import gostreamer
 from hlsd.channels import SourceKind
 from hlsd.channels.sources import library_file
+from hlsd.delivery import Mount, hls
 from hlsd.features.common import Common
 from hlsd.features.feature import Feature
 from hlsd.infra.cache import Cache
@@ -37,7 +37,7 @@ class OnDemand:
     when `url.media_prefix` is set."""
 
 
-def build(common: Common, *, cors: Cors) -> OnDemand:
+def build(common: Common) -> OnDemand:
     settings, metrics = common.settings, common.metrics
     up = settings.upstream
     caches = metrics.caches
@@ -99,7 +99,7 @@ def build(common: Common, *, cors: Cors) -> OnDemand:
         name="on-demand",
         routers=[gostreamer.router(streams=streams, handshake=handshake,
                                    default_expiry=expiry, metrics=metrics)],
-        playback=[(hls_gated.PREFIX, hls_gated.GatedHls(
-            streams=streams, packager=upstream, metrics=metrics, cors=cors))],
+        playback=[Mount(hls.PREFIX, hls.HlsResolver(streams=streams, packager=upstream,
+                                                    metrics=metrics))],
         tasks=[janitor], close=[upstream.close, library.close])
     return OnDemand(feature=feature, streams=streams, packagers=packagers)

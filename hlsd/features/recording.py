@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hlsd.api import livemix_recordings, recordings, replay
-from hlsd.api._asgi import Cors
-from hlsd.api._gate import TokenGate
+from hlsd.api import livemix_recordings, recordings
 from hlsd.cluster.resolver import StreamResolver
 from hlsd.config import PlaybackAccess
+from hlsd.delivery import Mount, TokenGate
+from hlsd.delivery import recordings as recorded
 from hlsd.features.common import Common
 from hlsd.features.feature import Feature
 from hlsd.infra.cache import Cache
@@ -29,7 +29,7 @@ class Recording:
 
 
 def build(common: Common, *, hub: StreamHub, resolver: StreamResolver,
-          sources: LiveMixSources, cors: Cors) -> Recording:
+          sources: LiveMixSources) -> Recording:
     """`resolver` finds a stream the hub does not have when a recording of it starts (a
     channel's feed, a relay from the node that publishes it), and again while it is not
     on air (a channel after a restart, a publisher back on another node)."""
@@ -48,18 +48,17 @@ def build(common: Common, *, hub: StreamHub, resolver: StreamResolver,
     exporter = Exporter(catalog=replays, temp_dir=settings.temp_dir,
                         executor=common.executor, max_bytes=rec.max_export_bytes)
     queries = RecordingQueries(sessions)
-    gate = TokenGate(common.signer) if rec.access is PlaybackAccess.TOKEN else None
-    playback = replay.RecordingPlayback(catalog=replays, exporter=exporter, cors=cors,
-                                        gate=gate)
+    gate = (TokenGate(common.signer, caches=caches, name="recording-grants")
+            if rec.access is PlaybackAccess.TOKEN else None)
+    playback = recorded.RecordingResolver(catalog=replays, exporter=exporter, gate=gate)
     return Recording(recorder=recorder, feature=Feature(
         name="recording",
         routers=[livemix_recordings.router(recorder=recorder, recordings=queries,
                                            sources=sources, admin_key=common.admin_key),
                  recordings.router(recorder=recorder, recordings=queries,
                                    signer=common.signer, admin_key=common.admin_key)],
-        playback=[(replay.PREFIX, playback),
-                  (replay.LiveMixRecordingPlayback.PREFIX,
-                   replay.LiveMixRecordingPlayback(playback))],
+        playback=[Mount(recorded.PREFIX, playback),
+                  Mount(recorded.LIVEMIX_PREFIX, recorded.LiveMixRecordingResolver(playback))],
         # Automatic recordings of streams that ended stop; recorded streams not on air
         # are looked for again.
         sweep=[auto.sweep, lambda: resolver.follow(recorder.streams())],

@@ -8,7 +8,7 @@ import pkgutil
 
 import hlsd
 from hlsd import errors
-from hlsd.api.errors import STATUS, status_of
+from hlsd.infra.statuses import STATUS, status_of
 
 
 def _every_module() -> None:

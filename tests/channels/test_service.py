@@ -13,7 +13,6 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from hlsd.api.errors import status_of
 from hlsd.channels import (
     ChannelError,
     ChannelService,
@@ -31,6 +30,7 @@ from hlsd.errors import Conflict, Invalid
 from hlsd.hls import parse_master, parse_media
 from hlsd.hls.check import assert_valid
 from hlsd.infra.cache import Cache, Caches
+from hlsd.infra.statuses import status_of
 from hlsd.media.retime import TICKS_PER_SECOND, first_timestamp
 from hlsd.storage import LocalStore
 from tests._support.clock import FakeClock

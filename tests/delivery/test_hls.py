@@ -14,7 +14,8 @@ from hlsd.hls.check import assert_valid, check_webvtt_segment
 from tests._support import media as fx
 from tests._support.hlsd_server import HlsdServer
 from tests._support.polling import wait_until
-from tests.api.conftest import HANDSHAKE, issue
+from tests._support.servers import Upstream
+from tests.api.conftest import HANDSHAKE, config, issue
 
 KINDS = ["clip.mp4", "clip-mp3.mp4", "tone.wav", "tone.mp3", "tone.flac", "tone.ogg",
          "clip.webm"]
@@ -143,9 +144,8 @@ def test_token_rules(client: httpx.Client) -> None:
     assert client.get(f"/hls/{a['rid']}/seg-0.ts").status_code == 401
 
 
-def test_expired_tokens_and_streams(upstream, tmp_path_factory) -> None:  # type: ignore[no-untyped-def]
-    from tests.api.conftest import config
-
+def test_expired_tokens_and_streams(upstream: Upstream,
+                                    tmp_path_factory: pytest.TempPathFactory) -> None:
     with HlsdServer(config(upstream, cache={"expiry": "2s"}),
                     tmp_dir=tmp_path_factory.mktemp("short")) as server, \
             httpx.Client(base_url=server.url, timeout=30) as c:
@@ -180,9 +180,8 @@ def test_unknown_files_in_a_valid_stream(client: httpx.Client) -> None:
         assert r.json()["error"]
 
 
-def test_tokens_survive_a_restart(upstream, tmp_path_factory) -> None:  # type: ignore[no-untyped-def]
-    from tests.api.conftest import config
-
+def test_tokens_survive_a_restart(upstream: Upstream,
+                                  tmp_path_factory: pytest.TempPathFactory) -> None:
     with HlsdServer(config(upstream), tmp_dir=tmp_path_factory.mktemp("restart")) as server:
         with httpx.Client(base_url=server.url, timeout=30) as c:
             s = issue(c, "tone.mp3")
