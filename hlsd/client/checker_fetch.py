@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import httpx
 
 from hlsd.hls import ByteRange
+from hlsd.infra.bounded import TooLarge, read_response_async
 
 __all__ = ["BodyTooLarge", "FetchFailed", "Fetched", "fetch"]
 
@@ -63,17 +64,10 @@ async def fetch(client: httpx.AsyncClient, url: str, *, limit: int, deadline: fl
 
 
 async def _read(response: httpx.Response, limit: int) -> bytes:
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge(f"{int(declared)} bytes, more than the {limit} read")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(f"more than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    try:
+        return await read_response_async(response, limit, what="the body")
+    except TooLarge:
+        raise BodyTooLarge(f"larger than the {limit} bytes read") from None
 
 
 def _ranged(body: bytes, status: int, byterange: ByteRange | None) -> bytes:

@@ -184,7 +184,7 @@ async def test_a_url_that_gives_nothing_to_check_is_unreachable(up: Upstream) ->
     up.add_bytes("/huge.m3u8", b"#EXTM3U\n" + b"#" * 2000, M3U8)
     with pytest.raises(Unreachable, match=r"missing\.m3u8: HTTP 404$"):
         await checker(Timeline()).check(f"{up.url}/missing.m3u8")
-    with pytest.raises(Unreachable, match=r"more than the 1000 read$"):
+    with pytest.raises(Unreachable, match=r"larger than the 1000 bytes read$"):
         await checker(Timeline(), max_playlist_bytes=1000).check(f"{up.url}/huge.m3u8")
     with pytest.raises(Unreachable, match="cannot connect"):
         await checker(Timeline()).check(f"http://127.0.0.1:{free_port()}/x.m3u8")
@@ -296,5 +296,4 @@ async def test_a_segment_too_large_to_check_is_a_note_not_a_fault(up: Upstream,
                            max_segment_bytes=1000).check(url)
     assert (report.playlists[0].segments, rules(report)) == (0, [])
     assert report.notes == [f"{url}: segment seg{n}.ts not checked: "
-                            f"{(vod / f'seg{n}.ts').stat().st_size} bytes, more than the 1000 read"
-                            for n in (0, 2)]
+                            "larger than the 1000 bytes read" for n in (0, 2)]
