@@ -9,7 +9,7 @@ also plays at ``/live/<name>/index.m3u8``.
 from __future__ import annotations
 
 import logging
-from typing import Any, Protocol
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
@@ -49,13 +49,6 @@ class NewSource(Body):
     plays it."""
     segment_len: StrictInt = Field(ge=1, le=MAX_SEGMENT_LEN)
     description: StrictStr | None = Field(default=None, max_length=4096)
-
-
-class SourceNames(Protocol):
-    """What the playback path (`api/live.LiveMixPlayback`) asks of sources
-    (`LiveMixSources` answers it)."""
-
-    async def streaming_name(self, source_id: str) -> str | None: ...
 
 
 def admin_refusal(request: Request, admin_key: str | None) -> JSONResponse | None:
