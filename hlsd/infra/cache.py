@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Hashable, Iterator
-from typing import Any, Generic, NamedTuple, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import cachetools
 
@@ -28,9 +28,16 @@ V = TypeVar("V")
 _NEVER = float("inf")
 
 
-class _Timed(NamedTuple):
-    value: Any
-    expires: float
+class _Entry:
+    """A value of a cache that expires: when (`expires`, on the cache's clock), or,
+    for an idle-expiring cache, when it was last used. Mutable, so that a use is one
+    float stored, not the entry put again."""
+
+    __slots__ = ("stamp", "value")
+
+    def __init__(self, value: Any, stamp: float) -> None:
+        self.value = value
+        self.stamp = stamp
 
 
 class _Evicting(cachetools.LRUCache[Any, Any]):
@@ -44,21 +51,17 @@ class _Evicting(cachetools.LRUCache[Any, Any]):
         return item
 
 
-class _EvictingTimed(cachetools.TLRUCache[Any, Any]):
-    evictions = 0
-
-    def popitem(self) -> tuple[Any, Any]:
-        item = super().popitem()
-        self.evictions += 1
-        return item
-
-
 class Cache(Generic[K, V]):
     """`max_entries` always bounds it; `max_bytes` with `size` bounds the sum of
     ``size(value)`` too, and a value larger than `max_entry` is not kept (one huge
     entry would flush everything else). With `ttl` (seconds) or a per-entry expiry
     given to `put`, entries expire on the cache's `clock`; with `idle` (seconds), an
-    entry expires that long after its last use (`get` or `put`)."""
+    entry expires that long after its last use (`get` or `put`).
+
+    One least-recently-used store for every kind: an entry that expires carries its
+    deadline (or last use) and is dropped when it is next looked at, or by `expire`;
+    a use costs a clock read and a float stored, never a re-insertion (playback looks
+    caches up on every request)."""
 
     def __init__(self, name: str, *, max_entries: int, max_bytes: int | None = None,
                  size: Callable[[V], int] | None = None, max_entry: int | None = None,
@@ -77,23 +80,21 @@ class Cache(Generic[K, V]):
         self._idle = idle
         self._timed = timed or ttl is not None or idle is not None
         inner_size = max_bytes if max_bytes is not None else max_entries
-        self._inner: _Evicting | _EvictingTimed
-        if self._timed:
-            measure = (lambda entry: size(entry.value)) if size is not None else None
-            self._inner = _EvictingTimed(inner_size, ttu=lambda _k, entry, _now: entry.expires,
-                                         timer=clock, getsizeof=measure)
-        else:
-            self._inner = _Evicting(inner_size, getsizeof=size)
+        measure: Callable[[Any], int] | None = size
+        if self._timed and size is not None:
+            measure = lambda entry: size(entry.value)  # noqa: E731
+        self._inner = _Evicting(inner_size, getsizeof=measure)
         self._clock = clock
 
     def __len__(self) -> int:
         return len(self._inner)
 
     def __contains__(self, key: K) -> bool:
-        return key in self._inner
+        found = self._inner.get(key)
+        return found is not None and (not self._timed or not self._stale(found, self._clock()))
 
     def __iter__(self) -> Iterator[K]:
-        return iter(list(self._inner))
+        return iter([key for key in list(self._inner) if key in self])
 
     @property
     def bytes(self) -> int:
@@ -110,8 +111,12 @@ class Cache(Generic[K, V]):
             return None
         if not self._timed:
             return found  # type: ignore[no-any-return]
+        now = self._clock()
+        if self._stale(found, now):
+            del self._inner[key]
+            return None
         if self._idle is not None:  # a use: it lives on from now
-            self._inner[key] = _Timed(found.value, self._clock() + self._idle)
+            found.stamp = now
         return found.value  # type: ignore[no-any-return]
 
     def put(self, key: K, value: V, *, expires: float | None = None) -> bool:
@@ -121,10 +126,16 @@ class Cache(Generic[K, V]):
             self._inner.pop(key, None)  # an older, smaller value would now be wrong
             return False
         if self._timed:
-            if expires is None:
-                lasts = self._idle if self._idle is not None else self._ttl
-                expires = self._clock() + lasts if lasts is not None else _NEVER
-            self._inner[key] = _Timed(value, expires)
+            now = self._clock()
+            if self._idle is not None:
+                self._inner[key] = _Entry(value, now)
+            else:
+                if expires is None:
+                    expires = now + self._ttl if self._ttl is not None else _NEVER
+                if expires <= now:  # already over: nothing to keep
+                    self._inner.pop(key, None)
+                    return True
+                self._inner[key] = _Entry(value, expires)
         else:
             self._inner[key] = value
         while len(self._inner) > self.max_entries:
@@ -135,7 +146,7 @@ class Cache(Generic[K, V]):
         found = self._inner.pop(key, None)
         if found is None or not self._timed:
             return found  # type: ignore[no-any-return]
-        return found.value  # type: ignore[no-any-return]
+        return None if self._stale(found, self._clock()) else found.value
 
     def discard_where(self, doomed: Callable[[K], bool]) -> int:
         """Remove every entry whose key `doomed` picks; how many went."""
@@ -145,13 +156,22 @@ class Cache(Generic[K, V]):
         return len(keys)
 
     def expire(self) -> int:
-        """Drop expired entries now (they are dropped on access anyway)."""
-        if isinstance(self._inner, _EvictingTimed):
-            return len(self._inner.expire())
-        return 0
+        """Drop expired entries now (they are dropped when looked at anyway)."""
+        if not self._timed:
+            return 0
+        now = self._clock()
+        stale = [key for key, entry in list(self._inner.items()) if self._stale(entry, now)]
+        for key in stale:
+            del self._inner[key]
+        return len(stale)
 
     def clear(self) -> None:
         self._inner.clear()
+
+    def _stale(self, entry: _Entry, now: float) -> bool:
+        if self._idle is not None:
+            return now - entry.stamp >= self._idle
+        return now >= entry.stamp
 
 
 class Reported(Protocol):
