@@ -88,13 +88,13 @@ def create_app(settings: Settings) -> ASGIApp:
                                  "range", "if-range", *uploads.TUS_REQUEST_HEADERS],
                 exposed=["content-length", "content-range", "etag", "location",
                          *uploads.TUS_RESPONSE_HEADERS])
+    caches = common.metrics.caches
     # The playback paths are answered before the framework (which the same CORS wraps).
     playback = Playback(app, mounts=[mount for feature in features for mount in feature.playback],
-                        cors=cors, backends=backends, caches=common.metrics.caches)
+                        cors=cors, backends=backends, caches=caches)
     proxies = TrustedProxies(parse_networks(settings.trusted_proxies, what="trusted_proxies"))
     limits = ConnectionLimits(max_open=settings.http.max_requests_per_ip, per_second=0,
                               burst=0, exempt=settings.http.limit_exempt)
-    caches = common.metrics.caches
     return ClientAddress(Admission(
         playback, limits=limits,
         body_timeout=settings.http.body_timeout, setting="http.max_requests_per_ip",
