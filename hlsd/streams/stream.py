@@ -40,7 +40,7 @@ class PublisherKind(enum.StrEnum):
     """What feeds a stream: given by the producer (`StreamHub.producer`), reported by
     ``GET /api/streams`` (its value), and asked by the consumers that treat some kinds
     apart (relayed streams are not announced; a channel's feed is not served to HTTP
-    players, who get its computed playlists). RTMP and SRT ingest will add theirs."""
+    players, who get its computed playlists)."""
 
     HTTP = "http"
     """HTTP push (``PUT|POST /ingest/…``, ffmpeg's HLS muxer)."""
@@ -52,6 +52,13 @@ class PublisherKind(enum.StrEnum):
     """Pulled from another node (`hlsd.cluster.relay`)."""
     CHANNEL = "channel"
     """A VOD-to-live channel fed into the hub for websocket spectators and recordings."""
+    RTMP = "rtmp"
+    """An encoder publishing over RTMP (OBS, ffmpeg), segmented by hlsd."""
+    SRT = "srt"
+    """An encoder publishing MPEG-TS over SRT, segmented by hlsd."""
+    HTTP_TS = "http-ts"
+    """One continuous chunked upload of MPEG-TS (``PUT /ingest/<stream>.ts``), segmented
+    by hlsd."""
 
 
 class InvalidTransition(RuntimeError):
