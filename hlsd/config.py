@@ -35,6 +35,7 @@ from hlsd._units import parse_duration, parse_size
 from hlsd.infra.client_address import parse_networks
 from hlsd.infra.logs import LogFormat
 from hlsd.infra.outbound import parse_allow
+from hlsd.ingest.listeners import parse_listen
 from hlsd.storage.settings import StorageSettings
 from hlsd.streams.hub import PublishPolicy
 from hlsd.streams.reader import SlowReaderPolicy
@@ -225,6 +226,49 @@ class LiveSettings(_Section):
     is given up."""
     memory_per_variant: Bytes = parse_size("64MB")
     """Segment bytes a variant keeps in memory; older ones spill to ``data_dir/spill``."""
+    segment_duration: float = Field(default=2.0, ge=0.5, le=30.0)
+    """Seconds of a segment hlsd cuts itself (RTMP, SRT, continuous HTTP ingest): each
+    ends at the first keyframe at or after it. Keep the encoder's keyframe interval at
+    or below it (OBS: "Keyframe Interval" 1 or 2)."""
+    part_duration: float = Field(default=0.2, ge=0.05, le=2.0)
+    """Seconds of an LL-HLS part (PART-TARGET) of the segments hlsd cuts itself; players
+    in low-latency mode stay about three parts behind the encoder."""
+
+
+def _listen(value: Any) -> Any:
+    """``null``, ``off`` or an empty string: no listener; else ``HOST:PORT``."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "off",
+                                                                              "null", "none")):
+        return None
+    if isinstance(value, str):
+        parse_listen(value.strip(), "")  # ValueError: not HOST:PORT
+        return value.strip()
+    return value
+
+
+Listen = Annotated[str | None, BeforeValidator(_listen)]
+
+
+class RtmpSettings(_Section):
+    """``rtmp``: encoders publishing over RTMP (OBS, ffmpeg, vMix, hardware encoders):
+    ``rtmp://HOST:PORT/<app>/<stream>``, the publish key as ``<stream>?key=K``."""
+
+    listen: Listen = ":1935"
+    """``HOST:PORT`` to listen on; ``:1935`` is the server's own host. The default
+    listener runs only when its port is free (a warning otherwise); one set explicitly
+    must bind, or the start fails. ``null`` turns RTMP off."""
+
+
+class SrtSettings(_Section):
+    """``srt``: encoders publishing MPEG-TS over SRT:
+    ``srt://HOST:PORT?streamid=publish:<stream>:<key>``."""
+
+    listen: Listen = ":8890"
+    """``HOST:PORT`` (UDP) to listen on; ``:8890`` is the server's own host. As for
+    ``rtmp.listen``: the default runs when it can, an explicit one must; ``null`` turns
+    SRT off. Needs libsrt (Debian: ``libsrt1.5-openssl``)."""
+    latency: Seconds = Field(default=0.12, ge=0.02, le=10.0)
+    """The SRT receive latency offered to publishers (they may ask for more)."""
 
 
 class LiveMixSettings(_Section):
@@ -475,6 +519,8 @@ class Settings(BaseSettings):
     http: HttpSettings = HttpSettings()
     live: LiveSettings = LiveSettings()
     livemix: LiveMixSettings = LiveMixSettings()
+    rtmp: RtmpSettings = RtmpSettings()
+    srt: SrtSettings = SrtSettings()
     recording: RecordingSettings = RecordingSettings()
     websocket: WebsocketSettings = WebsocketSettings()
     channels: ChannelSettings = ChannelSettings()

@@ -9,7 +9,6 @@ still to come (``awaited``).
 
 from __future__ import annotations
 
-import hmac
 import logging
 
 from fastapi import APIRouter, Request
@@ -18,43 +17,40 @@ from starlette.requests import ClientDisconnect
 
 from hlsd.api._openapi import ERRORS, raw_body
 from hlsd.auth.access import bearer
-from hlsd.auth.keys import fingerprint
 from hlsd.infra.bounded import read_request
 from hlsd.infra.client_address import client_of
 from hlsd.infra.logs import clip
 from hlsd.infra.statuses import status_of
-from hlsd.ingest.errors import PublishKeyMissing, PushForbidden
+from hlsd.ingest.continuous import (
+    Container,
+    Publishers,
+    PublishRefused,
+    PublishRequest,
+    SessionEnded,
+)
+from hlsd.ingest.errors import PublishKeyMissing
 from hlsd.ingest.http_push import Accepted, HttpPushIngest, IngestError, Publisher
-from hlsd.streams import StreamBusy
+from hlsd.ingest.publish_keys import PublishKeys
+from hlsd.streams import PublisherKind, StreamBusy
 
 log = logging.getLogger(__name__)
 
 
 class PublishAuth:
-    """Who may publish: a configured key (``?key=`` or Bearer), or with none configured,
-    loopback clients only. Returns the publisher: the client's address and its key's
-    fingerprint (keyed with `secret`), never any part of the key itself."""
+    """Who may publish over HTTP: the key in ``?key=`` or ``Authorization: Bearer``,
+    checked by `PublishKeys` for the request's client."""
 
-    def __init__(self, keys: tuple[str, ...], *, secret: bytes) -> None:
+    def __init__(self, keys: PublishKeys) -> None:
         self._keys = keys
-        self._secret = secret
 
     def __call__(self, request: Request) -> Publisher:
         client = client_of(request.scope)
-        host = client.host
         given = request.query_params.get("key") or bearer(request.headers.get("authorization"))
-        if not self._keys:
-            if client.local:
-                return Publisher(identity=host)
-            raise PushForbidden("no publish keys are configured, so only loopback "
-                                "publishers may push; set live.publish_keys")
-        if given is None:
+        try:
+            return self._keys.check(given, host=client.host, local=client.local)
+        except PublishKeyMissing:
             raise PublishKeyMissing("a publish key is required (?key= or Authorization: "
-                                    "Bearer)")
-        if not any(hmac.compare_digest(given.encode(), k.encode()) for k in self._keys):
-            raise PushForbidden("wrong publish key")
-        key = fingerprint(self._secret, given)
-        return Publisher(identity=f"{host}:{key}", key=key)
+                                    "Bearer)") from None
 
 
 def refusal(stream: str, path: str, exc: IngestError) -> JSONResponse:
@@ -69,8 +65,46 @@ def answer(accepted: Accepted) -> JSONResponse:
                         status_code=202 if accepted.awaited else 201)
 
 
-def router(*, ingest: HttpPushIngest, authorize: PublishAuth, max_body: int) -> APIRouter:
+async def publish_continuous(publishers: Publishers, stream: str,
+                             request: Request) -> Response:
+    client = client_of(request.scope)
+    given = request.query_params.get("key") or bearer(request.headers.get("authorization"))
+    try:
+        session = await publishers.open(PublishRequest(
+            stream=stream, key=given, host=client.host, port=0, local=client.local,
+            kind=PublisherKind.HTTP_TS, container=Container.MPEGTS))
+    except PublishRefused as exc:
+        status = status_of(exc)
+        log.info("ingest %s.ts refused (%d): %s", clip(stream), status, clip(exc.message))
+        return JSONResponse({"error": exc.message}, status_code=status)
+    error: str | None = None
+    try:
+        async for chunk in request.stream():
+            if chunk:
+                await session.write(chunk)
+    except SessionEnded as exc:
+        error = str(exc)
+        return JSONResponse({"error": error}, status_code=422)
+    except ClientDisconnect:
+        error = "the publisher disconnected"
+        return Response(status_code=400)
+    finally:
+        await session.close(error)
+    return JSONResponse({"stream": stream, "ended": True})
+
+
+def router(*, ingest: HttpPushIngest, authorize: PublishAuth, max_body: int,
+           continuous: Publishers | None = None) -> APIRouter:
     api = APIRouter(tags=["live"], responses=ERRORS)
+
+    if continuous is not None:
+        @api.api_route("/ingest/{stream}.ts", methods=["PUT", "POST"], status_code=200,
+                       openapi_extra=raw_body("video/mp2t", "application/octet-stream"))
+        async def publish(stream: str, request: Request) -> Response:
+            """One continuous upload of MPEG-TS (``ffmpeg -f mpegts -method PUT``), cut
+            into LL-HLS segments by hlsd as it arrives; it plays at ``/live/<stream>/``
+            while it lasts."""
+            return await publish_continuous(continuous, stream, request)
 
     @api.api_route("/ingest/{stream}/{path:path}", methods=["PUT", "POST"], status_code=201,
                    openapi_extra=raw_body("application/vnd.apple.mpegurl", "video/mp2t",

@@ -18,8 +18,9 @@ from typing import Protocol
 from hlsd import errors
 from hlsd.streams import PublisherKind
 
-__all__ = ["Container", "IngestSession", "PublishRefused", "PublishRequest", "Publishers",
-           "RefusalReason", "SessionEnded"]
+__all__ = ["Container", "IngestSession", "PublishBusy", "PublishForbidden", "PublishFull",
+           "PublishInvalid", "PublishRefused", "PublishRequest", "PublishUnauthorized",
+           "Publishers", "RefusalReason", "SessionEnded"]
 
 
 class Container(enum.StrEnum):
@@ -36,11 +37,14 @@ class PublishRequest:
     key: str | None
     """The publish key the publisher gave, if any."""
     host: str
-    """The publisher's address (what ``live.publish_keys``' loopback rule looks at)."""
+    """The publisher's address."""
     port: int
     kind: PublisherKind
     """`PublisherKind.RTMP`, `SRT` or `HTTP_TS`."""
     container: Container
+    local: bool | None = None
+    """Whether the publisher is on this host (with no ``live.publish_keys``, only those
+    may publish); None: decided from `host` (a transport without proxies in front)."""
 
 
 class RefusalReason(enum.StrEnum):
@@ -57,12 +61,33 @@ class RefusalReason(enum.StrEnum):
 class PublishRefused(errors.DomainError):
     """`open` refused the publisher; `message` says why, in words fit to send back (a
     wrong or missing key, a stream published by someone else, a bad stream id, a full
-    node). The `reason` names the kind for protocols that have codes for them."""
+    node). The `reason` names the kind for protocols that have codes for them; the
+    subclasses below carry the error kind too (HTTP answers with its status)."""
 
     def __init__(self, message: str, *, reason: RefusalReason,
                  limit: str | None = None) -> None:
         super().__init__(message, limit=limit)
         self.reason = reason
+
+
+class PublishUnauthorized(PublishRefused, errors.Unauthorized):
+    """No publish key where one is needed."""
+
+
+class PublishForbidden(PublishRefused, errors.Forbidden):
+    """A wrong key, or a publisher not on this host when no keys are configured."""
+
+
+class PublishInvalid(PublishRefused, errors.Invalid):
+    """A stream id no stream may have."""
+
+
+class PublishBusy(PublishRefused, errors.Conflict):
+    """Another publisher holds the stream."""
+
+
+class PublishFull(PublishRefused, errors.TooMany):
+    """This node, or this key, publishes as many streams as it may."""
 
 
 class SessionEnded(Exception):

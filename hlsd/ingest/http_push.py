@@ -77,15 +77,16 @@ class HttpPushIngest:
     def __init__(self, hub: StreamHub, *, max_pending_bytes: int, max_feeds: int,
                  max_streams_per_key: int | None = None, wait_durations: float = 3.0,
                  max_awaited: int = 10, pending_ttl: float = 60.0,
-                 metrics: Metrics | None = None,
+                 metrics: Metrics | None = None, quota: KeyQuota | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         """`wait_durations`: target durations a named segment is awaited; `max_awaited`:
-        segments of a variant that may queue behind a missing one."""
+        segments of a variant that may queue behind a missing one. `quota`: the stream
+        ids each publish key holds, shared with the other ingests."""
         self._hub = hub
         self._feeds: dict[str, Feed] = {}
         self._max_pending = max_pending_bytes
         self._max_feeds = max_feeds
-        self._quota = KeyQuota(max_streams_per_key or max_feeds)
+        self._quota = quota or KeyQuota(max_streams_per_key or max_feeds)
         self._wait = wait_durations
         self._max_awaited = max_awaited
         self._pending_ttl = pending_ttl

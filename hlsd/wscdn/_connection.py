@@ -11,7 +11,6 @@ import itertools
 from starlette.websockets import WebSocket
 
 from hlsd.infra.client_address import client_of
-from hlsd.streams import Segment
 from hlsd.wscdn import protocol
 from hlsd.wscdn.protocol import HEARTBEAT, MAX_TEXT_MESSAGE, ProtocolError
 
@@ -67,13 +66,11 @@ class Connection:
         async with self._sending:
             await asyncio.wait_for(self.ws.send_text(text), self._write_timeout)
 
-    async def send_fragment(self, segment: Segment) -> None:
-        data = segment.data
-        if data is None:  # spilled to disk
-            data = await asyncio.to_thread(segment.read)
+    async def send_fragment(self, duration: float, data: bytes) -> None:
+        """One fragment: its duration, then its MPEG-TS bytes."""
         async with self._sending:
             async with asyncio.timeout(self._write_timeout):
-                await self.ws.send_text(protocol.fragment(segment.duration).encode())
+                await self.ws.send_text(protocol.fragment(duration).encode())
                 await self.ws.send_bytes(data)
 
     async def send_error(self, error: ProtocolError) -> None:

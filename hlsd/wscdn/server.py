@@ -39,6 +39,7 @@ from hlsd.streams import (
 )
 from hlsd.wscdn import protocol
 from hlsd.wscdn._connection import Connection, Disconnected
+from hlsd.wscdn._transport_stream import TransportStreams
 from hlsd.wscdn.protocol import Message, ProtocolError
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ class WebsocketCdn:
         self._metrics = metrics
         self._on_demand = on_demand
         self._node_id = node_id
+        self._transport = TransportStreams(metrics.caches)
         self._limits = ConnectionLimits(
             max_open=config.max_connections_per_ip, per_second=config.connects_per_second,
             burst=config.connect_burst, exempt=config.rate_limit_exempt)
@@ -253,7 +255,7 @@ class WebsocketCdn:
     async def _send_all(self, conn: Connection, reader: Reader[Committed],
                         initial: tuple[Segment, ...]) -> None:
         for segment in initial:
-            await conn.send_fragment(segment)
+            await conn.send_fragment(segment.duration, await self._transport.of(segment))
             self._metrics.ws_fragments.labels("out").inc()
         while True:
             try:
@@ -264,7 +266,8 @@ class WebsocketCdn:
                     raise protocol.error(protocol.SLOW) from None
                 await conn.send_text(protocol.CLOSE)
                 return
-            await conn.send_fragment(committed.segment)
+            segment = committed.segment
+            await conn.send_fragment(segment.duration, await self._transport.of(segment))
             self._metrics.ws_fragments.labels("out").inc()
 
     async def _listen(self, conn: Connection) -> None:

@@ -104,6 +104,9 @@ class PlaybackResult:
     timed_out: bool = False
     level_switches: list[int] = field(default_factory=list)
     """Every level hls.js switched to (LEVEL_SWITCHED), in order."""
+    latencies: list[float] = field(default_factory=list)
+    """Seconds between the wall clock and hls.js's `playingDate` (PROGRAM-DATE-TIME of
+    what plays), sampled at every `timeupdate`: the end-to-end latency."""
     buffered_start: float | None = None
     """Where the `<video>`'s buffer began once the first fragment was buffered (hls.js
     puts time 0 at the first fragment's earliest timestamp: more is a hole at the start,
@@ -123,7 +126,7 @@ _PAGE = """<!doctype html>
 const S = window.__hlsd = {
   started: false, played: 0, errors: [], levels: 0, audioTracks: 0, subtitleTracks: 0,
   fragmentsLoaded: 0, requests: [], duration: null, ended: false, fatal: false,
-  levelSwitches: [], bufferedStart: null,
+  levelSwitches: [], bufferedStart: null, latencies: [],
 };
 window.addEventListener("error", (e) => { S.errors.push("page " + e.message); S.fatal = true; });
 window.addEventListener("unhandledrejection", (e) => { S.errors.push("page " + e.reason); });
@@ -175,6 +178,11 @@ window.startPlayback = function (url, headers, seekTo, switchAt) {
   });
   video.addEventListener("timeupdate", () => {
     if (video.currentTime > S.played) S.played = video.currentTime;
+    // End-to-end latency: the wall clock now, against the PROGRAM-DATE-TIME of what
+    // plays (the time its first frame reached the server).
+    if (hls.playingDate && S.latencies.length < 10000) {
+      S.latencies.push((Date.now() - hls.playingDate.getTime()) / 1000);
+    }
     if (switchPending && video.currentTime >= switchAt && hls.levels.length > 1) {
       // Switch level at once, as a viewer picking a quality does (the buffer ahead is
       // dropped and refetched from the other level).
@@ -239,6 +247,7 @@ def _play(url: str, headers: dict[str, str], seconds: float, timeout: float,
     result.duration = None if state["duration"] is None else float(state["duration"])
     result.ended = bool(state["ended"])
     result.level_switches = [int(level) for level in state["levelSwitches"]]
+    result.latencies = [float(x) for x in state["latencies"]]
     start = state["bufferedStart"]
     result.buffered_start = None if start is None else float(start)
     return result

@@ -1,0 +1,213 @@
+"""RTMP, SRT and continuous HTTP ingest end to end: a real hlsd, real ffmpeg publishers,
+LL-HLS checked by hlsd's own rules over reloads, decoded by ffmpeg, played by hls.js."""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hlsd.hls.check import assert_valid
+from tests._support.browser import describe, play_hls
+from tests._support.hlsd_server import HlsdServer, free_port
+from tests._support.media import FFMPEG, decode_errors
+from tests._support.polling import wait_until
+
+KEY = "publish-key-1"
+_SOURCE = ["-re", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
+           "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+           "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25",
+           "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k"]
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Node:
+    def __init__(self, server: HlsdServer, rtmp: int, srt: int) -> None:
+        self.server = server
+        self.rtmp = rtmp
+        self.srt = srt
+        self.url = server.url
+
+    def rtmp_url(self, stream: str, key: str | None = KEY) -> str:
+        query = f"?key={key}" if key else ""
+        return f"rtmp://127.0.0.1:{self.rtmp}/live/{stream}{query}"
+
+    def srt_url(self, stream: str, key: str = KEY) -> str:
+        return f"srt://127.0.0.1:{self.srt}?streamid=publish:{stream}:{key}"
+
+    def http_url(self, stream: str, key: str = KEY) -> str:
+        return f"{self.url}/ingest/{stream}.ts?key={key}"
+
+    def log(self) -> str:
+        return self.server.log_path.read_text(errors="replace")
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    rtmp, srt = free_port(), free_udp_port()
+    config = {
+        "live": {"publish_keys": [KEY], "segment_duration": 1.0, "part_duration": 0.2,
+                 "publish_policy": "reject", "idle_timeout": 5},
+        "rtmp": {"listen": f"127.0.0.1:{rtmp}"},
+        "srt": {"listen": f"127.0.0.1:{srt}"},
+    }
+    with HlsdServer(config, tmp_dir=tmp_path_factory.mktemp("continuous")) as server:
+        yield Node(server, rtmp, srt)
+
+
+@contextmanager
+def publishing(target: list[str], seconds: float = 30) -> Iterator[subprocess.Popen[bytes]]:
+    """ffmpeg publishing a test pattern for `seconds` to `target` (output options + URL)."""
+    proc = subprocess.Popen([FFMPEG, "-hide_banner", "-nostdin", "-v", "error", *_SOURCE,
+                             "-t", f"{seconds:g}", *target],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def playlist_with_parts(url: str, segments: int = 2) -> str:
+    """The live playlist once it lists `segments` whole segments and their parts."""
+    def ready() -> str | None:
+        response = httpx.get(url, timeout=5)
+        if response.status_code != 200:
+            return None
+        text = response.text
+        return text if text.count("#EXTINF") >= segments and "#EXT-X-PART:" in text else None
+    return str(wait_until(ready, timeout=30, what=f"{url} with parts"))
+
+
+def last_part(text: str) -> tuple[int, int]:
+    """(MSN, part index) of the last part a playlist lists."""
+    sequence = int(re.search(r"#EXT-X-MEDIA-SEQUENCE:(\d+)", text)[1])  # type: ignore[index]
+    msn, part = sequence, -1
+    for line in text.splitlines():
+        if line.startswith("#EXT-X-PART:"):
+            part += 1
+        elif line and not line.startswith("#"):
+            msn, part = msn + 1, -1
+    return msn, part
+
+
+def test_rtmp_publishes_ll_hls_that_ffmpeg_decodes(node: Node) -> None:
+    with publishing(["-f", "flv", node.rtmp_url("rtmp1")]):
+        url = f"{node.url}/live/rtmp1/index.m3u8"
+        text = playlist_with_parts(url)
+        assert "#EXT-X-PART-INF:PART-TARGET=0.2" in text
+        assert "CAN-BLOCK-RELOAD=YES" in text
+        assert "#EXT-X-PRELOAD-HINT:TYPE=PART" in text
+        assert "#EXT-X-MAP:" in text
+        assert_valid(text, live=True)
+        previous = text
+        # Blocking reloads, part after part: each answer holds the part asked for, and
+        # the rules hold across them.
+        for _ in range(6):
+            msn, part = last_part(previous)
+            response = httpx.get(url, params={"_HLS_msn": msn, "_HLS_part": part + 1},
+                                 timeout=10)
+            assert response.status_code == 200, response.text
+            current = response.text
+            assert last_part(current) > (msn, part), current
+            assert_valid(current, live=True, previous=previous)
+            previous = current
+        assert decode_errors(url, seconds=3) == ""
+
+
+def test_rtmp_stream_plays_in_hls_js_in_low_latency_mode(node: Node) -> None:
+    with publishing(["-f", "flv", node.rtmp_url("rtmp-browser")], seconds=40):
+        url = f"{node.url}/live/rtmp-browser/index.m3u8"
+        playlist_with_parts(url)
+        result = play_hls(url, seconds=4, timeout=40)
+    assert not result.fatal_errors, describe(result)
+    assert result.played >= 4, describe(result)
+    # hls.js asked for parts (low-latency mode), not only whole segments.
+    assert any(re.search(r"\.\d+\.m4s|-p\d+", u) or "_HLS_msn" in u for u in result.requests), \
+        result.requests[-20:]
+    assert result.latencies and sorted(result.latencies)[len(result.latencies) // 2] < 3.0, \
+        result.latencies[-20:]
+
+
+def test_srt_and_continuous_http_publish_too(node: Node) -> None:
+    with publishing(["-f", "mpegts", node.srt_url("srt1")]), \
+            publishing(["-f", "mpegts", "-method", "PUT", node.http_url("http1")]):
+        for name in ("srt1", "http1"):
+            url = f"{node.url}/live/{name}/index.m3u8"
+            assert_valid(playlist_with_parts(url), live=True)
+            assert decode_errors(url, seconds=2) == "", name
+        kinds = {s["name"]: s for s in httpx.get(f"{node.url}/api/streams").json()["streams"]}
+        assert kinds["srt1"]["kind"] == "srt"
+        assert kinds["http1"]["kind"] == "http-ts"
+
+
+def test_a_wrong_key_is_refused_on_every_protocol_and_others_are_still_served(
+        node: Node) -> None:
+    with publishing(["-f", "flv", node.rtmp_url("keyed")]):
+        url = f"{node.url}/live/keyed/index.m3u8"
+        playlist_with_parts(url)
+        for target in (["-f", "flv", node.rtmp_url("wrong1", key="nope")],
+                       ["-f", "mpegts", node.srt_url("wrong2", key="nope")],
+                       ["-f", "mpegts", "-method", "PUT", node.http_url("wrong3", key="nope")]):
+            proc = subprocess.run([FFMPEG, "-hide_banner", "-nostdin", "-v", "error", *_SOURCE,
+                                   "-t", "2", *target], capture_output=True, timeout=60,
+                                  check=False)
+            assert proc.returncode != 0, target
+        for name in ("wrong1", "wrong2", "wrong3"):
+            assert httpx.get(f"{node.url}/live/{name}/index.m3u8").status_code == 404
+        assert httpx.get(url).status_code == 200
+    assert "wrong publish key" in node.log()
+
+
+def test_a_second_publisher_is_refused_under_reject(node: Node) -> None:
+    with publishing(["-f", "flv", node.rtmp_url("busy")]):
+        playlist_with_parts(f"{node.url}/live/busy/index.m3u8")
+        second = subprocess.run([FFMPEG, "-hide_banner", "-nostdin", "-v", "error", *_SOURCE,
+                                 "-t", "2", "-f", "flv", node.rtmp_url("busy")],
+                                capture_output=True, timeout=60, check=False)
+        assert second.returncode != 0
+
+
+def test_garbage_on_every_port_is_refused_and_the_node_serves_on(node: Node) -> None:
+    with socket.create_connection(("127.0.0.1", node.rtmp), timeout=5) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" + bytes(range(256)) * 8)
+        sock.settimeout(5)
+        try:
+            assert sock.recv(1024) == b""  # hlsd hangs up
+        except ConnectionResetError:
+            pass
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        udp.sendto(bytes(range(256)) * 4, ("127.0.0.1", node.srt))
+    response = httpx.put(f"{node.url}/ingest/junk.ts?key={KEY}",
+                         content=bytes(range(256)) * 4096, timeout=30)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]
+    assert httpx.get(f"{node.url}/live/junk/index.m3u8").status_code == 404
+    with publishing(["-f", "flv", node.rtmp_url("after-garbage")]):
+        assert_valid(playlist_with_parts(f"{node.url}/live/after-garbage/index.m3u8"),
+                     live=True)
+
+
+def test_an_explicit_listener_that_cannot_bind_stops_the_start(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = HlsdServer({"rtmp": {"listen": f"127.0.0.1:{port}"}, "srt": {"listen": None}},
+                            tmp_dir=tmp_path / "explicit", startup_timeout=20)
+        with pytest.raises(Exception):  # noqa: B017 (HlsdStartError, or the process exits)
+            server.start()
+        server.close()
+        assert "RTMP cannot listen on 127.0.0.1:" in server.log_path.read_text()
+        assert "rtmp.listen" in server.log_path.read_text()
