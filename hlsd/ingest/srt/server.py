@@ -6,9 +6,8 @@ id is parsed (`streamid`), the connection limit checked, and `Publishers.open` a
 (the key, the hub's policy), so a refused publisher gets a code it can show
 (``SRT_REJX_UNAUTHORIZED`` for a wrong key, ``SRT_REJX_CONFLICT`` for a stream
 published by someone else, …) instead of a connection closed under it. The callback
-runs on libsrt's receiving thread for the port: it waits for `open` on the event loop
-(at most `_OPEN_WAIT`), which holds up the other publishers' packets on this port that
-long; libsrt's receive latency and the kernel's socket buffer absorb it.
+runs on libsrt's receiving thread for the port, and waits there for `open` on the event
+loop (`_opening`).
 
 The session opened there waits for the handshake to finish and ``srt_accept`` to return
 the socket (one thread blocks in accept); a handshake that fails after the callback
@@ -21,7 +20,6 @@ its end.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import enum
 import logging
 import socket
@@ -30,17 +28,11 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 
 from hlsd.infra.logs import clip
-from hlsd.ingest.continuous import (
-    Container,
-    IngestSession,
-    Publishers,
-    PublishRefused,
-    PublishRequest,
-    RefusalReason,
-)
+from hlsd.ingest.continuous import Container, IngestSession, Publishers, PublishRequest
 from hlsd.ingest.srt import _libsrt
 from hlsd.ingest.srt._connection import Connection
 from hlsd.ingest.srt._libsrt import LibSrt, SockOpt, SrtError
+from hlsd.ingest.srt._opening import CLOSING, Refusal, open_from_thread
 from hlsd.ingest.srt.streamid import RejectCode, StreamIdRefused, parse_stream_id, redacted
 from hlsd.streams import PublisherKind
 
@@ -48,18 +40,9 @@ __all__ = ["SrtServer"]
 
 log = logging.getLogger("hlsd.ingest.srt")
 
-_OPEN_WAIT = 2.0  # seconds the listen callback waits for Publishers.open
 _HANDSHAKE_GRACE = 5.0  # seconds a session opened in the callback waits for its socket
 _CLOSE_WAIT = 2.0  # seconds close() lets the pumps finish before cancelling them
 _BACKLOG = 16  # handshakes done and not yet accepted (the accept thread takes them at once)
-_CLOSING = "the server is closing"
-
-_CODES = {
-    RefusalReason.UNAUTHORIZED: RejectCode.UNAUTHORIZED,
-    RefusalReason.BAD_NAME: RejectCode.BAD_REQUEST,
-    RefusalReason.BUSY: RejectCode.CONFLICT,
-    RefusalReason.FULL: RejectCode.OVERLOAD,
-}
 
 
 class _State(enum.Enum):
@@ -67,12 +50,6 @@ class _State(enum.Enum):
     LISTENING = "listening"
     CLOSING = "closing"
     CLOSED = "closed"
-
-
-@dataclass(frozen=True, slots=True)
-class _Refusal:
-    message: str
-    code: RejectCode
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +142,7 @@ class SrtServer:
             refusal = self._admit(sock, peer, where, stream_id)
         except Exception:
             log.exception("srt: judging a caller from %s failed", where)
-            refusal = _Refusal("the server failed", RejectCode.ISE)
+            refusal = Refusal("the server failed", RejectCode.ISE)
         if refusal is None:
             return 0
         if self._lib is not None:
@@ -176,66 +153,45 @@ class SrtServer:
         return -1
 
     def _admit(self, sock: int, peer: tuple[str, int] | None, where: str,
-               stream_id: str) -> _Refusal | None:
+               stream_id: str) -> Refusal | None:
         try:
             target = parse_stream_id(stream_id)
         except StreamIdRefused as e:
-            return _Refusal(e.message, e.code)
+            return Refusal(e.message, e.code)
         with self._lock:
             if self._state is not _State.LISTENING:
-                return _Refusal(_CLOSING, RejectCode.DOWN)
+                return Refusal(CLOSING, RejectCode.DOWN)
             if len(self._pending) + len(self._connections) + self._opening \
                     >= self._max_connections:
-                return _Refusal(f"this node takes {self._max_connections} SRT publishers "
-                                f"at once", RejectCode.OVERLOAD)
+                return Refusal(f"this node takes {self._max_connections} SRT publishers "
+                               f"at once", RejectCode.OVERLOAD)
             self._opening += 1
         try:
-            opened = self._open(PublishRequest(
+            assert self._loop is not None
+            opened = open_from_thread(self._publishers, PublishRequest(
                 stream=target.stream, key=target.key, host=peer[0] if peer else "",
                 port=peer[1] if peer else 0, kind=PublisherKind.SRT,
-                container=Container.MPEGTS))
+                container=Container.MPEGTS), self._loop, late=self._close_late)
         finally:
             with self._lock:
                 self._opening -= 1
-        if isinstance(opened, _Refusal):
+        if isinstance(opened, Refusal):
             return opened
         label = f"{clip(target.stream)} from {where}"
         with self._lock:
             listening = self._state is _State.LISTENING
             if listening:
                 self._pending[sock] = _Pending(opened, label)
-        if not listening or not self._call_on_loop(self._expire_later, sock):
-            self._call_on_loop(self._close_session, opened, _CLOSING)
-            return _Refusal(_CLOSING, RejectCode.DOWN)
-        return None
+        if listening and self._call_on_loop(self._expire_later, sock):
+            return None
+        with self._lock:
+            self._pending.pop(sock, None)
+        self._call_on_loop(self._close_session, opened, CLOSING)
+        return Refusal(CLOSING, RejectCode.DOWN)
 
-    def _open(self, request: PublishRequest) -> IngestSession | _Refusal:
-        assert self._loop is not None
-        opening = self._publishers.open(request)
-        try:
-            future = asyncio.run_coroutine_threadsafe(opening, self._loop)
-        except RuntimeError:  # the loop is closed
-            opening.close()
-            return _Refusal(_CLOSING, RejectCode.DOWN)
-        try:
-            return future.result(_OPEN_WAIT)
-        except PublishRefused as e:
-            return _Refusal(e.message, _CODES.get(e.reason, RejectCode.FORBIDDEN))
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            future.add_done_callback(self._close_late_session)
-            return _Refusal(f"the server did not answer within {_OPEN_WAIT:g} s",
-                            RejectCode.ISE)
-        except concurrent.futures.CancelledError:
-            return _Refusal(_CLOSING, RejectCode.DOWN)
-        except Exception as e:  # told to the caller as a server error
-            return _Refusal(f"the server failed: {type(e).__name__}: {e}", RejectCode.ISE)
-
-    def _close_late_session(self, future: concurrent.futures.Future[IngestSession]) -> None:
-        """An `open` that finished after the callback gave up: its session is closed."""
-        if not future.cancelled() and future.exception() is None:
-            self._call_on_loop(self._close_session, future.result(),
-                               "the SRT handshake was refused: the server answered late")
+    def _close_late(self, session: IngestSession) -> None:
+        self._call_on_loop(self._close_session, session,
+                           "the SRT handshake was refused: the server answered late")
 
     def _call_on_loop(self, callback: Callable[..., None], *args: object) -> bool:
         assert self._loop is not None
@@ -304,11 +260,11 @@ class SrtServer:
             if connection is None:  # expired, or the server is closing
                 lib.close(sock)
                 if pending is not None:
-                    self._call_on_loop(self._close_session, pending.session, _CLOSING)
+                    self._call_on_loop(self._close_session, pending.session, CLOSING)
                 continue
             connection.start()
             if not self._call_on_loop(self._adopt, connection):
-                connection.stop(_CLOSING)
+                connection.stop(CLOSING)
 
     # -- closing ---------------------------------------------------------------------
 
@@ -332,8 +288,8 @@ class SrtServer:
             self._pending.clear()
             connections = list(self._connections.values())
         for waiting in pending:
-            self._close_session(waiting.session, _CLOSING)
-        await asyncio.gather(*(asyncio.to_thread(c.stop, _CLOSING) for c in connections))
+            self._close_session(waiting.session, CLOSING)
+        await asyncio.gather(*(asyncio.to_thread(c.stop, CLOSING) for c in connections))
         if self._tasks:
             _, late = await asyncio.wait(set(self._tasks), timeout=_CLOSE_WAIT)
             for task in late:
