@@ -54,29 +54,47 @@ def serve(
     server: Annotated[ServerEngine | None, typer.Option(
         metavar="ENGINE",
         help="The ASGI server engine: granian (the default) or uvicorn.")] = None,
+    tls_cert: Annotated[Path | None, typer.Option(
+        metavar="PEM", help="Serve HTTPS (and HTTP/2 on granian) with this certificate "
+                            "and its chain (tls.cert); needs --tls-key.")] = None,
+    tls_key: Annotated[Path | None, typer.Option(
+        metavar="PEM", help="The certificate's private key, unencrypted (tls.key).")] = None,
 ) -> None:
     """Run the server.
 
     Settings come from the flags, then HLSD_* environment variables (nested keys
     joined by a double underscore: HLSD_CACHE__SIZE=2GB), then the config file. A
-    config error, or a folder that cannot be made or written in, prints one line and
-    exits with 2; a port in use exits with 1."""
+    config error, a folder that cannot be made or written in, or a TLS certificate or
+    key that cannot be used prints one line and exits with 2; a port in use exits
+    with 1."""
     flags: dict[str, object] = {"host": host, "port": port, "workers": workers,
                                 "server": server}
+    tls = {name: value for name, value in (("cert", tls_cert), ("key", tls_key)) if value}
+    if tls:
+        flags["tls"] = tls
     settings = _settings(config, **flags)
     _folders(settings.working_folders())
+    _tls_files(settings)
     log_config = setup_server_logging(settings.log_level, settings.log_format)
     _hand_to_server_processes(config, flags)
     log = logging.getLogger("hlsd")
     if settings.handshake is None:
         log.warning("no handshake configured: the token API answers loopback clients only")
-    log.info("hlsd %s on http://%s:%d (%s, %d worker(s))", __version__, settings.host,
-             settings.port, settings.server.value, settings.workers)
+    log.info("hlsd %s on %s://%s:%d (%s, %s, %d worker(s))", __version__,
+             "https" if settings.tls.enabled else "http", settings.host, settings.port,
+             settings.server.value, _protocols(settings), settings.workers)
     try:
         engines.serve(settings, log_config)
     except engines.PortInUse as exc:
         console.print(f"[red]hlsd cannot start:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(1) from None
+
+
+def _protocols(settings: Settings) -> str:
+    tls = settings.tls
+    if tls.enabled and tls.http2 and settings.server is ServerEngine.GRANIAN:
+        return "HTTP/2 and HTTP/1.1"
+    return "HTTP/1.1"
 
 
 @cli.command(cls=PlainCommand)
@@ -323,12 +341,16 @@ def _settings(config: Path | None, **flags: object) -> Settings:
 def _hand_to_server_processes(config: Path | None, flags: dict[str, object]) -> None:
     """Each server process builds its app from the environment (`app_from_environment`),
     not from this process's settings: the config file and the flags given here go to it
-    as ``HLSD_CONFIG`` and ``HLSD_<FLAG>``, which rank above the file as the flags do,
-    so the app announces the port it really listens on."""
+    as ``HLSD_CONFIG`` and ``HLSD_<FLAG>`` (``HLSD_TLS__CERT`` for a nested key), which
+    rank above the file as the flags do, so the app announces the port it really
+    listens on."""
     if config is not None:
         os.environ[CONFIG_ENV] = str(config.resolve())
     for name, value in flags.items():
-        if value is not None:
+        if isinstance(value, dict):
+            for key, nested in value.items():
+                os.environ[f"HLSD_{name.upper()}__{key.upper()}"] = str(nested)
+        elif value is not None:
             os.environ[f"HLSD_{name.upper()}"] = str(value)
 
 
@@ -339,6 +361,16 @@ def _folders(folders: tuple[tuple[str, Path], ...]) -> None:
     try:
         prepare_folders(folders)
     except FolderError as exc:
+        console.print(f"[red]hlsd cannot start:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def _tls_files(settings: Settings) -> None:
+    """The certificate and key, checked before any engine starts (each would fail in
+    its worker processes only): one line and exit code 2 for a file it cannot use."""
+    try:
+        engines.check_tls_files(settings.tls)
+    except engines.TlsFilesError as exc:
         console.print(f"[red]hlsd cannot start:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from None
 

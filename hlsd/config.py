@@ -432,7 +432,7 @@ class ClusterSettings(_Section):
     """How often this node re-announces its streams; an entry lives twice as long."""
     external_url: str | None = None
     """This node's websocket URL as other nodes reach it (the registry's value); default
-    ``ws://<host>:<port><websocket.path>``."""
+    ``ws://<host>:<port><websocket.path>`` (``wss://`` with ``tls``)."""
     node_id: str | None = None
     """Names this node in relay chains (loop detection); default random per start."""
     relay_from: str | None = None
@@ -460,6 +460,38 @@ class HttpSettings(_Section):
     limit. Behind a trusted proxy, the client's own address counts."""
     limit_exempt: Networks = ()
     """Addresses or CIDR ranges ``max_requests_per_ip`` does not apply to."""
+
+
+class TlsSettings(_Section):
+    """``tls``: HTTPS and ``wss://`` served by hlsd itself, with no proxy in front. On
+    granian, HTTP/2 and HTTP/1.1 (chosen per connection by ALPN): Apple's players play
+    LL-HLS over HTTP/2 only. Give both files or neither; a file that is missing,
+    unreadable, not PEM, encrypted or not the other's pair stops the start with one
+    line."""
+
+    cert: Path | None = None
+    """PEM file: the server's certificate, then its chain (a ``fullchain.pem``).
+    Relative paths in the config file are from the file's folder."""
+    key: Path | None = None
+    """PEM file: the certificate's private key, unencrypted (RSA, EC or Ed25519)."""
+    http2: bool = True
+    """granian: offer HTTP/2 beside HTTP/1.1. With it, a client that finishes the TLS
+    handshake and then sends nothing is held until it leaves (granian has no deadline
+    before it tells HTTP/1 from HTTP/2; at most 2048 connections per server), so
+    ``false`` serves HTTP/1.1 only, every ``http`` deadline kept. uvicorn serves
+    HTTP/1.1 only, whatever this says (a line at start says so)."""
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> TlsSettings:
+        if (self.cert is None) != (self.key is None):
+            given, missing = ("cert", "key") if self.key is None else ("key", "cert")
+            raise ValueError(f"tls.{given} is set but tls.{missing} is not: give both "
+                             "PEM files (the certificate and its key), or neither")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.cert is not None and self.key is not None
 
 
 class CorsSettings(_Section):
@@ -517,6 +549,7 @@ class Settings(BaseSettings):
     packager: PackagerSettings = PackagerSettings()
     cors: CorsSettings = CorsSettings()
     http: HttpSettings = HttpSettings()
+    tls: TlsSettings = TlsSettings()
     live: LiveSettings = LiveSettings()
     livemix: LiveMixSettings = LiveMixSettings()
     rtmp: RtmpSettings = RtmpSettings()
@@ -659,6 +692,12 @@ def _relative_to(data: dict[str, Any], base: Path) -> dict[str, Any]:
             if isinstance(cache.get(key), str) and not Path(cache[key]).is_absolute():
                 cache[key] = str(base / cache[key])
         out["cache"] = cache
+    tls = out.get("tls")
+    if isinstance(tls, dict):
+        out["tls"] = {key: str(base / value)
+                      if key in ("cert", "key") and isinstance(value, str)
+                      and not Path(value).is_absolute() else value
+                      for key, value in tls.items()}
     storage = out.get("storage")
     if isinstance(storage, dict) and isinstance(storage.get("dir"), str) \
             and not Path(storage["dir"]).is_absolute():

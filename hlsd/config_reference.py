@@ -28,10 +28,10 @@ _HEADER = """# Configuration reference
 Made from the settings model by `python -m hlsd.config_reference`; do not edit by hand.
 
 Keys are read, highest priority first, from the command line (`--host`, `--port`,
-`--workers`, `--server`), environment variables (`HLSD_` and the key, nested keys
-joined by `__`: `HLSD_CACHE__SIZE=2GB`), the YAML file given with `--config`, and these
-defaults. The seed's `hls.yaml` keys (`cache`, `port`, `handshake`, `url`) are read as
-they are.
+`--workers`, `--server`, `--tls-cert`, `--tls-key`), environment variables (`HLSD_` and
+the key, nested keys joined by `__`: `HLSD_CACHE__SIZE=2GB`), the YAML file given with
+`--config`, and these defaults. The seed's `hls.yaml` keys (`cache`, `port`,
+`handshake`, `url`) are read as they are.
 
 Sizes are written `100MB`, `1.5GiB` or a number of bytes (decimal suffixes are powers of
 1000). Durations are Go durations (`90s`, `1m30s`, `250ms`) or a number of seconds

@@ -106,6 +106,23 @@ def test_relative_dirs_resolve_against_the_config_file(tmp_path: Path) -> None:
     assert s.temp_dir == tmp_path / "data" / "tmp"
 
 
+def test_tls_files_resolve_against_the_config_file_and_merge_across_sources(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HLSD_TLS__CERT", raising=False)
+    monkeypatch.delenv("HLSD_TLS__KEY", raising=False)
+    config = _write(tmp_path, "tls:\n  cert: pem/cert.pem\n  key: /etc/key.pem\n")
+    tls = load_settings(config).tls
+    assert (tls.cert, tls.key, tls.http2, tls.enabled) == (
+        tmp_path / "pem" / "cert.pem", Path("/etc/key.pem"), True, True)
+    # A flag (or a variable) for one file keeps the other from the file.
+    assert load_settings(config, tls={"key": Path("k.pem")}).tls.cert == \
+        tmp_path / "pem" / "cert.pem"
+    monkeypatch.setenv("HLSD_TLS__CERT", "/run/cert.pem")
+    assert load_settings(config).tls.cert == Path("/run/cert.pem")
+    monkeypatch.delenv("HLSD_TLS__CERT")
+    assert not load_settings().tls.enabled
+
+
 @pytest.mark.parametrize("text", [
     "cache:\n  size: lots\n", "cache:\n  expiry: soon\n", "nonsense_key: 1\n", "- a\n- b\n",
 ])

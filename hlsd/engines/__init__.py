@@ -6,6 +6,9 @@ Connection bounds split by where they can live: a header-read deadline and an id
 keep-alive deadline belong to the engine (it alone sees a connection before its first
 request); requests in progress per address and the body deadline are middleware
 (`infra.admission`), the same on both engines.
+
+With ``tls:``, both engines serve HTTPS and ``wss://`` themselves, its files checked
+first (`check_tls_files`); granian also HTTP/2, chosen by ALPN, uvicorn HTTP/1.1 only.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ import socket
 from typing import Any
 
 from hlsd.config import ServerEngine, Settings
+from hlsd.engines._tls import TlsFilesError, check_tls_files
 
-__all__ = ["PortInUse", "ensure_port_free", "serve"]
+__all__ = ["PortInUse", "TlsFilesError", "check_tls_files", "ensure_port_free", "serve"]
 
 log = logging.getLogger(__name__)
 

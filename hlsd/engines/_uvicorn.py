@@ -4,11 +4,16 @@ uvicorn has no header-read deadline: a connection that never finishes its header
 never sends a byte) is held for as long as the client likes. `GuardedHttpTools` adds
 one, from the connection's start and from the first byte of each later request; the
 idle time between requests is uvicorn's own keep-alive timeout.
+
+With ``tls:`` uvicorn serves HTTPS and ``wss://``, HTTP/1.1 only (it has no HTTP/2).
+The header deadline then starts once the TLS handshake is done; the handshake itself
+is bounded by asyncio's own 60 s.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from typing import Any
 
@@ -18,6 +23,13 @@ from uvicorn.supervisors import Multiprocess
 
 from hlsd.config import Settings
 from hlsd.engines import TARGET
+
+log = logging.getLogger(__name__)
+
+TLS_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
+"""TLS 1.2 suites: the forward-secret AEAD ones, those granian's rustls offers, whatever
+uvicorn's version defaults to (older ones took any suite OpenSSL calls TLSv1). TLS 1.3
+has its own suites, all of that kind."""
 
 
 class HlsdUvicornConfig(uvicorn.Config):
@@ -31,6 +43,10 @@ class HlsdUvicornConfig(uvicorn.Config):
 
 class GuardedHttpTools(HttpToolsProtocol):
     """uvicorn's httptools protocol with a deadline on each request's headers."""
+
+    alpn_protocols = ["http/1.1"]
+    """What TLS offers a client in ALPN (read by uvicorn's TLS set-up, where it has one):
+    a client that offers HTTP/2 too is told plainly that this is HTTP/1.1."""
 
     def __init__(self, config: uvicorn.Config, *args: Any, **kwargs: Any) -> None:
         super().__init__(config, *args, **kwargs)
@@ -70,7 +86,10 @@ class GuardedHttpTools(HttpToolsProtocol):
 
 
 def run_uvicorn(settings: Settings, log_config: dict[str, Any]) -> None:
-    http = settings.http
+    http, tls = settings.http, settings.tls
+    if tls.enabled and tls.http2:
+        log.warning("uvicorn serves HTTP/1.1 only: HTTP/2, which Apple's players need for "
+                    "LL-HLS, needs server: granian")
     config = HlsdUvicornConfig(
         TARGET, factory=True, host=settings.host, port=settings.port,
         workers=settings.workers, log_level=settings.log_level, log_config=log_config,
@@ -80,7 +99,8 @@ def run_uvicorn(settings: Settings, log_config: dict[str, Any]) -> None:
         # uvicorn's own reading of X-Forwarded-For is off.
         proxy_headers=False,
         # A websocket fragment may be as large as the CDN allows, no larger.
-        ws_max_size=settings.websocket.max_binary_message + 4096)
+        ws_max_size=settings.websocket.max_binary_message + 4096,
+        ssl_certfile=tls.cert, ssl_keyfile=tls.key, ssl_ciphers=TLS_CIPHERS)
     if config.workers > 1:
         Multiprocess(config, sockets=[config.bind_socket()]).run()
     else:

@@ -13,12 +13,20 @@ from hlsd.channels.feed import ChannelFeeds
 from hlsd.cluster.registry import Announcer, NoRegistry, RedisRegistry, Registry
 from hlsd.cluster.relay import RelayConfig, Relays
 from hlsd.cluster.resolver import StreamResolver
+from hlsd.config import Settings
 from hlsd.features.common import Common
 from hlsd.features.feature import Feature
 from hlsd.streams import StreamHub
 from hlsd.wscdn import CdnConfig, WebsocketCdn
 
-__all__ = ["Cluster", "build"]
+__all__ = ["Cluster", "build", "default_websocket_url"]
+
+
+def default_websocket_url(settings: Settings) -> str:
+    """This node's websocket as other nodes reach it, when ``cluster.external_url`` does
+    not say: ``wss://`` when it serves TLS itself."""
+    scheme = "wss" if settings.tls.enabled else "ws"
+    return f"{scheme}://{settings.host}:{settings.port}{settings.websocket.path}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,7 +39,7 @@ class Cluster:
 def build(common: Common, *, hub: StreamHub, feeds: ChannelFeeds) -> Cluster:
     settings = common.settings
     ws, cl = settings.websocket, settings.cluster
-    own_url = cl.external_url or f"ws://{settings.host}:{settings.port}{ws.path}"
+    own_url = cl.external_url or default_websocket_url(settings)
     node_id = cl.node_id or uuid.uuid4().hex[:12]
     registry: Registry = NoRegistry()
     tasks = []

@@ -11,7 +11,10 @@ paths in the config (cache dirs, data dir) land there. The process is
 
     python -m hlsd serve --config <dir>/hls.yaml --host 127.0.0.1 --port <free port>
 
-with stdout and stderr in `<dir>/hlsd.log`.
+with stdout and stderr in `<dir>/hlsd.log`. A server that serves TLS itself (``tls:`` in
+its config, or ``--tls-cert``/``--tls-key`` in `extra_args`) is given `client_tls`, the
+context its clients verify it with: `url` is then ``https://``, and the health check
+goes through it.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -62,11 +66,13 @@ class HlsdServer:
                  env: dict[str, str] | None = None, tmp_dir: Path | None = None,
                  port: int | None = None, startup_timeout: float = 30.0,
                  extra_args: list[str] | None = None,
-                 config_name: str = "hls.yaml") -> None:
+                 config_name: str = "hls.yaml",
+                 client_tls: ssl.SSLContext | None = None) -> None:
         self.config: dict[str, Any] = dict(config or {})
         self.env_overrides = dict(env or {})
         self.startup_timeout = startup_timeout
         self.extra_args = list(extra_args or [])
+        self.client_tls = client_tls
         self._own_dir = tmp_dir is None
         self.dir = Path(tmp_dir) if tmp_dir is not None else Path(tempfile.mkdtemp(
             prefix="hlsd-"))
@@ -94,7 +100,8 @@ class HlsdServer:
     # -- addresses and state ------------------------------------------------------
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.client_tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     @property
     def pid(self) -> int | None:
@@ -157,7 +164,8 @@ class HlsdServer:
                     f"hlsd exited with code {code} before /api/health answered\n"
                     f"--- {self.log_path} (tail) ---\n{self.log_tail()}")
             try:
-                with urllib.request.urlopen(self.url + "/api/health", timeout=2) as resp:
+                with urllib.request.urlopen(self.url + "/api/health", timeout=2,
+                                            context=self.client_tls) as resp:
                     if resp.status == 200:
                         return
                     last = f"HTTP {resp.status}"
