@@ -135,7 +135,9 @@ class _ChunkStream:
 class ChunkReader:
     def __init__(self, source: Input, *, max_message_bytes: int) -> None:
         self._in = source
-        self._max_message = max_message_bytes
+        self.max_message_bytes = max_message_bytes
+        """The longest message, and the most bytes of partial messages together; the
+        owner may change it (less before a publish, when only commands come)."""
         self._chunk_size = DEFAULT_CHUNK_SIZE
         self._streams: dict[int, _ChunkStream] = {}
         self._partial_bytes = 0
@@ -222,13 +224,14 @@ class ChunkReader:
 
     async def _chunk(self, stream: _ChunkStream) -> Message | None:
         if stream.partial is None:
-            if stream.length > self._max_message:
+            if stream.length > self.max_message_bytes:
                 raise ProtocolError(f"a message of {stream.length} bytes (at most "
-                                    f"{self._max_message})")
+                                    f"{self.max_message_bytes})")
             stream.partial = bytearray()
         size = min(self._chunk_size, stream.length - len(stream.partial))
-        if self._partial_bytes + size > self._max_message:
-            raise ProtocolError(f"more than {self._max_message} bytes in partial messages")
+        if self._partial_bytes + size > self.max_message_bytes:
+            raise ProtocolError(f"more than {self.max_message_bytes} bytes in partial "
+                                "messages")
         stream.partial += await self._in.take(size)
         self._partial_bytes += size
         if len(stream.partial) < stream.length:

@@ -57,6 +57,9 @@ LINGER = 2.0
 """After a refusal: how long the client has to read it and close first."""
 MAX_STREAMS = 8
 """createStream calls per connection (an encoder makes one)."""
+MAX_COMMAND_BYTES = 64 * 1024
+"""The longest message before a publish starts (commands are a few hundred bytes), so
+a connection that has not given a key holds little memory."""
 
 _PING_REQUEST = 6
 
@@ -112,7 +115,8 @@ class Connection:
         self._publishers = publishers
         self._limits = limits
         self._in = Input(reader)
-        self._chunks = ChunkReader(self._in, max_message_bytes=limits.max_message_bytes)
+        self._chunks = ChunkReader(self._in, max_message_bytes=min(
+            MAX_COMMAND_BYTES, limits.max_message_bytes))
         self._out = ChunkWriter()
         self.state = State.HANDSHAKE
         self._app = ""
@@ -224,6 +228,8 @@ class Connection:
         publishing, self._publishing = self._publishing, None
         if publishing is not None:
             self.state = State.CONNECTED
+            self._chunks.max_message_bytes = min(MAX_COMMAND_BYTES,
+                                                 self._limits.max_message_bytes)
             try:
                 await publishing.session.close(error)
             except Exception:
@@ -321,6 +327,7 @@ class Connection:
                          f"{clip(refused.message)}", linger=True) from None
         self._publishing = Publishing(session, stream=target.stream, stream_id=stream_id)
         self.state = State.PUBLISHING
+        self._chunks.max_message_bytes = self._limits.max_message_bytes
         self._wait_for_media()
         logger.info("rtmp %s: publishing %s", self._who, clip(target.stream))
         await self._send(*_messages.published(stream_id, target.stream))

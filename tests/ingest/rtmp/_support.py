@@ -1,10 +1,14 @@
 """What the RTMP tests share: a `Publishers` that collects each session's bytes (the
-transport's contract boundary), ffmpeg publishing to a URL, an FLV reader for the
-collected bytes, and a raw RTMP client that builds its chunks by hand."""
+transport's contract boundary), ffmpeg publishing to a URL, librtmp (the library OBS's
+RTMP output is a fork of) publishing an FLV file, an FLV reader for the collected
+bytes, and a raw RTMP client that builds its chunks by hand."""
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
+import functools
 import hmac
 import io
 import os
@@ -30,17 +34,27 @@ KEY = "K"
 
 
 class CollectedSession:
-    def __init__(self, request: PublishRequest, *, end_after: int | None = None) -> None:
+    """Collects what is written; `gate`, while clear, holds every write (a pipeline
+    that is behind); past `end_after` writes, the session ends itself."""
+
+    def __init__(self, request: PublishRequest, *, end_after: int | None = None,
+                 gate: asyncio.Event | None = None) -> None:
         self.request = request
         self.data = bytearray()
         self.writes = 0
+        self.waiting = False
         self.closed = asyncio.Event()
         self.error: str | None = None
         self._end_after = end_after
+        self._gate = gate
 
     async def write(self, data: bytes) -> None:
         if self.closed.is_set():
             raise SessionEnded("the session is closed")
+        if self._gate is not None:
+            self.waiting = True
+            await self._gate.wait()
+            self.waiting = False
         self.data += data
         self.writes += 1
         if self._end_after is not None and self.writes >= self._end_after:
@@ -55,11 +69,13 @@ class CollectedSession:
 class CollectingPublishers:
     """Publishers with one key: a wrong one is refused, as is a name in `busy`."""
 
-    def __init__(self, *, busy: Sequence[str] = (), end_after: int | None = None) -> None:
+    def __init__(self, *, busy: Sequence[str] = (), end_after: int | None = None,
+                 gate: asyncio.Event | None = None) -> None:
         self.sessions: dict[str, list[CollectedSession]] = {}
         self.requests: list[PublishRequest] = []
         self._busy = set(busy)
         self._end_after = end_after
+        self._gate = gate
 
     async def open(self, request: PublishRequest) -> CollectedSession:
         self.requests.append(request)
@@ -69,7 +85,7 @@ class CollectingPublishers:
         if request.stream in self._busy:
             raise PublishRefused(f"{request.stream} is published by another publisher",
                                  reason=RefusalReason.BUSY)
-        session = CollectedSession(request, end_after=self._end_after)
+        session = CollectedSession(request, end_after=self._end_after, gate=self._gate)
         self.sessions.setdefault(request.stream, []).append(session)
         return session
 
@@ -79,6 +95,7 @@ class CollectingPublishers:
         return sessions[0]
 
 
+@functools.cache
 def ffmpeg_has(encoder: str) -> bool:
     listing = subprocess.run([FFMPEG, "-hide_banner", "-encoders"], capture_output=True,
                              text=True, check=True).stdout
@@ -101,6 +118,61 @@ async def ffmpeg_publish(url: str, *, seconds: float = 1.0, realtime: bool = Fal
     _, errors = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode is not None
     return process.returncode, errors.decode(errors="replace")
+
+
+def ffmpeg_flv(seconds: float = 1.0) -> bytes:
+    """An FLV file of H.264 and AAC test patterns."""
+    return subprocess.run(
+        [FFMPEG, "-hide_banner", "-nostdin", "-v", "error",
+         "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine",
+         "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-g", "25",
+         "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "flv", "-"],
+        capture_output=True, check=True).stdout
+
+
+def _librtmp() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("rtmp")
+    if name is None:
+        return None
+    lib = ctypes.CDLL(name)
+    lib.RTMP_Alloc.restype = ctypes.c_void_p
+    for function in ("RTMP_Init", "RTMP_EnableWrite", "RTMP_Close", "RTMP_Free"):
+        getattr(lib, function).argtypes = [ctypes.c_void_p]
+    lib.RTMP_SetupURL.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    lib.RTMP_Connect.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    lib.RTMP_ConnectStream.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    lib.RTMP_Write.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+    lib.RTMP_LogSetLevel.argtypes = [ctypes.c_int]
+    lib.RTMP_LogSetLevel(0)  # critical only
+    return lib
+
+
+LIBRTMP = _librtmp()
+
+
+def librtmp_publish(url: str, flv: bytes) -> tuple[bool, int]:
+    """Publish an FLV file with librtmp (blocking: run it in a thread): whether the
+    publish started, and the bytes written. `url` takes librtmp's options after a
+    space (``playpath=cam1``), as OBS sets them."""
+    assert LIBRTMP is not None
+    rtmp = LIBRTMP.RTMP_Alloc()
+    LIBRTMP.RTMP_Init(rtmp)
+    url_buffer = ctypes.create_string_buffer(url.encode())  # librtmp points into it
+    try:
+        assert LIBRTMP.RTMP_SetupURL(rtmp, url_buffer)
+        LIBRTMP.RTMP_EnableWrite(rtmp)
+        if not (LIBRTMP.RTMP_Connect(rtmp, None) and LIBRTMP.RTMP_ConnectStream(rtmp, 0)):
+            return False, 0
+        written = 0
+        for at in range(0, len(flv), 4096):
+            piece = flv[at:at + 4096]
+            if LIBRTMP.RTMP_Write(rtmp, piece, len(piece)) <= 0:
+                break
+            written += len(piece)
+        return True, written
+    finally:
+        LIBRTMP.RTMP_Close(rtmp)
+        LIBRTMP.RTMP_Free(rtmp)
 
 
 @dataclass

@@ -22,14 +22,17 @@ from tests._support.polling import eventually
 from tests.ingest.rtmp._support import (
     FFMPEG,
     KEY,
+    LIBRTMP,
     CollectingPublishers,
     RawClient,
     chunk_header,
     chunked,
     demux_flv,
+    ffmpeg_flv,
     ffmpeg_has,
     ffmpeg_publish,
     flv_tags,
+    librtmp_publish,
 )
 
 
@@ -104,6 +107,33 @@ async def test_a_refused_publisher(path: str, said: str,
     assert not any("not-the-key-42" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.skipif(LIBRTMP is None, reason="librtmp (Debian's librtmp1) is not installed")
+async def test_librtmp_publishes_as_obs_does() -> None:
+    # librtmp does the Flash Player 9 handshake unless S1 says otherwise, converts the
+    # file's onMetaData to @setDataFrame, and waits for NetStream.Publish.Start.
+    flv = ffmpeg_flv(seconds=1)
+    publishers = CollectingPublishers()
+    async with running(publishers) as server:
+        base = f"rtmp://127.0.0.1:{server.port}"
+        assert await asyncio.to_thread(librtmp_publish, f"{base}/live/cam1?key={KEY}",
+                                       flv) == (True, len(flv))
+        # OBS: Server rtmp://HOST/live?key=K, Stream Key cam2
+        assert await asyncio.to_thread(librtmp_publish,
+                                       f"{base}/live?key={KEY} playpath=cam2", flv) \
+            == (True, len(flv))
+        assert await asyncio.to_thread(librtmp_publish, f"{base}/live/cam3?key=no",
+                                       flv) == (False, 0)
+        sessions = [publishers.only(name) for name in ("cam1", "cam2")]
+        await asyncio.wait_for(asyncio.gather(*(s.closed.wait() for s in sessions)), 5)
+    assert "cam3" not in publishers.sessions
+    for session in sessions:
+        assert session.error is None and session.request.key == KEY
+        tracks = demux_flv(bytes(session.data))
+        assert set(tracks) == {"h264", "aac"} and tracks["h264"].span >= 0.9
+        assert flv_tags(bytes(session.data))[1][0].body.startswith(
+            _amf0.encode("onMetaData"))
+
+
 async def test_play_is_refused() -> None:
     async with running(CollectingPublishers()) as server:
         process = await asyncio.create_subprocess_exec(
@@ -143,6 +173,7 @@ GARBAGE = {
     "chunks": _handshake_and(b"\xff" * 64),
     "chunk-size": _handshake_and(chunk_header(0, 2, length=4, type_id=1) + b"\x7f\xff\xff\xff"),
     "huge-message": _handshake_and(chunk_header(0, 6, length=0xFFFFFF, type_id=9)),
+    "big-before-publish": _handshake_and(chunk_header(0, 6, length=65 * 1024, type_id=9)),
     "bad-amf": _handshake_and(chunk_header(0, 3, length=4, type_id=20) + b"\x02\x00\x09x"),
     "no-connect": _handshake_and(chunk_header(0, 3, length=len(PUBLISH), type_id=20)
                                  + PUBLISH),
@@ -182,6 +213,7 @@ async def test_raw_publisher_timestamps_metadata_and_aggregates() -> None:
     publishers = CollectingPublishers()
     big = 0x01000000 + 40                    # past the 24-bit field
     video = b"\x17\x01" + bytes(298)
+    keyframe = b"\x17\x01" + os.urandom(100 * 1024)  # past the bound before a publish
     aggregate_tag = (b"\x08\x00\x00\x02" + (500).to_bytes(3, "big") + b"\x00\x00\x00\x00"
                      + b"\xaf\x01" + (13).to_bytes(4, "big"))
     async with running(publishers) as server:
@@ -196,8 +228,8 @@ async def test_raw_publisher_timestamps_metadata_and_aggregates() -> None:
             chunk_header(3, 6) + video[128:256] + chunk_header(3, 6) + video[256:],
             chunk_header(2, 6, timestamp=40) + video[:128],
             chunk_header(3, 6) + video[128:256] + chunk_header(3, 6) + video[256:],
-            chunked(chunk_header(0, 6, timestamp=big, length=300, type_id=9, stream_id=1,
-                                 extended=True), video, 6, extended=big),
+            chunked(chunk_header(0, 6, timestamp=big, length=len(keyframe), type_id=9,
+                                 stream_id=1, extended=True), keyframe, 6, extended=big),
             chunk_header(0, 5, timestamp=big + 5, length=len(aggregate_tag), type_id=22,
                          stream_id=1, extended=True) + aggregate_tag,
         )
@@ -211,12 +243,12 @@ async def test_raw_publisher_timestamps_metadata_and_aggregates() -> None:
     assert [(t.kind, t.timestamp) for t in tags] == [(18, 0), (9, 0), (9, 40), (9, big),
                                                      (8, big + 5)]
     assert tags[0].body == _amf0.encode("onMetaData", {"videocodecid": 7.0})
-    assert tags[1].body == video and tags[4].body == b"\xaf\x01"
+    assert tags[1].body == video and tags[3].body == keyframe and tags[4].body == b"\xaf\x01"
 
 
 async def test_an_idle_connection_is_closed() -> None:
     publishers = CollectingPublishers()
-    async with running(publishers, idle_timeout=0.3, handshake_timeout=0.3) as server:
+    async with running(publishers, idle_timeout=0.5, handshake_timeout=0.5) as server:
         silent = await RawClient.open(server.port)           # says nothing at all
         shook = await RawClient.open(server.port)            # never publishes
         await shook.handshake()
@@ -228,8 +260,35 @@ async def test_an_idle_connection_is_closed() -> None:
             client.close()
         session = publishers.only("quiet")
         await asyncio.wait_for(session.closed.wait(), 5)
-    assert session.error == "no media for 0.3s"
+    assert session.error == "no media for 0.5s"
     assert [t.kind for t in flv_tags(bytes(session.data))[1]] == [8]
+
+
+PING = chunk_header(0, 2, length=6, type_id=4) + b"\x00\x06\x00\x00\x00\x2a"
+
+
+async def test_a_waiting_session_stops_the_reads_without_counting_as_idle() -> None:
+    gate = asyncio.Event()
+    publishers = CollectingPublishers(gate=gate)
+    async with running(publishers, idle_timeout=0.3) as server:
+        client = await RawClient.open(server.port)
+        await client.publish(f"slow?key={KEY}")
+        await client.send(chunk_header(0, 4, length=2, type_id=8, stream_id=1) + b"\xaf\x01"
+                          + PING)
+        session = publishers.only("slow")
+        await eventually(lambda: session.waiting)
+        # The write waits: the ping behind the audio is not read, for longer than the
+        # idle timeout, and that time does not count as silence.
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(client.receive(), 0.6)
+        gate.set()
+        pong = await client.receive()
+        assert pong.body == b"\x00\x07\x00\x00\x00\x2a"
+        assert not session.closed.is_set()
+        await client.command("deleteStream", 4.0, None, 1.0)
+        await asyncio.wait_for(session.closed.wait(), 5)
+        client.close()
+    assert session.error is None and session.writes == 1
 
 
 async def test_disconnects_and_resets() -> None:
@@ -306,7 +365,7 @@ async def test_pings_are_answered_and_acknowledgements_sent() -> None:
         await client.publish(f"acks?key={KEY}")
         window = 4096
         await client.send(chunk_header(0, 2, length=4, type_id=5) + window.to_bytes(4, "big")
-                          + chunk_header(0, 2, length=6, type_id=4) + b"\x00\x06\x00\x00\x00\x2a")
+                          + PING)
         pong = await client.receive()
         assert (pong.type_id, pong.body) == (MessageType.USER_CONTROL, b"\x00\x07\x00\x00\x00\x2a")
         body = b"\xaf\x01" + bytes(100)
