@@ -44,7 +44,7 @@ class RtmpServer:
         if self._server is not None:
             raise RuntimeError("the RTMP server is already started")
         self._server = await asyncio.start_server(self._accept, host, port)
-        logger.info("rtmp: listening on %s:%d", host, self.port)
+        logger.debug("rtmp: listening on %s:%d", host, self.port)  # the caller says it
 
     @property
     def port(self) -> int:
