@@ -27,12 +27,11 @@ import httpx
 from hlsd import __version__
 from hlsd.client.checker_fetch import Fetched, FetchFailed, fetch
 from hlsd.client.checker_loads import Seen, add_new, playlist_text
-from hlsd.client.checker_lowlatency import LowLatencyReloads
+from hlsd.client.checker_lowlatency import LowLatencyReloads, directives_of
 from hlsd.client.checker_report import PlaylistKind, PlaylistReport, Report
 from hlsd.client.checker_segments import check_segments
 from hlsd.hls import is_master_playlist
 from hlsd.hls.check import (
-    DeliveryDirectives,
     Violation,
     check_master_playlist,
     check_media_playlist,
@@ -42,8 +41,6 @@ from hlsd.hls.check import (
 
 __all__ = ["CheckOptions", "Checker", "Unreachable"]
 
-_PLAIN = DeliveryDirectives()
-"""What a request without directives asks: never a delta update."""
 _DEFAULT_TARGET = 6.0
 """Reload interval for a playlist with no usable EXT-X-TARGETDURATION (reported already)."""
 
@@ -179,7 +176,9 @@ class Checker:
         playlist.kind = PlaylistKind.MEDIA
         scan = scan_media(text)
         seen: Seen = set()
-        add_new(playlist, check_media_playlist(text, directives=_PLAIN), seen, fetch=1)
+        # The URL given may ask for a blocking reload or a delta update itself.
+        asked = directives_of(playlist.url)
+        add_new(playlist, check_media_playlist(text, directives=asked), seen, fetch=1)
         playlist.live = not scan.endlist
         if playlist.live and self.options.reloads > 0:
             low_latency = LowLatencyReloads(client, self.options, report, playlist, seen,
@@ -227,7 +226,8 @@ class Checker:
             current = playlist_text(playlist, fetched, fetch=number)
             changed = current != text
             ever_changed |= changed
-            add_new(playlist, check_media_playlist(current, previous=text, directives=_PLAIN),
+            add_new(playlist, check_media_playlist(current, previous=text,
+                                                   directives=directives_of(playlist.url)),
                     seen, fetch=number)
             text = current
             if scan_media(current).endlist:

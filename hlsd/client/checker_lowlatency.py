@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urljoin, urlsplit, urlunsplit
 
 import httpx
 
@@ -39,12 +39,12 @@ from hlsd.hls.check import (
     check_media_playlist,
     scan_media,
 )
-from hlsd.hls.values import parse_byterange
+from hlsd.hls.values import is_decimal_integer, parse_byterange
 
 if TYPE_CHECKING:
     from hlsd.client.checker import CheckOptions
 
-__all__ = ["LowLatencyReloads", "directive_url"]
+__all__ = ["LowLatencyReloads", "directive_url", "directives_of"]
 
 # RFC 8673: the last byte of a range whose end is not known yet (§4.4.5.3).
 _LAST_BYTE = 2**53 - 1
@@ -66,6 +66,18 @@ def directive_url(url: str, asked: DeliveryDirectives) -> str:
     # in the order they came.
     pairs.sort(key=lambda pair: pair.partition("=")[0])
     return urlunsplit(split._replace(query="&".join(pairs)))
+
+
+def directives_of(url: str) -> DeliveryDirectives:
+    """The Delivery Directives a URL asks for (one given to `hlsd check` may hold some);
+    one that cannot be read is not asked for."""
+    query = {name: values[-1] for name, values in parse_qs(urlsplit(url).query).items()}
+    msn, part = query.get("_HLS_msn", ""), query.get("_HLS_part", "")
+    skip = {option.value: option for option in SkipRequest}.get(query.get("_HLS_skip", ""))
+    return DeliveryDirectives(
+        msn=int(msn) if is_decimal_integer(msn) else None,
+        part=int(part) if is_decimal_integer(part) and is_decimal_integer(msn) else None,
+        skip=skip)
 
 
 class LowLatencyReloads:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from hlsd.client.checker import Checker, CheckOptions
-from hlsd.client.checker_lowlatency import directive_url
+from hlsd.client.checker_lowlatency import directive_url, directives_of
 from hlsd.client.checker_report import Finding, Report
 from hlsd.client.cli_check import finding_line
 from hlsd.hls.check import DeliveryDirectives, SkipRequest, Violation
@@ -77,6 +77,18 @@ def test_directives_go_into_the_query_in_utf8_order() -> None:
     assert directive_url("http://h/a.m3u8?token=x%20y&A=1&_HLS_skip=YES",
                          DeliveryDirectives(msn=7)) == (
         "http://h/a.m3u8?A=1&_HLS_msn=7&token=x%20y")
+
+
+def test_the_directives_of_a_url_are_read() -> None:
+    assert directives_of("http://h/a.m3u8?token=x&_HLS_part=2&_HLS_msn=7&_HLS_skip=v2") == (
+        DeliveryDirectives(msn=7, part=2, skip=SkipRequest.V2))
+    assert directives_of("http://h/a.m3u8?_HLS_part=2&_HLS_skip=no") == DeliveryDirectives()
+
+
+async def test_a_url_given_that_asks_for_a_delta_gets_one(origin: LowLatencyOrigin) -> None:
+    report = await checker(reloads=1).check(origin.url("index.m3u8?_HLS_skip=YES"))
+    assert findings(report) == []  # a delta update answers it: no skip-unrequested
+    assert playlist_queries(origin)[:2] == ["_HLS_skip=YES", "_HLS_msn=108&_HLS_part=2"]
 
 
 async def test_reloads_are_bounded(origin: LowLatencyOrigin) -> None:
