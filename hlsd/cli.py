@@ -159,8 +159,10 @@ def check(
     A master playlist is checked, then each variant, I-frame and rendition playlist it
     names. A live media playlist (no EXT-X-ENDLIST) is reloaded as players reload it (a
     target duration apart, half of one when it had not changed), and each load is
-    checked against the one before. Prints one line per finding, URL:LINE: error or
-    warning: what, with the RFC 8216 section, then a summary.
+    checked against the one before; a Low-Latency one that offers blocking reloads is
+    reloaded blocking, part by part, its parts, preload hints and delta updates checked
+    too. Prints one line per finding, URL:LINE: error or warning: what, with the RFC
+    8216 (or rfc8216bis) section, then a summary.
 
     Exit codes: 0 no errors (warnings allowed), 1 errors, 2 a usage error or a URL
     that cannot be fetched."""

@@ -20,12 +20,14 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import httpx
 
 from hlsd import __version__
 from hlsd.client.checker_fetch import Fetched, FetchFailed, fetch
+from hlsd.client.checker_loads import Seen, add_new, playlist_text
+from hlsd.client.checker_lowlatency import LowLatencyReloads, directives_of
 from hlsd.client.checker_report import PlaylistKind, PlaylistReport, Report
 from hlsd.client.checker_segments import check_segments
 from hlsd.hls import is_master_playlist
@@ -39,7 +41,6 @@ from hlsd.hls.check import (
 
 __all__ = ["CheckOptions", "Checker", "Unreachable"]
 
-_PLAYLIST_TYPES = ("application/vnd.apple.mpegurl", "audio/mpegurl")
 _DEFAULT_TARGET = 6.0
 """Reload interval for a playlist with no usable EXT-X-TARGETDURATION (reported already)."""
 
@@ -51,8 +52,9 @@ class Unreachable(Exception):
 
 @dataclass(frozen=True, slots=True)
 class CheckOptions:
-    """`reloads`: fetches of each live media playlist after the first. `segments`:
-    fetch and measure `segments_per_end` segments at each end of every media playlist."""
+    """`reloads`: fetches of each live media playlist after the first (blocking ones for
+    a Low-Latency playlist, which also gets one delta request). `segments`: fetch and
+    measure `segments_per_end` segments at each end of every media playlist."""
 
     reloads: int = 3
     segments: bool = False
@@ -111,7 +113,7 @@ class Checker:
         report = Report(url)
         top = PlaylistReport(url, fetches=1)
         report.playlists.append(top)
-        text = _text(top, first)
+        text = playlist_text(top, first)
         if not is_master_playlist(text):
             await self._check_media(client, report, top, first, text)
             return report
@@ -161,7 +163,7 @@ class Checker:
                                  f"{url} answered HTTP {fetched.status}", line))
             return None
         playlist = PlaylistReport(url, fetches=1)
-        text = _text(playlist, fetched)
+        text = playlist_text(playlist, fetched)
         if is_master_playlist(text):
             master.add(Violation("playlist-kind",
                                  f"{url} is a master playlist, not a media playlist", line))
@@ -173,23 +175,33 @@ class Checker:
                            playlist: PlaylistReport, first: Fetched, text: str) -> None:
         playlist.kind = PlaylistKind.MEDIA
         scan = scan_media(text)
-        seen: set[tuple[str, str]] = set()
-        _add_new(playlist, scan.violations, seen, fetch=1)
+        seen: Seen = set()
+        # The URL given may ask for a blocking reload or a delta update itself.
+        asked = directives_of(playlist.url)
+        add_new(playlist, check_media_playlist(text, directives=asked), seen, fetch=1)
         playlist.live = not scan.endlist
         if playlist.live and self.options.reloads > 0:
-            text = await self._reload(client, playlist, text, scan.target_duration)
+            low_latency = LowLatencyReloads(client, self.options, report, playlist, seen,
+                                            self._progress)
+            if scan.can_block_reload:
+                playlist.low_latency = True
+                text = await low_latency.run(text, first.url)
+            else:
+                text = await self._reload(client, playlist, text, scan.target_duration, seen)
+                last = scan_media(text)
+                if not last.endlist:
+                    await low_latency.check_delta(text, last)
             scan = scan_media(text)
         if self.options.segments:
             self._progress(f"fetching segments of {playlist.url}")
             await check_segments(client, report, playlist, first.url, scan, self.options)
 
     async def _reload(self, client: httpx.AsyncClient, playlist: PlaylistReport, text: str,
-                      target: int | None) -> str:
+                      target: int | None, seen: Seen) -> str:
         """Reload a live playlist `options.reloads` times (fewer if it ends), checking
         each load against the one before; return the last text read."""
         interval = min(float(target) if target else _DEFAULT_TARGET,
                        self.options.max_reload_wait)
-        seen = {(f.violation.rule, f.violation.message) for f in playlist.findings}
         started = began = self._clock()
         changed, ever_changed = True, False
         for number in range(2, self.options.reloads + 2):
@@ -211,11 +223,12 @@ class Checker:
                              fetch=number)
                 changed = False
                 continue
-            current = _text(playlist, fetched, fetch=number)
+            current = playlist_text(playlist, fetched, fetch=number)
             changed = current != text
             ever_changed |= changed
-            _add_new(playlist, check_media_playlist(current, previous=text), seen,
-                     fetch=number)
+            add_new(playlist, check_media_playlist(current, previous=text,
+                                                   directives=directives_of(playlist.url)),
+                    seen, fetch=number)
             text = current
             if scan_media(current).endlist:
                 return text
@@ -230,40 +243,3 @@ class Checker:
     async def _fetch_playlist(self, client: httpx.AsyncClient, url: str) -> Fetched:
         return await fetch(client, url, limit=self.options.max_playlist_bytes,
                            deadline=self.options.playlist_deadline)
-
-
-def _text(playlist: PlaylistReport, fetched: Fetched, *, fetch: int = 1) -> str:
-    """The playlist's text; its encoding and HTTP identification checked on first load."""
-    try:
-        text = fetched.body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        if fetch == 1:
-            playlist.add(Violation("utf-8", f"the playlist is not UTF-8 ({exc.reason} at "
-                                            f"byte {exc.start})"))
-        text = fetched.body.decode("utf-8", errors="replace")
-    if fetch == 1 and not _identified(fetched):
-        playlist.add(Violation(
-            "playlist-content-type",
-            f"the URL path does not end in .m3u8 or .m3u, and the Content-Type is "
-            f"{fetched.content_type or 'missing'}, not application/vnd.apple.mpegurl "
-            "or audio/mpegurl"))
-    return text
-
-
-def _identified(fetched: Fetched) -> bool:
-    """RFC 8216 §4: a playlist is known by its path or by its Content-Type."""
-    if urlsplit(fetched.url).path.lower().endswith((".m3u8", ".m3u")):
-        return True
-    media_type = (fetched.content_type or "").split(";", 1)[0].strip().lower()
-    return media_type in _PLAYLIST_TYPES
-
-
-def _add_new(playlist: PlaylistReport, violations: list[Violation],
-             seen: set[tuple[str, str]], *, fetch: int) -> None:
-    """Report violations not reported at an earlier load: a reload repeats the faults of
-    the text it shares with the load before."""
-    for violation in violations:
-        key = (violation.rule, violation.message)
-        if key not in seen:
-            seen.add(key)
-            playlist.add(violation, fetch=fetch)

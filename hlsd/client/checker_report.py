@@ -34,19 +34,23 @@ class Finding:
         v = self.violation
         return {"url": self.url, "line": v.line, "severity": v.severity.value,
                 "rule": v.rule, "message": v.message, "section": v.section,
-                "fetch": self.fetch}
+                "reference": v.reference, "fetch": self.fetch}
 
 
 @dataclass
 class PlaylistReport:
     """One playlist as checked. `kind` is None when it could not be read at all;
-    `fetches` counts loads (reloads included), `segments` the segments fetched."""
+    `fetches` counts loads (reloads included), `segments` the segments fetched, `parts`
+    the Low-Latency parts fetched (and hinted parts that arrived); `low_latency`: it was
+    reloaded blocking (CAN-BLOCK-RELOAD=YES)."""
 
     url: str
     kind: PlaylistKind | None = None
     live: bool = False
     fetches: int = 0
     segments: int = 0
+    parts: int = 0
+    low_latency: bool = False
     findings: list[Finding] = field(default_factory=list)
 
     def add(self, violation: Violation, *, fetch: int = 1, url: str | None = None) -> None:
@@ -54,7 +58,8 @@ class PlaylistReport:
 
     def as_json(self) -> dict[str, Any]:
         return {"url": self.url, "kind": None if self.kind is None else self.kind.value,
-                "live": self.live, "fetches": self.fetches, "segments": self.segments,
+                "live": self.live, "low_latency": self.low_latency, "fetches": self.fetches,
+                "segments": self.segments, "parts": self.parts,
                 "findings": [finding.as_json() for finding in self.findings]}
 
 

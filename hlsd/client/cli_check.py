@@ -62,10 +62,11 @@ def check_stream(console: Console, url: str, *, reloads: int, segments: bool,
 
 def finding_line(finding: Finding) -> str:
     """``URL:LINE: severity: message (RFC 8216 §x) [rule]``; no ``LINE:`` when no one
-    line is to blame, and ``, reload N`` after the rule for a finding of a reload."""
+    line is to blame, and ``, reload N`` after the rule for a finding of a reload. A
+    Low-Latency rule names its own document (``rfc8216bis §4.4.4.9``)."""
     v = finding.violation
     where = finding.url if v.line is None else f"{finding.url}:{v.line}"
-    section = f" (RFC 8216 §{v.section})" if v.section else ""
+    section = f" ({v.reference})" if v.reference else ""
     reload = f", reload {finding.fetch - 1}" if finding.fetch > 1 else ""
     return f"{where}: {v.severity.value}: {v.message}{section} [{v.rule}{reload}]"
 
@@ -85,9 +86,12 @@ def _describe(playlist: PlaylistReport) -> str:
         return "unreadable"
     words = [f"{playlist.kind.value} playlist"]
     if playlist.kind is PlaylistKind.MEDIA:
-        words.append(f"live, {_count(playlist.fetches, 'load')}" if playlist.live else "VOD")
+        live = "live, low-latency" if playlist.low_latency else "live"
+        words.append(f"{live}, {_count(playlist.fetches, 'load')}" if playlist.live else "VOD")
     if playlist.segments:
         words.append(f"{_count(playlist.segments, 'segment')} fetched")
+    if playlist.parts:
+        words.append(f"{_count(playlist.parts, 'part')} fetched")
     return ", ".join(words)
 
 

@@ -130,7 +130,8 @@ def test_json_gives_the_same_findings_to_scripts(broken: str) -> None:
     assert (playlist["kind"], playlist["live"], playlist["fetches"]) == ("media", False, 1)
     assert playlist["findings"] == [{
         "url": f"{broken}/vod.m3u8", "line": 4, "severity": "error",
-        "rule": "target-duration", "section": "4.3.3.1", "fetch": 1,
+        "rule": "target-duration", "section": "4.3.3.1", "reference": "RFC 8216 §4.3.3.1",
+        "fetch": 1,
         "message": "segment s0.ts lasts 3.0 s, which rounds above the target duration 2"}]
 
 

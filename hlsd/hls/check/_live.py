@@ -3,14 +3,16 @@
 A server may only append segments, remove them from the start (in order, with their
 tags), raise EXT-X-MEDIA-SEQUENCE and EXT-X-DISCONTINUITY-SEQUENCE to match, and add
 EXT-X-ENDLIST. A client relies on this to line the two fetches up by media sequence
-number (MSN), so a break here is a stall or a skip in playback.
+number (MSN), so a break here is a stall or a skip in playback. The Low-Latency rules
+between fetches (parts, hints, delta updates) are in `_lowlatency_live`.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from hlsd.hls.check._media import MediaScan
+from hlsd.hls.check._lowlatency_live import compare_low_latency, delta_misaligned
+from hlsd.hls.check._scan import MediaScan
 from hlsd.hls.check._violation import Violation
 
 __all__ = ["compare_media"]
@@ -52,12 +54,17 @@ def compare_media(previous: MediaScan, current: MediaScan) -> list[Violation]:
             f"down to {current.media_sequence}",
         ))
         return found  # the two fetches cannot be lined up
+    misaligned = delta_misaligned(previous, current)
+    if misaligned is not None:
+        # Every segment would differ from its MSN's: the one finding says why.
+        return [*found, misaligned]
     found.extend(_compare_segments(previous, current))
     # Delta updates (EXT-X-SKIP) hide which tags were removed; only "never decreases"
     # can be checked then.
     if not (previous.skipped or current.skipped):
         found.extend(_check_discontinuities(previous, current, removed))
     found.extend(_check_ending(previous, current, removed))
+    found.extend(compare_low_latency(previous, current))
     return found
 
 

@@ -1,19 +1,21 @@
 """Rules for one Media Playlist on its own (RFC 8216 §4.3.2-4.3.3, §6.2.1).
 
-`scan_media` reads the segments out of the text and reports what is wrong with them;
+`scan_media` reads the segments out of the text and reports what is wrong with them,
+then its Low-Latency HLS tags (`_lowlatency`, with the rules of `_lowlatency_rules`);
 `_live` compares two scans of the same playlist over time.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from hlsd.hls.check._document import Document, read
 from hlsd.hls.check._lines import Tag, UriLine
+from hlsd.hls.check._lowlatency import read_low_latency
+from hlsd.hls.check._lowlatency_rules import check_low_latency
+from hlsd.hls.check._scan import DECIMAL_PRECISION, InitRef, MediaScan, ScannedSegment
 from hlsd.hls.check._tags import MASTER_ONLY
-from hlsd.hls.check._violation import Violation
 from hlsd.hls.values import (
     is_decimal_integer,
     parse_byterange,
@@ -21,56 +23,10 @@ from hlsd.hls.values import (
     rounded_seconds,
 )
 
-__all__ = ["InitRef", "MediaScan", "ScannedSegment", "scan_media"]
+__all__ = ["scan_media"]
 
 _EXTINF = re.compile(r"([0-9]+(?:\.[0-9]*)?),(.*)")
 _BYTERANGE = re.compile(r"[0-9]+(?:@[0-9]+)?")
-
-
-@dataclass(frozen=True, slots=True)
-class InitRef:
-    """The EXT-X-MAP a segment needs: its URI and byte range, as written."""
-
-    uri: str
-    byterange: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class ScannedSegment:
-    """What the rules (and a fetching checker) need of one segment; `line` is the line
-    of its URI. `encrypted`: an EXT-X-KEY with a METHOD other than NONE applies."""
-
-    uri: str
-    line: int
-    duration: float | None
-    discontinuity: bool
-    program_date_time: datetime | None
-    byterange: str | None
-    init: InitRef | None = None
-    encrypted: bool = False
-
-
-@dataclass
-class MediaScan:
-    """A media playlist as the rules see it. Values that are missing or unreadable are
-    None (and reported in `violations`)."""
-
-    segments: list[ScannedSegment] = field(default_factory=list)
-    target_duration: int | None = None
-    media_sequence: int = 0
-    skipped: int = 0
-    discontinuity_sequence: int = 0
-    playlist_type: str | None = None
-    endlist: bool = False
-    violations: list[Violation] = field(default_factory=list)
-
-    @property
-    def first_msn(self) -> int:
-        """MSN of `segments[0]`: a delta update (EXT-X-SKIP) leaves out the first ones."""
-        return self.media_sequence + self.skipped
-
-    def add(self, rule: str, message: str, line: int | None = None) -> None:
-        self.violations.append(Violation(rule, message, line))
 
 
 def _integer(scan: MediaScan, document: Document, name: str, rule: str) -> int | None:
@@ -114,7 +70,19 @@ def scan_media(text: str) -> MediaScan:
     if document.first("EXT-X-DATERANGE") and not document.first("EXT-X-PROGRAM-DATE-TIME"):
         scan.add("daterange-needs-pdt",
                  "a playlist with #EXT-X-DATERANGE needs an #EXT-X-PROGRAM-DATE-TIME")
+    scan.i_frames_only = document.first("EXT-X-I-FRAMES-ONLY") is not None
     _scan_segments(scan, document)
+    low_latency = read_low_latency(document, scan.first_msn)
+    scan.parts = low_latency.parts
+    scan.part_target = low_latency.part_target
+    scan.part_inf_line = low_latency.part_inf_line
+    scan.server_control = low_latency.server_control
+    scan.preload_hints = low_latency.preload_hints
+    scan.rendition_reports = low_latency.rendition_reports
+    scan.skip = low_latency.skip
+    scan.violations.extend(low_latency.violations)
+    scan.violations.extend(check_low_latency(scan, has_program_date_time=(
+        document.first("EXT-X-PROGRAM-DATE-TIME") is not None)))
     return scan
 
 
@@ -207,7 +175,13 @@ def _close_segment(scan: MediaScan, pending: _Pending, uri: UriLine, init: InitR
         byterange=byterange,
         init=init,
         encrypted=encrypted,
+        # An integer EXTINF is rounded to the nearest second (RFC 8216 §4.3.2.1).
+        precision=0.5 if _integer_duration(pending.extinf) else DECIMAL_PRECISION,
     ))
+
+
+def _integer_duration(extinf: Tag | None) -> bool:
+    return extinf is not None and "." not in (extinf.value or "").split(",", 1)[0]
 
 
 def _duration(scan: MediaScan, tag: Tag) -> float | None:

@@ -2,7 +2,9 @@
 
 Each Violation names a short, stable rule id; the RFC 8216 / rfc8216bis rule behind each
 id is in the module that reports it: `_document` (every playlist), `_media`, `_live`
-(two fetches of one playlist), `_master` and `_webvtt`.
+(two fetches of one playlist), `_lowlatency` and `_lowlatency_rules` (Low-Latency HLS in
+one playlist), `_lowlatency_live` (between fetches, and against Delivery Directives),
+`_master` and `_webvtt`.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from hlsd.hls.check._live import compare_media
+from hlsd.hls.check._lowlatency_live import DeliveryDirectives, check_directives
 from hlsd.hls.check._master import check_master
 from hlsd.hls.check._media import scan_media
 from hlsd.hls.check._violation import Violation
@@ -24,13 +27,16 @@ __all__ = [
 
 
 def check_media_playlist(
-    text: str, *, live: bool | None = None, previous: str | None = None
+    text: str, *, live: bool | None = None, previous: str | None = None,
+    directives: DeliveryDirectives | None = None,
 ) -> list[Violation]:
     """Check a media playlist.
 
     `live=True` asserts it is a live playlist: no EXT-X-PLAYLIST-TYPE, no EXT-X-ENDLIST.
     `live=False` asserts it is finished: EXT-X-ENDLIST present. `previous` is an earlier
-    fetch of the same playlist, to check how it changed (see `_live`).
+    fetch of the same playlist, to check how it changed (see `_live`). `directives`:
+    what the request that fetched `text` asked for (`_HLS_msn`, `_HLS_part`,
+    `_HLS_skip`; an empty one for a plain request), to check the answer fits it.
     """
     scan = scan_media(text)
     found = list(scan.violations)
@@ -44,6 +50,8 @@ def check_media_playlist(
         found.append(Violation("endlist-missing", "a finished playlist needs EXT-X-ENDLIST"))
     if previous is not None:
         found.extend(compare_media(scan_media(previous), scan))
+    if directives is not None:
+        found.extend(check_directives(scan, directives))
     return found
 
 

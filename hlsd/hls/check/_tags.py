@@ -140,7 +140,7 @@ ATTRIBUTE_LISTS: Mapping[str, Mapping[str, AttributeSpec]] = {
         "TYPE": _spec(ValueKind.ENUM, "PART", "MAP", required=True), "URI": _Q_REQUIRED,
         "BYTERANGE-START": _INT, "BYTERANGE-LENGTH": _INT,
     },
-    "EXT-X-RENDITION-REPORT": {"URI": _Q, "LAST-MSN": _INT, "LAST-PART": _INT},
+    "EXT-X-RENDITION-REPORT": {"URI": _Q_REQUIRED, "LAST-MSN": _INT, "LAST-PART": _INT},
     "EXT-X-SKIP": {
         "SKIPPED-SEGMENTS": AttributeSpec(ValueKind.INTEGER, required=True),
         "RECENTLY-REMOVED-DATERANGES": _Q,

@@ -15,7 +15,7 @@ class Violation:
 
     `rule` is a short stable id ("target-duration", "codecs-missing", ...) that tests
     and callers can match on; `line` is the 1-based line number, when one line is to
-    blame. The severity and the RFC 8216 section come with the rule id (`_catalogue`).
+    blame. The severity and the spec section come with the rule id (`_catalogue`).
     """
 
     rule: str
@@ -28,8 +28,14 @@ class Violation:
 
     @property
     def section(self) -> str | None:
-        """The section of RFC 8216 behind the rule ("6.2.2"), if it has one."""
+        """The section behind the rule ("6.2.2"), if it has one; of RFC 8216 unless
+        `reference` names another document."""
         return rule(self.rule).section
+
+    @property
+    def reference(self) -> str | None:
+        """Where the rule is stated: "RFC 8216 §6.2.2", "rfc8216bis §4.4.4.9", ..."""
+        return rule(self.rule).reference
 
     def __str__(self) -> str:
         where = f"line {self.line}: " if self.line is not None else ""

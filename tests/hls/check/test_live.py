@@ -123,12 +123,14 @@ def test_event_playlists_only_grow() -> None:
 
 
 def test_delta_updates_line_up_by_skipped_segments() -> None:
-    full = render_media(window(0, 8))
+    control = "#EXT-X-SERVER-CONTROL:CAN-SKIP-UNTIL=24\n"
+    full = render_media(window(0, 8)).replace("#EXT-X-TARGETDURATION:4\n",
+                                              "#EXT-X-TARGETDURATION:4\n" + control)
     segments = full.split("#EXT-X-PROGRAM-DATE-TIME:")[1:]
     # A delta update (rfc8216bis §6.2.5.1) of the same playlist: the first 3 skipped.
     delta = (
         "#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:0\n"
-        "#EXT-X-SKIP:SKIPPED-SEGMENTS=3\n"
+        + control + "#EXT-X-SKIP:SKIPPED-SEGMENTS=3\n"
         + "".join("#EXT-X-PROGRAM-DATE-TIME:" + segment for segment in segments[3:])
     )
     assert check_media_playlist(delta, previous=full) == []
