@@ -13,9 +13,10 @@ from hlsd.streams.segment import Part, Segment, part_name
 
 __all__ = ["SHORT_PART", "PartLedger", "PartRefused", "millis"]
 
-SHORT_PART = 0.85
-"""A part shorter than this share of the part target must be its segment's last, unless
-it begins with a keyframe (rfc8216bis §4.4.4.9)."""
+SHORT_PART = (17, 20)
+"""85 %: a part shorter than this share of the part target must be its segment's last,
+unless it begins with a keyframe (rfc8216bis §4.4.4.9). A fraction, compared in whole
+milliseconds as the renderer does, so both always agree."""
 
 
 class PartRefused(ValueError):
@@ -59,7 +60,9 @@ class PartLedger:
     def short(self, part: Part) -> bool:
         """Shorter than a part must be unless it ends its segment (or is independent)."""
         assert self.target is not None
-        return not part.independent and millis(part.duration) < SHORT_PART * millis(self.target)
+        share, whole = SHORT_PART
+        return not part.independent and \
+            millis(part.duration) * whole < millis(self.target) * share
 
     def next_name(self, session: str) -> str:
         """The URI the next part will have."""
