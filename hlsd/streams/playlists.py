@@ -9,13 +9,15 @@ only):
   part targets, HOLD-BACK of three target durations, delta updates back to six target
   durations (CAN-SKIP-UNTIL; CAN-SKIP-DATERANGES too: there are none to skip, so a v2
   update lists none removed);
-- EXT-X-PART tags for the segments within three target durations of the end
+- EXT-X-PART tags for the parts that end within three target durations of the end
   (rfc8216bis §6.2.2), then for the segment being produced, after its
   EXT-X-PROGRAM-DATE-TIME (and discontinuity, map);
 - one EXT-X-PRELOAD-HINT for the next part (never after ENDLIST);
 - EXT-X-RENDITION-REPORTs of the other renditions, given by the stream.
 A delta update (``_HLS_skip``) replaces the segments that end more than the Skip
-Boundary before the end of the playlist by EXT-X-SKIP (rfc8216bis §6.2.5.1).
+Boundary before the end of the last whole segment by EXT-X-SKIP (rfc8216bis §6.2.5.1);
+when there are none, the whole playlist answers. Durations are measured as the playlist
+writes them, in milliseconds.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from hlsd.hls import (
     ServerControl,
     Skip,
 )
+from hlsd.streams._parts import millis
 
 if TYPE_CHECKING:
     from hlsd.streams.rendition import LiveRendition
@@ -88,13 +91,15 @@ def media_model(rendition: LiveRendition, skip: Skipping = Skipping.NONE,
     part_target = rendition.part_target
     low_latency = part_target is not None
     opened = rendition.open_segment if low_latency else None
-    # How long after each segment's end the playlist ends: what is listed with parts,
-    # and what a delta update may skip, is measured by it.
-    after: list[float] = [0.0] * len(segments)
-    total = opened.duration if opened is not None and opened.parts else 0.0
+    # Milliseconds from each segment's end to the end of the last whole one, as the
+    # playlist writes durations: what a delta update skips is measured so, and (with
+    # the open segment's parts after it) which parts are still listed.
+    after: list[int] = [0] * len(segments)
+    total = 0
     for n in range(len(segments) - 1, -1, -1):
         after[n] = total
-        total += segments[n].duration
+        total += millis(segments[n].duration)
+    pending_ms = sum(millis(p.duration) for p in opened.parts) if opened is not None else 0
     items: list[MediaSegment] = []
     current: InitSegment | None = None
     for n, seg in enumerate(segments):
@@ -102,8 +107,8 @@ def media_model(rendition: LiveRendition, skip: Skipping = Skipping.NONE,
         if seg.init is not None and seg.init is not current:
             init = InitSection(uri=seg.init.name)
             current = seg.init
-        parts = (_parts(seg.parts) if low_latency and after[n] < PART_TARGETS * target
-                 else ())
+        parts = (_recent(seg.parts, after[n] + pending_ms, PART_TARGETS * 1000 * target)
+                 if low_latency and seg.parts else ())
         items.append(MediaSegment(uri=seg.name, duration=seg.duration,
                                   discontinuity=seg.discontinuity,
                                   program_date_time=seg.program_date_time, init=init,
@@ -125,11 +130,11 @@ def media_model(rendition: LiveRendition, skip: Skipping = Skipping.NONE,
                   if opened.init is not None and opened.init is not current else None))
     skipped = None
     if skip is not Skipping.NONE and not rendition.ended:
-        count = sum(1 for n in range(len(segments)) if after[n] > SKIP_TARGETS * target)
-        count = min(count, len(items) - 1)  # a delta update keeps a segment
-        skipped = Skip(skipped_segments=count,
-                       recently_removed_dateranges=() if skip is Skipping.V2 else None)
-        if count:
+        count = sum(1 for n in range(len(segments))
+                    if after[n] > SKIP_TARGETS * 1000 * target)
+        if count:  # with nothing to skip, the whole playlist answers
+            skipped = Skip(skipped_segments=count,
+                           recently_removed_dateranges=() if skip is Skipping.V2 else None)
             first = segments[count]
             kept = items[count:]
             if first.init is not None and kept[0].init is None:
@@ -156,3 +161,13 @@ def _parts(parts: tuple[Part, ...] | list[Part]) -> tuple[PartialSegment, ...]:
     return tuple(PartialSegment(uri=p.name, duration=p.duration, independent=p.independent)
                  for p in parts)
 
+
+def _recent(parts: tuple[Part, ...], after: int, limit: int) -> tuple[PartialSegment, ...]:
+    """The parts of a segment that end at most `limit` ms before the end of the playlist,
+    `after` ms after the segment's end (rfc8216bis §6.2.2: older ones are removed, in
+    order)."""
+    kept = len(parts)
+    while kept and after <= limit:  # `after`: how long after part kept - 1 ends
+        kept -= 1
+        after += millis(parts[kept].duration)
+    return _parts(parts[kept:])

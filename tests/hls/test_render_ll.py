@@ -107,13 +107,15 @@ def test_part_attributes_gap_byterange_and_hint_ranges() -> None:
 
 
 def test_a_delta_update_skips_and_needs_version_9_or_10() -> None:
-    delta = ll_playlist(skip=Skip(skipped_segments=7),
-                        segments=ll_playlist().segments[1:])
+    kept = tuple(MediaSegment(uri=f"s{n}.m4s", duration=4, program_date_time=T0
+                              - timedelta(seconds=4 * (24 - n))) for n in range(17, 24))
+    delta = ll_playlist(skip=Skip(skipped_segments=7), media_sequence=10,
+                        segments=(*kept, *ll_playlist().segments[1:]))
     text = render_media(delta)
     assert "#EXT-X-VERSION:9\n" in text
     lines = text.splitlines()
     assert lines.index("#EXT-X-SKIP:SKIPPED-SEGMENTS=7") \
-        < lines.index('#EXT-X-MAP:URI="init.mp4"') < lines.index("s11.m4s")
+        < lines.index('#EXT-X-MAP:URI="init.mp4"') < lines.index("s17.m4s")
     v2 = render_media(replace(delta, skip=Skip(skipped_segments=7,
                                                recently_removed_dateranges=())))
     assert_valid(text, live=True)

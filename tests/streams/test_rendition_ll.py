@@ -70,12 +70,11 @@ def test_the_low_latency_playlist() -> None:
     # segment without a URI).
     assert [s.uri for s in parsed.segments if s.uri] == [f"s1-{n}.m4s" for n in range(5)]
     assert "#EXTINF:1," in lines and lines.count("#EXTINF:1,") == 5
-    # Parts are listed for segments ending within three target durations of the end
-    # (the open segment's half second counts), then for the open one.
+    # Parts are listed while they end within three target durations of the end (5.5 s,
+    # the open segment's parts included): from the second part of segment 2 on.
     parts = [line for line in lines if line.startswith("#EXT-X-PART:")]
-    assert parts[0] == '#EXT-X-PART:DURATION=0.25,INDEPENDENT=YES,URI="s1-p8.m4s"'
-    assert parts[1] == '#EXT-X-PART:DURATION=0.25,URI="s1-p9.m4s"'
-    assert len(parts) == 3 * 4 + 2
+    assert parts[0] == '#EXT-X-PART:DURATION=0.25,URI="s1-p9.m4s"'
+    assert len(parts) == 11 + 2
     assert lines.index(parts[0]) > lines.index("s1-1.m4s")
     # The open segment: its time, then its parts, then the hint for the next part.
     pdt = lines.index("#EXT-X-PROGRAM-DATE-TIME:2026-12-06T12:00:05.000Z")
@@ -129,14 +128,19 @@ def test_a_delta_update_skips_what_ends_past_the_skip_boundary() -> None:
     full = text_of(r)
     delta = text_of(r, Skipping.YES)
     assert r.playlist(Skipping.YES) is r.playlist(Skipping.YES)  # cached per version
-    # Segments 0-3 end more than 6 s before the end (10.25 s): skipped.
-    assert "#EXT-X-SKIP:SKIPPED-SEGMENTS=4\n" in delta and "#EXT-X-VERSION:9\n" in delta
-    assert "s1-3.m4s" not in delta and "s1-4.m4s" in delta
+    # Segments 0-2 end more than 6 s (the Skip Boundary) before the last whole one
+    # (10 s): skipped; segment 3 ends exactly 6 s before it: kept.
+    assert "#EXT-X-SKIP:SKIPPED-SEGMENTS=3\n" in delta and "#EXT-X-VERSION:9\n" in delta
+    assert "s1-2.m4s" not in delta and "s1-3.m4s" in delta
     assert_valid(delta, live=True, previous=full)
     assert m3u8.loads(delta).media_sequence == m3u8.loads(full).media_sequence
     v2 = text_of(r, Skipping.V2)
-    assert '#EXT-X-SKIP:SKIPPED-SEGMENTS=4,RECENTLY-REMOVED-DATERANGES=""\n' in v2
+    assert '#EXT-X-SKIP:SKIPPED-SEGMENTS=3,RECENTLY-REMOVED-DATERANGES=""\n' in v2
     assert "#EXT-X-VERSION:10\n" in v2
+    # Nothing past the boundary yet: the whole playlist answers a delta request.
+    young = LiveRendition(name="", session="s2", window=12, clock=clock)
+    Feeder(young, clock).segments(6)
+    assert young.playlist(Skipping.YES).body == young.playlist().body  # type: ignore[union-attr]
     r.end()  # a playlist with ENDLIST is never a delta update
     ended = text_of(r, Skipping.YES)
     assert "#EXT-X-SKIP" not in ended and "#EXT-X-ENDLIST" in ended
