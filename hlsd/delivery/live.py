@@ -10,7 +10,8 @@ publishes it, which stays relayed while players ask for its playlists.
 multivariant one whose variants are at ``<variant>/index.m3u8``;
 segments are served by the unique names the playlists give them. With a gate
 (``live.access: token``), a token bound to ``live/<stream>`` is needed and answers keep
-out of shared caches.
+out of shared caches. A variant fed parts is served as Low-Latency HLS on the same URLs
+(`hlsd.delivery.lowlatency`: delivery directives, blocking reloads, parts, hinted parts).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from hlsd.auth.subjects import live_subject
 from hlsd.channels import Channel, Playout, Unknown
 from hlsd.cluster.resolver import StreamResolver
 from hlsd.delivery.gate import TokenGate
+from hlsd.delivery.lowlatency import MAX_WAITERS, Answer, LowLatency
 from hlsd.delivery.request import Request
 from hlsd.delivery.resource import (
     IMMUTABLE,
@@ -34,7 +36,15 @@ from hlsd.delivery.resource import (
     playlist_of,
 )
 from hlsd.hls import Rendered
-from hlsd.streams import InitSegment, PublisherKind, Segment, Stream, StreamHub, StreamState
+from hlsd.streams import (
+    InitSegment,
+    PublisherKind,
+    Segment,
+    Skipping,
+    Stream,
+    StreamHub,
+    StreamState,
+)
 from hlsd.streams.segment import SEGMENT_MEDIA_TYPES
 from hlsd.streams.stream import MASTER
 
@@ -51,11 +61,16 @@ _INIT = content_type("video/mp4")
 class LiveResolver:
     def __init__(self, *, hub: StreamHub, gate: TokenGate | None,
                  channels: Playout | None = None,
-                 resolver: StreamResolver | None = None) -> None:
+                 resolver: StreamResolver | None = None,
+                 max_waiters: int = MAX_WAITERS, max_hold: float | None = None) -> None:
+        """`max_waiters`: LL-HLS requests one stream may have held at once (503 past
+        it); `max_hold`: seconds one is held at most, if less than three target
+        durations."""
         self._hub = hub
         self._gate = gate
         self._channels = channels
         self._resolver = resolver
+        self._ll = LowLatency(max_waiters=max_waiters, max_hold=max_hold)
 
     async def __call__(self, request: Request) -> Resource:
         # Each part decoded on its own: a stream id holding "/" (websocket ids may) is
@@ -63,15 +78,22 @@ class LiveResolver:
         raw = request.raw_rest()
         parts = raw.split("/") if "%" not in raw else [unquote(p) for p in raw.split("/")]
         # `resolve`, inlined: one coroutine less on the hot path.
-        return self._in_hub(request, parts) or await self._elsewhere(parts)
+        answer = self._in_hub(request, parts)
+        if answer is None:
+            return await self._elsewhere(request, parts)
+        return answer if isinstance(answer, Resource) else await answer
 
     async def resolve(self, request: Request, parts: list[str]) -> Resource:
         """`parts`: the stream's name, then the path under it."""
-        return self._in_hub(request, parts) or await self._elsewhere(parts)
+        answer = self._in_hub(request, parts)
+        if answer is None:
+            return await self._elsewhere(request, parts)
+        return answer if isinstance(answer, Resource) else await answer
 
-    def _in_hub(self, request: Request, parts: list[str]) -> Resource | None:
+    def _in_hub(self, request: Request, parts: list[str]) -> Answer | None:
         """From the hub's stream of that name (looked up first, without awaiting: the
-        hot path), or None when the hub has none. The gate is passed here."""
+        hot path), or None when the hub has none. The gate is passed here. What is
+        held (LL-HLS) comes as a coroutine to await."""
         if self._gate is not None:
             self._gate.admit(request, live_subject(parts[0]))
         stream = self._hub.get(parts[0])
@@ -80,9 +102,9 @@ class LiveResolver:
         if stream.state is not StreamState.LIVE and parts[-1] == MASTER \
                 and self._resolver is not None:
             return None  # ended here: it may be live on another node
-        return _from_stream(stream, parts[1:])
+        return _from_stream(stream, parts[1:], request, self._ll)
 
-    async def _elsewhere(self, parts: list[str]) -> Resource:
+    async def _elsewhere(self, request: Request, parts: list[str]) -> Resource:
         """What plays under a name the hub has no live stream of: the channel of that
         name, else the stream relayed from another node (only a playlist request starts
         a relay), else what ended here."""
@@ -96,10 +118,10 @@ class LiveResolver:
         if self._resolver is not None and len(parts) in (2, 3) and parts[-1] == MASTER:
             relayed = await self._resolver.resolve_for_players(parts[0])
             if relayed is not None:
-                return _from_stream(relayed, parts[1:])
+                return await _awaited(_from_stream(relayed, parts[1:], request, self._ll))
         if ended is None:
             raise Refused(404, "no such live stream")
-        return _from_stream(ended, parts[1:])
+        return await _awaited(_from_stream(ended, parts[1:], request, self._ll))
 
     async def _from_channel(self, channel: Channel, parts: list[str]) -> Resource:
         """A channel: its master, a variant's playlist at this instant, or a segment."""
@@ -122,7 +144,12 @@ class LiveResolver:
         raise Refused(404, "no such channel resource")
 
 
-def _from_stream(stream: Stream, parts: list[str]) -> Resource:
+async def _awaited(answer: Answer) -> Resource:
+    return answer if isinstance(answer, Resource) else await answer
+
+
+def _from_stream(stream: Stream, parts: list[str], request: Request,
+                 ll: LowLatency) -> Answer:
     """`parts`: a playlist or segment name, after a variant's folder if there is one."""
     if len(parts) not in (1, 2):
         raise Refused(404, "no such live stream")
@@ -137,8 +164,16 @@ def _from_stream(stream: Stream, parts: list[str]) -> Resource:
         if rendition is None:
             raise Refused(404, "no such variant")
         if name != MASTER:
-            return _segment(rendition.get(name), name)
-        playlist = rendition.playlist()
+            item = rendition.get(name)
+            if item is None and rendition.part_target is not None:
+                return ll.part(stream, rendition, name)
+            return _segment(item, name)
+        if rendition.part_target is not None:
+            if b"_HLS_" in request.scope["query_string"]:
+                return ll.playlist(stream, variant, request)
+            playlist = rendition.playlist(Skipping.NONE, stream if variant else None)
+        else:
+            playlist = rendition.playlist()
     return _playlist(playlist)
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from datetime import datetime
 
+from hlsd.hls import _render_ll as ll
 from hlsd.hls.model import (
     ClosedCaptions,
     InitSection,
@@ -18,6 +20,7 @@ from hlsd.hls.model import (
     MediaPlaylist,
     MediaSegment,
     MediaType,
+    PendingSegment,
     PlaylistType,
     Rendition,
     VariantStream,
@@ -80,27 +83,64 @@ def render_media(playlist: MediaPlaylist) -> str:
         lines.append("#EXT-X-I-FRAMES-ONLY")
     if playlist.independent_segments:
         lines.append("#EXT-X-INDEPENDENT-SEGMENTS")
+    lines.extend(ll.header_lines(playlist))
+    if playlist.skip is not None:
+        lines.append(ll.skip_line(playlist, playlist.skip))
     segments = playlist.segments
     first_init = segments[0].init if segments and segments[0].init else playlist.init
     if first_init is not None:
         lines.append(_map_line(first_init))
+    part_target = playlist.part_inf.part_target if playlist.part_inf else None
     previous: MediaSegment | None = None
-    last_time = ""
+    times = _Times()
     for segment in segments:
-        lines.extend(_segment_lines(segment, previous, target, first=previous is None))
-        if segment.program_date_time is not None:
-            stamp = format_datetime(segment.program_date_time)
-            if last_time and stamp <= last_time:
-                raise ValueError(f"program date time {stamp} does not follow {last_time}")
-            last_time = stamp
+        lines.extend(_segment_lines(segment, previous, target, part_target,
+                                    first=previous is None))
+        times.follow(segment.program_date_time)
         previous = segment
+    if playlist.pending is not None:
+        lines.extend(_pending_lines(playlist.pending, part_target))
+        times.follow(playlist.pending.program_date_time)
+    lines.extend(ll.tail_lines(playlist))
     if playlist.endlist:
         lines.append("#EXT-X-ENDLIST")
     return "\n".join(lines) + "\n"
 
 
+class _Times:
+    """EXT-X-PROGRAM-DATE-TIME must advance, as written."""
+
+    __slots__ = ("last",)
+
+    def __init__(self) -> None:
+        self.last = ""
+
+    def follow(self, value: datetime | None) -> None:
+        if value is None:
+            return
+        stamp = format_datetime(value)
+        if self.last and stamp <= self.last:
+            raise ValueError(f"program date time {stamp} does not follow {self.last}")
+        self.last = stamp
+
+
+def _pending_lines(pending: PendingSegment, part_target: float | None) -> Iterable[str]:
+    """The segment being produced: the tags that apply to it come before its first
+    part (rfc8216bis §4.4.4.9); no EXTINF yet."""
+    if not pending.parts:
+        raise ValueError("a pending segment is listed by its parts: it has none")
+    if pending.discontinuity:
+        yield "#EXT-X-DISCONTINUITY"
+    if pending.init is not None:
+        yield _map_line(pending.init)
+    if pending.program_date_time is not None:
+        yield f"#EXT-X-PROGRAM-DATE-TIME:{format_datetime(pending.program_date_time)}"
+    yield from ll.part_lines(pending.parts, part_target)
+
+
 def _segment_lines(
-    segment: MediaSegment, previous: MediaSegment | None, target: int, *, first: bool
+    segment: MediaSegment, previous: MediaSegment | None, target: int,
+    part_target: float | None, *, first: bool
 ) -> Iterable[str]:
     uri = uri_value("segment URI", segment.uri)
     duration = format_duration(segment.duration)
@@ -116,6 +156,7 @@ def _segment_lines(
         yield f"#EXT-X-PROGRAM-DATE-TIME:{format_datetime(segment.program_date_time)}"
     if segment.gap:
         yield "#EXT-X-GAP"
+    yield from ll.part_lines(segment.parts, part_target)
     yield f"#EXTINF:{duration},{text_value('segment title', segment.title)}"
     if segment.byterange is not None:
         if segment.byterange.offset is None and (

@@ -14,15 +14,23 @@ __all__ = ["min_master_version", "min_media_version"]
 
 def min_media_version(playlist: MediaPlaylist) -> int:
     """Version 3 for decimal EXTINF, 4 for EXT-X-BYTERANGE or EXT-X-I-FRAMES-ONLY,
-    and 6 for EXT-X-MAP (5 in an I-frame playlist)."""
+    6 for EXT-X-MAP (5 in an I-frame playlist), 9 for EXT-X-SKIP and 10 for one that
+    stands for EXT-X-DATERANGE tags too (``_HLS_skip=v2``: it carries
+    RECENTLY-REMOVED-DATERANGES). The other Low-Latency tags (EXT-X-PART, -PART-INF,
+    -SERVER-CONTROL, -PRELOAD-HINT, -RENDITION-REPORT) need no version (rfc8216bis §8
+    names none for them)."""
     version = 1
     segments = playlist.segments
     if any("." in format_duration(segment.duration) for segment in segments):
         version = 3
     if playlist.i_frames_only or any(segment.byterange is not None for segment in segments):
         version = 4
-    if playlist.init is not None or any(segment.init is not None for segment in segments):
+    pending_map = playlist.pending is not None and playlist.pending.init is not None
+    if playlist.init is not None or pending_map \
+            or any(segment.init is not None for segment in segments):
         version = 5 if playlist.i_frames_only else 6
+    if playlist.skip is not None:
+        version = 10 if playlist.skip.recently_removed_dateranges is not None else 9
     return version
 
 

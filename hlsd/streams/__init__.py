@@ -7,9 +7,12 @@ streams of this node and the publish policy. Ingest writes through a `Producer`
 `Committed` segments, or the hub's `HubEvent`s).
 """
 
+from hlsd.streams._parts import PartRefused
+from hlsd.streams.changes import ChangeSignal
 from hlsd.streams.events import Committed, HubEvent, HubEventKind
 from hlsd.streams.hub import PublishPolicy, StreamBusy, StreamHub
 from hlsd.streams.names import InvalidStreamName, check_stream_name
+from hlsd.streams.playlists import Skipping
 from hlsd.streams.producer import HubProducer, NotPublishing, Producer
 from hlsd.streams.reader import (
     ConsumerKind,
@@ -19,10 +22,11 @@ from hlsd.streams.reader import (
     SlowReaderPolicy,
 )
 from hlsd.streams.rendition import LiveRendition, RenditionInfo
-from hlsd.streams.segment import InitSegment, OpenSegment, Part, Segment
+from hlsd.streams.segment import InitSegment, OpenSegment, Part, Segment, part_name
 from hlsd.streams.stream import PublisherKind, Stream, StreamState
 
 __all__ = [
+    "ChangeSignal",
     "Committed",
     "ConsumerKind",
     "HubEvent",
@@ -35,6 +39,7 @@ __all__ = [
     "OpenSegment",
     "Overflow",
     "Part",
+    "PartRefused",
     "Producer",
     "PublishPolicy",
     "PublisherKind",
@@ -42,10 +47,12 @@ __all__ = [
     "ReaderClosed",
     "RenditionInfo",
     "Segment",
+    "Skipping",
     "SlowReaderPolicy",
     "Stream",
     "StreamBusy",
     "StreamHub",
     "StreamState",
     "check_stream_name",
+    "part_name",
 ]

@@ -11,8 +11,10 @@ taken, a discontinuity follows; the caller counts them), timing a segment that c
 without a PROGRAM-DATE-TIME, init sections, and ending only what the handle still
 holds (a publisher whose stream was taken over cannot end the new publisher's session).
 
-Parts (LL-HLS) go through the same handle in the next step: `LiveRendition.append_part`
-and `close_segment` are there for it.
+A segmenter that cuts parts (LL-HLS) writes them through the same handle
+(`append_part`, then `close_segment` at each segment's end): parts count as activity,
+the first fixes the rendition's part target as the first segment fixes its target
+duration, and a part the playlist could not list is not taken (the caller counts it).
 """
 
 from __future__ import annotations
@@ -21,8 +23,14 @@ import math
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from hlsd.streams.rendition import FRAGMENT_TARGET_HEADROOM, LiveRendition, RenditionInfo
-from hlsd.streams.segment import InitSegment, Segment
+from hlsd.streams._parts import PartRefused
+from hlsd.streams.rendition import (
+    FRAGMENT_TARGET_HEADROOM,
+    LiveRendition,
+    RenditionInfo,
+    SegmentTooLong,
+)
+from hlsd.streams.segment import InitSegment, Part, Segment
 from hlsd.streams.stream import PublisherKind, Stream, StreamState
 
 if TYPE_CHECKING:
@@ -96,6 +104,29 @@ class Producer(Protocol):
         names it. A variant its publisher ended (`end(variant)`) goes on, after a
         discontinuity. None when the segment is longer than the fixed target duration:
         not taken (the caller counts it), and a discontinuity follows."""
+        ...
+
+    def append_part(self, variant: str, *, duration: float, data: bytes,
+                    program_date_time: datetime, independent: bool, part_target: float,
+                    target_duration: int, extension: str = "m4s",
+                    init: InitSegment | None = None) -> Part | None:
+        """Add one LL-HLS part to the segment `variant` is producing, opening one at
+        `program_date_time` if none is open. `independent`: it begins with a keyframe
+        (INDEPENDENT=YES; a segment begins with one). `part_target` and
+        `target_duration`: the first part of the variant fixes them (later values are
+        ignored). `init`: the section it needs (EXT-X-MAP); a new one closes the open
+        segment first. An independent part that would make the open segment longer
+        than the target duration, or follow a short part (only a segment's last may
+        last under 85 % of the part target), begins the next segment. None when the part
+        cannot be taken: longer than the part target, of no duration, or not
+        independent where a segment must begin (not taken: the caller counts it); the
+        open segment ends there, and the next begins with an independent part, after a
+        discontinuity."""
+        ...
+
+    def close_segment(self, variant: str) -> Segment | None:
+        """The segment `variant` is producing is complete: it joins the window, the
+        classic playlist and the readers. None when no part is open."""
         ...
 
     def discontinuity(self, variant: str) -> None:
@@ -183,10 +214,44 @@ class HubProducer:
             target_hint = math.ceil(duration * FRAGMENT_TARGET_HEADROOM)
         if program_date_time is None:
             program_date_time = rendition.air_time(duration, self._hub.wall_clock())
+        rendition.close_segment()  # parts before a whole segment: their segment ends
         segment = rendition.append(
             duration=duration, data=data, extension=extension, target_hint=target_hint,
             program_date_time=program_date_time, discontinuity=discontinuity)
         stream.touch()
+        return segment
+
+    def append_part(self, variant: str, *, duration: float, data: bytes,
+                    program_date_time: datetime, independent: bool, part_target: float,
+                    target_duration: int, extension: str = "m4s",
+                    init: InitSegment | None = None) -> Part | None:
+        stream = self._held()
+        rendition = stream.rendition(variant)
+        if rendition.ended:
+            rendition.resume(stream.session)
+        if init is not None:
+            opened = rendition.open_segment
+            if opened is not None and (opened.init is None or opened.init.data != init.data):
+                rendition.close_segment()  # a new encoding begins a new segment
+            rendition.set_init(init.name, init.data)
+        try:
+            part = rendition.append_part(
+                duration=duration, data=data, program_date_time=program_date_time,
+                extension=extension, independent=independent,
+                target_duration=target_duration, part_target=part_target)
+        except (PartRefused, SegmentTooLong):
+            return None  # the rendition ended its segment there; a discontinuity follows
+        stream.touch()
+        return part
+
+    def close_segment(self, variant: str) -> Segment | None:
+        rendition = self._rendition(variant)
+        if rendition is None:
+            return None
+        segment = rendition.close_segment()
+        if segment is not None:
+            assert self._stream is not None
+            self._stream.touch()
         return segment
 
     def discontinuity(self, variant: str) -> None:

@@ -10,8 +10,11 @@ The rules it keeps (RFC 8216 §6.2.2, rfc8216bis §6.2.2):
 
 Segments come whole (`append`), or part by part (`append_part`, then `close_segment`):
 the open segment has its media sequence number, time and place from its first part on,
-and joins the window, the playlist and the readers only when it is closed, as a whole
-`Segment` (so the classic playlist is still rendered once per segment, not per part).
+and joins the window and the readers only when it is closed, as a whole `Segment`.
+Its parts are in the Low-Latency playlist (`hlsd.streams.playlists`) as they come, and
+served by their names (numbered across the rendition, so the next one's is known:
+EXT-X-PRELOAD-HINT). Every change (a part, a segment, the end) is one `version` more and
+releases whoever waits on `changes` (blocking playlist reloads, hinted parts).
 Writers are producers' handles (`hlsd.streams.producer`); readers read.
 """
 
@@ -24,8 +27,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from hlsd.hls import InitSection, MediaPlaylist, MediaSegment, Rendered, render_media, rendered
+from hlsd.hls import Rendered, render_media, rendered
 from hlsd.hls.values import rounded_seconds
+from hlsd.streams._parts import PartLedger, PartRefused
+from hlsd.streams.changes import ChangeSignal
+from hlsd.streams.playlists import Reports, Skipping, media_model
 from hlsd.streams.segment import InitSegment, OpenSegment, Part, Segment
 from hlsd.streams.spill import SpillDir
 
@@ -77,7 +83,10 @@ class LiveRendition:
                  clock: Callable[[], float] = time.monotonic, spill: SpillDir | None = None,
                  spill_folder: str = "", memory_limit: int | None = None,
                  keep_for: float = 0.0,
-                 on_append: Callable[[LiveRendition, Segment], None] | None = None) -> None:
+                 on_append: Callable[[LiveRendition, Segment], None] | None = None,
+                 on_change: Callable[[LiveRendition], None] | None = None) -> None:
+        """`on_append`: told of each segment committed; `on_change`: of every change
+        (a part too), after `changes` has released its waiters."""
         if window < 3:
             raise ValueError("a live window holds at least 3 segments")
         self.name = name
@@ -104,7 +113,12 @@ class LiveRendition:
         self._memory_limit = memory_limit
         self._keep_for = keep_for
         self._on_append = on_append
+        self._on_change = on_change
         self._open: OpenSegment | None = None
+        self._parts = PartLedger()
+        self._keyframe_awaited = False
+        self._playlists: dict[Skipping, tuple[int, Rendered]] = {}
+        self.changes = ChangeSignal()
         self.memory = 0
         """Bytes of segments held in memory (the rest has spilled to disk)."""
 
@@ -174,12 +188,20 @@ class LiveRendition:
 
     def append_part(self, *, duration: float, data: bytes, program_date_time: datetime,
                     extension: str, independent: bool = False,
-                    target_duration: int | None = None) -> Part:
+                    target_duration: int | None = None,
+                    part_target: float | None = None) -> Part:
         """One LL-HLS part of the open segment, opening one if none is (numbered,
         timed at `program_date_time` and placed now). The rendition's first part must
         give its `target_duration` (a segment's length is not known before it is
-        closed); a part that would make its segment longer is refused
-        (`SegmentTooLong`): the producer closes the segment before."""
+        closed) and its `part_target`; both are fixed from then on.
+
+        An independent part that cannot join the open segment (it would grow past the
+        target duration, or follow a short part) closes it and begins the next. Refused:
+        a part longer than the part target or of no duration (`PartRefused`), or one
+        that is not independent where a segment must begin (`PartRefused` after a short
+        part, `SegmentTooLong` past the target duration). A refusal ends the open
+        segment where it is; the next begins with an independent part, after a
+        discontinuity."""
         if self.ended:
             raise RenditionEnded(f"rendition {self.name!r} has ended")
         if (problem := duration_problem(duration)) is not None:
@@ -188,17 +210,51 @@ class LiveRendition:
             if target_duration is None:
                 raise ValueError("the first part of a rendition gives its target duration")
             self.target_duration = max(1, min(target_duration, int(MAX_SEGMENT_DURATION)))
-        grown = duration + (self._open.duration if self._open is not None else 0.0)
-        if not self.fits(grown):
-            raise SegmentTooLong(f"a segment of {grown:.3f} s would be longer than the "
-                                 f"fixed target duration of {self.target_duration} s")
+        self._parts.fix_target(part_target, self.target_duration)
+        try:
+            self._place_part(duration, independent)
+        except (PartRefused, SegmentTooLong):
+            self.close_segment()
+            self._keyframe_awaited = self._discontinuity_pending = True
+            raise
         if self._open is None:
+            self._keyframe_awaited = False
             self._open = OpenSegment(
                 sequence=self._next_sequence, stem=f"{self._session}-{self._next_sequence}",
                 extension=extension, program_date_time=self._advancing(program_date_time),
                 discontinuity=self._takes_discontinuity(False), init=self._init)
             self._next_sequence += 1
-        return self._open.add(duration=duration, data=data, independent=independent)
+        number, name = self._parts.take(self._session, extension)
+        part = self._open.add(number=number, name=name, duration=duration, data=data,
+                              independent=independent)
+        self._parts.record(part, self._open.name)
+        self._changed()
+        return part
+
+    def _place_part(self, duration: float, independent: bool) -> None:
+        """Whether a part may join the open segment, begin the next, or neither."""
+        self._parts.check(duration)
+        opened = self._open
+        if opened is None or not opened.parts:
+            if self._keyframe_awaited and not independent:
+                raise PartRefused("after a refused part, a segment begins with a keyframe")
+            return
+        short = self._parts.short(opened.parts[-1])
+        if short or not self.fits(opened.duration + duration):
+            if not independent:
+                if short:
+                    raise PartRefused("a part after a short one must begin a new "
+                                      "segment, with a keyframe")
+                raise SegmentTooLong(
+                    f"a segment of {opened.duration + duration:.3f} s would be longer "
+                    f"than the fixed target duration of {self.target_duration} s")
+            self.close_segment()
+
+    @property
+    def part_target(self) -> float | None:
+        """The Part Target Duration, fixed by the first part (None: no parts, the
+        classic playlist)."""
+        return self._parts.target
 
     def close_segment(self) -> Segment | None:
         """The open segment, whole, committed like an appended one; None if none is open
@@ -214,6 +270,30 @@ class LiveRendition:
     def open_segment(self) -> OpenSegment | None:
         """The segment being produced part by part, if any (not in `segments` yet)."""
         return self._open
+
+    @property
+    def next_part_name(self) -> str:
+        """The URI the next part will have (EXT-X-PRELOAD-HINT)."""
+        return self._parts.next_name(self._session)
+
+    def last_part(self) -> tuple[int, int] | None:
+        """The media sequence number and part index of the newest part in the playlist
+        (index -1 for a segment that came whole); None before the first segment."""
+        if not self._segments:
+            return None
+        if self._open is not None and self._open.parts:
+            return self._open.sequence, len(self._open.parts) - 1
+        last = self._segments[-1]
+        return last.sequence, len(last.parts) - 1
+
+    def has(self, msn: int, part: int | None = None) -> bool:
+        """Whether the playlist holds segment `msn` (whole) or a later one; with `part`,
+        part `part` of segment `msn` or a later part (a part index past a segment's last
+        stands for the next segment's first: rfc8216bis §6.2.5.2)."""
+        if part is None:
+            return bool(self._segments) and self._segments[-1].sequence >= msn
+        newest = self.last_part()
+        return newest is not None and newest >= (msn, part)
 
     def _advancing(self, program_date_time: datetime) -> datetime:
         """PROGRAM-DATE-TIME must advance (as written, to the millisecond); a publisher's
@@ -238,16 +318,25 @@ class LiveRendition:
         self.memory += segment.size
         self._slide()
         self._spill_over()
-        self._rendered = None
         if self._on_append is not None:
             self._on_append(self, segment)
+        self._changed()
+
+    def _changed(self) -> None:
+        """A new version: playlists are rendered again when asked for, and whoever
+        waits for a change is released."""
+        self._rendered = None
+        self._playlists.clear()
+        self.changes.changed()
+        if self._on_change is not None:
+            self._on_change(self)
 
     def end(self) -> None:
         """ENDLIST: what a segment left open has is committed first."""
         if not self.ended:
             self.close_segment()
             self.ended = True
-            self._rendered = None
+            self._changed()
 
     def resume(self, session: str) -> None:
         """A publisher is back after the end (or a new one took over): carry on, after a
@@ -256,7 +345,7 @@ class LiveRendition:
         self.ended = False
         self._session = session
         self._discontinuity_pending = True
-        self._rendered = None
+        self._changed()
 
     def _slide(self) -> None:
         assert self.target_duration is not None
@@ -278,6 +367,7 @@ class LiveRendition:
         while self._retired and self._retired[0][0] <= now:
             _, gone = self._retired.popleft()
             self._by_name.pop(gone.name, None)
+            self._parts.forget(gone)
             self._release(gone)
 
     def _release(self, segment: Segment) -> None:
@@ -306,7 +396,9 @@ class LiveRendition:
     def _spilled(self, segment: Segment) -> Segment:
         assert self._spill is not None and segment.data is not None
         path = self._spill.write(self._spill_folder, segment.name, segment.data)
-        moved = replace(segment, data=None, path=path, parts=())  # views pin the bytes
+        # The parts keep their places in the file; their views would pin the bytes.
+        moved = replace(segment, data=None, path=path,
+                        parts=tuple(replace(part, data=None) for part in segment.parts))
         self._by_name[segment.name] = moved
         self.memory -= segment.size
         return moved
@@ -319,6 +411,8 @@ class LiveRendition:
         self._segments.clear()
         self._retired.clear()
         self._by_name.clear()
+        self._parts.clear()
+        self.changes.changed()  # whoever waits finds nothing left
 
     # -- consuming ----------------------------------------------------------------
 
@@ -337,30 +431,39 @@ class LiveRendition:
         self._prune(self._clock())
         return self._by_name.get(name) or self._inits.get(name)
 
-    def playlist(self) -> Rendered | None:
-        """The live playlist, rendered once per change; None before the first segment."""
-        if self._rendered is None and self._segments:
-            self._rendered = rendered(render_media(self._model()))
-        return self._rendered
+    def get_part(self, name: str) -> tuple[Part, Segment | None] | None:
+        """A part by its URI, with its segment once that is closed (the bytes of a
+        spilled segment's part are in its file), while the segment is available."""
+        self._prune(self._clock())
+        place = self._parts.place(name)
+        if place is None:
+            return None
+        segment_name, index = place
+        opened = self._open
+        if opened is not None and opened.name == segment_name:
+            return opened.parts[index], None
+        segment = self._by_name.get(segment_name)
+        return (segment.parts[index], segment) if segment is not None else None
 
-    def _model(self) -> MediaPlaylist:
-        assert self.target_duration is not None
-        items = []
-        current: InitSegment | None = None
-        for seg in self._segments:
-            init = None
-            if seg.init is not None and seg.init is not current:
-                init = InitSection(uri=seg.init.name)
-                current = seg.init
-            items.append(MediaSegment(uri=seg.name, duration=seg.duration,
-                                      discontinuity=seg.discontinuity,
-                                      program_date_time=seg.program_date_time, init=init))
-        return MediaPlaylist(
-            target_duration=self.target_duration, segments=tuple(items),
-            media_sequence=self.media_sequence,
-            discontinuity_sequence=self.discontinuity_sequence,
-            endlist=self.ended, independent_segments=True,
-        )
+    def playlist(self, skip: Skipping = Skipping.NONE,
+                 reports: Reports | None = None) -> Rendered | None:
+        """The live playlist, rendered once per change (per part, with parts: with
+        `reports`, also once per change of the stream), lazily; None before the first
+        segment. A rendition without parts ignores `skip` and `reports`: its playlist is
+        the classic one."""
+        if not self._segments:
+            return None
+        if self.part_target is None or (skip is Skipping.NONE and reports is None):
+            if self._rendered is None:
+                self._rendered = rendered(render_media(media_model(self)))
+            return self._rendered
+        version = reports.version if reports is not None else -1
+        made = self._playlists.get(skip)
+        if made is None or made[0] != version:
+            text = render_media(media_model(
+                self, skip, reports.reports(self) if reports is not None else ()))
+            made = self._playlists[skip] = (version, rendered(text))
+        return made[1]
 
     def peak_bandwidth(self) -> int:
         """Measured from the window: the highest bits per second of any segment."""

@@ -51,8 +51,8 @@ class Segment:
     init: InitSegment | None = None
 
     parts: tuple[Part, ...] = ()
-    """The LL-HLS parts it was produced as (EXT-X-PART), views into `data`; none for a
-    segment that arrived whole, or once it has spilled."""
+    """The LL-HLS parts it was produced as (EXT-X-PART), views into `data` (their
+    places only, once it has spilled); none for a segment that arrived whole."""
 
     def read(self) -> bytes:
         """The bytes, from memory or from the spill file (blocking: use a thread)."""
@@ -66,18 +66,29 @@ class Segment:
 class Part:
     """One partial segment (EXT-X-PART, rfc8216bis §4.4.4.9)."""
 
+    number: int
+    """Its number in its rendition: parts are counted across segments, so the URI of
+    the next one is known before it exists (EXT-X-PRELOAD-HINT), whether or not a
+    segment closes first."""
     index: int
-    """Its place in its segment, from 0."""
+    """Its place in its segment, from 0 (the Part Index of ``_HLS_part``)."""
     name: str
-    """The URI it is served under, unique for the stream's lifetime."""
+    """The URI it is served under (`part_name`), unique for the stream's lifetime."""
     duration: float
-    data: bytes | memoryview
+    offset: int
+    """Where its bytes begin in its segment's."""
+    size: int
+    data: bytes | memoryview | None
+    """Its bytes: its own while its segment is open, a view into the segment's once
+    closed, None once the segment has spilled (read from the file at `offset`)."""
     independent: bool = False
     """It begins with an independent frame (a keyframe): INDEPENDENT=YES."""
 
-    @property
-    def size(self) -> int:
-        return len(self.data)
+
+def part_name(session: str, number: int, extension: str) -> str:
+    """The URI of part `number` of a publishing session: never one of a segment's
+    (``<session>-<sequence>.<ext>``)."""
+    return f"{session}-p{number}.{extension}"
 
 
 class OpenSegment:
@@ -96,13 +107,11 @@ class OpenSegment:
         self.parts: list[Part] = []
         self.duration = 0.0
         self.size = 0
-        self._stem = stem
-        self._extension = extension
 
-    def add(self, *, duration: float, data: bytes, independent: bool) -> Part:
-        part = Part(index=len(self.parts), name=f"{self._stem}.{len(self.parts)}."
-                    f"{self._extension}", duration=duration, data=data,
-                    independent=independent)
+    def add(self, *, number: int, name: str, duration: float, data: bytes,
+            independent: bool) -> Part:
+        part = Part(number=number, index=len(self.parts), name=name, duration=duration,
+                    offset=self.size, size=len(data), data=data, independent=independent)
         self.parts.append(part)
         self.duration += duration
         self.size += len(data)
@@ -110,12 +119,10 @@ class OpenSegment:
 
     def close(self) -> Segment:
         """The whole segment: its parts' bytes joined once, the parts kept as views."""
-        data = b"".join(part.data for part in self.parts)
+        data = b"".join(part.data for part in self.parts if part.data is not None)
         view = memoryview(data)
-        parts, offset = [], 0
-        for part in self.parts:
-            parts.append(replace(part, data=view[offset:offset + part.size]))
-            offset += part.size
+        parts = tuple(replace(part, data=view[part.offset:part.offset + part.size])
+                      for part in self.parts)
         return Segment(sequence=self.sequence, name=self.name, duration=self.duration,
                        size=len(data), program_date_time=self.program_date_time, data=data,
-                       discontinuity=self.discontinuity, init=self.init, parts=tuple(parts))
+                       discontinuity=self.discontinuity, init=self.init, parts=parts)

@@ -8,8 +8,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hlsd.hls import MasterPlaylist, Rendered, VariantStream, render_master, rendered
+from hlsd.hls import (
+    MasterPlaylist,
+    Rendered,
+    RenditionReport,
+    VariantStream,
+    render_master,
+    rendered,
+)
 from hlsd.streams.events import Committed, HubEvent, HubEventKind
+from hlsd.streams.playlists import Skipping
 from hlsd.streams.reader import ConsumerKind, Reader
 from hlsd.streams.rendition import LiveRendition
 from hlsd.streams.segment import Segment
@@ -98,6 +106,9 @@ class Stream:
         self._readers: dict[Reader[Committed], _Subscription] = {}
         self._master: Rendered | None = None
         self._master_key: tuple[object, ...] | None = None
+        self.version = 0
+        """One more at every change of any rendition (a part, a segment, an end): the
+        version of the rendition reports every LL-HLS media playlist carries."""
 
     def rendition(self, name: str) -> LiveRendition:
         rendition = self.renditions.get(name)
@@ -108,7 +119,7 @@ class Stream:
                 name=name, session=self.session, window=self._window, clock=self._clock,
                 spill=self._spill, spill_folder=f"{folder_for(self.name)}/{name or '_'}",
                 memory_limit=self._memory_per_variant, keep_for=self._keep_for,
-                on_append=self._committed)
+                on_append=self._committed, on_change=self._changed)
             self.renditions[name] = rendition
             self._master = None
         return rendition
@@ -151,6 +162,35 @@ class Stream:
                 if subscription.variant is None or subscription.variant == rendition.name:
                     reader.offer(committed)
         self._on_event(HubEvent(HubEventKind.COMMITTED, self, rendition, segment))
+
+    def _changed(self, rendition: LiveRendition) -> None:
+        self.version += 1
+
+    def media_playlist(self, variant: str, skip: Skipping = Skipping.NONE
+                       ) -> Rendered | None:
+        """The media playlist of `variant` (which exists): with parts, in a multivariant
+        stream, it carries a rendition report of each other variant on offer
+        (rfc8216bis §4.4.5.4, Appendix B.1), rendered again once any of them changed."""
+        rendition = self.renditions[variant]
+        return rendition.playlist(skip, self if variant else None)
+
+    def reports(self, rendition: LiveRendition) -> tuple[RenditionReport, ...]:
+        """The rendition reports `rendition`'s playlist carries: where each other variant
+        on offer is (relative to it: ``../<variant>/index.m3u8``) and its newest part."""
+        reports = []
+        for name, other in self.current():
+            newest = other.last_part()
+            if other is rendition or newest is None:
+                continue
+            msn, part = newest
+            reports.append(RenditionReport(uri=f"../{name}/{MASTER}", last_msn=msn,
+                                           last_part=part if part >= 0 else None))
+        return tuple(reports)
+
+    @property
+    def waiting(self) -> int:
+        """Requests parked on its renditions' changes (blocking reloads, hinted parts)."""
+        return sum(r.changes.waiting for r in self.renditions.values())
 
     def touch(self) -> None:
         self.last_activity = self._clock()

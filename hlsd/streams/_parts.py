@@ -1,0 +1,90 @@
+"""`PartLedger`: what a live rendition keeps of its LL-HLS parts: the part target, the
+numbering, and where each part is by its URI.
+
+Parts are numbered across the rendition, not per segment, and their URIs carry the
+publishing session (`part_name`): the URI of the next part is known before it exists
+(EXT-X-PRELOAD-HINT) and is right whether or not a segment closes first, and no URI is
+used twice in a stream's life.
+"""
+
+from __future__ import annotations
+
+from hlsd.streams.segment import Part, Segment, part_name
+
+__all__ = ["SHORT_PART", "PartLedger", "PartRefused", "millis"]
+
+SHORT_PART = (17, 20)
+"""85 %: a part shorter than this share of the part target must be its segment's last,
+unless it begins with a keyframe (rfc8216bis §4.4.4.9). A fraction, compared in whole
+milliseconds as the renderer does, so both always agree."""
+
+
+class PartRefused(ValueError):
+    """A part the playlist could not list (rfc8216bis §4.4.4.9): longer than the part
+    target (or of no duration), or one that would follow a short part of its segment
+    without beginning a new one (only a segment's last part may be short)."""
+
+
+def millis(seconds: float) -> int:
+    """Seconds as a playlist writes them (`hlsd.hls.values.format_duration`)."""
+    return round(seconds * 1000)
+
+
+class PartLedger:
+    __slots__ = ("_extension", "_next", "_places", "target")
+
+    def __init__(self) -> None:
+        self.target: float | None = None
+        """The Part Target Duration, fixed by the first part (None: no parts yet)."""
+        self._next = 0
+        self._extension = "m4s"
+        self._places: dict[str, tuple[str, int]] = {}
+        """A part's URI → its segment's URI and its index there."""
+
+    def fix_target(self, part_target: float | None, target_duration: int) -> float:
+        """The part target, fixed by the first part that gives one."""
+        if self.target is None:
+            if part_target is None or not 0.001 <= part_target <= target_duration:
+                raise ValueError("the first part of a rendition gives its part target, "
+                                 "from 1 ms to the target duration")
+            self.target = part_target
+        return self.target
+
+    def check(self, duration: float) -> None:
+        """`PartRefused` for a part that cannot be listed under the part target."""
+        assert self.target is not None
+        if not 0 < millis(duration) <= millis(self.target):
+            raise PartRefused(f"a part of {duration:.3f} s does not fit the part target "
+                              f"of {self.target:.3f} s")
+
+    def short(self, part: Part) -> bool:
+        """Shorter than a part must be unless it ends its segment (or is independent)."""
+        assert self.target is not None
+        share, whole = SHORT_PART
+        return not part.independent and \
+            millis(part.duration) * whole < millis(self.target) * share
+
+    def next_name(self, session: str) -> str:
+        """The URI the next part will have."""
+        return part_name(session, self._next, self._extension)
+
+    def take(self, session: str, extension: str) -> tuple[int, str]:
+        """The next part's number and URI, taken."""
+        number = self._next
+        self._next += 1
+        self._extension = extension
+        return number, part_name(session, number, extension)
+
+    def record(self, part: Part, segment_name: str) -> None:
+        self._places[part.name] = (segment_name, part.index)
+
+    def place(self, name: str) -> tuple[str, int] | None:
+        return self._places.get(name)
+
+    def forget(self, segment: Segment) -> None:
+        """`segment` is no longer available: nor are its parts."""
+        for part in segment.parts:
+            self._places.pop(part.name, None)
+
+    def clear(self) -> None:
+        self._places.clear()
