@@ -133,7 +133,8 @@ class LiveInput:
             self._demuxer: Any = av.open(self._reader, format=container, options=OPEN_OPTIONS,
                                     buffer_size=1 << 16)
         except (av.error.FFmpegError, ValueError) as exc:  # ValueError: an unknown format
-            raise MediaRefused(f"the input is not {_container_name(container)}: {exc}") from exc
+            raise MediaRefused(f"the input is not {_container_name(container)} "
+                               f"({_reason(exc)})") from exc
         self.tracks = self._select()
 
     def _select(self) -> list[InputTrack]:
@@ -182,7 +183,8 @@ class LiveInput:
                 return
             except av.error.FFmpegError as exc:
                 raise MediaRefused(f"the input stopped demuxing as "
-                                   f"{_container_name(self.container)}: {exc}") from exc
+                                   f"{_container_name(self.container)} ({_reason(exc)})"
+                                   ) from exc
             track = by_index.get(packet.stream.index)
             if track is None or packet.size == 0 or packet.is_corrupt:
                 continue
@@ -249,6 +251,11 @@ def _codec(stream: Any) -> str:
     if context is not None:
         return str(context.codec.canonical_name)
     return str(stream.name or "unknown")
+
+
+def _reason(exc: Exception) -> str:
+    """FFmpeg's words for a failure, without its error number and file name."""
+    return str(getattr(exc, "strerror", None) or exc)
 
 
 def _container_name(container: str) -> str:
