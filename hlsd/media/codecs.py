@@ -77,3 +77,14 @@ def aac_string(extradata: bytes | None, profile: str | None) -> str:
 
 
 MP3_STRING = "mp4a.40.34"
+
+
+def av1_string(av1c: bytes) -> str:
+    """``av01.P.LLT.DD`` from the av1C record (AV1 Codec ISO Media File Format Binding
+    §5): profile, level and tier, bit depth."""
+    if len(av1c) < 3 or av1c[0] & 0x7F != 1:
+        return "av01.0.04M.08"  # Main profile, level 3.0: a safe default
+    profile, level = av1c[1] >> 5, av1c[1] & 0x1F
+    tier = "H" if av1c[2] & 0x80 else "M"
+    depth = (12 if av1c[2] & 0x20 else 10) if av1c[2] & 0x40 else 8  # high_bitdepth, twelve_bit
+    return f"av01.{profile}.{level:02d}{tier}.{depth:02d}"

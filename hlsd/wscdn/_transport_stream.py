@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 
-from hlsd.infra.cache import Caches
+from hlsd.infra.cache import Cache, Caches
 from hlsd.infra.singleflight import SingleFlight
 from hlsd.media.live_segmenter import cmaf_to_ts
 from hlsd.streams import Segment
@@ -24,7 +24,8 @@ _CACHED_BYTES = 128 * 1024 * 1024
 
 class TransportStreams:
     def __init__(self, caches: Caches) -> None:
-        self._cache = caches.for_bytes("websocket-mpegts", _CACHED_BYTES, max_entries=512)
+        self._cache: Cache[str, bytes] = caches.for_bytes(
+            "websocket-mpegts", _CACHED_BYTES, max_entries=512)
         self._flight: SingleFlight[str, bytes] = SingleFlight()
 
     async def of(self, segment: Segment) -> bytes:
@@ -41,6 +42,6 @@ class TransportStreams:
     async def _remux(self, segment: Segment) -> bytes:
         assert segment.init is not None
         init = segment.init.data
-        data = await asyncio.to_thread(lambda: cmaf_to_ts(init, segment.read()))
+        data: bytes = await asyncio.to_thread(lambda: cmaf_to_ts(init, segment.read()))
         self._cache.put(segment.name, data)
         return data

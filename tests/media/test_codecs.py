@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from hlsd.media.codecs import aac_string, avc_string, hvc_string
+from hlsd.media.codecs import aac_string, av1_string, avc_string, hvc_string
 from hlsd.media.encoders import fit_size, h264_level
 
 
@@ -19,6 +19,13 @@ def test_hvc_from_hvcc() -> None:
     assert hvc_string(hvcc) == "hvc1.1.6.L93.B0"
     main10_high = bytes([1, 0x22, 0x20, 0, 0, 0, 0x90, 0, 0, 0, 0, 0, 120, 0xF0])
     assert hvc_string(main10_high) == "hvc1.2.4.H120.90"
+
+
+def test_av1_from_av1c() -> None:
+    # marker+version, profile 0 level 8 (4.0), tier 0, 8 bit; then 10-bit, high tier
+    assert av1_string(bytes([0x81, 0x08, 0x0C, 0x00])) == "av01.0.08M.08"
+    assert av1_string(bytes([0x81, 0x2D, 0xC0, 0x00])) == "av01.1.13H.10"
+    assert av1_string(b"") == "av01.0.04M.08"
 
 
 def test_aac_object_type() -> None:

@@ -1,0 +1,254 @@
+"""One run of the live segmenter: the first GOP held back to learn the target duration,
+then every frame timed, cut and written as it comes; a new init when a codec's
+configuration changes."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from hlsd.media import _bitstream as bits
+from hlsd.media import _live_tracks as tracks_info
+from hlsd.media._fmp4 import DELTA_FLAGS, KEY_FLAGS, Run, build_init, fragment, read_init
+from hlsd.media._live_clock import Jumps, TrackClock
+from hlsd.media._live_cutter import Cut, Cutter, Limits, Sample
+from hlsd.media._live_input import Frame, InputTrack, LiveInput, TrackKind
+from hlsd.media._live_model import CmafInit, CmafPart, MediaRefused, SegmenterOutput
+
+__all__ = ["Settings", "run"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Settings:
+    segment: float
+    part: float
+    max_gop: float
+
+
+@dataclass(slots=True)
+class _Start:
+    frames: list[Frame]
+    gop: float | None
+    """Seconds between the first two keyframes; None when unknown (audio only, input
+    ended first); `max_gop` when the second did not come within it."""
+
+
+def run(live: LiveInput, settings: Settings, output: SegmenterOutput) -> None:
+    frames = live.frames()
+    start = _first_gop(live.tracks, frames, settings.max_gop)
+    if not start.frames:
+        return
+    segmenter = _Segmenter(live.tracks, settings, output, start)
+    for frame in start.frames:
+        segmenter.feed(frame)
+    for frame in frames:
+        segmenter.feed(frame)
+    segmenter.finish(partial_tail=live.container == "mpegts")
+
+
+def _first_gop(tracks: list[InputTrack], frames: Iterator[Frame], max_gop: float) -> _Start:
+    """The frames up to and including the second video keyframe (from the first one; the
+    audio from the same moment), or the first frame when there is no video."""
+    video = next((t for t in tracks if t.kind is TrackKind.VIDEO), None)
+    held: list[Frame] = []
+    first_seen: dict[int, float] = {}
+    start: float | None = None
+    for frame in frames:
+        when = float(frame.dts * frame.track.time_base)
+        if video is None:
+            return _Start(frames=[frame], gop=None)
+        if start is None:
+            if frame.track is not video or not frame.key:
+                if when - first_seen.setdefault(frame.track.index, when) > max_gop:
+                    raise MediaRefused(f"no video keyframe in the first {max_gop:g} s")
+                if frame.track is not video:
+                    held.append(frame)  # audio muxed ahead of the keyframe may follow it
+                continue
+            start = when
+            held = [f for f in held if f.dts * f.track.time_base >= start]
+        elif when < start:
+            continue  # audio from before the picture starts
+        elif frame.track is video and frame.key:
+            held.append(frame)
+            return _Start(frames=held, gop=when - start)
+        elif frame.track is video and when - start >= max_gop:
+            held.append(frame)
+            return _Start(frames=held, gop=max_gop)
+        held.append(frame)
+    return _Start(frames=held, gop=None)
+
+
+class _Segmenter:
+    def __init__(self, tracks: list[InputTrack], settings: Settings,
+                 output: SegmenterOutput, start: _Start) -> None:
+        self._tracks = tracks
+        self._output = output
+        self._settings = settings
+        self._video = next((t for t in tracks if t.kind is TrackKind.VIDEO), None)
+        self._leader = tracks.index(self._video) if self._video is not None else 0
+        first = [next((f for f in start.frames if f.track is t and (f.key or t is not
+                                                                     self._video)), None)
+                 for t in tracks]
+        self._config: list[bytes | None] = []
+        self._known: list[set[bytes]] = []
+        for track, frame in zip(tracks, first, strict=True):
+            config = frame.config if frame is not None and frame.config else track.extradata
+            if track.annexb and config is None:
+                raise MediaRefused(f"the {track.codec.upper()} stream carries no parameter "
+                                   "sets (SPS/PPS) with its first keyframe")
+            self._config.append(config)
+            self._known.append(_param_nals(config) if track.annexb and config else set())
+        self._frame_rate = _frame_rate(self._video, start)
+        self._bandwidth = _first_rate(start)
+        self._target = tracks_info.target_duration(settings.segment, start.gop)
+        self._size: tuple[int, int] | None = None
+        self._described = [tracks_info.Described() for _ in tracks]
+        if self._video is not None and not self._video.stream.codec_context.width:
+            key = first[self._leader]
+            if key is not None:
+                self._size = self._describe(self._leader, key).size
+                self._described[self._leader] = tracks_info.Described(size=self._size)
+        self._ids, timescales, nominal = self._init()
+        # Time 0 is the first decode time, audio or video (a tfdt is never negative).
+        origin = min(f.dts * f.track.time_base for f in start.frames)
+        jumps = Jumps()
+        self._clocks = [TrackClock(time_base=t.time_base, timescale=scale, origin=origin,
+                                   jumps=jumps, step=step)
+                        for t, scale, step in zip(tracks, timescales, nominal, strict=True)]
+        lead_scale = timescales[self._leader]
+        self._cutter = Cutter(timescales=list(timescales), nominal=list(nominal),
+                              leader=self._leader, audio_only=self._video is None,
+                              limits=Limits(
+            part=math.floor(settings.part * lead_scale + 1e-6),
+            segment=math.floor(settings.segment * lead_scale + 1e-6),
+            target=self._target * lead_scale,
+            backlog=settings.max_gop + self._target))
+        self._lead_scale = lead_scale
+        self._sequence = 1
+        self._segment_bits = 0
+        self._segment_ticks = 0
+
+    def _init(self) -> tuple[list[int], list[int], list[int]]:
+        """Make and hand on an init: the tracks' ids, timescales, usual sample lengths."""
+        described = self._described
+        setups = [tracks_info.setup(t, c, d)
+                  for t, c, d in zip(self._tracks, self._config, described, strict=True)]
+        data = build_init(setups)
+        inits = read_init(data)
+        if len(inits) != len(self._tracks):
+            raise MediaRefused("the mp4 muxer could not describe every track")
+        nominal = [tracks_info.nominal_ticks(t, i, d.frame_size, self._frame_rate)
+                   for t, i, d in zip(self._tracks, inits, described, strict=True)]
+        info = tracks_info.info(
+            codecs_text=tracks_info.codecs_value(self._tracks, inits, self._config),
+            video=self._video, size=self._size, frame_rate=self._frame_rate,
+            bandwidth=self._bandwidth)
+        self._output.init(CmafInit(data=data, info=info, target_duration=self._target,
+                                   part_target=self._settings.part))
+        return [i.track_id for i in inits], [i.timescale for i in inits], nominal
+
+    def _describe(self, index: int, frame: Frame) -> tracks_info.Described:
+        track = self._tracks[index]
+        if track.annexb:  # decode it as it came: start codes, parameter sets in band
+            sample = b"".join(b"\x00\x00\x00\x01" + bytes(nal) for nal in frame.chunks[1::2])
+            return tracks_info.describe(track, None, sample)
+        return tracks_info.describe(track, self._config[index],
+                                    b"".join(bytes(c) for c in frame.chunks))
+
+    def feed(self, frame: Frame) -> None:
+        index = frame.track.index
+        dts, cts, jumped = self._clocks[index].place(frame.dts, frame.pts)
+        if frame.config is not None and self._changes(index, frame.config):
+            before = self._clocks[index].timescale
+            self._reinit(index, frame, end=dts if index == self._leader else None)
+            after = self._clocks[index].timescale
+            dts, cts = dts * after // before, cts * after // before
+        if jumped:
+            self._cutter.segment_at_next_key()
+        sample = Sample(dts=dts, cts=cts, key=frame.key, size=frame.size,
+                        chunks=frame.chunks, arrived=frame.arrived)
+        for cut in self._cutter.push(index, sample):
+            self._emit(cut)
+
+    def _changes(self, index: int, config: bytes) -> bool:
+        """Whether `config` differs from the init's: for parameter sets, one not seen
+        before (encoders repeat them, sometimes only some of them, at keyframes)."""
+        if self._tracks[index].annexb:
+            return not _param_nals(config) <= self._known[index]
+        return config != self._config[index]
+
+    def _reinit(self, index: int, frame: Frame, *, end: int | None) -> None:
+        for cut in self._cutter.flush(end=end):
+            self._emit(cut)
+        self._config[index] = frame.config
+        if self._tracks[index].annexb and frame.config:
+            self._known[index] = _param_nals(frame.config)
+        described = self._describe(index, frame)
+        if index == self._leader and described.size is not None:
+            self._size = described.size
+        self._described[index] = described
+        ids, timescales, nominal = self._init()
+        self._ids = ids
+        clock = self._clocks[index]
+        if timescales[index] != clock.timescale:
+            clock.rescale(timescales[index])
+            self._cutter.rescale(index, timescales[index], nominal[index])
+
+    def _emit(self, cut: Cut) -> None:
+        runs = []
+        arrived = []
+        for index, samples in enumerate(cut.tracks):
+            if not samples:
+                continue
+            video = self._tracks[index].kind is TrackKind.VIDEO
+            runs.append(Run(
+                track_id=self._ids[index], base=samples[0].dts,
+                durations=[s.duration for s in samples], sizes=[s.size for s in samples],
+                flags=[KEY_FLAGS if s.key else DELTA_FLAGS for s in samples],
+                offsets=[s.cts for s in samples] if video else None,
+                chunks=[c for s in samples for c in s.chunks]))
+            arrived.append(samples[0].arrived)
+        data = fragment(self._sequence, runs)
+        self._sequence += 1
+        if cut.starts_segment:
+            self._measure_segment()
+        self._segment_bits += 8 * len(data)
+        self._segment_ticks += cut.duration
+        self._output.part(CmafPart(data=data, duration=cut.duration / self._lead_scale,
+                                   independent=cut.independent,
+                                   starts_segment=cut.starts_segment, arrived=min(arrived)))
+
+    def _measure_segment(self) -> None:
+        if self._segment_ticks:
+            rate = round(self._segment_bits * self._lead_scale / self._segment_ticks)
+            self._bandwidth = max(rate, self._bandwidth or 0)
+        self._segment_bits = self._segment_ticks = 0
+
+    def finish(self, *, partial_tail: bool) -> None:
+        for cut in self._cutter.flush(drop_last=partial_tail):
+            self._emit(cut)
+
+
+def _param_nals(config: bytes) -> set[bytes]:
+    return {bytes(nal) for nal in bits.annexb_nals(config)}
+
+
+def _frame_rate(video: InputTrack | None, start: _Start) -> float | None:
+    """Frames per second over the first GOP (the demuxer's guess without one)."""
+    if video is None:
+        return None
+    times = [f.dts for f in start.frames if f.track is video]
+    if start.gop and len(times) > 1:
+        return (len(times) - 1) / start.gop
+    if len(times) > 2 and times[-1] > times[0]:
+        return float((len(times) - 1) / ((times[-1] - times[0]) * video.time_base))
+    rate = video.stream.average_rate
+    return float(rate) if rate else None
+
+
+def _first_rate(start: _Start) -> int | None:
+    """Bits per second of the first GOP."""
+    if not start.gop or len(start.frames) < 2:
+        return None
+    return round(8 * sum(f.size for f in start.frames[:-1]) / start.gop)
