@@ -72,12 +72,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.synchronize import Event as MpEvent
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import _common as c
 import httpx
 import psutil
-from live import ProtocolFault, _Conn, note_log, pct, tree_cpu_seconds
+from live import ProtocolFault, _Conn, hlsd_log_problems, pct, tree_cpu_seconds
 from wscdn import cpu_busy_seconds
 
 SERVER_CPU = 0
@@ -144,12 +144,12 @@ def publishing(args: Sequence[str], log: Path, cpu: int | None = None,
                 proc.wait(timeout=5)
 
 
-def test_pattern(size: str, preset: str) -> list[str]:
-    """Live testsrc2 at 30 fps + a tone, H.264 with a keyframe a second, AAC."""
-    return ["-re", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=30",
+def test_pattern(size: str, preset: str, fps: int = 30) -> list[str]:
+    """Live testsrc2 + a tone, H.264 with a keyframe a second, AAC."""
+    return ["-re", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={fps}",
             "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-            "-c:v", "libx264", "-preset", preset, "-tune", "zerolatency", "-g", "30",
-            "-keyint_min", "30", "-sc_threshold", "0", "-pix_fmt", "yuv420p",
+            "-c:v", "libx264", "-preset", preset, "-tune", "zerolatency", "-g", str(fps),
+            "-keyint_min", str(fps), "-sc_threshold", "0", "-pix_fmt", "yuv420p",
             "-c:a", "aac", "-b:a", "96k"]
 
 
@@ -166,6 +166,15 @@ def wait_parts(url: str, timeout: float = 30.0) -> str:
                     return response.text
             time.sleep(0.2)
     raise RuntimeError(f"{url} had no parts within {timeout:.0f} s (last: {last})")
+
+
+def note_log(name: str, server: c.HlsdServer) -> None:
+    """hlsd's warnings and errors (bar the websocket's open-pull notice), up to three."""
+    problems = [line for line in hlsd_log_problems(server) if "PULL_SECRET" not in line]
+    for line in problems[:3]:
+        print(f"  {name}: hlsd log: {line[:240]}", file=sys.stderr, flush=True)
+    if len(problems) > 3:
+        print(f"  {name}: … {len(problems) - 3} more in {server.log_path}", file=sys.stderr)
 
 
 def load_note(when: str) -> str:
@@ -194,8 +203,10 @@ _PAGE = """<!doctype html>
 <script>
 "use strict";
 const S = window.__ll = {errors: [], samples: [], stalls: 0, parts: 0, fragments: 0,
-                         fatal: false, playing: false};
+                         fatal: false, playing: false, started: 0, firstPlaying: null,
+                         target: null};
 window.startPlayback = function (url, config) {
+  S.started = Date.now();
   const video = document.getElementById("v");
   const hls = window.hls = new Hls(config);
   hls.on(Hls.Events.ERROR, (_e, d) => {
@@ -207,7 +218,10 @@ window.startPlayback = function (url, config) {
     if (p) p.catch((err) => S.errors.push("play " + err));
   });
   hls.on(Hls.Events.FRAG_LOADED, (_e, d) => { if (d.part) S.parts++; else S.fragments++; });
-  video.addEventListener("playing", () => { S.playing = true; });
+  video.addEventListener("playing", () => {
+    if (S.firstPlaying === null) S.firstPlaying = Date.now() - S.started;
+    S.playing = true;
+  });
   video.addEventListener("waiting", () => { if (S.playing) S.stalls++; });
   // Every 100 ms of playback: the wall clock against the PROGRAM-DATE-TIME of the frame
   // on screen (hlsd stamps it when the frame reached it), and hls.js's own estimate.
@@ -216,6 +230,7 @@ window.startPlayback = function (url, config) {
       const now = Date.now();
       S.samples.push([now, (now - hls.playingDate.getTime()) / 1000, hls.latency,
                       S.stalls]);
+      S.target = hls.targetLatency;
     }
   }, 100);
   hls.loadSource(url);
@@ -234,6 +249,8 @@ class Playback:
     parts: int
     fragments: int
     errors: list[str]
+    target: float | None  # hls.targetLatency at the end
+    first_frame: float | None  # seconds from loadSource to the first "playing"
 
 
 def play(url: str, config: dict[str, Any], mode: str, warmup: float,
@@ -272,15 +289,17 @@ def play(url: str, config: dict[str, Any], mode: str, warmup: float,
     stalls = (kept[-1][3] - kept[0][3]) if kept else 0
     return Playback(mode, [float(s[1]) for s in kept],
                     [float(s[2]) for s in kept if s[2] is not None], int(stalls),
-                    int(state["parts"]), int(state["fragments"]), list(state["errors"]))
+                    int(state["parts"]), int(state["fragments"]), list(state["errors"]),
+                    None if state["target"] is None else float(state["target"]),
+                    None if state["firstPlaying"] is None else state["firstPlaying"] / 1000)
 
 
 def part_latency(args: argparse.Namespace) -> None:
-    print(f"\n== 1. latency: hls.js, RTMP 720p30 → hlsd → /live; {load_note('now')}",
-          flush=True)
+    print(f"\n== 1. latency: hls.js, RTMP 720p{args.fps} → hlsd → /live; "
+          f"{load_note('now')}", flush=True)
     rtmp = c.free_port()
     with Hlsd(ll_config(rtmp), TMP / "latency") as hlsd, publishing(
-            [*test_pattern("1280x720", "veryfast"), "-b:v", "3000k", "-maxrate", "3000k",
+            [*test_pattern("1280x720", "veryfast", args.fps), "-b:v", "3000k", "-maxrate", "3000k",
              "-bufsize", "3000k", "-f", "flv", f"rtmp://127.0.0.1:{rtmp}/live/lat"],
             TMP / "latency-ffmpeg.log"):
         url = f"{hlsd.url}/live/lat/index.m3u8"
@@ -297,10 +316,12 @@ def part_latency(args: argparse.Namespace) -> None:
                      f"{pct(lat, 99):.3f}", f"{min(lat, default=0):.3f}",
                      f"{max(lat, default=0):.3f}",
                      f"{statistics.median(run.estimates):.3f}" if run.estimates else "-",
-                     run.stalls, run.parts, run.fragments, len(run.errors)])
+                     "-" if run.target is None else f"{run.target:.2f}",
+                     "-" if run.first_frame is None else f"{run.first_frame:.2f}", run.stalls,
+                     run.parts, run.fragments, len(run.errors)])
     c.print_table(["player", "samples", "median s", "p99 s", "min s", "max s",
-                   "hls.latency med s", "stalls", "parts loaded", "segments loaded",
-                   "hls.js errors"], rows,
+                   "hls.latency med s", "hls.js target s", "first frame s", "stalls",
+                   "parts loaded", "segments loaded", "hls.js errors"], rows,
                   title=f"Ingest-to-screen latency over {args.play:g} s after {args.warmup:g} s "
                         f"(Date.now() - hls.playingDate every 100 ms)")
     for run in runs:
@@ -459,6 +480,11 @@ class FanResult:
     unfinished: int
     body_bytes: int
     uvloop: bool
+    answered: int  # answers received inside the window
+
+    def per_answer(self) -> float:
+        """Server CPU seconds per answer over the window (with re-parking it)."""
+        return self.cpu / self.answered if self.answered else float("nan")
 
     def net_rate(self) -> float:
         return max(0.0, self.cpu / self.wall - self.idle_cpu_rate)
@@ -523,7 +549,8 @@ def fan_measure(name: str, pid: int, port: int, path: str, viewers: int,
         client_cpu=sum(r["client_cpu"] for r in results), client_core=core1 - core0,
         errors=dict(errors), unfinished=sum(r["unfinished"] for r in results),
         body_bytes=sizes.most_common(1)[0][0] if sizes else 0,
-        uvloop=all(r["uvloop"] for r in results))
+        uvloop=all(r["uvloop"] for r in results),
+        answered=sum(1 for at, _ in answers if t0 <= at < t1))
 
 
 @contextlib.contextmanager
@@ -589,12 +616,14 @@ def part_fanout(args: argparse.Namespace) -> None:
                      _ms(pct(r.spreads, 50)), _ms(pct(r.spreads, 99)),
                      _ms(pct(r.delays, 50)), _ms(pct(r.delays, 99)),
                      f"{100 * r.cpu / r.wall:.1f}%", f"{100 * r.idle_cpu_rate:.1f}%",
-                     f"{1000 * r.net_rate() / r.viewers:.3f}",
+                     f"{1000 * r.net_rate() / r.viewers:.3f}", f"{r.per_answer() * 1e6:.1f}",
+                     f"{100 * r.client_cpu / r.wall:.0f}%",
                      f"{100 * r.client_core / r.wall:.0f}%", r.body_bytes,
                      sum(r.errors.values()) + r.unfinished])
     c.print_table(["server", "parts", "answers/part min/med", "spread p50 ms", "p99 ms",
                    "answer delay p50 ms", "p99 ms", "server CPU", "no viewers",
-                   "CPU s/s per 1k", "client core", "body B", "errors"], rows,
+                   "CPU s/s per 1k", "µs/answer", "viewers CPU", "client core", "body B",
+                   "errors"], rows,
                   title=f"{args.viewers} viewers parked on the next part (0.2 s parts), "
                         f"{args.measure:g} s measured; spread = first to last answer of a "
                         "part; server on CPU 0, viewers on CPU 1")
@@ -602,8 +631,9 @@ def part_fanout(args: argparse.Namespace) -> None:
         if r.errors or r.unfinished:
             print(f"  {r.name}: errors {r.errors}, unfinished at the end {r.unfinished}")
         if r.client_core / r.wall > 0.9:
-            print(f"  {r.name}: the client core was {100 * r.client_core / r.wall:.0f}% busy:"
-                  " the viewers may be what limits these figures")
+            print(f"  {r.name}: the client core was {100 * r.client_core / r.wall:.0f}% busy "
+                  f"(the viewers' own share {100 * r.client_cpu / r.wall:.0f}%; the rest is "
+                  "other work on the machine): the viewers may be what limits these figures")
     if not ours.uvloop:
         print("  (viewers on asyncio: uvloop is not installed)")
     c.print_table(
@@ -615,7 +645,10 @@ def part_fanout(args: argparse.Namespace) -> None:
           _ratio(pct(ours.delays, 99), pct(floor.delays, 99)), "", ""],
          ["CPU s/s per 1k viewers", f"{1000 * ours.net_rate() / ours.viewers:.3f}",
           f"{1000 * floor.net_rate() / floor.viewers:.3f}",
-          _ratio(ours.net_rate(), floor.net_rate()), "", ""]],
+          _ratio(ours.net_rate(), floor.net_rate()), "", ""],
+         ["server CPU µs per answer", f"{ours.per_answer() * 1e6:.1f}",
+          f"{floor.per_answer() * 1e6:.1f}", _ratio(ours.per_answer(), floor.per_answer()),
+          f"<= {SPREAD_TARGET / args.viewers * 1e6:.0f} (spread target / viewers)", ""]],
         title="hlsd against the floor (bench/_ll_floor.py, same clients and core; CPU net "
               "of each server's CPU with no viewers)")
     print(f"  ({load_note('after the fan-out part')})")
@@ -745,11 +778,113 @@ def part_ingest(args: argparse.Namespace) -> None:
     print(f"  ({load_note('after the ingest part')})")
 
 
+# -- waiters: hlsd's own cost per answered blocking reload, in process -----------------
+
+
+async def _in_process(viewers: int, seconds: float, profile: bool) -> None:
+    """hlsd's app (`create_app`, its lifespan running: the RTMP listener, the hub) with
+    `viewers` blocking reloads called as ASGI, no server and no sockets, on a real RTMP
+    stream: the main thread's CPU per answer, and where it goes (`profile`)."""
+    import cProfile
+    import pstats
+    import tempfile
+
+    import yaml
+    from request_path import ASGI, running, scope_for
+
+    from hlsd.app import create_app
+    from hlsd.config import load_settings
+
+    async def call(path: str) -> tuple[int, bytes]:
+        status, body = [0], []
+
+        async def receive() -> dict[str, Any]:
+            await asyncio.Event().wait()  # never a disconnect
+            raise AssertionError
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            else:
+                body.append(message.get("body", b""))
+
+        await app(scope_for(path, {}), receive, send)
+        return status[0], b"".join(body)
+
+    parsed: dict[bytes, tuple[int, int]] = {}
+    answers, stop = [0], [False]
+
+    async def viewer() -> None:
+        status, body = await call(path)
+        while not stop[0]:
+            wanted = parsed.get(body) or parsed.setdefault(body, next_part(body))
+            status, body = await call(f"{path}?_HLS_msn={wanted[0]}&_HLS_part={wanted[1]}")
+            if status != 200:
+                await asyncio.sleep(0.1)
+                status, body = await call(path)
+                continue
+            answers[0] += 1
+
+    rtmp = c.free_port()
+    path = "/live/fan/index.m3u8"
+    with tempfile.TemporaryDirectory(dir=TMP) as scratch:
+        config = Path(scratch) / "hls.yaml"
+        config.write_text(yaml.safe_dump({**ll_config(rtmp), "data_dir": scratch}))
+        app = cast(ASGI, create_app(load_settings(config)))  # Starlette types it wider
+        async with running(app):
+            with publishing([*test_pattern("320x240", "ultrafast"), "-f", "flv",
+                             f"rtmp://127.0.0.1:{rtmp}/live/fan"], Path(scratch) / "ff.log"):
+                deadline = time.monotonic() + 30
+                while (await call(path))[1].count(b"#EXT-X-PART:") < 5:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("no parts in 30 s")
+                    await asyncio.sleep(0.2)
+                tasks = [asyncio.create_task(viewer()) for _ in range(viewers)]
+                await asyncio.sleep(RAMP + SETTLE)
+                profiler = cProfile.Profile() if profile else None
+                a0, cpu0, t0 = answers[0], time.thread_time(), time.monotonic()
+                if profiler is not None:
+                    profiler.enable()
+                await asyncio.sleep(seconds)
+                if profiler is not None:
+                    profiler.disable()
+                a1, cpu1, t1 = answers[0], time.thread_time(), time.monotonic()
+                stop[0] = True
+                _, pending = await asyncio.wait(tasks, timeout=DRAIN)
+                for task in pending:
+                    task.cancel()
+    n = a1 - a0
+    loop = type(asyncio.get_running_loop()).__module__.split(".")[0]
+    print(f"  {viewers} blocking reloads as ASGI calls in process ({loop} loop): {n} answers "
+          f"in {t1 - t0:.1f} s ({n / (t1 - t0):.0f}/s), main thread "
+          f"{100 * (cpu1 - cpu0) / (t1 - t0):.0f}% of a core = "
+          f"{(cpu1 - cpu0) / max(n, 1) * 1e6:.1f} µs per answer"
+          + (" (under cProfile: inflated)" if profile else ""))
+    if profiler is not None:
+        stats = pstats.Stats(profiler, stream=sys.stdout)
+        stats.sort_stats("tottime").print_stats(20)
+
+
+def part_waiters(args: argparse.Namespace) -> None:
+    print(f"\n== waiters: hlsd's app alone, in process; {load_note('now')}", flush=True)
+    runner: Any = asyncio.run
+    if args.loop == "uvloop":
+        import uvloop
+
+        runner = uvloop.run
+    runner(_in_process(args.viewers, args.measure, args.profile))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default="latency,fanout,ingest",
-                        help="parts to run, comma-separated: latency, fanout, ingest")
+                        help="parts to run, comma-separated: latency, fanout, ingest, and "
+                             "waiters (not run by default)")
+    parser.add_argument("--profile", action="store_true",
+                        help="waiters: print cProfile's top functions")
+    parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop",
+                        help="waiters: the event loop (granian runs hlsd on uvloop)")
     parser.add_argument("--viewers", type=int, default=2000)
     parser.add_argument("--measure", type=float, default=12.0,
                         help="seconds of the fan-out window (~5 parts a second)")
@@ -757,11 +892,13 @@ def main() -> None:
                         help="seconds of playback measured per player")
     parser.add_argument("--warmup", type=float, default=5.0,
                         help="seconds of playback dropped first")
+    parser.add_argument("--fps", type=int, default=30,
+                        help="frame rate of the latency part's stream (a keyframe a second)")
     parser.add_argument("--rounds", type=int, default=1,
                         help="ingest runs per side, alternating")
     args = parser.parse_args()
     only = set(filter(None, args.only.split(",")))
-    unknown = only - {"latency", "fanout", "ingest"}
+    unknown = only - {"latency", "fanout", "ingest", "waiters"}
     if unknown:
         parser.error(f"unknown parts: {', '.join(sorted(unknown))}")
     TMP.mkdir(parents=True, exist_ok=True)
@@ -773,6 +910,8 @@ def main() -> None:
         part_fanout(args)
     if "ingest" in only:
         part_ingest(args)
+    if "waiters" in only:
+        part_waiters(args)
     print(f"\n({time.monotonic() - started:.0f} s)")
 
 
