@@ -2,8 +2,10 @@
 fan-out to 2,000 viewers against a bare-asyncio floor, and the CPU of ingest against
 ffmpeg's own HLS muxer.
 
-    python bench/lowlatency.py [--only latency,fanout,ingest] [--viewers 2000]
-                               [--play 20] [--warmup 5] [--measure 12] [--rounds 1]
+    python bench/lowlatency.py [--only latency,fanout,ingest,waiters] [--viewers 2000]
+                               [--play 20] [--warmup 5] [--sessions 3] [--fps 30]
+                               [--hls-config JSON] [--measure 12]
+                               [--rounds 1] [--profile] [--loop uvloop|asyncio]
 
 About 4 minutes with every part (+ ~1 minute the first time, for the 1080p file).
 hlsd runs as a real ``python -m hlsd serve`` process with ``rtmp.listen`` on a free
@@ -16,8 +18,10 @@ one from the imageio-ffmpeg wheel.
    a keyframe every 30 frames) + AAC over RTMP with ``-re``. hls.js (node_modules, in
    Debian's Chromium through Playwright) plays ``/live/lat/index.m3u8`` first with
    ``lowLatencyMode: true``, then, as the anchor, with ``lowLatencyMode: false``
-   (classic HLS), each in a fresh page for `--warmup` s (dropped) and `--play` s
-   (measured). Every 100 ms of playback the page samples ``Date.now() -
+   (classic HLS), alternating, `--sessions` times each, each in a fresh browser for
+   `--warmup` s (dropped) and `--play` s (measured); the samples are pooled. hls.js
+   keeps the latency its start-up gave it (its defaults never speed playback up), so
+   sessions differ. Every 100 ms of playback the page samples ``Date.now() -
    hls.playingDate``: hlsd stamps PROGRAM-DATE-TIME with the wall clock at which a
    segment's first frame reached it, so this is ingest-to-screen latency (the
    encoder's own delay is not in it). Printed: median, p99, min and max, hls.js's own
@@ -50,6 +54,11 @@ one from the imageio-ffmpeg wheel.
    Target: hlsd <= 1.2x the anchor. hlsd also cuts 0.2 s parts and keeps them served;
    the anchor writes 1 s segments to files.
 
+waiters (not run by default): hlsd's app alone, in process (``create_app`` and its
+lifespan, a real RTMP stream, `--viewers` blocking reloads called as ASGI, no server, no
+sockets): the main thread's CPU per answer; ``--profile`` prints cProfile's top
+functions. Part 2's CPU per answer minus this is what granian and the sockets cost.
+
 The load average is printed at the start and after each part: the machine may be
 running other work, which moves latency tails far more than CPU seconds.
 """
@@ -59,6 +68,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import multiprocessing as mp
 import os
 import re
@@ -92,6 +102,7 @@ RAMP = 2.0  # viewers join over this long
 SETTLE = 2.0
 DRAIN = 2.0  # after the window: parked requests answered, then the rest are dropped
 TMP = c.OUT_DIR / "lowlatency"
+FAN_PATH = "/live/fan/index.m3u8"
 
 
 # -- shared: hlsd, publishers, output ---------------------------------------------------
@@ -294,20 +305,31 @@ def play(url: str, config: dict[str, Any], mode: str, warmup: float,
                     None if state["firstPlaying"] is None else state["firstPlaying"] / 1000)
 
 
+LL_MODE = "hls.js lowLatencyMode: true"
+CLASSIC_MODE = "hls.js lowLatencyMode: false (anchor)"
+
+
 def part_latency(args: argparse.Namespace) -> None:
     print(f"\n== 1. latency: hls.js, RTMP 720p{args.fps} → hlsd → /live; "
           f"{load_note('now')}", flush=True)
+    if args.hls_config != "{}":
+        print(f"  hls.js config: {args.hls_config} (+ lowLatencyMode)")
     rtmp = c.free_port()
+    runs: list[Playback] = []
     with Hlsd(ll_config(rtmp), TMP / "latency") as hlsd, publishing(
-            [*test_pattern("1280x720", "veryfast", args.fps), "-b:v", "3000k", "-maxrate", "3000k",
-             "-bufsize", "3000k", "-f", "flv", f"rtmp://127.0.0.1:{rtmp}/live/lat"],
-            TMP / "latency-ffmpeg.log"):
+            [*test_pattern("1280x720", "veryfast", args.fps), "-b:v", "3000k",
+             "-maxrate", "3000k", "-bufsize", "3000k", "-f", "flv",
+             f"rtmp://127.0.0.1:{rtmp}/live/lat"], TMP / "latency-ffmpeg.log"):
         url = f"{hlsd.url}/live/lat/index.m3u8"
         wait_parts(url)
-        runs = [play(url, {"lowLatencyMode": True}, "hls.js lowLatencyMode: true",
-                     args.warmup, args.play),
-                play(url, {"lowLatencyMode": False}, "hls.js lowLatencyMode: false (anchor)",
-                     args.warmup, args.play)]
+        # LL, classic, LL, …: each player starts afresh, where the stream then is
+        # (hls.js keeps whatever latency its start-up gave it: sessions differ).
+        extra = json.loads(args.hls_config)
+        for _ in range(args.sessions):
+            runs.append(play(url, {**extra, "lowLatencyMode": True}, LL_MODE, args.warmup,
+                             args.play))
+            runs.append(play(url, {**extra, "lowLatencyMode": False}, CLASSIC_MODE,
+                             args.warmup, args.play))
         note_log("latency", hlsd)
     rows = []
     for run in runs:
@@ -319,15 +341,18 @@ def part_latency(args: argparse.Namespace) -> None:
                      "-" if run.target is None else f"{run.target:.2f}",
                      "-" if run.first_frame is None else f"{run.first_frame:.2f}", run.stalls,
                      run.parts, run.fragments, len(run.errors)])
-    c.print_table(["player", "samples", "median s", "p99 s", "min s", "max s",
-                   "hls.latency med s", "hls.js target s", "first frame s", "stalls",
-                   "parts loaded", "segments loaded", "hls.js errors"], rows,
+    c.print_table(["player (one row a session)", "samples", "median s", "p99 s", "min s",
+                   "max s", "hls.latency med s", "hls.js target s", "first frame s",
+                   "stalls", "parts loaded", "segments loaded", "hls.js errors"], rows,
                   title=f"Ingest-to-screen latency over {args.play:g} s after {args.warmup:g} s "
                         f"(Date.now() - hls.playingDate every 100 ms)")
+    errors: Counter[tuple[str, str]] = Counter()
     for run in runs:
-        for error in Counter(run.errors).most_common(3):
-            print(f"  {run.mode}: {error[1]}x {error[0]}")
-    ll, classic = runs[0].latencies, runs[1].latencies
+        errors.update((run.mode, error) for error in run.errors)
+    for (mode, error), count in errors.most_common(6):
+        print(f"  {mode}: {count}x {error}")
+    ll = [x for run in runs if run.mode == LL_MODE for x in run.latencies]
+    classic = [x for run in runs if run.mode == CLASSIC_MODE for x in run.latencies]
     if ll and classic:
         median, p99 = statistics.median(ll), pct(ll, 99)
         c.print_table(
@@ -337,7 +362,8 @@ def part_latency(args: argparse.Namespace) -> None:
               _yes(median <= LL_TARGETS[0])],
              ["p99 s", f"{p99:.3f}", f"{pct(classic, 99):.3f}", _ratio(p99, pct(classic, 99)),
               f"<= {LL_TARGETS[1]}", _yes(p99 <= LL_TARGETS[1])]],
-            title="LL-HLS against classic HLS (same stream, same run)")
+            title=f"LL-HLS against classic HLS (same stream, same run; {args.sessions} "
+                  "session(s) each, samples pooled)")
     print(f"  ({load_note('after the latency part')})")
 
 
@@ -586,29 +612,65 @@ def floor_server(body_bytes: int) -> Iterator[tuple[int, int]]:
         log.close()
 
 
+def fan_hlsd(args: argparse.Namespace, round_: int) -> FanResult:
+    rtmp = c.free_port()
+    with Hlsd(ll_config(rtmp), TMP / f"fanout-{round_}", cpu=SERVER_CPU,
+              extra_args=["--workers", "1"]) as hlsd, publishing(
+            [*test_pattern("640x360", "ultrafast"), "-f", "flv",
+             f"rtmp://127.0.0.1:{rtmp}/live/fan"], TMP / "fanout-ffmpeg.log", cpu=CLIENT_CPU):
+        wait_parts(hlsd.url + FAN_PATH)
+        time.sleep(2.0)  # a few segments in
+        result = fan_measure("hlsd (granian, 1 worker)", hlsd.pid or 0, hlsd.port, FAN_PATH,
+                             args.viewers, args.measure)
+        note_log("fanout", hlsd)
+    return result
+
+
+def fan_floor(args: argparse.Namespace, body_bytes: int) -> FanResult:
+    with floor_server(body_bytes) as (pid, port):
+        return fan_measure("bare asyncio floor", pid, port, FAN_PATH, args.viewers,
+                           args.measure)
+
+
+def pooled(runs: list[FanResult]) -> FanResult:
+    """The samples of several runs of one server, pooled."""
+    first = runs[0]
+    errors: Counter[str] = Counter()
+    for r in runs:
+        errors.update(r.errors)
+    wall = sum(r.wall for r in runs)
+    return FanResult(
+        name=first.name, viewers=first.viewers, versions=sum(r.versions for r in runs),
+        per_version=[n for r in runs for n in r.per_version],
+        spreads=[x for r in runs for x in r.spreads],
+        delays=[x for r in runs for x in r.delays], cpu=sum(r.cpu for r in runs),
+        idle_cpu_rate=sum(r.idle_cpu_rate * r.wall for r in runs) / wall, wall=wall,
+        client_cpu=sum(r.client_cpu for r in runs),
+        client_core=sum(r.client_core for r in runs), errors=dict(errors),
+        unfinished=sum(r.unfinished for r in runs), body_bytes=first.body_bytes,
+        uvloop=first.uvloop, answered=sum(r.answered for r in runs))
+
+
 def part_fanout(args: argparse.Namespace) -> None:
     print(f"\n== 2. blocking-reload fan-out: {args.viewers} viewers; {load_note('now')}",
           flush=True)
     affinity = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {CLIENT_CPU})  # the viewer processes inherit it
+    hlsd_runs: list[FanResult] = []
+    floor_runs: list[FanResult] = []
     try:
-        rtmp = c.free_port()
-        path = "/live/fan/index.m3u8"
-        with Hlsd(ll_config(rtmp), TMP / "fanout", cpu=SERVER_CPU,
-                  extra_args=["--workers", "1"]) as hlsd, publishing(
-                [*test_pattern("640x360", "ultrafast"), "-f", "flv",
-                 f"rtmp://127.0.0.1:{rtmp}/live/fan"], TMP / "fanout-ffmpeg.log",
-                cpu=CLIENT_CPU):
-            wait_parts(hlsd.url + path)
-            time.sleep(2.0)  # a few segments in
-            ours = fan_measure("hlsd (granian, 1 worker)", hlsd.pid or 0, hlsd.port, path,
-                               args.viewers, args.measure)
-            note_log("fanout", hlsd)
-        with floor_server(ours.body_bytes or 2000) as (pid, port):
-            floor = fan_measure("bare asyncio floor", pid, port, path, args.viewers,
-                                args.measure)
+        for i in range(args.rounds):
+            # hlsd, floor, floor, hlsd, …: drift in the background falls on both alike
+            # (the first hlsd run measures the answer size the floor then sends).
+            if i % 2 == 0:
+                hlsd_runs.append(fan_hlsd(args, i))
+                floor_runs.append(fan_floor(args, hlsd_runs[0].body_bytes or 2000))
+            else:
+                floor_runs.append(fan_floor(args, hlsd_runs[0].body_bytes or 2000))
+                hlsd_runs.append(fan_hlsd(args, i))
     finally:
         os.sched_setaffinity(0, affinity)
+    ours, floor = pooled(hlsd_runs), pooled(floor_runs)
     rows = []
     for r in (ours, floor):
         per = r.per_version or [0]
@@ -625,8 +687,8 @@ def part_fanout(args: argparse.Namespace) -> None:
                    "CPU s/s per 1k", "µs/answer", "viewers CPU", "client core", "body B",
                    "errors"], rows,
                   title=f"{args.viewers} viewers parked on the next part (0.2 s parts), "
-                        f"{args.measure:g} s measured; spread = first to last answer of a "
-                        "part; server on CPU 0, viewers on CPU 1")
+                        f"{args.measure:g} s measured x {args.rounds}; spread = first to last "
+                        "answer of a part; server on CPU 0, viewers on CPU 1")
     for r in (ours, floor):
         if r.errors or r.unfinished:
             print(f"  {r.name}: errors {r.errors}, unfinished at the end {r.unfinished}")
@@ -892,10 +954,15 @@ def main() -> None:
                         help="seconds of playback measured per player")
     parser.add_argument("--warmup", type=float, default=5.0,
                         help="seconds of playback dropped first")
+    parser.add_argument("--hls-config", default="{}",
+                        help="latency: more hls.js config, JSON, for both players (e.g. "
+                             "'{\"maxLiveSyncPlaybackRate\": 1.5}': hls.js catches up)")
+    parser.add_argument("--sessions", type=int, default=3,
+                        help="players started afresh per mode, alternating (latency)")
     parser.add_argument("--fps", type=int, default=30,
                         help="frame rate of the latency part's stream (a keyframe a second)")
     parser.add_argument("--rounds", type=int, default=1,
-                        help="ingest runs per side, alternating")
+                        help="fan-out and ingest runs per side, alternating, pooled")
     args = parser.parse_args()
     only = set(filter(None, args.only.split(",")))
     unknown = only - {"latency", "fanout", "ingest", "waiters"}
