@@ -155,7 +155,7 @@ def publishing(args: Sequence[str], log: Path, cpu: int | None = None,
                 proc.wait(timeout=5)
 
 
-def test_pattern(size: str, preset: str, fps: int = 30) -> list[str]:
+def live_pattern(size: str, preset: str, fps: int = 30) -> list[str]:
     """Live testsrc2 + a tone, H.264 with a keyframe a second, AAC."""
     return ["-re", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={fps}",
             "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
@@ -317,7 +317,7 @@ def part_latency(args: argparse.Namespace) -> None:
     rtmp = c.free_port()
     runs: list[Playback] = []
     with Hlsd(ll_config(rtmp), TMP / "latency") as hlsd, publishing(
-            [*test_pattern("1280x720", "veryfast", args.fps), "-b:v", "3000k",
+            [*live_pattern("1280x720", "veryfast", args.fps), "-b:v", "3000k",
              "-maxrate", "3000k", "-bufsize", "3000k", "-f", "flv",
              f"rtmp://127.0.0.1:{rtmp}/live/lat"], TMP / "latency-ffmpeg.log"):
         url = f"{hlsd.url}/live/lat/index.m3u8"
@@ -616,7 +616,7 @@ def fan_hlsd(args: argparse.Namespace, round_: int) -> FanResult:
     rtmp = c.free_port()
     with Hlsd(ll_config(rtmp), TMP / f"fanout-{round_}", cpu=SERVER_CPU,
               extra_args=["--workers", "1"]) as hlsd, publishing(
-            [*test_pattern("640x360", "ultrafast"), "-f", "flv",
+            [*live_pattern("640x360", "ultrafast"), "-f", "flv",
              f"rtmp://127.0.0.1:{rtmp}/live/fan"], TMP / "fanout-ffmpeg.log", cpu=CLIENT_CPU):
         wait_parts(hlsd.url + FAN_PATH)
         time.sleep(2.0)  # a few segments in
@@ -894,7 +894,7 @@ async def _in_process(viewers: int, seconds: float, profile: bool) -> None:
         config.write_text(yaml.safe_dump({**ll_config(rtmp), "data_dir": scratch}))
         app = cast(ASGI, create_app(load_settings(config)))  # Starlette types it wider
         async with running(app):
-            with publishing([*test_pattern("320x240", "ultrafast"), "-f", "flv",
+            with publishing([*live_pattern("320x240", "ultrafast"), "-f", "flv",
                              f"rtmp://127.0.0.1:{rtmp}/live/fan"], Path(scratch) / "ff.log"):
                 deadline = time.monotonic() + 30
                 while (await call(path))[1].count(b"#EXT-X-PART:") < 5:
