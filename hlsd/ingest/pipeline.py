@@ -140,6 +140,7 @@ class _Session:
         self._closed = False
         self._init: InitSegment | None = None
         self._target = 0
+        self._part_target = self._segmenting.part_duration
 
     def start(self) -> None:
         threading.Thread(target=self._segment, daemon=True,
@@ -155,9 +156,9 @@ class _Session:
         except PipeClosed as exc:
             raise SessionEnded(self._ended or str(exc)) from None
 
-    async def close(self, error: str | None = None) -> None:
+    async def close(self, error: str | None = None) -> str | None:
         if self._closed:
-            return
+            return self._ended
         self._closed = True
         self._pipe.close()
         try:
@@ -173,6 +174,7 @@ class _Session:
         log.info("stream %r: %s publisher %s ended%s", clip(self.request.stream),
                  self.request.kind.value, clip(self.request.host),
                  f" ({clip(why)})" if why else "")
+        return self._ended
 
     # -- the segmenter's thread ---------------------------------------------------------
 
@@ -216,6 +218,8 @@ class _Session:
             return
         self._init = InitSegment(name=_INIT_NAME, data=init.data)
         self._target = init.target_duration
+        # Whole frames: at 29.97 fps six make 0.2002 s, which PART-TARGET must cover.
+        self._part_target = init.part_target
         info = init.info
         self._producer.describe(_VARIANT, RenditionInfo(
             bandwidth=info.bandwidth, codecs=info.codecs, resolution=info.resolution,
@@ -232,5 +236,5 @@ class _Session:
         self._producer.append_part(
             _VARIANT, duration=part.duration, data=part.data,
             program_date_time=part.arrived, independent=part.independent,
-            part_target=self._segmenting.part_duration, target_duration=self._target,
+            part_target=self._part_target, target_duration=self._target,
             init=self._init)

@@ -7,8 +7,11 @@ import asyncio
 import inspect
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 import httpx
+
+T = TypeVar("T")
 
 
 async def eventually(condition: Callable[[], object], timeout: float = 10.0,
@@ -27,14 +30,14 @@ async def eventually(condition: Callable[[], object], timeout: float = 10.0,
         await asyncio.sleep(0.01)
 
 
-def wait_until(condition: Callable[[], object], timeout: float = 30.0,
-               what: str = "") -> None:
-    """`eventually` for synchronous tests."""
+def wait_until(condition: Callable[[], T], timeout: float = 30.0, what: str = "") -> T:
+    """`eventually` for synchronous tests: the condition's first true value."""
     deadline = time.monotonic() + timeout
-    while not condition():
+    while not (value := condition()):
         if time.monotonic() > deadline:
             raise AssertionError(f"never true within {timeout}s: {what or condition}")
         time.sleep(0.05)
+    return value
 
 
 def wait_segments(c: httpx.Client, url: str, count: int = 1, timeout: float = 30) -> str:

@@ -88,7 +88,7 @@ def playlist_with_parts(url: str, segments: int = 2) -> str:
             return None
         text = response.text
         return text if text.count("#EXTINF") >= segments and "#EXT-X-PART:" in text else None
-    return str(wait_until(ready, timeout=30, what=f"{url} with parts"))
+    return wait_until(ready, timeout=30, what=f"{url} with parts")
 
 
 def last_part(text: str) -> tuple[int, int]:
@@ -149,8 +149,8 @@ def test_srt_and_continuous_http_publish_too(node: Node) -> None:
             assert_valid(playlist_with_parts(url), live=True)
             assert decode_errors(url, seconds=2) == "", name
         kinds = {s["name"]: s for s in httpx.get(f"{node.url}/api/streams").json()["streams"]}
-        assert kinds["srt1"]["kind"] == "srt"
-        assert kinds["http1"]["kind"] == "http-ts"
+        assert kinds["srt1"]["publisher"] == "srt"
+        assert kinds["http1"]["publisher"] == "http-ts"
 
 
 def test_a_wrong_key_is_refused_on_every_protocol_and_others_are_still_served(

@@ -219,7 +219,7 @@ class SrtServer:
     def _close_session(self, session: IngestSession, error: str) -> None:
         self._track(session.close(error))
 
-    def _track(self, work: Coroutine[object, object, None]) -> None:
+    def _track(self, work: Coroutine[object, object, object]) -> None:
         assert self._loop is not None
         task = self._loop.create_task(work)
         self._tasks.add(task)
