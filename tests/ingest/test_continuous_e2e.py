@@ -3,6 +3,7 @@ LL-HLS checked by hlsd's own rules over reloads, decoded by ffmpeg, played by hl
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 import socket
@@ -19,6 +20,7 @@ from tests._support.browser import describe, play_hls
 from tests._support.hlsd_server import HlsdServer, free_port
 from tests._support.media import FFMPEG, decode_errors
 from tests._support.polling import wait_until
+from tests._support.wscdn import Received, open_session, pull_all
 
 KEY = "publish-key-1"
 _SOURCE = ["-re", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
@@ -210,3 +212,93 @@ def test_an_explicit_listener_that_cannot_bind_stops_the_start(tmp_path: Path) -
         server.close()
         assert "RTMP cannot listen on 127.0.0.1:" in server.log_path.read_text()
         assert "rtmp.listen" in server.log_path.read_text()
+
+
+def test_an_rtmp_stream_is_recorded_and_spectated_over_the_websocket(
+        node: Node, tmp_path: Path) -> None:
+    with publishing(["-f", "flv", node.rtmp_url("consumed")], seconds=12) as proc:
+        playlist_with_parts(f"{node.url}/live/consumed/index.m3u8", segments=1)
+        recording = httpx.post(f"{node.url}/api/streams/consumed/recordings").json()["id"]
+        # A websocket spectator gets MPEG-TS fragments, as the protocol requires.
+        received = asyncio.run(_spectate(node, "consumed", fragments=2))
+        assert len(received.fragments) == 2, received
+        for i, (duration, data, _) in enumerate(received.fragments):
+            assert 0.5 < duration <= 2.0
+            assert data[0] == 0x47 and data[188] == 0x47  # TS sync bytes
+            path = tmp_path / f"fragment-{i}.ts"
+            path.write_bytes(data)
+            assert decode_errors(str(path)) == ""
+        proc.wait(timeout=60)
+    wait_until(lambda: _stream_ended(node, "consumed"), what="the stream's end")
+    assert httpx.post(f"{node.url}/api/recordings/{recording}/stop").status_code == 200
+    replay = f"{node.url}/recordings/{recording}/index.m3u8"
+    text = httpx.get(replay).text
+    assert_valid(text)
+    assert "#EXT-X-MAP:" in text and text.count("#EXTINF") >= 3, text
+    assert decode_errors(replay) == ""
+
+
+def _stream_ended(node: Node, name: str) -> bool:
+    streams = {s["name"]: s for s in httpx.get(f"{node.url}/api/streams").json()["streams"]}
+    return name not in streams or streams[name]["state"] != "live"
+
+
+async def _spectate(node: Node, stream: str, fragments: int) -> Received:
+    url = node.url.replace("http://", "ws://") + "/ws"
+    ws, answer = await open_session(url, "PULL", stream)
+    try:
+        assert answer[0] == "OK", answer
+        return await pull_all(ws, until=fragments, timeout=30)
+    finally:
+        await ws.close()
+
+
+def test_a_publisher_that_comes_back_continues_after_a_discontinuity(node: Node) -> None:
+    url = f"{node.url}/live/again/index.m3u8"
+    with publishing(["-f", "flv", node.rtmp_url("again")], seconds=4) as proc:
+        first = playlist_with_parts(url, segments=1)
+        proc.wait(timeout=60)
+    with publishing(["-f", "flv", node.rtmp_url("again")], seconds=20):
+        def restarted() -> str | None:
+            text = httpx.get(url).text
+            return text if "#EXT-X-DISCONTINUITY\n" in text and "#EXT-X-PART:" in text \
+                and "#EXT-X-ENDLIST" not in text else None
+        text = wait_until(restarted, timeout=30, what="the second session")
+        assert_valid(text, live=True)
+        # The media sequence went on: one stream, two publishing sessions.
+        assert _sequence(text) >= _sequence(first)
+
+
+def _sequence(text: str) -> int:
+    return int(re.search(r"#EXT-X-MEDIA-SEQUENCE:(\d+)", text)[1])  # type: ignore[index]
+
+
+def test_an_unsupported_codec_is_refused_with_its_name(node: Node) -> None:
+    proc = subprocess.run([FFMPEG, "-hide_banner", "-nostdin", "-v", "error", "-re",
+                           "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "4",
+                           "-c:v", "flv1", "-f", "flv", node.rtmp_url("sorenson")],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode != 0
+    assert httpx.get(f"{node.url}/live/sorenson/index.m3u8").status_code == 404
+    wait_until(lambda: "flv1" in node.log() and "sorenson" in node.log(),
+               what="the refusal logged")
+
+
+def test_takeover_policy_gives_the_stream_to_the_new_publisher(tmp_path: Path) -> None:
+    rtmp = free_port()
+    config = {"live": {"publish_policy": "takeover", "segment_duration": 1.0},
+              "rtmp": {"listen": f"127.0.0.1:{rtmp}"}, "srt": {"listen": None}}
+    with HlsdServer(config, tmp_dir=tmp_path / "takeover") as server:
+        target = f"rtmp://127.0.0.1:{rtmp}/live/shared"
+        url = f"{server.url}/live/shared/index.m3u8"
+        with publishing(["-f", "flv", target], seconds=60) as first:
+            playlist_with_parts(url, segments=1)
+            with publishing(["-f", "flv", target], seconds=60):
+                # The first publisher is disconnected (ffmpeg ends long before its 60 s);
+                # the stream goes on, from the second.
+                first.wait(timeout=30)
+                def taken() -> str | None:
+                    text = httpx.get(url).text
+                    return text if "#EXT-X-DISCONTINUITY" in text else None
+                assert_valid(wait_until(taken, timeout=30, what="the takeover"), live=True)
+                assert httpx.get(url).status_code == 200
