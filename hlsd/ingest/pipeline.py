@@ -28,6 +28,7 @@ from hlsd.ingest.continuous import (
     PublishForbidden,
     PublishFull,
     PublishInvalid,
+    PublishRefused,
     PublishRequest,
     PublishUnauthorized,
     RefusalReason,
@@ -37,6 +38,7 @@ from hlsd.ingest.errors import IngestError, PublishKeyMissing, PushQuota
 from hlsd.ingest.publish_keys import PublishKeys, is_loopback
 from hlsd.ingest.publishers import KeyQuota, Publisher
 from hlsd.media.live_segmenter import CmafInit, CmafPart, MediaRefused, segment_stream
+from hlsd.metrics import Metrics
 from hlsd.streams import InitSegment, InvalidStreamName, RenditionInfo, StreamBusy, StreamHub
 from hlsd.streams.names import check_stream_name
 from hlsd.streams.producer import Producer
@@ -66,8 +68,10 @@ class ContinuousIngest:
     """The `Publishers` of every continuous transport."""
 
     def __init__(self, hub: StreamHub, *, keys: PublishKeys, quota: KeyQuota,
-                 segmenting: Segmenting, max_sessions: int) -> None:
+                 segmenting: Segmenting, max_sessions: int,
+                 metrics: Metrics | None = None) -> None:
         self._hub = hub
+        self._metrics = metrics
         self._keys = keys
         self._quota = quota
         self._segmenting = segmenting
@@ -81,6 +85,18 @@ class ContinuousIngest:
 
     async def open(self, request: PublishRequest) -> IngestSession:
         try:
+            session = self._open(request)
+        except PublishRefused as exc:
+            self._count_refusal(request, exc.reason.value)
+            raise
+        if self._metrics is not None:
+            self._metrics.ingest_publishers.labels(request.kind.value).inc()
+        log.info("stream %r: %s publisher %s started", clip(request.stream),
+                 request.kind.value, clip(request.host))
+        return session
+
+    def _open(self, request: PublishRequest) -> _Session:
+        try:
             check_stream_name(request.stream)
         except InvalidStreamName as exc:
             raise PublishInvalid(str(exc), reason=RefusalReason.BAD_NAME) from None
@@ -93,13 +109,13 @@ class ContinuousIngest:
             raise PublishForbidden(exc.message, reason=RefusalReason.UNAUTHORIZED) from None
         if len(self._sessions) >= self._max_sessions:
             raise PublishFull(f"this node takes {self._max_sessions} continuous "
-                                 "publishers at once", reason=RefusalReason.FULL,
-                                 limit="live.max_streams")
+                              "publishers at once", reason=RefusalReason.FULL,
+                              limit="live.max_streams")
         try:
             self._quota.claim(request.stream, publisher.key)
         except PushQuota as exc:
             raise PublishFull(exc.message, reason=RefusalReason.FULL,
-                                 limit=exc.limit) from None
+                              limit=exc.limit) from None
         # Each connection publishes as itself: an encoder that reconnects is a new
         # publishing session, which the hub's policy lets in or not (and never two
         # connections writing one stream at once).
@@ -113,13 +129,23 @@ class ContinuousIngest:
         session = _Session(self, request, publisher, producer)
         self._sessions.add(session)
         session.start()
-        log.info("stream %r: %s publisher %s started", clip(request.stream),
-                 request.kind.value, clip(request.host))
         return session
 
-    def _closed(self, session: _Session) -> None:
+    def _count_refusal(self, request: PublishRequest, reason: str) -> None:
+        if self._metrics is not None:
+            self._metrics.ingest_refused.labels(request.kind.value, reason).inc()
+
+    def _received(self, request: PublishRequest, size: int) -> None:
+        if self._metrics is not None:
+            self._metrics.ingest_bytes.labels(request.kind.value).inc(size)
+
+    def _closed(self, session: _Session, refused: bool) -> None:
         self._sessions.discard(session)
         self._quota.release(session.request.stream, session.publisher.key)
+        if self._metrics is not None:
+            self._metrics.ingest_publishers.labels(session.request.kind.value).dec()
+        if refused:
+            self._count_refusal(session.request, "media")
 
 
 class _Session:
@@ -137,6 +163,7 @@ class _Session:
         self._pipe = BytePipe(self._segmenting.pipe_bytes)
         self._finished: asyncio.Future[str | None] = self._loop.create_future()
         self._ended: str | None = None
+        self._media_refused = False
         self._closed = False
         self._init: InitSegment | None = None
         self._target = 0
@@ -153,6 +180,7 @@ class _Session:
             raise SessionEnded(self._ended)
         try:
             await self._pipe.write(data)
+            self._owner._received(self.request, len(data))
         except PipeClosed as exc:
             raise SessionEnded(self._ended or str(exc)) from None
 
@@ -169,7 +197,7 @@ class _Session:
         if self._producer.holds:
             self._producer.close_segment(_VARIANT)
             self._producer.end()
-        self._owner._closed(self)
+        self._owner._closed(self, refused=self._media_refused)
         why = error or problem or self._ended
         log.info("stream %r: %s publisher %s ended%s", clip(self.request.stream),
                  self.request.kind.value, clip(self.request.host),
@@ -201,6 +229,7 @@ class _Session:
 
     def _segmented(self, problem: str | None) -> None:
         if problem is not None:
+            self._media_refused = True
             self._end(problem)
             log.info("stream %r: %s media refused: %s", clip(self.request.stream),
                      self.request.kind.value, clip(problem))

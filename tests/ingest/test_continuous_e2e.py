@@ -171,6 +171,22 @@ def test_a_wrong_key_is_refused_on_every_protocol_and_others_are_still_served(
             assert httpx.get(f"{node.url}/live/{name}/index.m3u8").status_code == 404
         assert httpx.get(url).status_code == 200
     assert "wrong publish key" in node.log()
+    metrics = httpx.get(f"{node.url}/metrics").text
+    for protocol in ("rtmp", "srt", "http-ts"):
+        assert _metric(metrics, "hlsd_ingest_refused_total",
+                       protocol=protocol, reason="unauthorized") >= 1, protocol
+    assert _metric(metrics, "hlsd_ingest_bytes_total", protocol="rtmp") > 0
+
+
+def _metric(text: str, name: str, **labels: str) -> float:
+    """The value of `name` with exactly these labels in a Prometheus exposition."""
+    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in text.splitlines():
+        if line.startswith(name + "{"):
+            found = ",".join(sorted(line[len(name) + 1:line.index("}")].split(",")))
+            if found == wanted:
+                return float(line.rsplit(" ", 1)[1])
+    return 0.0
 
 
 def test_a_second_publisher_is_refused_under_reject(node: Node) -> None:
@@ -282,6 +298,8 @@ def test_an_unsupported_codec_is_refused_with_its_name(node: Node) -> None:
     assert httpx.get(f"{node.url}/live/sorenson/index.m3u8").status_code == 404
     wait_until(lambda: "flv1" in node.log() and "sorenson" in node.log(),
                what="the refusal logged")
+    assert _metric(httpx.get(f"{node.url}/metrics").text, "hlsd_ingest_refused_total",
+                   protocol="rtmp", reason="media") >= 1
 
 
 def test_takeover_policy_gives_the_stream_to_the_new_publisher(tmp_path: Path) -> None:

@@ -81,7 +81,7 @@ class SrtServer:
         self._port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._accept_thread: threading.Thread | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[object]] = set()
         self._timers: dict[int, asyncio.TimerHandle] = {}
 
     @property
