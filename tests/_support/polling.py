@@ -7,24 +7,24 @@ import asyncio
 import inspect
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
 T = TypeVar("T")
 
 
-async def eventually(condition: Callable[[], object], timeout: float = 10.0,
-                     what: str = "") -> None:
-    """Return once `condition()` is true (awaited, if it returns an awaitable); fail after
-    `timeout` seconds."""
+async def eventually(condition: Callable[[], Any], timeout: float = 10.0,
+                     what: str = "") -> Any:
+    """Return `condition()`'s first true value (awaited, if it returns an awaitable); fail
+    after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
         result = condition()
         if inspect.isawaitable(result):
             result = await result
         if result:
-            return
+            return result
         if time.monotonic() > deadline:
             raise AssertionError(f"never true within {timeout}s: {what or condition}")
         await asyncio.sleep(0.01)

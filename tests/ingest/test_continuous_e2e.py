@@ -19,7 +19,8 @@ from hlsd.hls.check import assert_valid
 from tests._support.browser import describe, play_hls
 from tests._support.hlsd_server import HlsdServer, free_port
 from tests._support.media import FFMPEG, decode_errors
-from tests._support.polling import wait_until
+from tests._support.polling import eventually, wait_until
+from tests._support.tls import make_pki
 from tests._support.wscdn import Received, open_session, pull_all
 
 KEY = "publish-key-1"
@@ -320,3 +321,44 @@ def test_takeover_policy_gives_the_stream_to_the_new_publisher(tmp_path: Path) -
                     return text if "#EXT-X-DISCONTINUITY" in text else None
                 assert_valid(wait_until(taken, timeout=30, what="the takeover"), live=True)
                 assert httpx.get(url).status_code == 200
+
+
+def test_blocking_reloads_and_parts_over_http2(tmp_path: Path) -> None:
+    """What Apple's players do: LL-HLS over HTTP/2, every parked reload and part on one
+    TLS connection."""
+    pki = make_pki(tmp_path / "pki")
+    rtmp = free_port()
+    config = {"tls": pki.settings, "live": {"segment_duration": 1.0},
+              "rtmp": {"listen": f"127.0.0.1:{rtmp}"}, "srt": {"listen": None}}
+    with HlsdServer(config, tmp_dir=tmp_path / "h2",
+                    client_tls=pki.client_context()) as server, \
+            publishing(["-f", "flv", f"rtmp://127.0.0.1:{rtmp}/live/h2"], seconds=40):
+        url = f"{server.url}/live/h2/index.m3u8"
+
+        async def parked() -> None:
+            async with httpx.AsyncClient(http2=True, verify=pki.client_context(),
+                                         timeout=10) as client:
+                async def ready() -> str | None:
+                    text = (await client.get(url)).text
+                    return text if "#EXT-X-PART:" in text else None
+                text = await eventually(ready, timeout=30)
+                for _ in range(3):
+                    msn, part = last_part(text)
+                    # Ten players parked on the next part, multiplexed on one connection.
+                    answers = await asyncio.gather(*(
+                        client.get(url, params={"_HLS_msn": msn, "_HLS_part": part + 1})
+                        for _ in range(10)))
+                    assert {a.http_version for a in answers} == {"HTTP/2"}
+                    assert {a.status_code for a in answers} == {200}
+                    assert len({a.text for a in answers}) == 1  # one playlist version
+                    assert_valid(answers[0].text, live=True, previous=text)
+                    text = answers[0].text
+                    hint = re.search(r'PRELOAD-HINT:TYPE=PART,URI="([^"]+)"', text)
+                    assert hint is not None
+                    # The hinted part, asked for before it exists: held, then sent.
+                    part_answer = await client.get(url.rsplit("/", 1)[0] + "/" + hint[1])
+                    assert part_answer.status_code == 200
+                    assert part_answer.http_version == "HTTP/2"
+                    assert part_answer.content[4:8] == b"moof"
+
+        asyncio.run(parked())
