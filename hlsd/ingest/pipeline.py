@@ -241,9 +241,15 @@ class _Session:
             self._ended = why
         self._pipe.abort(why)
 
+    def _lost(self) -> str:
+        """Why the producer no longer holds the stream."""
+        if self._producer.taken_over:
+            return "another publisher took the stream over"
+        return "the stream ended (nothing came for live.idle_timeout)"
+
     def _on_init(self, init: CmafInit) -> None:
         if not self._producer.holds:
-            self._end("another publisher took the stream over")
+            self._end(self._lost())
             return
         self._init = InitSegment(name=_INIT_NAME, data=init.data)
         self._target = init.target_duration
@@ -258,7 +264,7 @@ class _Session:
         if self._ended is not None:
             return
         if not self._producer.holds:
-            self._end("another publisher took the stream over")
+            self._end(self._lost())
             return
         if part.starts_segment:
             self._producer.close_segment(_VARIANT)
