@@ -65,6 +65,17 @@ class Metrics:
             "hlsd_live_reordered_segments_total",
             "Segments a playlist named before their upload was whole (then awaited)",
             registry=self.registry)
+        self.ingest_publishers = Gauge(
+            "hlsd_ingest_publishers", "Encoders publishing now over RTMP, SRT or one "
+            "continuous HTTP upload, by protocol", ["protocol"], registry=self.registry)
+        self.ingest_bytes = Counter(
+            "hlsd_ingest_bytes_total", "Bytes taken from encoders publishing over RTMP, "
+            "SRT or continuous HTTP, by protocol", ["protocol"], registry=self.registry)
+        self.ingest_refused = Counter(
+            "hlsd_ingest_refused_total", "Encoders refused: a missing or wrong key "
+            "(unauthorized), a bad stream id (bad_name), a stream another publishes "
+            "(busy), this node or key at its bound (full), media hlsd cannot segment "
+            "(media), by protocol", ["protocol", "reason"], registry=self.registry)
         self.recording_retries = Counter(
             "hlsd_recording_store_retries_total", "Object store writes tried again",
             registry=self.registry)

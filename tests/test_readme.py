@@ -4,9 +4,10 @@ an example can never rot again.
 Its ``sh`` blocks are one bash script, its ``python`` blocks run as files, and a ``yaml``
 block marked ``<!-- readme-test: file NAME -->`` is written to NAME. A block marked
 ``<!-- readme-test: skip (why) -->`` is not run, and says why. The README's ports (8080
-for hlsd, 1935 for its RTMP, 5000 for the upstream) become free ones, so the tour never meets a server a
-developer runs; nothing else is changed. Every HTTP answer must be a success: curl runs
-with ``--fail-with-body``, and the script stops at the first command that fails.
+for hlsd, 1935 for its RTMP, 5000 for the upstream) become free ones, so the tour never
+meets a server a developer runs; nothing else is changed. Every HTTP answer must be a
+success: curl runs with ``--fail-with-body``, and the script stops at the first command
+that fails.
 """
 
 from __future__ import annotations

@@ -77,19 +77,23 @@ async def publish_continuous(publishers: Publishers, stream: str,
         status = status_of(exc)
         log.info("ingest %s.ts refused (%d): %s", clip(stream), status, clip(exc.message))
         return JSONResponse({"error": exc.message}, status_code=status)
-    error: str | None = None
     try:
         async for chunk in request.stream():
             if chunk:
                 await session.write(chunk)
     except SessionEnded as exc:
-        error = str(exc)
-        return JSONResponse({"error": error}, status_code=422)
+        await session.close()
+        return JSONResponse({"error": str(exc)}, status_code=422)
     except ClientDisconnect:
-        error = "the publisher disconnected"
+        await session.close("the publisher disconnected")
         return Response(status_code=400)
-    finally:
-        await session.close(error)
+    except BaseException:
+        await session.close("the request failed")
+        raise
+    # The upload's end: what the segmenter found in its last bytes decides the answer.
+    refused = await session.close()
+    if refused is not None:
+        return JSONResponse({"error": refused}, status_code=422)
     return JSONResponse({"stream": stream, "ended": True})
 
 

@@ -48,6 +48,7 @@ def build(common: Common, *, hub: StreamHub, playout: Playout,
                           max_awaited=lv.max_awaited_segments, metrics=common.metrics)
     authorize = PublishAuth(keys)
     continuous = ContinuousIngest(hub, keys=keys, quota=quota, max_sessions=lv.max_streams,
+                                  metrics=common.metrics,
                                   segmenting=Segmenting(segment_duration=lv.segment_duration,
                                                         part_duration=lv.part_duration))
     listeners = _Listeners(common, continuous)

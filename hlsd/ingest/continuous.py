@@ -103,9 +103,11 @@ class IngestSession(Protocol):
         publisher feels the backpressure); `SessionEnded` once it cannot go on."""
         ...
 
-    async def close(self, error: str | None = None) -> None:
+    async def close(self, error: str | None = None) -> str | None:
         """The publisher left (`error`: why, when it was not a clean end). Idempotent.
-        What was segmented so far stays; the stream ends."""
+        What was segmented so far stays; the stream ends. Returns why the media could
+        not all be taken (it did not demux, an unsupported codec), found only now that
+        the segmenter has read the end: None when it was."""
         ...
 
 

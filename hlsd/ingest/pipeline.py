@@ -28,6 +28,7 @@ from hlsd.ingest.continuous import (
     PublishForbidden,
     PublishFull,
     PublishInvalid,
+    PublishRefused,
     PublishRequest,
     PublishUnauthorized,
     RefusalReason,
@@ -37,6 +38,7 @@ from hlsd.ingest.errors import IngestError, PublishKeyMissing, PushQuota
 from hlsd.ingest.publish_keys import PublishKeys, is_loopback
 from hlsd.ingest.publishers import KeyQuota, Publisher
 from hlsd.media.live_segmenter import CmafInit, CmafPart, MediaRefused, segment_stream
+from hlsd.metrics import Metrics
 from hlsd.streams import InitSegment, InvalidStreamName, RenditionInfo, StreamBusy, StreamHub
 from hlsd.streams.names import check_stream_name
 from hlsd.streams.producer import Producer
@@ -66,8 +68,10 @@ class ContinuousIngest:
     """The `Publishers` of every continuous transport."""
 
     def __init__(self, hub: StreamHub, *, keys: PublishKeys, quota: KeyQuota,
-                 segmenting: Segmenting, max_sessions: int) -> None:
+                 segmenting: Segmenting, max_sessions: int,
+                 metrics: Metrics | None = None) -> None:
         self._hub = hub
+        self._metrics = metrics
         self._keys = keys
         self._quota = quota
         self._segmenting = segmenting
@@ -81,6 +85,18 @@ class ContinuousIngest:
 
     async def open(self, request: PublishRequest) -> IngestSession:
         try:
+            session = self._open(request)
+        except PublishRefused as exc:
+            self._count_refusal(request, exc.reason.value)
+            raise
+        if self._metrics is not None:
+            self._metrics.ingest_publishers.labels(request.kind.value).inc()
+        log.info("stream %r: %s publisher %s started", clip(request.stream),
+                 request.kind.value, clip(request.host))
+        return session
+
+    def _open(self, request: PublishRequest) -> _Session:
+        try:
             check_stream_name(request.stream)
         except InvalidStreamName as exc:
             raise PublishInvalid(str(exc), reason=RefusalReason.BAD_NAME) from None
@@ -93,13 +109,13 @@ class ContinuousIngest:
             raise PublishForbidden(exc.message, reason=RefusalReason.UNAUTHORIZED) from None
         if len(self._sessions) >= self._max_sessions:
             raise PublishFull(f"this node takes {self._max_sessions} continuous "
-                                 "publishers at once", reason=RefusalReason.FULL,
-                                 limit="live.max_streams")
+                              "publishers at once", reason=RefusalReason.FULL,
+                              limit="live.max_streams")
         try:
             self._quota.claim(request.stream, publisher.key)
         except PushQuota as exc:
             raise PublishFull(exc.message, reason=RefusalReason.FULL,
-                                 limit=exc.limit) from None
+                              limit=exc.limit) from None
         # Each connection publishes as itself: an encoder that reconnects is a new
         # publishing session, which the hub's policy lets in or not (and never two
         # connections writing one stream at once).
@@ -113,13 +129,23 @@ class ContinuousIngest:
         session = _Session(self, request, publisher, producer)
         self._sessions.add(session)
         session.start()
-        log.info("stream %r: %s publisher %s started", clip(request.stream),
-                 request.kind.value, clip(request.host))
         return session
 
-    def _closed(self, session: _Session) -> None:
+    def _count_refusal(self, request: PublishRequest, reason: str) -> None:
+        if self._metrics is not None:
+            self._metrics.ingest_refused.labels(request.kind.value, reason).inc()
+
+    def _received(self, request: PublishRequest, size: int) -> None:
+        if self._metrics is not None:
+            self._metrics.ingest_bytes.labels(request.kind.value).inc(size)
+
+    def _closed(self, session: _Session, refused: bool) -> None:
         self._sessions.discard(session)
         self._quota.release(session.request.stream, session.publisher.key)
+        if self._metrics is not None:
+            self._metrics.ingest_publishers.labels(session.request.kind.value).dec()
+        if refused:
+            self._count_refusal(session.request, "media")
 
 
 class _Session:
@@ -137,9 +163,11 @@ class _Session:
         self._pipe = BytePipe(self._segmenting.pipe_bytes)
         self._finished: asyncio.Future[str | None] = self._loop.create_future()
         self._ended: str | None = None
+        self._media_refused = False
         self._closed = False
         self._init: InitSegment | None = None
         self._target = 0
+        self._part_target = self._segmenting.part_duration
 
     def start(self) -> None:
         threading.Thread(target=self._segment, daemon=True,
@@ -152,12 +180,13 @@ class _Session:
             raise SessionEnded(self._ended)
         try:
             await self._pipe.write(data)
+            self._owner._received(self.request, len(data))
         except PipeClosed as exc:
             raise SessionEnded(self._ended or str(exc)) from None
 
-    async def close(self, error: str | None = None) -> None:
+    async def close(self, error: str | None = None) -> str | None:
         if self._closed:
-            return
+            return self._ended
         self._closed = True
         self._pipe.close()
         try:
@@ -168,11 +197,12 @@ class _Session:
         if self._producer.holds:
             self._producer.close_segment(_VARIANT)
             self._producer.end()
-        self._owner._closed(self)
+        self._owner._closed(self, refused=self._media_refused)
         why = error or problem or self._ended
         log.info("stream %r: %s publisher %s ended%s", clip(self.request.stream),
                  self.request.kind.value, clip(self.request.host),
                  f" ({clip(why)})" if why else "")
+        return self._ended
 
     # -- the segmenter's thread ---------------------------------------------------------
 
@@ -199,6 +229,7 @@ class _Session:
 
     def _segmented(self, problem: str | None) -> None:
         if problem is not None:
+            self._media_refused = True
             self._end(problem)
             log.info("stream %r: %s media refused: %s", clip(self.request.stream),
                      self.request.kind.value, clip(problem))
@@ -210,12 +241,20 @@ class _Session:
             self._ended = why
         self._pipe.abort(why)
 
+    def _lost(self) -> str:
+        """Why the producer no longer holds the stream."""
+        if self._producer.taken_over:
+            return "another publisher took the stream over"
+        return "the stream ended (nothing came for live.idle_timeout)"
+
     def _on_init(self, init: CmafInit) -> None:
         if not self._producer.holds:
-            self._end("another publisher took the stream over")
+            self._end(self._lost())
             return
         self._init = InitSegment(name=_INIT_NAME, data=init.data)
         self._target = init.target_duration
+        # Whole frames: at 29.97 fps six make 0.2002 s, which PART-TARGET must cover.
+        self._part_target = init.part_target
         info = init.info
         self._producer.describe(_VARIANT, RenditionInfo(
             bandwidth=info.bandwidth, codecs=info.codecs, resolution=info.resolution,
@@ -225,12 +264,12 @@ class _Session:
         if self._ended is not None:
             return
         if not self._producer.holds:
-            self._end("another publisher took the stream over")
+            self._end(self._lost())
             return
         if part.starts_segment:
             self._producer.close_segment(_VARIANT)
         self._producer.append_part(
             _VARIANT, duration=part.duration, data=part.data,
             program_date_time=part.arrived, independent=part.independent,
-            part_target=self._segmenting.part_duration, target_duration=self._target,
+            part_target=self._part_target, target_duration=self._target,
             init=self._init)

@@ -7,34 +7,37 @@ import asyncio
 import inspect
 import time
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 import httpx
 
+T = TypeVar("T")
 
-async def eventually(condition: Callable[[], object], timeout: float = 10.0,
-                     what: str = "") -> None:
-    """Return once `condition()` is true (awaited, if it returns an awaitable); fail after
-    `timeout` seconds."""
+
+async def eventually(condition: Callable[[], Any], timeout: float = 10.0,
+                     what: str = "") -> Any:
+    """Return `condition()`'s first true value (awaited, if it returns an awaitable); fail
+    after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
         result = condition()
         if inspect.isawaitable(result):
             result = await result
         if result:
-            return
+            return result
         if time.monotonic() > deadline:
             raise AssertionError(f"never true within {timeout}s: {what or condition}")
         await asyncio.sleep(0.01)
 
 
-def wait_until(condition: Callable[[], object], timeout: float = 30.0,
-               what: str = "") -> None:
-    """`eventually` for synchronous tests."""
+def wait_until(condition: Callable[[], T], timeout: float = 30.0, what: str = "") -> T:
+    """`eventually` for synchronous tests: the condition's first true value."""
     deadline = time.monotonic() + timeout
-    while not condition():
+    while not (value := condition()):
         if time.monotonic() > deadline:
             raise AssertionError(f"never true within {timeout}s: {what or condition}")
         time.sleep(0.05)
+    return value
 
 
 def wait_segments(c: httpx.Client, url: str, count: int = 1, timeout: float = 30) -> str:

@@ -60,6 +60,12 @@ STATUSES_BEFORE = {
     "hlsd.infra.bounded.TooLarge": 413, "hlsd.infra.disk_budget.DiskFull": 507,
     "hlsd.infra.download.DownloadNotFound": 404, "hlsd.infra.download.DownloadTimedOut": 504,
     "hlsd.vod.errors.SourceTooLarge": 413,
+    # Continuous ingest (RTMP, SRT, PUT /ingest/<stream>.ts): refusals and media that
+    # cannot be segmented.
+    "hlsd.ingest.continuous.PublishUnauthorized": 401,
+    "hlsd.ingest.continuous.PublishForbidden": 403,
+    "hlsd.ingest.continuous.PublishInvalid": 422, "hlsd.ingest.continuous.PublishBusy": 409,
+    "hlsd.ingest.continuous.PublishFull": 429, "hlsd.media._live_model.MediaRefused": 422,
 }
 
 

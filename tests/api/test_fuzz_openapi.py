@@ -163,7 +163,8 @@ admin key), documented all the same."""
 OPEN = {("get", "/api/health"), ("get", "/api/ready"), ("post", "/api/token"),
         ("post", "/api/batch"), ("post", "/api/unlock"), ("post", "/v1/playlist"),
         *(("post", "/ingest/{stream}/{path}"), ("put", "/ingest/{stream}/{path}"),
-          ("delete", "/ingest/{stream}/{path}")),
+          ("delete", "/ingest/{stream}/{path}"), ("post", "/ingest/{stream}.ts"),
+          ("put", "/ingest/{stream}.ts")),
         ("get", "/web/spectate"), ("get", "/web/client/{name}"), ("get", "/web/vendor/{name}"),
         ("get", "/ws"), ("options", "/api/uploads"), ("options", "/api/uploads/{upload_id}"),
         *(("get", path) for path in PLAYBACK)}

@@ -3,6 +3,7 @@ LL-HLS checked by hlsd's own rules over reloads, decoded by ffmpeg, played by hl
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 import socket
@@ -18,7 +19,9 @@ from hlsd.hls.check import assert_valid
 from tests._support.browser import describe, play_hls
 from tests._support.hlsd_server import HlsdServer, free_port
 from tests._support.media import FFMPEG, decode_errors
-from tests._support.polling import wait_until
+from tests._support.polling import eventually, wait_until
+from tests._support.tls import make_pki
+from tests._support.wscdn import Received, open_session, pull_all
 
 KEY = "publish-key-1"
 _SOURCE = ["-re", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
@@ -88,7 +91,7 @@ def playlist_with_parts(url: str, segments: int = 2) -> str:
             return None
         text = response.text
         return text if text.count("#EXTINF") >= segments and "#EXT-X-PART:" in text else None
-    return str(wait_until(ready, timeout=30, what=f"{url} with parts"))
+    return wait_until(ready, timeout=30, what=f"{url} with parts")
 
 
 def last_part(text: str) -> tuple[int, int]:
@@ -149,8 +152,8 @@ def test_srt_and_continuous_http_publish_too(node: Node) -> None:
             assert_valid(playlist_with_parts(url), live=True)
             assert decode_errors(url, seconds=2) == "", name
         kinds = {s["name"]: s for s in httpx.get(f"{node.url}/api/streams").json()["streams"]}
-        assert kinds["srt1"]["kind"] == "srt"
-        assert kinds["http1"]["kind"] == "http-ts"
+        assert kinds["srt1"]["publisher"] == "srt"
+        assert kinds["http1"]["publisher"] == "http-ts"
 
 
 def test_a_wrong_key_is_refused_on_every_protocol_and_others_are_still_served(
@@ -169,6 +172,22 @@ def test_a_wrong_key_is_refused_on_every_protocol_and_others_are_still_served(
             assert httpx.get(f"{node.url}/live/{name}/index.m3u8").status_code == 404
         assert httpx.get(url).status_code == 200
     assert "wrong publish key" in node.log()
+    metrics = httpx.get(f"{node.url}/metrics").text
+    for protocol in ("rtmp", "srt", "http-ts"):
+        assert _metric(metrics, "hlsd_ingest_refused_total",
+                       protocol=protocol, reason="unauthorized") >= 1, protocol
+    assert _metric(metrics, "hlsd_ingest_bytes_total", protocol="rtmp") > 0
+
+
+def _metric(text: str, name: str, **labels: str) -> float:
+    """The value of `name` with exactly these labels in a Prometheus exposition."""
+    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in text.splitlines():
+        if line.startswith(name + "{"):
+            found = ",".join(sorted(line[len(name) + 1:line.index("}")].split(",")))
+            if found == wanted:
+                return float(line.rsplit(" ", 1)[1])
+    return 0.0
 
 
 def test_a_second_publisher_is_refused_under_reject(node: Node) -> None:
@@ -210,3 +229,136 @@ def test_an_explicit_listener_that_cannot_bind_stops_the_start(tmp_path: Path) -
         server.close()
         assert "RTMP cannot listen on 127.0.0.1:" in server.log_path.read_text()
         assert "rtmp.listen" in server.log_path.read_text()
+
+
+def test_an_rtmp_stream_is_recorded_and_spectated_over_the_websocket(
+        node: Node, tmp_path: Path) -> None:
+    with publishing(["-f", "flv", node.rtmp_url("consumed")], seconds=12) as proc:
+        playlist_with_parts(f"{node.url}/live/consumed/index.m3u8", segments=1)
+        recording = httpx.post(f"{node.url}/api/streams/consumed/recordings").json()["id"]
+        # A websocket spectator gets MPEG-TS fragments, as the protocol requires.
+        received = asyncio.run(_spectate(node, "consumed", fragments=2))
+        assert len(received.fragments) == 2, received
+        for i, (duration, data, _) in enumerate(received.fragments):
+            assert 0.5 < duration <= 2.0
+            assert data[0] == 0x47 and data[188] == 0x47  # TS sync bytes
+            path = tmp_path / f"fragment-{i}.ts"
+            path.write_bytes(data)
+            assert decode_errors(str(path)) == ""
+        proc.wait(timeout=60)
+    wait_until(lambda: _stream_ended(node, "consumed"), what="the stream's end")
+    assert httpx.post(f"{node.url}/api/recordings/{recording}/stop").status_code == 200
+    replay = f"{node.url}/recordings/{recording}/index.m3u8"
+    text = httpx.get(replay).text
+    assert_valid(text)
+    assert "#EXT-X-MAP:" in text and text.count("#EXTINF") >= 3, text
+    assert decode_errors(replay) == ""
+
+
+def _stream_ended(node: Node, name: str) -> bool:
+    streams = {s["name"]: s for s in httpx.get(f"{node.url}/api/streams").json()["streams"]}
+    return name not in streams or streams[name]["state"] != "live"
+
+
+async def _spectate(node: Node, stream: str, fragments: int) -> Received:
+    url = node.url.replace("http://", "ws://") + "/ws"
+    ws, answer = await open_session(url, "PULL", stream)
+    try:
+        assert answer[0] == "OK", answer
+        return await pull_all(ws, until=fragments, timeout=30)
+    finally:
+        await ws.close()
+
+
+def test_a_publisher_that_comes_back_continues_after_a_discontinuity(node: Node) -> None:
+    url = f"{node.url}/live/again/index.m3u8"
+    with publishing(["-f", "flv", node.rtmp_url("again")], seconds=4) as proc:
+        first = playlist_with_parts(url, segments=1)
+        proc.wait(timeout=60)
+    with publishing(["-f", "flv", node.rtmp_url("again")], seconds=20):
+        def restarted() -> str | None:
+            text = httpx.get(url).text
+            return text if "#EXT-X-DISCONTINUITY\n" in text and "#EXT-X-PART:" in text \
+                and "#EXT-X-ENDLIST" not in text else None
+        text = wait_until(restarted, timeout=30, what="the second session")
+        assert_valid(text, live=True)
+        # The media sequence went on: one stream, two publishing sessions.
+        assert _sequence(text) >= _sequence(first)
+
+
+def _sequence(text: str) -> int:
+    return int(re.search(r"#EXT-X-MEDIA-SEQUENCE:(\d+)", text)[1])  # type: ignore[index]
+
+
+def test_an_unsupported_codec_is_refused_with_its_name(node: Node) -> None:
+    proc = subprocess.run([FFMPEG, "-hide_banner", "-nostdin", "-v", "error", "-re",
+                           "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "4",
+                           "-c:v", "flv1", "-f", "flv", node.rtmp_url("sorenson")],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode != 0
+    assert httpx.get(f"{node.url}/live/sorenson/index.m3u8").status_code == 404
+    wait_until(lambda: "flv1" in node.log() and "sorenson" in node.log(),
+               what="the refusal logged")
+    assert _metric(httpx.get(f"{node.url}/metrics").text, "hlsd_ingest_refused_total",
+                   protocol="rtmp", reason="media") >= 1
+
+
+def test_takeover_policy_gives_the_stream_to_the_new_publisher(tmp_path: Path) -> None:
+    rtmp = free_port()
+    config = {"live": {"publish_policy": "takeover", "segment_duration": 1.0},
+              "rtmp": {"listen": f"127.0.0.1:{rtmp}"}, "srt": {"listen": None}}
+    with HlsdServer(config, tmp_dir=tmp_path / "takeover") as server:
+        target = f"rtmp://127.0.0.1:{rtmp}/live/shared"
+        url = f"{server.url}/live/shared/index.m3u8"
+        with publishing(["-f", "flv", target], seconds=60) as first:
+            playlist_with_parts(url, segments=1)
+            with publishing(["-f", "flv", target], seconds=60):
+                # The first publisher is disconnected (ffmpeg ends long before its 60 s);
+                # the stream goes on, from the second.
+                first.wait(timeout=30)
+                def taken() -> str | None:
+                    text = httpx.get(url).text
+                    return text if "#EXT-X-DISCONTINUITY" in text else None
+                assert_valid(wait_until(taken, timeout=30, what="the takeover"), live=True)
+                assert httpx.get(url).status_code == 200
+
+
+def test_blocking_reloads_and_parts_over_http2(tmp_path: Path) -> None:
+    """What Apple's players do: LL-HLS over HTTP/2, every parked reload and part on one
+    TLS connection."""
+    pki = make_pki(tmp_path / "pki")
+    rtmp = free_port()
+    config = {"tls": pki.settings, "live": {"segment_duration": 1.0},
+              "rtmp": {"listen": f"127.0.0.1:{rtmp}"}, "srt": {"listen": None}}
+    with HlsdServer(config, tmp_dir=tmp_path / "h2",
+                    client_tls=pki.client_context()) as server, \
+            publishing(["-f", "flv", f"rtmp://127.0.0.1:{rtmp}/live/h2"], seconds=40):
+        url = f"{server.url}/live/h2/index.m3u8"
+
+        async def parked() -> None:
+            async with httpx.AsyncClient(http2=True, verify=pki.client_context(),
+                                         timeout=10) as client:
+                async def ready() -> str | None:
+                    text = (await client.get(url)).text
+                    return text if "#EXT-X-PART:" in text else None
+                text = await eventually(ready, timeout=30)
+                for _ in range(3):
+                    msn, part = last_part(text)
+                    # Ten players parked on the next part, multiplexed on one connection.
+                    answers = await asyncio.gather(*(
+                        client.get(url, params={"_HLS_msn": msn, "_HLS_part": part + 1})
+                        for _ in range(10)))
+                    assert {a.http_version for a in answers} == {"HTTP/2"}
+                    assert {a.status_code for a in answers} == {200}
+                    assert len({a.text for a in answers}) == 1  # one playlist version
+                    assert_valid(answers[0].text, live=True, previous=text)
+                    text = answers[0].text
+                    hint = re.search(r'PRELOAD-HINT:TYPE=PART,URI="([^"]+)"', text)
+                    assert hint is not None
+                    # The hinted part, asked for before it exists: held, then sent.
+                    part_answer = await client.get(url.rsplit("/", 1)[0] + "/" + hint[1])
+                    assert part_answer.status_code == 200
+                    assert part_answer.http_version == "HTTP/2"
+                    assert part_answer.content[4:8] == b"moof"
+
+        asyncio.run(parked())

@@ -166,10 +166,14 @@ def check_rules(collected: Collected, *, target: int, video: bool) -> None:
         assert seg.duration <= seg.init.target_duration + 1e-9
         assert seg.init.target_duration == target
         assert seg.parts[0].independent
+        # PART-TARGET: the whole frames nearest the asked part duration, plus half a
+        # frame (12 frames of 40 ms, 23 AAC frames, and half of one).
+        part_target = seg.init.part_target
+        assert PART <= part_target < PART * 1.2
         for i, part in enumerate(seg.parts):
-            assert 0 < part.duration <= PART + 1e-9
-            if i < len(seg.parts) - 1:  # 12 frames of 40 ms, 23 AAC frames: ≥ 85 %
-                assert part.duration >= 0.85 * PART
+            assert 0 < part.duration <= part_target + 1e-9
+            if i < len(seg.parts) - 1:
+                assert part.duration >= 0.85 * part_target
     for part, fragment in runs(collected):
         lead = fragment.runs[1]  # video first, else the audio
         assert abs(sum(lead.durations) / (90000 if video else _scale(collected, 1))
@@ -262,7 +266,8 @@ def test_audio_alone_is_cut_every_segment_duration(name: str, inputs: Inputs,
     check_timeline(out, video=False)
     assert all(p.independent for p in out.parts)
     durations = [s.duration for s in out.segments()]
-    assert 1.9 < durations[0] <= 2.0 and abs(sum(durations) - 3.0) < 0.05
+    # Whole parts, as many as the target duration holds.
+    assert 2.0 - init.part_target < durations[0] <= 2.0 and abs(sum(durations) - 3.0) < 0.05
     check_decodes(out, tmp_path)
 
 

@@ -120,7 +120,7 @@ class SkipTag:
 
 @dataclass
 class LowLatency:
-    """Everything `read_low_latency` found, for `MediaScan`."""
+    """What `read_low_latency` finds: the Low-Latency half of a `MediaScan`."""
 
     parts: list[ScannedPart] = field(default_factory=list)
     part_target: float | None = None
@@ -155,10 +155,10 @@ def _yes(attrs: _Attrs, name: str) -> bool:
     return _text(attrs, name) == "YES"
 
 
-def read_low_latency(document: Document, first_msn: int) -> LowLatency:
+def read_low_latency(document: Document, first_msn: int, found: LowLatency) -> None:
     """The Low-Latency tags of a media playlist whose first listed segment has Media
-    Sequence Number `first_msn` (after any EXT-X-SKIP)."""
-    found = LowLatency()
+    Sequence Number `first_msn` (after any EXT-X-SKIP), into `found` (a `MediaScan`),
+    their violations added to its own."""
     closed = 0  # segments (URI lines) seen so far: the parent of the next part
     parent: list[ScannedPart] = []  # the parts seen since the last URI line
     segment_seen = False  # a URI line, EXTINF or EXT-X-PART, for EXT-X-SKIP's place
@@ -194,7 +194,6 @@ def read_low_latency(document: Document, first_msn: int) -> LowLatency:
                 _text(attrs, "RECENTLY-REMOVED-DATERANGES"))
         else:
             _playlist_tag(found, item, attrs)
-    return found
 
 
 def _playlist_tag(found: LowLatency, tag: Tag, attrs: _Attrs) -> None:

@@ -72,15 +72,7 @@ def scan_media(text: str) -> MediaScan:
                  "a playlist with #EXT-X-DATERANGE needs an #EXT-X-PROGRAM-DATE-TIME")
     scan.i_frames_only = document.first("EXT-X-I-FRAMES-ONLY") is not None
     _scan_segments(scan, document)
-    low_latency = read_low_latency(document, scan.first_msn)
-    scan.parts = low_latency.parts
-    scan.part_target = low_latency.part_target
-    scan.part_inf_line = low_latency.part_inf_line
-    scan.server_control = low_latency.server_control
-    scan.preload_hints = low_latency.preload_hints
-    scan.rendition_reports = low_latency.rendition_reports
-    scan.skip = low_latency.skip
-    scan.violations.extend(low_latency.violations)
+    read_low_latency(document, scan.first_msn, scan)
     scan.violations.extend(check_low_latency(scan, has_program_date_time=(
         document.first("EXT-X-PROGRAM-DATE-TIME") is not None)))
     return scan

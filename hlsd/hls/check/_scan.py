@@ -6,14 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from hlsd.hls.check._lowlatency import (
-    Position,
-    PreloadHint,
-    RenditionReport,
-    ScannedPart,
-    ServerControl,
-    SkipTag,
-)
+from hlsd.hls.check._lowlatency import LowLatency, Position, ScannedPart
 from hlsd.hls.check._violation import Violation
 
 __all__ = ["InitRef", "MediaScan", "ScannedSegment"]
@@ -49,14 +42,14 @@ class ScannedSegment:
 
 
 @dataclass
-class MediaScan:
+class MediaScan(LowLatency):
     """A media playlist as the rules see it. Values that are missing or unreadable are
     None (and reported in `violations`).
 
-    Low-Latency HLS: `parts` in playlist order (those after the last segment belong to
-    the segment being made, MSN `next_msn`), `part_target` (EXT-X-PART-INF),
-    `server_control`, `preload_hints`, `rendition_reports`, and `skip` in a delta
-    update."""
+    Low-Latency HLS (the fields of `LowLatency`, which fills them): `parts` in playlist
+    order (those after the last segment belong to the segment being made, MSN
+    `next_msn`), `part_target` (EXT-X-PART-INF), `server_control`, `preload_hints`,
+    `rendition_reports`, and `skip` in a delta update."""
 
     segments: list[ScannedSegment] = field(default_factory=list)
     target_duration: int | None = None
@@ -66,14 +59,6 @@ class MediaScan:
     playlist_type: str | None = None
     endlist: bool = False
     i_frames_only: bool = False
-    parts: list[ScannedPart] = field(default_factory=list)
-    part_target: float | None = None
-    part_inf_line: int | None = None
-    server_control: ServerControl | None = None
-    preload_hints: list[PreloadHint] = field(default_factory=list)
-    rendition_reports: list[RenditionReport] = field(default_factory=list)
-    skip: SkipTag | None = None
-    violations: list[Violation] = field(default_factory=list)
 
     @property
     def first_msn(self) -> int:

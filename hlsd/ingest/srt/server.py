@@ -81,7 +81,7 @@ class SrtServer:
         self._port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._accept_thread: threading.Thread | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[object]] = set()
         self._timers: dict[int, asyncio.TimerHandle] = {}
 
     @property
@@ -219,7 +219,7 @@ class SrtServer:
     def _close_session(self, session: IngestSession, error: str) -> None:
         self._track(session.close(error))
 
-    def _track(self, work: Coroutine[object, object, None]) -> None:
+    def _track(self, work: Coroutine[object, object, object]) -> None:
         assert self._loop is not None
         task = self._loop.create_task(work)
         self._tasks.add(task)

@@ -161,7 +161,7 @@ async def test_chunk_streams_are_bounded() -> None:
         await read_all(reader(data))
 
 
-def test_chunk_size_bounds() -> None:
+async def test_chunk_size_bounds() -> None:
     chunks = reader(b"")
     for size in (0, 16 * 1024 * 1024 + 1, 0x80000000):
         with pytest.raises(ProtocolError, match="chunk size"):
