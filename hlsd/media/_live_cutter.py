@@ -122,7 +122,12 @@ class Cutter:
         if len(part.samples) > 1 and x.dts - part.samples[0].dts > limits.part:
             cuts.append(self._close(part.samples.pop(), new_segment=False))
             part = self._part
-        if x.dts - self._segment_start > limits.target and last.dts > self._segment_start:
+        # Timestamps jitter (RTMP's whole milliseconds make 30 fps frames 33 or 34 ms
+        # apart): half a frame past the target is still within it (an EXTINF is compared
+        # rounded), so a keyframe due at the target is not pre-empted by a forced cut.
+        slack = self._step // 2
+        if (x.dts - self._segment_start > limits.target + slack
+                and last.dts > self._segment_start):
             if len(part.samples) > 1:
                 cuts.append(self._close(part.samples.pop(), new_segment=True))
             else:
@@ -130,7 +135,7 @@ class Cutter:
                 self._segment_start = last.dts
             part = self._part
         in_segment = x.dts - self._segment_start
-        new_segment = (in_segment + self._step > limits.target
+        new_segment = (in_segment + self._step > limits.target + slack
                        or (x.key and (in_segment >= limits.segment or self._segment_at_key)))
         if new_segment or x.dts - part.samples[0].dts + self._step > limits.part:
             # Audio can end a segment anywhere: end it with a whole part rather than

@@ -24,9 +24,10 @@ from tests._support.tls import make_pki
 from tests._support.wscdn import Received, open_session, pull_all
 
 KEY = "publish-key-1"
-_SOURCE = ["-re", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
+# 30 fps: over RTMP (whole-millisecond timestamps) frames come 33 or 34 ms apart.
+_SOURCE = ["-re", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30",
            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-           "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25",
+           "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "30",
            "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k"]
 
 
@@ -94,6 +95,21 @@ def playlist_with_parts(url: str, segments: int = 2) -> str:
     return wait_until(ready, timeout=30, what=f"{url} with parts")
 
 
+def segments_start_independent(text: str) -> bool:
+    """Whether each segment begins with an independent part (a keyframe): the first
+    part listed after a segment's URI line (the oldest segment may have lost its first
+    parts, so it is not looked at)."""
+    after_segment = False
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            after_segment = True
+        elif line.startswith("#EXT-X-PART:"):
+            if after_segment and "INDEPENDENT=YES" not in line:
+                return False
+            after_segment = False
+    return True
+
+
 def last_part(text: str) -> tuple[int, int]:
     """(MSN, part index) of the last part a playlist lists."""
     sequence = int(re.search(r"#EXT-X-MEDIA-SEQUENCE:(\d+)", text)[1])  # type: ignore[index]
@@ -115,6 +131,7 @@ def test_rtmp_publishes_ll_hls_that_ffmpeg_decodes(node: Node) -> None:
         assert "#EXT-X-PRELOAD-HINT:TYPE=PART" in text
         assert "#EXT-X-MAP:" in text
         assert_valid(text, live=True)
+        assert segments_start_independent(text), text
         previous = text
         # Blocking reloads, part after part: each answer holds the part asked for, and
         # the rules hold across them.

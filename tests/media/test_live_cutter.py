@@ -138,3 +138,20 @@ def test_audio_far_ahead_of_a_stalled_picture_is_refused() -> None:
     with pytest.raises(MediaRefused, match="video stopped"):
         for n in range(400):
             c.push(1, Sample(dts=n * AAC, cts=0, key=True, size=1, chunks=[b"a"], arrived=T0))
+
+
+def test_whole_millisecond_timestamps_at_30_fps_still_cut_on_keyframes() -> None:
+    """RTMP's timestamps are whole milliseconds: 30 fps frames come 33 or 34 ms apart,
+    and the frame before a keyframe may seem to end a millisecond past the target. The
+    segment must still end at the keyframe, not one frame before it."""
+    step = 3000  # 1/30 s at 90 kHz, the usual frame
+    c = Cutter(timescales=[90000], nominal=[step], leader=0,
+               limits=Limits(part=6 * step + step // 2, segment=90000, target=90000,
+                             backlog=5.0))
+    samples = [frame(round(n * 1000 / 30) * 90, key=n % 30 == 0) for n in range(300)]
+    cuts = run(c, [(0, s) for s in samples])
+    found = segments(cuts)
+    assert len(found) == 10
+    for seg in found:
+        assert seg[0].independent, [len(c.tracks[0]) for c in seg]
+        assert sum(len(c.tracks[0]) for c in seg) == 30
