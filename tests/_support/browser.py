@@ -130,7 +130,7 @@ const S = window.__hlsd = {
 };
 window.addEventListener("error", (e) => { S.errors.push("page " + e.message); S.fatal = true; });
 window.addEventListener("unhandledrejection", (e) => { S.errors.push("page " + e.reason); });
-window.startPlayback = function (url, headers, seekTo, switchAt) {
+window.startPlayback = function (url, headers, seekTo, switchAt, config) {
   S.started = true;
   const video = document.getElementById("v");
   video.muted = true;
@@ -138,12 +138,12 @@ window.startPlayback = function (url, headers, seekTo, switchAt) {
     S.errors.push("page hls.js unsupported (no MSE)"); S.fatal = true; return;
   }
   const seen = new WeakSet();
-  const hls = window.hls = new Hls({
+  const hls = window.hls = new Hls(Object.assign({
     xhrSetup(xhr, u) {
       if (!seen.has(xhr)) { seen.add(xhr); S.requests.push(u); }
       for (const [k, v] of Object.entries(headers)) { xhr.setRequestHeader(k, v); }
     },
-  });
+  }, config || {}));
   hls.on(Hls.Events.ERROR, (_e, d) => {
     let msg = "hls " + d.type + "/" + d.details + " fatal=" + (d.fatal ? "true" : "false");
     if (d.response && d.response.code !== undefined) msg += " http=" + d.response.code;
@@ -206,7 +206,8 @@ _STATE_JS = "() => window.__hlsd"
 
 
 def _play(url: str, headers: dict[str, str], seconds: float, timeout: float,
-          seek_to: float | None, switch_level_at: float | None = None) -> PlaybackResult:
+          seek_to: float | None, switch_level_at: float | None = None,
+          config: dict[str, Any] | None = None) -> PlaybackResult:
     from playwright.sync_api import sync_playwright
 
     reason = browser_skip_reason()
@@ -223,8 +224,8 @@ def _play(url: str, headers: dict[str, str], seconds: float, timeout: float,
             page = browser.new_page()
             page.on("pageerror", lambda exc: result.errors.append(f"page {exc}"))
             page.goto(page_server.url + "/", wait_until="load", timeout=timeout * 1000)
-            page.evaluate("([u, h, s, w]) => window.startPlayback(u, h, s, w)",
-                          [url, headers, seek_to, switch_level_at])
+            page.evaluate("([u, h, s, w, c]) => window.startPlayback(u, h, s, w, c)",
+                          [url, headers, seek_to, switch_level_at, config or {}])
             deadline = time.monotonic() + timeout
             state: dict[str, Any] = page.evaluate(_STATE_JS)
             while True:
@@ -255,15 +256,17 @@ def _play(url: str, headers: dict[str, str], seconds: float, timeout: float,
 
 def play_hls(url: str, *, headers: dict[str, str] | None = None, seconds: float = 4.0,
              timeout: float = 30.0, seek_to: float | None = None,
-             switch_level_at: float | None = None) -> PlaybackResult:
+             switch_level_at: float | None = None,
+             config: dict[str, Any] | None = None) -> PlaybackResult:
     """Play `url` with hls.js until `seconds` of media have played (from `seek_to` if given),
     the video ends, a fatal error happens, or `timeout` passes (then `timed_out` is True).
 
     `headers` are set on every hls.js request via `xhrSetup`, as the seed's player sets
-    `x-gostreamer-token`. Blocking; from async code use `play_hls_async` so the event loop
+    `x-gostreamer-token`. `config` goes into hls.js's own (``{"lowLatencyMode": False}``
+    plays as a classic player). Blocking; from async code use `play_hls_async` so the event loop
     keeps serving.
     """
-    args = (url, dict(headers or {}), seconds, timeout, seek_to, switch_level_at)
+    args = (url, dict(headers or {}), seconds, timeout, seek_to, switch_level_at, config)
     try:
         asyncio.get_running_loop()
     except RuntimeError:
