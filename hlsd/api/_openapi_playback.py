@@ -8,7 +8,9 @@ nothing is routed through the framework. Each operation carries ``x-hlsd-fast-pa
 GET is declared; HEAD is answered the same way without a body. Every file takes one
 byte range (206, or 416 past its end) and answers If-None-Match with 304 when it has
 an ETag (every playlist does). Errors are the ``{"error"}`` shape of
-`hlsd.infra.asgi.respond_error`.
+`hlsd.infra.asgi.respond_error`. ``/live`` also says what Low-Latency HLS adds there
+(`hlsd.delivery.lowlatency`): the delivery directives of a playlist request, parts and
+the hinted part, and how their answers may be cached.
 """
 
 from __future__ import annotations
@@ -132,24 +134,82 @@ def _hls() -> dict[str, dict[str, Op]]:
         "hls_file")}
 
 
+_DIRECTIVES = [
+    _query(
+        "_HLS_msn", "LL-HLS blocking playlist reload (rfc8216bis §6.2.5.2): the answer is "
+        "held until the playlist holds segment M (its Media Sequence Number) whole, or with "
+        "`_HLS_part` that part of it or a later one, then is that playlist at once (every "
+        "request held for it is released together); at most three target durations (503, "
+        "`Retry-After: 1`). 400: not a decimal integer of up to 20 digits, or more than two "
+        "segments past the newest. Once the stream ends, the ended playlist answers.",
+        type="integer", minimum=0),
+    _query(
+        "_HLS_part", "With `_HLS_msn` (400 alone): the Part Index in segment M to wait for, "
+        "from 0 (one past a segment's last part stands for the next segment's first). 400 "
+        "past the Advance Part Limit: three parts past the newest, or three seconds of "
+        "parts when they are shorter than a second.",
+        type="integer", minimum=0),
+    _query(
+        "_HLS_skip", "A delta update (rfc8216bis §6.2.5.1), alone or with `_HLS_msn`: "
+        "EXT-X-SKIP stands for the segments older than the Skip Boundary (CAN-SKIP-UNTIL, "
+        "six target durations); `v2` also skips date ranges (there are none: it lists none "
+        "removed). Any other value asks for the whole playlist.",
+        enum=["YES", "v2"]),
+]
+"""The delivery directives of a live media playlist request; a playlist without parts
+(classic), a master and a channel's playlists ignore them."""
+_CACHE_CONTROL = {"cache-control": {"schema": _TEXT, "description": (
+    "A live playlist `public, max-age=1`; the answer to a blocking request (`_HLS_msn`) "
+    "is the one version of the playlist its URL names, `max-age` six target durations "
+    "(rfc8216bis Appendix B.1). Segments, init sections and parts keep their names for "
+    "the stream's life: `max-age=31536000, immutable`. `private` instead of `public` "
+    "when a token is needed.")}}
+_HELD = {
+    "400": _error("A delivery directive that is not a number, `_HLS_part` without "
+                  "`_HLS_msn`, or one asking too far ahead"),
+    "503": {**_error("Held three target durations without the playlist reaching what was "
+                     "asked for, or the stream has 4096 requests held already"),
+            "headers": {"retry-after": {"schema": _TEXT, "description": "`1`"}}},
+}
+_LOW_LATENCY = (
+    " A stream hlsd cuts itself (RTMP, SRT, `PUT /ingest/{stream}.ts`) is also Low-Latency "
+    "HLS at the same URLs: its playlists carry EXT-X-PART-INF, EXT-X-SERVER-CONTROL "
+    "(CAN-BLOCK-RELOAD, PART-HOLD-BACK, HOLD-BACK, CAN-SKIP-UNTIL), EXT-X-PART for the "
+    "newest parts, one EXT-X-PRELOAD-HINT naming the next part and, with several "
+    "variants, EXT-X-RENDITION-REPORTs; classic players play them as any live playlist, "
+    "and the query parameters `_HLS_msn`, `_HLS_part` and `_HLS_skip` (rfc8216bis "
+    "§6.2.5) ask for a blocking reload or a delta update (a playlist without parts, "
+    "a master and a channel's playlists ignore them).")
+
+
 def _live() -> dict[str, dict[str, Op]]:
-    path = _path("path", "A variant's playlist (`<variant>/index.m3u8`) or a segment or "
-                         "init section, by the name the playlists give it.", maxLength=1024)
-    segments = {"200": {"description": "a playlist, a segment or an init section",
-                        "content": _content(*_LIVE_TYPES)}}
-    return {
-        "/live/{stream}/index.m3u8": _playlist(
-            "A live stream or channel",
-            "The media playlist of a single-variant stream, or the master of a "
-            "multivariant one. Streams pushed over HTTP, LiveMix, RTMP, SRT or the "
-            "websocket, relayed ones and VOD-to-live channels all play here. Public "
-            "unless `live.access` is `token`.",
-            "live", [_STREAM, *_token(_LIVE_GATE)], "live_playlist"),
-        "/live/{stream}/{path}": _get(
-            "A live stream's variant playlists and segments",
-            "Segment names are unique for the stream's life (cached for a year).",
-            "live", [_STREAM, path, *_token(_LIVE_GATE)], segments, "live_file"),
-    }
+    path = _path("path", "A variant's playlist (`<variant>/index.m3u8`, which takes the "
+                         "LL-HLS query parameters too), a segment, an init section or an "
+                         "LL-HLS part (`<session>-p<n>.m4s`, EXT-X-PART or "
+                         "EXT-X-PRELOAD-HINT), by the name the playlists give it.",
+                 maxLength=1024)
+    playlist = _playlist(
+        "A live stream or channel",
+        "The media playlist of a single-variant stream, or the master of a multivariant "
+        "one. Streams pushed over HTTP, LiveMix, RTMP, SRT or the websocket, relayed ones "
+        "and VOD-to-live channels all play here. Public unless `live.access` is `token`."
+        + _LOW_LATENCY,
+        "live", [_STREAM, *_DIRECTIVES, *_token(_LIVE_GATE)], "live_playlist")
+    files = _get(
+        "A live stream's variant playlists, segments and parts",
+        "Segment, init section and part names are unique for the stream's life (cached "
+        "for a year). A part is served while its segment is available; the part the "
+        "playlist hints (EXT-X-PRELOAD-HINT) is held until it exists (at most three "
+        "target durations, then 404) and answered the moment it does.",
+        "live", [_STREAM, path, *_DIRECTIVES, *_token(_LIVE_GATE)],
+        {"200": {"description": "a playlist, a segment, an init section or a part",
+                 "content": _content(*_LIVE_TYPES)}},
+        "live_file")
+    for item in (playlist, files):
+        responses = item["get"]["responses"]
+        responses["200"] = {**responses["200"], "headers": _CACHE_CONTROL}
+        responses.update(_HELD)
+    return {"/live/{stream}/index.m3u8": playlist, "/live/{stream}/{path}": files}
 
 
 def _assets() -> dict[str, dict[str, Op]]:

@@ -1,4 +1,5 @@
-"""``PUT|POST|DELETE /ingest/{stream}/{path}``: HLS pushed by ffmpeg's HLS muxer.
+"""``PUT|POST|DELETE /ingest/{stream}/{path}``: HLS pushed by ffmpeg's HLS muxer;
+``PUT|POST /ingest/{stream}.ts``: one continuous upload of MPEG-TS, which hlsd cuts.
 
 The publish key comes in ``?key=`` or ``Authorization: Bearer``; with no keys
 configured, only loopback publishers are let in. Bodies are read with a bound
@@ -10,12 +11,13 @@ still to come (``awaited``).
 from __future__ import annotations
 
 import logging
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.requests import ClientDisconnect
 
-from hlsd.api._openapi import ERRORS, raw_body
+from hlsd.api._openapi import ERROR_SCHEMA, ERRORS, JSON, raw_body
 from hlsd.auth.access import bearer
 from hlsd.infra.bounded import read_request
 from hlsd.infra.client_address import client_of
@@ -58,6 +60,38 @@ def refusal(stream: str, path: str, exc: IngestError) -> JSONResponse:
     log.info("ingest %s/%s refused (%d): %s", clip(stream), clip(path), status,
              clip(exc.message))
     return JSONResponse(exc.body(), status_code=status)
+
+
+_CONTINUOUS = """One continuous upload of MPEG-TS, chunked or not, such as
+`ffmpeg -re -i IN -c copy -f mpegts -method PUT "http://HOST/ingest/cam.ts?key=K"`.
+hlsd cuts it as it arrives, at keyframes and without a transcode, into CMAF segments
+(`live.segment_duration`) and Low-Latency HLS parts (`live.part_duration`); it plays at
+`/live/{stream}/index.m3u8` while it lasts, as LL-HLS for players that ask for it and as
+classic HLS for the others. The stream ends when the upload does.
+
+The publish key comes as `?key=` or `Authorization: Bearer` (the keys of HTTP push; with
+none configured, loopback publishers only). A refusal is answered at once, before any
+media is read: 401 without a key where one is needed, 403 for a wrong one, 409 when
+another publisher holds the stream and `live.publish_policy` is `reject` (with
+`takeover`, this upload takes it over), 422 for a stream id no stream may have, 429
+when this node or this key publishes as many streams as it may. Otherwise the answer
+comes when the upload ends: 200, or 422 with the reason when the media could not be
+segmented (not MPEG-TS, an unsupported codec)."""
+_CONTINUOUS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The upload ended, and all of it was taken",
+          "content": {JSON: {"schema": {
+              "type": "object", "required": ["stream", "ended"],
+              "properties": {"stream": {"type": "string"}, "ended": {"const": True}}}}}},
+    422: {"description": "A stream id no stream may have, or media that could not be "
+                         "segmented (at the end of the upload)",
+          "content": {JSON: {"schema": ERROR_SCHEMA}}},
+}
+_CONTINUOUS_STREAM = Path(description=(
+    "The stream's id: 1-255 bytes, no `.` or `..`, no control or invisible "
+    "format character."))
+"""Described only: the publish checks it (422), as every producer's (`check_stream_name`)."""
+_KEY = {"name": "key", "in": "query", "required": False, "schema": {"type": "string"},
+        "description": "The publish key (or `Authorization: Bearer <key>`)."}
 
 
 def answer(accepted: Accepted) -> JSONResponse:
@@ -103,8 +137,12 @@ def router(*, ingest: HttpPushIngest, authorize: PublishAuth, max_body: int,
 
     if continuous is not None:
         @api.api_route("/ingest/{stream}.ts", methods=["PUT", "POST"], status_code=200,
-                       openapi_extra=raw_body("video/mp2t", "application/octet-stream"))
-        async def publish(stream: str, request: Request) -> Response:
+                       summary="Publish a live stream as one continuous MPEG-TS upload",
+                       description=_CONTINUOUS, responses=_CONTINUOUS_RESPONSES,
+                       openapi_extra={**raw_body("video/mp2t", "application/octet-stream"),
+                                      "parameters": [_KEY]})
+        async def publish(stream: Annotated[str, _CONTINUOUS_STREAM],
+                          request: Request) -> Response:
             """One continuous upload of MPEG-TS (``ffmpeg -f mpegts -method PUT``), cut
             into LL-HLS segments by hlsd as it arrives; it plays at ``/live/<stream>/``
             while it lasts."""

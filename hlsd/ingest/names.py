@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from hlsd.hls import MediaPlaylist
 from hlsd.infra.logs import clip
 from hlsd.ingest.errors import MalformedPush
-from hlsd.streams.rendition import MAX_SEGMENT_DURATION, duration_problem
+from hlsd.streams.segment import MAX_SEGMENT_DURATION, duration_problem
 
 STREAM_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.~-]{0,127}$")
 _PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.~-]{0,127}$")

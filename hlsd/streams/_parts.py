@@ -1,5 +1,6 @@
 """`PartLedger`: what a live rendition keeps of its LL-HLS parts: the part target, the
-numbering, and where each part is by its URI.
+numbering, the segment they are growing, the rules of where a part may go, and where
+each part is by its URI.
 
 Parts are numbered across the rendition, not per segment, and their URIs carry the
 publishing session (`part_name`): the URI of the next part is known before it exists
@@ -9,7 +10,8 @@ used twice in a stream's life.
 
 from __future__ import annotations
 
-from hlsd.streams.segment import Part, Segment, part_name
+from hlsd.hls.values import rounded_seconds
+from hlsd.streams.segment import OpenSegment, Part, Segment, SegmentTooLong, part_name
 
 __all__ = ["SHORT_PART", "PartLedger", "PartRefused", "millis"]
 
@@ -31,11 +33,15 @@ def millis(seconds: float) -> int:
 
 
 class PartLedger:
-    __slots__ = ("_extension", "_next", "_places", "target")
+    __slots__ = ("_extension", "_keyframe_awaited", "_next", "_places", "opened", "target")
 
     def __init__(self) -> None:
         self.target: float | None = None
         """The Part Target Duration, fixed by the first part (None: no parts yet)."""
+        self.opened: OpenSegment | None = None
+        """The segment being produced part by part, if any (not in the window yet)."""
+        self._keyframe_awaited = False
+        """A part was refused: the next segment begins with an independent one."""
         self._next = 0
         self._extension = "m4s"
         self._places: dict[str, tuple[str, int]] = {}
@@ -57,6 +63,60 @@ class PartLedger:
             raise PartRefused(f"a part of {duration:.3f} s does not fit the part target "
                               f"of {self.target:.3f} s")
 
+    def begins_segment(self, duration: float, independent: bool,
+                       target_duration: int) -> bool:
+        """Whether a part joins the open segment (False) or must begin the next one,
+        the open one closed first (True: an independent part where the open one would
+        grow past `target_duration` or follows a short part). A part that may do neither
+        is refused (`PartRefused`, `SegmentTooLong`), and the next segment must begin
+        with an independent part."""
+        try:
+            return self._begins_segment(duration, independent, target_duration)
+        except (PartRefused, SegmentTooLong):
+            self._keyframe_awaited = True
+            raise
+
+    def _begins_segment(self, duration: float, independent: bool,
+                        target_duration: int) -> bool:
+        self.check(duration)
+        opened = self.opened
+        if opened is None or not opened.parts:
+            if self._keyframe_awaited and not independent:
+                raise PartRefused("after a refused part, a segment begins with a keyframe")
+            return False
+        short = self.short(opened.parts[-1])
+        grown = opened.duration + duration
+        if short or rounded_seconds(grown) > target_duration:  # as `LiveRendition.fits`
+            if not independent:
+                if short:
+                    raise PartRefused("a part after a short one must begin a new "
+                                      "segment, with a keyframe")
+                raise SegmentTooLong(
+                    f"a segment of {grown:.3f} s would be longer "
+                    f"than the fixed target duration of {target_duration} s")
+            return True
+        return False
+
+    def open(self, segment: OpenSegment) -> None:
+        """`segment` begins (with the part about to be added)."""
+        self.opened = segment
+        self._keyframe_awaited = False
+
+    def detach(self) -> OpenSegment | None:
+        """The open segment, which is no longer (to be closed, or dropped if empty)."""
+        opened, self.opened = self.opened, None
+        return opened
+
+    def add(self, session: str, *, extension: str, duration: float, data: bytes,
+            independent: bool) -> Part:
+        """The next part, numbered and named, added to the open segment."""
+        assert self.opened is not None
+        number, name = self._take(session, extension)
+        part = self.opened.add(number=number, name=name, duration=duration, data=data,
+                               independent=independent)
+        self._places[part.name] = (self.opened.name, part.index)
+        return part
+
     def short(self, part: Part) -> bool:
         """Shorter than a part must be unless it ends its segment (or is independent)."""
         assert self.target is not None
@@ -68,15 +128,12 @@ class PartLedger:
         """The URI the next part will have."""
         return part_name(session, self._next, self._extension)
 
-    def take(self, session: str, extension: str) -> tuple[int, str]:
+    def _take(self, session: str, extension: str) -> tuple[int, str]:
         """The next part's number and URI, taken."""
         number = self._next
         self._next += 1
         self._extension = extension
         return number, part_name(session, number, extension)
-
-    def record(self, part: Part, segment_name: str) -> None:
-        self._places[part.name] = (segment_name, part.index)
 
     def place(self, name: str) -> tuple[str, int] | None:
         return self._places.get(name)
@@ -87,4 +144,5 @@ class PartLedger:
             self._places.pop(part.name, None)
 
     def clear(self) -> None:
+        self.opened = None
         self._places.clear()

@@ -34,9 +34,12 @@ from hlsd.hls import (
     PartInf,
     PendingSegment,
     PreloadHint,
+    Rendered,
     RenditionReport,
     ServerControl,
     Skip,
+    render_media,
+    rendered,
 )
 from hlsd.streams._parts import millis
 
@@ -45,7 +48,7 @@ if TYPE_CHECKING:
     from hlsd.streams.segment import InitSegment, Part
 
 __all__ = ["HOLD_BACK_TARGETS", "PART_HOLD_BACK_PARTS", "PART_TARGETS", "SKIP_TARGETS",
-           "Reports", "Skipping", "media_model"]
+           "RenderedPlaylists", "Reports", "Skipping", "media_model"]
 
 HOLD_BACK_TARGETS = 3
 """HOLD-BACK, in target durations (at least three: rfc8216bis §4.4.3.8)."""
@@ -80,6 +83,40 @@ class Reports(Protocol):
     def reports(self, rendition: LiveRendition) -> tuple[RenditionReport, ...]:
         """The reports `rendition`'s playlist carries: one per other rendition."""
         ...
+
+
+class RenderedPlaylists:
+    """A rendition's playlists as sent, each rendered when first asked for after a
+    change (the rendition `clear`s them at every change: a part, a segment, the end)."""
+
+    __slots__ = ("_made", "_plain")
+
+    def __init__(self) -> None:
+        self._plain: Rendered | None = None
+        """The playlist without skip or reports (the classic one without parts)."""
+        self._made: dict[Skipping, tuple[int, Rendered]] = {}
+        """With parts, per `Skipping`: the reports' version it carries, and it."""
+
+    def clear(self) -> None:
+        self._plain = None
+        self._made.clear()
+
+    def of(self, rendition: LiveRendition, skip: Skipping,
+           reports: Reports | None) -> Rendered:
+        """`rendition`'s playlist (it has a segment); with `reports`, made again
+        whenever their version moves too. Without parts, `skip` and `reports` are
+        ignored: the classic playlist has neither."""
+        if rendition.part_target is None or (skip is Skipping.NONE and reports is None):
+            if self._plain is None:
+                self._plain = rendered(render_media(media_model(rendition)))
+            return self._plain
+        version = reports.version if reports is not None else -1
+        made = self._made.get(skip)
+        if made is None or made[0] != version:
+            text = render_media(media_model(
+                rendition, skip, reports.reports(rendition) if reports is not None else ()))
+            made = self._made[skip] = (version, rendered(text))
+        return made[1]
 
 
 def media_model(rendition: LiveRendition, skip: Skipping = Skipping.NONE,

@@ -24,17 +24,15 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from hlsd.streams._parts import PartRefused
-from hlsd.streams.rendition import (
-    FRAGMENT_TARGET_HEADROOM,
-    LiveRendition,
-    RenditionInfo,
-    SegmentTooLong,
-)
+from hlsd.streams.rendition import LiveRendition, RenditionInfo, SegmentTooLong
 from hlsd.streams.segment import InitSegment, Part, Segment
 from hlsd.streams.stream import PublisherKind, Stream, StreamState
 
 if TYPE_CHECKING:
     from hlsd.streams.hub import StreamHub
+
+FRAGMENT_TARGET_HEADROOM = 1.5
+"""The target duration of a fragment stream, as a multiple of its first fragment's."""
 
 
 class NotPublishing(RuntimeError):

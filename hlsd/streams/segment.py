@@ -8,6 +8,7 @@ its parts are views into them (no second copy is kept).
 
 from __future__ import annotations
 
+import math
 import posixpath
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -16,6 +17,24 @@ from pathlib import Path
 SEGMENT_MEDIA_TYPES = {".ts": "video/mp2t", ".m4s": "video/iso.segment", ".mp4": "video/mp4",
                        ".aac": "audio/aac"}
 """The media type of a segment (or init section) by its name's extension."""
+
+
+MAX_SEGMENT_DURATION = 3600.0
+"""Seconds a live segment may last (and a target duration may be): far past any real
+segment, and small enough that every time computed from it stays in range."""
+
+
+def duration_problem(duration: float) -> str | None:
+    """Why `duration` (seconds) is no live segment's duration, or None."""
+    if not math.isfinite(duration) or duration < 0:
+        return "must be a finite number of seconds, not negative"
+    if duration > MAX_SEGMENT_DURATION:
+        return f"must be at most {MAX_SEGMENT_DURATION:.0f} seconds"
+    return None
+
+
+class SegmentTooLong(ValueError):
+    """A segment longer than the rendition's fixed target duration (`LiveRendition.fits`)."""
 
 
 def media_type(name: str, default: str = "application/octet-stream") -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode
 
 from hlsd.streams.names import MAX_NAME_BYTES, name_problem
-from hlsd.streams.rendition import MAX_SEGMENT_DURATION
+from hlsd.streams.segment import MAX_SEGMENT_DURATION
 
 HEARTBEAT = "H"
 ERROR = "E"

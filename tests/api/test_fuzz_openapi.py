@@ -219,6 +219,20 @@ def test_the_fast_paths_are_documented(server: HlsdServer) -> None:
         given = {(p["in"], p["name"]) for p in hls["parameters"]}
         assert {("header", "x-gostreamer-token"), ("query", "token")} <= given
         assert "Authorization: Bearer" in hls["parameters"][2]["description"]
+        # LL-HLS on /live: the delivery directives, their refusals, parts.
+        for path in ("/live/{stream}/index.m3u8", "/live/{stream}/{path}"):
+            live = paths[path]["get"]
+            schemas = {p["name"]: p["schema"] for p in live["parameters"]}
+            assert schemas["_HLS_msn"]["type"] == schemas["_HLS_part"]["type"] == "integer"
+            assert schemas["_HLS_skip"]["enum"] == ["YES", "v2"]
+            assert {"400", "503"} <= set(live["responses"])
+            assert "cache-control" in live["responses"]["200"]["headers"]
+        assert "PRELOAD-HINT" in paths["/live/{stream}/{path}"]["get"]["description"]
+        continuous = paths["/ingest/{stream}.ts"]["put"]
+        assert "MPEG-TS" in continuous["description"]
+        assert continuous["responses"]["200"]["content"]["application/json"]["schema"][
+            "required"] == ["stream", "ended"]
+        assert "key" in {p["name"] for p in continuous["parameters"]}
         assert paths["/metrics"]["get"]["responses"]["200"]["content"] == {
             "text/plain": {"schema": {"type": "string"}}}
         assert set(paths["/api/uploads/{upload_id}"]) == {"head", "patch", "delete", "post",
