@@ -267,34 +267,22 @@ class Playback:
 def play(url: str, config: dict[str, Any], mode: str, warmup: float,
          seconds: float) -> Playback:
     """hls.js with `config` on `url` in a fresh Chromium: the samples after `warmup`."""
-    from playwright.sync_api import sync_playwright
-
-    from tests._support.browser import CHROMIUM, CHROMIUM_ARGS, HLS_JS, browser_skip_reason
-    from tests._support.servers import Upstream
+    from tests._support.browser import browser_skip_reason, hls_page
 
     reason = browser_skip_reason()
     if reason is not None:
         sys.exit(reason)
-    with Upstream() as page_server, sync_playwright() as pw:
-        page_server.add_bytes("/", _PAGE.encode(), "text/html; charset=utf-8")
-        page_server.add_file("/hls.min.js", HLS_JS, "text/javascript")
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                     headless=True)
-        try:
-            page = browser.new_page()
-            page.goto(page_server.url + "/", wait_until="load")
-            page.evaluate("([u, c]) => window.startPlayback(u, c)", [url, config])
-            deadline = time.monotonic() + 30
-            while not page.evaluate("() => window.__ll.samples.length"):
-                if page.evaluate("() => window.__ll.fatal") or time.monotonic() > deadline:
-                    state = page.evaluate("() => window.__ll")
-                    raise RuntimeError(f"hls.js did not play ({mode}): {state['errors'][:5]}")
-                page.wait_for_timeout(100)
-            first = page.evaluate("() => window.__ll.samples[0][0]")
-            page.wait_for_timeout((warmup + seconds) * 1000 + 200)
-            state = page.evaluate("() => window.__ll")
-        finally:
-            browser.close()
+    with hls_page(_PAGE) as page:
+        page.evaluate("([u, c]) => window.startPlayback(u, c)", [url, config])
+        deadline = time.monotonic() + 30
+        while not page.evaluate("() => window.__ll.samples.length"):
+            if page.evaluate("() => window.__ll.fatal") or time.monotonic() > deadline:
+                state = page.evaluate("() => window.__ll")
+                raise RuntimeError(f"hls.js did not play ({mode}): {state['errors'][:5]}")
+            page.wait_for_timeout(100)
+        first = page.evaluate("() => window.__ll.samples[0][0]")
+        page.wait_for_timeout((warmup + seconds) * 1000 + 200)
+        state = page.evaluate("() => window.__ll")
     start, end = first + warmup * 1000, first + (warmup + seconds) * 1000
     kept = [s for s in state["samples"] if start <= s[0] < end]
     stalls = (kept[-1][3] - kept[0][3]) if kept else 0

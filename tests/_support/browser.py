@@ -15,13 +15,18 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tests._support.servers import Upstream
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 __all__ = [
     "CHROMIUM",
@@ -205,39 +210,51 @@ window.startPlayback = function (url, headers, seekTo, switchAt, config) {
 _STATE_JS = "() => window.__hlsd"
 
 
-def _play(url: str, headers: dict[str, str], seconds: float, timeout: float,
-          seek_to: float | None, switch_level_at: float | None = None,
-          config: dict[str, Any] | None = None) -> PlaybackResult:
+@contextmanager
+def hls_page(html: str, *, timeout: float = 30.0,
+             on_error: Callable[[Exception], None] | None = None) -> Iterator[Page]:
+    """A headless Chromium page loaded with `html`, served from a local server with
+    hls.js beside it (``/hls.min.js``); the browser is closed after. `on_error` hears
+    the page's uncaught errors."""
     from playwright.sync_api import sync_playwright
 
     reason = browser_skip_reason()
     if reason is not None:
         raise RuntimeError(reason)
-    target = (seek_to or 0.0) + seconds
-    result = PlaybackResult()
     with Upstream() as page_server, sync_playwright() as pw:
-        page_server.add_bytes("/", _PAGE.encode(), "text/html; charset=utf-8")
+        page_server.add_bytes("/", html.encode(), "text/html; charset=utf-8")
         page_server.add_file("/hls.min.js", HLS_JS, "text/javascript")
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
                                      headless=True)
         try:
             page = browser.new_page()
-            page.on("pageerror", lambda exc: result.errors.append(f"page {exc}"))
+            if on_error is not None:
+                page.on("pageerror", on_error)
             page.goto(page_server.url + "/", wait_until="load", timeout=timeout * 1000)
-            page.evaluate("([u, h, s, w, c]) => window.startPlayback(u, h, s, w, c)",
-                          [url, headers, seek_to, switch_level_at, config or {}])
-            deadline = time.monotonic() + timeout
-            state: dict[str, Any] = page.evaluate(_STATE_JS)
-            while True:
-                if state["fatal"] or state["ended"] or state["played"] >= target:
-                    break
-                if time.monotonic() >= deadline:
-                    result.timed_out = True
-                    break
-                page.wait_for_timeout(100)
-                state = page.evaluate(_STATE_JS)
+            yield page
         finally:
             browser.close()
+
+
+def _play(url: str, headers: dict[str, str], seconds: float, timeout: float,
+          seek_to: float | None, switch_level_at: float | None = None,
+          config: dict[str, Any] | None = None) -> PlaybackResult:
+    target = (seek_to or 0.0) + seconds
+    result = PlaybackResult()
+    with hls_page(_PAGE, timeout=timeout,
+                  on_error=lambda exc: result.errors.append(f"page {exc}")) as page:
+        page.evaluate("([u, h, s, w, c]) => window.startPlayback(u, h, s, w, c)",
+                      [url, headers, seek_to, switch_level_at, config or {}])
+        deadline = time.monotonic() + timeout
+        state: dict[str, Any] = page.evaluate(_STATE_JS)
+        while True:
+            if state["fatal"] or state["ended"] or state["played"] >= target:
+                break
+            if time.monotonic() >= deadline:
+                result.timed_out = True
+                break
+            page.wait_for_timeout(100)
+            state = page.evaluate(_STATE_JS)
     result.played = float(state["played"])
     result.errors = [*state["errors"], *result.errors]
     result.levels = int(state["levels"])
