@@ -109,7 +109,7 @@ class SrtServer:
         self._accept_thread = threading.Thread(target=self._accept_forever, args=(lib,),
                                                name="hlsd-srt-accept", daemon=True)
         self._accept_thread.start()
-        log.info("srt: listening on %s:%d (UDP)", host, self._port)
+        log.debug("srt: listening on %s:%d (UDP)", host, self._port)
 
     def _listen(self, lib: LibSrt, address: bytes) -> None:
         lib.startup()
@@ -299,4 +299,4 @@ class SrtServer:
         await asyncio.to_thread(lib.cleanup)
         with self._lock:
             self._state = _State.CLOSED
-        log.info("srt: closed port %d", self._port)
+        log.debug("srt: closed port %d", self._port)
