@@ -6,6 +6,7 @@ ffmpeg's own HLS muxer.
                                [--play 20] [--warmup 5] [--sessions 3] [--fps 30]
                                [--hls-config JSON] [--measure 12]
                                [--rounds 1] [--profile] [--loop uvloop|asyncio]
+                               [--server granian|uvicorn]
 
 About 4 minutes with every part (+ ~1 minute the first time, for the 1080p file).
 hlsd runs as a real ``python -m hlsd serve`` process with ``rtmp.listen`` on a free
@@ -122,8 +123,12 @@ class Hlsd(c.HlsdServer):
         return command if self.cpu is None else ["taskset", "-c", str(self.cpu), *command]
 
 
+SERVER = "granian"
+"""The engine hlsd runs on (``--server``)."""
+
+
 def ll_config(rtmp_port: int) -> dict[str, Any]:
-    return {"log_level": "warning",
+    return {"log_level": "warning", "server": SERVER,
             "rtmp": {"listen": f"127.0.0.1:{rtmp_port}"}, "srt": {"listen": None},
             "live": {"segment_duration": SEGMENT, "part_duration": PART},
             # Every viewer here is 127.0.0.1: the per-address bound (256) would refuse them.
@@ -608,7 +613,7 @@ def fan_hlsd(args: argparse.Namespace, round_: int) -> FanResult:
              f"rtmp://127.0.0.1:{rtmp}/live/fan"], TMP / "fanout-ffmpeg.log", cpu=CLIENT_CPU):
         wait_parts(hlsd.url + FAN_PATH)
         time.sleep(2.0)  # a few segments in
-        result = fan_measure("hlsd (granian, 1 worker)", hlsd.pid or 0, hlsd.port, FAN_PATH,
+        result = fan_measure(f"hlsd ({SERVER}, 1 worker)", hlsd.pid or 0, hlsd.port, FAN_PATH,
                              args.viewers, args.measure)
         note_log("fanout", hlsd)
     return result
@@ -935,6 +940,8 @@ def main() -> None:
                         help="waiters: print cProfile's top functions")
     parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop",
                         help="waiters: the event loop (granian runs hlsd on uvloop)")
+    parser.add_argument("--server", choices=["granian", "uvicorn"], default="granian",
+                        help="the engine hlsd runs on")
     parser.add_argument("--viewers", type=int, default=2000)
     parser.add_argument("--measure", type=float, default=12.0,
                         help="seconds of the fan-out window (~5 parts a second)")
@@ -952,6 +959,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1,
                         help="fan-out and ingest runs per side, alternating, pooled")
     args = parser.parse_args()
+    global SERVER
+    SERVER = args.server
     only = set(filter(None, args.only.split(",")))
     unknown = only - {"latency", "fanout", "ingest", "waiters"}
     if unknown:
