@@ -76,6 +76,11 @@ class Metrics:
             "(unauthorized), a bad stream id (bad_name), a stream another publishes "
             "(busy), this node or key at its bound (full), media hlsd cannot segment "
             "(media), by protocol", ["protocol", "reason"], registry=self.registry)
+        self.ingest_dropped_parts = Counter(
+            "hlsd_ingest_dropped_parts_total", "Parts cut from an encoder's stream that "
+            "its playlist could not take (a gap in the encoder's timestamps made one too "
+            "short or too long): the stream resumes at the next keyframe, after a "
+            "discontinuity", ["protocol"], registry=self.registry)
         self.recording_retries = Counter(
             "hlsd_recording_store_retries_total", "Object store writes tried again",
             registry=self.registry)

@@ -135,6 +135,10 @@ class ContinuousIngest:
         if self._metrics is not None:
             self._metrics.ingest_refused.labels(request.kind.value, reason).inc()
 
+    def _dropped(self, request: PublishRequest) -> None:
+        if self._metrics is not None:
+            self._metrics.ingest_dropped_parts.labels(request.kind.value).inc()
+
     def _received(self, request: PublishRequest, size: int) -> None:
         if self._metrics is not None:
             self._metrics.ingest_bytes.labels(request.kind.value).inc(size)
@@ -164,6 +168,7 @@ class _Session:
         self._finished: asyncio.Future[str | None] = self._loop.create_future()
         self._ended: str | None = None
         self._media_refused = False
+        self._dropped_parts = 0
         self._closed = False
         self._init: InitSegment | None = None
         self._target = 0
@@ -268,8 +273,15 @@ class _Session:
             return
         if part.starts_segment:
             self._producer.close_segment(_VARIANT)
-        self._producer.append_part(
+        taken = self._producer.append_part(
             _VARIANT, duration=part.duration, data=part.data,
             program_date_time=part.arrived, independent=part.independent,
             part_target=self._part_target, target_duration=self._target,
             init=self._init)
+        if taken is None:
+            self._owner._dropped(self.request)
+            self._dropped_parts += 1
+            if self._dropped_parts == 1:  # once a session: the rest are counted
+                log.info("stream %r: a part of %.3f s could not be listed (a gap in the "
+                         "encoder's timestamps); the stream resumes at the next keyframe",
+                         clip(self.request.stream), part.duration)

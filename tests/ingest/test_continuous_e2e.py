@@ -145,6 +145,9 @@ def test_rtmp_publishes_ll_hls_that_ffmpeg_decodes(node: Node) -> None:
             assert_valid(current, live=True, previous=previous)
             previous = current
         assert decode_errors(url, seconds=3) == ""
+    # A clean encoder's every part was listed: none dropped.
+    assert _metric(httpx.get(f"{node.url}/metrics").text, "hlsd_ingest_dropped_parts_total",
+                   protocol="rtmp") == 0
 
 
 def test_rtmp_stream_plays_in_hls_js_in_low_latency_mode(node: Node) -> None:
