@@ -102,6 +102,26 @@ def mp4_720p(seconds: int = 600, video_kbps: int = 2500) -> Path:
     return _generate_once(path, make)
 
 
+def flv_1080p(seconds: int = 30, gop_seconds: int = 1) -> Path:
+    """1920x1080 30 fps H.264 at 6 Mbit/s (CBR-ish, a keyframe every `gop_seconds`;
+    noise keeps x264 from undershooting on the test pattern) + AAC 128k in FLV, what an
+    encoder publishes over RTMP; made once per length and GOP."""
+    path = OUT_DIR / f"h264-aac-1080p30-6M-gop{gop_seconds}-{seconds}s.flv"
+    gop = str(30 * gop_seconds)
+
+    def make(out: Path) -> None:
+        subprocess.run(
+            [FFMPEG, "-hide_banner", "-v", "error", "-y",
+             "-f", "lavfi", "-i", f"testsrc2=size=1920x1080:rate=30:duration={seconds}",
+             "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}",
+             "-vf", "noise=alls=16:allf=t", "-c:v", "libx264", "-preset", "veryfast",
+             "-pix_fmt", "yuv420p", "-b:v", "6M", "-maxrate", "6M", "-bufsize", "6M",
+             "-g", gop, "-keyint_min", gop, "-sc_threshold", "0",
+             "-c:a", "aac", "-b:a", "128k", "-shortest", "-f", "flv", str(out)],
+            check=True)
+
+    return _generate_once(path, make)
+
 def wav_tone(seconds: int = 600) -> Path:
     """48 kHz 16-bit mono PCM WAV (a sine tone)."""
     path = OUT_DIR / f"tone-{seconds}s.wav"

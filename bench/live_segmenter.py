@@ -48,28 +48,17 @@ from hlsd.infra.byte_pipe import BytePipe
 from hlsd.media import _live_input
 from hlsd.media.live_segmenter import CmafInit, CmafPart, segment_stream
 
-GOP_SECONDS = 2.0
+GOP_SECONDS = 2
 CHUNK = 64 * 1024
 
 
 def media(seconds: int) -> dict[str, Path]:
-    flv = c.OUT_DIR / f"h264-aac-1080p30-6M-{seconds}s.flv"
-
-    def make_flv(out: Path) -> None:
-        subprocess.run(
-            [c.FFMPEG, "-hide_banner", "-v", "error", "-y",
-             "-f", "lavfi", "-i", f"testsrc2=size=1920x1080:rate=30:duration={seconds}",
-             "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}",
-             "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-             "-b:v", "6M", "-maxrate", "6M", "-bufsize", "12M",
-             "-g", "60", "-keyint_min", "60", "-sc_threshold", "0",
-             "-c:a", "aac", "-b:a", "128k", "-shortest", "-f", "flv", str(out)], check=True)
+    flv = c.flv_1080p(seconds, gop_seconds=GOP_SECONDS)
 
     def make_ts(out: Path) -> None:
         subprocess.run([c.FFMPEG, "-hide_banner", "-v", "error", "-y", "-i", str(flv),
                         "-c", "copy", "-f", "mpegts", str(out)], check=True)
 
-    c._generate_once(flv, make_flv)
     ts = c._generate_once(flv.with_suffix(".ts"), make_ts)
     return {"flv": flv, "mpegts": ts}
 

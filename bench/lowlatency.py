@@ -712,25 +712,6 @@ def part_fanout(args: argparse.Namespace) -> None:
 # -- 3. ingest: CPU of RTMP → CMAF parts, against ffmpeg's HLS muxer -------------------
 
 
-def flv_1080p(seconds: int = 30) -> Path:
-    """1920x1080 30 fps H.264 at 6 Mbit/s (CBR-ish, a keyframe a second; noise keeps
-    x264 from undershooting on the test pattern) + AAC 128k in FLV, made once."""
-    path = c.OUT_DIR / f"h264-aac-1080p30-6M-{seconds}s.flv"
-
-    def make(out: Path) -> None:
-        subprocess.run(
-            [c.FFMPEG, "-hide_banner", "-v", "error", "-y",
-             "-f", "lavfi", "-i", f"testsrc2=size=1920x1080:rate=30:duration={seconds}",
-             "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}",
-             "-vf", "noise=alls=16:allf=t", "-c:v", "libx264", "-preset", "veryfast",
-             "-pix_fmt", "yuv420p", "-b:v", "6M", "-maxrate", "6M", "-bufsize", "6M",
-             "-g", "30", "-keyint_min", "30", "-sc_threshold", "0",
-             "-c:a", "aac", "-b:a", "128k", "-shortest", "-f", "flv", str(out)],
-            check=True)
-
-    return c._generate_once(path, make)
-
-
 def _publish_file(flv: Path, url: str, log: Path) -> float:
     """``ffmpeg -re -i flv -c copy -f flv url`` to its end: wall seconds."""
     started = time.monotonic()
@@ -810,7 +791,7 @@ def ingest_anchor(flv: Path, round_: int) -> IngestRun:
 
 
 def part_ingest(args: argparse.Namespace) -> None:
-    flv = flv_1080p()
+    flv = c.flv_1080p()
     size = flv.stat().st_size
     print(f"\n== 3. ingest CPU: {flv.name} ({size * 8 / 30 / 1e6:.1f} Mbit/s over 30 s); "
           f"{load_note('now')}", flush=True)
