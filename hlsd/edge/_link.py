@@ -130,7 +130,12 @@ class EdgeLink:
             if ws.subprotocol != wire.SUBPROTOCOL:
                 await ws.close(1002, f"{wire.SUBPROTOCOL} expected")
                 raise wire.LinkProtocolError("the control chose no hlsd-edge.1 subprotocol")
-            await _Session(self, ws).run()
+            try:
+                await _Session(self, ws).run()
+            except asyncio.CancelledError:  # the edge stops: say so, not 1011
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(ws.close(1001, "edge going away"))
+                raise
 
 
 class _Session:
@@ -151,6 +156,7 @@ class _Session:
     async def run(self) -> None:
         receiver = asyncio.create_task(self._receive(), name="hlsd-edge-receive")
         tasks = [receiver]
+        self.node.link_opening()
         try:
             answer = await self.request(wire.Message(wire.Name.HELLO, {
                 "edge": self.link.config.name, "protocol": wire.VERSION,

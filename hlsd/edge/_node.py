@@ -115,10 +115,14 @@ class EdgeNode:
 
     # -- the link's session -------------------------------------------------------------------
 
+    def link_opening(self) -> None:
+        """Before `hello`: the control says each source's flag after it (and may say it
+        before the sender starts)."""
+        self.streaming.clear()
+        self.live.clear()
+
     def link_up(self) -> None:
         self.connected = True
-        self.streaming.clear()  # the control says each source's flag after hello
-        self.live.clear()
         self.wake.set()
 
     def link_down(self) -> None:

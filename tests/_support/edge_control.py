@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from hlsd.cluster import edge_protocol as wire
@@ -141,36 +142,41 @@ class FakeControl:
         number = self.connections
         self._ws = ws
         try:
-            async for frame in ws:
-                if isinstance(frame, bytes):
-                    meta, data = wire.decode_binary(frame, 64 << 20)
-                    if isinstance(meta, wire.InitMeta):
-                        self.inits.append(meta)
-                        continue
-                    self.segments.append(Received(meta, data, number))
-                    if self.auto_ack:
-                        self.acked.add(meta.seq)
-                        await ws.send(wire.Message(wire.Name.SEGMENT_ACK,
-                                                   {"seqs": [meta.seq]}).encode())
-                    continue
-                message = wire.decode_text(frame)
-                if message.kind is wire.Kind.RESPONSE:
-                    future = self._pending.pop(message.request_id, None)
-                    if future is not None and not future.done():
-                        future.set_result(message)
-                elif message.name is wire.Name.HELLO:
-                    await self._hello(ws, message)
-                elif message.name is wire.Name.GET_VIDEO_SOURCE:
-                    name = message.fields["target_name"]
-                    source_id = self.sources.setdefault(name, f"src-{name}")
-                    await ws.send(wire.Message(wire.Name.GET_VIDEO_SOURCE_RESP, {
-                        "source": {"id": source_id, "name": name}},
-                        message.request_id).encode())
-                elif message.name is wire.Name.REPORT_VIDEO_SOURCE_STATUS:
-                    self.reports.append(message)
+            await self._read(ws, number)
+        except ConnectionClosed:
+            pass  # the edge went away (a kill -9, a restart): it dials again
         finally:
             if self._ws is ws:
                 self._ws = None
+
+    async def _read(self, ws: ServerConnection, number: int) -> None:
+        async for frame in ws:
+            if isinstance(frame, bytes):
+                meta, data = wire.decode_binary(frame, 64 << 20)
+                if isinstance(meta, wire.InitMeta):
+                    self.inits.append(meta)
+                    continue
+                self.segments.append(Received(meta, data, number))
+                if self.auto_ack:
+                    self.acked.add(meta.seq)
+                    await ws.send(wire.Message(wire.Name.SEGMENT_ACK,
+                                               {"seqs": [meta.seq]}).encode())
+                continue
+            message = wire.decode_text(frame)
+            if message.kind is wire.Kind.RESPONSE:
+                future = self._pending.pop(message.request_id, None)
+                if future is not None and not future.done():
+                    future.set_result(message)
+            elif message.name is wire.Name.HELLO:
+                await self._hello(ws, message)
+            elif message.name is wire.Name.GET_VIDEO_SOURCE:
+                name = message.fields["target_name"]
+                source_id = self.sources.setdefault(name, f"src-{name}")
+                await ws.send(wire.Message(wire.Name.GET_VIDEO_SOURCE_RESP, {
+                    "source": {"id": source_id, "name": name}},
+                    message.request_id).encode())
+            elif message.name is wire.Name.REPORT_VIDEO_SOURCE_STATUS:
+                self.reports.append(message)
 
     async def _hello(self, ws: ServerConnection, message: wire.Message) -> None:
         self.hellos.append(message)
