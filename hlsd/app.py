@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -19,7 +19,17 @@ from hlsd.api.errors import install_error_handlers
 from hlsd.backends import watch_database
 from hlsd.config import CONFIG_ENV, Settings, load_settings
 from hlsd.delivery import Cors, Playback
-from hlsd.features import assets, channels, cluster, live, ondemand, recording, service, streams
+from hlsd.features import (
+    assets,
+    channels,
+    cluster,
+    edge,
+    live,
+    ondemand,
+    recording,
+    service,
+    streams,
+)
 from hlsd.features.common import Common, build_common
 from hlsd.features.feature import Feature, close_all, start_all
 from hlsd.infra.admission import Admission
@@ -49,8 +59,14 @@ def build_features(settings: Settings) -> tuple[Common, list[Feature]]:
     recordings = recording.build(common, hub=hub.hub, resolver=nodes.resolver,
                                  sources=live_streams.sources)
     features = [core, on_demand.feature, hub.feature, programs.feature, nodes.feature,
-                live_streams.feature, recordings.feature, assets.build(common),
-                service.build(common, title=_TITLE, openapi_url=_OPENAPI_URL)]
+                live_streams.feature, recordings.feature, assets.build(common)]
+    health: dict[str, Callable[[], object]] = {}
+    if settings.edge.enabled:
+        an_edge = edge.build(common, hub=hub.hub)
+        features.append(an_edge.feature)
+        health["edge"] = an_edge.service.health
+    features.append(service.build(common, title=_TITLE, openapi_url=_OPENAPI_URL,
+                                  health=health))
     watch_database(common.backends, common.database.engine, common.database.url,
                    recover=[step for feature in features for step in feature.recover])
     return common, features

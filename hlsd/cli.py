@@ -72,7 +72,53 @@ def serve(
     tls = {name: value for name, value in (("cert", tls_cert), ("key", tls_key)) if value}
     if tls:
         flags["tls"] = tls
+    _run_server(config, flags)
+
+
+@cli.command(cls=PlainCommand)
+def edge(
+    control: Annotated[str | None, typer.Option(
+        metavar="URL", help="The control's edge endpoint, ws(s)://CONTROL/v1/edge "
+                            "(edge.control).")] = None,
+    key: Annotated[str | None, typer.Option(
+        metavar="KEY", help="The edge key the control knows (edge.key; better given as "
+                            "HLSD_EDGE__KEY than on the command line).")] = None,
+    name: Annotated[str | None, typer.Option(
+        metavar="NAME", help="This edge's name on the control (edge.name; default: the "
+                             "host name).")] = None,
+    config: ConfigFile = None,
+    host: Annotated[str | None, typer.Option(
+        metavar="ADDRESS",
+        help="The address to listen on: loopback by default; 0.0.0.0 exposes it.")] = None,
+    port: Annotated[int | None, typer.Option(
+        metavar="PORT", help="The port to listen on (default 8080).")] = None,
+) -> None:
+    """Run an edge node: take live video here, send it to a control.
+
+    The edge serves LiveMix's POST /v1/playlist (any stream name: sources are defined
+    on the control) and hlsd's other ingest paths, keeps recent segments in a bounded
+    cache on disk (edge.cache_bytes, edge.cache_seconds), and holds one outbound
+    websocket to the control, dialled again with backoff whenever it drops: the
+    control never connects to the edge. /api/health shows the link's state. Exit
+    codes as for serve."""
+    wanted = {k: v for k, v in (("control", control), ("key", key), ("name", name)) if v}
+    flags: dict[str, object] = {"host": host, "port": port, "workers": 1}
+    if wanted:
+        flags["edge"] = wanted
+    _run_server(config, flags, edge=True)
+
+
+def _run_server(config: Path | None, flags: dict[str, object], *, edge: bool = False) -> None:
+    """`serve` and `edge`: settings checked, folders made, then the engine."""
     settings = _settings(config, **flags)
+    if edge and not settings.edge.enabled:
+        console.print("[red]config error[/red] an edge needs --control URL (edge.control) "
+                      "and --key KEY (edge.key, HLSD_EDGE__KEY)", soft_wrap=True)
+        raise typer.Exit(2)
+    if not edge and settings.edge.enabled:
+        console.print("[red]config error[/red] edge.control is set: run it as hlsd edge",
+                      soft_wrap=True)
+        raise typer.Exit(2)
     _folders(settings.working_folders())
     _tls_files(settings)
     log_config = setup_server_logging(settings.log_level, settings.log_format)
@@ -83,6 +129,8 @@ def serve(
     log.info("hlsd %s on %s://%s:%d (%s, %s, %d worker(s))", __version__,
              "https" if settings.tls.enabled else "http", settings.host, settings.port,
              settings.server.value, _protocols(settings), settings.workers)
+    if edge:
+        log.info("edge %r of %s", settings.edge.name or "(host name)", settings.edge.control)
     try:
         engines.serve(settings, log_config)
     except engines.PortInUse as exc:

@@ -278,6 +278,39 @@ class LiveMixSettings(_Section):
     """Folders ``MPEG-TS-URI-Prefix: file://…`` may read segments from; none = no file://."""
 
 
+class EdgeSettings(_Section):
+    """``edge``: this node as an edge (``hlsd edge``): it dials out to a control node
+    over one websocket (``docs/EDGE.md``) and keeps recent segments in a bounded cache
+    in ``data_dir/edge`` for recordings that reach back."""
+
+    control: str | None = None
+    """The control's edge endpoint, ``ws://`` or ``wss://…/v1/edge``; none = not an edge."""
+    key: SecretStr | None = None
+    """The edge key the control knows (one of its ``livemix.edge_keys``)."""
+    name: str | None = Field(default=None, min_length=1, max_length=64)
+    """This edge's name on the control (LiveMix's ``rr_target``); default: the host name."""
+    cache_bytes: Bytes = Field(default=parse_size("2GB"), ge=1 << 20)
+    """Bytes of segments the edge's cache holds on disk; the oldest go first."""
+    cache_seconds: Seconds = Field(default=3600.0, gt=0)
+    """How long a segment stays in the edge's cache at most (how far back a recording
+    started on the control can reach)."""
+
+    @model_validator(mode="after")
+    def _complete(self) -> EdgeSettings:
+        if self.control is not None:
+            if not self.control.startswith(("ws://", "wss://")):
+                raise ValueError("edge.control must be a ws:// or wss:// URL")
+            if self.key is None or not self.key.get_secret_value():
+                raise ValueError("edge.control is set but edge.key is not")
+        if self.name is not None and not self.name.isprintable():
+            raise ValueError("edge.name must be printable")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.control is not None
+
+
 class RecordingSettings(_Section):
     """``recording``: recordings of live streams, their replay and export."""
 
@@ -552,6 +585,7 @@ class Settings(BaseSettings):
     tls: TlsSettings = TlsSettings()
     live: LiveSettings = LiveSettings()
     livemix: LiveMixSettings = LiveMixSettings()
+    edge: EdgeSettings = EdgeSettings()
     rtmp: RtmpSettings = RtmpSettings()
     srt: SrtSettings = SrtSettings()
     recording: RecordingSettings = RecordingSettings()

@@ -29,7 +29,7 @@ from hlsd.infra.bounded import read_request
 from hlsd.infra.guarded_http import FetchRefused
 from hlsd.infra.logs import clip
 from hlsd.infra.statuses import status_of
-from hlsd.ingest.errors import IngestError, MalformedPush, UnknownSource
+from hlsd.ingest.errors import IngestError, MalformedPush
 from hlsd.ingest.livemix import LiveMixIngest
 from hlsd.ingest.livemix_sources import LiveMixSources, Source
 from hlsd.ingest.names import STREAM_ID
@@ -149,13 +149,9 @@ def router(*, sources: LiveMixSources, ingest: LiveMixIngest, authorize: Publish
             publisher = authorize(request)
             if not prefix:
                 raise MalformedPush("request missing MPEG-TS-URI-Prefix")
-            try:
-                source = await sources.by_name(name)
-            except NotFound:
-                raise UnknownSource(f"video source {name!r} is not defined "
-                                    "(POST /v1/source)") from None
+            stream = await sources.stream_of(name)
             body = await read_request(request, 1 << 20, what="the playlist")
-            await ingest.receive(source.name, body, prefix, publisher)
+            await ingest.receive(stream, body, prefix, publisher)
         except IngestError as exc:
             status = status_of(exc)
             if not isinstance(exc.__cause__, FetchRefused):  # that one logged itself

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
@@ -17,7 +18,11 @@ from hlsd.infra.backends import Backends, BackendState
 from hlsd.metrics import Metrics
 
 
-def router(*, metrics: Metrics, admin_key: str | None, backends: Backends) -> APIRouter:
+def router(*, metrics: Metrics, admin_key: str | None, backends: Backends,
+           parts: Mapping[str, Callable[[], object]] | None = None) -> APIRouter:
+    """`parts`: more parts of ``/api/health`` by name (an edge's ``edge``: its link)."""
+    more = dict(parts or {})
+
     api = APIRouter(tags=["service"], responses=ERRORS)
 
     @api.get("/api/health")
@@ -25,6 +30,8 @@ def router(*, metrics: Metrics, admin_key: str | None, backends: Backends) -> AP
         """Always 200 while the process serves. ``status`` is ``ok`` when every backend
         answers, ``degraded`` when one is down (``backends`` says which: everything
         that does not need it is still served), ``starting`` before the first answers.
+        On an edge, ``edge`` is its link to the control: ``control``, ``state``
+        (``connected``, ``connecting``, ``disconnected``), ``since``, and its cache.
         """
         states = {b.state for b in backends.all}
         status = ("degraded" if BackendState.DOWN in states
@@ -33,7 +40,8 @@ def router(*, metrics: Metrics, admin_key: str | None, backends: Backends) -> AP
             "status": status, "version": __version__,
             "backends": {b.name: {"state": b.state.value,
                                   "since": datetime.fromtimestamp(b.since, UTC).isoformat()}
-                         for b in backends.all}})
+                         for b in backends.all},
+            **{name: part() for name, part in more.items()}})
 
     @api.get("/api/ready")
     async def ready() -> JSONResponse:

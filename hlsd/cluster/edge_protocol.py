@@ -242,6 +242,13 @@ def ids(value: object) -> tuple[str, ...]:
     return tuple(_id(item) for item in value)
 
 
+def seqs(value: object) -> tuple[int, ...]:
+    """`segment_ack`'s ``seqs``: at most `MAX_ITEMS` link sequence numbers."""
+    if not isinstance(value, list) or len(value) > MAX_ITEMS:
+        raise LinkProtocolError(f"seqs must be a list of at most {MAX_ITEMS} numbers")
+    return tuple(_integer({"seq": item}, "seq", 0) for item in value)
+
+
 def _id(value: object) -> str:
     if not isinstance(value, str) or not 0 < len(value) <= MAX_ID or \
             not value.isprintable():

@@ -55,7 +55,7 @@ def build(common: Common, *, hub: StreamHub, playout: Playout,
     livemix_ingest = LiveMixIngest(push, client=common.request_client, policy=common.policy,
                                    file_roots=settings.livemix.file_roots,
                                    max_segment_bytes=lv.max_segment_bytes)
-    sources = LiveMixSources(common.sessions)
+    sources = LiveMixSources(common.sessions, any_name=settings.edge.enabled)
     common.metrics.caches.add(sources.names)
     gate = (TokenGate(common.signer, caches=common.metrics.caches, name="live-grants")
             if lv.access is PlaybackAccess.TOKEN else None)

@@ -3,6 +3,8 @@ the spectate page (`/`, `/web/…`) and the API docs (`/docs`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 from hlsd.api import service, web
 from hlsd.features.common import Common
 from hlsd.features.feature import Feature
@@ -10,11 +12,13 @@ from hlsd.features.feature import Feature
 __all__ = ["build"]
 
 
-def build(common: Common, *, title: str, openapi_url: str) -> Feature:
+def build(common: Common, *, title: str, openapi_url: str,
+          health: Mapping[str, Callable[[], object]] | None = None) -> Feature:
+    """`health`: more parts of ``/api/health`` (the edge's link), each asked per request."""
     vendor = web.locate_vendor()
     ws_path = common.settings.websocket.path
     return Feature(name="service", routers=[
         service.router(metrics=common.metrics, admin_key=common.admin_key,
-                       backends=common.backends),
+                       backends=common.backends, parts=health),
         web.router(ws_path=ws_path, vendor=vendor),
         web.docs_router(title=title, openapi_url=openapi_url, vendor=vendor)])

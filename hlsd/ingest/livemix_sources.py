@@ -21,6 +21,7 @@ from hlsd.db import Source, repo
 from hlsd.db.errors import NotFound
 from hlsd.db.repo import Sessions
 from hlsd.infra.cache import Cache
+from hlsd.ingest.errors import UnknownSource
 from hlsd.ingest.names import validate_stream_id
 
 __all__ = ["NAME_TTL", "LiveMixSources", "Source"]
@@ -44,9 +45,12 @@ class _Known(NamedTuple):
 
 class LiveMixSources:
     def __init__(self, sessions: Sessions, *, ttl: float = NAME_TTL,
-                 max_names: int = MAX_NAMES,
+                 max_names: int = MAX_NAMES, any_name: bool = False,
                  clock: Callable[[], float] = time.monotonic) -> None:
+        """`any_name`: ``POST /v1/playlist`` takes any valid stream name (an edge: its
+        sources are defined on the control and matched there by name)."""
         self._sessions = sessions
+        self._any_name = any_name
         self.names: Cache[str, _Known] = Cache("livemix-sources", max_entries=max_names,
                                                ttl=ttl, clock=clock)
         """Source id → stream name and streaming flag (for `/metrics`)."""
@@ -76,6 +80,19 @@ class LiveMixSources:
     async def by_name(self, name: str) -> Source:
         """The source of that name (what ``POST /v1/playlist`` names), or `NotFound`."""
         return await repo.get_source_by_name(self._sessions, name)
+
+    async def stream_of(self, name: str) -> str:
+        """The stream ``POST /v1/playlist`` feeds for a ``Video-Source-Name``: the
+        defined source's (`UnknownSource` without one) or, on an edge, any valid stream
+        name (`MalformedPush` for an invalid one)."""
+        if self._any_name:
+            validate_stream_id(name)
+            return name
+        try:
+            return (await self.by_name(name)).name
+        except NotFound:
+            raise UnknownSource(f"video source {name!r} is not defined "
+                                "(POST /v1/source)") from None
 
     async def set_streaming(self, source_id: str, streaming: bool) -> Source:
         with self._changing(source_id):

@@ -43,6 +43,8 @@ class ConsumerKind(enum.StrEnum):
     """A recording's segments, and the recorder's watch for the streams it records."""
     AUTO_RECORDER = "auto_recorder"
     ANNOUNCER = "announcer"
+    EDGE = "edge"
+    """An edge's segment cache, which the link to its control reads."""
 
 
 class Overflow(enum.StrEnum):

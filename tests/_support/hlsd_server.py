@@ -36,7 +36,7 @@ from typing import IO, Any
 
 import yaml
 
-__all__ = ["HlsdServer", "HlsdStartError", "free_port"]
+__all__ = ["HlsdEdge", "HlsdServer", "HlsdStartError", "free_port"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: Environment variables with these prefixes are not inherited from the test runner's
@@ -257,3 +257,20 @@ class HlsdServer:
 
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self.log_text().splitlines()[-lines:])
+
+
+class HlsdEdge(HlsdServer):
+    """``hlsd edge`` in a subprocess: an edge node dialling `control` with `key` (given
+    as ``HLSD_EDGE__KEY``, as an operator would keep it off the command line)."""
+
+    def __init__(self, control: str, key: str, config: dict[str, Any] | None = None, *,
+                 name: str = "edge-test", env: dict[str, str] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(config, env={"HLSD_EDGE__KEY": key, **(env or {})}, **kwargs)
+        self.control = control
+        self.name = name
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "hlsd", "edge", "--control", self.control,
+                "--name", self.name, "--config", str(self.config_path),
+                "--host", "127.0.0.1", "--port", str(self.port), *self.extra_args]
