@@ -19,7 +19,17 @@ from hlsd.api.errors import install_error_handlers
 from hlsd.backends import watch_database
 from hlsd.config import CONFIG_ENV, Settings, load_settings
 from hlsd.delivery import Cors, Playback
-from hlsd.features import assets, channels, cluster, live, ondemand, recording, service, streams
+from hlsd.features import (
+    assets,
+    channels,
+    cluster,
+    edges,
+    live,
+    ondemand,
+    recording,
+    service,
+    streams,
+)
 from hlsd.features.common import Common, build_common
 from hlsd.features.feature import Feature, close_all, start_all
 from hlsd.infra.admission import Admission
@@ -48,8 +58,10 @@ def build_features(settings: Settings) -> tuple[Common, list[Feature]]:
                               resolver=nodes.resolver)
     recordings = recording.build(common, hub=hub.hub, resolver=nodes.resolver,
                                  sources=live_streams.sources)
+    links = edges.build(common, hub=hub.hub, sources=live_streams.sources,
+                        recorder=recordings.recorder)
     features = [core, on_demand.feature, hub.feature, programs.feature, nodes.feature,
-                live_streams.feature, recordings.feature, assets.build(common),
+                live_streams.feature, recordings.feature, links, assets.build(common),
                 service.build(common, title=_TITLE, openapi_url=_OPENAPI_URL)]
     watch_database(common.backends, common.database.engine, common.database.url,
                    recover=[step for feature in features for step in feature.recover])
