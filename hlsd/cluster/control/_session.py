@@ -88,7 +88,8 @@ class EdgeSession:
                         self.told.hold(await repo.get_source(self._s.sessions,
                                                              recording.source_id))
             out = [self.told.stop_gone(rid, known.get(rid)) for rid in listed
-                   if rid not in known or not known[rid].active]
+                   if rid not in known or not known[rid].active
+                   or known[rid].feed != FEED_EDGE]
         await self.send(out)
         await self.refresh()
 
