@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,7 +19,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from hlsd.cluster import edge_protocol as wire
 from tests._support.hlsd_server import HlsdServer
-from tests._support.media import decode_errors
+from tests._support.media import FFMPEG, decode_errors
 from tests._support.polling import eventually
 
 KEY = "edge-secret-1"
@@ -243,3 +245,55 @@ async def test_a_malformed_frame_closes_1002_and_others_go_on(hlsd: HlsdServer) 
             "h1").encode())
         await eventually(lambda: second.ws.close_code is not None)
         assert second.ws.close_code == 1008
+
+
+@pytest.fixture(scope="module")
+def fmp4(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, list[bytes]]:
+    """An init section and four one-second fMP4 segments of one encode."""
+    folder = tmp_path_factory.mktemp("fmp4")
+    subprocess.run([FFMPEG, "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=320x240:r=25",
+                    "-f", "lavfi", "-i", "sine=f=440", "-t", "4", "-c:v", "libx264",
+                    "-g", "25", "-c:a", "aac", "-f", "hls", "-hls_time", "1",
+                    "-hls_segment_type", "fmp4", "-hls_list_size", "0",
+                    "-hls_fmp4_init_filename", "init.mp4",
+                    "-hls_segment_filename", str(folder / "s%d.m4s"),
+                    str(folder / "index.m3u8")], check=True)
+    found = sorted(folder.glob("s*.m4s"), key=lambda p: int(p.stem[1:]))
+    return (folder / "init.mp4").read_bytes(), [p.read_bytes() for p in found]
+
+
+async def test_fmp4_segments_with_their_init_section_play_live_and_replay(
+        hlsd: HlsdServer, fmp4: tuple[bytes, list[bytes]]) -> None:
+    init, segments = fmp4
+    sid = _source(hlsd, "edge-fmp4")
+    base = datetime.now(UTC) - timedelta(seconds=20)
+    async with edge_link(hlsd) as edge, httpx.AsyncClient(base_url=hlsd.url,
+                                                          timeout=10) as c:
+        await edge.hello("lan-fmp4", ["edge-fmp4"])
+        await edge.report(sid, "lan-fmp4")
+        await eventually(lambda: _reported(c, sid))
+        rid = _ok(await c.post(f"/v1/source/{sid}/recording", json={
+            "start_time_epoch": int(base.timestamp())}))["recording"]["id"]
+        await eventually(lambda: edge.commands(wire.Name.START_RECORDING), timeout=3)
+        missing = _meta("edge-fmp4", 1, base + timedelta(seconds=1), init="i1",
+                        content_type="video/iso.segment", live=True)
+        await edge.ws.send(wire.encode_init(wire.InitMeta("i1", "edge-fmp4"), init))
+        for i, data in enumerate(segments):
+            await edge.segment(wire.SegmentMeta(
+                seq=i + 1, source_name="edge-fmp4", name=f"s{i}.m4s",
+                start=base + timedelta(seconds=i + 1), length=1.0, sequence=i,
+                content_type="video/iso.segment", init="i1", live=True,
+                recordings=(rid,)), data)
+        await eventually(lambda: len(edge.acks) == len(segments))
+        playlist = (await c.get("/live/edge-fmp4/index.m3u8")).text
+        assert "#EXT-X-MAP:" in playlist and playlist.count("#EXTINF") == len(segments)
+        _ok(await c.post(f"/v1/recording/{rid}/stop"))
+        # A segment naming an init section this connection never sent breaks the protocol.
+        await edge.segment(dataclasses.replace(missing, init="nope"), segments[0])
+        await eventually(lambda: edge.ws.close_code is not None)
+        assert edge.ws.close_code == 1002
+    for url in (f"{hlsd.url}/live/edge-fmp4/index.m3u8",
+                f"{hlsd.url}/v1/vod/recording/{rid}/vid.m3u8"):
+        async with httpx.AsyncClient(timeout=10) as c:
+            await eventually(lambda u=url: _ended(c, u), what=f"ENDLIST at {url}")
+        assert await asyncio.to_thread(decode_errors, url) == "", url
