@@ -24,6 +24,7 @@ from hlsd.features import (
     channels,
     cluster,
     edge,
+    edge_control,
     live,
     ondemand,
     recording,
@@ -58,8 +59,10 @@ def build_features(settings: Settings) -> tuple[Common, list[Feature]]:
                               resolver=nodes.resolver)
     recordings = recording.build(common, hub=hub.hub, resolver=nodes.resolver,
                                  sources=live_streams.sources)
+    links = edge_control.build(common, hub=hub.hub, sources=live_streams.sources,
+                        recorder=recordings.recorder)
     features = [core, on_demand.feature, hub.feature, programs.feature, nodes.feature,
-                live_streams.feature, recordings.feature, assets.build(common)]
+                live_streams.feature, recordings.feature, links, assets.build(common)]
     health: dict[str, Callable[[], object]] = {}
     if settings.edge.enabled:
         an_edge = edge.build(common, hub=hub.hub)

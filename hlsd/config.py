@@ -276,6 +276,18 @@ class LiveMixSettings(_Section):
 
     file_roots: tuple[Path, ...] = ()
     """Folders ``MPEG-TS-URI-Prefix: file://…`` may read segments from; none = no file://."""
+    edge_keys: tuple[SecretStr, ...] = ()
+    """Keys edges present (``Authorization: Bearer KEY``) at the edge link, ``/v1/edge``
+    (``docs/EDGE.md``); each is compared in constant time. None: every edge is refused."""
+    report_interval: Seconds = Field(default=5.0, ge=0.1, le=3600)
+    """How often edges report their sources (``report_video_source_status``); a source
+    whose edge has not reported for 3 intervals is shown ``"online": false``."""
+    max_edges: int = Field(default=256, ge=1)
+    """Edges connected to this node at once; one more is refused (403)."""
+    max_edge_segment: Bytes = parse_size("32MB")
+    """The largest segment (or init section) an edge may send in one binary frame; a
+    larger frame closes the link (1009). The server takes no websocket message past
+    ``websocket.max_binary_message`` whatever this says."""
 
 
 class EdgeSettings(_Section):

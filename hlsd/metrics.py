@@ -103,6 +103,12 @@ class Metrics:
         self.relay_reconnects = Counter(
             "hlsd_relay_reconnects_total", "Relay connections to another node that failed "
             "and were tried again", registry=self.registry)
+        self.edge_links = Gauge(
+            "hlsd_edge_links", "Edges linked to this control node (/v1/edge)",
+            registry=self.registry)
+        self.edge_segments = Counter(
+            "hlsd_edge_segments_total", "Segments edges sent (received), and those made "
+            "durable and acknowledged (acked)", ["state"], registry=self.registry)
         self.ws_refused = Counter(
             "hlsd_ws_errors_total", "Websocket sessions ended by an error, by code",
             ["code"], registry=self.registry)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from hlsd.ingest.livemix_json import iso
 
-
-def iso(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a ``Z``, as LiveMix (Go's time.Time) writes it."""
-    return value.isoformat().replace("+00:00", "Z") if value else None
+__all__ = ["iso"]

@@ -20,7 +20,6 @@ from hlsd.api._admin import require_admin
 from hlsd.api._body import describe, parse_model
 from hlsd.api._bounds import Body
 from hlsd.api._envelope import envelope, failure
-from hlsd.api._json import iso
 from hlsd.api._openapi import LIVEMIX_ERRORS, body, raw_body
 from hlsd.api.ingest import PublishAuth
 from hlsd.auth.access import Refused
@@ -31,7 +30,8 @@ from hlsd.infra.logs import clip
 from hlsd.infra.statuses import status_of
 from hlsd.ingest.errors import IngestError, MalformedPush
 from hlsd.ingest.livemix import LiveMixIngest
-from hlsd.ingest.livemix_sources import LiveMixSources, Source
+from hlsd.ingest.livemix_json import source_json
+from hlsd.ingest.livemix_sources import LiveMixSources, Source, utcnow
 from hlsd.ingest.names import STREAM_ID
 from hlsd.streams import StreamBusy
 
@@ -60,20 +60,14 @@ def admin_refusal(request: Request, admin_key: str | None) -> JSONResponse | Non
     return None
 
 
-def source_json(source: Source) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": source.id, "name": source.name,
-                           "segment_length": source.segment_length,
-                           "streaming": 1 if source.streaming else -1,
-                           "created_at": iso(source.created_at),
-                           "updated_at": iso(source.updated_at)}
-    if source.description is not None:
-        out["description"] = source.description
-    return out
-
-
 def router(*, sources: LiveMixSources, ingest: LiveMixIngest, authorize: PublishAuth,
-           admin_key: str | None) -> APIRouter:
+           admin_key: str | None, report_interval: float) -> APIRouter:
+    """`report_interval`: how often edges report their sources (``online`` is judged by
+    it)."""
     api = APIRouter(prefix="/v1", tags=["livemix"], responses=LIVEMIX_ERRORS)
+
+    def shown(source: Source) -> dict[str, Any]:
+        return source_json(source, now=utcnow(), report_interval=report_interval)
 
     def admin(request: Request) -> JSONResponse | None:
         return admin_refusal(request, admin_key)
@@ -97,13 +91,13 @@ def router(*, sources: LiveMixSources, ingest: LiveMixIngest, authorize: Publish
             return failure(request, 400, f"invalid source name: {exc.message}")
         except Conflict as exc:
             return failure(request, 409, exc.message)
-        return envelope(request, source=source_json(source))
+        return envelope(request, source=shown(source))
 
     @api.get("/source")
     async def list_sources(request: Request) -> JSONResponse:
         if (refused := admin(request)) is not None:
             return refused
-        return envelope(request, sources=[source_json(s) for s in await sources.list()])
+        return envelope(request, sources=[shown(s) for s in await sources.list()])
 
     @api.get("/source/{source_id}")
     async def get_source(source_id: str, request: Request) -> JSONResponse:
@@ -113,7 +107,7 @@ def router(*, sources: LiveMixSources, ingest: LiveMixIngest, authorize: Publish
             source = await sources.get(source_id)
         except NotFound:
             return no_source(request, source_id)
-        return envelope(request, source=source_json(source))
+        return envelope(request, source=shown(source))
 
     @api.delete("/source/{source_id}")
     async def delete_source(source_id: str, request: Request) -> JSONResponse:

@@ -25,6 +25,7 @@ from hlsd.api.livemix import admin_refusal
 from hlsd.errors import Invalid, NotFound
 from hlsd.infra.bounded import read_request
 from hlsd.infra.statuses import status_of
+from hlsd.ingest.livemix_json import recording_json
 from hlsd.ingest.livemix_sources import LiveMixSources
 from hlsd.recording import Recorder, RecordingError
 from hlsd.recording.queries import RecordedSegment, Recording, RecordingQueries
@@ -38,20 +39,6 @@ class StartRecording(Body):
     description: StrictStr | None = Field(default=None, max_length=4096)
     start_time_epoch: StrictInt | None = Field(default=None, ge=0, le=MAX_EPOCH)
     """0 or absent: now (Go's omitempty zero)."""
-
-
-def recording_json(recording: Recording) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "id": recording.id, "source": recording.source_id, "stream": recording.stream,
-        "start_ts": iso(recording.start_ts), "end_ts": iso(recording.end_ts),
-        "active": 1 if recording.active else -1,
-        "created_at": iso(recording.created_at), "updated_at": iso(recording.updated_at),
-    }
-    if recording.alias is not None:
-        out["alias"] = recording.alias
-    if recording.description is not None:
-        out["description"] = recording.description
-    return out
 
 
 def segment_json(recording: Recording, segment: RecordedSegment, folder: str) -> dict[str, Any]:
@@ -89,9 +76,12 @@ def router(*, recorder: Recorder, recordings: RecordingQueries, sources: LiveMix
             source = await sources.get(source_id)
             start_ts = datetime.fromtimestamp(params.start_time_epoch, UTC) \
                 if params.start_time_epoch else None
+            # A source an edge reports is recorded by that edge (reaching back into its
+            # cache), through the link; any other from the hub.
             recording = await recorder.start(
                 source.name, start_ts=start_ts, source_id=source.id, alias=params.alias,
-                description=params.description)
+                description=params.description, edge=source.rr_target is not None)
+            sources.changed()
         except RequestValidationError as exc:
             return failure(request, 400, "invalid recording session parameters: "
                                          f"{describe(exc.errors())}")
@@ -153,6 +143,7 @@ def router(*, recorder: Recorder, recordings: RecordingQueries, sources: LiveMix
             await recorder.stop(recording_id)
         except NotFound:
             return no_recording(request, recording_id)
+        sources.changed()
         return envelope(request)
 
     @api.delete("/recording/{recording_id}")

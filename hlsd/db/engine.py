@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, insert, select, text, update
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy import event, insert, inspect, select, text, update
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -28,7 +28,7 @@ from hlsd.db.models import Base, RecordedSegment, SchemaVersion
 from hlsd.db.timestamps import utcnow
 
 SQLITE_FILE = "hlsd.db"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """Bumped by every schema change; `init_schema` migrates from the versions it knows
 (`_migrate`) and refuses any other."""
 
@@ -156,8 +156,11 @@ async def init_schema(engine: AsyncEngine) -> int:
             )
         elif row == 1:
             await _migrate_from_1(conn)
-        elif row in (2, 3):
-            await _set_version(conn)  # 3 and 4 only add tables (`channels`, `assets`)
+            await _add_columns(conn)
+        elif row in (2, 3, 4):
+            # 3 and 4 only add tables (`channels`, `assets`), which `create_all` made.
+            await _add_columns(conn)
+            await _set_version(conn)
         elif row != SCHEMA_VERSION:
             await conn.rollback()
             raise SchemaMismatch(
@@ -175,6 +178,30 @@ async def _migrate_from_1(conn: AsyncConnection) -> None:
     await conn.run_sync(table.drop)
     await conn.run_sync(table.create)
     await _set_version(conn)
+
+
+_ADDED_COLUMNS = (("sources", ("rr_target", "local_time", "reported_at")),
+                  ("recordings", ("feed",)))
+"""Version 5's nullable columns on tables that existed before: the edge's reports on a
+source, and what feeds a recording."""
+
+
+async def _add_columns(conn: AsyncConnection) -> None:
+    """ALTER TABLE … ADD COLUMN for the columns of `_ADDED_COLUMNS` a table lacks (a
+    table `create_all` just made has them all)."""
+    for table_name, names in _ADDED_COLUMNS:
+        table = Base.metadata.tables[table_name]
+        present = await conn.run_sync(_column_names, table_name)
+        for name in names:
+            if name in present:
+                continue
+            column = table.c[name]
+            kind = column.type.compile(dialect=conn.dialect)
+            await conn.execute(text(f'ALTER TABLE {table_name} ADD COLUMN "{name}" {kind}'))
+
+
+def _column_names(sync: Connection, table: str) -> set[str]:
+    return {column["name"] for column in inspect(sync).get_columns(table)}
 
 
 async def _set_version(conn: AsyncConnection) -> None:

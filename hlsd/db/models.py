@@ -25,6 +25,10 @@ NAMING_CONVENTION = {
 }
 
 
+FEED_EDGE = "edge"
+"""`Recording.feed` of a recording fed by the edge holding its source."""
+
+
 def new_id() -> str:
     return str(uuid.uuid4())
 
@@ -56,6 +60,12 @@ class Source(Base):
     streaming: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    rr_target: Mapped[str | None] = mapped_column(String(255))
+    """The name of the edge that last reported the source (LiveMix's ``rr_target``)."""
+    local_time: Mapped[datetime | None]
+    """The edge's clock in its last report (LiveMix's ``local_time``)."""
+    reported_at: Mapped[datetime | None]
+    """When the last report came, on the control's clock: what ``online`` is judged by."""
 
 
 class Recording(Base):
@@ -81,6 +91,9 @@ class Recording(Base):
     storage_prefix: Mapped[str] = mapped_column(String(1024))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    feed: Mapped[str | None] = mapped_column(String(16))
+    """What brings its segments: NULL, the recorder reading the hub; ``edge``, the edge
+    link alone (`FEED_EDGE`), so no segment is stored twice."""
 
     __table_args__ = (
         Index("ix_recordings_source_id_start_ts", "source_id", "start_ts"),

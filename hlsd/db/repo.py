@@ -8,7 +8,7 @@ Missing rows raise `NotFound`; a taken source name raises `Conflict`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -85,6 +85,30 @@ async def set_streaming(sessions: Sessions, source_id: str, streaming: bool) -> 
     return source
 
 
+async def report_source(sessions: Sessions, source_id: str, *, rr_target: str,
+                        local_time: datetime) -> bool:
+    """An edge's report on a source: its name, its clock, and now as when it came. False
+    when there is no such source."""
+    async with sessions.begin() as session:
+        found = await session.scalar(
+            update(Source)
+            .where(Source.id == source_id)
+            .values(rr_target=rr_target, local_time=require_aware(local_time, "local_time"),
+                    reported_at=utcnow())
+            .returning(Source.id)
+        )
+    return found is not None
+
+
+async def sources_by_id(sessions: Sessions, source_ids: Collection[str]) -> dict[str, Source]:
+    """The sources of those ids that exist."""
+    if not source_ids:
+        return {}
+    async with sessions() as session:
+        rows = await session.scalars(select(Source).where(Source.id.in_(list(source_ids))))
+        return {source.id: source for source in rows}
+
+
 async def delete_source(sessions: Sessions, source_id: str) -> None:
     """Delete a source. Its recordings stay, with `source_id` set to NULL."""
     async with sessions.begin() as session:
@@ -113,8 +137,10 @@ async def create_recording(
     description: str | None = None,
     start_ts: datetime | None = None,
     recording_id: str | None = None,
+    feed: str | None = None,
 ) -> Recording:
-    """A new active recording of `stream`, from `start_ts` (default now).
+    """A new active recording of `stream`, from `start_ts` (default now); `feed` says
+    what brings its segments (`Recording.feed`).
 
     `recording_id` lets the caller derive `storage_prefix` from the id beforehand.
     A `source_id` that does not exist raises `NotFound`.
@@ -132,6 +158,7 @@ async def create_recording(
         storage_prefix=storage_prefix,
         created_at=now,
         updated_at=now,
+        feed=feed,
     )
     try:
         async with sessions.begin() as session:
@@ -183,6 +210,35 @@ async def list_active_recordings(
         if stream is not None:
             query = query.where(Recording.stream == stream)
         query = query.order_by(Recording.start_ts, Recording.id)
+        return (await session.scalars(query)).all()
+
+
+async def recordings_by_id(
+    sessions: Sessions, recording_ids: Collection[str]
+) -> dict[str, Recording]:
+    """The recordings of those ids that exist."""
+    if not recording_ids:
+        return {}
+    async with sessions() as session:
+        rows = await session.scalars(
+            select(Recording).where(Recording.id.in_(list(recording_ids))))
+        return {recording.id: recording for recording in rows}
+
+
+async def active_fed_recordings(
+    sessions: Sessions, source_ids: Collection[str], feed: str
+) -> Sequence[Recording]:
+    """The active recordings of those sources that `feed` brings the segments of (the
+    recordings an edge holding the sources must send)."""
+    if not source_ids:
+        return []
+    async with sessions() as session:
+        query = (
+            select(Recording)
+            .where(Recording.active, Recording.feed == feed,
+                   Recording.source_id.in_(list(source_ids)))
+            .order_by(Recording.start_ts, Recording.id)
+        )
         return (await session.scalars(query)).all()
 
 
@@ -322,6 +378,23 @@ async def append_segment(
             raise NotFound("recording", recording_id) from None
         raise
     return inserted is not None
+
+
+async def has_segment_at(
+    sessions: Sessions, recording_id: str, *, variant: str, program_date_time: datetime
+) -> bool:
+    """Whether the recording holds a segment of `variant` that begins at that time (how a
+    segment sent again is known)."""
+    async with sessions() as session:
+        found = await session.scalar(
+            select(RecordedSegment.sequence).where(
+                RecordedSegment.recording_id == recording_id,
+                RecordedSegment.variant == variant,
+                RecordedSegment.program_date_time
+                == require_aware(program_date_time, "program_date_time"),
+            ).limit(1)
+        )
+    return found is not None
 
 
 async def list_segments(

@@ -20,11 +20,13 @@ from typing import NamedTuple
 from hlsd.db import Source, repo
 from hlsd.db.errors import NotFound
 from hlsd.db.repo import Sessions
+from hlsd.db.timestamps import utcnow
 from hlsd.infra.cache import Cache
 from hlsd.ingest.errors import UnknownSource
 from hlsd.ingest.names import validate_stream_id
+from hlsd.streams.changes import ChangeSignal
 
-__all__ = ["NAME_TTL", "LiveMixSources", "Source"]
+__all__ = ["NAME_TTL", "LiveMixSources", "Source", "utcnow"]
 
 NAME_TTL = 2.0
 """Seconds a source's stream name and streaming flag are believed without asking the
@@ -56,6 +58,10 @@ class LiveMixSources:
         """Source id → stream name and streaming flag (for `/metrics`)."""
         self._writes = 0
         """Changes made here: a lookup that began before one does not keep its answer."""
+        self.changes = ChangeSignal()
+        """Released by every change made on this node to a source's streaming flag or to
+        its recordings (`changed`): the edge links tell their edges at once rather than
+        at their next read."""
 
     # -- the LiveMix API's verbs -----------------------------------------------------------
 
@@ -98,7 +104,12 @@ class LiveMixSources:
         with self._changing(source_id):
             source = await repo.set_streaming(self._sessions, source_id, streaming)
         self._learn(source)
+        self.changed()
         return source
+
+    def changed(self) -> None:
+        """A source's streaming flag, or one of its recordings, changed on this node."""
+        self.changes.changed()
 
     async def delete(self, source_id: str) -> None:
         """Delete it (its recordings stay); `NotFound` if there is none."""
@@ -106,6 +117,7 @@ class LiveMixSources:
             await repo.delete_source(self._sessions, source_id)
         self._writes += 1
         self.names.put(source_id, _Known(None, streaming=False))
+        self.changed()
 
     # -- the playback path ------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 """Recordings of live streams: the recorder, replay as HLS, and MP4 export."""
 
+from hlsd.recording._sent import SentSegment
 from hlsd.recording.auto import AutoRecorder
 from hlsd.recording.errors import RecordingError
 from hlsd.recording.export import Exporter
@@ -14,4 +15,5 @@ __all__ = [
     "Replay",
     "ReplayCatalog",
     "ReplayVariant",
+    "SentSegment",
 ]

@@ -17,7 +17,7 @@ class Track:
     def __init__(self, *, position: int, next_sequence: int = 0) -> None:
         self.position = position
         self.next_sequence = next_sequence
-        self._last: tuple[LiveRendition, int] | None = None
+        self._last: tuple[object, int] | None = None
         self._broken = False
         self._init_keys: dict[str, str] = {}
         self._stored: set[str] = set()
@@ -25,16 +25,24 @@ class Track:
     def place(self, rendition: LiveRendition, segment: Segment) -> tuple[int, bool]:
         """The segment's sequence number in the recording, and whether a discontinuity
         comes before it."""
-        follows = (self._last is not None and self._last[0] is rendition
-                   and segment.sequence == self._last[1] + 1)
-        first = self.next_sequence == 0
-        discontinuity = not first and (self._broken or not follows or segment.discontinuity)
-        return self.next_sequence, discontinuity
+        return self.place_from(rendition, segment.sequence, segment.discontinuity)
 
     def advance(self, rendition: LiveRendition, segment: Segment) -> None:
         """The segment `place` placed is stored."""
+        self.advance_from(rendition, segment.sequence)
+
+    def place_from(self, origin: object, sequence: int, discontinuity: bool) -> tuple[int, bool]:
+        """`place` for a segment numbered `sequence` by `origin` (a rendition, or an edge
+        link's publishing session): it follows on only from the same origin's previous
+        number."""
+        follows = (self._last is not None and self._last[0] is origin
+                   and sequence == self._last[1] + 1)
+        first = self.next_sequence == 0
+        return self.next_sequence, not first and (self._broken or not follows or discontinuity)
+
+    def advance_from(self, origin: object, sequence: int) -> None:
         self.next_sequence += 1
-        self._last = (rendition, segment.sequence)
+        self._last = (origin, sequence)
         self._broken = False
 
     def broken(self) -> None:

@@ -8,7 +8,11 @@ the next one of its variant is marked a discontinuity. The recorder watches the 
 events (`StreamHub.watch`) for streams it records that are published after the recording
 started (or after a restart, or again after the hub forgot them), attaching to each and
 catching up on what it committed meanwhile from the segments it still holds: the same
-reach-back a start in the past uses. A segment is durable before it is visible: its
+reach-back a start in the past uses. A recording of a source an edge holds is fed by
+the edge link instead (`Recording.feed` ``edge``, fixed at its start): the recorder never
+attaches it to the hub, whose stream of that name carries only what is streaming (and on
+another control node, a relay of it), so a segment is never stored twice; the link hands
+each segment to `put_segment` (``_sent.py``). A segment is durable before it is visible: its
 bytes are written whole to the store (atomic put), and only then is its row committed
 to the database, which is what replay reads. A crash therefore leaves the committed part
 playable, at worst with unreferenced objects that `delete` removes with their prefix.
@@ -26,12 +30,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from hlsd.db import Recording, repo
-from hlsd.db.models import new_id
+from hlsd.db.models import FEED_EDGE, new_id
 from hlsd.db.repo import Sessions
 from hlsd.db.timestamps import utcnow
 from hlsd.infra.logs import clip
 from hlsd.infra.retry import Backoff, retry
 from hlsd.metrics import Metrics
+from hlsd.recording._sent import SentSegment, SentSegments
 from hlsd.recording._track import Track
 from hlsd.recording.errors import BadStart
 from hlsd.recording.errors import RecordingError as RecordingError  # auto.py's import
@@ -109,6 +114,8 @@ class Recorder:
         self._watching: asyncio.Task[None] | None = None
         self._on_commit = on_commit
         self._on_demand = on_demand
+        self._sent = SentSegments(sessions=sessions, metrics=metrics, put=self._put,
+                                  on_commit=on_commit)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -122,7 +129,7 @@ class Recorder:
             for active in list(self._active.values()):  # started before the watch
                 self._attach(active)
         for recording in await repo.list_active_recordings(self._sessions):
-            if recording.id in self._active:
+            if recording.id in self._active or recording.feed == FEED_EDGE:
                 continue
             tracks = await self._saved_tracks(recording.id)
             self._activate(recording, tracks)
@@ -146,12 +153,14 @@ class Recorder:
 
     async def start(self, stream: str, *, start_ts: datetime | None = None,
                     source_id: str | None = None, alias: str | None = None,
-                    description: str | None = None) -> Recording:
+                    description: str | None = None, edge: bool = False) -> Recording:
         """A new recording of `stream`, from `start_ts` (now by default). A start in the
-        past reaches back into the segments the hub still holds."""
+        past reaches back into the segments the hub still holds. With `edge`, the edge
+        holding the source feeds it (`put_segment`), reaching back into its own cache:
+        a start in the past is not bounded by ``recording.reach_back``."""
         now = self._now()
         start = now if start_ts is None else start_ts
-        if start < now - timedelta(seconds=self._reach_back + 1):
+        if not edge and start < now - timedelta(seconds=self._reach_back + 1):
             raise BadStart(
                 f"the start is {(now - start).total_seconds():.0f}s in the past; "
                 f"recordings reach back at most {self._reach_back:.0f}s "
@@ -164,7 +173,11 @@ class Recorder:
         recording = await repo.create_recording(
             self._sessions, stream=stream, storage_prefix=f"recordings/{recording_id}/",
             source_id=source_id, alias=alias, description=description, start_ts=start,
-            recording_id=recording_id)
+            recording_id=recording_id, feed=FEED_EDGE if edge else None)
+        if edge:
+            log.info("recording %s of %r: started at %s, fed by its edge", recording.id,
+                     clip(stream), start.isoformat())
+            return recording
         live = self._hub.get(stream)
         if (live is None or live.state is not StreamState.LIVE) and self._on_demand is not None:
             await self._on_demand(stream)
@@ -237,6 +250,14 @@ class Recorder:
 
     def is_recording(self, recording_id: str) -> bool:
         return recording_id in self._active
+
+    async def put_segment(self, recording: Recording, segment: SentSegment) -> bool:
+        """Store a segment sent for `recording` (one the edge link feeds): True once it
+        is durable (its object written, then its row committed), False when the
+        recording already held it, so a segment sent again is never stored twice.
+        `StorageError` when the store refused it (after `store_attempts` tries);
+        `NotFound` when the recording is gone."""
+        return await self._sent.store(recording.id, recording.storage_prefix, segment)
 
     # -- reading -----------------------------------------------------------------------
 

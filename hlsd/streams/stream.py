@@ -67,6 +67,8 @@ class PublisherKind(enum.StrEnum):
     HTTP_TS = "http-ts"
     """One continuous chunked upload of MPEG-TS (``PUT /ingest/<stream>.ts``), segmented
     by hlsd."""
+    EDGE = "edge"
+    """An edge node's link (``/v1/edge``): segments the edge took, with its times."""
 
 
 class InvalidTransition(RuntimeError):

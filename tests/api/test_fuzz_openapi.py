@@ -166,11 +166,12 @@ OPEN = {("get", "/api/health"), ("get", "/api/ready"), ("post", "/api/token"),
           ("delete", "/ingest/{stream}/{path}"), ("post", "/ingest/{stream}.ts"),
           ("put", "/ingest/{stream}.ts")),
         ("get", "/web/spectate"), ("get", "/web/client/{name}"), ("get", "/web/vendor/{name}"),
-        ("get", "/ws"), ("options", "/api/uploads"), ("options", "/api/uploads/{upload_id}"),
+        ("get", "/ws"), ("get", "/v1/edge"), ("options", "/api/uploads"),
+        ("options", "/api/uploads/{upload_id}"),
         *(("get", path) for path in PLAYBACK)}
 """Operations without the admin key: the service and web pages, the Go-HLS-Streamer API
-(its handshake), ingest (publish keys), the websocket (its JWTs), tus discovery, and
-playback (public, or its own tokens)."""
+(its handshake), ingest (publish keys), the websocket (its JWTs), the edge link (edge
+keys), tus discovery, and playback (public, or its own tokens)."""
 
 
 def test_every_management_operation_needs_the_admin_key(server: HlsdServer) -> None:

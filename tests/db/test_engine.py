@@ -1,4 +1,5 @@
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -149,7 +150,7 @@ async def test_version_1_is_migrated(empty_db: EmptyDb) -> None:
         await init_schema(engine)
         async with engine.begin() as conn:
             await conn.execute(update(SchemaVersion).values(version=1))
-        assert await init_schema(engine) == SCHEMA_VERSION == 4
+        assert await init_schema(engine) == SCHEMA_VERSION == 5
         async with engine.connect() as conn:
             columns = await conn.run_sync(
                 lambda sync: {c["name"] for c in inspect(sync).get_columns("recorded_segments")})
@@ -176,5 +177,30 @@ async def test_versions_2_and_3_gain_the_newer_tables(empty_db: EmptyDb, old: in
             version = (await conn.execute(select(SchemaVersion.version))).scalar()
         assert {"channels", "assets"} <= set(tables)
         assert version == SCHEMA_VERSION
+    finally:
+        await engine.dispose()
+
+
+async def test_version_4_gains_the_edge_columns_and_keeps_its_rows(empty_db: EmptyDb) -> None:
+    engine = make_engine(empty_db.url, connect_args=empty_db.connect_args)
+    try:
+        await init_schema(engine)
+        async with engine.begin() as conn:
+            for table, column in (("sources", "rr_target"), ("sources", "local_time"),
+                                  ("sources", "reported_at"), ("recordings", "feed")):
+                await conn.execute(text(f'ALTER TABLE {table} DROP COLUMN "{column}"'))
+            await conn.execute(text(
+                "INSERT INTO sources (id, name, segment_length, streaming, created_at, "
+                "updated_at) VALUES ('s1', 'cam', 2, false, CURRENT_TIMESTAMP, "
+                "CURRENT_TIMESTAMP)"))
+            await conn.execute(update(SchemaVersion).values(version=4))
+        assert await init_schema(engine) == SCHEMA_VERSION
+        sessions = session_factory(engine)
+        source = await repo.get_source(sessions, "s1")
+        assert source.name == "cam" and source.rr_target is None
+        assert await repo.report_source(sessions, "s1", rr_target="lan",
+                                        local_time=datetime.now(UTC))
+        assert (await repo.get_source(sessions, "s1")).rr_target == "lan"
+        assert await init_schema(engine) == SCHEMA_VERSION  # again: nothing to add
     finally:
         await engine.dispose()
