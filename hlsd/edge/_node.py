@@ -158,8 +158,14 @@ class EdgeNode:
     # -- the control's requests -----------------------------------------------------------------
 
     def learn_source(self, name: str, source: object) -> None:
+        """A `get_video_source_resp`: the source's id, and its streaming flag as it was
+        when the control answered (later changes come as `change_stream_state`)."""
         if isinstance(source, dict) and isinstance(source.get("id"), str):
             self.source_ids[name] = wire.ids([source["id"]])[0]
+            if source.get("streaming") == 1:
+                self.streaming.add(name)
+            else:
+                self.streaming.discard(name)
 
     def handle(self, message: wire.Message) -> wire.Message:
         """The answer to one of the control's requests (`general_resp`)."""

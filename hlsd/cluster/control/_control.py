@@ -152,6 +152,8 @@ class EdgeControl:
                     continue
                 try:
                     await session.refresh()
+                except LinkClosed:  # that session ends on its own
+                    continue
                 except Exception as exc:  # the database out of reach: next time
                     if not self._failing:
                         log.warning("edges not told of their sources' changes: %s", exc)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from hlsd.cluster import edge_protocol as wire
 
@@ -57,8 +57,12 @@ class Link:
         return data
 
     async def send(self, message: wire.Message) -> None:
+        """`LinkClosed` when the link is gone (a command racing the edge's close)."""
         async with self._sending:
-            await asyncio.wait_for(self.ws.send_text(message.encode()), WRITE_TIMEOUT)
+            try:
+                await asyncio.wait_for(self.ws.send_text(message.encode()), WRITE_TIMEOUT)
+            except (WebSocketDisconnect, RuntimeError, OSError) as exc:
+                raise LinkClosed(str(exc)) from exc
 
     async def close(self, code: int, reason: str = "") -> None:
         with contextlib.suppress(Exception):
