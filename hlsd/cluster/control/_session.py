@@ -140,10 +140,11 @@ class EdgeSession:
         await self.link.send(wire.Message(Name.GET_VIDEO_SOURCE_RESP, {
             "source": self._source_json(source)}, message.request_id))
         async with self.lock:
-            held = self.told.hold(source)
-            if held is not None:  # it read the flag in the answer
-                held.streaming = source.streaming
-        await self.refresh()  # and the recordings it must send
+            # The edge takes its streaming flag from change_stream_state alone (not from
+            # the answer's `streaming`): a source held here for the first time is told
+            # its flag by the refresh, with the recordings it must send.
+            self.told.hold(source)
+        await self.refresh()
 
     async def _list_recordings(self, message: wire.Message) -> None:
         source_id = wire.ids([message.fields.get("source_id")])[0]

@@ -159,6 +159,21 @@ async def test_hello_is_answered_and_reports_set_rr_target_until_offline(
                 "new_state"] == 1, timeout=3)
 
 
+async def test_a_source_first_asked_for_when_streaming_is_told_to_stream(
+        hlsd: HlsdServer) -> None:
+    """Regression: the control took the `streaming` of its get_video_source answer as
+    told, but the edge's flag is set by change_stream_state alone; a source switched on
+    before its camera started (LiveMix's README order) was never forwarded."""
+    sid = _source(hlsd, "edge-asked")
+    async with edge_link(hlsd) as edge:
+        await edge.hello("lan-asked", [])
+        got = await edge.request(wire.Name.GET_VIDEO_SOURCE, target_name="edge-asked")
+        assert got.fields["source"]["streaming"] == 1
+        state = await eventually(lambda: edge.commands(wire.Name.CHANGE_STREAM_STATE),
+                                 timeout=3)
+        assert state == [{"source_id": sid, "source_name": "edge-asked", "new_state": 1}]
+
+
 async def test_live_segments_play_and_a_resent_one_is_not_appended_again(
         hlsd: HlsdServer, fragments: list[bytes]) -> None:
     _source(hlsd, "edge-live")
