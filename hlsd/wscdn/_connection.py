@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 
 from starlette.websockets import WebSocket
@@ -15,6 +16,13 @@ from hlsd.wscdn import protocol
 from hlsd.wscdn.protocol import HEARTBEAT, MAX_TEXT_MESSAGE, ProtocolError
 
 _ids = itertools.count(1)
+
+
+@functools.lru_cache(maxsize=64)
+def _fragment_text(duration: float) -> str:
+    """The ``F`` message of a duration: a stream's fragments share a few durations, and a
+    fragment's message is sent to every spectator, so it is encoded once."""
+    return protocol.fragment(duration).encode()
 
 
 class Disconnected(Exception):
@@ -67,10 +75,11 @@ class Connection:
             await asyncio.wait_for(self.ws.send_text(text), self._write_timeout)
 
     async def send_fragment(self, duration: float, data: bytes) -> None:
-        """One fragment: its duration, then its MPEG-TS bytes."""
+        """One fragment: its duration, then its MPEG-TS bytes (`data` itself: the engine
+        is handed the one bytes object every spectator shares)."""
         async with self._sending:
             async with asyncio.timeout(self._write_timeout):
-                await self.ws.send_text(protocol.fragment(duration).encode())
+                await self.ws.send_text(_fragment_text(duration))
                 await self.ws.send_bytes(data)
 
     async def send_error(self, error: ProtocolError) -> None:

@@ -75,6 +75,8 @@ class WebsocketCdn:
         self._on_demand = on_demand
         self._node_id = node_id
         self._transport = TransportStreams(metrics.caches)
+        # Counted once per fragment per spectator: the labelled child is looked up once.
+        self._fragments_out = metrics.ws_fragments.labels("out")
         self._limits = ConnectionLimits(
             max_open=config.max_connections_per_ip, per_second=config.connects_per_second,
             burst=config.connect_burst, exempt=config.rate_limit_exempt)
@@ -256,7 +258,7 @@ class WebsocketCdn:
                         initial: tuple[Segment, ...]) -> None:
         for segment in initial:
             await conn.send_fragment(segment.duration, await self._transport.of(segment))
-            self._metrics.ws_fragments.labels("out").inc()
+            self._fragments_out.inc()
         while True:
             try:
                 committed = await reader.next()
@@ -268,7 +270,7 @@ class WebsocketCdn:
                 return
             segment = committed.segment
             await conn.send_fragment(segment.duration, await self._transport.of(segment))
-            self._metrics.ws_fragments.labels("out").inc()
+            self._fragments_out.inc()
 
     async def _listen(self, conn: Connection) -> None:
         """What a spectator may send: heartbeats, or an error that ends it."""
