@@ -5,7 +5,8 @@ An edge holds a source once it names it (``hello``, ``get_video_source``, a repo
 segment). For each, the link remembers the streaming flag it last sent and the
 recordings it asked the edge to send; each read of the database (at every change made
 on this node, and at least every `SYNC_INTERVAL` for changes made on other nodes) turns
-the differences into `change_stream_state`, `start_recording` and `stop_recording`.
+the differences into `change_stream_state`, `start_recording` and `stop_recording`
+(`close_all_active_recording` for a source deleted).
 """
 
 from __future__ import annotations
@@ -80,6 +81,13 @@ class Told:
         return wire.Message(wire.Name.STOP_RECORDING, {
             "session_id": recording_id, "end_time": wire.iso(end)}, self.request_id())
 
+    def close_all(self, held: Held) -> wire.Message:
+        """Every recording of a deleted source, over at once: what it sent so far stays."""
+        held.recordings.clear()
+        return wire.Message(wire.Name.CLOSE_ALL_ACTIVE_RECORDING, {
+            "source_id": held.source_id, "end_time": wire.iso(datetime.now(UTC))},
+            self.request_id())
+
     def stop_gone(self, recording_id: str, recording: Recording | None) -> wire.Message:
         """`stop_recording` for a recording that stopped (at its end) or is gone."""
         end = NOTHING_WANTED if recording is None else \
@@ -106,7 +114,8 @@ class Told:
             if source is None:  # deleted: nothing is wanted of it any more
                 if held.streaming:
                     out.append(self.stream_state(held, False))
-                ended.extend(held.recordings)
+                if held.recordings:
+                    out.append(self.close_all(held))
                 del self.held[held.source_id]
                 continue
             if held.streaming is not source.streaming:

@@ -237,6 +237,25 @@ async def test_a_recording_reaching_back_is_fed_by_the_edge_once(
     assert await asyncio.to_thread(decode_errors, url) == ""
 
 
+async def test_deleting_a_source_closes_its_recordings_on_the_edge(
+        hlsd: HlsdServer) -> None:
+    sid = _source(hlsd, "edge-gone", streaming=True)
+    async with edge_link(hlsd) as edge, httpx.AsyncClient(base_url=hlsd.url,
+                                                          timeout=10) as c:
+        await edge.hello("lan-gone", ["edge-gone"])
+        await edge.report(sid, "lan-gone")
+        await eventually(lambda: _reported(c, sid))
+        _ok(await c.post(f"/v1/source/{sid}/recording", json={}))
+        await eventually(lambda: edge.commands(wire.Name.START_RECORDING), timeout=3)
+        _ok(await c.delete(f"/v1/source/{sid}"))
+        closed = await eventually(
+            lambda: edge.commands(wire.Name.CLOSE_ALL_ACTIVE_RECORDING), timeout=3)
+        assert closed[0]["source_id"] == sid
+        assert wire.parse_time(closed[0]["end_time"]) <= datetime.now(UTC)
+        off = edge.commands(wire.Name.CHANGE_STREAM_STATE)
+        assert off[-1]["new_state"] == -1
+
+
 async def _reported(c: httpx.AsyncClient, sid: str) -> bool:
     return bool((await c.get(f"/v1/source/{sid}")).json()["source"].get("rr_target"))
 

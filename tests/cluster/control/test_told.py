@@ -43,7 +43,10 @@ def test_a_deleted_source_is_let_go_and_a_gone_recording_wants_nothing() -> None
     told.hold(_source(True))
     told.catch_up({"s1": _source(True)}, [_recording("r1")])
     out, ended = told.catch_up({}, [])
-    assert [m.fields.get("new_state") for m in out] == [-1] and ended == ["r1"]
-    assert told.held == {}
+    # its flag off, and every recording of it closed at once
+    assert [m.name for m in out] == [wire.Name.CHANGE_STREAM_STATE,
+                                     wire.Name.CLOSE_ALL_ACTIVE_RECORDING]
+    assert out[0].fields["new_state"] == -1 and out[1].fields["source_id"] == "s1"
+    assert ended == [] and told.held == {}
     gone = told.stop_gone("r1", None)
     assert gone.fields["end_time"] == wire.iso(NOTHING_WANTED)
