@@ -72,11 +72,20 @@ def init_id(init: InitSegment) -> str:
     return hashlib.sha256(init.data).hexdigest()[:32]
 
 
+MAX_SEGMENTS = 1 << 16
+"""Segments held at most, whatever their size (a folder of tiny files stays listable)."""
+
+
 class SegmentCache:
+    name = "edge-segments"
+    """Its name in `/metrics` (``hlsd_cache_*{cache="edge-segments"}``)."""
+
     def __init__(self, folder: Path, *, max_bytes: int, max_age: float,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 max_entries: int = MAX_SEGMENTS) -> None:
         self.folder = folder
         self.max_bytes = max_bytes
+        self.max_entries = max_entries
         self.max_age = max_age
         self._clock = clock
         self._segments: dict[int, CachedSegment] = {}
@@ -86,7 +95,7 @@ class SegmentCache:
         self._next = 1
         self.bytes = 0
         self.evicted = 0
-        """Segments evicted so far (by either bound)."""
+        """Segments evicted so far (by any bound)."""
 
     # -- loading -------------------------------------------------------------------------
 
@@ -161,6 +170,10 @@ class SegmentCache:
         self.bytes += segment.size
         self._next = max(self._next, segment.cid + 1)
 
+    @property
+    def evictions(self) -> int:
+        return self.evicted
+
     # -- bounds ----------------------------------------------------------------------------
 
     def evict(self) -> int:
@@ -170,7 +183,8 @@ class SegmentCache:
         gone = 0
         while self._segments:
             oldest = next(iter(self._segments.values()))
-            if self.bytes <= self.max_bytes and oldest.cached_at >= cutoff:
+            if self.bytes <= self.max_bytes and oldest.cached_at >= cutoff \
+                    and len(self._segments) <= self.max_entries:
                 break
             self._remove(oldest)
             gone += 1

@@ -29,6 +29,7 @@ def build(common: Common, *, hub: StreamHub) -> Edge:
         cache_seconds=edge.cache_seconds,
         link=LinkConfig(control=edge.control, key=edge.key.get_secret_value(),
                         name=edge.name or socket.gethostname()[:64] or "edge"))
+    common.metrics.caches.add(service.cache)
     return Edge(service=service, feature=Feature(
         name="edge", start=[service.start],
         tasks=[service.follow_hub, service.hold_link, service.save_recordings,

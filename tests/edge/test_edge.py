@@ -156,6 +156,9 @@ def test_the_cache_holds_its_bounds_and_survives_a_restart(tmp_path: Path) -> No
                     pub.wait(0.2)
         state = health(edge)
         assert state["cache"]["evicted"] > 0 and state["cache"]["bytes"] <= CACHE
+        metrics = httpx.get(edge.url + "/metrics", timeout=5).text
+        assert 'hlsd_cache_limit_bytes{cache="edge-segments"} 1.048576e+06' in metrics
+        assert 'hlsd_cache_evictions_total{cache="edge-segments"}' in metrics
         held = state["cache"]["segments"]
         edge.restart()
         assert 0 < health(edge)["cache"]["segments"] <= held
