@@ -4,10 +4,10 @@ an example can never rot again.
 Its ``sh`` blocks are one bash script, its ``python`` blocks run as files, and a ``yaml``
 block marked ``<!-- readme-test: file NAME -->`` is written to NAME. A block marked
 ``<!-- readme-test: skip (why) -->`` is not run, and says why. The README's ports (8080
-for hlsd, 1935 for its RTMP, 5000 for the upstream) become free ones, so the tour never
-meets a server a developer runs; nothing else is changed. Every HTTP answer must be a
-success: curl runs with ``--fail-with-body``, and the script stops at the first command
-that fails.
+for hlsd, 8081 for its edge, 1935 for its RTMP, 5000 for the upstream) become free ones,
+so the tour never meets a server a developer runs; nothing else is changed. Every HTTP
+answer must be a success: curl runs with ``--fail-with-body``, and the script stops at the
+first command that fails.
 """
 
 from __future__ import annotations
@@ -97,7 +97,8 @@ def test_the_readme_metrics_are_the_servers(tmp_path: Path) -> None:
 
 
 def test_the_readme_runs_as_written(tmp_path: Path) -> None:
-    ports = {"8080": free_port(), "5000": free_port(), "1935": free_port()}
+    ports = {"8080": free_port(), "8081": free_port(), "5000": free_port(),
+             "1935": free_port()}
     script = tour(README.read_text(encoding="utf-8"), tmp_path, ports)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HLSD_", "PUSH_SECRET",
                                                                    "PUBLISH_KEY"))}
