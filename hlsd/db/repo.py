@@ -12,7 +12,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -86,13 +86,19 @@ async def set_streaming(sessions: Sessions, source_id: str, streaming: bool) -> 
 
 
 async def report_source(sessions: Sessions, source_id: str, *, rr_target: str,
-                        local_time: datetime) -> bool:
-    """An edge's report on a source: its name, its clock, and now as when it came. False
-    when there is no such source."""
+                        local_time: datetime, others_silent_since: datetime) -> bool:
+    """An edge's report on a source: its name, its clock, and now as when it came; taken
+    only from the edge that holds the source, or when no other edge has reported it
+    since `others_silent_since` (one condition in the update, so two control nodes never
+    both give a source to two edges). False when it was not taken, or there is no such
+    source."""
     async with sessions.begin() as session:
         found = await session.scalar(
             update(Source)
-            .where(Source.id == source_id)
+            .where(Source.id == source_id,
+                   or_(Source.rr_target.is_(None), Source.rr_target == rr_target,
+                       Source.reported_at.is_(None),
+                       Source.reported_at < others_silent_since))
             .values(rr_target=rr_target, local_time=require_aware(local_time, "local_time"),
                     reported_at=utcnow())
             .returning(Source.id)

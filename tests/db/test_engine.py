@@ -1,5 +1,5 @@
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -198,9 +198,19 @@ async def test_version_4_gains_the_edge_columns_and_keeps_its_rows(empty_db: Emp
         sessions = session_factory(engine)
         source = await repo.get_source(sessions, "s1")
         assert source.name == "cam" and source.rr_target is None
+        minute_ago = datetime.now(UTC) - timedelta(minutes=1)
         assert await repo.report_source(sessions, "s1", rr_target="lan",
-                                        local_time=datetime.now(UTC))
+                                        local_time=datetime.now(UTC),
+                                        others_silent_since=minute_ago)
         assert (await repo.get_source(sessions, "s1")).rr_target == "lan"
+        # Another edge's report is not taken while "lan" reports; once it is silent, it is.
+        assert not await repo.report_source(sessions, "s1", rr_target="lan-2",
+                                            local_time=datetime.now(UTC),
+                                            others_silent_since=minute_ago)
+        assert await repo.report_source(sessions, "s1", rr_target="lan-2",
+                                        local_time=datetime.now(UTC),
+                                        others_silent_since=datetime.now(UTC))
+        assert (await repo.get_source(sessions, "s1")).rr_target == "lan-2"
         assert await init_schema(engine) == SCHEMA_VERSION  # again: nothing to add
     finally:
         await engine.dispose()

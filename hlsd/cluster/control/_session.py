@@ -8,19 +8,20 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from hlsd.cluster import edge_protocol as wire
 from hlsd.cluster.control._link import Link
 from hlsd.cluster.control._media import LiveFeed, extension
-from hlsd.cluster.control._told import Held, Told
+from hlsd.cluster.control._told import MAX_HELD, Held, Told
 from hlsd.db import Recording, Source, repo
 from hlsd.db.errors import NotFound
 from hlsd.db.models import FEED_EDGE
 from hlsd.db.repo import Sessions
 from hlsd.db.timestamps import utcnow
 from hlsd.infra.logs import clip
-from hlsd.ingest.livemix_json import recording_json, source_json
+from hlsd.ingest.livemix_json import OFFLINE_AFTER, online, recording_json, source_json
 from hlsd.metrics import Metrics
 from hlsd.recording import Recorder, SentSegment
 from hlsd.storage import StorageError
@@ -50,6 +51,8 @@ class EdgeSession:
         self.edge = edge
         self.key = key
         self.told = Told()
+        self._refused: set[str] = set()
+        """Sources refused to this edge (another holds them), each logged once."""
         self.lock = asyncio.Lock()
         """Held while the edge's state is read or changed across an await."""
         self._s = services
@@ -77,9 +80,11 @@ class EdgeSession:
         async with self.lock:
             for name in names:
                 try:
-                    self.told.hold(await repo.get_source_by_name(self._s.sessions, name))
+                    source = await repo.get_source_by_name(self._s.sessions, name)
                 except NotFound:
                     continue
+                if self._mine(source):
+                    self.told.hold(source)
             known = await repo.recordings_by_id(self._s.sessions, listed)
             for recording in known.values():  # still wanted: its source is held
                 if recording.active and recording.feed == FEED_EDGE and \
@@ -116,8 +121,9 @@ class EdgeSession:
         elif message.name is Name.REPORT_VIDEO_SOURCE_STATUS:
             source_id = wire.ids([f.get("source_id")])[0]
             local = wire.parse_time(f.get("local_timestamp"))
+            silent = utcnow() - timedelta(seconds=OFFLINE_AFTER * self._s.report_interval)
             if await repo.report_source(self._s.sessions, source_id, rr_target=self.edge,
-                                        local_time=local):
+                                        local_time=local, others_silent_since=silent):
                 await self._hold_id(source_id)
         elif message.name is Name.GENERAL_RESP:
             if f.get("success") is not True:
@@ -136,6 +142,11 @@ class EdgeSession:
             await self.link.send(wire.Message(Name.GENERAL_RESP, {
                 "success": False, "error": f"video source {name!r} is not defined"},
                 message.request_id))
+            return
+        if not self._mine(source):
+            await self.link.send(wire.Message(Name.GENERAL_RESP, {
+                "success": False, "error": f"video source {name!r} is held by edge "
+                                           f"{source.rr_target!r}"}, message.request_id))
             return
         await self.link.send(wire.Message(Name.GET_VIDEO_SOURCE_RESP, {
             "source": self._source_json(source)}, message.request_id))
@@ -162,10 +173,24 @@ class EdgeSession:
         held = self.told.held.get(source_id)
         if held is None:
             try:
-                held = self.told.hold(await repo.get_source(self._s.sessions, source_id))
+                source = await repo.get_source(self._s.sessions, source_id)
             except NotFound:
                 return None
+            held = self.told.hold(source) if self._mine(source) else None
         return held
+
+    def _mine(self, source: Source) -> bool:
+        """Whether this edge may hold `source`: no other edge has reported it within the
+        offline bound. Two edges taking the same camera name: the first keeps it while
+        it reports; the other is told so once, and takes it when the first goes quiet."""
+        if source.rr_target in (None, self.edge) or not online(
+                source, now=utcnow(), report_interval=self._s.report_interval):
+            return True
+        if source.id not in self._refused and len(self._refused) < MAX_HELD:
+            self._refused.add(source.id)
+            log.warning("edge %r refused source %r: edge %r holds it", clip(self.edge),
+                        clip(source.name), clip(source.rr_target))
+        return False
 
     def _source_json(self, source: Source) -> dict[str, Any]:
         return source_json(source, now=utcnow(), report_interval=self._s.report_interval)
@@ -187,6 +212,9 @@ class EdgeSession:
                 log.info("edge %r sent a segment of %r, which is no source here",
                          clip(self.edge), clip(meta.source_name))
                 await self._ack(meta.seq)  # nothing of it is wanted
+                return
+            if not self._mine(source):
+                await self._ack(meta.seq)  # another edge's camera of that name
                 return
             held = self.told.hold(source)
         if meta.live and held is not None and held.streaming is not False:
