@@ -39,16 +39,18 @@ DEFAULT_SERVER = "http://127.0.0.1:8080"
 ConfigFile = Annotated[Path | None, typer.Option(
     "--config", "-c", metavar="PATH", exists=True, dir_okay=False,
     help="The YAML config file (the seed's hls.yaml works as it is).")]
+HostOption = Annotated[str | None, typer.Option(
+    metavar="ADDRESS",
+    help="The address to listen on: loopback by default; 0.0.0.0 exposes it.")]
+PortOption = Annotated[int | None, typer.Option(
+    metavar="PORT", help="The port to listen on (default 8080).")]
 
 
 @cli.command(cls=PlainCommand)
 def serve(
     config: ConfigFile = None,
-    host: Annotated[str | None, typer.Option(
-        metavar="ADDRESS",
-        help="The address to listen on: loopback by default; 0.0.0.0 exposes it.")] = None,
-    port: Annotated[int | None, typer.Option(
-        metavar="PORT", help="The port to listen on (default 8080).")] = None,
+    host: HostOption = None,
+    port: PortOption = None,
     workers: Annotated[int | None, typer.Option(
         min=1, metavar="N", help="Server processes (default 1).")] = None,
     server: Annotated[ServerEngine | None, typer.Option(
@@ -87,11 +89,8 @@ def edge(
         metavar="NAME", help="This edge's name on the control (edge.name; default: the "
                              "host name).")] = None,
     config: ConfigFile = None,
-    host: Annotated[str | None, typer.Option(
-        metavar="ADDRESS",
-        help="The address to listen on: loopback by default; 0.0.0.0 exposes it.")] = None,
-    port: Annotated[int | None, typer.Option(
-        metavar="PORT", help="The port to listen on (default 8080).")] = None,
+    host: HostOption = None,
+    port: PortOption = None,
 ) -> None:
     """Run an edge node: take live video here, send it to a control.
 

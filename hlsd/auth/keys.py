@@ -38,6 +38,13 @@ def fingerprint(secret: bytes, value: str) -> str:
     return hmac.new(secret, value.encode(), hashlib.sha256).hexdigest()[:12]
 
 
+def matches_any(given: str, keys: tuple[bytes, ...]) -> bool:
+    """Whether `given` is one of `keys`. Every key is compared in constant time, so the
+    time taken does not tell which one came close."""
+    encoded = given.encode()
+    return any([hmac.compare_digest(encoded, key) for key in keys])
+
+
 def _persisted_secret(path: Path) -> bytes:
     path.parent.mkdir(parents=True, exist_ok=True)
     try:

@@ -80,10 +80,7 @@ class SentSegments:
         folder = f"{prefix}{track.position}/"
         init_key = None
         if segment.init is not None:
-            init_key = track.init_key(folder, segment.init)
-            if track.needs_store(init_key):
-                await self._put(init_key, segment.init.data, "video/mp4")
-                track.stored(init_key)
+            init_key = await track.store_init(folder, segment.init, self._put)
         sequence, discontinuity = track.place_from(segment.origin, segment.sequence,
                                                    segment.discontinuity)
         extension = segment.extension if segment.extension.startswith(".") else \

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 
 from hlsd.streams import InitSegment, Segment
 from hlsd.streams.rendition import LiveRendition
@@ -58,8 +59,11 @@ class Track:
             key = self._init_keys[init.name] = f"{folder}init-{digest}.mp4"
         return key
 
-    def needs_store(self, key: str) -> bool:
-        return key not in self._stored
-
-    def stored(self, key: str) -> None:
-        self._stored.add(key)
+    async def store_init(self, folder: str, init: InitSegment,
+                         put: Callable[[str, bytes, str], Awaitable[None]]) -> str:
+        """The init section's key, its object put first unless this track stored it."""
+        key = self.init_key(folder, init)
+        if key not in self._stored:
+            await put(key, init.data, "video/mp4")
+            self._stored.add(key)
+        return key

@@ -383,10 +383,7 @@ class Recorder:
         folder = f"{recording.storage_prefix}{track.position}/"
         init_key = None
         if segment.init is not None:
-            init_key = track.init_key(folder, segment.init)
-            if track.needs_store(init_key):
-                await self._put(init_key, segment.init.data, "video/mp4")
-                track.stored(init_key)
+            init_key = await track.store_init(folder, segment.init, self._put)
         data = segment.data
         if data is None:  # spilled to disk while it waited (reach-back)
             data = await asyncio.to_thread(segment.read)

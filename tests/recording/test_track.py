@@ -56,6 +56,16 @@ def test_init_keys_are_named_by_content() -> None:
     b = Track(position=0).init_key("rec/0/", InitSegment(name="t-init.mp4", data=b"moov-a"))
     c = track.init_key("rec/0/", InitSegment(name="u-init.mp4", data=b"moov-c"))
     assert a == b != c and a.startswith("rec/0/init-") and a.endswith(".mp4")
-    assert track.needs_store(a)
-    track.stored(a)
-    assert not track.needs_store(a)
+
+
+async def test_an_init_section_is_put_once_per_track() -> None:
+    track = Track(position=0)
+    puts: list[str] = []
+
+    async def put(key: str, data: bytes, content_type: str) -> None:
+        puts.append(key)
+
+    init = InitSegment(name="s-init.mp4", data=b"moov-a")
+    first = await track.store_init("rec/0/", init, put)
+    assert await track.store_init("rec/0/", init, put) == first
+    assert puts == [first]

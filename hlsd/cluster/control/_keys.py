@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 
-from hlsd.auth.keys import fingerprint
+from hlsd.auth.keys import fingerprint, matches_any
 from hlsd.infra.logs import clip
 
 log = logging.getLogger(__name__)
@@ -31,11 +30,8 @@ class EdgeKeys:
         if scheme.lower() != "bearer" or not given:
             self._refuse("none", peer, "no Authorization: Bearer key")
             return None
-        encoded = given.encode()
-        # Every key is compared, so the time taken does not tell which one came close.
-        matched = [hmac.compare_digest(encoded, key) for key in self._keys]
         key = fingerprint(self._secret, given)
-        if not any(matched):
+        if not matches_any(given, self._keys):
             self._refuse(key, peer, "a key that is not in livemix.edge_keys")
             return None
         return key
