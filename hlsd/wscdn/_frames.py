@@ -80,7 +80,7 @@ def encode(opcode: Opcode, payload: bytes) -> bytes:
 
 def close_payload(code: int, reason: str = "") -> bytes:
     """A close frame's payload; the reason is cut to what a control frame holds."""
-    return code.to_bytes(2, "big") + reason.encode()[:123]
+    return code.to_bytes(2, "big") + reason.encode()[:123].decode("utf-8", "ignore").encode()
 
 
 def _unmask(data: bytes | bytearray | memoryview, mask: bytes) -> bytes:
