@@ -44,35 +44,23 @@ def listener_url(settings: Settings, port: int) -> str:
     return f"{scheme}://{host}:{port}{settings.websocket.path}"
 
 
-class _OwnUrls:
-    """This node's websocket URLs: the one the registry announces (the listener's once
-    it runs, unless `cluster.external_url` says), and every one that reaches this node
-    (a registry entry naming any of them is never relayed from)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self.announced = settings.cluster.external_url or default_websocket_url(settings)
-        self._all = {self.announced, default_websocket_url(settings)}
-
-    def listening(self, port: int) -> None:
-        url = listener_url(self._settings, port)
-        self._all.add(url)
-        if self._settings.cluster.external_url is None:
-            self.announced = url
-
-    def __contains__(self, url: object) -> bool:
-        return url in self._all
-
-
 class _Listener:
-    """The ``websocket.listen`` listener, started as the RTMP and SRT ones are."""
+    """The ``websocket.listen`` listener, started (for the CDN made after it) as the RTMP
+    and SRT listeners are."""
 
-    def __init__(self, common: Common, cdn: WebsocketCdn, urls: _OwnUrls) -> None:
-        settings = common.settings
-        self._settings = settings
-        self._urls = urls
+    def __init__(self, common: Common) -> None:
+        self._common = common
         self._running: WebsocketListener | None = None
-        self._listener: WebsocketListener | None = None
+
+    @property
+    def url(self) -> str | None:
+        """Its URL while it runs."""
+        if self._running is None:
+            return None
+        return listener_url(self._common.settings, self._running.port)
+
+    async def start(self, cdn: WebsocketCdn) -> None:
+        settings = self._common.settings
         ws = settings.websocket
         if ws.listen is None:
             return
@@ -83,27 +71,39 @@ class _Listener:
             tls.minimum_version = ssl.TLSVersion.TLSv1_2
             tls.load_cert_chain(settings.tls.cert, settings.tls.key)
             tls.set_alpn_protocols(["http/1.1"])
-        self._listener = WebsocketListener(
-            cdn, path=ws.path, frames=FramedFragments(common.metrics.caches),
+        listener = WebsocketListener(
+            cdn, path=ws.path, frames=FramedFragments(self._common.metrics.caches),
             proxies=TrustedProxies(parse_networks(settings.trusted_proxies,
                                                   what="trusted_proxies")),
             header_timeout=settings.http.header_timeout,
             max_connections=ws.max_connections, tls=tls)
-
-    async def start(self) -> None:
-        ws = self._settings.websocket
-        if self._listener is None or ws.listen is None:
-            return
-        if await start_listener(self._listener, Listening(
+        if await start_listener(listener, Listening(
                 "websocket", ws.listen, explicit="listen" in ws.model_fields_set),
-                default_host=self._settings.host):
-            self._running = self._listener
-            self._urls.listening(self._listener.port)
+                default_host=settings.host):
+            self._running = listener
 
     async def close(self) -> None:
         if self._running is not None:
             await self._running.close()
             self._running = None
+
+
+class _OwnUrls:
+    """This node's websocket URLs: the one the registry announces (the listener's while
+    it runs, unless `cluster.external_url` says), and every one that reaches this node
+    (a registry entry naming any of them is never relayed from)."""
+
+    def __init__(self, settings: Settings, listener: _Listener) -> None:
+        self._external = settings.cluster.external_url
+        self._main = default_websocket_url(settings)
+        self._listener = listener
+
+    @property
+    def announced(self) -> str:
+        return self._external or self._listener.url or self._main
+
+    def __contains__(self, url: object) -> bool:
+        return url in (self._external, self._main, self._listener.url)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -116,7 +116,8 @@ class Cluster:
 def build(common: Common, *, hub: StreamHub, feeds: ChannelFeeds) -> Cluster:
     settings = common.settings
     ws, cl = settings.websocket, settings.cluster
-    own = _OwnUrls(settings)
+    listener = _Listener(common)
+    own = _OwnUrls(settings, listener)
     node_id = cl.node_id or uuid.uuid4().hex[:12]
     registry: Registry = NoRegistry()
     tasks = []
@@ -149,10 +150,9 @@ def build(common: Common, *, hub: StreamHub, feeds: ChannelFeeds) -> Cluster:
         slow_spectators=ws.slow_spectators, max_connections_per_ip=ws.max_connections_per_ip,
         connects_per_second=ws.connects_per_second, connect_burst=ws.connect_burst,
         rate_limit_exempt=ws.rate_limit_exempt))
-    listener = _Listener(common, cdn, own)
     # The listener starts before the tasks (the announcer reads its URL) and closes
     # first: its sessions read the hub and the relays.
     return Cluster(relays=relays, resolver=resolver, feature=Feature(
         name="cluster", routers=[websocket.router(cdn=cdn, path=ws.path)],
-        start=[listener.start], tasks=tasks, sweep=[relays.sweep],
+        start=[lambda: listener.start(cdn)], tasks=tasks, sweep=[relays.sweep],
         close=[listener.close, resolver.close, relays.close, *close]))

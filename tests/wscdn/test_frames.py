@@ -3,8 +3,6 @@ with which close code."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from hlsd.wscdn._frames import (
@@ -33,7 +31,7 @@ def client_frame(opcode: int, payload: bytes, *, final: bool = True, masked: boo
         length = bytes([mask_bit | 127]) + n.to_bytes(8, "big")
     if not masked:
         return first + length + payload
-    mask = os.urandom(4)
+    mask = b"\x37\xfa\x21\x3d"  # fixed: the frames are test ids (pytest-xdist)
     return first + length + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
@@ -83,7 +81,8 @@ def test_fragments_are_joined_around_control_frames() -> None:
     (client_frame(1, b"x" * 1601), 1009, "too big"),
     (client_frame(2, b"x" * 4097), 1009, "too big"),
     (client_frame(2, b"x" * 4000, final=False) + client_frame(0, b"x" * 97), 1009, "too big"),
-])
+], ids=["unmasked", "reserved", "opcode", "continuation", "interleaved", "long-control",
+        "split-control", "utf-8", "long-text", "long-binary", "long-joined"])
 def test_faults_carry_their_close_code(data: bytes, code: int, why: str) -> None:
     with pytest.raises(FrameError, match=why) as caught:
         list(reader(max_binary=4096).feed(data))
