@@ -3,7 +3,7 @@ relay hop adds.
 
     python bench/wscdn.py [--spectators 100,500,1000] [--fragments 8] [--skip fanout,relay]
                           [--engine granian|uvicorn] [--no-anchor] [--anchor-loop uvloop]
-                          [--ceiling] [--rounds 1]
+                          [--ceiling] [--rounds 1] [--via listener|main]
 
 The publisher sends 2 s fragments of 20 s of 720p H.264 + AAC at 4 Mbit/s (~1.1 MB each,
 the segments bench/live.py makes), one every 2 s, over the websocket protocol. Spectators
@@ -22,6 +22,10 @@ fragment's outgoing bytes built once and handed to every spectator's
 same clients, fragments and N in the same run, alternating with hlsd. It is the floor
 of fan-out on this machine: what the kernel's loopback copies, one Python event loop and
 the client core cost. The figures to compare are the ratios hlsd / floor.
+
+hlsd is measured as it is deployed by default: spectators and the publisher connect to
+its own websocket listener (``websocket.listen``, the URL the registry announces);
+``--via main`` measures ``/ws`` on the main port (through the engine) instead.
 
 Relay hop: node A takes the push, node B relays from A (``cluster.relay_from``); ten
 spectators on each. The added latency is, per fragment, each B spectator's latency minus
@@ -144,6 +148,7 @@ class _Spectator(asyncio.Protocol):
 
 STREAM_NAME = [""]
 ENGINE = ["granian"]
+VIA = ["listener"]
 ANCHOR_LOOP = ["asyncio"]
 
 
@@ -314,11 +319,13 @@ def fanout_once(server: str, n: int, fragments: Sequence[bytes], count: int, tmp
     """One fan-out run against hlsd (`server` "hlsd"), the raw anchor ("raw") or the bare
     ASGI ceiling on hlsd's engine ("asgi"): the samples, not yet summarised."""
     if server == "hlsd":
-        cfg = {"websocket": {"fragment_buffer": 10, "write_timeout": "10s"},
+        listen = c.free_port()
+        cfg = {"websocket": {"fragment_buffer": 10, "write_timeout": "10s",
+                             "listen": f"127.0.0.1:{listen}"},
                "live": {"window": 6, "max_segment_bytes": "8MB"}, "server": ENGINE[0]}
         with c.HlsdServer(cfg, tmp_dir=tmp / f"fanout-{n}-{round_}") as hlsd:
             pin_tree(hlsd.pid or 0, SERVER_CPU)
-            url = f"ws://127.0.0.1:{hlsd.port}/ws"
+            url = hlsd_url(hlsd.port, listen)
             sent, rows, cpu, wall, client = asyncio.run(
                 measured([url], "fan", n, count, fragments, [hlsd.pid or 0]))
     else:
@@ -365,15 +372,26 @@ def fanout(n: int, fragments: Sequence[bytes], count: int, tmp: Path, *, anchor:
     return {server: summarise(n, r, len(fragments[1])) for server, r in runs.items()}
 
 
+def hlsd_url(port: int, listen: int) -> str:
+    """Where spectators connect: hlsd's websocket listener, or (``--via main``) ``/ws``
+    on the main port."""
+    return f"ws://127.0.0.1:{listen if VIA[0] == 'listener' else port}/ws"
+
+
 def relay_hop(fragments: Sequence[bytes], count: int, tmp: Path) -> dict[str, float]:
-    base = {"websocket": {"fragment_buffer": 10}, "live": {"max_segment_bytes": "8MB"},
-            "server": ENGINE[0]}
-    with c.HlsdServer(base, tmp_dir=tmp / "origin") as origin:
-        edge_cfg = {**base, "cluster": {"relay_from": f"ws://127.0.0.1:{origin.port}/ws"}}
+    listens = [c.free_port(), c.free_port()]
+
+    def config(listen: int, **more: Any) -> dict[str, Any]:
+        return {"websocket": {"fragment_buffer": 10, "listen": f"127.0.0.1:{listen}"},
+                "live": {"max_segment_bytes": "8MB"}, "server": ENGINE[0], **more}
+
+    with c.HlsdServer(config(listens[0]), tmp_dir=tmp / "origin") as origin:
+        upstream = hlsd_url(origin.port, listens[0])
+        edge_cfg = config(listens[1], cluster={"relay_from": upstream})
         with c.HlsdServer(edge_cfg, tmp_dir=tmp / "edge") as edge:
             for server in (origin, edge):
                 pin_tree(server.pid or 0, SERVER_CPU)
-            urls = [f"ws://127.0.0.1:{origin.port}/ws", f"ws://127.0.0.1:{edge.port}/ws"]
+            urls = [upstream, hlsd_url(edge.port, listens[1])]
             sent, rows, _, _, _ = asyncio.run(
                 measured(urls, "hop", 20, count, fragments, [origin.pid or 0, edge.pid or 0]))
     # Client process i pulled from urls[i]: the first is the origin's spectators.
@@ -409,8 +427,12 @@ def main() -> None:
                              "hlsd's engine (default: off)")
     parser.add_argument("--rounds", type=int, default=1,
                         help="runs per server and N, alternating, samples pooled")
+    parser.add_argument("--via", default="listener", choices=["listener", "main"],
+                        help="hlsd's websocket listener (websocket.listen, the default "
+                             "deployment) or /ws on the main port (through the engine)")
     args = parser.parse_args()
     ENGINE[0] = args.engine
+    VIA[0] = args.via
     ANCHOR_LOOP[0] = args.anchor_loop
     os.sched_setaffinity(0, {CLIENT_CPU})
     fragments = [s.data for s in segment_set()]
@@ -419,7 +441,8 @@ def main() -> None:
     skip = set(args.skip.split(","))
     if "fanout" not in skip:
         rows, ratios = [], []
-        names = {"hlsd": f"hlsd ({args.engine})", "raw": f"raw {args.anchor_loop} (floor)",
+        names = {"hlsd": f"hlsd ({args.engine}, {args.via})",
+                 "raw": f"raw {args.anchor_loop} (floor)",
                  "asgi": f"bare ASGI ({args.engine})"}
         for k, n in enumerate(int(x) for x in args.spectators.split(",")):
             got = fanout(n, fragments, args.fragments, tmp, anchor=args.anchor,

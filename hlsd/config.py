@@ -436,7 +436,17 @@ class WebsocketSettings(_Section):
     """``websocket``: the hls-websocket-cdn endpoint (PUSH and PULL over one websocket)."""
 
     path: str = "/ws"
-    """The websocket endpoint's path."""
+    """The websocket endpoint's path, on the main port and on ``listen``."""
+    listen: Listen = ":8090"
+    """``HOST:PORT`` of hlsd's own websocket listener for this protocol (the fastest
+    fan-out; ``wss://`` with ``tls``); ``:8090`` is the server's own host. As for
+    ``rtmp.listen``: the default runs when its port is free (a warning otherwise), one
+    set explicitly must bind; ``null`` turns it off. While it runs, the registry
+    announces its URL (unless ``cluster.external_url`` says otherwise). ``path`` on the
+    main port serves the same protocol either way."""
+    max_connections: int = Field(default=10_000, ge=1)
+    """Connections the ``listen`` listener holds at once, handshakes included; one more
+    is answered 503."""
     push_secret: SecretStr | None = None
     """HS256 secret of PUSH tokens; none = pushing needs no token, loopback clients only."""
     pull_secret: SecretStr | None = None
@@ -477,7 +487,8 @@ class ClusterSettings(_Section):
     """How often this node re-announces its streams; an entry lives twice as long."""
     external_url: str | None = None
     """This node's websocket URL as other nodes reach it (the registry's value); default
-    ``ws://<host>:<port><websocket.path>`` (``wss://`` with ``tls``)."""
+    the ``websocket.listen`` listener's ``ws://<host>:<port><websocket.path>`` while it
+    runs, else the main port's (``wss://`` with ``tls``)."""
     node_id: str | None = None
     """Names this node in relay chains (loop detection); default random per start."""
     relay_from: str | None = None

@@ -94,8 +94,10 @@ class Announcer:
     when they end. It hears of segments through a hub reader (`StreamHub.watch`), and
     after losing some events looks at every stream of the hub instead."""
 
-    def __init__(self, *, hub: StreamHub, registry: Registry, url: str,
+    def __init__(self, *, hub: StreamHub, registry: Registry, url: Callable[[], str],
                  refresh: float) -> None:
+        """`url`: this node's websocket URL, asked at each call (it is known once the
+        node's listeners started)."""
         self._hub = hub
         self._registry = registry
         self._url = url
@@ -130,7 +132,7 @@ class Announcer:
 
     async def _call(self, action: Callable[[str, str], Awaitable[None]], stream: str) -> None:
         try:
-            await action(stream, self._url)
+            await action(stream, self._url())
         except (RedisError, OSError) as exc:
             log.warning("publish registry: %s of %r failed: %s", action.__name__, clip(stream),
                         exc)

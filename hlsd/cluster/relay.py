@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Container
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -50,7 +51,8 @@ _REAPPEAR = 30.0
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class RelayConfig:
-    own_url: str
+    own_urls: Container[str]
+    """The URLs that reach this node: never relayed from."""
     node_id: str
     relay_from: str | None
     pull_secret: str | None
@@ -104,7 +106,7 @@ class Relays:
         except Exception as exc:  # a registry outage must not stop relay-from
             log.warning("publish registry lookup of %r failed: %s", clip(stream_id), exc)
             url = None
-        if url and url != self._config.own_url:
+        if url and url not in self._config.own_urls:
             return url, True
         if self._config.relay_from:
             return self._config.relay_from, False

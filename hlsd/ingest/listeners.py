@@ -1,4 +1,5 @@
-"""Starting the continuous-ingest listeners (RTMP, SRT) the way the HTTP port starts.
+"""Starting the listeners besides the HTTP port (RTMP, SRT, the websocket CDN's) the way
+the HTTP port starts.
 
 A listener left at its default (``rtmp.listen: ":1935"``) is a convenience: when its
 port is taken (another node on this machine, another server) or the protocol's library
@@ -35,7 +36,7 @@ class Listening:
     """What a listener's setting asks for."""
 
     protocol: str
-    """``rtmp`` or ``srt``: the setting is ``<protocol>.listen``."""
+    """``rtmp``, ``srt`` or ``websocket``: the setting is ``<protocol>.listen``."""
     listen: str
     explicit: bool
 
@@ -66,7 +67,7 @@ async def start_listener(listener: Listener, listening: Listening, *,
             raise
         why = f"{listening.protocol.upper()} is unavailable: {exc}"
     else:
-        log.info("%s ingest listening on %s:%d", listening.protocol.upper(), host,
+        log.info("%s listening on %s:%d", listening.protocol.upper(), host,
                  listener.port)
         return True
     if listening.explicit:

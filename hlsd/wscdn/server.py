@@ -38,7 +38,7 @@ from hlsd.streams import (
     StreamState,
 )
 from hlsd.wscdn import protocol
-from hlsd.wscdn._connection import Connection, Disconnected
+from hlsd.wscdn._connection import AsgiConnection, Connection, Disconnected
 from hlsd.wscdn._transport_stream import TransportStreams
 from hlsd.wscdn.protocol import Message, ProtocolError
 
@@ -87,24 +87,38 @@ class WebsocketCdn:
             log.warning("websocket.pull_secret (PULL_SECRET) is empty: anyone may pull "
                         "streams over the websocket")
 
+    @property
+    def config(self) -> CdnConfig:
+        return self._config
+
     async def serve(self, ws: WebSocket) -> None:
-        """One connection, from accept to close."""
+        """One connection of the server engine (``/ws``), from accept to close."""
         peer = client_of(ws.scope).host
-        refusal = self._limits.admit(peer)
+        refusal = self.admit(peer)
         if refusal is not None:
-            self._metrics.ws_refused.labels("rate_limit").inc()
-            log.info("websocket from %s refused: %s", peer, refusal)
             await ws.close(1008, refusal)  # before the upgrade: the client sees HTTP 403
             return
         try:
             await ws.accept()
-            conn = Connection(ws, write_timeout=self._config.write_timeout,
-                              max_binary=self._config.max_binary_message)
-            await self._session(conn)
+            await self.session(AsgiConnection(ws, write_timeout=self._config.write_timeout,
+                                              max_binary=self._config.max_binary_message))
         finally:
-            self._limits.release(peer)
+            self.release(peer)
 
-    async def _session(self, conn: Connection) -> None:
+    def admit(self, peer: str) -> str | None:
+        """None if `peer` may open a connection (it holds one until `release`), else why
+        not (counted and logged); asked before the upgrade, on every transport."""
+        refusal = self._limits.admit(peer)
+        if refusal is not None:
+            self._metrics.ws_refused.labels("rate_limit").inc()
+            log.info("websocket from %s refused: %s", peer, refusal)
+        return refusal
+
+    def release(self, peer: str) -> None:
+        self._limits.release(peer)
+
+    async def session(self, conn: Connection) -> None:
+        """One accepted connection, whatever its transport, until it ends (closed)."""
         heartbeat = asyncio.create_task(conn.heartbeat(self._config.heartbeat))
         try:
             first = protocol.parse(await conn.receive_text(self._config.first_message_timeout))

@@ -19,7 +19,7 @@ INACTIVITY = 30.0
 
 def _relays(hub: StreamHub) -> Relays:
     return Relays(hub=hub, registry=NoRegistry(), metrics=Metrics(), config=RelayConfig(
-        own_url="ws://127.0.0.1:1/ws", node_id="n", relay_from=None, pull_secret=None,
+        own_urls=("ws://127.0.0.1:1/ws",), node_id="n", relay_from=None, pull_secret=None,
         inactivity=INACTIVITY, connect_timeout=1, max_binary_message=1 << 20, heartbeat=30))
 
 

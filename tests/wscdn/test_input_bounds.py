@@ -13,22 +13,22 @@ import pytest
 from tests._support.hlsd_server import HlsdServer
 from tests._support.wscdn import open_session, pull_all, push, token
 
+from .conftest import TRANSPORTS, cdn_server, ws_url
+
 PUSH_SECRET = "push-secret-of-at-least-64-bytes-so-that-hs512-has-a-full-key!!!"
 PULL_SECRET = "pull-secret-of-at-least-64-bytes-so-that-hs512-has-a-full-key!!!"
 BAD_ID = ("PROTOCOL_ERROR", "Stream ID cannot have an empty, '.' or '..' part between "
                             "slashes, nor control or format characters")
 
 
-@pytest.fixture(scope="module")
-def hlsd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HlsdServer]:
+@pytest.fixture(scope="module", params=TRANSPORTS)
+def hlsd(request: pytest.FixtureRequest,
+         tmp_path_factory: pytest.TempPathFactory) -> Iterator[HlsdServer]:
     cfg = {"websocket": {"push_secret": PUSH_SECRET, "pull_secret": PULL_SECRET},
            "live": {"window": 4}}
-    with HlsdServer(cfg, tmp_dir=tmp_path_factory.mktemp("ws-bounds")) as server:
+    with cdn_server(cfg, request.param,
+                    tmp_dir=tmp_path_factory.mktemp("ws-bounds")) as server:
         yield server
-
-
-def ws_url(server: HlsdServer) -> str:
-    return server.url.replace("http://", "ws://") + "/ws"
 
 
 async def _still_serves(server: HlsdServer, stream: str, fragments: list[bytes]) -> None:

@@ -19,18 +19,19 @@ from tests._support.polling import eventually
 from tests._support.publisher import LivePublisher
 from tests._support.wscdn import open_session, pull_all, push, token
 
-from .conftest import write_joined
+from .conftest import TRANSPORTS, cdn_server, write_joined, ws_url
 
 PUSH_SECRET = "push-secret-of-at-least-32-bytes!!"
 PULL_SECRET = "pull-secret-of-at-least-32-bytes!!"
 
 
-@pytest.fixture(scope="module")
-def hlsd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HlsdServer]:
+@pytest.fixture(scope="module", params=TRANSPORTS)
+def hlsd(request: pytest.FixtureRequest,
+         tmp_path_factory: pytest.TempPathFactory) -> Iterator[HlsdServer]:
     cfg = {"websocket": {"push_secret": PUSH_SECRET, "pull_secret": PULL_SECRET,
                          "fragment_buffer": 4, "write_timeout": "3s"},
            "live": {"window": 4, "idle_timeout": "3s"}}
-    with HlsdServer(cfg, tmp_dir=tmp_path_factory.mktemp("wscdn")) as server:
+    with cdn_server(cfg, request.param, tmp_dir=tmp_path_factory.mktemp("wscdn")) as server:
         yield server
 
 
@@ -50,10 +51,6 @@ async def _committed(server: HlsdServer, stream: str, count: int) -> bool:
 
 async def _ended(server: HlsdServer, stream: str) -> bool:
     return (await _playlist(server, stream)).rstrip().endswith("#EXT-X-ENDLIST")
-
-
-def ws_url(server: HlsdServer) -> str:
-    return server.url.replace("http://", "ws://") + "/ws"
 
 
 async def publisher(server: HlsdServer, stream: str):  # type: ignore[no-untyped-def]
@@ -143,12 +140,13 @@ async def test_an_http_pushed_stream_pulls_over_the_websocket(
     await viewer.close()
 
 
-async def test_a_slow_spectator_delays_nobody(tmp_path: Path, fragments: list[bytes]) -> None:
+async def test_a_slow_spectator_delays_nobody(tmp_path: Path, fragments: list[bytes],
+                                              transport: str) -> None:
     # A buffer deeper than the burst: the fast spectator is never skipped, even when this
     # test process is starved of CPU; the slow one is cut off by the write deadline.
     cfg = {"websocket": {"push_secret": PUSH_SECRET, "pull_secret": PULL_SECRET,
                          "fragment_buffer": 16, "write_timeout": "2s"}}
-    with HlsdServer(cfg, tmp_dir=tmp_path) as hlsd:
+    with cdn_server(cfg, transport, tmp_dir=tmp_path) as hlsd:
         pub = await publisher(hlsd, "busy")
         # Never reads: its client stops taking messages in at once, so the socket backs up.
         slow = await spectator(hlsd, "busy", max_queue=1, max_initial_fragments="0")
@@ -245,9 +243,10 @@ async def test_a_websocket_stream_can_be_recorded(hlsd: HlsdServer,
     await pub.close()
 
 
-async def test_message_size_limits(tmp_path: Path, fragments: list[bytes]) -> None:
+async def test_message_size_limits(tmp_path: Path, fragments: list[bytes],
+                                   transport: str) -> None:
     cfg = {"websocket": {"max_binary_message": "4KB"}}
-    with HlsdServer(cfg, tmp_dir=tmp_path) as server:
+    with cdn_server(cfg, transport, tmp_dir=tmp_path) as server:
         url = ws_url(server)
         big, answer = await open_session(url, "PULL", "x" * 10, "t" * 2000)
         assert answer[0] == "E" and answer[1]["message"] == "Message too large"
@@ -277,9 +276,10 @@ async def test_an_id_with_slashes_plays_percent_encoded(hlsd: HlsdServer,
     await pub.close()
 
 
-async def test_heartbeats_go_out_and_silent_peers_are_dropped(tmp_path: Path) -> None:
-    with HlsdServer({"websocket": {"heartbeat": "0.5s", "first_message_timeout": "2s"}},
-                    tmp_dir=tmp_path) as server:
+async def test_heartbeats_go_out_and_silent_peers_are_dropped(tmp_path: Path,
+                                                             transport: str) -> None:
+    with cdn_server({"websocket": {"heartbeat": "0.5s", "first_message_timeout": "2s"}},
+                    transport, tmp_dir=tmp_path) as server:
         pub, answer = await open_session(ws_url(server), "PUSH", "beats")
         assert answer == ("OK", {})
         started = time.monotonic()
