@@ -80,9 +80,11 @@ async def test_push_on_one_node_pull_from_another_through_the_registry(
 async def test_a_node_without_external_url_announces_the_port_its_flag_gave(
         tmp_path: Path, registry: str, fragments: list[bytes]) -> None:
     """The worker processes build the app from the environment: `--port` must reach them,
-    or the registry would send pullers to the default port."""
+    or the registry would send pullers to the default port. (Without the websocket
+    listener, which is announced instead when it runs: tests/wscdn/test_listener.py.)"""
     prefix = f"t{next(_prefixes)}:"
-    with HlsdServer({"cluster": {"redis_url": registry, "registry_prefix": prefix}},
+    with HlsdServer({"cluster": {"redis_url": registry, "registry_prefix": prefix},
+                     "websocket": {"listen": None}},
                     tmp_dir=tmp_path / "flags", port=free_port()) as one:
         pub = await publish(one, "flagged")
         await push(pub, fragments[:2])

@@ -68,9 +68,10 @@ def test_hls_js_plays_it(name: str, by_part: bool, ts: bool, inputs: Inputs,
         result = play_hls(f"{server.url}/live/index.m3u8", seconds=3.0, timeout=30)
     # Allowed, not fatal: the B-frames' reordering delay leaves the picture starting two
     # frames after the sound (hls.js seeks over that hole), and a part of B-frames alone
-    # fills holes without moving the buffer's end.
+    # fills holes without moving the buffer's end. On a busy machine hls.js may also
+    # abort a load of its own (networkError/aborted, not fatal) and load it again.
     assert not result.fatal_errors, describe(result)
-    assert all("bufferSeekOverHole" in e or "bufferAppendNoProgress" in e
-               for e in result.errors), describe(result)
+    allowed = ("bufferSeekOverHole", "bufferAppendNoProgress", "networkError/aborted fatal=false")
+    assert all(any(a in e for a in allowed) for e in result.errors), describe(result)
     assert result.buffered_start is not None and result.buffered_start <= 0.1, describe(result)
     assert result.played >= 3.0 or result.ended, describe(result)
