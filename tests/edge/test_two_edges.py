@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from tests._support import media as fx
+from tests._support.browser import describe, play_hls
 from tests._support.hlsd_server import HlsdEdge, HlsdServer
 from tests._support.polling import wait_until
 from tests.edge.test_edge import camera
@@ -42,12 +43,12 @@ def test_two_edges_with_one_camera_name_and_a_wrong_key(tmp_path: Path) -> None:
             roots = {"livemix": {"file_roots": [str(tmp_path / name / "camera")]}}
             return HlsdEdge(url, key, roots, tmp_dir=tmp_path / name / "node", name=name)
 
-        with edge("lan-a") as a, camera(a, tmp_path / "lan-a" / "camera", "door", 40):
+        with edge("lan-a") as a, camera(a, tmp_path / "lan-a" / "camera", "door", 60):
             wait_until(lambda: _source(http, source_id).get("rr_target") == "lan-a", 30,
                        "lan-a holds the source")
             wait_until(lambda: "EXTINF" in http.get("/live/door/index.m3u8").text, 30,
                        "live from lan-a")
-            with edge("lan-b") as b, camera(b, tmp_path / "lan-b" / "camera", "door", 40), \
+            with edge("lan-b") as b, camera(b, tmp_path / "lan-b" / "camera", "door", 60), \
                     edge("intruder", key="not-the-key") as intruder:
                 wait_until(lambda: _health(b)["state"] == "connected", 20, "lan-b linked")
                 wait_until(lambda: "edge 'lan-b' refused source 'door'" in control.log_text(),
@@ -55,6 +56,10 @@ def test_two_edges_with_one_camera_name_and_a_wrong_key(tmp_path: Path) -> None:
                 assert _source(http, source_id)["rr_target"] == "lan-a"
                 assert fx.decode_errors(f"{control.url}/live/door/index.m3u8",
                                         seconds=2) == ""
+                # What the edge forwards plays in a browser, on LiveMix's playback URL.
+                played = play_hls(f"{control.url}/v1/vod/live/{source_id}/vid.m3u8",
+                                  seconds=2, timeout=40)
+                assert played.played >= 2 and not played.fatal_errors, describe(played)
                 # The wrong key: refused before the upgrade, and it keeps trying.
                 assert _health(intruder)["state"] != "connected"
                 assert "intruder" not in control.log_text()
