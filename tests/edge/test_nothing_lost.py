@@ -74,7 +74,7 @@ def test_a_recording_keeps_every_segment_across_cuts_and_kills(
         config = {"livemix": {"file_roots": [str(folder)]}, "live": {"window": 6}}
         with HlsdEdge(f"ws://127.0.0.1:{relay.port}/v1/edge", KEY, config,
                       tmp_dir=tmp_path / "edge", name="lan-1") as edge, \
-                camera(edge, folder, "cam", seconds=40) as pub:
+                camera(edge, folder, "cam", seconds=90) as pub:
             watch = EdgeWatch(edge, "cam")
             watch.until(3, 30, "the edge takes the camera")
             # The control sees the edge's source online, and plays it live.
@@ -110,7 +110,8 @@ def test_a_recording_keeps_every_segment_across_cuts_and_kills(
             control.kill()
             control.start()
             watch.until(watch.poll() + 3, 30, "the edge takes while the control restarts")
-            assert pub.wait(60) == 0
+            pub.terminate()  # the camera stops; what the edge took is what counts
+            pub.wait(10)
             watch.poll()
 
             _json(http.post(f"/v1/recording/{rid}/stop"))
