@@ -121,7 +121,7 @@ class FrameReader:
     def buffered(self) -> int:
         return len(self._buffer) + self._joined
 
-    def feed(self, data: bytes) -> Iterator[Message]:
+    def feed(self, data: bytes | memoryview) -> Iterator[Message]:
         """The messages `data` completes, in order; `FrameError` at the first fault."""
         self._buffer += data
         while True:

@@ -90,7 +90,7 @@ class SocketConnection(Connection):
 
     # -- fed by the listener's protocol --------------------------------------------
 
-    def received(self, data: bytes) -> None:
+    def received(self, data: bytes | memoryview) -> None:
         if self._gone is not None or self._refusal is not None:
             return
         try:

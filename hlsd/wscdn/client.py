@@ -29,6 +29,9 @@ __all__ = ["Connection", "Disconnected", "HandshakeFailed", "connect"]
 
 _MAX_HEAD = 16 * 1024
 """Bytes of status line and headers in the answer (a handshake's is a few hundred)."""
+_READ = 256 * 1024
+"""Bytes read from the socket at once, into one buffer kept for the connection (no
+fresh allocation per read: on a VM a page touched for the first time is costly)."""
 
 
 class HandshakeFailed(Exception):
@@ -63,7 +66,7 @@ async def connect(url: str, *, open_timeout: float, write_timeout: float,
         raise
 
 
-class _Client(asyncio.Protocol):
+class _Client(asyncio.BufferedProtocol):
     """The handshake, then the `SocketConnection` it feeds."""
 
     def __init__(self, request: bytes, key: str, opened: asyncio.Future[SocketConnection],
@@ -76,6 +79,7 @@ class _Client(asyncio.Protocol):
         self.max_binary = max_binary
         self.head = bytearray()
         self.conn: SocketConnection | None = None
+        self.into = memoryview(bytearray(_READ))
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are no subclasses of asyncio's: a cast, not a check.
@@ -96,10 +100,18 @@ class _Client(asyncio.Protocol):
         if self.conn is not None:
             self.conn.resume_writing()
 
-    def data_received(self, data: bytes) -> None:
-        if self.conn is not None:
-            self.conn.received(data)
-            return
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.into
+
+    def buffer_updated(self, nbytes: int) -> None:
+        # Only copied out of `into`: the reader's buffer, the handshake's head.
+        with self.into[:nbytes] as data:
+            if self.conn is not None:
+                self.conn.received(data)
+                return
+            self._handshake(data)
+
+    def _handshake(self, data: memoryview) -> None:
         if self.opened.done():
             return  # failed: the transport is being closed
         self.head += data
