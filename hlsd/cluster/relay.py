@@ -22,9 +22,6 @@ from collections.abc import Container
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import InvalidHandshake, WebSocketException
-
 from hlsd.auth import jwt as cdn_jwt
 from hlsd.cluster.registry import NoRegistry, Registry
 from hlsd.infra.cache import Cache
@@ -33,6 +30,8 @@ from hlsd.infra.retry import Backoff
 from hlsd.metrics import Metrics
 from hlsd.streams import PublisherKind, Stream, StreamBusy, StreamHub, StreamState
 from hlsd.wscdn import protocol
+from hlsd.wscdn.client import Connection, Disconnected, HandshakeFailed, connect
+from hlsd.wscdn.protocol import ProtocolError
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +46,8 @@ _FIRST_ATTEMPTS = 3
 """Tries before the spectators waiting for a relay that never started are told no."""
 _REAPPEAR = 30.0
 """Seconds a relay that lost its upstream keeps looking for the stream to come back."""
+_WRITE_TIMEOUT = 10.0
+"""Seconds a PULL or heartbeat may take to go out (and the close waits at most 2 s)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -179,12 +180,13 @@ class _Relay:
                         if self._producer.stream is None or self._given_up(loop.time()):
                             log.info("relay of %r: no node has it", clip(self.stream_id))
                             return
-                    except (OSError, TimeoutError, WebSocketException) as exc:
+                    except (OSError, TimeoutError, HandshakeFailed, Disconnected,
+                            ProtocolError) as exc:
                         self._owner._metrics.relay_reconnects.inc()
                         log.warning("relay of %r from %s failed (%s); retrying",
                                     self.stream_id, url, exc or type(exc).__name__)
                         if only_source and isinstance(
-                                exc, OSError | TimeoutError | InvalidHandshake):
+                                exc, OSError | TimeoutError | HandshakeFailed):
                             # The registry names a node we cannot reach: forget it, so
                             # nobody else is sent there for the rest of its TTL.
                             with contextlib.suppress(Exception):
@@ -217,27 +219,25 @@ class _Relay:
         """One upstream connection. True when the relay is done (the upstream ended the
         stream, or nobody watched for too long); an exception to reconnect."""
         config = self._config
-        async with connect(url, max_size=config.max_binary_message,
-                           open_timeout=config.connect_timeout, ping_interval=None,
-                           close_timeout=2) as ws:
+        # hlsd's own client: a fragment is read off the socket with one copy.
+        ws = await connect(url, open_timeout=config.connect_timeout,
+                           write_timeout=_WRITE_TIMEOUT, max_binary=config.max_binary_message)
+        heartbeat: asyncio.Task[None] | None = None
+        try:
             params = {"stream": self.stream_id,
                       "auth": cdn_jwt.sign(config.pull_secret, protocol.PULL, self.stream_id)
                       if config.pull_secret else "",
                       "only_source": "true" if only_source else "false",
                       "via": ",".join(self._via)}
-            await ws.send(f"{protocol.PULL}:{urlencode(params)}")
-            heartbeat = asyncio.create_task(self._heartbeat(ws))
-            try:
-                return await self._receive(ws)
-            finally:
+            await ws.send_text(f"{protocol.PULL}:{urlencode(params)}")
+            heartbeat = asyncio.create_task(ws.heartbeat(config.heartbeat))
+            return await self._receive(ws)
+        finally:
+            if heartbeat is not None:
                 heartbeat.cancel()
+            await ws.close()
 
-    async def _heartbeat(self, ws: ClientConnection) -> None:
-        while True:
-            await asyncio.sleep(self._config.heartbeat)
-            await asyncio.wait_for(ws.send(protocol.HEARTBEAT), 10)
-
-    async def _receive(self, ws: ClientConnection) -> bool:
+    async def _receive(self, ws: Connection) -> bool:
         idle = 2 * self._config.heartbeat
         answered = False
         relayed = False
@@ -245,7 +245,8 @@ class _Relay:
         loop = asyncio.get_running_loop()
         while True:
             try:
-                raw = await asyncio.wait_for(ws.recv(), min(idle, self._config.inactivity))
+                raw: str | bytes | None = await asyncio.wait_for(
+                    ws.receive(), min(idle, self._config.inactivity))
             except TimeoutError:
                 raw = None
             stream = self._producer.stream
@@ -277,7 +278,7 @@ class _Relay:
                 return True
             elif message.type == protocol.FRAGMENT and answered:
                 duration = protocol.duration_of(message)
-                data = await asyncio.wait_for(ws.recv(), idle)
+                data = await ws.receive(idle)
                 if not isinstance(data, bytes):
                     raise _Gone("F came without its binary frame")
                 # After a reconnect the upstream sends its buffer again: what we relayed

@@ -131,8 +131,14 @@ class Stream:
         """Offer `reader` every segment committed from now on: of `variant`, or of every
         variant. It is closed when the stream ends (a spectator is told so), unless
         `through_end`: then it stays attached for a publisher that comes back (a
-        recording) until the hub forgets the stream."""
-        self._readers[reader] = _Subscription(variant, through_end)
+        recording) until the hub forgets the stream. Another node's relay is offered
+        each segment before everyone else: its own spectators would otherwise wait for
+        the whole of this node's fan-out (a relay hop's latency)."""
+        subscription = _Subscription(variant, through_end)
+        if reader.kind is ConsumerKind.RELAY:
+            self._readers = {reader: subscription, **self._readers}
+        else:
+            self._readers[reader] = subscription
 
     def remove_reader(self, reader: Reader[Committed]) -> None:
         self._readers.pop(reader, None)

@@ -45,9 +45,9 @@ class Connection(abc.ABC):
         self._sending = asyncio.Lock()
 
     @abc.abstractmethod
-    async def _receive(self, timeout: float) -> str | bytes:
+    async def _receive(self, timeout: float | None) -> str | bytes:
         """The next message; `Disconnected` when the peer is gone or silent past
-        `timeout`."""
+        `timeout` (None: no deadline)."""
 
     @abc.abstractmethod
     async def send_text(self, text: str) -> None:
@@ -61,6 +61,10 @@ class Connection(abc.ABC):
     @abc.abstractmethod
     async def close(self, code: int = 1000) -> None:
         """Close (never raises, never waits past the write deadline)."""
+
+    async def receive(self, timeout: float | None = None) -> str | bytes:
+        """The next message, text or binary, unchecked (a relay reads its upstream)."""
+        return await self._receive(timeout)
 
     async def receive_text(self, timeout: float) -> str:
         received = await self._receive(timeout)
@@ -100,7 +104,7 @@ class AsgiConnection(Connection):
                          max_binary=max_binary)
         self.ws = ws
 
-    async def _receive(self, timeout: float) -> str | bytes:
+    async def _receive(self, timeout: float | None) -> str | bytes:
         try:
             message = await asyncio.wait_for(self.ws.receive(), timeout)
         except TimeoutError:

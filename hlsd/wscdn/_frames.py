@@ -1,11 +1,12 @@
-"""RFC 6455 framing, as a server speaks it: pure, no I/O.
+"""RFC 6455 framing: pure, no I/O.
 
-`FrameReader` takes bytes as they arrive and gives whole messages: client frames must
-be masked, fragmented messages are joined (control frames may come between their
-pieces), text must be UTF-8, and every message is bounded before its payload is read.
-What breaks the rules is a `FrameError` carrying the close code to answer with (1002
-protocol error, 1007 bad UTF-8, 1009 too big). `encode` makes the server's unmasked,
-unfragmented frames; `accept_key` answers a handshake's ``Sec-WebSocket-Key``.
+`FrameReader` takes bytes as they arrive and gives whole messages: a client's frames
+must be masked and a server's must not be, fragmented messages are joined (control
+frames may come between their pieces), text must be UTF-8, and every message is bounded
+before its payload is read. What breaks the rules is a `FrameError` carrying the close
+code to answer with (1002 protocol error, 1007 bad UTF-8, 1009 too big). `encode` makes
+unfragmented frames, a server's unmasked, a client's masked; `accept_key` answers a
+handshake's ``Sec-WebSocket-Key``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 __all__ = ["FrameError", "FrameReader", "Message", "Opcode", "accept_key", "close_payload",
-           "encode", "header"]
+           "encode", "header", "tokens"]
 
 try:  # websockets' C helper: unmasking a 1 MB fragment in pure Python costs ~50 ms
     from websockets.speedups import apply_mask as _c_apply_mask
@@ -64,18 +65,26 @@ def accept_key(key: str) -> str:
     return base64.b64encode(digest).decode()
 
 
-def header(opcode: Opcode, length: int) -> bytes:
-    """The header of an unmasked, final frame of `length` payload bytes."""
-    first = 0x80 | opcode
+def tokens(value: str) -> set[str]:
+    """The tokens of a handshake header's comma-separated list, lower case."""
+    return {token.strip().lower() for token in value.split(",")}
+
+
+def header(opcode: Opcode, length: int, *, masked: bool = False) -> bytes:
+    """The header of a final frame of `length` payload bytes (without its mask)."""
+    first, bit = 0x80 | opcode, 0x80 if masked else 0
     if length < 126:
-        return bytes((first, length))
+        return bytes((first, bit | length))
     if length < 1 << 16:
-        return bytes((first, 126)) + length.to_bytes(2, "big")
-    return bytes((first, 127)) + length.to_bytes(8, "big")
+        return bytes((first, bit | 126)) + length.to_bytes(2, "big")
+    return bytes((first, bit | 127)) + length.to_bytes(8, "big")
 
 
-def encode(opcode: Opcode, payload: bytes) -> bytes:
-    return header(opcode, len(payload)) + payload
+def encode(opcode: Opcode, payload: bytes, mask: bytes | None = None) -> bytes:
+    """A whole frame; with `mask` (4 random bytes: a client's frames), masked."""
+    if mask is None:
+        return header(opcode, len(payload)) + payload
+    return header(opcode, len(payload), masked=True) + mask + _unmask(payload, mask)
 
 
 def close_payload(code: int, reason: str = "") -> bytes:
@@ -96,11 +105,13 @@ _DATA = frozenset((Opcode.TEXT, Opcode.BINARY))
 
 
 class FrameReader:
-    """Client frames in, whole messages out. `max_text` and `max_binary` bound a
-    message (all its fragments together), checked from the headers alone."""
+    """Frames in, whole messages out: a client's (`masked`, as a server reads) or a
+    server's (as a client reads). `max_text` and `max_binary` bound a message (all its
+    fragments together), checked from the headers alone."""
 
-    def __init__(self, *, max_text: int, max_binary: int) -> None:
+    def __init__(self, *, max_text: int, max_binary: int, masked: bool = True) -> None:
         self._max = {Opcode.TEXT: max_text, Opcode.BINARY: max_binary}
+        self._masked = masked
         self._buffer = bytearray()
         self._message: Opcode | None = None  # the data message being joined
         self._pieces: list[bytes] = []
@@ -110,7 +121,7 @@ class FrameReader:
     def buffered(self) -> int:
         return len(self._buffer) + self._joined
 
-    def feed(self, data: bytes) -> Iterator[Message]:
+    def feed(self, data: bytes | memoryview) -> Iterator[Message]:
         """The messages `data` completes, in order; `FrameError` at the first fault."""
         self._buffer += data
         while True:
@@ -128,8 +139,9 @@ class FrameReader:
         first, second = buf[0], buf[1]
         if first & 0x70:
             raise FrameError(PROTOCOL_ERROR, "reserved bits set (no extension was agreed)")
-        if not second & 0x80:
-            raise FrameError(PROTOCOL_ERROR, "client frames must be masked")
+        if bool(second & 0x80) is not self._masked:
+            raise FrameError(PROTOCOL_ERROR, "client frames must be masked" if self._masked
+                             else "server frames must not be masked")
         try:
             opcode = Opcode(first & 0x0F)
         except ValueError:
@@ -147,11 +159,13 @@ class FrameReader:
                 return None
             length, at = int.from_bytes(buf[2:10], "big"), 10
         self._check(opcode, length)
-        end = at + 4 + length
+        mask = 4 if self._masked else 0
+        end = at + mask + length
         if len(buf) < end:
             return None
-        with memoryview(buf) as view:
-            payload = _unmask(view[at + 4:end], bytes(buf[at:at + 4]))
+        with memoryview(buf) as view:  # one copy of the payload out of the buffer
+            payload = (_unmask(view[at + 4:end], bytes(buf[at:at + 4])) if mask
+                       else bytes(view[at:end]))
         del buf[:end]
         if opcode in _CONTROL:
             return Message(opcode, payload)

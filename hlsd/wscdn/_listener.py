@@ -190,8 +190,8 @@ class _Peer(asyncio.Protocol):
             raise _Refused(404, f"the websocket endpoint is {self.listener.path}")
         if method != b"GET":
             raise _Refused(400, "a websocket handshake is a GET")
-        if "websocket" not in _tokens(headers.get(b"upgrade", "")) \
-                or "upgrade" not in _tokens(headers.get(b"connection", "")):
+        if "websocket" not in _frames.tokens(headers.get(b"upgrade", "")) \
+                or "upgrade" not in _frames.tokens(headers.get(b"connection", "")):
             raise _Refused(426, f"{self.listener.path} is a websocket endpoint (the "
                                 "hls-websocket-cdn protocol): connect with Upgrade: "
                                 "websocket", "Upgrade: websocket", "Connection: Upgrade")
@@ -249,7 +249,3 @@ class _Peer(asyncio.Protocol):
                 "Connection: close", *refused.headers]
         self.transport.write("\r\n".join(head).encode() + b"\r\n\r\n" + body)
         self.transport.close()
-
-
-def _tokens(value: str) -> set[str]:
-    return {token.strip().lower() for token in value.split(",")}

@@ -7,6 +7,9 @@ framing, no per-spectator copy in Python. A send then waits, within the write
 deadline, until the transport's buffer is back under its high-water mark (asyncio's
 flow control), so a stalled spectator costs one fragment of buffer and then a
 `TimeoutError`, exactly as the engine's send does on ``/ws``.
+
+The client end of the same connection (`client`: what `hlsd.wscdn.client` opens for a
+relay) reads a server's unmasked frames and masks its own, as RFC 6455 requires.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import os
 
 from hlsd.infra.cache import Cache, Caches
 from hlsd.wscdn import _frames, protocol
@@ -58,16 +62,20 @@ class FramedFragments:
 
 
 class SocketConnection(Connection):
-    """One upgraded connection; the listener's protocol feeds it (`received`,
-    `lost`, `pause_writing`, `resume_writing`)."""
+    """One upgraded connection; the listener's (or the client's) protocol feeds it
+    (`received`, `lost`, `pause_writing`, `resume_writing`). A `client` end has no
+    `frames`: it sends no fragments."""
 
     def __init__(self, transport: asyncio.Transport, *, peer: str, local: bool,
-                 write_timeout: float, max_binary: int, frames: FramedFragments) -> None:
+                 write_timeout: float, max_binary: int, frames: FramedFragments | None,
+                 client: bool = False) -> None:
         super().__init__(peer=peer, local=local, write_timeout=write_timeout,
                          max_binary=max_binary)
         self._transport = transport
         self._frames = frames
-        self._reader = FrameReader(max_text=MAX_TEXT_MESSAGE, max_binary=max_binary)
+        self._client = client
+        self._reader = FrameReader(max_text=MAX_TEXT_MESSAGE, max_binary=max_binary,
+                                   masked=not client)
         self._refusal: ProtocolError | None = None
         """A message past its bound: the session answers it as on ``/ws`` (the
         protocol's "Message too large"), and the close says 1009."""
@@ -82,13 +90,13 @@ class SocketConnection(Connection):
 
     # -- fed by the listener's protocol --------------------------------------------
 
-    def received(self, data: bytes) -> None:
+    def received(self, data: bytes | memoryview) -> None:
         if self._gone is not None or self._refusal is not None:
             return
         try:
             for message in self._reader.feed(data):
                 if message.opcode is Opcode.PING:
-                    self._write(_frames.encode(Opcode.PONG, message.payload))
+                    self._write(self._encode(Opcode.PONG, message.payload))
                 elif message.opcode is Opcode.CLOSE:
                     self._peer_closed(message.payload)
                     return
@@ -128,7 +136,7 @@ class SocketConnection(Connection):
 
     # -- Connection ------------------------------------------------------------------
 
-    async def _receive(self, timeout: float) -> str | bytes:
+    async def _receive(self, timeout: float | None) -> str | bytes:
         while not self._inbox:
             if self._refusal is not None:
                 raise self._refusal
@@ -147,10 +155,11 @@ class SocketConnection(Connection):
 
     async def send_text(self, text: str) -> None:
         async with self._sending:
-            self._write(_frames.encode(Opcode.TEXT, text.encode()))
+            self._write(self._encode(Opcode.TEXT, text.encode()))
             await self._drain()
 
     async def send_fragment(self, duration: float, data: bytes) -> None:
+        assert self._frames is not None, "a client end sends no fragments"
         async with self._sending:
             # A memoryview: what the socket does not take at once is kept without
             # slicing a copy of the rest first.
@@ -169,6 +178,9 @@ class SocketConnection(Connection):
             self._transport.close()
 
     # -- inside --------------------------------------------------------------------
+
+    def _encode(self, opcode: Opcode, payload: bytes) -> bytes:
+        return _frames.encode(opcode, payload, os.urandom(4) if self._client else None)
 
     def _write(self, data: bytes | memoryview) -> None:
         if self._gone is not None or self._transport.is_closing():
@@ -190,7 +202,7 @@ class SocketConnection(Connection):
         if self._close_sent or self._transport.is_closing():
             return
         self._close_sent = True
-        self._transport.write(_frames.encode(Opcode.CLOSE, _frames.close_payload(code, reason)))
+        self._transport.write(self._encode(Opcode.CLOSE, _frames.close_payload(code, reason)))
 
     def _peer_closed(self, payload: bytes) -> None:
         """The peer's close frame: answered (with its code, or 1000), then the end."""

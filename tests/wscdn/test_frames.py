@@ -99,3 +99,18 @@ def test_an_oversize_message_is_refused_from_its_header_alone() -> None:
 def test_close_payloads() -> None:
     assert close_payload(1000) == b"\x03\xe8"
     assert len(close_payload(1009, "é" * 100)) <= 125
+
+
+def test_a_client_reads_unmasked_frames_and_masks_its_own() -> None:
+    """The client end (relays): a server's frames are unmasked (a masked one is
+    refused), and what `encode` masks a server reads back."""
+    client = FrameReader(max_text=1600, max_binary=1 << 20, masked=False)
+    assert list(client.feed(encode(Opcode.BINARY, b"x" * 70_000))) == [
+        Message(Opcode.BINARY, b"x" * 70_000)]
+    with pytest.raises(FrameError) as refused:
+        list(client.feed(client_frame(Opcode.TEXT, b"OK")))
+    assert refused.value.code == 1002
+    masked = encode(Opcode.TEXT, b"PULL:stream=a", b"\x01\x02\x03\x04")
+    assert masked[1] & 0x80 and b"PULL" not in masked
+    assert list(reader().feed(masked)) == [Message(Opcode.TEXT, b"PULL:stream=a",
+                                                   "PULL:stream=a")]
