@@ -29,7 +29,7 @@ from typing import cast
 from hlsd.infra.client_address import Client, TrustedProxies, resolve
 from hlsd.infra.logs import clip
 from hlsd.wscdn import _frames
-from hlsd.wscdn._socket import FramedFragments, SocketConnection
+from hlsd.wscdn._socket import Carrier, FramedFragments, SocketConnection
 from hlsd.wscdn.server import WebsocketCdn
 
 __all__ = ["WebsocketListener"]
@@ -94,7 +94,7 @@ class WebsocketListener:
                 await asyncio.wait_for(self._server.wait_closed(), 5)
 
 
-class _Peer(asyncio.Protocol):
+class _Peer(Carrier, asyncio.Protocol):
     """One connection: its handshake, then its `SocketConnection`."""
 
     def __init__(self, listener: WebsocketListener) -> None:
@@ -124,14 +124,6 @@ class _Peer(asyncio.Protocol):
             self.timer.cancel()
         if self.conn is not None:
             self.conn.lost(exc)
-
-    def pause_writing(self) -> None:
-        if self.conn is not None:
-            self.conn.pause_writing()
-
-    def resume_writing(self) -> None:
-        if self.conn is not None:
-            self.conn.resume_writing()
 
     def data_received(self, data: bytes) -> None:
         if self.conn is not None:

@@ -224,3 +224,18 @@ class SocketConnection(Connection):
     def _wake(self) -> None:
         if self._arrived is not None and not self._arrived.done():
             self._arrived.set_result(None)
+
+
+class Carrier(asyncio.BaseProtocol):
+    """What the listener's and the client's protocols share: once the handshake is done,
+    the transport's flow control goes to the connection it carries."""
+
+    conn: SocketConnection | None = None
+
+    def pause_writing(self) -> None:
+        if self.conn is not None:
+            self.conn.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self.conn is not None:
+            self.conn.resume_writing()

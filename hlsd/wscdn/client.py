@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from hlsd.infra.logs import clip
 from hlsd.wscdn import _frames
 from hlsd.wscdn._connection import Connection, Disconnected
-from hlsd.wscdn._socket import SocketConnection
+from hlsd.wscdn._socket import Carrier, SocketConnection
 
 __all__ = ["Connection", "Disconnected", "HandshakeFailed", "connect"]
 
@@ -66,7 +66,7 @@ async def connect(url: str, *, open_timeout: float, write_timeout: float,
         raise
 
 
-class _Client(asyncio.BufferedProtocol):
+class _Client(Carrier, asyncio.BufferedProtocol):
     """The handshake, then the `SocketConnection` it feeds."""
 
     def __init__(self, request: bytes, key: str, opened: asyncio.Future[SocketConnection],
@@ -91,14 +91,6 @@ class _Client(asyncio.BufferedProtocol):
             self.conn.lost(exc)
         elif not self.opened.done():
             self.opened.set_exception(exc or ConnectionResetError("closed in the handshake"))
-
-    def pause_writing(self) -> None:
-        if self.conn is not None:
-            self.conn.pause_writing()
-
-    def resume_writing(self) -> None:
-        if self.conn is not None:
-            self.conn.resume_writing()
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self.into
