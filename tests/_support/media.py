@@ -120,9 +120,14 @@ def decode_errors(target: str, timeout: float = 120, *, every_stream: bool = Fal
     # Subtitles are text ffmpeg's null output cannot take: every audio and video stream.
     mapping = ["-map", "0:v?", "-map", "0:a?"] if every_stream else []
     limit = ["-t", f"{seconds:g}"] if seconds is not None else []
+    # ffmpeg's HLS reader reuses keep-alive connections and prints an error when the
+    # server has closed one idle past its keep-alive timeout (HTTP allows that; players
+    # retry quietly): one connection per request keeps that race out of the verdict.
+    fresh = ["-http_persistent", "0"] if target.startswith(("http://", "https://")) \
+        and target.split("?", 1)[0].endswith(".m3u8") else []
     proc = subprocess.run(
-        [FFMPEG, "-hide_banner", "-nostdin", "-v", "error", "-i", target, *mapping, *limit,
-         "-f", "null", "-"],
+        [FFMPEG, "-hide_banner", "-nostdin", "-v", "error", *fresh, "-i", target, *mapping,
+         *limit, "-f", "null", "-"],
         capture_output=True, text=True, timeout=timeout, check=False,
     )
     out = proc.stderr.strip()
