@@ -26,8 +26,6 @@ import contextlib
 import multiprocessing as mp
 import os
 import socket
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -37,10 +35,9 @@ from typing import Any
 
 import _common as c
 import httpx
-import yaml
 from live import SegmentFile, media_playlist, pct, poller, segment_set
 
-from tests._support.hlsd_server import HlsdServer, free_port
+from tests._support.hlsd_server import HlsdEdge, HlsdServer, free_port
 
 KEY = "bench-edge-key"
 STREAM = "lat"
@@ -90,36 +87,19 @@ def bare_transfer(segments: Sequence[SegmentFile], count: int) -> list[float]:
 
 @contextlib.contextmanager
 def edge_process(tmp: Path, control_port: int, roots: Path) -> Iterator[str]:
-    folder = tmp / "edge"
-    folder.mkdir()
-    port = free_port()
-    config = {"data_dir": str(folder / "data"), "livemix": {"file_roots": [str(roots)]},
-              "rtmp": {"listen": None}, "srt": {"listen": None},
+    """A real ``hlsd edge`` dialling the control, once its link is up."""
+    config = {"livemix": {"file_roots": [str(roots)]}, "rtmp": {"listen": None},
+              "srt": {"listen": None}, "websocket": {"listen": None},
               "http": {"max_requests_per_ip": 0}}
-    (folder / "hls.yaml").write_text(yaml.safe_dump(config))
-    log = (folder / "hlsd.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hlsd", "edge", "--control",
-         f"ws://127.0.0.1:{control_port}/v1/edge", "--key", KEY, "--name", "bench-edge",
-         "--config", str(folder / "hls.yaml"), "--port", str(port)],
-        cwd=folder, stdout=log, stderr=subprocess.STDOUT,
-        env={k: v for k, v in os.environ.items() if not k.startswith("HLSD_")})
-    url = f"http://127.0.0.1:{port}"
-    try:
+    with HlsdEdge(f"ws://127.0.0.1:{control_port}/v1/edge", KEY, config,
+                  tmp_dir=tmp / "edge", name="bench-edge") as edge:
         deadline = time.monotonic() + 30
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                health = httpx.get(url + "/api/health", timeout=2).json()
-                if health.get("edge", {}).get("state") == "connected":
-                    break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the edge did not connect; see {folder / 'hlsd.log'}")
+        while httpx.get(edge.url + "/api/health", timeout=2).json()["edge"]["state"] \
+                != "connected":
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the edge did not connect; see {edge.log_path}")
             time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        log.close()
+        yield edge.url
 
 
 def edge_to_control(segments: Sequence[SegmentFile], args: argparse.Namespace,
