@@ -162,10 +162,13 @@ class EdgeNode:
         when the control answered (later changes come as `change_stream_state`)."""
         if isinstance(source, dict) and isinstance(source.get("id"), str):
             self.source_ids[name] = wire.ids([source["id"]])[0]
-            if source.get("streaming") == 1:
-                self.streaming.add(name)
-            else:
-                self.streaming.discard(name)
+            self._set_streaming(name, source.get("streaming") == 1)
+
+    def _set_streaming(self, name: str, on: bool) -> None:
+        if on:
+            self.streaming.add(name)
+        else:
+            self.streaming.discard(name)
 
     def handle(self, message: wire.Message) -> wire.Message:
         """The answer to one of the control's requests (`general_resp`)."""
@@ -176,10 +179,7 @@ class EdgeNode:
                 on = f.get("new_state") == 1
                 if isinstance(f.get("source_id"), str) and f["source_id"]:
                     self.source_ids[name] = wire.ids([f["source_id"]])[0]
-                if on:
-                    self.streaming.add(name)
-                else:
-                    self.streaming.discard(name)
+                self._set_streaming(name, on)
                 log.info("edge: source %r %s", clip(name), "streaming" if on else "not streaming")
             elif message.name is wire.Name.START_RECORDING:
                 self._start_recording(f)
