@@ -29,6 +29,14 @@ _LOG_EVERY = 60.0
 """Seconds between two log lines about refusals of the same address."""
 _LOGGED = 10_000
 """Addresses whose last refusal line is remembered."""
+_DRAIN_BYTES = 8 << 20
+"""Bytes of a request body the app left unread that are read and dropped before its
+answer (a 413, a 401) goes out. Most clients send the whole body before they read the
+answer, and a server that closes a connection with unread bytes resets it, which loses
+the answer; past this bound the answer goes out as it is (nginx's lingering close plays
+the same part)."""
+_DRAIN_SECONDS = 5.0
+"""At most this long draining, whatever the body timeout."""
 
 
 class Admission:
@@ -80,7 +88,9 @@ def _has_body(scope: Scope) -> bool:
 
 class _Request:
     """One request: its body reads have a deadline until the body is whole; when one
-    passes, the client gets 408 (if nothing was sent yet) and the app a disconnect."""
+    passes, the client gets 408 (if nothing was sent yet) and the app a disconnect. An
+    answer that comes before the body is whole waits until the rest is drained (bounded:
+    `_DRAIN_BYTES`, `_DRAIN_SECONDS`)."""
 
     def __init__(self, app: ASGIApp, body_timeout: float) -> None:
         self._app = app
@@ -122,4 +132,22 @@ class _Request:
             return  # the client was answered (or cut off) already
         if message["type"] == "http.response.start":
             self._started = True
+            if not self._body_done:
+                await self._drain()
+            if not self._body_done:  # past the bound: this connection cannot be reused
+                message = {**message, "headers": [*message.get("headers", ()),
+                                                  (b"connection", b"close")]}
         await self._send_to(message)
+
+    async def _drain(self) -> None:
+        left = _DRAIN_BYTES
+        try:
+            async with asyncio.timeout(min(self._timeout, _DRAIN_SECONDS)):
+                while left > 0:
+                    message = await self._receive_from()
+                    left -= len(message.get("body", b""))
+                    if message["type"] != "http.request" or not message.get("more_body"):
+                        self._body_done = True
+                        return
+        except TimeoutError:
+            pass  # the answer goes out now; the client may see a reset

@@ -55,3 +55,40 @@ async def test_one_line_per_address_a_minute(caplog: pytest.LogCaptureFixture) -
     await _request(admission, "192.0.2.1")
     assert lines() == 3
     assert [c.name for c in caches] == ["refusals-logged"]
+
+
+async def _early_answer(chunks: int) -> tuple[int, list[Message]]:
+    """A body of `chunks` 1 MiB chunks to an app that answers 413 without reading it:
+    how many chunks were read before the answer went out, and what was sent."""
+    read = 0
+    events: list[Message] = []
+
+    async def receive() -> Message:
+        nonlocal read
+        read += 1
+        return {"type": "http.request", "body": b" " * (1 << 20), "more_body": read < chunks}
+
+    async def send(message: Message) -> None:
+        events.append({**message, "read": read})
+
+    async def app(scope: object, receive: object, send: object) -> None:
+        await send({"type": "http.response.start", "status": 413,  # type: ignore[operator]
+                    "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})  # type: ignore[operator]
+
+    admission = Admission(app, limits=ConnectionLimits(max_open=10, per_second=0, burst=0,
+                                                       exempt=()),
+                          body_timeout=5, setting="s", caches=Caches())
+    await admission({"type": "http", "method": "POST", "path": "/", "client": ("h", 1),
+                     "headers": [(b"transfer-encoding", b"chunked")]}, receive, send)
+    return read, events
+
+
+async def test_an_early_answer_waits_for_the_rest_of_the_body_within_a_bound() -> None:
+    # Clients send the whole body before they read: the answer must not be lost to a
+    # reset, nor the connection left with unread bytes.
+    read, events = await _early_answer(4)
+    assert read == 4 and events[0]["read"] == 4
+    assert (b"connection", b"close") not in events[0]["headers"]
+    read, events = await _early_answer(100)  # past the bound: answered, and closed
+    assert read < 100 and (b"connection", b"close") in events[0]["headers"]
