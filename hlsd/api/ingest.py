@@ -161,6 +161,7 @@ def router(*, ingest: HttpPushIngest, authorize: PublishAuth, max_body: int,
                 ingest.admit_upload(stream, path, publisher)
                 body = await read_request(request, max_body, what="the upload")
                 accepted = ingest.receive_upload(stream, path, body, publisher)
+                await ingest.settled()
         except IngestError as exc:
             return refusal(stream, path, exc)
         except StreamBusy as exc:

@@ -5,7 +5,8 @@ the link sends next (`next_job`).
 The hub is read through a bounded event reader, as every hub-wide consumer reads it: a
 reader that fell behind catches up from the segments each stream still holds, so the
 cache misses nothing the hub still has. Segments are cached in a thread (durable
-writes); ingest never waits for the cache.
+writes), and the node is the hub's `Keeper`: ingest answers a publisher only once the
+segments it committed are in the cache, so a kill -9 loses nothing it acknowledged.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from hlsd.cluster import edge_protocol as wire
 from hlsd.edge._cache import CachedSegment, SegmentCache
 from hlsd.edge._recordings import RecordingBook, TooManyRecordings
 from hlsd.infra.logs import clip
-from hlsd.streams import ConsumerKind, HubEvent, HubEventKind, Segment, StreamHub
+from hlsd.streams import ConsumerKind, HubEvent, HubEventKind, Keeper, Segment, StreamHub
 from hlsd.streams.names import name_problem
 
 log = logging.getLogger(__name__)
@@ -63,38 +64,50 @@ class EdgeNode:
 
     async def follow_hub(self) -> None:
         """Cache every segment the hub commits. Runs until cancelled."""
+        keeper = self.hub.keeper()
         events = self.hub.watch(ConsumerKind.EDGE, events=(HubEventKind.COMMITTED,))
         try:
-            await self._catch_up(live=False)
+            await self._catch_up(keeper, live=False)
             while True:
                 event, lost = await events.next_with_loss()
                 if lost:
-                    await self._catch_up(live=True)
-                await self._take(event)
+                    await self._catch_up(keeper, live=True)
+                if await self._take(event):
+                    keeper.kept_up_to(event.serial)
         finally:
             self.hub.unwatch(events)
+            self.hub.drop_keeper(keeper)
 
-    async def _take(self, event: HubEvent) -> None:
+    async def _take(self, event: HubEvent) -> bool:
         assert event.rendition is not None and event.segment is not None
-        await self._cache(event.stream.name, event.rendition.name, event.segment, live=True)
+        return await self._cache(event.stream.name, event.rendition.name, event.segment,
+                                 live=True)
 
-    async def _catch_up(self, *, live: bool) -> None:
+    async def _catch_up(self, keeper: Keeper, *, live: bool) -> None:
+        """Cache what the hub still holds; the commits made before this began are then
+        kept (unless one could not be written)."""
+        serial = self.hub.commits
+        kept = True
         for stream in self.hub:
             for rendition in list(stream.renditions.values()):
                 for segment in rendition.history():
-                    await self._cache(stream.name, rendition.name, segment, live=live)
+                    kept &= await self._cache(stream.name, rendition.name, segment, live=live)
+        if kept:
+            keeper.kept_up_to(serial)
 
     async def _cache(self, stream: str, variant: str, segment: Segment, *,
-                     live: bool) -> None:
+                     live: bool) -> bool:
+        """Whether the cache holds the segment (a publisher waiting for it is answered
+        only then: one that could not be written holds it until a later one is kept)."""
         if self.cache.has(stream, variant, segment.name):
-            return
+            return True
         try:
             data = await asyncio.to_thread(segment.read)
             entry = await asyncio.to_thread(self.cache.put, stream, variant, segment, data)
         except OSError as exc:
             log.error("edge cache: segment %s of %r not cached: %s", clip(segment.name),
                       clip(stream), exc)
-            return
+            return False
         if stream not in self.source_ids:
             self.new_names.set()
         if live and self.connected and stream in self.streaming:
@@ -103,6 +116,7 @@ class EdgeNode:
                 self.live_dropped += 1
             self.live.append(entry.cid)
         self.wake.set()
+        return True
 
     async def sweep(self) -> None:
         """The cache's age bound, and recordings done with. Every few seconds."""

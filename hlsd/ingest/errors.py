@@ -56,3 +56,8 @@ class IngestFull(IngestError, errors.Unavailable):
 
 class PendingFull(IngestError, errors.NoSpace):
     """No room for more uploads waiting for their playlist."""
+
+
+class NotKept(IngestError, errors.Unavailable):
+    """Taken, but not kept durably in time (an edge's cache): the publisher should send
+    it again."""

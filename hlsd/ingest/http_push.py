@@ -37,6 +37,7 @@ from hlsd.ingest.errors import (
     IngestFull,
     InvalidPush,
     MalformedPush,
+    NotKept,
     PendingFull,
     PushTooLarge,
     PushTooLate,
@@ -73,16 +74,23 @@ class Accepted:
     """URIs the playlist's variant still waits for (named before they were uploaded)."""
 
 
+KEEP_TIMEOUT = 10.0
+"""Seconds an answer waits for the hub's keepers (an edge's disk cache) to keep what the
+request committed; past them the publisher is told to send it again (503)."""
+
+
 class HttpPushIngest:
     def __init__(self, hub: StreamHub, *, max_pending_bytes: int, max_feeds: int,
                  max_streams_per_key: int | None = None, wait_durations: float = 3.0,
                  max_awaited: int = 10, pending_ttl: float = 60.0,
                  metrics: Metrics | None = None, quota: KeyQuota | None = None,
+                 keep_timeout: float = KEEP_TIMEOUT,
                  clock: Callable[[], float] = time.monotonic) -> None:
         """`wait_durations`: target durations a named segment is awaited; `max_awaited`:
         segments of a variant that may queue behind a missing one. `quota`: the stream
         ids each publish key holds, shared with the other ingests."""
         self._hub = hub
+        self._keep_timeout = keep_timeout
         self._feeds: dict[str, Feed] = {}
         self._max_pending = max_pending_bytes
         self._max_feeds = max_feeds
@@ -185,7 +193,16 @@ class HttpPushIngest:
                 f"{posixpath.join(posixpath.dirname(path), '<segment>')} (with ffmpeg: "
                 "-hls_segment_filename must be an http:// URL under /ingest, not a local "
                 "path)")
+        await self.settled()
         return accepted
+
+    async def settled(self) -> None:
+        """Returns once what was committed so far is kept by every keeper of the hub
+        (`streams.keepers`: an edge's cache), so that an answer acknowledges only what a
+        kill -9 cannot lose; `NotKept` past `keep_timeout`."""
+        if not await self._hub.settled(self._keep_timeout):
+            raise NotKept(f"the segments were taken but not kept within "
+                          f"{self._keep_timeout:g}s: send them again")
 
     def uncommitted(self, stream_id: str, path: str, playlist: MediaPlaylist) -> list[str]:
         """URIs of `playlist` not committed yet (the ones a pulling ingest must fetch)."""

@@ -11,6 +11,7 @@ from hlsd.streams._parts import PartRefused
 from hlsd.streams.changes import ChangeSignal
 from hlsd.streams.events import Committed, HubEvent, HubEventKind
 from hlsd.streams.hub import PublishPolicy, StreamBusy, StreamHub
+from hlsd.streams.keepers import Keeper
 from hlsd.streams.names import InvalidStreamName, check_stream_name
 from hlsd.streams.playlists import Skipping
 from hlsd.streams.producer import HubProducer, NotPublishing, Producer
@@ -34,6 +35,7 @@ __all__ = [
     "HubProducer",
     "InitSegment",
     "InvalidStreamName",
+    "Keeper",
     "LiveRendition",
     "NotPublishing",
     "OpenSegment",

@@ -48,3 +48,5 @@ class HubEvent:
     stream: Stream
     rendition: LiveRendition | None = None
     segment: Segment | None = None
+    serial: int = 0
+    """For a commit: the hub's count of commits, this one included (`streams.keepers`)."""

@@ -8,6 +8,8 @@ tell hub-wide consumers of streams as they start, commit segments and end.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import enum
 import logging
 import secrets
@@ -17,6 +19,7 @@ from datetime import UTC, datetime
 
 from hlsd.infra.logs import clip
 from hlsd.streams.events import Committed, HubEvent, HubEventKind
+from hlsd.streams.keepers import Keeper
 from hlsd.streams.names import check_stream_name
 from hlsd.streams.producer import HubProducer
 from hlsd.streams.reader import ConsumerKind, Overflow, Reader
@@ -68,6 +71,9 @@ class StreamHub:
         self.wall_clock = wall_clock
         self._on_drop = on_drop
         self._watchers: dict[Reader[HubEvent], frozenset[HubEventKind]] = {}
+        self._keepers: list[Keeper] = []
+        self.commits = 0
+        """Segments committed so far, on every stream (`HubEvent.serial`)."""
 
     # -- producers ----------------------------------------------------------------------
 
@@ -99,7 +105,33 @@ class StreamHub:
         self._watchers.pop(reader, None)
         reader.close()
 
+    def keeper(self) -> Keeper:
+        """A consumer that keeps every commit before ingest acknowledges it (it reports
+        progress with `Keeper.kept_up_to`; `settled` waits for it)."""
+        keeper = Keeper()
+        self._keepers.append(keeper)
+        return keeper
+
+    def drop_keeper(self, keeper: Keeper) -> None:
+        if keeper in self._keepers:
+            self._keepers.remove(keeper)
+
+    async def settled(self, timeout: float) -> bool:
+        """Whether every keeper kept the commits made so far, waiting up to `timeout`
+        seconds for it (at once when there is no keeper)."""
+        target = self.commits
+        try:
+            async with asyncio.timeout(timeout):
+                for keeper in list(self._keepers):
+                    await keeper.reached(target)
+        except TimeoutError:
+            return False
+        return True
+
     def _emit(self, event: HubEvent) -> None:
+        if event.kind is HubEventKind.COMMITTED:
+            self.commits += 1
+            event = dataclasses.replace(event, serial=self.commits)
         for reader, kinds in self._watchers.items():
             if event.kind in kinds:
                 reader.offer(event)

@@ -133,7 +133,7 @@ def test_an_edge_on_one_control_plays_records_and_stops_on_both(tmp_path: Path) 
         edge = HlsdEdge(a.url.replace("http", "ws") + wire.PATH, KEY,
                         {"livemix": {"file_roots": [str(folder)]}}, name=EDGE,
                         tmp_dir=tmp_path / "edge")
-        with edge, camera(edge, folder, NAME, seconds=120):
+        with edge, camera(edge.url, folder, NAME, seconds=120):
             _play_record_and_stop(a, b, edge, on_b, viewer, sid)
 
 

@@ -26,10 +26,10 @@ CACHE = 1 << 20
 
 
 @contextmanager
-def camera(edge: HlsdEdge, folder: Path, name: str, seconds: float,
+def camera(edge_url: str, folder: Path, name: str, seconds: float,
            size: str = "320x240") -> Iterator[subprocess.Popen[bytes]]:
     """ffmpeg as LiveMix's README runs it: HLS files in `folder`, each playlist POSTed
-    to the edge's /v1/playlist with a file:// prefix."""
+    to the edge's /v1/playlist (at `edge_url`) with a file:// prefix."""
     folder.mkdir(parents=True, exist_ok=True)
     pub = subprocess.Popen([
         fx.FFMPEG, "-hide_banner", "-v", "error", "-re",
@@ -38,7 +38,7 @@ def camera(edge: HlsdEdge, folder: Path, name: str, seconds: float,
         "-pix_fmt", "yuv420p", "-f", "hls", "-hls_time", "1", "-hls_list_size", "5",
         "-hls_segment_filename", str(folder / "vid%d.ts"),
         "-headers", f"Video-Source-Name: {name}\r\nMPEG-TS-URI-Prefix: file://{folder}\r\n",
-        "-method", "POST", f"{edge.url}/v1/playlist"])
+        "-method", "POST", f"{edge_url}/v1/playlist"])
     try:
         yield pub
     finally:
@@ -74,7 +74,7 @@ def test_live_recording_reach_back_reconnect_and_kill_9(tmp_path: Path) -> None:
         wait_until(lambda: health(edge)["state"] == "connected", 10, "connected in health")
         assert health(edge)["node"] == "fake"
 
-        with camera(edge, segments, "cam", seconds=10) as pub:
+        with camera(edge.url, segments, "cam", seconds=10) as pub:
             # The edge asks for the source of the stream it takes, then reports it.
             wait_until(lambda: any(r.fields["source_id"] == "src-cam"
                                    and r.fields["rr_target_id"] == "edge-test"
@@ -146,7 +146,7 @@ def test_the_cache_holds_its_bounds_and_survives_a_restart(tmp_path: Path) -> No
         def on_disk() -> int:
             return sum(p.stat().st_size for p in folder.glob("*.seg"))
 
-        with camera(edge, segments, "big", seconds=12, size="1280x720") as pub:
+        with camera(edge.url, segments, "big", seconds=12, size="1280x720") as pub:
             while pub.poll() is None:
                 largest = max(largest, *(p.stat().st_size for p in segments.glob("*.ts")),
                               0)

@@ -43,12 +43,12 @@ def test_two_edges_with_one_camera_name_and_a_wrong_key(tmp_path: Path) -> None:
             roots = {"livemix": {"file_roots": [str(tmp_path / name / "camera")]}}
             return HlsdEdge(url, key, roots, tmp_dir=tmp_path / name / "node", name=name)
 
-        with edge("lan-a") as a, camera(a, tmp_path / "lan-a" / "camera", "door", 60):
+        with edge("lan-a") as a, camera(a.url, tmp_path / "lan-a" / "camera", "door", 60):
             wait_until(lambda: _source(http, source_id).get("rr_target") == "lan-a", 30,
                        "lan-a holds the source")
             wait_until(lambda: "EXTINF" in http.get("/live/door/index.m3u8").text, 30,
                        "live from lan-a")
-            with edge("lan-b") as b, camera(b, tmp_path / "lan-b" / "camera", "door", 60), \
+            with edge("lan-b") as b, camera(b.url, tmp_path / "lan-b" / "camera", "door", 60), \
                     edge("intruder", key="not-the-key") as intruder:
                 wait_until(lambda: _health(b)["state"] == "connected", 20, "lan-b linked")
                 wait_until(lambda: "edge 'lan-b' refused source 'door'" in control.log_text(),

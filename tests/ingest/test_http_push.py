@@ -101,6 +101,22 @@ async def test_segments_are_visible_only_once_a_playlist_names_them(ts_dir: Path
     assert_valid(rendition.playlist().body.decode(), live=True)  # type: ignore[union-attr]
 
 
+async def test_the_answer_waits_until_the_hubs_keepers_kept_the_segment(
+        ts_dir: Path) -> None:
+    # An edge's cache is such a keeper: its publisher is told only of what it holds.
+    hub, ingest = _ingest(keep_timeout=0.05)
+    keeper = hub.keeper()
+    _upload(ingest, "cam", "seg-0.ts", (ts_dir / "seg-0.ts").read_bytes())
+    playlist = _playlist_upto(ts_dir / "index.m3u8", 1)
+    with pytest.raises(IngestError) as refused:
+        await ingest.receive_playlist("cam", "index.m3u8", playlist, P)
+    assert isinstance(refused.value, Unavailable) and "send them again" in refused.value.message
+    assert len(_rendition(hub).segments) == 1  # taken all the same: live goes on
+
+    keeper.kept_up_to(hub.commits)
+    await ingest.receive_playlist("cam", "index.m3u8", playlist, P)  # kept: answered
+
+
 async def test_a_playlist_before_its_segment_is_accepted_and_the_segment_kept(
         ts_dir: Path) -> None:
     # A buffering proxy (nginx) sends the playlist on before the segment it names.
