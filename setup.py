@@ -45,7 +45,8 @@ def _frontend() -> ModuleType:
 
 
 class BuildWeb(Command):
-    description = "put hls.js and Swagger UI into hlsd/web/vendor (npm ci of package-lock.json)"
+    description = ("put hls.js, tus-js-client and Swagger UI into hlsd/web/vendor (npm ci of "
+                   "package-lock.json)")
     user_options: list[tuple[str, str | None, str]] = []
     editable_mode = False
 
@@ -79,7 +80,7 @@ class BuildWeb(Command):
             for name in LOCK_FILES:
                 shutil.copyfile(ROOT / name, folder / name)
             try:
-                subprocess.run([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund",
+                subprocess.run([npm, "ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund",
                                 "--prefer-offline", "--loglevel=error"],
                                cwd=folder, check=True, stdout=subprocess.DEVNULL)
             except subprocess.CalledProcessError as exc:

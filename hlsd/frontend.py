@@ -1,4 +1,5 @@
-"""The front-end's third-party files: hls.js (the players) and Swagger UI (``/docs``).
+"""The front-end's third-party files: hls.js (the players), tus-js-client (the console's
+resumable uploads) and Swagger UI (``/docs``).
 
 They are never in the repository and never fetched while hlsd runs. The build puts them
 into the package, at ``hlsd/web/vendor/``: ``setup.py``'s ``build_web`` step runs
@@ -40,6 +41,10 @@ _TEXT = "text/plain; charset=utf-8"
 ASSETS: tuple[Asset, ...] = (
     Asset("hls.min.js", "hls.js", "dist/hls.min.js", "text/javascript", "hls.js"),
     Asset("hls.js.LICENSE.txt", "hls.js", "LICENSE", _TEXT, "hls.js's licence"),
+    Asset("tus.min.js", "tus-js-client", "dist/tus.min.js", "text/javascript",
+          "tus-js-client"),
+    Asset("tus-js-client.LICENSE.txt", "tus-js-client", "LICENSE", _TEXT,
+          "tus-js-client's licence"),
     Asset("swagger-ui-bundle.js", "swagger-ui-dist", "swagger-ui-bundle.js", "text/javascript",
           "Swagger UI"),
     Asset("swagger-ui.css", "swagger-ui-dist", "swagger-ui.css", "text/css", "Swagger UI"),

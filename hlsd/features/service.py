@@ -1,11 +1,12 @@
-"""The service endpoints (`/api/health`, `/api/ready`, `/metrics`), the dashboard and
-the spectate page (`/`, `/web/…`) and the API docs (`/docs`)."""
+"""The service endpoints (`/api/health`, `/api/ready`, `/metrics`), the console (`/`,
+`/ui/…`), the spectate page and the front-end files (`/web/…`) and the API docs
+(`/docs`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from hlsd.api import service, web
+from hlsd.api import console, service, web
 from hlsd.features.common import Common
 from hlsd.features.feature import Feature
 
@@ -21,4 +22,5 @@ def build(common: Common, *, title: str, openapi_url: str,
         service.router(metrics=common.metrics, admin_key=common.admin_key,
                        backends=common.backends, parts=health),
         web.router(ws_path=ws_path, vendor=vendor),
+        console.router(admin_key=common.admin_key),
         web.docs_router(title=title, openapi_url=openapi_url, vendor=vendor)])

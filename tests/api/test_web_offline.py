@@ -11,13 +11,14 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
+from tests._support import console
 from tests._support import media as fx
-from tests._support.browser import CHROMIUM, CHROMIUM_ARGS, browser_test
+from tests._support.browser import browser_test
+from tests._support.console import Browser
 from tests._support.hlsd_server import REPO_ROOT, HlsdServer
 from tests._support.polling import wait_until
 
@@ -26,49 +27,10 @@ STREAM = "offline-cam"
 PLAYED = "(s) => { const v = document.getElementById('video'); return v.currentTime >= s; }"
 
 
-class Browser:
-    """Chromium whose pages may reach `origin` only: anything else is aborted and kept
-    in `outside` (requests and websockets alike)."""
-
-    def __init__(self, browser: Any, origin: str) -> None:
-        self._browser = browser
-        self._host = urlsplit(origin).netloc
-        self.outside: list[str] = []
-        self.page_errors: list[str] = []
-
-    def page(self, url: str) -> Any:
-        context = self._browser.new_context()
-        context.route("**/*", self._guard)
-        page = context.new_page()
-        page.on("pageerror", lambda exc: self.page_errors.append(f"{url}: {exc}"))
-        page.on("websocket", lambda ws: self._check(ws.url))
-        page.goto(url)
-        return page
-
-    def _check(self, url: str) -> bool:
-        if urlsplit(url).netloc == self._host:
-            return True
-        self.outside.append(url)
-        return False
-
-    def _guard(self, route: Any) -> None:
-        if self._check(route.request.url):
-            route.continue_()
-        else:
-            route.abort("internetdisconnected")
-
-
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                     headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with console.chromium() as browser:
+        yield browser
 
 
 @pytest.fixture(scope="module")
