@@ -80,7 +80,9 @@ def test_the_wheel_carries_the_front_end_files_the_repository_does_not(wheel: Pa
         assert len(z.read(VENDOR + "hls.min.js")) > 100_000
         assert b"SwaggerUIBundle" in z.read(VENDOR + "swagger-ui-bundle.js")
         assert json.loads(z.read(VENDOR + frontend.VERSIONS)) == _locked_versions()
-        assert {"hlsd/web/pages.js", "hlsd/web/spectate.html", "hlsd/web/dashboard.html",
+        assert {"hlsd/web/pages.js", "hlsd/web/console/shell.html",
+                "hlsd/web/console/lib.js", "hlsd/web/console/console.css",
+                "hlsd/web/console/pages/spectate.js", "hlsd/web/console/pages/overview.js",
                 "hlsd/web/client/hlsd-ws-client.js"} <= names
     committed = subprocess.run(["git", "ls-files"], cwd=REPO_ROOT, check=True,
                                capture_output=True, text=True).stdout.splitlines()
@@ -109,6 +111,12 @@ def test_an_installed_wheel_serves_hls_js_and_swagger_ui(installed: HlsdServer,
         assert "/web/vendor/swagger-ui-bundle.js" in docs.text and "://" not in docs.text
         for asset in frontend.ASSETS:
             assert c.get(f"/web/vendor/{asset.name}").status_code == 200, asset.name
+        console = c.get("/")  # the console: its shell, and every module it runs
+        assert console.status_code == 200 and "/ui/static/pages/overview.js" in console.text
+        for page in ("overview", "stream", "channels", "channel", "assets", "asset",
+                     "recordings", "recording", "sources", "spectate"):
+            assert c.get(f"/ui/static/pages/{page}.js").status_code == 200, page
+        assert c.get("/ui/static/lib.js").status_code == 200
 
 
 def test_an_editable_install_has_the_files_in_place(source: Path, tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
-"""The operator's console: one HTML shell per page (``/``, ``/ui/…``), each running its
-module from ``hlsd/web/console/pages/``, and the console's own files at ``/ui/static/``.
+"""The operator's console: one HTML shell per page (``/``, ``/ui/…``, and the public
+spectate page ``/web/spectate``), each running its module from
+``hlsd/web/console/pages/``, and the console's own files at ``/ui/static/``.
 
 The pages carry no data: each fetches it from the management API with the admin key the
 sign-in form keeps for the browser session. With no admin key configured the pages
@@ -36,8 +37,10 @@ _MAX_ARG = 255
 """A page's argument (a stream name, an id) past this is no page's."""
 
 
-def shell(page: str, title: str, arg: str = "", *, extra_head: str = "") -> str:
-    """The HTML of one console page (`page` names its module; none for a static one)."""
+def shell(page: str, title: str, arg: str = "", *, extra_head: str = "",
+          data: dict[str, str] | None = None) -> str:
+    """The HTML of one console page (`page` names its module; none for a static one);
+    `data`: more ``data-*`` attributes of its body."""
     template = (CONSOLE / "shell.html").read_text(encoding="utf-8")
     if not page:
         template = template.replace(
@@ -45,7 +48,9 @@ def shell(page: str, title: str, arg: str = "", *, extra_head: str = "") -> str:
     return (template.replace("{title}", html.escape(title))
             .replace("{page}", html.escape(page, quote=True))
             .replace("{arg}", html.escape(arg, quote=True))
-            .replace("{extra_head}", extra_head))
+            .replace("{extra_head}", extra_head)
+            .replace("{attrs}", "".join(f' data-{name}="{html.escape(value, quote=True)}"'
+                                        for name, value in (data or {}).items())))
 
 
 def _static(title: str, text: str) -> str:
@@ -61,9 +66,10 @@ def _refused() -> str:
                    "HLSD_ADMIN_KEY); then it asks for that key.")
 
 
-def router(*, admin_key: str | None) -> APIRouter:
+def router(*, admin_key: str | None, ws_path: str) -> APIRouter:
     api = APIRouter(include_in_schema=False)
     refused = _refused()
+    spectate_page = shell("spectate", "Spectate", data={"ws-path": ws_path})
 
     def allowed(request: Request) -> bool:
         return admin_key is not None or client_of(request.scope).local
@@ -82,6 +88,13 @@ def router(*, admin_key: str | None) -> APIRouter:
 
     for route, page, title in PAGES:
         add_page(route, page, title)
+
+    @api.get("/web/spectate", response_class=HTMLResponse, include_in_schema=True,
+             tags=["web"])
+    async def spectate() -> HTMLResponse:
+        """Watch a websocket stream (``?stream=…&token=…&delay=…``). Public, as playback
+        is: spectators are not operators."""
+        return HTMLResponse(spectate_page, headers={"cache-control": "no-cache"})
 
     @api.get("/ui/static/{path:path}")
     async def static(path: str) -> Response:

@@ -1,8 +1,8 @@
 """The browser side besides the console (``api/console.py``): the websocket client module
-(an npm-style package folder in ``hlsd/web/client``), the spectate page that uses it,
-the script every page shares (``/web/pages.js``: saying on the page why a stream cannot
-play), the third-party files under ``/web/vendor/`` (hls.js, tus-js-client, Swagger UI;
-`hlsd.frontend`) and ``/docs`` (Swagger UI over ``/openapi.json``).
+(an npm-style package folder in ``hlsd/web/client``), the script every page shares
+(``/web/pages.js``: saying on the page why a stream cannot play), the third-party files
+under ``/web/vendor/`` (hls.js, tus-js-client, Swagger UI; `hlsd.frontend`) and
+``/docs`` (Swagger UI over ``/openapi.json``).
 
 Nothing is ever loaded from another host. A third-party file missing from the
 installation is a 503 whose reason says how to get it, and the pages show that reason.
@@ -48,15 +48,8 @@ VendorName = Annotated[str, PathParam(
     json_schema_extra={"enum": [a.name for a in frontend.ASSETS]})]
 
 
-def router(*, ws_path: str, vendor: Vendor) -> APIRouter:
+def router(*, vendor: Vendor) -> APIRouter:
     api = APIRouter(tags=["web"], responses=ERRORS)
-    page = (WEB / "spectate.html").read_text(encoding="utf-8").replace(
-        "<body>", f'<body data-ws-path="{html.escape(ws_path, quote=True)}">', 1)
-
-    @api.get("/web/spectate", response_class=HTMLResponse)
-    async def spectate() -> HTMLResponse:
-        """Watch a websocket stream (``?stream=…&token=…&delay=…``)."""
-        return HTMLResponse(page)
 
     @api.get("/web/pages.js", include_in_schema=False)
     async def pages() -> FileResponse:

@@ -21,6 +21,6 @@ def build(common: Common, *, title: str, openapi_url: str,
     return Feature(name="service", routers=[
         service.router(metrics=common.metrics, admin_key=common.admin_key,
                        backends=common.backends, parts=health),
-        web.router(ws_path=ws_path, vendor=vendor),
-        console.router(admin_key=common.admin_key),
+        web.router(vendor=vendor),
+        console.router(admin_key=common.admin_key, ws_path=ws_path),
         web.docs_router(title=title, openapi_url=openapi_url, vendor=vendor)])

@@ -23,9 +23,12 @@ def test_the_client_package_is_served(tmp_path: Path) -> None:
         assert module.headers["content-type"].startswith("text/javascript")
         assert httpx.get(f"{server.url}/web/client/package.json").json()["name"] \
             == "@hlsd/ws-client"
-        assert httpx.get(f"{server.url}/web/client/..%2Fspectate.html").status_code == 404
+        assert httpx.get(f"{server.url}/web/client/..%2Fpages.js").status_code == 404
         page = httpx.get(f"{server.url}/web/spectate").text
-        assert 'data-ws-path="/ws"' in page and "hlsd-ws-client.js" in page
+        assert 'data-ws-path="/ws"' in page and "/ui/static/pages/spectate.js" in page
+        script = httpx.get(f"{server.url}/ui/static/pages/spectate.js").text
+        assert '"/web/client/hlsd-ws-client.js"' in script
+        assert httpx.get(f"{server.url}/ui/static/..%2F..%2Fapi%2Fweb.py").status_code == 404
         hls = httpx.get(f"{server.url}/web/vendor/hls.min.js")
         assert hls.status_code == 200 and len(hls.content) > 100_000
 
@@ -112,7 +115,7 @@ async def test_without_hls_js_installed_no_other_host_is_named() -> None:
     from hlsd.api import web
 
     app = FastAPI()
-    app.include_router(web.router(ws_path="/ws", vendor={}))
+    app.include_router(web.router(vendor={}))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://hlsd") as c:
         missing = await c.get("/web/vendor/hls.min.js")
