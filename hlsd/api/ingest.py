@@ -19,6 +19,7 @@ from starlette.requests import ClientDisconnect
 
 from hlsd.api._openapi import ERROR_SCHEMA, ERRORS, JSON, raw_body
 from hlsd.auth.access import bearer
+from hlsd.infra.admission import answer_at_once
 from hlsd.infra.bounded import read_request
 from hlsd.infra.client_address import client_of
 from hlsd.infra.logs import clip
@@ -101,6 +102,7 @@ def answer(accepted: Accepted) -> JSONResponse:
 
 async def publish_continuous(publishers: Publishers, stream: str,
                              request: Request) -> Response:
+    answer_at_once(request.scope)  # a refusal must reach a live publisher at once
     client = client_of(request.scope)
     given = request.query_params.get("key") or bearer(request.headers.get("authorization"))
     try:

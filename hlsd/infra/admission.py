@@ -37,6 +37,15 @@ the answer; past this bound the answer goes out as it is (nginx's lingering clos
 the same part)."""
 _DRAIN_SECONDS = 5.0
 """At most this long draining, whatever the body timeout."""
+ANSWER_AT_ONCE = "hlsd.answer_at_once"
+"""Set in a request's scope (`answer_at_once`) by a route whose early answer must not wait."""
+
+
+def answer_at_once(scope: Scope) -> None:
+    """Marks a request whose early answer goes out without draining its body: a live
+    upload that does not end (continuous ingest), whose publisher must hear a refusal at
+    once (its connection is then closed)."""
+    scope[ANSWER_AT_ONCE] = True
 
 
 class Admission:
@@ -100,6 +109,7 @@ class _Request:
         self._timed_out = False
 
     async def run(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._scope = scope
         self._receive_from = receive
         self._send_to = send
         try:
@@ -132,7 +142,7 @@ class _Request:
             return  # the client was answered (or cut off) already
         if message["type"] == "http.response.start":
             self._started = True
-            if not self._body_done:
+            if not self._body_done and not self._scope.get(ANSWER_AT_ONCE):
                 await self._drain()
             if not self._body_done:  # past the bound: this connection cannot be reused
                 message = {**message, "headers": [*message.get("headers", ()),

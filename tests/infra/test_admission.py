@@ -5,7 +5,7 @@ import logging
 import pytest
 from starlette.types import Message
 
-from hlsd.infra.admission import Admission
+from hlsd.infra.admission import Admission, answer_at_once
 from hlsd.infra.cache import Caches
 from hlsd.infra.limits import ConnectionLimits
 from tests._support.clock import FakeClock
@@ -57,7 +57,8 @@ async def test_one_line_per_address_a_minute(caplog: pytest.LogCaptureFixture) -
     assert [c.name for c in caches] == ["refusals-logged"]
 
 
-async def _early_answer(chunks: int) -> tuple[int, list[Message]]:
+async def _early_answer(chunks: int, *, at_once: bool = False
+                        ) -> tuple[int, list[Message]]:
     """A body of `chunks` 1 MiB chunks to an app that answers 413 without reading it:
     how many chunks were read before the answer went out, and what was sent."""
     read = 0
@@ -71,7 +72,9 @@ async def _early_answer(chunks: int) -> tuple[int, list[Message]]:
     async def send(message: Message) -> None:
         events.append({**message, "read": read})
 
-    async def app(scope: object, receive: object, send: object) -> None:
+    async def app(scope: dict[str, object], receive: object, send: object) -> None:
+        if at_once:
+            answer_at_once(scope)
         await send({"type": "http.response.start", "status": 413,  # type: ignore[operator]
                     "headers": []})
         await send({"type": "http.response.body", "body": b"{}"})  # type: ignore[operator]
@@ -92,3 +95,9 @@ async def test_an_early_answer_waits_for_the_rest_of_the_body_within_a_bound() -
     assert (b"connection", b"close") not in events[0]["headers"]
     read, events = await _early_answer(100)  # past the bound: answered, and closed
     assert read < 100 and (b"connection", b"close") in events[0]["headers"]
+
+
+async def test_a_live_upload_is_answered_at_once_and_closed() -> None:
+    # Continuous ingest: a refused publisher must hear it now, not after its stream.
+    read, events = await _early_answer(4, at_once=True)
+    assert read == 0 and (b"connection", b"close") in events[0]["headers"]
