@@ -32,6 +32,6 @@ def build(common: Common) -> Streams:
     return Streams(hub=hub, feature=Feature(
         name="streams",
         routers=[streams_api.router(signer=common.signer, hub=hub,
-                                    admin_key=common.admin_key)],
+                                    admin_key=common.admin_key, access=lv.access)],
         # Streams whose publisher went quiet end (ENDLIST); long-ended ones go.
         sweep=[hub.sweep]))
