@@ -67,7 +67,7 @@ def _refused() -> str:
 
 
 def router(*, admin_key: str | None, ws_path: str) -> APIRouter:
-    api = APIRouter(include_in_schema=False)
+    api = APIRouter()
     refused = _refused()
     spectate_page = shell("spectate", "Spectate", data={"ws-path": ws_path})
 
@@ -84,19 +84,18 @@ def router(*, admin_key: str | None, ws_path: str) -> APIRouter:
                                 headers={"cache-control": "no-cache"})
 
         api.add_api_route(route, answer, methods=["GET"], response_class=HTMLResponse,
-                          name=f"console-{page}")
+                          name=f"console-{page}", include_in_schema=False)
 
     for route, page, title in PAGES:
         add_page(route, page, title)
 
-    @api.get("/web/spectate", response_class=HTMLResponse, include_in_schema=True,
-             tags=["web"])
+    @api.get("/web/spectate", response_class=HTMLResponse, tags=["web"])
     async def spectate() -> HTMLResponse:
         """Watch a websocket stream (``?stream=…&token=…&delay=…``). Public, as playback
         is: spectators are not operators."""
         return HTMLResponse(spectate_page, headers={"cache-control": "no-cache"})
 
-    @api.get("/ui/static/{path:path}")
+    @api.get("/ui/static/{path:path}", include_in_schema=False)
     async def static(path: str) -> Response:
         """The console's own scripts and style sheet (third-party files are under
         ``/web/vendor/``)."""
