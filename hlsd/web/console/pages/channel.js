@@ -9,10 +9,10 @@ import { ApiError, api, arg, bitrate, content, copyField, duration, el, play, pr
   say, state, when } from "/ui/static/lib.js";
 import {
   addStyles, clock, fromLocalInput, soon, sourceFields, sourceText, toLocalInput,
-} from "/ui/static/pages/channel-common.js";
+} from "/ui/static/pages/_channels.js";
 
-/** @typedef {import("./channel-common.js").Channel} Channel */
-/** @typedef {import("./channel-common.js").Source} Source */
+/** @typedef {import("./_channels.js").Channel} Channel */
+/** @typedef {import("./_channels.js").Source} Source */
 /**
  * An item of the draft: `id` null until saved (the server names it), `duration` null
  * until the server has read the source.

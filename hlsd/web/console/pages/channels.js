@@ -5,9 +5,9 @@
 import { ApiError, api, content, el, run, say, state } from "/ui/static/lib.js";
 import {
   addStyles, clock, fromLocalInput, soon, sourceFields, sourceText, toLocalInput,
-} from "/ui/static/pages/channel-common.js";
+} from "/ui/static/pages/_channels.js";
 
-/** @typedef {import("./channel-common.js").Channel} Channel */
+/** @typedef {import("./_channels.js").Channel} Channel */
 
 /**
  * What a channel is playing now, in words.
