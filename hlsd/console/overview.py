@@ -36,9 +36,6 @@ MAX_FOLLOWERS = 64
 """Overview pages following at once on this node."""
 BITRATE_SEGMENTS = 3
 """A variant's current bitrate is measured over its newest segments, this many."""
-HLS_WATCHED = 10.0
-"""Seconds since an HTTP player last asked for a playlist for its stream to count as
-watched over HLS (hlsd keeps when, not how many: HTTP players hold no connection)."""
 
 
 class TooManyFollowers(Unavailable):
@@ -88,8 +85,10 @@ class Overview:
 
     def snapshot(self) -> dict[str, Any]:
         """This node now: ``streams`` (each as ``GET /api/streams`` lists it, plus its
-        ``bitrate``, ``viewers``, ``hls_watched`` and ``newest`` segment; each variant
-        its ``bitrate`` and ``newest``), ``node`` (``GET /api/health``), ``errors``
+        ``bitrate``, ``viewers`` (websocket spectators; HTTP players hold no connection
+        to count: the listing's ``played_recently`` and ``held_requests`` say what is
+        known of them) and ``newest`` segment; each variant its ``bitrate`` and
+        ``newest``), ``node`` (``GET /api/health``), ``errors``
         (the recent warnings and errors, oldest first) and ``publish`` (what a
         publisher needs to know)."""
         return {
@@ -114,7 +113,6 @@ class Overview:
             **described,
             "bitrate": sum(bitrate(r) for r in current.values()) if live else 0,
             "viewers": stream.spectators,
-            "hls_watched": stream.played_within(HLS_WATCHED),
             # What the thumbnail shows: the newest segment of the first variant.
             "newest": newest.name if newest else None,
         }

@@ -28,7 +28,8 @@ def build(common: Common, *, hub: StreamHub,
     # built one after another in one process (the tests) never stack handlers.
     recent = RecentLog()
     overview = Overview(
-        hub=hub, describe=stream_json, recent=recent,
+        hub=hub, describe=functools.partial(stream_json, access=common.settings.live.access),
+        recent=recent,
         health=functools.partial(health_report, common.backends, health),
         publish_key_required=bool(common.settings.live.publish_keys))
     thumbnails = Thumbnails(

@@ -114,9 +114,12 @@ async def test_the_overview_lists_live_streams(tmp_path: Path) -> None:
                     if line.startswith("data:"):
                         [shown] = json.loads(line[5:])["streams"]
                         break
-            # What /api/streams says, and more (a bitrate, per variant too; viewers).
-            assert {k: shown[k] for k in listed if k != "variants"} == {
-                k: v for k, v in listed.items() if k != "variants"}
+            # What /api/streams says, and more (a bitrate, per variant too; viewers); the
+            # playlist was asked for since the listing.
+            changing = ("variants", "played_recently")
+            assert {k: shown[k] for k in listed if k not in changing} == {
+                k: v for k, v in listed.items() if k not in changing}
+            assert shown["played_recently"] is True
             assert [{k: v[k] for k in listed["variants"][0]} for v in shown["variants"]] \
                 == listed["variants"]
             assert shown["viewers"] == 1 and shown["bitrate"] > 0

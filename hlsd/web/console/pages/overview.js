@@ -14,7 +14,7 @@ import {
  *   resolution: string | null, newest: string | null}} Variant
  * @typedef {{name: string, state: string, publisher: string, spectators: number,
  *   playlist: string, variants: Variant[], bitrate: number, viewers: number,
- *   hls_watched: boolean, newest: string | null}} Stream
+ *   played_recently: boolean, held_requests: number, newest: string | null}} Stream
  * @typedef {{state: string, since: string}} Backend
  * @typedef {{status: string, version: string, backends: Record<string, Backend>,
  *   edge?: Record<string, unknown>}} Node
@@ -94,8 +94,12 @@ function fillCard(entry, stream) {
   entry.figures.replaceChildren(
     el("span", { text: bitrate(stream.bitrate), title: "over its newest segments" }),
     el("span", { text: viewers }),
-    el("span", { class: stream.hls_watched ? "ok" : "note",
-      text: stream.hls_watched ? "HLS players watching" : "no HLS player lately" }));
+    // HTTP players hold no connection to count: a playlist asked for lately says someone
+    // watches, and held Low-Latency requests are about one per LL-HLS player.
+    el("span", { class: stream.played_recently ? "ok" : "note",
+      text: stream.played_recently
+        ? `HLS players watching${stream.held_requests ? ` (about ${stream.held_requests} low-latency)` : ""}`
+        : "no HLS player lately" }));
   const variants = stream.variants.filter((v) => v.segments > 0);
   entry.variants.textContent = variants.length > 1 || (variants[0] && variants[0].name)
     ? `Variants: ${variants.map((v) => [v.name || "main", v.resolution, bitrate(v.bitrate)]
