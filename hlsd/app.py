@@ -23,6 +23,7 @@ from hlsd.features import (
     assets,
     channels,
     cluster,
+    console,
     edge,
     edge_control,
     live,
@@ -70,6 +71,8 @@ def build_features(settings: Settings) -> tuple[Common, list[Feature]]:
         health["edge"] = an_edge.service.health
     features.append(service.build(common, title=_TITLE, openapi_url=_OPENAPI_URL,
                                   health=health))
+    # Started second, so the overview's recent errors hold what any later start logs.
+    features.insert(1, console.build(common, hub=hub.hub, health=health))
     watch_database(common.backends, common.database.engine, common.database.url,
                    recover=[step for feature in features for step in feature.recover])
     return common, features

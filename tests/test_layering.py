@@ -1,6 +1,6 @@
 """The layers hold: `api/` and `delivery/` turn requests into calls on services, so
 neither imports the database layer (`hlsd.db`) or SQLAlchemy, and `delivery/` does not
-lean on `api/`; `hls/` and `media/` know no HTTP."""
+lean on `api/`; `hls/`, `media/` and `console/` know no HTTP."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import hlsd
 PACKAGE = Path(hlsd.__file__).parent
 DATABASE = ("hlsd.db", "sqlalchemy")
 HTTP = ("starlette", "fastapi", "httpx", "hlsd.api", "hlsd.delivery")
-RULES = {"api": DATABASE, "delivery": (*DATABASE, "hlsd.api"), "hls": HTTP, "media": HTTP}
+RULES = {"api": DATABASE, "delivery": (*DATABASE, "hlsd.api"), "hls": HTTP, "media": HTTP,
+         "console": (*HTTP, *DATABASE)}
 """Each package, and what none of its modules may import."""
 
 

@@ -18,6 +18,20 @@ from hlsd.infra.backends import Backends, BackendState
 from hlsd.metrics import Metrics
 
 
+def health_report(backends: Backends, parts: Mapping[str, Callable[[], object]]
+                  ) -> dict[str, object]:
+    """What ``GET /api/health`` answers (the console's overview shows it too)."""
+    states = {b.state for b in backends.all}
+    status = ("degraded" if BackendState.DOWN in states
+              else "ok" if states <= {BackendState.UP} else "starting")
+    return {
+        "status": status, "version": __version__,
+        "backends": {b.name: {"state": b.state.value,
+                              "since": datetime.fromtimestamp(b.since, UTC).isoformat()}
+                     for b in backends.all},
+        **{name: part() for name, part in parts.items()}}
+
+
 def router(*, metrics: Metrics, admin_key: str | None, backends: Backends,
            parts: Mapping[str, Callable[[], object]] | None = None) -> APIRouter:
     """`parts`: more parts of ``/api/health`` by name (an edge's ``edge``: its link)."""
@@ -33,15 +47,7 @@ def router(*, metrics: Metrics, admin_key: str | None, backends: Backends,
         On an edge, ``edge`` is its link to the control: ``control``, ``state``
         (``connected``, ``connecting``, ``disconnected``), ``since``, and its cache.
         """
-        states = {b.state for b in backends.all}
-        status = ("degraded" if BackendState.DOWN in states
-                  else "ok" if states <= {BackendState.UP} else "starting")
-        return JSONResponse({
-            "status": status, "version": __version__,
-            "backends": {b.name: {"state": b.state.value,
-                                  "since": datetime.fromtimestamp(b.since, UTC).isoformat()}
-                         for b in backends.all},
-            **{name: part() for name, part in more.items()}})
+        return JSONResponse(health_report(backends, more))
 
     @api.get("/api/ready")
     async def ready() -> JSONResponse:

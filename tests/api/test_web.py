@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import time
@@ -77,14 +78,16 @@ def test_the_spectate_page_plays_a_websocket_stream(tmp_path: Path) -> None:
     assert behind < 8, f"{behind:.1f}s behind the newest fragment"
 
 
-async def test_the_dashboard_lists_live_streams(tmp_path: Path) -> None:
+async def test_the_overview_lists_live_streams(tmp_path: Path) -> None:
     from tests._support.fragments import ts_fragments
     from tests._support.wscdn import open_session, push
 
     fragments = ts_fragments(tmp_path, count=3)
     with HlsdServer({}, tmp_dir=tmp_path / "node") as server:
         async with httpx.AsyncClient(base_url=server.url, timeout=10) as c:
-            assert "/api/streams" in (await c.get("/")).text
+            # `/` is the console's overview, which follows the node's events.
+            assert 'src="/ui/static/pages/overview.js"' in (await c.get("/")).text
+            assert "/api/console/events" in (await c.get("/ui/static/pages/overview.js")).text
             assert (await c.get("/api/streams")).json() == {"streams": []}
             pub, _ = await open_session(f"ws://127.0.0.1:{server.port}/ws", "PUSH", "dash/1")
             await push(pub, fragments)
@@ -103,6 +106,26 @@ async def test_the_dashboard_lists_live_streams(tmp_path: Path) -> None:
             assert listed["playlist"] == "/live/dash%2F1/index.m3u8"
             assert listed["variants"][0]["segments"] == 3
             assert (await c.get(listed["playlist"])).status_code == 200
+
+            # The overview's first event shows it too, the spectator as its viewer.
+            async with c.stream("GET", "/api/console/events") as events:
+                assert events.headers["content-type"].startswith("text/event-stream")
+                async for line in events.aiter_lines():
+                    if line.startswith("data:"):
+                        [shown] = json.loads(line[5:])["streams"]
+                        break
+            # What /api/streams says, and more (a bitrate, per variant too; viewers); the
+            # playlist was asked for since the listing.
+            changing = ("variants", "played_recently")
+            assert {k: shown[k] for k in listed if k not in changing} == {
+                k: v for k, v in listed.items() if k not in changing}
+            assert shown["played_recently"] is True
+            assert [{k: v[k] for k in listed["variants"][0]} for v in shown["variants"]] \
+                == listed["variants"]
+            assert shown["viewers"] == 1 and shown["bitrate"] > 0
+            picture = await c.get("/api/streams/dash%2F1/thumbnail.jpg")
+            assert picture.status_code == 200, picture.text
+            assert picture.headers["content-type"] == "image/jpeg"
             await viewer.close()
             await pub.close()
 

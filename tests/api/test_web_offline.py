@@ -1,8 +1,9 @@
 """hlsd's pages work offline: in Chromium with every request to another host aborted (and
-recorded), the dashboard plays a live stream, the spectate page plays it over the
-websocket, and ``/docs`` shows every operation. When the installation lacks the
-front-end files (hls.js, Swagger UI), each page says so on the page, and the files'
-URLs answer 503 with the reason."""
+recorded), the console's overview lists a live stream (with its picture) and links to
+its page, the spectate page plays it over the websocket, and ``/docs`` shows every
+operation. When the installation lacks the front-end files (hls.js, Swagger UI), each
+page says so on the page (the overview, which plays nothing, still lists the streams),
+and the files' URLs answer 503 with the reason."""
 
 from __future__ import annotations
 
@@ -21,10 +22,14 @@ from tests._support.browser import browser_test
 from tests._support.console import Browser
 from tests._support.hlsd_server import REPO_ROOT, HlsdServer
 from tests._support.polling import wait_until
+from tests._support.publisher import LivePublisher
 
 pytestmark = browser_test
 STREAM = "offline-cam"
 PLAYED = "(s) => { const v = document.getElementById('video'); return v.currentTime >= s; }"
+PICTURE = ("(name) => { const img = document.querySelector("
+           "`article[data-stream='${name}'] img.thumb`); "
+           "return img !== null && img.complete && img.naturalWidth > 0; }")
 
 
 @pytest.fixture(scope="module")
@@ -55,13 +60,14 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HlsdServer]:
 def test_every_page_works_with_no_other_host(live: HlsdServer, chromium: Any) -> None:
     browser = Browser(chromium, live.url)
 
-    dashboard = browser.page(f"{live.url}/")
-    dashboard.get_by_role("cell", name=STREAM, exact=True).wait_for(timeout=15_000)
-    dashboard.locator("a.play-hls").first.click()
-    dashboard.wait_for_function(PLAYED, arg=3, timeout=30_000)
-    assert dashboard.locator("#message").is_hidden()
-    assert dashboard.locator("#playback").is_hidden()
-    assert dashboard.evaluate("() => window.__dashboard.errors") == []
+    overview = browser.page(f"{live.url}/")
+    card = overview.locator(f"article[data-stream='{STREAM}']")
+    card.wait_for(timeout=15_000)
+    assert card.get_by_role("link", name=STREAM, exact=True).get_attribute("href") \
+        == f"/ui/streams/{STREAM}"
+    overview.wait_for_function(PICTURE, arg=STREAM, timeout=30_000)
+    assert overview.locator("#problem").is_hidden()
+    assert overview.evaluate("() => window.__console.problems") == []
 
     spectate = browser.page(f"{live.url}/web/spectate?stream={STREAM}&delay=3")
     spectate.wait_for_function(PLAYED, arg=3, timeout=30_000)
@@ -118,10 +124,15 @@ def test_missing_front_end_files_are_named_on_the_pages(bare: HlsdServer,
     assert "hls.js is not part of this hlsd installation" in message.inner_text()
     assert spectate.locator("button").is_disabled()
 
-    dashboard = browser.page(f"{bare.url}/")
-    notice = dashboard.locator("#playback")
-    notice.wait_for(state="visible", timeout=15_000)
-    assert "hls.js is not part of this hlsd installation" in notice.inner_text()
+    # The overview plays nothing: without hls.js it still lists the live streams.
+    with LivePublisher(f"{bare.url}/ingest/bare-cam", size="320x180", audio=False):
+        overview = browser.page(f"{bare.url}/")
+        card = overview.locator("article[data-stream='bare-cam']")
+        card.wait_for(timeout=30_000)
+        assert card.get_by_role("link", name="bare-cam", exact=True).get_attribute("href") \
+            == "/ui/streams/bare-cam"
+        assert overview.locator("#problem").is_hidden()
+        assert overview.locator("#health .badge").first.is_visible()
 
     docs = browser.page(f"{bare.url}/docs")
     assert "Swagger UI is not part of this hlsd installation" in docs.locator(
