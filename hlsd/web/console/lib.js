@@ -147,7 +147,10 @@ export async function follow(path, onEvent, signal, onProblem) {
         showSignIn(errorText(data) || `HTTP ${response.status}`);
         return;
       }
-      if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
+      if (!response.ok || !response.body) {
+        const data = await response.json().catch(() => null);
+        throw new Error(errorText(data) || `HTTP ${response.status}`);
+      }
       onProblem("");
       wait = 500;
       const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
