@@ -44,6 +44,9 @@ class _Start:
     gop: float | None
     """Seconds between the first two keyframes; None when unknown (audio only, input
     ended first); `max_gop` when the second did not come within it."""
+    configs: dict[int, bytes]
+    """By track index: the configuration of frames left out before the start that no
+    kept frame of the track took on (a track with no frame in the first GOP)."""
 
 
 def run(live: LiveInput, settings: Settings, output: SegmenterOutput) -> None:
@@ -59,36 +62,70 @@ def run(live: LiveInput, settings: Settings, output: SegmenterOutput) -> None:
     segmenter.finish(partial_tail=live.container == "mpegts")
 
 
+class _Carried:
+    """The configurations of frames left out before the start, passed on to the next
+    kept frame of their track. A configuration comes with the frame it starts (MPEG-TS
+    says AAC's once, with the first ADTS frame; FLV a new sequence header), and audio is
+    often muxed ahead of the first video keyframe: without this the init would lack it
+    (an esds without its AudioSpecificConfig, which browsers refuse)."""
+
+    def __init__(self) -> None:
+        self.configs: dict[int, bytes] = {}
+
+    def drop(self, frame: Frame) -> None:
+        if frame.config is not None:
+            self.configs[frame.track.index] = frame.config
+
+    def keep(self, frame: Frame) -> Frame:
+        carried = self.configs.pop(frame.track.index, None)
+        if frame.config is None:
+            frame.config = carried
+        return frame
+
+
 def _first_gop(tracks: list[InputTrack], frames: Iterator[Frame], max_gop: float) -> _Start:
     """The frames up to and including the second video keyframe (from the first one; the
-    audio from the same moment), or the first frame when there is no video."""
+    audio from the same moment), or the first frame when there is no video. A frame left
+    out hands its configuration on to the next one of its track kept (`_Carried`)."""
     video = next((t for t in tracks if t.kind is TrackKind.VIDEO), None)
     held: list[Frame] = []
+    carried = _Carried()
     first_seen: dict[int, float] = {}
     start: float | None = None
     for frame in frames:
         when = float(frame.dts * frame.track.time_base)
         if video is None:
-            return _Start(frames=[frame], gop=None)
+            return _Start(frames=[frame], gop=None, configs={})
         if start is None:
             if frame.track is not video or not frame.key:
                 if when - first_seen.setdefault(frame.track.index, when) > max_gop:
                     raise MediaRefused(f"no video keyframe in the first {max_gop:g} s")
                 if frame.track is not video:
                     held.append(frame)  # audio muxed ahead of the keyframe may follow it
+                else:
+                    carried.drop(frame)
                 continue
             start = when
-            held = [f for f in held if f.dts * f.track.time_base >= start]
+            before, held = held, []
+            for early in before:
+                if early.dts * early.track.time_base >= start:
+                    held.append(carried.keep(early))
+                else:
+                    carried.drop(early)
+            frame = carried.keep(frame)
         elif when < start:
+            carried.drop(frame)
             continue  # audio from before the picture starts
-        elif frame.track is video and frame.key:
-            held.append(frame)
-            return _Start(frames=held, gop=when - start)
-        elif frame.track is video and when - start >= max_gop:
-            held.append(frame)
-            return _Start(frames=held, gop=max_gop)
+        else:
+            frame = carried.keep(frame)
+            if frame.track is video and frame.key:
+                held.append(frame)
+                return _Start(frames=held, gop=when - start, configs=carried.configs)
+            if frame.track is video and when - start >= max_gop:
+                held.append(frame)
+                return _Start(frames=held, gop=max_gop, configs=carried.configs)
         held.append(frame)
-    return _Start(frames=held, gop=None)
+    return _Start(frames=held, gop=None, configs=carried.configs)
 
 
 class _Segmenter:
@@ -105,7 +142,8 @@ class _Segmenter:
         self._config: list[bytes | None] = []
         self._known: list[set[bytes]] = []
         for track, frame in zip(tracks, first, strict=True):
-            config = frame.config if frame is not None and frame.config else track.extradata
+            config = (frame.config if frame is not None and frame.config
+                      else start.configs.get(track.index) or track.extradata)
             if track.annexb and config is None:
                 raise MediaRefused(f"the {track.codec.upper()} stream carries no parameter "
                                    "sets (SPS/PPS) with its first keyframe")

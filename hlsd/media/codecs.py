@@ -66,11 +66,17 @@ def _unescape(rbsp: bytes) -> bytes:
 
 
 def aac_string(extradata: bytes | None, profile: str | None) -> str:
-    """``mp4a.40.N`` with N the audio object type (2 = AAC-LC, 5 = HE-AAC)."""
+    """``mp4a.40.N`` with N the audio object type (2 = AAC-LC, 5 = HE-AAC, 29 = HE-AAC
+    v2), from the AudioSpecificConfig, else from the decoder's `profile`."""
     if extradata and len(extradata) >= 2:
         aot = extradata[0] >> 3
         if aot == 31:
             aot = 32 + ((extradata[0] & 0x07) << 3 | extradata[1] >> 5)
+        if aot == 2 and profile in ("HE-AAC", "HE-AACv2"):
+            # SBR (and PS) signalled implicitly (ADTS can only) or after an AAC-LC
+            # core, found by the decoder: said as HE-AAC all the same, as HLS asks,
+            # and as Chromium's MSE needs to play implicit SBR at its doubled rate.
+            aot = _AAC_PROFILES[profile]
         if aot:
             return f"mp4a.40.{aot}"
     return f"mp4a.40.{_AAC_PROFILES.get(profile or '', 2)}"

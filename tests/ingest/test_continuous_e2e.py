@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from hlsd.hls.check import assert_valid
-from tests._support.browser import describe, play_hls
+from tests._support.browser import browser_test, describe, play_hls
 from tests._support.hlsd_server import HlsdServer, free_port
 from tests._support.media import FFMPEG, decode_errors
 from tests._support.polling import eventually, wait_until
@@ -162,6 +162,23 @@ def test_rtmp_stream_plays_in_hls_js_in_low_latency_mode(node: Node) -> None:
     assert any("_HLS_msn" in u for u in result.requests), result.requests[-20:]
     assert result.latencies and sorted(result.latencies)[len(result.latencies) // 2] < 3.0, \
         result.latencies[-20:]
+
+
+@pytest.mark.parametrize("protocol", [pytest.param("http-ts", marks=browser_test),
+                                      pytest.param("srt", marks=browser_test)])
+def test_an_mpegts_stream_plays_in_hls_js(node: Node, protocol: str) -> None:
+    """MPEG-TS input (continuous HTTP upload, SRT) carries AAC in ADTS, its configuration
+    in band: the init's esds must still hold the AudioSpecificConfig, or Chromium's MSE
+    refuses the codec hls.js reads from it (``mp4a.40`` without its object type)."""
+    name = f"{protocol}-browser"
+    target = node.http_url(name) if protocol == "http-ts" else node.srt_url(name)
+    with publishing(["-f", "mpegts", *(["-method", "PUT"] if protocol == "http-ts" else []),
+                     target], seconds=30):
+        url = f"{node.url}/live/{name}/index.m3u8"
+        playlist_with_parts(url)
+        result = play_hls(url, seconds=3, timeout=30)
+    assert not result.fatal_errors, describe(result)
+    assert result.played >= 3, describe(result)
 
 
 def test_the_same_url_plays_in_a_classic_player(node: Node) -> None:

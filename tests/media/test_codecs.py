@@ -32,6 +32,13 @@ def test_aac_object_type() -> None:
     assert aac_string(b"\x11\x90", None) == "mp4a.40.2"  # AAC-LC, 48 kHz
     assert aac_string(b"\x2b\x92\x08\x00", None) == "mp4a.40.5"  # explicit HE-AAC
     assert aac_string(None, "HE-AAC") == "mp4a.40.5"
+    # ADTS can only signal SBR and PS implicitly: the AudioSpecificConfig says AAC-LC
+    # (at the core's 24 kHz), the decoder found HE-AAC.
+    assert aac_string(b"\x13\x08", "HE-AAC") == "mp4a.40.5"
+    assert aac_string(b"\x13\x08", "HE-AACv2") == "mp4a.40.29"
+    assert aac_string(b"\x13\x08", "LC") == "mp4a.40.2"
+    assert aac_string(b"\x2b\x92\x08\x00", "HE-AAC") == "mp4a.40.5"
+    assert aac_string(b"\x08\x10", "Main") == "mp4a.40.1"
 
 
 @pytest.mark.parametrize(

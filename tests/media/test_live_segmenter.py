@@ -68,6 +68,11 @@ INPUTS: dict[str, Callable[[Path], Path]] = {
     "h264_big.ts": lambda p: _make(p, *_av(2, _X264, _AAC, "mpegts", size="640x360")),
     "mpeg2.ts": lambda p: _make(p, *_av(1, ["-c:v", "mpeg2video"], _AAC, "mpegts")),
     "mp2.ts": lambda p: _make(p, *_av(1, _X264, ["-c:a", "mp2"], "mpegts")),
+    # Audio muxed ahead of the first keyframe, as live encoders do (48 kHz stereo).
+    "h264_aac_audio_first.ts": lambda p: _make(
+        p, "-itsoffset", "0.3", "-f", "lavfi", "-i", f"{_TESTSRC}:duration=3",
+        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=3.3",
+        *_X264, *_AAC, "-ac", "2", "-f", "mpegts"),
     "av1.flv": lambda p: _make(p, *_av(2, ["-c:v", "libsvtav1", "-preset", "12", "-g", "25",
                                            "-svtav1-params", "lp=1"], [], "flv")),
 }
@@ -246,6 +251,67 @@ def test_audio_and_video_cut_by_the_rules_and_decode(name: str, inputs: Inputs,
     # 12 + 12 + 12 + 12 + 2 frames, then 12 + 12 (+ 1)
     assert [len(s.parts) for s in out.segments()] == [5, 3 if name.endswith(".flv") else 2]
     assert check_decodes(out, tmp_path) == round((2 + last) * FPS)
+
+
+def _descriptor(data: bytes, at: int) -> tuple[int, int, int]:
+    """(tag, payload start, end) of an MPEG-4 descriptor (ISO/IEC 14496-1 7.2.2): a tag
+    byte, then a size in 7-bit groups."""
+    tag, at, size = data[at], at + 1, 0
+    while True:
+        byte, at = data[at], at + 1
+        size = size << 7 | byte & 0x7F
+        if not byte & 0x80:
+            return tag, at, at + size
+
+
+def audio_specific_config(init: bytes) -> bytes:
+    """The DecoderSpecificInfo of the init's esds: ES_Descriptor (tag 3) >
+    DecoderConfigDescriptor (4) > DecoderSpecificInfo (5), ISO/IEC 14496-1 7.2.6."""
+    box = init.index(b"esds") - 4
+    end = box + int.from_bytes(init[box: box + 4], "big")
+    tag, at, _ = _descriptor(init, box + 12)  # size, type, version and flags
+    assert tag == 3
+    flags = init[at + 2]
+    at += 3 + (2 if flags & 0x80 else 0) + (2 if flags & 0x20 else 0)
+    if flags & 0x40:
+        at += 1 + init[at]
+    tag, at, config_end = _descriptor(init, at)
+    assert tag == 4 and init[at] == 0x40  # MPEG-4 audio
+    at += 13
+    if at >= config_end:
+        return b""  # no DecoderSpecificInfo
+    tag, at, info_end = _descriptor(init, at)
+    assert tag == 5 and info_end <= end
+    return init[at:info_end]
+
+
+@pytest.mark.parametrize("joined", [False, True], ids=["from-the-start", "joined-mid-gop"])
+def test_aac_from_mpegts_has_its_config_in_the_init_and_raw_frames(
+        joined: bool, inputs: Inputs, tmp_path: Path) -> None:
+    """MPEG-TS carries AAC as ADTS, its configuration in each frame's header: the init
+    holds it as the esds's AudioSpecificConfig, which Chromium's MSE needs (hls.js says
+    the codec as ``mp4a.40.<object type>`` from it), even when the first ADTS frames
+    come before the first keyframe and are left out; the samples are raw AAC frames."""
+    source = inputs("h264_aac_audio_first.ts")
+    if joined:  # a publisher joined mid-GOP: audio and video frames before a keyframe
+        data = source.read_bytes()
+        source = tmp_path / "joined.ts"
+        source.write_bytes(data[len(data) // 3 // 188 * 188:])
+    out = segment(source, "mpegts")
+    (init,) = out.inits
+    config = audio_specific_config(init.data)
+    assert len(config) == 2, config.hex()
+    assert config[0] >> 3 == 2  # AAC-LC
+    assert (config[0] & 0x07) << 1 | config[1] >> 7 == 3  # 48 kHz
+    assert (config[1] >> 3) & 0x0F == 2  # stereo
+    assert init.info.codecs.startswith("avc1.") and init.info.codecs.endswith(",mp4a.40.2")
+    first = out.parts[0]
+    with av.open(io.BytesIO(init.data + first.data), "r") as container:
+        audio = container.streams.audio[0]
+        assert bytes(audio.codec_context.extradata or b"") == config
+        sample = next(bytes(p) for p in container.demux(audio) if p.size)
+    assert not (sample[0] == 0xFF and sample[1] & 0xF0 == 0xF0), "an ADTS header"
+    assert check_decodes(out, tmp_path) > 0
 
 
 def test_hevc_is_hvc1_with_its_parameter_sets_in_the_init(inputs: Inputs) -> None:
