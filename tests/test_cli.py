@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import subprocess
@@ -116,6 +117,7 @@ OPTION_LINE = re.compile(r"^  (-[a-z], )?--[a-z][a-z-]*( [A-Z][A-Z_]*)?( / --[a-
                          r"(  +\S.*)?$")
 
 
+@functools.cache  # each command's help is read once (a process start each)
 def _help(*command: str) -> str:
     out = _hlsd(*command, "--help")
     assert out.returncode == 0, out.stderr

@@ -137,7 +137,7 @@ def test_live_recording_reach_back_reconnect_and_kill_9(tmp_path: Path) -> None:
 def test_the_cache_holds_its_bounds_and_survives_a_restart(tmp_path: Path) -> None:
     segments = tmp_path / "camera"
     cfg = {"livemix": {"file_roots": [str(segments)]},
-           "edge": {"cache_bytes": "1MiB", "cache_seconds": 15}}
+           "edge": {"cache_bytes": "1MiB", "cache_seconds": 8}}
     with FakeControl(key=KEY) as control, \
             HlsdEdge(control.url, KEY, cfg, tmp_dir=tmp_path / "edge") as edge:
         folder = edge.data_dir / "edge" / "cache"
@@ -146,7 +146,7 @@ def test_the_cache_holds_its_bounds_and_survives_a_restart(tmp_path: Path) -> No
         def on_disk() -> int:
             return sum(p.stat().st_size for p in folder.glob("*.seg"))
 
-        with camera(edge.url, segments, "big", seconds=12, size="1280x720") as pub:
+        with camera(edge.url, segments, "big", seconds=7, size="1280x720") as pub:
             while pub.poll() is None:
                 largest = max(largest, *(p.stat().st_size for p in segments.glob("*.ts")),
                               0)
