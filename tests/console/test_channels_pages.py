@@ -22,7 +22,6 @@ import numpy as np
 import pytest
 
 from hlsd.hls import parse_master, parse_media
-from tests._support import console
 from tests._support.browser import browser_test
 from tests._support.console import Browser, shoot
 from tests._support.hlsd_server import HlsdServer
@@ -71,12 +70,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HlsdServer]:
               "packager": {"segment_duration": 1}}
     with HlsdServer(config, tmp_dir=root / "node") as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    with console.chromium() as browser:
-        yield browser
 
 
 @pytest.fixture

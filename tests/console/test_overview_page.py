@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from tests._support import console
 from tests._support.browser import browser_test
 from tests._support.console import Browser, shoot
 from tests._support.hlsd_server import HlsdServer, free_port
@@ -23,12 +22,6 @@ KEY = "overview-admin-key"
 PICTURE = ("(name) => { const img = document.querySelector("
            "`article[data-stream='${name}'] img.thumb`); "
            "return img !== null && img.complete && img.naturalWidth > 0; }")
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    with console.chromium() as browser:
-        yield browser
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests._support import console
 from tests._support import media as fx
 from tests._support.browser import browser_test
 from tests._support.console import Browser, shoot
@@ -69,12 +68,6 @@ def recordings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recordings]
         active = c.post(f"/api/streams/{STREAM}/recordings", json={"alias": "running"})
         assert active.status_code == 201, active.text
         yield Recordings(server, stopped, active.json()["id"], livemix)
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    with console.chromium() as browser:
-        yield browser
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests._support import console
 from tests._support.browser import browser_test
 from tests._support.console import Browser, shoot
 from tests._support.hlsd_server import HlsdServer
@@ -30,12 +29,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HlsdServer]:
     with HlsdServer({"admin_key": ADMIN},
                     tmp_dir=tmp_path_factory.mktemp("console-sources")) as hlsd:
         yield hlsd
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    with console.chromium() as browser:
-        yield browser
 
 
 def until(page: Any, condition: Callable[[], object], what: str, timeout: float = 15) -> None:

@@ -18,7 +18,6 @@ from typing import Any
 import httpx
 import pytest
 
-from tests._support import console
 from tests._support.browser import browser_test
 from tests._support.console import Browser, shoot
 from tests._support.hlsd_server import HlsdServer, free_port
@@ -30,12 +29,6 @@ STREAM = "page-cam"
 PLAYED = "(s) => { const v = document.getElementById('video'); return !!v && v.currentTime >= s; }"
 PAGE = "() => window.__console.page"
 PROBLEMS = "() => window.__console.problems"
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    with console.chromium() as browser:
-        yield browser
 
 
 class Node:

@@ -315,6 +315,49 @@ export function when(iso) {
 }
 
 /**
+ * A page's list kept fresh. `now()` runs `load` after any run in progress (so a change
+ * made meanwhile is seen); `every(ms, what)` runs it on a timer, skipping a tick while
+ * one runs (a slow server gets no pile of them), saying on the page when it fails
+ * (cleared once it works again), and stopping once a refusal has put the sign-in form
+ * in the page's place.
+ */
+export class Refresher {
+  /** @param {() => Promise<void>} load */
+  constructor(load) {
+    this.load = load;
+    /** @type {Promise<void> | null} */
+    this.running = null;
+  }
+
+  /** @returns {Promise<void>} */
+  now() {
+    const next = (this.running || Promise.resolve()).catch(() => {}).then(this.load);
+    this.running = next;
+    next.finally(() => { if (this.running === next) this.running = null; }).catch(() => {});
+    return next;
+  }
+
+  /** @param {number} ms @param {string} what */
+  every(ms, what) {
+    let failing = false;
+    const timer = setInterval(() => {
+      if (this.running) return;
+      this.now().then(() => {
+        if (failing) problem("");
+        failing = false;
+      }, (err) => {
+        if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
+          clearInterval(timer);
+          return;
+        }
+        failing = true;
+        problem(`Could not refresh ${what}: ${/** @type {Error} */ (err).message}`);
+      });
+    }, ms);
+  }
+}
+
+/**
  * Runs a page's `main`, saying on the page why it failed.
  * @param {() => Promise<void>} main
  */

@@ -5,7 +5,7 @@
 // narrows the list to one stream or one LiveMix source.
 
 import {
-  ApiError, api, bytes, content, duration, el, problem, run, state,
+  Refresher, ApiError, api, bytes, content, duration, el, problem, run, state,
 } from "/ui/static/lib.js";
 
 /**
@@ -249,16 +249,11 @@ async function loadSourceNames() {
   }
 }
 
-/** The refresh running, if any: refreshes run one after another, and the timer skips
- * a tick while one runs (a slow server gets no pile of them). @type {Promise<void> | null} */
-let running = null;
+const refresher = new Refresher(load);
 
 /** Refreshes after any refresh in progress (so a change made meanwhile is seen). */
 function refresh() {
-  const next = (running || Promise.resolve()).catch(() => {}).then(load);
-  running = next;
-  next.finally(() => { if (running === next) running = null; }).catch(() => {});
-  return next;
+  return refresher.now();
 }
 
 async function load() {
@@ -285,21 +280,7 @@ async function main() {
   content().replaceChildren(intro, list);
   await refresh();
   // New recordings (started elsewhere) and growing ones, while the page is open.
-  let failing = false;
-  const timer = setInterval(() => {
-    if (running) return;
-    refresh().then(() => {
-      if (failing) problem("");
-      failing = false;
-    }, (err) => {
-      if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
-        clearInterval(timer);  // the sign-in form has replaced the page
-        return;
-      }
-      failing = true;
-      problem(`Could not refresh the list: ${/** @type {Error} */ (err).message}`);
-    });
-  }, REFRESH_MS);
+  refresher.every(REFRESH_MS, "the list");
 }
 
 run(main);

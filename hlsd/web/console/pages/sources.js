@@ -6,7 +6,9 @@
 // define one, Delete, its live URL and its recordings. One poll refreshes the list;
 // each source's card is updated in place, so focus and a switch being turned stay put.
 
-import { ApiError, api, content, copyField, el, problem, run, say, state, when } from "/ui/static/lib.js";
+import {
+  ApiError, Refresher, api, content, copyField, el, problem, run, say, state, when,
+} from "/ui/static/lib.js";
 
 /**
  * @typedef {{id: string, name: string, segment_length: number, streaming: number,
@@ -196,16 +198,11 @@ function render(sources, since) {
   }
 }
 
-/** The refresh running, if any: refreshes run one after another, and the timer skips
- * a tick while one runs (a slow server gets no pile of them). @type {Promise<void> | null} */
-let running = null;
+const refresher = new Refresher(load);
 
 /** Refreshes after any refresh in progress (so a change made meanwhile is seen). */
 function refresh() {
-  const next = (running || Promise.resolve()).catch(() => {}).then(load);
-  running = next;
-  next.finally(() => { if (running === next) running = null; }).catch(() => {});
-  return next;
+  return refresher.now();
 }
 
 async function load() {
@@ -279,21 +276,7 @@ async function main() {
     el("h2", { text: "Sources" }),
     list);
   await refresh();
-  let failing = false;
-  const timer = setInterval(() => {
-    if (running) return;
-    refresh().then(() => {
-      if (failing) problem("");
-      failing = false;
-    }, (err) => {
-      if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
-        clearInterval(timer);  // the sign-in form has replaced the page
-        return;
-      }
-      failing = true;
-      problem(`Could not refresh the sources: ${/** @type {Error} */ (err).message}`);
-    });
-  }, REFRESH_MS);
+  refresher.every(REFRESH_MS, "the sources");
 }
 
 run(main);
