@@ -3,9 +3,9 @@ whose live playback is token-gated (``live.access: token``), with a stream that 
 publishes over RTMP (hlsd cuts it into LL-HLS parts).
 
 The page plays it (its own token, hls.js in low-latency mode), shows its variant and a
-bitrate graph, starts a recording that the API then holds and stops it, mints a token
-the gated server accepts; a stream that is not on air says so on the page, and plays as
-soon as it comes on air."""
+bitrate graph, starts a recording that the API then holds and stops it (its own page
+then replays it and downloads it as MP4), mints a token the gated server accepts; a
+stream that is not on air says so on the page, and plays as soon as it comes on air."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,7 +22,7 @@ import pytest
 from tests._support.browser import browser_test
 from tests._support.console import Browser, shoot
 from tests._support.hlsd_server import HlsdServer, free_port
-from tests._support.media import FFMPEG
+from tests._support.media import FFMPEG, decode_errors
 from tests._support.polling import wait_until
 
 pytestmark = browser_test
@@ -57,6 +58,19 @@ def publishing(node: Node, stream: str) -> Iterator[None]:
         proc.wait()
 
 
+def replay_and_download(browser: Browser, live: Node, rid: str, folder: Path) -> None:
+    """The recording started on the stream page, on its own page: it replays, and its
+    MP4 downloads and decodes."""
+    page = browser.page(f"{live.url}/ui/recordings/{rid}")
+    page.wait_for_function(PLAYED, arg=1, timeout=30_000)
+    with page.expect_download(timeout=60_000) as info:
+        page.get_by_role("link", name="Download MP4").click()
+    target = folder / "recording.mp4"
+    info.value.save_as(target)
+    assert decode_errors(str(target)) == ""
+    assert page.evaluate(PROBLEMS) == []
+
+
 def on_air(node: Node, stream: str) -> bool:
     answer = httpx.get(f"{node.url}/api/streams/{stream}", timeout=5)
     return answer.status_code == 200 and any(v["segments"] >= 2
@@ -75,7 +89,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
             yield node
 
 
-def test_the_page_plays_the_stream_and_controls_it(live: Node, chromium: Any) -> None:
+def test_the_page_plays_the_stream_and_controls_it(live: Node, chromium: Any,
+                                                   tmp_path: Path) -> None:
     browser = Browser(chromium, live.url)
     page = browser.page(f"{live.url}/ui/streams/{STREAM}")
     page.wait_for_function(PLAYED, arg=2, timeout=30_000)
@@ -114,10 +129,14 @@ def test_the_page_plays_the_stream_and_controls_it(live: Node, chromium: Any) ->
     link = page.locator(f"#recording-control a[href='/ui/recordings/{recording['id']}']")
     assert link.is_visible()
     assert f"/recordings/{recording['id']}.mp4" in page.locator("#recording-list").inner_text()
+    recorded = f"{live.url}/recordings/{recording['id']}/index.m3u8"
+    wait_until(lambda: httpx.get(recorded, timeout=5).text.count("#EXTINF") >= 2, 30,
+               "two segments recorded")
     stop.click()
     page.get_by_role("button", name="Start recording").wait_for(timeout=15_000)
     stopped = httpx.get(f"{live.url}/api/recordings/{recording['id']}", timeout=5).json()
     assert stopped["active"] is False and stopped["end_ts"]
+    replay_and_download(browser, live, recording["id"], tmp_path)
 
     # A token minted on the page opens the gated stream, for as long as was picked.
     page.get_by_label("Valid for").select_option(label="10 minutes")
