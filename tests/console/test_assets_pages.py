@@ -205,9 +205,12 @@ def test_a_paused_upload_resumes_after_a_reload_with_its_subtitles_then_is_delet
     page = open_page(browser, server, "/ui/assets")
     use_small_chunks(page)
 
+    held: list[Any] = []
+
     def hold_second(route: Any) -> None:
         """The second PATCH is never answered: the upload hangs there until paused."""
         if route.request.method == "PATCH" and route.request.headers["upload-offset"] != "0":
+            held.append(route)
             return
         route.fallback()
 
@@ -223,8 +226,13 @@ def test_a_paused_upload_resumes_after_a_reload_with_its_subtitles_then_is_delet
     upload_url = api.get(f"/api/assets/{asset_id}").json()["upload"]["url"]
     assert api.head(upload_url, headers=TUS).headers["upload-offset"] == str(CHUNK)
 
-    # Subtitles are given while the asset waits for its upload.
+    # The held request never reaches the server (unrouted, it would go on its way).
+    for route in held:
+        route.abort()
     page.unroute(UPLOADS)
+    assert api.head(upload_url, headers=TUS).headers["upload-offset"] == str(CHUNK)
+
+    # Subtitles are given while the asset waits for its upload.
     page.goto(f"{server.url}/ui/assets/{asset_id}")
     expect(page.locator("[data-state]")).to_have_attribute("data-state", "created")
     page.fill("#subtitle-language", "en")

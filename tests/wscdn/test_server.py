@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -226,10 +227,14 @@ async def test_bad_sessions_get_the_original_errors(hlsd: HlsdServer) -> None:
 
 async def test_a_websocket_stream_can_be_recorded(hlsd: HlsdServer,
                                                   fragments: list[bytes]) -> None:
+    # From before the first fragment: pushed faster than real time, the second fragment's
+    # media time may already lie before "now" when a loaded machine answers late.
+    began = datetime.now(UTC).isoformat()
     pub = await publisher(hlsd, "rec-ws")
     await push(pub, fragments[:1])
     async with httpx.AsyncClient(base_url=hlsd.url, timeout=30) as c:
-        rid = (await c.post("/api/streams/rec-ws/recordings")).json()["id"]
+        rid = (await c.post("/api/streams/rec-ws/recordings",
+                            json={"start_time": began})).json()["id"]
         await push(pub, fragments[1:5], pace=0.05)
         await pub.send("CLOSE")
         await eventually(lambda: _ended(hlsd, "rec-ws"))
