@@ -2,12 +2,13 @@
 state explains sources and edges; a source made with the form is listed; its streaming
 switch turns streaming on and off on the server and shows what the server holds; the
 API's refusals (a taken name, a name that is no stream id) are said on the page; Delete
-removes it."""
+removes it. A source a real edge reports names its edge, online, then offline."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,7 +17,8 @@ from playwright.sync_api import expect
 
 from tests._support.browser import browser_test
 from tests._support.console import Browser, shoot
-from tests._support.hlsd_server import HlsdServer
+from tests._support.hlsd_server import HlsdEdge, HlsdServer
+from tests.edge.test_edge import camera
 
 pytestmark = browser_test
 
@@ -112,3 +114,30 @@ def test_a_source_is_made_switched_on_and_off_and_deleted(server: HlsdServer,
 
     assert browser.outside == [], "the page tried to reach other hosts"
     assert browser.page_errors == []
+
+
+def test_a_source_an_edge_reports_shows_its_edge_and_goes_offline_with_it(
+        tmp_path: Path, chromium: Any) -> None:
+    """A real edge (``hlsd edge``) taking a camera the control has a source for: the
+    card names the edge and says it is online, then offline once the edge is gone."""
+    key = "console-edge-key"
+    control = {"admin_key": ADMIN, "livemix": {"edge_keys": [key], "report_interval": 1}}
+    with HlsdServer(control, tmp_dir=tmp_path / "control") as server:
+        made = httpx.post(f"{server.url}/v1/source", headers=AUTH, timeout=10,
+                          json={"name": "door", "segment_len": 1})
+        assert made.json()["success"] is True, made.text
+        folder = tmp_path / "camera"
+        edge = HlsdEdge(f"ws://127.0.0.1:{server.port}/v1/edge", key,
+                        {"livemix": {"file_roots": [str(folder)]}},
+                        tmp_dir=tmp_path / "edge", name="lan-east")
+        with edge, camera(edge.url, folder, "door", seconds=60):
+            browser = Browser(chromium, server.url)
+            page = browser.page(f"{server.url}/ui/sources", key=ADMIN)
+            card = page.get_by_role("region", name="Source door")
+            expect(card).to_contain_text("lan-east", timeout=30_000)
+            expect(card).to_contain_text("online", timeout=30_000)
+            expect(card).to_contain_text("last report at the edge's", timeout=30_000)
+            shoot(page, "sources-edge")
+            edge.kill()
+            expect(card).to_contain_text("offline", timeout=30_000)
+            assert browser.outside == [] and browser.page_errors == []
