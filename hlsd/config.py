@@ -507,8 +507,10 @@ class HttpSettings(_Section):
     """A request's headers must arrive within this, from the connection's start or the
     request's first byte (slowloris). granian closes an idle keep-alive connection after
     the shorter of this and ``keep_alive_timeout``."""
-    keep_alive_timeout: Seconds = Field(default=5.0, gt=0, le=300)
-    """An idle keep-alive connection is closed after this."""
+    keep_alive_timeout: Seconds = Field(default=10.0, gt=0, le=300)
+    """An idle keep-alive connection is closed after this. Longer than a live playlist's
+    reload (every target duration, 6 s by default): a player's connection closed between
+    two reloads races its next request (ffmpeg reports it as an error)."""
     body_timeout: Seconds = Field(default=60.0, gt=0, le=3600)
     """A request body that sends nothing for this long is ended (408)."""
     max_requests_per_ip: int = Field(default=256, ge=0)
