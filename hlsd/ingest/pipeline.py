@@ -171,6 +171,7 @@ class _Session:
         self._dropped_parts = 0
         self._closed = False
         self._init: InitSegment | None = None
+        self._inits = 0
         self._target = 0
         self._part_target = self._segmenting.part_duration
 
@@ -256,7 +257,12 @@ class _Session:
         if not self._producer.holds:
             self._end(self._lost())
             return
-        self._init = InitSegment(name=_INIT_NAME, data=init.data)
+        # Each init under its own URI: a player that holds one must not take it for
+        # the next (a track added, new parameter sets), nor the segments before a change
+        # be served the new one.
+        self._inits += 1
+        name = _INIT_NAME if self._inits == 1 else f"init-{self._inits}.mp4"
+        self._init = InitSegment(name=name, data=init.data)
         self._target = init.target_duration
         # Whole frames: at 29.97 fps six make 0.2002 s, which PART-TARGET must cover.
         self._part_target = init.part_target

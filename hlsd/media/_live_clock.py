@@ -98,6 +98,13 @@ class TrackClock:
         self._last = out
         return out, max(0, self._ticks(pts - dts)), jumped
 
+    def start_with(self, other: TrackClock) -> None:
+        """Before this track's first sample, take on the corrections `other` made (a
+        track that starts after the input jumped): the same input moment then gets the
+        same output time on both."""
+        if self._last is None:
+            self._offset = round(other._offset * other._time_base / self._time_base)
+
     def rescale(self, timescale: int) -> None:
         """Carry on in another timescale (an audio track's new sample rate)."""
         if self._last is not None:

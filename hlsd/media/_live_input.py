@@ -193,7 +193,7 @@ class LiveInput:
                 if track.next_dts is None:
                     continue
                 dts = pts = track.next_dts
-            step = packet.duration or track.step
+            step = packet.duration or track.step or _adts_step(track, packet)
             track.next_dts = dts + step if step else None
             yield self._frame(track, packet, dts, dts if pts is None else pts)
 
@@ -243,6 +243,22 @@ def _usual_step(stream: Any, kind: TrackKind, codec: str) -> int:
         rate = stream.average_rate or stream.guessed_rate
         seconds = 1 / Fraction(rate) if rate else None
     return round(seconds / stream.time_base) if seconds else 0
+
+
+def _adts_step(track: InputTrack, packet: Any) -> int:
+    """An AAC frame's duration from its ADTS header, learnt once, for a track whose first
+    frame came after the probe (its sample rate unknown): without it, the frames a PES
+    carries after its first, which have no timestamp, would be lost."""
+    if not track.adts or packet.size < 8:
+        return 0
+    head = bytes(memoryview(packet)[:8])
+    if not bits.is_adts(head):
+        return 0
+    rate_index = (head[2] >> 2) & 0x0F
+    if rate_index >= len(bits.ADTS_RATES):
+        return 0
+    track.step = round(Fraction(1024, bits.ADTS_RATES[rate_index]) / track.time_base)
+    return track.step
 
 
 def _codec(stream: Any) -> str:

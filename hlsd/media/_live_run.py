@@ -1,22 +1,48 @@
 """One run of the live segmenter: the first GOP held back to learn the target duration,
 then every frame timed, cut and written as it comes; a new init when a codec's
-configuration changes."""
+configuration changes.
+
+An audio track whose parameters are not known when the stream starts (its first frame
+came after the probe: a sample rate of 0, no AudioSpecificConfig) is left out of the
+first init, as MediaMTX and SRS do, rather than stopping the stream: once one of its
+frames tells them, the track joins at the next video keyframe, with a new init (which
+players see as a discontinuity). A track whose frames never tell them stays out, with
+one warning.
+"""
 
 from __future__ import annotations
 
+import logging
 import math
+from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import av
 
 from hlsd.media import _bitstream as bits
 from hlsd.media import _live_tracks as tracks_info
-from hlsd.media._fmp4 import DELTA_FLAGS, KEY_FLAGS, Run, build_init, fragment, read_init
+from hlsd.media._fmp4 import (
+    DELTA_FLAGS,
+    KEY_FLAGS,
+    VIDEO_TIMESCALE,
+    Run,
+    build_init,
+    fragment,
+    read_init,
+)
 from hlsd.media._live_clock import Jumps, TrackClock
 from hlsd.media._live_cutter import Cut, Cutter, Limits, Sample
 from hlsd.media._live_input import Frame, InputTrack, LiveInput, TrackKind
 from hlsd.media._live_model import CmafInit, CmafPart, MediaRefused, SegmenterOutput
 
 __all__ = ["Settings", "run"]
+
+log = logging.getLogger(__name__)
+
+LATE_TRIES = 50
+"""Frames of a late track decoded to learn its parameters before it is left out (a
+second of AAC): a track none of whose first frames decodes is damaged or mislabelled."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -47,6 +73,19 @@ class _Start:
     configs: dict[int, bytes]
     """By track index: the configuration of frames left out before the start that no
     kept frame of the track took on (a track with no frame in the first GOP)."""
+
+
+@dataclass(slots=True)
+class _Late:
+    """A track the init leaves out while its parameters are not known. Once a frame
+    tells them (`described`), its samples wait in `held` for the next video keyframe,
+    where it joins; what starts before the latest video frame is let go, as it could
+    not join anyway."""
+
+    config: bytes | None
+    described: tracks_info.Described | None = None
+    held: deque[Sample] = field(default_factory=deque)
+    tries: int = 0
 
 
 def run(live: LiveInput, settings: Settings, output: SegmenterOutput) -> None:
@@ -159,6 +198,13 @@ class _Segmenter:
             if key is not None:
                 self._size = self._describe(self._leader, key).size
                 self._described[self._leader] = tracks_info.Described(size=self._size)
+        self._late: dict[int, _Late] = {}
+        for track, frame in zip(tracks, first, strict=True):
+            self._learn_audio(track, frame)
+        self._joined_at: dict[int, int] = {}
+        """By track index: the decode time (its ticks) of the keyframe a late track
+        joined at, while none of its samples from there has come."""
+        self._lead_time = 0.0  # seconds: the leading track's latest decode time
         self._part_ticks = 0
         self._part_target: float | None = None
         self._ids, timescales, nominal = self._init()
@@ -181,19 +227,48 @@ class _Segmenter:
         self._segment_bits = 0
         self._segment_ticks = 0
 
+    def _learn_audio(self, track: InputTrack, frame: Frame | None) -> None:
+        """An audio track the probe could not describe: described by its first frame
+        of the first GOP, else late (`_Late`). Audio alone cannot wait for itself."""
+        index = track.index
+        if track.kind is not TrackKind.AUDIO or _audio_known(
+                track, self._config[index], self._described[index], probed=True):
+            return
+        if frame is not None:
+            described = self._describe(index, frame)
+            if _audio_known(track, self._config[index], described, probed=False):
+                self._described[index] = described
+                return
+        if index == self._leader:
+            raise MediaRefused(f"the {track.codec} stream's first frame does not tell its "
+                               "sample rate and channels")
+        self._late[index] = _Late(config=self._config[index])
+
     def _init(self) -> tuple[list[int], list[int], list[int]]:
-        """Make and hand on an init: the tracks' ids, timescales, usual sample lengths."""
-        described = self._described
-        setups = [tracks_info.setup(t, c, d)
-                  for t, c, d in zip(self._tracks, self._config, described, strict=True)]
-        data = build_init(setups)
-        inits = read_init(data)
-        if len(inits) != len(self._tracks):
+        """Make and hand on an init of the tracks not late: each track's id, timescale
+        and usual sample length (for a late one, stand-ins until it joins)."""
+        active = [t for t in self._tracks if t.index not in self._late]
+        setups = [tracks_info.setup(t, self._config[t.index], self._described[t.index])
+                  for t in active]
+        try:
+            data = build_init(setups)
+            inits = read_init(data)
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise MediaRefused("the mp4 muxer could not describe the tracks "
+                               f"({getattr(exc, 'strerror', None) or exc})") from exc
+        if len(inits) != len(active):
             raise MediaRefused("the mp4 muxer could not describe every track")
-        nominal = [tracks_info.nominal_ticks(t, i, d.frame_size, self._frame_rate)
-                   for t, i, d in zip(self._tracks, inits, described, strict=True)]
+        ids = [0] * len(self._tracks)
+        timescales = [VIDEO_TIMESCALE] * len(self._tracks)
+        nominal = [0] * len(self._tracks)
+        for track, init in zip(active, inits, strict=True):
+            ids[track.index] = init.track_id
+            timescales[track.index] = init.timescale
+            nominal[track.index] = tracks_info.nominal_ticks(
+                track, init, self._described[track.index].frame_size, self._frame_rate)
         info = tracks_info.info(
-            codecs_text=tracks_info.codecs_value(self._tracks, inits, self._config),
+            codecs_text=tracks_info.codecs_value(
+                active, inits, [self._config[t.index] for t in active]),
             video=self._video, size=self._size, frame_rate=self._frame_rate,
             bandwidth=self._bandwidth)
         if self._part_target is None:  # fixed by the first init, as the cutter is
@@ -203,7 +278,7 @@ class _Segmenter:
             self._part_target = self._part_ticks / inits[lead].timescale
         self._output.init(CmafInit(data=data, info=info, target_duration=self._target,
                                    part_target=self._part_target))
-        return [i.track_id for i in inits], [i.timescale for i in inits], nominal
+        return ids, timescales, nominal
 
     def _describe(self, index: int, frame: Frame) -> tracks_info.Described:
         track = self._tracks[index]
@@ -215,10 +290,24 @@ class _Segmenter:
 
     def feed(self, frame: Frame) -> None:
         index = frame.track.index
+        late = self._late.get(index)
+        if late is not None:
+            self._wait(index, late, frame)
+            return
         dts, cts, jumped = self._clocks[index].place(frame.dts, frame.pts)
-        if frame.config is not None and self._changes(index, frame.config):
+        if index == self._leader:
+            self._lead_time = dts / self._clocks[index].timescale
+        elif index in self._joined_at:
+            if dts < self._joined_at[index]:
+                return  # from before the keyframe its track joined at
+            del self._joined_at[index]
+        changed = frame.config is not None and self._changes(index, frame.config)
+        joining = [i for i, waiting in self._late.items() if waiting.described is not None
+                   ] if index == self._leader and frame.key else []
+        if changed or joining:
             before = self._clocks[index].timescale
-            self._reinit(index, frame, end=dts if index == self._leader else None)
+            self._reinit(index if changed else None, frame, joining,
+                         end=dts if index == self._leader else None)
             after = self._clocks[index].timescale
             dts, cts = dts * after // before, cts * after // before
         if jumped:
@@ -235,22 +324,82 @@ class _Segmenter:
             return not _param_nals(config) <= self._known[index]
         return config != self._config[index]
 
-    def _reinit(self, index: int, frame: Frame, *, end: int | None) -> None:
+    def _reinit(self, index: int | None, frame: Frame, joining: list[int], *,
+                end: int | None) -> None:
+        """A new init: track `index`'s configuration changed with `frame`, and/or the
+        late tracks `joining` join at `frame`, a video keyframe decoded at `end`."""
         for cut in self._cutter.flush(end=end):
             self._emit(cut)
-        self._config[index] = frame.config
-        if self._tracks[index].annexb and frame.config:
-            self._known[index] = _param_nals(frame.config)
-        described = self._describe(index, frame)
-        if index == self._leader and described.size is not None:
-            self._size = described.size
-        self._described[index] = described
+        if index is not None:
+            self._config[index] = frame.config
+            if self._tracks[index].annexb and frame.config:
+                self._known[index] = _param_nals(frame.config)
+            described = self._describe(index, frame)
+            if index == self._leader and described.size is not None:
+                self._size = described.size
+            self._described[index] = described
+        joined = {i: self._late.pop(i) for i in joining}
+        for i, late in joined.items():
+            assert late.described is not None
+            self._config[i], self._described[i] = late.config, late.described
         ids, timescales, nominal = self._init()
         self._ids = ids
+        for i, clock in enumerate(self._clocks):
+            if i in self._late:
+                continue
+            before = clock.timescale
+            if timescales[i] != before:
+                clock.rescale(timescales[i])
+            if timescales[i] != before or i in joined:
+                self._cutter.rescale(i, timescales[i], nominal[i])
+            if i in joined:
+                self._join(i, joined[i], before=before,
+                           at=(end or 0) * timescales[i] // self._lead_scale)
+
+    def _join(self, index: int, late: _Late, *, before: int, at: int) -> None:
+        """Hand the cutter a joining track's held samples from `at` (its ticks, where
+        the keyframe it joins at is decoded) on; held in timescale `before`."""
+        after = self._clocks[index].timescale
+        kept = 0
+        for sample in late.held:
+            if after != before:
+                sample.dts, sample.cts = sample.dts * after // before, sample.cts * after // before
+            if sample.dts >= at:
+                self._cutter.push(index, sample)
+                kept += 1
+        if not kept:
+            self._joined_at[index] = at
+
+    def _wait(self, index: int, late: _Late, frame: Frame) -> None:
+        """A frame of a late track: its parameters learnt from it, or its sample held
+        for the next keyframe."""
+        track = self._tracks[index]
+        if late.tries > LATE_TRIES:
+            return  # left out
+        if frame.config is not None and frame.config != late.config:
+            late.config, late.described = frame.config, None
+            late.held.clear()
         clock = self._clocks[index]
-        if timescales[index] != clock.timescale:
-            clock.rescale(timescales[index])
-            self._cutter.rescale(index, timescales[index], nominal[index])
+        if late.described is None:
+            described = tracks_info.describe(track, late.config,
+                                             b"".join(bytes(c) for c in frame.chunks))
+            if not _audio_known(track, late.config, described, probed=False):
+                late.tries += 1
+                if late.tries > LATE_TRIES:
+                    log.warning("the %s audio track is left out: none of its first %d frames "
+                                "told its sample rate and channels", track.codec, LATE_TRIES)
+                return
+            late.described = described
+            if described.audio is not None:
+                clock.rescale(described.audio[0])  # its timescale in the init, most likely
+            clock.start_with(self._clocks[self._leader])
+        dts, cts, _ = clock.place(frame.dts, frame.pts)
+        late.held.append(Sample(dts=dts, cts=cts, key=frame.key, size=frame.size,
+                                chunks=frame.chunks, arrived=frame.arrived))
+        # The next keyframe is decoded after the latest video frame.
+        latest = self._lead_time * clock.timescale
+        while late.held and late.held[0].dts < latest:
+            late.held.popleft()
 
     def _emit(self, cut: Cut) -> None:
         runs = []
@@ -285,6 +434,19 @@ class _Segmenter:
     def finish(self, *, partial_tail: bool) -> None:
         for cut in self._cutter.flush(drop_last=partial_tail):
             self._emit(cut)
+
+
+def _audio_known(track: InputTrack, config: bytes | None, described: tracks_info.Described,
+                 *, probed: bool) -> bool:
+    """Whether an init can carry the audio track: its sample rate and channels (decoded
+    from a frame, or as the probe found them) and, for AAC, its AudioSpecificConfig
+    (an esds without one is refused by browsers)."""
+    if described.audio is not None:
+        known = described.audio[0] > 0
+    else:
+        context = track.stream.codec_context
+        known = probed and context.sample_rate > 0 and context.channels > 0
+    return known and (track.codec != "aac" or bool(config))
 
 
 def _param_nals(config: bytes) -> set[bytes]:

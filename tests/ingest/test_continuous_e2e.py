@@ -206,6 +206,53 @@ def test_srt_and_continuous_http_publish_too(node: Node) -> None:
         assert kinds["http1"]["publisher"] == "http-ts"
 
 
+def test_audio_that_starts_late_joins_the_stream_after_a_discontinuity(
+        node: Node, tmp_path: Path) -> None:
+    """An MPEG-TS upload whose audio starts 1.5 s in, after the segmenter's short probe
+    and its first GOP: the stream starts with the video, and the audio joins at a
+    keyframe with a new init under its own URI, after a discontinuity (RFC 8216 asks
+    for one when tracks are added). Both halves decode; ffmpeg plays the stream from
+    the live edge. (ffmpeg's HLS reader cannot take a track added mid-playlist, nor can
+    hls.js's SourceBuffers: a player crossing the join must reload.)"""
+    media = tmp_path / "late-audio.ts"
+    subprocess.run([FFMPEG, "-hide_banner", "-nostdin", "-v", "error", "-y",
+                    "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30:duration=12",
+                    "-itsoffset", "1.5", "-f", "lavfi",
+                    "-i", "sine=frequency=440:sample_rate=48000:duration=10.5",
+                    *_SOURCE[_SOURCE.index("-c:v"):], "-f", "mpegts", str(media)],
+                   check=True, timeout=60)
+    url = f"{node.url}/live/late-audio/index.m3u8"
+    base = url.rsplit("/", 1)[0]
+    with subprocess.Popen([FFMPEG, "-hide_banner", "-nostdin", "-v", "error", "-re",
+                           "-i", str(media), "-c", "copy", "-f", "mpegts", "-method", "PUT",
+                           node.http_url("late-audio")],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as proc:
+        try:
+            def joined() -> str | None:
+                response = httpx.get(url, timeout=5)
+                text = response.text if response.status_code == 200 else ""
+                after = text.partition("#EXT-X-DISCONTINUITY\n")[2]
+                return text if after.count("#EXTINF") >= 3 else None
+            text = wait_until(joined, timeout=30, what="three segments after the audio joined")
+            assert_valid(text, live=True)
+            before, _, after = text.partition("#EXT-X-DISCONTINUITY\n")
+            (first_map,) = set(re.findall(r'#EXT-X-MAP:URI="([^"]+)"', before))
+            (second_map,) = set(re.findall(r'#EXT-X-MAP:URI="([^"]+)"', after))
+            assert first_map != second_map
+            video = httpx.get(f"{base}/{first_map}", timeout=5).content
+            both = httpx.get(f"{base}/{second_map}", timeout=5).content
+            assert b"vide" in video and b"soun" not in video
+            assert b"vide" in both and b"soun" in both and b"esds" in both
+            first_segment = next(line for line in before.splitlines()
+                                 if line and not line.startswith("#"))
+            alone = tmp_path / "video-alone.mp4"
+            alone.write_bytes(video + httpx.get(f"{base}/{first_segment}", timeout=5).content)
+            assert decode_errors(str(alone)) == ""
+            assert decode_errors(url, seconds=2, every_stream=True) == ""
+        finally:
+            proc.kill()
+
+
 def test_a_wrong_key_is_refused_on_every_protocol_and_others_are_still_served(
         node: Node) -> None:
     with publishing(["-f", "flv", node.rtmp_url("keyed")]):

@@ -75,7 +75,18 @@ INPUTS: dict[str, Callable[[Path], Path]] = {
         *_X264, *_AAC, "-ac", "2", "-f", "mpegts"),
     "av1.flv": lambda p: _make(p, *_av(2, ["-c:v", "libsvtav1", "-preset", "12", "-g", "25",
                                            "-svtav1-params", "lp=1"], [], "flv")),
+    # Audio that starts after the probe (0.25 s): within the first GOP, then after it.
+    "h264_aac_from_0.5s.ts": lambda p: _late_audio(p, 0.5),
+    "h264_aac_from_1.5s.ts": lambda p: _late_audio(p, 1.5),
 }
+
+
+def _late_audio(path: Path, offset: float) -> Path:
+    """5 s of video, 48 kHz AAC from `offset` s to the end."""
+    sine = f"sine=frequency=440:sample_rate=48000:duration={5 - offset:g}"
+    return _make(path, "-f", "lavfi", "-i", f"{_TESTSRC}:duration=5",
+                 "-itsoffset", f"{offset:g}", "-f", "lavfi", "-i", sine,
+                 *_X264, *_AAC, "-f", "mpegts")
 
 
 class Inputs:
@@ -503,3 +514,154 @@ def test_damaged_bytes_mid_stream_are_got_over(name: str, inputs: Inputs,
     check_rules(out, target=2, video=True)
     check_timeline(out, video=True)
     assert 2.5 < sum(p.duration for p in out.parts) <= 3.0
+
+
+def _audio_seconds(collected: Collected) -> float:
+    """Seconds of audio (track 2) the parts carry, at 48 kHz."""
+    return sum(sum(f.runs[2].durations) for _, f in runs(collected) if 2 in f.runs) / 48000
+
+
+def _check_tracks_run_on(collected: Collected) -> None:
+    """Video's decode times run on exactly from 0; audio's, once it has started, never go
+    back and leave no gap of more than a frame."""
+    ends: dict[int, int] = {}
+    for _, fragment in runs(collected):
+        for track_id, run in fragment.runs.items():
+            if track_id == 1:
+                assert run.tfdt == ends.get(1, 0)
+            elif track_id in ends:
+                assert 0 <= run.tfdt - ends[track_id] < 1024
+            ends[track_id] = run.end
+
+
+def test_audio_starting_after_the_probe_is_described_by_its_first_frame(
+        inputs: Inputs, tmp_path: Path) -> None:
+    """The probe saw no audio frame (no sample rate, no configuration) but the first GOP
+    has some: the first frame tells them, and the one init carries both tracks. Every
+    ADTS frame of a PES is kept, though only the first has a timestamp."""
+    out = segment(inputs("h264_aac_from_0.5s.ts"), "mpegts")
+    (init,) = out.inits
+    assert init.info.codecs.startswith("avc1.") and init.info.codecs.endswith(",mp4a.40.2")
+    config = audio_specific_config(init.data)
+    assert len(config) == 2 and (config[0] & 0x07) << 1 | config[1] >> 7 == 3  # 48 kHz
+    check_rules(out, target=2, video=True)
+    _check_tracks_run_on(out)
+    first_audio = next(f.runs[2] for _, f in runs(out) if 2 in f.runs)
+    # At 0.5 s of the picture, whose decode times start two B-frames earlier.
+    assert abs(first_audio.tfdt / 48000 - (0.5 + 2 / FPS)) < 0.03
+    assert 4.4 < _audio_seconds(out) <= 4.5  # 0.5 s to 5 s (less the last frame or so)
+    assert check_decodes(out, tmp_path) == 5 * FPS - 1  # MPEG-TS's last frame left out
+
+
+def test_audio_starting_after_the_first_gop_joins_at_a_keyframe_with_a_new_init(
+        inputs: Inputs, tmp_path: Path) -> None:
+    """What MediaMTX and SRS do with a track whose parameters are not known yet: the
+    stream starts with the video alone; when the audio's first frame tells its
+    parameters, a new init carries both tracks from the next keyframe, which starts a
+    segment (after a discontinuity, for players)."""
+    from hlsd.media._fmp4 import read_init
+
+    out = segment(inputs("h264_aac_from_1.5s.ts"), "mpegts")
+    video, both = out.inits
+    assert [t.handler for t in read_init(video.data)] == [b"vide"]
+    assert [t.handler for t in read_init(both.data)] == [b"vide", b"soun"]
+    assert video.info.codecs.startswith("avc1.") and "," not in video.info.codecs
+    assert both.info.codecs == video.info.codecs + ",mp4a.40.2"
+    assert both.info.resolution == video.info.resolution == (320, 240)
+    assert both.target_duration == video.target_duration == 2
+    assert both.part_target == video.part_target
+    config = audio_specific_config(both.data)
+    assert len(config) == 2, config.hex()
+    assert config[0] >> 3 == 2 and (config[0] & 0x07) << 1 | config[1] >> 7 == 3  # LC, 48k
+    joined = out.events.index(both)
+    before, after = out.events[:joined], out.events[joined + 1:]
+    assert all(2 not in f.runs for p in before if isinstance(p, CmafPart)
+               for f in fragments(p.data))
+    first = after[0]
+    assert isinstance(first, CmafPart) and first.starts_segment and first.independent
+    (fragment,) = fragments(first.data)
+    # The audio joins at the keyframe (the first at or after 1.5 s), within a frame of it.
+    video_start = fragment.runs[1].tfdt / 90000
+    assert video_start == 2.0
+    assert 0 <= fragment.runs[2].tfdt / 48000 - video_start < 1024 / 48000
+    check_rules(out, target=2, video=True)
+    _check_tracks_run_on(out)
+    assert 2.9 < _audio_seconds(out) <= 3.0  # from the keyframe at 2 s to the end
+    assert check_decodes(out, tmp_path) == 5 * FPS - 1
+    # The new init and what follows it, audio and video, decode clean in one go.
+    stream = tmp_path / "joined.mp4"
+    stream.write_bytes(both.data + b"".join(p.data for p in after if isinstance(p, CmafPart)))
+    assert fx.decode_errors(str(stream), every_stream=True) == ""
+    with av.open(str(stream)) as container:
+        samples = sum(frame.samples for frame in container.decode(audio=0))
+    assert samples / 48000 > 2.9
+
+
+def _noise_for_audio(data: bytes, pid: int = 0x101) -> bytes:
+    """The TS with each AAC frame of `pid` (ffmpeg's second stream) keeping its ADTS
+    header and its PES timing but carrying bytes no decoder takes: coupling channel
+    elements a mono stream never allocates."""
+    out = bytearray(data)
+
+    def spoil(payload: list[int]) -> None:  # one PES: its bytes' places in the file
+        at = 9 + out[payload[8]]  # past the PES header
+        while at + 7 <= len(payload):
+            head = [out[payload[at + k]] for k in range(7)]
+            size = (head[3] & 3) << 11 | head[4] << 3 | head[5] >> 5
+            for k in range(at + (7 if head[1] & 1 else 9), min(at + size, len(payload))):
+                out[payload[k]] = 0x5F  # element id 2 (CCE), tag 15
+            at += max(size, 7)
+
+    payload: list[int] = []
+    for at in range(0, len(out) - 187, 188):
+        if (out[at + 1] & 0x1F) << 8 | out[at + 2] != pid or not out[at + 3] & 0x10:
+            continue
+        if out[at + 1] & 0x40 and payload:  # a new PES starts
+            spoil(payload)
+            payload = []
+        start = at + 4 + (1 + out[at + 4] if out[at + 3] & 0x20 else 0)
+        payload.extend(range(start, at + 188))
+    if payload:
+        spoil(payload)
+    return bytes(out)
+
+
+def test_late_audio_that_never_decodes_is_left_out_with_one_warning(
+        inputs: Inputs, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The fallback: a late track whose frames never tell its parameters stays out (one
+    warning); the video goes on, never an error."""
+    spoiled = tmp_path / "spoiled.ts"
+    spoiled.write_bytes(_noise_for_audio(inputs("h264_aac_from_1.5s.ts").read_bytes()))
+    with caplog.at_level("WARNING", logger="hlsd.media._live_run"):
+        out = segment(spoiled, "mpegts")
+    (init,) = out.inits
+    assert "," not in init.info.codecs
+    assert all(set(f.runs) == {1} for _, f in runs(out))
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "audio track is left out" in warnings[0], warnings
+    check_rules(out, target=2, video=True)
+    assert check_decodes(out, tmp_path) == 5 * FPS - 1
+
+
+def test_late_audio_after_the_input_jumped_keeps_in_step_with_the_video(
+        inputs: Inputs, tmp_path: Path) -> None:
+    """The encoder restarted (its timestamps back to the start) before its audio began:
+    the audio's first times take the correction the video's took, so it joins in step
+    with the picture rather than seconds behind it."""
+    silent = _make(tmp_path / "silent.ts", "-f", "lavfi", "-i", f"{_TESTSRC}:duration=3",
+                   "-itsoffset", "8", "-f", "lavfi", "-i", f"{_SINE}:duration=0.5",
+                   *_X264, *_AAC, "-f", "mpegts").read_bytes()
+    # Its audio stream is declared, but cut off before its first PES (PID 0x101).
+    cut = next(at for at in range(0, len(silent), 188)
+               if (silent[at + 1] & 0x1F) << 8 | silent[at + 2] == 0x101
+               and silent[at + 1] & 0x40)
+    restarted = tmp_path / "restarted.ts"
+    restarted.write_bytes(silent[:cut] + inputs("h264_aac_from_1.5s.ts").read_bytes())
+    out = segment(restarted, "mpegts")
+    assert [i.info.codecs.endswith(",mp4a.40.2") for i in out.inits] == [False, True]
+    _check_tracks_run_on(out)
+    assert 2.9 < _audio_seconds(out) <= 3.0
+    for _, fragment in runs(out):
+        if 2 in fragment.runs:
+            assert abs(fragment.runs[2].tfdt / 48000 - fragment.runs[1].tfdt / 90000) < 0.3
+    assert check_decodes(out, tmp_path) == 8 * FPS - 2  # the frame before the restart too
