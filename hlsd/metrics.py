@@ -109,6 +109,13 @@ class Metrics:
         self.edge_segments = Counter(
             "hlsd_edge_segments_total", "Segments edges sent (received), and those made "
             "durable and acknowledged (acked)", ["state"], registry=self.registry)
+        self.edge_link_up = Gauge(
+            "hlsd_edge_link_up", "This edge's link to its control (hlsd edge): 1 while "
+            "connected, else 0", registry=self.registry)
+        self.edge_live_dropped = Counter(
+            "hlsd_edge_live_dropped_total", "Live segments this edge left out of its link "
+            "(its live queue was full: the oldest go; recordings still get them from the "
+            "cache)", registry=self.registry)
         self.ws_refused = Counter(
             "hlsd_ws_errors_total", "Websocket sessions ended by an error, by code",
             ["code"], registry=self.registry)

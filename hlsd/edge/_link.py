@@ -18,6 +18,7 @@ import enum
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -65,9 +66,12 @@ class LinkConfig:
 
 
 class EdgeLink:
-    def __init__(self, node: EdgeNode, config: LinkConfig) -> None:
+    def __init__(self, node: EdgeNode, config: LinkConfig,
+                 on_state: Callable[[LinkState], None] = lambda state: None) -> None:
+        """`on_state`: told each change of state (``/metrics``)."""
         self.node = node
         self.config = config
+        self._on_state = on_state
         self.state = LinkState.DISCONNECTED
         self.since = time.time()
         self.control_node: str | None = None
@@ -90,6 +94,7 @@ class EdgeLink:
     def _set(self, state: LinkState) -> None:
         if state is not self.state:
             self.state, self.since = state, time.time()
+            self._on_state(state)
 
     async def run(self) -> None:
         """Hold the link, dialling again after every failure. Runs until cancelled."""

@@ -43,8 +43,11 @@ class Job:
 
 class EdgeNode:
     def __init__(self, *, hub: StreamHub, cache: SegmentCache, book: RecordingBook,
-                 wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 on_live_drop: Callable[[], None] = lambda: None) -> None:
+        """`on_live_drop`: told of each live segment the full queue left out (``/metrics``)."""
         self.hub = hub
+        self._on_live_drop = on_live_drop
         self.cache = cache
         self.book = book
         self._now = wall_clock
@@ -114,6 +117,7 @@ class EdgeNode:
             if len(self.live) >= LIVE_QUEUE:
                 self.live.popleft()
                 self.live_dropped += 1
+                self._on_live_drop()
             self.live.append(entry.cid)
         self.wake.set()
         return True

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from hlsd.edge._cache import SegmentCache
-from hlsd.edge._link import EdgeLink, LinkConfig
+from hlsd.edge._link import EdgeLink, LinkConfig, LinkState
 from hlsd.edge._node import EdgeNode
 from hlsd.edge._recordings import RecordingBook
+from hlsd.metrics import Metrics
 from hlsd.streams import StreamHub
 
 SWEEP_EVERY = 2.0
@@ -20,13 +21,15 @@ SWEEP_EVERY = 2.0
 
 class EdgeService:
     def __init__(self, *, hub: StreamHub, folder: Path, link: LinkConfig, cache_bytes: int,
-                 cache_seconds: float) -> None:
+                 cache_seconds: float, metrics: Metrics) -> None:
         self.folder = folder
         self.cache = SegmentCache(folder / "cache", max_bytes=cache_bytes,
                                   max_age=cache_seconds)
         self.book = RecordingBook(folder / "recordings.json")
-        self.node = EdgeNode(hub=hub, cache=self.cache, book=self.book)
-        self.link = EdgeLink(self.node, link)
+        self.node = EdgeNode(hub=hub, cache=self.cache, book=self.book,
+                             on_live_drop=metrics.edge_live_dropped.inc)
+        self.link = EdgeLink(self.node, link, on_state=lambda state: metrics.edge_link_up.set(
+            state is LinkState.CONNECTED))
 
     async def start(self) -> None:
         """What the folder holds, read before the hub takes anything."""

@@ -26,7 +26,7 @@ def build(common: Common, *, hub: StreamHub) -> Edge:
     assert edge.control is not None and edge.key is not None  # `EdgeSettings` checks it
     service = EdgeService(
         hub=hub, folder=settings.data_dir / "edge", cache_bytes=edge.cache_bytes,
-        cache_seconds=edge.cache_seconds,
+        cache_seconds=edge.cache_seconds, metrics=common.metrics,
         link=LinkConfig(control=edge.control, key=edge.key.get_secret_value(),
                         name=edge.name or socket.gethostname()[:64] or "edge"))
     common.metrics.caches.add(service.cache)

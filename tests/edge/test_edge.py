@@ -60,6 +60,7 @@ def test_a_wrong_key_is_refused_and_health_says_so(tmp_path: Path) -> None:
         wait_until(lambda: control.refused >= 2, 30, "the edge dials again after a refusal")
         state = health(edge)
         assert state["control"] == control.url and state["state"] != "connected"
+        assert "\nhlsd_edge_link_up 0.0\n" in httpx.get(edge.url + "/metrics").text
         assert not control.hellos
         assert "not-the-key" not in edge.log_text()
 
@@ -73,6 +74,9 @@ def test_live_recording_reach_back_reconnect_and_kill_9(tmp_path: Path) -> None:
         assert hello.fields["edge"] == "edge-test" and hello.fields["protocol"] == 1
         wait_until(lambda: health(edge)["state"] == "connected", 10, "connected in health")
         assert health(edge)["node"] == "fake"
+        metrics = httpx.get(edge.url + "/metrics").text
+        assert "\nhlsd_edge_link_up 1.0\n" in metrics
+        assert "\nhlsd_edge_live_dropped_total 0.0\n" in metrics
 
         with camera(edge.url, segments, "cam", seconds=10) as pub:
             # The edge asks for the source of the stream it takes, then reports it.
