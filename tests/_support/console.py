@@ -1,7 +1,9 @@
 """The console in Chromium, offline: every request to another host is aborted and kept
 (`Browser.outside`), as a browser on an isolated network would see it, and every page
 error is kept (`Browser.page_errors`). `shoot` takes a page's screenshots at a phone's
-width (390 px) and a laptop's (1280 px) into ``build/screenshots/`` for the record.
+width (390 px) and a laptop's (1280 px) into ``build/screenshots/`` for the record, and
+checks the page at both widths with axe-core (npm, a development dependency): no
+serious or critical accessibility violation (names, labels, contrast, roles, focus).
 """
 
 from __future__ import annotations
@@ -18,6 +20,11 @@ from tests._support.hlsd_server import REPO_ROOT
 
 SCREENSHOTS = REPO_ROOT / "build" / "screenshots"
 WIDTHS = (390, 1280)
+AXE = REPO_ROOT / "node_modules" / "axe-core" / "axe.min.js"
+_VIOLATIONS = """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
+  .filter((v) => v.impact === "serious" || v.impact === "critical")
+  .map((v) => `${v.id} (${v.impact}): ${v.help}; at ${v.nodes.slice(0, 3)
+    .map((n) => n.target.join(" ")).join(", ")}`)"""
 
 
 class Browser:
@@ -71,13 +78,18 @@ def chromium() -> Iterator[Any]:
 
 
 def shoot(page: Any, name: str) -> list[Path]:
-    """Screenshots of `page` as it is now, at each of `WIDTHS` (full page)."""
+    """Screenshots of `page` as it is now, at each of `WIDTHS` (full page), each width
+    checked with axe-core first."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     taken = []
     original = page.viewport_size
+    if not page.evaluate("() => typeof axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})
         page.wait_for_timeout(150)  # one layout after the resize: not a synchronisation
+        violations = page.evaluate(_VIOLATIONS)
+        assert violations == [], f"{name} at {width} px: {violations}"
         path = SCREENSHOTS / f"{name}-{width}.png"
         page.screenshot(path=str(path), full_page=True)
         taken.append(path)

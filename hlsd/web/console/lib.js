@@ -48,6 +48,18 @@ export function el(tag, props = {}, ...children) {
 }
 
 /**
+ * A table that scrolls sideways on a narrow screen, reachable with the keyboard (a
+ * focusable region named `label`), so its hidden columns can be scrolled to.
+ * @param {string} label
+ * @param {HTMLElement} table
+ * @param {Record<string, unknown>} [props]
+ */
+export function scroller(label, table, props = {}) {
+  return el("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": label,
+    ...props }, table);
+}
+
+/**
  * Shows `text` in `element` (a role="alert" element), or hides it when empty.
  * @param {HTMLElement} element
  * @param {string} text

@@ -5,7 +5,8 @@
 // their state and transcode progress, refreshed with one request while any is unfinished.
 
 import {
-  ApiError, api, authHeaders, bytes, content, duration, el, problem, run, state, when,
+  ApiError, api, authHeaders, bytes, content, duration, el, problem, run, scroller, state,
+  when,
 } from "/ui/static/lib.js";
 import {
   STYLE as SHARED_STYLE, FINAL, assetActions, assetApi, assetName, assetPage, progressView,
@@ -398,7 +399,7 @@ function render(shown) {
   }
   if (!tbody) {
     tbody = /** @type {HTMLTableSectionElement} */ (el("tbody", { role: "rowgroup" }));
-    list.replaceChildren(el("div", { class: "table-wrap" },
+    list.replaceChildren(scroller("Assets",
       el("table", { class: "assets-table", role: "table" },
         el("caption", { class: "note", text: "Newest first" }),
         el("thead", { role: "rowgroup" }, el("tr", { role: "row" },

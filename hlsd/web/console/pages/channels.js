@@ -2,7 +2,7 @@
 // /ui/channels: every channel (its schedule in short, what is on air now, a link to its
 // page), and the form that makes a new one from a name and its first item.
 
-import { ApiError, api, content, el, run, say, state } from "/ui/static/lib.js";
+import { ApiError, api, content, el, run, say, scroller, state } from "/ui/static/lib.js";
 import {
   addStyles, clock, fromLocalInput, soon, sourceFields, sourceText, toLocalInput,
 } from "/ui/static/pages/_channels.js";
@@ -44,7 +44,7 @@ function listing(channels) {
   // Narrow screens leave out the variants and the playlist: the channel's page has them.
   const head = [["Channel", ""], ["Mode", ""], ["Items", ""], ["On air now", ""],
     ["Variants", "wide-only"], ["Playlist", "wide-only"]];
-  return el("div", { class: "table-wrap" }, el("table", { id: "channels" },
+  return scroller("Channels", el("table", { id: "channels" },
     el("thead", {}, el("tr", {}, ...head.map(([h, cls]) => el("th", { scope: "col",
       class: cls || null, text: h })))),
     el("tbody", {}, ...rows)));

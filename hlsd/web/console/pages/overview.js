@@ -6,7 +6,7 @@
 // request per stream but its thumbnail when its newest segment changes.
 
 import {
-  authHeaders, bitrate, content, el, follow, problem, run, state, when,
+  authHeaders, bitrate, content, el, follow, problem, run, scroller, state, when,
 } from "/ui/static/lib.js";
 
 /**
@@ -230,7 +230,7 @@ function showHealth(node) {
       el("span", { id: "node-status", class: `badge ${stateClass(node.status)}`, text: node.status }),
       el("span", { class: "note", text: `hlsd ${node.version}` })),
     rows.length
-      ? el("div", { class: "table-wrap" }, el("table", { "aria-label": "Backends" },
+      ? scroller("Backends", el("table", { "aria-label": "Backends" },
         el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "Backend" }),
           el("th", { scope: "col", text: "State" }), el("th", { scope: "col", text: "Changed" }))),
         el("tbody", {}, ...rows)))

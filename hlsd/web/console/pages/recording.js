@@ -8,7 +8,7 @@
 
 import {
   ApiError, api, arg, bytes, content, copyField, duration, el, play, problem, run, say,
-  state, when,
+  scroller, state, when,
 } from "/ui/static/lib.js";
 
 /**
@@ -264,7 +264,7 @@ async function main() {
       playerProblem, video, replayNote),
     el("section", { "aria-labelledby": "details-title" },
       el("h2", { id: "details-title", text: "Details" }),
-      el("div", { class: "table-wrap" }, el("table", {}, facts)), buttons),
+      scroller("Details", el("table", {}, facts)), buttons),
     el("section", { "aria-labelledby": "export-title" },
       el("h2", { id: "export-title", text: "Download and URLs" }), download, urls));
   await refresh();

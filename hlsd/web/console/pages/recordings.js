@@ -5,7 +5,7 @@
 // narrows the list to one stream or one LiveMix source.
 
 import {
-  Refresher, ApiError, api, bytes, content, duration, el, problem, run, state,
+  ApiError, Refresher, api, bytes, content, duration, el, problem, run, scroller, state,
 } from "/ui/static/lib.js";
 
 /**
@@ -194,7 +194,7 @@ function render(shown) {
   }
   if (!tbody) {
     tbody = /** @type {HTMLTableSectionElement} */ (el("tbody"));
-    list.replaceChildren(el("div", { class: "table-wrap" },
+    list.replaceChildren(scroller("Recordings",
       el("table", {},
         el("thead", {}, el("tr", {}, ...["Recording", "Of", "Started", "Length", "Size",
           "Actions"].map((t) => el("th", { scope: "col", text: t })))),

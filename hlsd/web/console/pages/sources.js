@@ -7,7 +7,8 @@
 // each source's card is updated in place, so focus and a switch being turned stay put.
 
 import {
-  ApiError, Refresher, api, content, copyField, el, problem, run, say, state, when,
+  ApiError, Refresher, api, content, copyField, el, problem, run, say, scroller, state,
+  when,
 } from "/ui/static/lib.js";
 
 /**
@@ -139,7 +140,7 @@ function newCard(s) {
       el("label", { class: "switch" }, toggle, el("span", {}, "Streaming ", card.toggleState)),
       el("span", { class: "note", id: `streaming-note-${s.id}`,
         text: "While on, pushes to it are taken and it plays at its live URLs; an edge forwards it." })),
-    el("div", { class: "table-wrap" }, el("table", {}, el("tbody", {},
+    scroller(`Details of ${s.name}`, el("table", {}, el("tbody", {},
       el("tr", {}, el("th", { scope: "row", text: "ID" }), el("td", {}, el("code", { text: s.id }))),
       el("tr", {}, el("th", { scope: "row", text: "Segment length" }),
         el("td", { text: `${s.segment_length} s` })),

@@ -8,7 +8,8 @@
 // as soon as the stream comes on air, and stops when it goes off.
 
 import {
-  ApiError, api, arg, bitrate, content, copyField, el, play, problem, run, state, when,
+  ApiError, api, arg, bitrate, content, copyField, el, play, problem, run, scroller, state,
+  when,
 } from "/ui/static/lib.js";
 
 const POLL_MS = 2000;
@@ -129,11 +130,11 @@ const viewers = el("tbody");
 const variantRows = el("tbody");
 const variantsEmpty = el("p", { class: "empty", hidden: true,
   text: "No variants: nothing has been published under this name here." });
-const variantsTable = el("div", { class: "table-wrap", id: "variants-table" },
+const variantsTable = scroller("Variants",
   el("table", {},
     el("thead", {}, el("tr", {}, ...["Variant", "Resolution", "Bandwidth", "Measured",
       "Segments", "Target", "Part target"].map((h) => el("th", { scope: "col", text: h })))),
-    variantRows));
+    variantRows), { id: "variants-table" });
 const graph = el("div", { id: "graph" });
 const legend = el("ul", { class: "row", id: "legend", style: "list-style: none; padding: 0" });
 const recordingControl = el("div", { id: "recording-control" });
@@ -645,7 +646,7 @@ async function main() {
   content().replaceChildren(
     side([
       [panel("player", "Player", badges, offAir, publishHelp, waiting, screen), 3, "30rem"],
-      [panel("viewers", "Viewers", el("div", { class: "table-wrap" },
+      [panel("viewers", "Viewers", scroller("Viewers",
         el("table", {}, viewers))), 1, "16rem"]]),
     panel("variants", "Variants", variantsEmpty, variantsTable),
     panel("bitrate", "Bitrate", el("p", { class: "note",
