@@ -277,20 +277,30 @@ export async function play(video, url, options = {}) {
  */
 export function copyField(label, path) {
   const url = new URL(path, location.href).href;
-  const status = el("span", { class: "note", "aria-live": "polite" });
   return el("div", { class: "url" },
     el("span", { class: "note", text: label }),
-    el("code", { text: url }),
-    el("button", { type: "button", text: "Copy", "aria-label": `Copy the ${label} URL`,
-      onclick: async () => {
-        try {
-          await navigator.clipboard.writeText(url);
-          status.textContent = "copied";
-        } catch {
-          status.textContent = "select and copy it";
-        }
-      } }),
-    status);
+    el("code", { text: url }), ...copyButton(url, `the ${label} URL`));
+}
+
+/**
+ * A Copy button for `text` and the polite status that says whether it was copied
+ * (the clipboard may be refused: then the text is there to select).
+ * @param {string} text
+ * @param {string} what  named in the button's accessible name: "Copy <what>"
+ * @returns {[HTMLElement, HTMLElement]}
+ */
+export function copyButton(text, what) {
+  const status = el("span", { class: "note", "aria-live": "polite" });
+  const button = el("button", { type: "button", text: "Copy", "aria-label": `Copy ${what}`,
+    onclick: async () => {
+      try {
+        await navigator.clipboard.writeText(text);
+        status.textContent = "copied";
+      } catch {
+        status.textContent = "select and copy it";
+      }
+    } });
+  return [button, status];
 }
 
 /** @param {number | null | undefined} n */

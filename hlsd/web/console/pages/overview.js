@@ -6,7 +6,8 @@
 // request per stream but its thumbnail when its newest segment changes.
 
 import {
-  authHeaders, bitrate, content, el, follow, problem, run, scroller, state, when,
+  authHeaders, bitrate, content, copyButton, el, follow, problem, run, scroller, state,
+  when,
 } from "/ui/static/lib.js";
 
 /**
@@ -183,19 +184,10 @@ function emptyState(publish) {
   const key = publish.key_required ? ' -headers "Authorization: Bearer $PUBLISH_KEY"' : "";
   const command = "ffmpeg -re -i input.mp4 -c:v libx264 -preset veryfast -g 50 -c:a aac "
     + `-f hls -hls_time 2 -method PUT${key} ${location.origin}/ingest/cam1/index.m3u8`;
-  const status = el("span", { class: "note", "aria-live": "polite" });
   return el("div", { class: "empty" },
     el("p", { text: "No live streams yet. Publish one with ffmpeg (any name in place of cam1):" }),
     el("div", { class: "url command" }, el("code", { id: "publish-command", text: command }),
-      el("button", { type: "button", text: "Copy", "aria-label": "Copy the ffmpeg command",
-        onclick: async () => {
-          try {
-            await navigator.clipboard.writeText(command);
-            status.textContent = "copied";
-          } catch {
-            status.textContent = "select and copy it";
-          }
-        } }), status),
+      ...copyButton(command, "the ffmpeg command")),
     el("p", { class: "note", text: publish.key_required
       ? "PUBLISH_KEY is one of the node's live.publish_keys. RTMP, SRT, WebSocket and LiveMix publishers work too (see the README)."
       : "No publish key is set, so this node takes pushes from its own host only (set live.publish_keys to publish from elsewhere). RTMP, SRT, WebSocket and LiveMix publishers work too (see the README)." }));

@@ -8,8 +8,8 @@
 // as soon as the stream comes on air, and stops when it goes off.
 
 import {
-  ApiError, api, arg, bitrate, content, copyField, el, play, problem, run, scroller, state,
-  when,
+  ApiError, api, arg, bitrate, content, copyButton, copyField, el, play, problem, run,
+  scroller, state, when,
 } from "/ui/static/lib.js";
 
 const POLL_MS = 2000;
@@ -100,20 +100,9 @@ function panel(id, title, ...children) {
  * @param {string} text
  */
 function copyText(label, text) {
-  const status = el("span", { class: "note", "aria-live": "polite" });
   return el("div", { class: "url" },
     el("span", { class: "note", text: label }),
-    el("code", { text }),
-    el("button", { type: "button", text: "Copy", "aria-label": `Copy the ${label.toLowerCase()}`,
-      onclick: async () => {
-        try {
-          await navigator.clipboard.writeText(text);
-          status.textContent = "copied";
-        } catch {
-          status.textContent = "select and copy it";
-        }
-      } }),
-    status);
+    el("code", { text }), ...copyButton(text, `the ${label.toLowerCase()}`));
 }
 
 const badges = el("p", { class: "row", id: "badges" });
