@@ -11,6 +11,7 @@ import {
   ApiError, api, arg, bitrate, content, copyButton, copyField, el, play, problem, run,
   scroller, state, when,
 } from "/ui/static/lib.js";
+import { BitrateGraph } from "/ui/static/pages/_bitrate.js";
 
 const POLL_MS = 2000;
 /** Polls between two reads of the recordings (30 s): the page also reads them at once
@@ -25,8 +26,6 @@ const PLAYER_TOKEN_TTL_S = 6 * 3600;
  * time it fails again (a publisher that restarted, an expired token). */
 const RESTART_FIRST_MS = 4000;
 const RESTART_MAX_MS = 60_000;
-const SVG = "http://www.w3.org/2000/svg";
-const COLOURS = ["#6cb8ff", "#f3c969", "#6fdc8c", "#ff9f6c", "#c49bff", "#ff7a9c"];
 const TTLS = /** @type {const} */ ([
   [600, "10 minutes"], [3600, "1 hour"], [6 * 3600, "6 hours"], [86_400, "1 day"],
   [7 * 86_400, "7 days"]]);
@@ -124,8 +123,7 @@ const variantsTable = scroller("Variants",
     el("thead", {}, el("tr", {}, ...["Variant", "Resolution", "Bandwidth", "Measured",
       "Segments", "Target", "Part target"].map((h) => el("th", { scope: "col", text: h })))),
     variantRows), { id: "variants-table" });
-const graph = el("div", { id: "graph" });
-const legend = el("ul", { class: "row", id: "legend", style: "list-style: none; padding: 0" });
+const graph = new BitrateGraph(GRAPH_SPAN_S);
 const recordingControl = el("div", { id: "recording-control" });
 const recordingList = el("div", { id: "recording-list" });
 const accessNote = el("p", { class: "note", id: "access-note", hidden: true });
@@ -280,123 +278,6 @@ function showVariants(variants) {
   }));
 }
 
-// -- the bitrate graph --------------------------------------------------------------
-
-/** Each variant's measured segments: sequence → [time in ms, bits per second]. */
-/** @type {Map<string, Map<number, [number, number]>>} */
-const samples = new Map();
-
-/** @param {StreamInfo} info */
-function collect(info) {
-  for (const v of info.variants) {
-    let known = samples.get(v.name);
-    if (!known) samples.set(v.name, known = new Map());
-    for (const rate of v.segment_rates || []) {
-      const at = Date.parse(rate.at);
-      if (!Number.isNaN(at)) known.set(rate.sequence, [at, rate.bitrate]);
-    }
-  }
-  // The last five minutes, measured from the newest segment (the publisher's clock,
-  // which need not be this browser's).
-  const newest = Math.max(0, ...[...samples.values()].flatMap((m) => [...m.values()].map((p) => p[0])));
-  for (const [variant, known] of samples) {
-    for (const [sequence, [at]] of known) {
-      if (at < newest - GRAPH_SPAN_S * 1000) known.delete(sequence);
-    }
-    if (!known.size && !info.variants.some((v) => v.name === variant)) samples.delete(variant);
-  }
-  page.samples = Object.fromEntries([...samples].map(([v, m]) => [v, m.size]));
-}
-
-/**
- * @param {string} tag
- * @param {Record<string, string | number>} attributes
- * @param {...SVGElement} children
- */
-function svg(tag, attributes, ...children) {
-  const node = document.createElementNS(SVG, tag);
-  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, String(value));
-  node.append(...children);
-  return node;
-}
-
-/**
- * The next round value at or above `value` (1, 2 or 5 times a power of ten): the top
- * of the graph's scale.
- * @param {number} value
- */
-function roundUp(value) {
-  if (!(value > 0)) return 1;
-  const power = 10 ** Math.floor(Math.log10(value));
-  return ([1, 2, 5, 10].find((step) => step * power >= value) || 10) * power;
-}
-
-/** @param {number} ms */
-function clock(ms) {
-  return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit",
-    second: "2-digit" });
-}
-
-function drawGraph() {
-  const series = [...samples].map(([variant, known]) =>
-    ({ variant, points: [...known.values()].sort((a, b) => a[0] - b[0]) }))
-    .filter((s) => s.points.length);
-  const all = series.flatMap((s) => s.points);
-  if (!all.length) {
-    graph.replaceChildren(el("p", { class: "empty", text: "No segments measured yet: the graph starts with the stream's first segments." }));
-    legend.replaceChildren();
-    return;
-  }
-  const width = Math.max(280, Math.floor(graph.clientWidth || 600));
-  const height = 200;
-  const pad = { left: 78, right: 12, top: 12, bottom: 26 };
-  const first = Math.min(...all.map((p) => p[0]));
-  const last = Math.max(...all.map((p) => p[0]));
-  const span = Math.max(last - first, 1000);
-  const top = roundUp(Math.max(...all.map((p) => p[1])) * 1.05);
-  const x = (/** @type {number} */ t) =>
-    pad.left + ((t - (last - span)) / span) * (width - pad.left - pad.right);
-  const y = (/** @type {number} */ bps) =>
-    pad.top + (1 - bps / top) * (height - pad.top - pad.bottom);
-  /** @type {SVGElement[]} */
-  const parts = [];
-  for (const fraction of [0, 0.5, 1]) {
-    const value = top * fraction;
-    parts.push(
-      svg("line", { x1: pad.left, x2: width - pad.right, y1: y(value), y2: y(value),
-        stroke: "#2e3640", "stroke-width": 1 }),
-      svg("text", { x: pad.left - 6, y: y(value) + 4, "text-anchor": "end",
-        fill: "#9aa6b2", "font-size": 12 }));
-    parts[parts.length - 1].textContent = fraction ? bitrate(value) : "0";
-  }
-  const times = [svg("text", { x: pad.left, y: height - 6, fill: "#9aa6b2", "font-size": 12 }),
-    svg("text", { x: width - pad.right, y: height - 6, "text-anchor": "end", fill: "#9aa6b2",
-      "font-size": 12 })];
-  times[0].textContent = clock(last - span);
-  times[1].textContent = clock(last);
-  parts.push(...times);
-  series.forEach((s, index) => {
-    const colour = COLOURS[index % COLOURS.length];
-    parts.push(svg("polyline", { fill: "none", stroke: colour, "stroke-width": 2,
-      "stroke-linejoin": "round", "data-variant": s.variant,
-      points: s.points.map(([t, bps]) => `${x(t).toFixed(1)},${y(bps).toFixed(1)}`).join(" ") }));
-    for (const [t, bps] of s.points) {
-      parts.push(svg("circle", { cx: x(t).toFixed(1), cy: y(bps).toFixed(1), r: 2.5,
-        fill: colour }));
-    }
-  });
-  const summary = series.map((s) =>
-    `${s.variant || "the stream"}: ${bitrate(s.points[s.points.length - 1][1])} now`).join("; ");
-  const title = svg("title", {});
-  title.textContent = `Measured bitrate per segment, ${clock(last - span)} to ${clock(last)}. ${summary}.`;
-  graph.replaceChildren(svg("svg", { width, height, viewBox: `0 0 ${width} ${height}`,
-    role: "img", id: "bitrate-graph" }, title, ...parts));
-  legend.replaceChildren(...series.map((s, index) => el("li", {},
-    el("span", { "aria-hidden": "true",
-      style: `display:inline-block;width:.8rem;height:.8rem;border-radius:2px;margin-right:.3rem;background:${COLOURS[index % COLOURS.length]}` }),
-    `${s.variant || "(single variant)"}: ${bitrate(s.points[s.points.length - 1][1])}`)));
-}
-
 // -- recordings ---------------------------------------------------------------------
 
 let recordingsRead = false;
@@ -542,8 +423,8 @@ function onAir(info) {
   showStatus(info);
   showViewers(info);
   showVariants(info.variants);
-  collect(info);
-  drawGraph();
+  page.samples = graph.collect(info.variants);
+  graph.draw();
   showAccess(info.access);
   if (info.state !== "live") {
     sayOffAir(`Not live: “${name}” ended (its publisher stopped or went quiet). `
@@ -565,7 +446,7 @@ async function notOnAir(reason) {
   viewers.replaceChildren(el("tr", {}, el("td", { colspan: "2", class: "note",
     text: "Nobody: the stream is not on air." })));
   showVariants([]);
-  drawGraph();
+  graph.draw();
   if (!channelChecked) {
     channelChecked = true;
     try {
@@ -640,7 +521,7 @@ async function main() {
     panel("variants", "Variants", variantsEmpty, variantsTable),
     panel("bitrate", "Bitrate", el("p", { class: "note",
       text: "Each segment's size over its duration, per variant, over the last five minutes." }),
-    graph, legend),
+    graph.element, graph.legend),
     side([
       [panel("recording", "Recording", recordingControl, recordingList), 1, "24rem"],
       [panel("token", "Playback token", accessNote, tokenForm(), tokenOut), 1, "24rem"]]),
@@ -654,7 +535,7 @@ async function main() {
   let resized = 0;
   window.addEventListener("resize", () => {
     clearTimeout(resized);
-    resized = window.setTimeout(drawGraph, 150);
+    resized = window.setTimeout(() => graph.draw(), 150);
   });
   await poll();
 }
