@@ -130,6 +130,16 @@ def _run_server(config: Path | None, flags: dict[str, object], *, edge: bool = F
              settings.server.value, _protocols(settings), settings.workers)
     if edge:
         log.info("edge %r of %s", settings.edge.name or "(host name)", settings.edge.control)
+    else:
+        log.info("the console: %s://%s:%d/", "https" if settings.tls.enabled else "http",
+                 f"[{settings.host}]" if ":" in settings.host else settings.host,
+                 settings.port)
+    if settings.workers > 1:
+        log.warning("%d workers: each holds its own live streams (pushed, RTMP, SRT, "
+                    "websocket, LiveMix, edges) and recordings under way, so a stream's "
+                    "uploads and players land on different processes; keep workers: 1 on "
+                    "a node that takes live streams (on-demand HLS, channels and assets "
+                    "work on any number)", settings.workers)
     try:
         engines.serve(settings, log_config)
     except engines.PortInUse as exc:

@@ -54,6 +54,7 @@ def test_serve_starts_with_no_config_on_loopback_with_a_local_data_dir(tmp_path:
         proc.terminate()
         output = proc.communicate(timeout=15)[0].decode()
     assert "127.0.0.1" in output and "no handshake configured" in output
+    assert f"the console: http://127.0.0.1:{port}/" in output
 
 
 def test_a_bad_config_fails_fast_with_the_reason(tmp_path: Path) -> None:

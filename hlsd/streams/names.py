@@ -2,7 +2,7 @@
 
 hls-websocket-cdn names streams freely: up to 255 bytes, ``/`` allowed (``room/cam``
 plays at ``/live/room%2Fcam/…``). A name ends up in log lines, playlist URIs, the
-spill folder, registry keys and the dashboard, so some names are refused everywhere:
+spill folder, registry keys and the console, so some names are refused everywhere:
 
 - an empty part, ``.`` or ``..`` (``a//b``, ``/a``, ``a/``, ``../../etc``): they read
   as paths that go elsewhere, or as two names for one stream;
