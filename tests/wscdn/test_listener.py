@@ -23,7 +23,7 @@ from websockets.exceptions import ConnectionClosed
 
 from hlsd.wscdn._frames import accept_key
 from tests._support.hlsd_server import HlsdServer, HlsdStartError, free_port
-from tests._support.polling import eventually
+from tests._support.polling import eventually, wait_until
 from tests._support.redis_server import redis_url
 from tests._support.tls import make_pki
 from tests._support.wscdn import open_session, pull_all, push
@@ -153,12 +153,21 @@ async def test_the_registry_announces_the_listener_and_relays_use_it(
 
 @contextlib.contextmanager
 def _taken(port: int) -> Iterator[None]:
-    """`port` held on 127.0.0.1 (by this test, unless something else holds it already)."""
+    """`port` held on 127.0.0.1 by this test. Other tests' servers take the default
+    ports while they run (and let them go): one holding it now would let it go before
+    the server under test starts, so the port is waited for, then held."""
     sock = socket.socket()
-    try:
-        with contextlib.suppress(OSError):
+
+    def bound() -> bool:
+        try:
             sock.bind(("127.0.0.1", port))
-            sock.listen()
+        except OSError:
+            return False
+        return True
+
+    try:
+        wait_until(bound, 120, f"port {port} free to hold")
+        sock.listen()
         yield
     finally:
         sock.close()
