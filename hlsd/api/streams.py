@@ -89,7 +89,7 @@ def _variant_json(name: str, r: LiveRendition, offered: bool,
     if detail:
         variant["segment_rates"] = [
             {"sequence": s.sequence, "at": iso(s.program_date_time),
-             "bitrate": round(s.size * 8 / s.duration)}
+             "bitrate": round(s.bitrate)}
             for s in r.segments if s.duration > 0]
     return variant
 

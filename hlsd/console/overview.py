@@ -25,10 +25,9 @@ from typing import Any
 
 from hlsd.errors import Unavailable
 from hlsd.infra.recent_log import RecentLog
-from hlsd.streams import LiveRendition, Stream, StreamHub, StreamState
+from hlsd.streams import Stream, StreamHub, StreamState
 
-__all__ = ["BITRATE_SEGMENTS", "MAX_FOLLOWERS", "Follower", "Overview", "TooManyFollowers",
-           "bitrate"]
+__all__ = ["BITRATE_SEGMENTS", "MAX_FOLLOWERS", "Follower", "Overview", "TooManyFollowers"]
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +39,6 @@ BITRATE_SEGMENTS = 3
 
 class TooManyFollowers(Unavailable):
     """Every overview slot is taken."""
-
-
-def bitrate(rendition: LiveRendition, segments: int = BITRATE_SEGMENTS) -> int:
-    """Bits per second of `rendition` now: its newest `segments` segments' bytes over
-    their durations (0 before any segment)."""
-    newest = rendition.segments[-segments:]
-    seconds = sum(s.duration for s in newest)
-    return round(sum(s.size for s in newest) * 8 / seconds) if seconds > 0 else 0
 
 
 class Overview:
@@ -105,13 +96,15 @@ class Overview:
         for variant in described.get("variants", []):
             rendition = stream.renditions.get(variant["name"])
             newest = rendition.segments[-1] if rendition and rendition.segments else None
-            variant["bitrate"] = bitrate(rendition) if rendition and live else 0
+            variant["bitrate"] = (rendition.recent_bitrate(BITRATE_SEGMENTS)
+                                  if rendition and live else 0)
             variant["newest"] = newest.name if newest else None
         first = next(iter(current.values()), None)
         newest = first.segments[-1] if first is not None and first.segments else None
         return {
             **described,
-            "bitrate": sum(bitrate(r) for r in current.values()) if live else 0,
+            "bitrate": (sum(r.recent_bitrate(BITRATE_SEGMENTS) for r in current.values())
+                        if live else 0),
             "viewers": stream.spectators,
             # What the thumbnail shows: the newest segment of the first variant.
             "newest": newest.name if newest else None,

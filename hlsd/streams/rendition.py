@@ -334,5 +334,11 @@ class LiveRendition:
 
     def peak_bandwidth(self) -> int:
         """Measured from the window: the highest bits per second of any segment."""
-        rates = [s.size * 8 / s.duration for s in self._window.segments if s.duration > 0]
-        return math.ceil(max(rates)) if rates else 0
+        return math.ceil(max((s.bitrate for s in self._window.segments), default=0))
+
+    def recent_bitrate(self, segments: int) -> int:
+        """Bits per second now: the newest `segments` segments' bytes over their
+        durations (0 before any segment)."""
+        newest = self._window.segments[-segments:]
+        seconds = sum(s.duration for s in newest)
+        return round(sum(s.size for s in newest) * 8 / seconds) if seconds > 0 else 0

@@ -73,6 +73,11 @@ class Segment:
     """The LL-HLS parts it was produced as (EXT-X-PART), views into `data` (their
     places only, once it has spilled); none for a segment that arrived whole."""
 
+    @property
+    def bitrate(self) -> float:
+        """Its bits per second, as measured (0 for a segment without duration)."""
+        return self.size * 8 / self.duration if self.duration > 0 else 0.0
+
     def read(self) -> bytes:
         """The bytes, from memory or from the spill file (blocking: use a thread)."""
         if self.data is not None:

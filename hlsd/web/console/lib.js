@@ -132,6 +132,18 @@ export async function api(path, options = {}) {
   return data;
 }
 
+/**
+ * Deletes what `path` names; one already gone (404) is what was asked for.
+ * @param {string} path
+ */
+export async function deleteAt(path) {
+  try {
+    await api(path, { method: "DELETE" });
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 404)) throw err;
+  }
+}
+
 /** @param {any} data @returns {string} */
 function errorText(data) {
   if (!data) return "";

@@ -3,7 +3,7 @@
 // An asset's state as a badge, its transcode progress as a bar, and its actions: Cancel
 // and Retry as its state allows, Delete with a confirmation asked in the page.
 
-import { ApiError, api, el } from "/ui/static/lib.js";
+import { api, deleteAt, el } from "/ui/static/lib.js";
 
 /**
  * An asset as `GET /api/assets/{id}` answers.
@@ -144,14 +144,11 @@ export function assetActions(first, on) {
   async function confirmed() {
     sure.disabled = keep.disabled = true;
     try {
-      await api(assetApi(current.id), { method: "DELETE" });
+      await deleteAt(assetApi(current.id));
     } catch (err) {
-      // Already gone is what was asked for.
-      if (!(err instanceof ApiError && err.status === 404)) {
-        on.failed(`Could not delete ${name()}: ${/** @type {Error} */ (err).message}`);
-        sure.disabled = keep.disabled = false;
-        return;
-      }
+      on.failed(`Could not delete ${name()}: ${/** @type {Error} */ (err).message}`);
+      sure.disabled = keep.disabled = false;
+      return;
     }
     on.failed("");
     on.deleted();

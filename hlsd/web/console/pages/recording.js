@@ -7,8 +7,8 @@
 // it in their URIs, and a download link can carry it too).
 
 import {
-  ApiError, api, arg, bytes, content, copyField, duration, el, play, problem, run, say,
-  scroller, state, when,
+  ApiError, api, arg, bytes, content, copyField, deleteAt, duration, el, play, problem,
+  run, say, scroller, state, when,
 } from "/ui/static/lib.js";
 
 /**
@@ -105,13 +105,11 @@ function showButtons(r) {
       const button = /** @type {HTMLButtonElement} */ (event.currentTarget);
       button.disabled = true;
       try {
-        await api(apiPath, { method: "DELETE" });
+        await deleteAt(apiPath);
       } catch (err) {
-        if (!(err instanceof ApiError && err.status === 404)) {
-          problem(`Could not delete the recording: ${/** @type {Error} */ (err).message}`);
-          button.disabled = false;
-          return;
-        }
+        problem(`Could not delete the recording: ${/** @type {Error} */ (err).message}`);
+        button.disabled = false;
+        return;
       }
       stopAll();
       location.assign("/ui/recordings");

@@ -5,7 +5,8 @@
 // narrows the list to one stream or one LiveMix source.
 
 import {
-  ApiError, Refresher, api, bytes, content, duration, el, problem, run, scroller, state,
+  Refresher, api, bytes, content, deleteAt, duration, el, problem, run, scroller,
+  state,
 } from "/ui/static/lib.js";
 
 /**
@@ -112,15 +113,12 @@ function actions(r, row) {
       const button = /** @type {HTMLButtonElement} */ (event.currentTarget);
       button.disabled = true;
       try {
-        await api(`/api/recordings/${encodeURIComponent(r.id)}`, { method: "DELETE" });
+        await deleteAt(`/api/recordings/${encodeURIComponent(r.id)}`);
         problem("");
       } catch (err) {
-        // Already gone is what was asked for.
-        if (!(err instanceof ApiError && err.status === 404)) {
-          problem(`Could not delete ${label}: ${/** @type {Error} */ (err).message}`);
-          button.disabled = false;
-          return;
-        }
+        problem(`Could not delete ${label}: ${/** @type {Error} */ (err).message}`);
+        button.disabled = false;
+        return;
       }
       deleted.add(r.id);
       row.tr.remove();

@@ -7,8 +7,8 @@
 // each source's card is updated in place, so focus and a switch being turned stay put.
 
 import {
-  ApiError, Refresher, api, content, copyField, el, problem, run, say, scroller, state,
-  when,
+  Refresher, api, content, copyField, deleteAt, el, problem, run, say, scroller,
+  state, when,
 } from "/ui/static/lib.js";
 
 /**
@@ -118,14 +118,12 @@ function newCard(s) {
       const button = /** @type {HTMLButtonElement} */ (event.currentTarget);
       button.disabled = true;
       try {
-        await api(`/v1/source/${id}`, { method: "DELETE" });
+        await deleteAt(`/v1/source/${id}`);
         problem("");
       } catch (err) {
-        if (!(err instanceof ApiError && err.status === 404)) {
-          problem(`Could not delete ${s.name}: ${/** @type {Error} */ (err).message}`);
-          button.disabled = false;
-          return;
-        }
+        problem(`Could not delete ${s.name}: ${/** @type {Error} */ (err).message}`);
+        button.disabled = false;
+        return;
       }
       deleted.add(s.id);
       card.section.remove();
