@@ -10,6 +10,7 @@ how to set a key.
 
 from __future__ import annotations
 
+import functools
 import html
 from pathlib import Path, PurePosixPath
 
@@ -37,18 +38,22 @@ _MAX_ARG = 255
 """A page's argument (a stream name, an id) past this is no page's."""
 
 
-def shell(page: str, title: str, arg: str = "", *, extra_head: str = "",
+@functools.cache
+def _template() -> str:
+    return (CONSOLE / "shell.html").read_text(encoding="utf-8")
+
+
+def shell(page: str, title: str, arg: str = "", *,
           data: dict[str, str] | None = None) -> str:
     """The HTML of one console page (`page` names its module; none for a static one);
     `data`: more ``data-*`` attributes of its body."""
-    template = (CONSOLE / "shell.html").read_text(encoding="utf-8")
+    template = _template()
     if not page:
         template = template.replace(
             '<script type="module" src="/ui/static/pages/{page}.js"></script>\n', "")
     return (template.replace("{title}", html.escape(title))
             .replace("{page}", html.escape(page, quote=True))
             .replace("{arg}", html.escape(arg, quote=True))
-            .replace("{extra_head}", extra_head)
             .replace("{attrs}", "".join(f' data-{name}="{html.escape(value, quote=True)}"'
                                         for name, value in (data or {}).items())))
 
@@ -69,6 +74,7 @@ def _refused() -> str:
 def router(*, admin_key: str | None, ws_path: str) -> APIRouter:
     api = APIRouter()
     refused = _refused()
+    not_found = _static("Not found", "No such page.")
     spectate_page = shell("spectate", "Spectate", data={"ws-path": ws_path})
 
     def allowed(request: Request) -> bool:
@@ -79,7 +85,7 @@ def router(*, admin_key: str | None, ws_path: str) -> APIRouter:
             if not allowed(request):
                 return HTMLResponse(refused, status_code=403)
             if len(arg) > _MAX_ARG:
-                return HTMLResponse(_static("Not found", "No such page."), status_code=404)
+                return HTMLResponse(not_found, status_code=404)
             return HTMLResponse(shell(page, title.replace("{arg}", arg), arg),
                                 headers={"cache-control": "no-cache"})
 
