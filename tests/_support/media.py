@@ -134,3 +134,26 @@ def decode_errors(target: str, timeout: float = 120, *, every_stream: bool = Fal
     if proc.returncode != 0 and not out:
         out = f"ffmpeg exited {proc.returncode}"
     return out
+
+
+def hls_folder(out: Path, *inputs: str, fmp4: bool = False, video_filter: str = "",
+               flags: str = "") -> Path:
+    """ffmpeg's HLS muxer's output of `inputs` in `out`: one-second segments
+    (``seg-N.ts``, or ``init.mp4`` and ``seg-N.m4s``) and ``index.m3u8`` naming them
+    all; `flags`: ``-hls_flags``."""
+    out.mkdir(parents=True, exist_ok=True)
+    args = [FFMPEG, "-hide_banner", "-v", "error", "-y", *inputs]
+    if video_filter:
+        args += ["-vf", video_filter]
+    args += ["-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-sc_threshold", "0",
+             "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "hls", "-hls_time", "1",
+             "-hls_list_size", "0"]
+    if flags:
+        args += ["-hls_flags", flags]
+    if fmp4:
+        args += ["-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", "init.mp4",
+                 "-hls_segment_filename", str(out / "seg-%d.m4s")]
+    else:
+        args += ["-hls_segment_filename", str(out / "seg-%d.ts")]
+    subprocess.run([*args, str(out / "index.m3u8")], check=True)
+    return out

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,25 +14,15 @@ from hlsd.ingest.http_push import Accepted, HttpPushIngest, IngestError, Publish
 from hlsd.metrics import Metrics
 from hlsd.streams import LiveRendition, PublishPolicy, StreamBusy, StreamHub
 from tests._support.clock import FakeClock
-from tests._support.media import FFMPEG
+from tests._support.media import hls_folder
 
 P = Publisher("p")
 
 
 def _hls(out: Path, *, fmp4: bool = False, seconds: int = 4) -> Path:
-    out.mkdir(parents=True, exist_ok=True)
-    args = [FFMPEG, "-hide_banner", "-v", "error", "-y",
-            "-f", "lavfi", "-i", f"testsrc2=size=160x120:rate=25:duration={seconds}",
-            "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-sc_threshold", "0",
-            "-pix_fmt", "yuv420p", "-f", "hls", "-hls_time", "1", "-hls_list_size", "0",
-            "-hls_flags", "+program_date_time"]
-    if fmp4:
-        args += ["-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", "init.mp4",
-                 "-hls_segment_filename", str(out / "seg-%d.m4s")]
-    else:
-        args += ["-hls_segment_filename", str(out / "seg-%d.ts")]
-    subprocess.run([*args, str(out / "index.m3u8")], check=True)
-    return out
+    return hls_folder(out, "-f", "lavfi", "-i",
+                      f"testsrc2=size=160x120:rate=25:duration={seconds}", fmp4=fmp4,
+                      flags="+program_date_time")
 
 
 @pytest.fixture(scope="module")

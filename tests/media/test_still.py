@@ -4,7 +4,6 @@ HLS muxer wrote (MPEG-TS, and fMP4 with its init section)."""
 from __future__ import annotations
 
 import io
-import subprocess
 from pathlib import Path
 
 import av
@@ -12,26 +11,7 @@ import pytest
 
 from hlsd.media.errors import MediaError
 from hlsd.media.still import still_jpeg
-from tests._support.media import FFMPEG
-
-
-def _hls(out: Path, *inputs: str, fmp4: bool = False, video: str = "") -> Path:
-    """One-second segments of `inputs` in `out` (``seg-N.ts``, or ``init.mp4`` and
-    ``seg-N.m4s``)."""
-    out.mkdir(parents=True, exist_ok=True)
-    args = [FFMPEG, "-hide_banner", "-v", "error", "-y", *inputs]
-    if video:
-        args += ["-vf", video]
-    args += ["-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p",
-             "-c:a", "aac", "-f", "hls", "-hls_time", "1", "-hls_list_size", "0"]
-    if fmp4:
-        args += ["-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", "init.mp4",
-                 "-hls_segment_filename", str(out / "seg-%d.m4s")]
-    else:
-        args += ["-hls_segment_filename", str(out / "seg-%d.ts")]
-    subprocess.run([*args, str(out / "index.m3u8")], check=True)
-    return out
-
+from tests._support.media import hls_folder
 
 VIDEO = ["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=2"]
 AUDIO = ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=2"]
@@ -47,12 +27,12 @@ def _picture(jpeg: bytes | None) -> tuple[int, int]:
 @pytest.fixture(scope="module")
 def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("still")
-    _hls(root / "ts", *VIDEO, *AUDIO)
-    _hls(root / "fmp4", *VIDEO, fmp4=True)
-    _hls(root / "audio", *AUDIO)
-    _hls(root / "small", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=1")
+    hls_folder(root / "ts", *VIDEO, *AUDIO)
+    hls_folder(root / "fmp4", *VIDEO, fmp4=True)
+    hls_folder(root / "audio", *AUDIO)
+    hls_folder(root / "small", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=1")
     # 4:3 samples on a 480x360 frame: shown 640 wide (anamorphic SD).
-    _hls(root / "anamorphic", *VIDEO, video="scale=480:360,setsar=4/3")
+    hls_folder(root / "anamorphic", *VIDEO, video_filter="scale=480:360,setsar=4/3")
     return root
 
 
