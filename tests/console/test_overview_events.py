@@ -190,10 +190,11 @@ async def test_a_thumbnail_is_made_once_per_segment_and_says_why_there_is_none(
 
     from hlsd.console import NoThumbnail, Thumbnails
     from hlsd.infra.cache import Caches
-    from tests.media.test_still import AUDIO, VIDEO, _hls
+    from tests._support.media import hls_folder
+    from tests.media.test_still import AUDIO, VIDEO
 
-    video = (_hls(tmp_path / "video", *VIDEO) / "seg-0.ts").read_bytes()
-    audio = (_hls(tmp_path / "audio", *AUDIO) / "seg-0.ts").read_bytes()
+    video = (hls_folder(tmp_path / "video", *VIDEO) / "seg-0.ts").read_bytes()
+    audio = (hls_folder(tmp_path / "audio", *AUDIO) / "seg-0.ts").read_bytes()
     hub = StreamHub(window=6, policy=PublishPolicy.REJECT, idle_timeout=15, retention=60,
                     max_streams=10)
     for name, data in (("cam", video), ("radio", audio)):
