@@ -4,7 +4,8 @@ A `Stream` is a named set of `LiveRendition`s (variants); each holds a sliding w
 of `Segment`s and renders its live playlist once per change. The `StreamHub` owns the
 streams of this node and the publish policy. Ingest writes through a `Producer`
 (`StreamHub.producer`); every consumer reads through a bounded `Reader` (a stream's
-`Committed` segments, or the hub's `HubEvent`s).
+`Committed` segments, or the hub's `HubEvent`s). A worker that mirrors another's
+streams starts from each one's `StreamSnapshot` (`Stream.snapshot`, `StreamHub.restore`).
 """
 
 from hlsd.streams._parts import PartRefused
@@ -24,6 +25,7 @@ from hlsd.streams.reader import (
 )
 from hlsd.streams.rendition import LiveRendition, RenditionInfo
 from hlsd.streams.segment import InitSegment, OpenSegment, Part, Segment, part_name
+from hlsd.streams.snapshot import OpenSegmentSnapshot, RenditionSnapshot, StreamSnapshot
 from hlsd.streams.stream import PublisherKind, Stream, StreamState
 
 __all__ = [
@@ -39,6 +41,7 @@ __all__ = [
     "LiveRendition",
     "NotPublishing",
     "OpenSegment",
+    "OpenSegmentSnapshot",
     "Overflow",
     "Part",
     "PartRefused",
@@ -48,12 +51,14 @@ __all__ = [
     "Reader",
     "ReaderClosed",
     "RenditionInfo",
+    "RenditionSnapshot",
     "Segment",
     "Skipping",
     "SlowReaderPolicy",
     "Stream",
     "StreamBusy",
     "StreamHub",
+    "StreamSnapshot",
     "StreamState",
     "check_stream_name",
     "part_name",

@@ -10,6 +10,8 @@ used twice in a stream's life.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from hlsd.hls.values import rounded_seconds
 from hlsd.streams.segment import OpenSegment, Part, Segment, SegmentTooLong, part_name
 
@@ -134,6 +136,37 @@ class PartLedger:
         self._next += 1
         self._extension = extension
         return number, part_name(session, number, extension)
+
+    @property
+    def next_number(self) -> int:
+        """The number the next part will take."""
+        return self._next
+
+    @property
+    def extension(self) -> str:
+        """The extension the next part's URI is hinted with (the last part's)."""
+        return self._extension
+
+    @property
+    def keyframe_awaited(self) -> bool:
+        """Whether the next segment must begin with an independent part."""
+        return self._keyframe_awaited
+
+    def restore(self, *, target: float | None, next_number: int, extension: str,
+                keyframe_awaited: bool, opened: OpenSegment | None,
+                segments: Iterable[Segment]) -> None:
+        """The ledger a snapshot carried (`hlsd.streams.snapshot`), its parts found by
+        their URIs: those of `segments` (the window) and of `opened`."""
+        self.target = target
+        self.opened = opened
+        self._next = next_number
+        self._extension = extension
+        self._keyframe_awaited = keyframe_awaited
+        self._places = {part.name: (segment.name, part.index)
+                        for segment in segments for part in segment.parts}
+        if opened is not None:
+            self._places.update((part.name, (opened.name, part.index))
+                                for part in opened.parts)
 
     def place(self, name: str) -> tuple[str, int] | None:
         return self._places.get(name)

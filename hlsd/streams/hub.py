@@ -23,6 +23,7 @@ from hlsd.streams.keepers import Keeper
 from hlsd.streams.names import check_stream_name
 from hlsd.streams.producer import HubProducer
 from hlsd.streams.reader import ConsumerKind, Overflow, Reader
+from hlsd.streams.snapshot import StreamSnapshot
 from hlsd.streams.spill import SpillDir
 from hlsd.streams.stream import PublisherKind, Stream, StreamState
 
@@ -159,10 +160,7 @@ class StreamHub:
                 if len(self._streams) >= self._max_streams:
                     raise StreamBusy(f"this node carries its maximum of {self._max_streams} "
                                      "streams")
-            stream = Stream(name, publisher=publisher, kind=kind, session=_session(),
-                            window=self._window, clock=self._clock, spill=self._spill,
-                            memory_per_variant=self._memory_per_variant,
-                            keep_for=self._keep_for, on_event=self._emit)
+            stream = self._new_stream(name, publisher, kind, _session())
             self._streams[name] = stream
             log.info("stream %r: published", clip(name))
             self._emit(HubEvent(HubEventKind.PUBLISHED, stream))
@@ -174,6 +172,35 @@ class StreamHub:
                 stream.kind = kind  # one client may push over HTTP, then LiveMix's API
             return stream
         return self.restart(stream, publisher, kind=kind)
+
+    def restore(self, snapshot: StreamSnapshot) -> Stream:
+        """The stream `snapshot` was taken of (in another worker's hub), made here as
+        `claim` would have made it (this hub's window, clock, spill and memory bound)
+        and then exactly as it was, replacing (and closing) one of the same name. Not
+        bounded by `max_streams`: the hub that owns the stream admitted it. No event is
+        emitted: restoring a mirror begins no publishing session and commits nothing,
+        and the hub's watchers must not see a segment twice."""
+        check_stream_name(snapshot.name)
+        old = self._streams.pop(snapshot.name, None)
+        if old is not None:
+            old.close()  # first: its spill folder is the new one's
+        stream = self._new_stream(snapshot.name, snapshot.publisher, snapshot.kind,
+                                  snapshot.session)
+        try:
+            stream.restore(snapshot)
+        except BaseException:
+            stream.close()
+            raise
+        self._streams[snapshot.name] = stream
+        log.debug("stream %r: restored", clip(snapshot.name))
+        return stream
+
+    def _new_stream(self, name: str, publisher: str, kind: PublisherKind,
+                    session: str) -> Stream:
+        return Stream(name, publisher=publisher, kind=kind, session=session,
+                      window=self._window, clock=self._clock, spill=self._spill,
+                      memory_per_variant=self._memory_per_variant,
+                      keep_for=self._keep_for, on_event=self._emit)
 
     def restart(self, stream: Stream, publisher: str, *, kind: PublisherKind) -> Stream:
         """A new publishing session on `stream`: another publisher, or the same one

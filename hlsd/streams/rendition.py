@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from hlsd.hls import Rendered
@@ -39,7 +39,9 @@ from hlsd.streams.segment import (
     Segment,
     SegmentTooLong,
     duration_problem,
+    viewing,
 )
+from hlsd.streams.snapshot import OpenSegmentSnapshot, RenditionSnapshot
 from hlsd.streams.spill import SpillDir
 from hlsd.streams.window import LiveWindow
 
@@ -293,6 +295,60 @@ class LiveRendition:
         self._parts.clear()
         self.changes.changed()  # whoever waits finds nothing left
 
+    # -- mirroring ----------------------------------------------------------------
+
+    def snapshot(self) -> RenditionSnapshot:
+        """Its exact state (`hlsd.streams.snapshot`). Spilled segments are read back from
+        their files (blocking; the window's few)."""
+        opened = self._parts.opened
+        return RenditionSnapshot(
+            name=self.name, info=self.info, session=self._session,
+            target_duration=self.target_duration, part_target=self._parts.target,
+            ended=self.ended, updated=self.updated, next_sequence=self._next_sequence,
+            next_part=self._parts.next_number, part_extension=self._parts.extension,
+            discontinuity_pending=self._discontinuity_pending,
+            keyframe_awaited=self._parts.keyframe_awaited,
+            media_sequence=self._window.media_sequence,
+            discontinuity_sequence=self._window.discontinuity_sequence,
+            init=self._init, inits=self._window.inits,
+            segments=tuple(_in_memory(segment) for segment in self._window.segments),
+            opened=None if opened is None else OpenSegmentSnapshot(
+                sequence=opened.sequence, name=opened.name,
+                program_date_time=opened.program_date_time,
+                discontinuity=opened.discontinuity, init=opened.init,
+                parts=tuple(opened.parts)))
+
+    def restore(self, snapshot: RenditionSnapshot) -> None:
+        """Take the state `snapshot` carries, into this rendition that has produced
+        nothing yet, telling no one (no segment is committed: a mirror's readers and
+        the hub's watchers have already been told of them where they were)."""
+        if self._window.held or self._parts.opened is not None or self._next_sequence:
+            raise RuntimeError(f"rendition {self.name!r} has produced: it cannot be restored")
+        if snapshot.name != self.name:
+            raise ValueError(f"a snapshot of {snapshot.name!r} is not rendition {self.name!r}")
+        self.info = snapshot.info
+        self.target_duration = snapshot.target_duration
+        self.ended = snapshot.ended
+        self.updated = snapshot.updated
+        self._session = snapshot.session
+        self._next_sequence = snapshot.next_sequence
+        self._discontinuity_pending = snapshot.discontinuity_pending
+        self._init = snapshot.init
+        segments = tuple(_viewed(segment) for segment in snapshot.segments)
+        self._window.restore(segments, inits=snapshot.inits,
+                             media_sequence=snapshot.media_sequence,
+                             discontinuity_sequence=snapshot.discontinuity_sequence)
+        carried = snapshot.opened
+        opened = None if carried is None else OpenSegment.carried(
+            sequence=carried.sequence, name=carried.name,
+            program_date_time=carried.program_date_time,
+            discontinuity=carried.discontinuity, init=carried.init, parts=carried.parts)
+        self._parts.restore(target=snapshot.part_target, next_number=snapshot.next_part,
+                            extension=snapshot.part_extension,
+                            keyframe_awaited=snapshot.keyframe_awaited, opened=opened,
+                            segments=segments)
+        self._playlists.clear()
+
     # -- consuming ----------------------------------------------------------------
 
     @property
@@ -342,3 +398,19 @@ class LiveRendition:
         newest = self._window.segments[-segments:]
         seconds = sum(s.duration for s in newest)
         return round(sum(s.size for s in newest) * 8 / seconds) if seconds > 0 else 0
+
+
+def _in_memory(segment: Segment) -> Segment:
+    """`segment` with its bytes in memory: read back from its file if it has spilled."""
+    if segment.data is not None:
+        return segment
+    data = segment.read()
+    return replace(segment, data=data, path=None, parts=viewing(data, segment.parts))
+
+
+def _viewed(segment: Segment) -> Segment:
+    """A snapshot's segment as a window holds it: its parts views into its one bytes
+    object (as `OpenSegment.close` makes them)."""
+    if segment.data is None:
+        raise ValueError(f"a snapshot's segment {segment.name!r} carries no bytes")
+    return replace(segment, path=None, parts=viewing(segment.data, segment.parts))

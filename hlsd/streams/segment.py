@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import posixpath
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -141,12 +142,34 @@ class OpenSegment:
         self.size += len(data)
         return part
 
+    @classmethod
+    def carried(cls, *, sequence: int, name: str, program_date_time: datetime,
+                discontinuity: bool, init: InitSegment | None,
+                parts: Iterable[Part]) -> OpenSegment:
+        """The open segment a snapshot carried (`hlsd.streams.snapshot`): its name kept
+        as it was, its parts added again in order (so numbered and placed the same)."""
+        opened = cls(sequence=sequence, stem="", extension="",
+                     program_date_time=program_date_time, discontinuity=discontinuity,
+                     init=init)
+        opened.name = name
+        for part in parts:
+            assert part.data is not None  # an open segment's parts hold their bytes
+            opened.add(number=part.number, name=part.name, duration=part.duration,
+                       data=bytes(part.data), independent=part.independent)
+        return opened
+
     def close(self) -> Segment:
         """The whole segment: its parts' bytes joined once, the parts kept as views."""
         data = b"".join(part.data for part in self.parts if part.data is not None)
-        view = memoryview(data)
-        parts = tuple(replace(part, data=view[part.offset:part.offset + part.size])
-                      for part in self.parts)
         return Segment(sequence=self.sequence, name=self.name, duration=self.duration,
                        size=len(data), program_date_time=self.program_date_time, data=data,
-                       discontinuity=self.discontinuity, init=self.init, parts=parts)
+                       discontinuity=self.discontinuity, init=self.init,
+                       parts=viewing(data, self.parts))
+
+
+def viewing(data: bytes, parts: Iterable[Part]) -> tuple[Part, ...]:
+    """`parts` as views into `data`, their segment's one bytes object, each at its
+    offset (no second copy of the bytes is kept)."""
+    view = memoryview(data)
+    return tuple(replace(part, data=view[part.offset:part.offset + part.size])
+                 for part in parts)

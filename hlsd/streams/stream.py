@@ -21,6 +21,7 @@ from hlsd.streams.playlists import Skipping
 from hlsd.streams.reader import ConsumerKind, Reader
 from hlsd.streams.rendition import LiveRendition
 from hlsd.streams.segment import Segment
+from hlsd.streams.snapshot import StreamSnapshot
 from hlsd.streams.spill import SpillDir, folder_for
 
 MASTER = "index.m3u8"
@@ -238,10 +239,40 @@ class Stream:
             rendition.resume(session)
         self._on_event(HubEvent(HubEventKind.PUBLISHED, self))
 
+    def snapshot(self) -> StreamSnapshot:
+        """Its exact state, to make it again in another hub (`hlsd.streams.snapshot`,
+        `StreamHub.restore`). Spilled segments are read back (blocking; a few)."""
+        return StreamSnapshot(
+            name=self.name, publisher=self.publisher, kind=self.kind, session=self.session,
+            ended=self.state is StreamState.ENDED, last_activity=self.last_activity,
+            ended_at=self.ended_at,
+            renditions=tuple(r.snapshot() for r in self.renditions.values()))
+
+    def restore(self, snapshot: StreamSnapshot) -> None:
+        """Take the state `snapshot` carries, into this stream just made for it (by
+        `StreamHub.restore`), telling no one: no session begins and no segment is
+        committed, so the hub's watchers see nothing twice."""
+        if self.renditions or self.state is not StreamState.LIVE:
+            raise RuntimeError(f"stream {self.name!r} is not new: it cannot be restored")
+        self.publisher = snapshot.publisher
+        self.kind = snapshot.kind
+        self.session = snapshot.session
+        for carried in snapshot.renditions:
+            self.rendition(carried.name).restore(carried)
+        self.last_activity = snapshot.last_activity
+        if snapshot.ended:
+            self.state = StreamState.ENDED
+            self.ended_at = (snapshot.ended_at if snapshot.ended_at is not None
+                             else self._clock())
+
     def close(self) -> None:
-        """Release the memory and spill files of every rendition; readers attached
+        """Release the memory and spill files of every rendition. Readers attached
         `through_end` are let go (open: their consumer may attach them to the stream's
-        successor)."""
+        successor); others still attached (a live stream replaced by
+        `StreamHub.restore`) are closed, as at the end."""
+        for reader, subscription in self._readers.items():
+            if not subscription.through_end:
+                reader.close()
         self._readers.clear()
         for rendition in self.renditions.values():
             rendition.close()

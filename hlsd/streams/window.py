@@ -19,7 +19,7 @@ parts) and listed is the rendition's (`hlsd.streams.rendition`).
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -110,6 +110,29 @@ class LiveWindow:
         self._inits[init.name] = init
         while len(self._inits) > _KEPT_INITS:
             self._inits.popitem(last=False)
+
+    @property
+    def inits(self) -> tuple[InitSegment, ...]:
+        """The init sections found by their URIs, oldest first."""
+        return tuple(self._inits.values())
+
+    def restore(self, segments: Iterable[Segment], *, inits: Iterable[InitSegment],
+                media_sequence: int, discontinuity_sequence: int) -> None:
+        """The window a snapshot carried (`hlsd.streams.snapshot`), into this fresh one:
+        `segments` (each in memory, then spilled as the memory bound says), numbered
+        from `media_sequence`, and `inits` found by their URIs."""
+        if self._segments or self._retired:
+            raise RuntimeError("only a fresh window takes a snapshot's segments")
+        self.media_sequence = media_sequence
+        self.discontinuity_sequence = discontinuity_sequence
+        for segment in segments:
+            self._segments.append(segment)
+            self._by_name[segment.name] = segment
+            self.memory += segment.size
+        self._inits.clear()
+        for init in inits:
+            self._inits[init.name] = init
+        self._spill_over()
 
     def add(self, segment: Segment, target_duration: int) -> None:
         """`segment` joins the window; the oldest leave it while it stays long enough."""
