@@ -5,10 +5,12 @@ of `Segment`s and renders its live playlist once per change. The `StreamHub` own
 streams of this node and the publish policy. Ingest writes through a `Producer`
 (`StreamHub.producer`); every consumer reads through a bounded `Reader` (a stream's
 `Committed` segments, or the hub's `HubEvent`s). A worker that mirrors another's
-streams starts from each one's `StreamSnapshot` (`Stream.snapshot`, `StreamHub.restore`).
+streams starts from each one's `StreamSnapshot` (`Stream.snapshot`, `StreamHub.restore`;
+on the wire, `snapshot_to_wire` and `snapshot_from_wire`).
 """
 
 from hlsd.streams._parts import PartRefused
+from hlsd.streams._snapshot_wire import snapshot_from_wire, snapshot_to_wire
 from hlsd.streams.changes import ChangeSignal
 from hlsd.streams.events import Committed, HubEvent, HubEventKind
 from hlsd.streams.hub import PublishPolicy, StreamBusy, StreamHub
@@ -62,4 +64,6 @@ __all__ = [
     "StreamState",
     "check_stream_name",
     "part_name",
+    "snapshot_from_wire",
+    "snapshot_to_wire",
 ]
