@@ -1,0 +1,821 @@
+"""Multi-worker live serving: hlsd with ``--workers 2`` against ``--workers 1``, one run.
+
+    python bench/workers.py [--seconds 15] [--server granian|uvicorn] [--workers 1,2]
+                            [--threads 4] [--connections 64] [--players 1000]
+                            [--pushes 60] [--gap 0.05] [--pollers 2] [--probes 8]
+                            [--skip wrk,nginx,players,visible]
+
+Needs ``wrk`` and ``nginx`` (``apt-get install -y nginx wrk``). About 2 minutes with the
+defaults. For each worker count a fresh hlsd (``hlsd serve --workers N --server S``,
+``live.publish_keys: [k]``) takes a live stream that ffmpeg's HLS muxer pushes over HTTP
+(``-f hls -method PUT`` to ``/ingest/cam/index.m3u8``, ``Authorization: Bearer k``, 2 s
+segments, six in the playlist). The stream is 60 s of testsrc2 1280x720 25 fps +
+a sine, libx264 ultrafast at 4 Mbit/s with a keyframe every 2 s, + AAC, encoded once into
+bench/out/ and pushed with ``-re -stream_loop -1 -c copy``: real time, ~4.2 Mbit/s, but
+without an encoder taking a core from the servers. Like ffmpeg (``-http_persistent 0``)
+each upload is a fresh connection, so with several workers the uploads land on
+whichever process the kernel picks.
+
+1. wrk (``-t4 -c64`` by default, ``--seconds`` after an untimed 1 s warm-up). A Lua
+   script alternates between ``/live/cam/index.m3u8`` and the segments the thread's
+   latest playlist names, round robin (it starts from the list the script is given and
+   re-reads every playlist response). Its ``response`` callback counts every status
+   >= 300 (3xx included; wrk's own "Non-2xx or 3xx" line is printed beside it) and, if
+   the server sends ``x-hlsd-worker``, the responses of each worker. Anchor: nginx
+   (bench/serving.py's config, 1 worker, sendfile) serving a copy of the playlist and
+   its segments at the same paths, run while the first hlsd still takes the push, so the
+   background is the same. Printed: req/s, the ratio workers N / workers 1 (target >=
+   1.7x), the ratios to nginx, non-2xx (target 0), the server's CPU and how it spread
+   over its processes.
+
+2. Players (``--players``, one client process, bench/live.py's asyncio players) each
+   reload the media playlist every target duration on their own keep-alive connection
+   and fetch each new segment; they join over 1 s, then 2 s settle, then ``--seconds``
+   are measured. The server's CPU (psutil, the master and every worker process) over the
+   window as CPU seconds per 100 players per minute, and per process. Target: workers 2
+   no worse than workers 1, spread over both workers.
+
+3. Ingest to visible. No ffmpeg: the publisher PUTs bench/live.py's ten 2 s segments
+   (~1.1 MB) with httpx, one fresh connection per upload as ffmpeg does, the segment then
+   the playlist naming it, one every ``--gap`` s after five untimed ones. ``--pollers``
+   processes each open ``--probes`` fresh connections and keep one per worker they
+   reached (by the ``x-hlsd-worker`` response header; without it, one connection each,
+   reported per connection), then poll the playlist round robin, back to back, with
+   ``If-None-Match``. Per worker: from the return of the playlist PUT naming a segment
+   to the first poll response listing it, on CLOCK_MONOTONIC across processes. The poll
+   round trip (times the connections a poller keeps) is the resolution. Target: p99 <=
+   5 ms.
+
+On 2 cores wrk (or the players), ffmpeg and the workers share the machine: a second
+worker competes with the client, so compare the ratios and the CPU figures, not the
+absolute rates. Every process started here runs in its own session and is killed, with
+its group, on exit (SIGTERM and Ctrl-C included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import multiprocessing as mp
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.synchronize import Event as MpEvent
+from pathlib import Path
+from typing import Any
+
+import _common as c
+import httpx
+import psutil
+from live import (
+    RAMP,
+    SETTLE,
+    LoadPlan,
+    RawHttp,
+    SegmentFile,
+    media_playlist,
+    ms_row,
+    nginx,
+    pct,
+    players,
+    segment_set,
+)
+
+KEY = "k"
+STREAM = "cam"
+VISIBLE_STREAM = "vis"
+WORKER_HEADER = "x-hlsd-worker"
+WRK_WARMUP = 1.0
+WRK_RATIO_TARGET = 1.7
+VISIBLE_TARGET_MS = 5.0
+VISIBLE_WARMUP = 5
+PLAYLIST_SIZE = 6
+PLAYLIST_PATH = f"/live/{STREAM}/index.m3u8"
+
+LUA = r"""
+-- bench/workers.py: alternate the media playlist and the segments it names.
+local base = "BASE"
+local playlist = base .. "index.m3u8"
+local segments = {}
+local n, k = 0, 0
+bad, playlists, segs = 0, 0, 0
+statuses, workers = {}, {}
+
+local function path(uri)
+  if string.sub(uri, 1, 1) == "/" then return uri end
+  local rest = string.match(uri, "^https?://[^/]+(/.*)$")
+  return rest or (base .. uri)
+end
+
+function init(args)
+  for i = 1, #args do segments[#segments + 1] = path(args[i]) end
+end
+
+function request()
+  n = n + 1
+  if n % 2 == 1 or #segments == 0 then return wrk.format("GET", playlist) end
+  k = k % #segments + 1
+  return wrk.format("GET", segments[k])
+end
+
+function response(status, headers, body)
+  local w = headers["x-hlsd-worker"] or headers["X-Hlsd-Worker"]
+  if w then workers[w] = (workers[w] or 0) + 1 end
+  if status >= 300 then
+    bad = bad + 1
+    statuses[status] = (statuses[status] or 0) + 1
+  elseif string.sub(body, 1, 7) == "#EXTM3U" then
+    playlists = playlists + 1
+    local found = {}
+    for line in string.gmatch(body, "[^\r\n]+") do
+      if string.sub(line, 1, 1) ~= "#" then found[#found + 1] = path(line) end
+    end
+    if #found > 0 then segments = found end
+  else
+    segs = segs + 1
+  end
+end
+
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+
+function done(summary, latency, requests)
+  local total = {bad = 0, playlists = 0, segments = 0}
+  local byStatus, byWorker = {}, {}
+  for _, t in ipairs(threads) do
+    total.bad = total.bad + t:get("bad")
+    total.playlists = total.playlists + t:get("playlists")
+    total.segments = total.segments + t:get("segs")
+    for s, v in pairs(t:get("statuses")) do byStatus[s] = (byStatus[s] or 0) + v end
+    for w, v in pairs(t:get("workers")) do byWorker[w] = (byWorker[w] or 0) + v end
+  end
+  for name, v in pairs(total) do io.write(string.format("BENCH %s %d\n", name, v)) end
+  for s, v in pairs(byStatus) do io.write(string.format("BENCH status %d %d\n", s, v)) end
+  for w, v in pairs(byWorker) do io.write(string.format("BENCH worker %s %d\n", w, v)) end
+end
+"""
+
+
+# -- processes ------------------------------------------------------------------------
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    # The default SIGTERM ends Python without unwinding: the context managers that stop
+    # hlsd, ffmpeg, nginx and the clients (with their process groups) would not run.
+    sys.exit(128 + signum)
+
+
+def process_labels(pid: int) -> dict[int, str]:
+    """The server's processes: the master (when it has workers) and each worker, by pid."""
+    root = psutil.Process(pid)
+    children = sorted(root.children(), key=lambda p: p.pid)
+    labels = {root.pid: "master" if children else "server"}
+    workers = 0
+    for child in children:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if "resource_tracker" in " ".join(child.cmdline()):
+                labels[child.pid] = "resource tracker"
+                continue
+        workers += 1
+        labels[child.pid] = f"worker {workers}"
+    for proc in root.children(recursive=True):
+        labels.setdefault(proc.pid, f"helper {proc.pid}")
+    return labels
+
+
+def cpu_by_process(pid: int) -> dict[int, float]:
+    """User + system CPU seconds of `pid` and each of its living descendants."""
+    root = psutil.Process(pid)
+    out = {}
+    for proc in (root, *root.children(recursive=True)):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = proc.cpu_times()
+            out[proc.pid] = times.user + times.system
+    return out
+
+
+@dataclass
+class CpuSpread:
+    """CPU seconds per process of a server over a window."""
+
+    seconds: float
+    by_label: dict[str, float]
+
+    @property
+    def total(self) -> float:
+        return sum(self.by_label.values())
+
+    def workers_text(self) -> str:
+        """Each worker's share of the workers' CPU, e.g. ``worker 1 52% / worker 2 48%``."""
+        workers = {k: v for k, v in self.by_label.items() if k.startswith("worker")}
+        total = sum(workers.values())
+        if len(workers) < 2 or not total:
+            return "-"
+        return " / ".join(f"{k} {100 * v / total:.0f}%" for k, v in sorted(workers.items()))
+
+
+class CpuWindow:
+    """``start()`` then ``stop()``: the CPU each of the server's processes used between."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.labels = process_labels(pid)
+        self._before: dict[int, float] = {}
+        self._started = 0.0
+
+    def start(self) -> None:
+        self._before = cpu_by_process(self.pid)
+        self._started = time.monotonic()
+
+    def stop(self) -> CpuSpread:
+        after = cpu_by_process(self.pid)
+        seconds = time.monotonic() - self._started
+        by_label: dict[str, float] = {}
+        for pid, cpu in after.items():
+            label = self.labels.get(pid, f"helper {pid}")
+            by_label[label] = by_label.get(label, 0.0) + cpu - self._before.get(pid, 0.0)
+        return CpuSpread(seconds, by_label)
+
+
+def hlsd(workers: int, args: argparse.Namespace, tmp: Path) -> c.HlsdServer:
+    config = {"live": {"window": PLAYLIST_SIZE, "publish_keys": [KEY]},
+              "log_level": "warning", "http": {"max_requests_per_ip": 0},
+              "rtmp": {"listen": None}, "srt": {"listen": None},
+              "websocket": {"listen": None}}
+    return c.HlsdServer(config, tmp_dir=tmp / f"hlsd-{workers}w",
+                        extra_args=["--server", args.server, "--workers", str(workers)])
+
+
+@contextlib.contextmanager
+def ffmpeg_push(url: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """ffmpeg's HLS muxer pushing the 4 Mbit/s source in real time, looped, over HTTP."""
+    source = c.mp4_720p(seconds=60, video_kbps=4000)
+    command = [c.FFMPEG, "-hide_banner", "-v", "error", "-re", "-stream_loop", "-1",
+               "-i", str(source), "-c", "copy", "-f", "hls", "-hls_time", "2",
+               "-hls_list_size", str(PLAYLIST_SIZE), "-method", "PUT",
+               "-headers", f"Authorization: Bearer {KEY}\r\n",
+               f"{url}/ingest/{STREAM}/index.m3u8"]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        yield proc
+    finally:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def playlist_uris(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line and not line.startswith("#")]
+
+
+def wait_for_segments(url: str, minimum: int, timeout: float = 30.0) -> tuple[str, str]:
+    """The first playlist (on a fresh connection each try) naming `minimum` segments,
+    and a note; after `timeout`, the best seen (with several workers today, a request
+    may land on a worker that has none)."""
+    deadline = time.monotonic() + timeout
+    best, last = "", "no answer"
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            got = httpx.get(url + PLAYLIST_PATH, timeout=5)
+            last = f"{got.status_code} {got.text[:80]!r}"
+            if got.status_code == 200:
+                if len(playlist_uris(got.text)) > len(playlist_uris(best)):
+                    best = got.text
+                if len(playlist_uris(got.text)) >= minimum:
+                    return got.text, ""
+        time.sleep(0.25)
+    return best, (f"no playlist with {minimum} segments within {timeout:.0f} s "
+                  f"(the last answer: {last})")
+
+
+# -- 1. wrk --------------------------------------------------------------------------
+
+
+@dataclass
+class WrkRun:
+    name: str
+    requests_per_s: float
+    requests: int
+    mb_per_s: float
+    p99_ms: float
+    bad: int  # status >= 300, counted by the Lua script
+    wrk_non2xx: int  # wrk's own "Non-2xx or 3xx responses"
+    socket_errors: str
+    playlists: int
+    segments: int
+    statuses: dict[int, int]
+    by_worker: dict[str, int]
+    cpu: CpuSpread
+    seconds: float  # wrk's own run time (a little over -d)
+    note: str = ""
+
+    @property
+    def ok_per_s(self) -> float:
+        """Successful responses per second: a 404 costs far less than a segment, so
+        req/s alone flatters a run with errors."""
+        return (self.playlists + self.segments) / self.seconds
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+_BYTES = {"B": 1e-6, "KB": 1e-3, "MB": 1.0, "GB": 1e3}
+
+
+def run_wrk(wrk: str, script: Path, url: str, segments: Sequence[str], pid: int,
+            args: argparse.Namespace, name: str, seconds: float) -> WrkRun:
+    window = CpuWindow(pid)
+    window.start()
+    out = subprocess.run(
+        [wrk, f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds:g}s", "--latency",
+         "-s", str(script), url + PLAYLIST_PATH, "--", *segments],
+        check=True, capture_output=True, text=True, timeout=seconds + 60,
+        start_new_session=True).stdout
+    cpu = window.stop()
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    count = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", out)
+    p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.MULTILINE)
+    transfer = re.search(r"Transfer/sec:\s+([\d.]+)(B|KB|MB|GB)", out)
+    if rps is None or count is None or p99 is None or transfer is None:
+        raise RuntimeError(f"cannot read wrk's output:\n{out}")
+    bench = dict(re.findall(r"^BENCH (bad|playlists|segments) (\d+)$", out, re.MULTILINE))
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    sockets = re.search(r"Socket errors:(.*)", out)
+    return WrkRun(
+        name=name, requests_per_s=float(rps.group(1)), requests=int(count.group(1)),
+        mb_per_s=float(transfer.group(1)) * _BYTES[transfer.group(2)],
+        p99_ms=float(p99.group(1)) * _UNITS[p99.group(2)],
+        bad=int(bench.get("bad", -1)), wrk_non2xx=int(non2xx.group(1)) if non2xx else 0,
+        socket_errors=sockets.group(1).strip() if sockets else "",
+        playlists=int(bench.get("playlists", 0)), segments=int(bench.get("segments", 0)),
+        statuses={int(s): int(v) for s, v in
+                  re.findall(r"^BENCH status (\d+) (\d+)$", out, re.MULTILINE)},
+        by_worker={w: int(v) for w, v in
+                   re.findall(r"^BENCH worker (\S+) (\d+)$", out, re.MULTILINE)},
+        cpu=cpu, seconds=float(count.group(2)) * _UNITS[count.group(3)] / 1000)
+
+
+def measure_wrk(wrk: str, script: Path, url: str, pid: int, playlist: str,
+                args: argparse.Namespace, name: str) -> WrkRun:
+    segments = playlist_uris(playlist)
+    print(f"  wrk: {name}, {args.seconds:g} s …", file=sys.stderr, flush=True)
+    run_wrk(wrk, script, url, segments, pid, args, name, WRK_WARMUP)
+    return run_wrk(wrk, script, url, segments, pid, args, name, args.seconds)
+
+
+def snapshot(url: str, root: Path) -> str:
+    """The current playlist and its segments, copied under `root` at the same paths."""
+    folder = root / PLAYLIST_PATH.lstrip("/").rsplit("/", 1)[0]
+    folder.mkdir(parents=True, exist_ok=True)
+    with httpx.Client(base_url=url, timeout=30) as http:
+        playlist = http.get(PLAYLIST_PATH)
+        playlist.raise_for_status()
+        for uri in playlist_uris(playlist.text):
+            got = http.get(f"/live/{STREAM}/{uri}")
+            got.raise_for_status()
+            (folder / uri).write_bytes(got.content)
+        (folder / "index.m3u8").write_bytes(playlist.content)
+    return playlist.text
+
+
+def nginx_anchor(wrk: str, script: Path, url: str, args: argparse.Namespace,
+                 tmp: Path) -> WrkRun:
+    binary = c.require_tools("nginx")["nginx"]
+    base = tmp / "nginx"
+    playlist = snapshot(url, base / "root")
+    with nginx(binary, base, base / "root") as (pid, nginx_url):
+        return measure_wrk(wrk, script, nginx_url, pid, playlist, args, "nginx 1w (anchor)")
+
+
+def report_wrk(runs: Sequence[WrkRun], args: argparse.Namespace) -> None:
+    rows = []
+    for r in runs:
+        rows.append([r.name, f"{r.requests_per_s:,.0f}", f"{r.ok_per_s:,.0f}",
+                     f"{r.playlists / r.seconds:,.0f}", f"{r.segments / r.seconds:,.0f}",
+                     f"{r.mb_per_s:,.0f}",
+                     f"{r.p99_ms:.1f}", f"{100 * r.cpu.total / r.cpu.seconds:.0f}",
+                     f"{1e6 * r.cpu.total / max(r.requests, 1):,.0f}", r.bad, r.wrk_non2xx,
+                     r.socket_errors or "-", r.cpu.workers_text()])
+    c.print_table(["server", "req/s", "2xx req/s", "playlists/s", "segments/s", "MB/s", "p99 ms",
+                   "CPU %", "CPU us/req", "non-2xx", "wrk non-2xx/3xx", "socket errors",
+                   "worker CPU spread"], rows,
+                  title=f"1. Live playlist + segments under wrk -t{args.threads} "
+                        f"-c{args.connections} -d{args.seconds:g}s ({args.server}); "
+                        f"{os.cpu_count()} CPUs shared by wrk, ffmpeg and the server; "
+                        "CPU is % of one core")
+    hlsds = [r for r in runs if r.name.startswith("hlsd")]
+    anchor = next((r for r in runs if r.name.startswith("nginx")), None)
+    base = hlsds[0] if hlsds else None
+    for r in runs:
+        if r.statuses:
+            print(f"  {r.name}: statuses >= 300 {dict(sorted(r.statuses.items()))}")
+        if r.by_worker:
+            print(f"  {r.name}: responses by {WORKER_HEADER} {r.by_worker}")
+        if r.note:
+            print(f"  {r.name}: {r.note}")
+    for r in hlsds[1:]:
+        assert base is not None
+        ratio = r.ok_per_s / base.ok_per_s
+        print(f"{r.name} / {base.name}: {ratio:.2f}x 2xx req/s (target >= "
+              f"{WRK_RATIO_TARGET}x: {'met' if ratio >= WRK_RATIO_TARGET else 'MISSED'}; "
+              f"all responses {r.requests_per_s / base.requests_per_s:.2f}x); non-2xx "
+              f"{r.bad} (target 0: {'met' if r.bad == 0 else 'MISSED'})")
+    if anchor is not None:
+        for r in hlsds:
+            print(f"{r.name} / nginx: {r.ok_per_s / anchor.ok_per_s:.2f}x 2xx req/s, "
+                  f"{r.cpu.total / max(r.requests, 1) / (anchor.cpu.total / anchor.requests):.1f}"
+                  "x CPU per request")
+
+
+# -- 2. players -----------------------------------------------------------------------
+
+
+@dataclass
+class PlayersRun:
+    name: str
+    players: int
+    poll: float
+    cpu: CpuSpread
+    client_cpu: float
+    playlists: int
+    segments: int
+    bytes: int
+    errors: dict[str, int]
+    lags: list[float]
+    note: str = ""
+
+    @property
+    def produced(self) -> float:
+        """Segments the players should have fetched in the window at least: one per
+        target duration each (whole ones: a short window may hold one arrival fewer)."""
+        return float(self.players * max(1, math.floor(self.cpu.seconds / self.poll)))
+
+    @property
+    def same_work(self) -> bool:
+        return not self.errors and self.segments >= 0.8 * self.produced
+
+    @property
+    def per_100_per_minute(self) -> float:
+        return self.cpu.total / (self.players / 100) / (self.cpu.seconds / 60)
+
+
+def measure_players(name: str, url: str, pid: int, playlist: str,
+                    args: argparse.Namespace) -> PlayersRun:
+    target = re.search(r"#EXT-X-TARGETDURATION:(\d+)", playlist)
+    poll = float(target.group(1)) if target else 2.0
+    host, port = url.removeprefix("http://").split(":")
+    start = time.monotonic() + 2.0  # the client process starts and imports meanwhile
+    plan = LoadPlan(host=host, port=int(port), playlist_path=PLAYLIST_PATH,
+                    clients=args.players, start=start, measure=start + RAMP + SETTLE,
+                    end=start + RAMP + SETTLE + args.seconds, poll=poll)
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    proc = ctx.Process(target=players, args=(plan, out), daemon=True)
+    print(f"  players: {name}, {args.players} players, {args.seconds:g} s …",
+          file=sys.stderr, flush=True)
+    proc.start()
+    try:
+        window = CpuWindow(pid)
+        time.sleep(max(0.0, plan.measure - time.monotonic()))
+        window.start()
+        time.sleep(max(0.0, plan.end - time.monotonic()))
+        cpu = window.stop()
+        got = out.get(timeout=60)
+    finally:
+        proc.join(timeout=10)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(timeout=10)
+    errors = dict(got["errors"])
+    if got["unfinished"]:
+        errors["unfinished"] = got["unfinished"]
+    return PlayersRun(name=name, players=args.players, poll=poll, cpu=cpu,
+                      client_cpu=got["client_cpu"], playlists=got["playlists"],
+                      segments=got["segments"], bytes=got["bytes"], errors=errors,
+                      lags=got["lags"])
+
+
+def report_players(runs: Sequence[PlayersRun], args: argparse.Namespace) -> None:
+    rows = []
+    for r in runs:
+        seconds = r.cpu.seconds
+        rows.append([r.name, f"{r.playlists / seconds:,.0f}", f"{r.segments / seconds:,.0f}",
+                     f"{r.bytes / seconds / 1e6:,.0f}", f"{100 * r.cpu.total / seconds:.0f}",
+                     f"{r.per_100_per_minute:.2f}",
+                     f"{100 * r.client_cpu / seconds:.0f}",
+                     f"{1000 * pct(r.lags, 99):.0f}", sum(r.errors.values()),
+                     r.cpu.workers_text()])
+    poll = runs[0].poll if runs else 2.0
+    c.print_table(["server", "playlists/s", "segments/s", "MB/s", "CPU %",
+                   "CPU s /100 players/min", "client CPU %", "poll lag p99 ms", "errors",
+                   "worker CPU spread"], rows,
+                  title=f"2. {args.players} players, the playlist every {poll:g} s (the "
+                        f"target duration) and each new segment; {args.seconds:g} s "
+                        f"measured; server CPU over the master and its workers")
+    spread = []
+    for r in runs:
+        for label, cpu in sorted(r.cpu.by_label.items()):
+            spread.append([r.name, label, f"{cpu:.2f}",
+                           f"{100 * cpu / r.cpu.total:.0f}%" if r.cpu.total else "-"])
+    c.print_table(["server", "process", "CPU s", "share"], spread,
+                  title="CPU by process in the window")
+    for r in runs:
+        if r.errors:
+            print(f"  {r.name}: errors {r.errors}")
+        if r.note:
+            print(f"  {r.name}: {r.note}")
+        produced = r.produced
+        if r.segments < 0.8 * produced:
+            print(f"  {r.name}: the players fetched {r.segments} segments, "
+                  f"{r.segments / produced:.0%} of the {produced:.0f} the stream made in the "
+                  "window at least: the playlists they got did not advance, so this CPU is not for "
+                  "the same work")
+        if 100 * r.client_cpu / r.cpu.seconds > 85 or pct(r.lags, 99) > 0.25 * r.poll:
+            print(f"  the players may be the bottleneck for {r.name}: client CPU "
+                  f"{100 * r.client_cpu / r.cpu.seconds:.0f}%, p99 poll lag "
+                  f"{1000 * pct(r.lags, 99):.0f} ms")
+    for r in runs[1:]:
+        ratio = r.per_100_per_minute / runs[0].per_100_per_minute
+        verdict = ("not comparable: errors or fewer segments" if not r.same_work
+                   else "met" if ratio <= 1.0 else "MISSED")
+        print(f"{r.name} / {runs[0].name}: {ratio:.2f}x CPU per 100 players (target <= "
+              f"1.0x: {verdict}); workers {r.cpu.workers_text()}")
+
+
+# -- 3. ingest to visible -------------------------------------------------------------
+
+
+def _newest(body: bytes) -> int | None:
+    """The sequence number of a live playlist's last segment (``<session>-N.ts``)."""
+    uris = [u for u in body.split(b"\n") if u.strip() and not u.startswith(b"#")]
+    m = re.search(rb"-(\d+)\.\w+\s*$", uris[-1]) if uris else None
+    return int(m.group(1)) if m else None
+
+
+def visible_poller(index: int, url: str, path: str, probes: int, ready: MpEvent,
+                   stop: MpEvent, out: Any) -> None:
+    """Process entry: open `probes` fresh connections, keep one per worker reached (or
+    just the first when the server names no worker), poll them round robin until `stop`;
+    report, per kept connection, when each newest sequence number was first seen."""
+    host, port = url.removeprefix("http://").split(":")
+    kept: dict[str, RawHttp] = {}
+    for _ in range(probes):
+        http = RawHttp(host, int(port))
+        _, headers, _ = http.request("GET", path)
+        worker = headers.get(WORKER_HEADER)
+        label = f"worker {worker}" if worker else f"connection {index}"
+        if label in kept or (worker is None and kept):
+            http.close()
+        else:
+            kept[label] = http
+    conns = list(kept.items())
+    etags: dict[str, str | None] = {label: None for label in kept}
+    newest = {label: -1 for label in kept}
+    seen: dict[str, list[tuple[int, float]]] = {label: [] for label in kept}
+    rtts: dict[str, list[float]] = {label: [] for label in kept}
+    statuses: Counter[int] = Counter()
+    rounds = 0
+    while True:
+        if rounds % 16 == 0:
+            if stop.is_set():
+                break
+            if rounds == 32:
+                ready.set()
+        rounds += 1
+        for label, http in conns:
+            etag = etags[label]
+            sent = time.monotonic()
+            status, headers, body = http.request(
+                "GET", path, headers=[("If-None-Match", etag)] if etag else ())
+            done = time.monotonic()
+            rtts[label].append(done - sent)
+            statuses[status] += 1
+            if status == 200:
+                etags[label] = headers.get("etag")
+                seq = _newest(body)
+                if seq is not None and seq > newest[label]:
+                    newest[label] = seq
+                    seen[label].append((seq, done))
+    for _, http in conns:
+        http.close()
+    out.put({"seen": seen, "rtts": rtts, "statuses": dict(statuses),
+             "per_poller": len(conns)})
+
+
+@dataclass
+class Pushed:
+    sequence: int
+    segment_done: float
+    playlist_done: float
+    segment_put: float
+    playlist_put: float
+    committed: bool
+    statuses: tuple[int, int]
+
+
+def push(http: httpx.Client, n: int, segments: Sequence[SegmentFile]) -> Pushed:
+    """Segment n, then the playlist of the last six naming it, as ffmpeg's muxer does."""
+    seg = segments[n % len(segments)]
+    auth = {"Authorization": f"Bearer {KEY}"}
+    sent = time.monotonic()
+    got = http.put(f"/ingest/{VISIBLE_STREAM}/seg-{n}.ts", content=seg.data, headers=auth)
+    segment_done = time.monotonic()
+    first = max(0, n - PLAYLIST_SIZE + 1)
+    seqs = range(first, n + 1)
+    body = media_playlist(first, [f"seg-{i}.ts" for i in seqs],
+                          [segments[i % len(segments)].duration for i in seqs])
+    listed = http.put(f"/ingest/{VISIBLE_STREAM}/index.m3u8", content=body, headers=auth)
+    playlist_done = time.monotonic()
+    return Pushed(n, segment_done, playlist_done, segment_done - sent,
+                  playlist_done - segment_done, b'"committed":1' in listed.content,
+                  (got.status_code, listed.status_code))
+
+
+@dataclass
+class VisibleRun:
+    name: str
+    delays: dict[str, list[float]]
+    unseen: dict[str, int]
+    rtts: dict[str, list[float]]
+    per_poller: list[int]
+    pushes: list[Pushed]
+    statuses: Counter[int] = field(default_factory=Counter)
+
+
+def measure_visible(name: str, url: str, segments: Sequence[SegmentFile],
+                    args: argparse.Namespace) -> VisibleRun:
+    print(f"  visible: {name}, {args.pushes} pushes …", file=sys.stderr, flush=True)
+    ctx = mp.get_context("spawn")
+    # A fresh connection per upload (ffmpeg's -http_persistent 0): no keep-alive.
+    limits = httpx.Limits(max_keepalive_connections=0)
+    with httpx.Client(base_url=url, timeout=30, limits=limits) as http:
+        for n in range(VISIBLE_WARMUP):
+            push(http, n, segments)
+            time.sleep(args.gap)
+        ready = [ctx.Event() for _ in range(args.pollers)]
+        stop, out = ctx.Event(), ctx.Queue()
+        procs = [ctx.Process(target=visible_poller,
+                             args=(i, url, f"/live/{VISIBLE_STREAM}/index.m3u8", args.probes,
+                                   ready[i], stop, out), daemon=True)
+                 for i in range(args.pollers)]
+        try:
+            for proc in procs:
+                proc.start()
+            for event in ready:
+                if not event.wait(30):
+                    raise RuntimeError("a poller did not start")
+            pushed = []
+            for n in range(VISIBLE_WARMUP, VISIBLE_WARMUP + args.pushes):
+                pushed.append(push(http, n, segments))
+                time.sleep(args.gap)
+            time.sleep(0.5)
+            stop.set()
+            polled = [out.get(timeout=30) for _ in procs]
+        finally:
+            stop.set()
+            for proc in procs:
+                proc.join(timeout=10)
+                if proc.is_alive():
+                    proc.kill()
+    # Per label (a worker, or a connection), the earliest poll of any poller listing it.
+    delays: dict[str, list[float]] = {}
+    unseen: Counter[str] = Counter()
+    rtts: dict[str, list[float]] = {}
+    statuses: Counter[int] = Counter()
+    labels = sorted({label for p in polled for label in p["seen"]})
+    for p in polled:
+        statuses.update(p["statuses"])
+        for label, values in p["rtts"].items():
+            rtts.setdefault(label, []).extend(values)
+    for label in labels:
+        delays[label] = []
+        for item in pushed:
+            times = [next((t for seq, t in p["seen"].get(label, []) if seq >= item.sequence),
+                          None) for p in polled]
+            found = [t for t in times if t is not None]
+            if found:
+                delays[label].append(min(found) - item.playlist_done)
+            else:
+                unseen[label] += 1
+    return VisibleRun(name, delays, dict(unseen), rtts,
+                      [p["per_poller"] for p in polled], pushed, statuses)
+
+
+def report_visible(runs: Sequence[VisibleRun], args: argparse.Namespace) -> None:
+    rows: list[list[object]] = []
+    for r in runs:
+        for label, delays in r.delays.items():
+            rows.append([*ms_row(f"{r.name}: {label}", delays), r.unseen.get(label, 0),
+                         f"{1000 * pct(r.rtts.get(label, []), 50):.2f}"])
+    c.print_table(["playlist PUT returned -> visible, ms", "n", "p50", "p90", "p99", "max",
+                   "min", "unseen", "poll rtt p50"], rows,
+                  title=f"3. Ingest to visible: {args.pushes} segments, one every "
+                        f"{1000 * args.gap:.0f} ms, uploads on fresh connections; "
+                        f"{args.pollers} pollers x {args.probes} fresh connections probed")
+    rows = []
+    for r in runs:
+        rows += [ms_row(f"{r.name}: segment PUT", [p.segment_put for p in r.pushes]),
+                 ms_row(f"{r.name}: playlist PUT", [p.playlist_put for p in r.pushes])]
+    c.print_table(["publisher round trips, ms", "n", "p50", "p90", "p99", "max", "min"],
+                  rows)
+    for r in runs:
+        committed = sum(p.committed for p in r.pushes)
+        puts = Counter(s for p in r.pushes for s in p.statuses)
+        print(f"{r.name}: {committed}/{len(r.pushes)} playlist PUTs committed their "
+              f"segment; PUT statuses {dict(puts)}; poll statuses {dict(r.statuses)}; "
+              f"connections kept per poller {r.per_poller}")
+        if all(label.startswith("connection") for label in r.delays):
+            print(f"  no {WORKER_HEADER} header: figures are per poller connection, the "
+                  "worker it reached unknown")
+        for label, delays in r.delays.items():
+            p99 = 1000 * pct(delays, 99)
+            print(f"  {label}: p99 {p99:.2f} ms (target <= {VISIBLE_TARGET_MS:g} ms: "
+                  f"{'met' if p99 <= VISIBLE_TARGET_MS and not r.unseen.get(label) else 'MISSED'})")
+
+
+# -- main -----------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=15,
+                        help="seconds measured per wrk run and per players window")
+    parser.add_argument("--server", default="granian", choices=["granian", "uvicorn"])
+    parser.add_argument("--workers", default="1,2", help="worker counts (the first is the base)")
+    parser.add_argument("--threads", type=int, default=4, help="wrk threads")
+    parser.add_argument("--connections", type=int, default=64, help="wrk connections")
+    parser.add_argument("--players", type=int, default=1000)
+    parser.add_argument("--pushes", type=int, default=60, help="timed pushes, part 3")
+    parser.add_argument("--gap", type=float, default=0.05, help="seconds between pushes")
+    parser.add_argument("--pollers", type=int, default=2, help="poller processes, part 3")
+    parser.add_argument("--probes", type=int, default=8,
+                        help="fresh connections each poller opens to find the workers")
+    parser.add_argument("--skip", default="", help="parts to skip: wrk,nginx,players,visible")
+    args = parser.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    counts = [int(n) for n in args.workers.split(",") if n]
+    tools = c.require_tools("wrk", *([] if {"wrk", "nginx"} & skip else ["nginx"]))
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _exit_on_signal)
+
+    segments = segment_set() if "visible" not in skip else []
+    started = time.monotonic()
+    load = os.getloadavg()[0]
+    wrk_runs: list[WrkRun] = []
+    player_runs: list[PlayersRun] = []
+    visible_runs: list[VisibleRun] = []
+    c.OUT_DIR.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=c.OUT_DIR, prefix="workers-") as scratch:
+        tmp = Path(scratch)
+        script = tmp / "live.lua"
+        script.write_text(LUA.replace("BASE", f"/live/{STREAM}/"))
+        for n, workers in enumerate(counts):
+            name = f"hlsd {args.server} {workers}w"
+            with hlsd(workers, args, tmp) as server:
+                assert server.pid is not None
+                if not {"wrk", "players"} <= skip:
+                    with ffmpeg_push(server.url, tmp / f"ffmpeg-{workers}w.log"):
+                        playlist, note = wait_for_segments(server.url, minimum=3)
+                        if "wrk" not in skip:
+                            run = measure_wrk(tools["wrk"], script, server.url, server.pid,
+                                              playlist, args, name)
+                            run.note = note
+                            wrk_runs.append(run)
+                            if n == 0 and "nginx" not in skip:
+                                wrk_runs.append(nginx_anchor(tools["wrk"], script,
+                                                             server.url, args, tmp))
+                        if "players" not in skip:
+                            playlist, note = wait_for_segments(server.url, minimum=3)
+                            run_p = measure_players(name, server.url, server.pid, playlist,
+                                                    args)
+                            run_p.note = note
+                            player_runs.append(run_p)
+                if "visible" not in skip:
+                    visible_runs.append(measure_visible(name, server.url, segments, args))
+                problems = [line for line in server.log_text().splitlines()
+                            if re.search(r"error|traceback|exception", line, re.I)]
+                if problems:
+                    print(f"  {name}: {len(problems)} error lines in hlsd's log, e.g. "
+                          f"{problems[0][:200]}", file=sys.stderr, flush=True)
+    print(f"\n{os.cpu_count()} CPUs; load average {load:.1f} at the start; "
+          f"--server {args.server}, --workers {args.workers}")
+    if wrk_runs:
+        report_wrk(wrk_runs, args)
+    if player_runs:
+        report_players(player_runs, args)
+    if visible_runs:
+        report_visible(visible_runs, args)
+    print(f"\n({time.monotonic() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
