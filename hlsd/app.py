@@ -38,6 +38,7 @@ from hlsd.infra.admission import Admission
 from hlsd.infra.backends import BackendState
 from hlsd.infra.client_address import ClientAddress, TrustedProxies, parse_networks
 from hlsd.infra.limits import ConnectionLimits
+from hlsd.node import Siblings, ToLeader
 
 __all__ = ["app_from_environment", "build_features", "create_app"]
 
@@ -49,11 +50,14 @@ _TITLE = "hlsd"
 _OPENAPI_URL = "/openapi.json"
 
 
-def build_features(settings: Settings) -> tuple[Common, list[Feature]]:
-    """Every feature, built in order: each takes what it needs from those before it."""
+def build_features(settings: Settings) -> tuple[Common, list[Feature], Siblings | None]:
+    """Every feature, built in order: each takes what it needs from those before it;
+    with several workers, the links that make their hubs one (`hlsd.node`)."""
     common, core = build_common(settings)
     on_demand = ondemand.build(common)
     hub = streams.build(common)
+    siblings = (Siblings(role=common.role, hub=hub.hub, replication=common.replication)
+                if common.replication is not None else None)
     programs = channels.build(common, hub=hub.hub, packagers=on_demand.packagers)
     nodes = cluster.build(common, hub=hub.hub, feeds=programs.feeds)
     live_streams = live.build(common, hub=hub.hub, playout=programs.playout,
@@ -65,6 +69,8 @@ def build_features(settings: Settings) -> tuple[Common, list[Feature]]:
     features = [core, on_demand.feature, hub.feature, programs.feature, nodes.feature,
                 live_streams.feature, recordings.feature, links, assets.build(common)]
     health: dict[str, Callable[[], object]] = {}
+    if siblings is not None:
+        health["node"] = siblings.health
     if settings.edge.enabled:
         an_edge = edge.build(common, hub=hub.hub)
         features.append(an_edge.feature)
@@ -75,18 +81,21 @@ def build_features(settings: Settings) -> tuple[Common, list[Feature]]:
     features.insert(1, console.build(common, hub=hub.hub, health=health))
     watch_database(common.backends, common.database.engine, common.database.url,
                    recover=[step for feature in features for step in feature.recover])
-    return common, features
+    return common, features, siblings
 
 
 def create_app(settings: Settings) -> ASGIApp:
-    common, features = build_features(settings)
+    common, features, siblings = build_features(settings)
     backends = common.backends
+    to_leader: ToLeader | None = None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # A backend that does not answer is no reason not to serve: the rest is served,
         # and it is retried until it answers (then its start-up steps run).
         tasks = await start_all(features)
+        if siblings is not None and to_leader is not None:
+            await siblings.start(to_leader.answer)  # the others' streams, before serving
         await backends.start(wait=_BACKEND_START_WAIT)
         missing = [b.name for b in backends.all if b.state is not BackendState.UP]
         log.info("hlsd %s ready; data in %s%s", __version__, settings.data_dir.resolve(),
@@ -95,6 +104,8 @@ def create_app(settings: Settings) -> ASGIApp:
             yield
         finally:
             await backends.close()
+            if siblings is not None:
+                await siblings.close()
             await close_all(features, tasks)
 
     app = FastAPI(title=_TITLE, version=__version__, lifespan=lifespan,
@@ -117,8 +128,11 @@ def create_app(settings: Settings) -> ASGIApp:
     proxies = TrustedProxies(parse_networks(settings.trusted_proxies, what="trusted_proxies"))
     limits = ConnectionLimits(max_open=settings.http.max_requests_per_ip, per_second=0,
                               burst=0, exempt=settings.http.limit_exempt)
+    # Inside admission, which the worker that takes a request applies once.
+    to_leader = ToLeader(playback, siblings=siblings, leader=common.role.leader,
+                         max_body=settings.live.max_segment_bytes)
     return ClientAddress(Admission(
-        playback, limits=limits,
+        to_leader, limits=limits,
         body_timeout=settings.http.body_timeout, setting="http.max_requests_per_ip",
         caches=caches), proxies, caches=caches)
 

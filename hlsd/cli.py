@@ -8,8 +8,12 @@ every call. Config and folder problems are one line each and exit code 2.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -118,6 +122,11 @@ def _run_server(config: Path | None, flags: dict[str, object], *, edge: bool = F
         console.print("[red]config error[/red] edge.control is set: run it as hlsd edge",
                       soft_wrap=True)
         raise typer.Exit(2)
+    if settings.workers > 1 and settings.livemix.edge_keys:
+        console.print("[red]config error[/red] livemix.edge_keys is set: edges link to one "
+                      "process, so a control runs with workers: 1 (every other live ingest "
+                      "runs on any number)", soft_wrap=True)
+        raise typer.Exit(2)
     _folders(settings.working_folders())
     _tls_files(settings)
     log_config = setup_server_logging(settings.log_level, settings.log_format)
@@ -134,17 +143,34 @@ def _run_server(config: Path | None, flags: dict[str, object], *, edge: bool = F
         log.info("the console: %s://%s:%d/", "https" if settings.tls.enabled else "http",
                  f"[{settings.host}]" if ":" in settings.host else settings.host,
                  settings.port)
-    if settings.workers > 1:
-        log.warning("%d workers: each holds its own live streams (pushed, RTMP, SRT, "
-                    "websocket, LiveMix, edges) and recordings under way, so a stream's "
-                    "uploads and players land on different processes; keep workers: 1 on "
-                    "a node that takes live streams (on-demand HLS, channels and assets "
-                    "work on any number)", settings.workers)
     try:
-        engines.serve(settings, log_config)
+        with _node_folder(settings):
+            engines.serve(settings, log_config)
     except engines.PortInUse as exc:
         console.print(f"[red]hlsd cannot start:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(1) from None
+
+
+@contextlib.contextmanager
+def _node_folder(settings: Settings) -> Iterator[None]:
+    """With several workers: the node's run folder they share (private, in the system's
+    temp dir: unix socket paths are short), and what each would otherwise clean at its
+    start, cleaned once before any starts (a worker the engine starts again must not
+    clean what the others use)."""
+    if settings.workers == 1:
+        yield
+        return
+    from hlsd.features.common import clean_temp
+    from hlsd.node import NODE_DIR_ENV
+
+    clean_temp(settings.temp_dir)
+    shutil.rmtree(settings.data_dir / "spill", ignore_errors=True)
+    folder = tempfile.mkdtemp(prefix="hlsd-node-")
+    os.environ[NODE_DIR_ENV] = folder
+    try:
+        yield
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _protocols(settings: Settings) -> str:

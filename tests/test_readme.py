@@ -93,7 +93,7 @@ def test_the_readme_metrics_are_the_servers(tmp_path: Path) -> None:
     text = README.read_text(encoding="utf-8")
     table = text.split("The metrics (the suite checks", 1)[1].split("- `GET /docs`", 1)[0]
     listed = set(re.findall(r"`(hlsd_[a-z_]+)`", table))
-    common, features = build_features(load_settings(None, data_dir=tmp_path))
+    common, features, _ = build_features(load_settings(None, data_dir=tmp_path))
     try:
         exported = {line.split()[2] for line in common.metrics.render().decode().splitlines()
                     if line.startswith("# HELP hlsd_")}

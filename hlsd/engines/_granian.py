@@ -61,7 +61,9 @@ def run_granian(settings: Settings, log_config: dict[str, Any]) -> None:
         TARGET, factory=True,
         address=settings.host, port=settings.port, interface=Interfaces.ASGI,
         http=http_mode(settings),
-        workers=settings.workers, backlog=2048,
+        # A worker that dies is started again (uvicorn does so too): with several, the
+        # node goes on serving (`hlsd.node`).
+        workers=settings.workers, backlog=2048, respawn_failed_workers=True,
         http1_settings=HTTP1Settings(header_read_timeout=int(deadline * 1000)),
         http2_settings=http2_settings(),
         ssl_cert=tls.cert, ssl_key=tls.key,

@@ -122,6 +122,7 @@ def build(common: Common, *, hub: StreamHub, feeds: ChannelFeeds) -> Cluster:
     registry: Registry = NoRegistry()
     tasks = []
     close = []
+    leader = common.role.leader  # one worker of a node announces and listens
     if cl.redis_url is not None:
         redis = RedisRegistry(cl.redis_url.get_secret_value(), prefix=cl.registry_prefix,
                               ttl=2 * cl.refresh_interval)
@@ -129,8 +130,9 @@ def build(common: Common, *, hub: StreamHub, feeds: ChannelFeeds) -> Cluster:
                     redis.ping)
         announcer = Announcer(hub=hub, registry=redis, url=lambda: own.announced,
                               refresh=cl.refresh_interval)
-        tasks.append(announcer.run)
-        close.append(announcer.close)
+        if leader:
+            tasks.append(announcer.run)
+            close.append(announcer.close)
         registry = redis
     close.append(registry.close)
     pull_secret = ws.pull_secret.get_secret_value() if ws.pull_secret else None
@@ -154,5 +156,5 @@ def build(common: Common, *, hub: StreamHub, feeds: ChannelFeeds) -> Cluster:
     # first: its sessions read the hub and the relays.
     return Cluster(relays=relays, resolver=resolver, feature=Feature(
         name="cluster", routers=[websocket.router(cdn=cdn, path=ws.path)],
-        start=[lambda: listener.start(cdn)], tasks=tasks, sweep=[relays.sweep],
+        start=[lambda: listener.start(cdn)] if leader else [], tasks=tasks, sweep=[relays.sweep],
         close=[listener.close, resolver.close, relays.close, *close]))

@@ -24,6 +24,8 @@ from hlsd.infra.download import Fetcher, make_client
 from hlsd.infra.folders import prepare_folders
 from hlsd.infra.outbound import FetchPolicy
 from hlsd.metrics import Metrics
+from hlsd.node.ops import Replication
+from hlsd.node.role import NodeRole, node_role
 from hlsd.recording.export import TEMP_PATTERN as EXPORT_TEMP_PATTERN
 from hlsd.storage import ObjectStore, make_store
 
@@ -52,11 +54,18 @@ class Common:
     fetcher: Fetcher
     temp_budget: DiskBudget
     admin_key: str | None
+    role: NodeRole
+    """This process's part among the node's workers (`hlsd.node`)."""
+    replication: Replication | None
+    """Where this worker's producers' writes go, for the node's other workers (None
+    with one worker)."""
 
 
 def build_common(settings: Settings) -> tuple[Common, Feature]:
     prepare_folders(settings.working_folders())  # `hlsd serve` checked them already
-    _clean_temp(settings.temp_dir)
+    role = node_role(settings.workers)
+    if not role.shared:  # `hlsd serve` cleans it for several workers, before they start
+        clean_temp(settings.temp_dir)
     metrics = Metrics()
     backends = Backends(on_change=backend_gauge(metrics))
     database = open_database(settings.data_dir, settings.database_url.get_secret_value()
@@ -91,13 +100,14 @@ def build_common(settings: Settings) -> tuple[Common, Feature]:
         fetcher=Fetcher(client, settings.temp_dir, deadline=up.total_timeout,
                         budget=temp_budget),
         temp_budget=temp_budget,
-        admin_key=settings.admin_key.get_secret_value() if settings.admin_key else None)
+        admin_key=settings.admin_key.get_secret_value() if settings.admin_key else None,
+        role=role, replication=Replication() if role.shared else None)
     return common, Feature(name="common", close=[
         store.close, client.close, request_client.close, database.engine.dispose,
         lambda: executor.shutdown(wait=False, cancel_futures=True)])
 
 
-def _clean_temp(temp_dir: Path) -> None:
+def clean_temp(temp_dir: Path) -> None:
     """Downloads cut off by a crash are debris: nothing leaks in the temp dir."""
     for pattern in ("fetch-*.part", EXPORT_TEMP_PATTERN):
         for debris in temp_dir.glob(pattern):

@@ -70,7 +70,8 @@ def build(common: Common, *, hub: StreamHub, playout: Playout,
         playback=[Mount(live.PREFIX, playback),
                   Mount(live.LIVEMIX_PREFIX,
                         live.LiveMixLiveResolver(live=playback, names=sources))],
-        start=[listeners.start],
+        # One worker of a node listens (the leader; `hlsd.node`).
+        start=[listeners.start] if common.role.leader else [],
         # What was pushed for streams that ended goes.
         sweep=[push.sweep],
         close=[listeners.close]))

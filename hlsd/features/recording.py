@@ -34,6 +34,7 @@ def build(common: Common, *, hub: StreamHub, resolver: StreamResolver,
     channel's feed, a relay from the node that publishes it), and again while it is not
     on air (a channel after a restart, a publisher back on another node)."""
     settings, sessions = common.settings, common.sessions
+    leader = common.role.leader
     rec = settings.recording
     caches = common.metrics.caches
     # Stored segments under their object keys: never stale.
@@ -60,7 +61,8 @@ def build(common: Common, *, hub: StreamHub, resolver: StreamResolver,
         playback=[Mount(recorded.PREFIX, playback),
                   Mount(recorded.LIVEMIX_PREFIX, recorded.LiveMixRecordingResolver(playback))],
         # Automatic recordings of streams that ended stop; recorded streams not on air
-        # are looked for again.
-        sweep=[auto.sweep, lambda: resolver.follow(recorder.streams())],
-        recover=[recorder.open, auto.open],
+        # are looked for again. The leader records, for every worker of a node (the
+        # others hand it the recording requests: `hlsd.node.forward`).
+        sweep=[auto.sweep, lambda: resolver.follow(recorder.streams())] if leader else [],
+        recover=[recorder.open, auto.open] if leader else [],
         close=[auto.close, recorder.close, replays.close]))

@@ -23,12 +23,16 @@ class Streams:
 def build(common: Common) -> Streams:
     settings = common.settings
     lv = settings.live
+    role, replication = common.role, common.replication
+    # Each worker spills its own copies; `hlsd serve` empties the folder before they start.
+    spill = settings.data_dir / "spill" / (f"w-{role.worker_id}" if role.shared else "")
     hub = StreamHub(window=lv.window, policy=lv.publish_policy, idle_timeout=lv.idle_timeout,
                     retention=lv.retention, max_streams=lv.max_streams,
-                    spill=SpillDir(settings.data_dir / "spill"),
+                    spill=SpillDir(spill),
                     memory_per_variant=lv.memory_per_variant,
                     keep_for=settings.recording.reach_back,
-                    on_drop=common.metrics.reader_dropped)
+                    on_drop=common.metrics.reader_dropped,
+                    replicate=replication.wrap if replication is not None else None)
     return Streams(hub=hub, feature=Feature(
         name="streams",
         routers=[streams_api.router(signer=common.signer, hub=hub,

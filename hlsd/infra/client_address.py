@@ -23,7 +23,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hlsd.infra.cache import Cache, Caches
 
-__all__ = ["Client", "ClientAddress", "TrustedProxies", "client_of", "parse_networks"]
+__all__ = ["Client", "ClientAddress", "TrustedProxies", "client_of", "parse_networks",
+           "set_client"]
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -178,6 +179,12 @@ class ClientAddress:
                 if scope["type"] == "websocket":
                     scheme = "wss" if scheme == "https" else "ws"
                 scope["scheme"] = scheme
+
+
+def set_client(scope: Scope, client: Client) -> None:
+    """Give a request the client another process decided on (a request one worker hands
+    another: `hlsd.node.forward`)."""
+    scope[_SCOPE_KEY] = client
 
 
 def client_of(scope: Scope) -> Client:

@@ -21,7 +21,7 @@ from hlsd.infra.logs import clip
 from hlsd.streams.events import Committed, HubEvent, HubEventKind
 from hlsd.streams.keepers import Keeper
 from hlsd.streams.names import check_stream_name
-from hlsd.streams.producer import HubProducer
+from hlsd.streams.producer import HubProducer, Producer
 from hlsd.streams.reader import ConsumerKind, Overflow, Reader
 from hlsd.streams.snapshot import StreamSnapshot
 from hlsd.streams.spill import SpillDir
@@ -54,11 +54,13 @@ class StreamHub:
                  memory_per_variant: int | None = None, keep_for: float = 0.0,
                  wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  on_drop: Callable[[ConsumerKind, int], None] = lambda kind, count: None,
+                 replicate: Callable[[HubProducer], Producer] | None = None,
                  ) -> None:
         """`keep_for`: seconds a segment stays held after it is committed, at least (the
         recorder's reach-back); its bytes spill to disk past `memory_per_variant`.
         `wall_clock` times segments that come without a time. `on_drop` counts what
-        every reader drops (``/metrics``)."""
+        every reader drops (``/metrics``). `replicate` wraps every producer's handle
+        (the node's other workers are told what it writes: `hlsd.node`)."""
         self._streams: dict[str, Stream] = {}
         self._window = window
         self._policy = policy
@@ -71,6 +73,7 @@ class StreamHub:
         self._keep_for = keep_for
         self.wall_clock = wall_clock
         self._on_drop = on_drop
+        self._replicate = replicate
         self._watchers: dict[Reader[HubEvent], frozenset[HubEventKind]] = {}
         self._keepers: list[Keeper] = []
         self.commits = 0
@@ -78,10 +81,11 @@ class StreamHub:
 
     # -- producers ----------------------------------------------------------------------
 
-    def producer(self, name: str, publisher: str, *, kind: PublisherKind) -> HubProducer:
+    def producer(self, name: str, publisher: str, *, kind: PublisherKind) -> Producer:
         """A handle for `publisher` (an ingest of `kind`) to write stream `name` through;
         it claims nothing until `publish`."""
-        return HubProducer(self, name, publisher, kind)
+        producer = HubProducer(self, name, publisher, kind)
+        return self._replicate(producer) if self._replicate is not None else producer
 
     # -- readers ------------------------------------------------------------------------
 
@@ -201,6 +205,24 @@ class StreamHub:
                       window=self._window, clock=self._clock, spill=self._spill,
                       memory_per_variant=self._memory_per_variant,
                       keep_for=self._keep_for, on_event=self._emit)
+
+    def adopt(self, name: str, publisher: str, *, kind: PublisherKind,
+              session: str) -> Stream:
+        """Stream `name` as another worker of this node publishes it (`hlsd.node`): that
+        worker's hub applied the publish policy and the bounds already, so this one
+        follows it, whatever its own state says: created, resumed or taken over, in the
+        same `session`."""
+        stream = self._streams.get(name)
+        if stream is None:
+            stream = self._new_stream(name, publisher, kind, session)
+            self._streams[name] = stream
+            self._emit(HubEvent(HubEventKind.PUBLISHED, stream))
+        elif (stream.publisher, stream.session, stream.state) != (publisher, session,
+                                                                  StreamState.LIVE):
+            stream.resume(publisher=publisher, kind=kind, session=session)
+        else:
+            stream.kind = kind
+        return stream
 
     def restart(self, stream: Stream, publisher: str, *, kind: PublisherKind) -> Stream:
         """A new publishing session on `stream`: another publisher, or the same one

@@ -187,6 +187,12 @@ class HubProducer:
     def publish(self) -> None:
         self._stream = self._hub.claim(self._name, self._publisher, kind=self._kind)
 
+    def adopt(self, session: str) -> None:
+        """Publish as another worker of this node did, in its `session`
+        (`StreamHub.adopt`: no policy, no bounds)."""
+        self._stream = self._hub.adopt(self._name, self._publisher, kind=self._kind,
+                                       session=session)
+
     def restart(self) -> None:
         self._hub.restart(self._published(), self._publisher, kind=self._kind)
 

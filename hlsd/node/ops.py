@@ -1,0 +1,203 @@
+"""What a worker's producers write, as operations the node's other workers apply to
+their own hubs, so that every worker serves every live stream from its own memory.
+
+Each operation is a `Producer` call with its inputs made explicit where the publishing
+worker's hub filled them in (the session a publish began, the PROGRAM-DATE-TIME a
+segment was given): applied in order to a hub in the same state, the same calls give
+the same state, so segment and part URIs, sequence numbers and playlists are the same
+on every worker. A worker that joins later starts from a snapshot
+(`hlsd.streams.snapshot`) and applies what follows it.
+
+Relays and channel feeds are not replicated: each worker resolves those itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from hlsd.node._frames import Header, encode
+from hlsd.streams import (
+    HubProducer,
+    InitSegment,
+    Part,
+    Producer,
+    PublisherKind,
+    RenditionInfo,
+    Segment,
+    Stream,
+    StreamHub,
+    snapshot_to_wire,
+)
+
+__all__ = ["LOCAL_KINDS", "ReplicatedProducer", "Replication"]
+
+LOCAL_KINDS = frozenset({PublisherKind.RELAY, PublisherKind.CHANNEL})
+"""Producers each worker runs for itself."""
+
+Send = Callable[[Header, tuple[bytes, ...]], None]
+
+
+class Replication:
+    """This worker's side: the streams its producers publish, and where their
+    operations go (`outlets`, one per worker that follows this one)."""
+
+    def __init__(self) -> None:
+        self._outlets: list[Callable[[bytes], None]] = []
+        self._owned: dict[str, ReplicatedProducer] = {}
+
+    def wrap(self, producer: HubProducer) -> Producer:
+        """The hub's `replicate`: a producer whose writes the other workers apply."""
+        if producer.kind in LOCAL_KINDS:
+            return producer
+        return ReplicatedProducer(producer, self)
+
+    def published(self, producer: ReplicatedProducer) -> None:
+        self._owned[producer.name] = producer
+
+    def owned(self) -> Iterator[Stream]:
+        """The streams this worker publishes (or published, until its hub forgets
+        them)."""
+        for name, producer in list(self._owned.items()):
+            stream = producer.stream
+            if stream is None or stream.publisher != producer.publisher:
+                del self._owned[name]  # taken over, by this worker or another one
+            else:
+                yield stream
+
+    def snapshots(self, hub: StreamHub) -> list[tuple[Header, tuple[bytes, ...]]]:
+        """What a worker that follows this one starts from."""
+        frames = []
+        for stream in self.owned():
+            if hub.get(stream.name) is stream:
+                header, blobs = snapshot_to_wire(stream.snapshot())
+                frames.append(({"op": "snapshot", "snapshot": header}, tuple(blobs)))
+        return frames
+
+    def add_outlet(self, outlet: Callable[[bytes], None]) -> None:
+        """A new follower (after its snapshots): the next write of every stream carries
+        its init section again, which the follower has not seen."""
+        self._outlets.append(outlet)
+        for producer in self._owned.values():
+            producer.resend_inits()
+
+    def remove_outlet(self, outlet: Callable[[bytes], None]) -> None:
+        if outlet in self._outlets:
+            self._outlets.remove(outlet)
+
+    def send(self, header: Header, blobs: tuple[bytes, ...] = ()) -> None:
+        if not self._outlets:
+            return
+        frame = encode(header, blobs)  # once, for every follower
+        for outlet in list(self._outlets):
+            outlet(frame)
+
+
+class ReplicatedProducer:
+    """A `Producer` whose every write, once its own hub took it, is sent to the node's
+    other workers."""
+
+    def __init__(self, inner: HubProducer, replication: Replication) -> None:
+        self._inner = inner
+        self._replication = replication
+        self._inits: dict[str, bytes] = {}
+        """The init section last sent per variant (sent again only when it changes)."""
+
+    name = property(lambda self: self._inner.name)
+    publisher = property(lambda self: self._inner.publisher)
+    kind = property(lambda self: self._inner.kind)
+    stream = property(lambda self: self._inner.stream)
+    session = property(lambda self: self._inner.session)
+    holds = property(lambda self: self._inner.holds)
+    taken_over = property(lambda self: self._inner.taken_over)
+
+    def publish(self) -> None:
+        self._inner.publish()
+        self._replication.published(self)
+        self._inits.clear()
+        self._send("publish")
+
+    def restart(self) -> None:
+        self._inner.restart()
+        self._inits.clear()
+        self._send("publish")
+
+    def describe(self, variant: str, info: RenditionInfo | None = None) -> None:
+        self._inner.describe(variant, info)
+        self._send("describe", variant=variant,
+                   info=None if info is None else asdict(info))
+
+    def append(self, variant: str, *, duration: float, data: bytes, extension: str = "ts",
+               program_date_time: datetime | None = None, target_hint: int | None = None,
+               discontinuity: bool = False, init: InitSegment | None = None
+               ) -> Segment | None:
+        segment = self._inner.append(
+            variant, duration=duration, data=data, extension=extension,
+            program_date_time=program_date_time, target_hint=target_hint,
+            discontinuity=discontinuity, init=init)
+        # The time the hub gave it (a publisher that sends none is timed on arrival).
+        when = segment.program_date_time if segment is not None else program_date_time
+        self._send("append", (data, *self._init(variant, init)), variant=variant,
+                   init=init.name if init is not None else None,
+                   duration=duration, extension=extension, target_hint=target_hint,
+                   discontinuity=discontinuity,
+                   pdt=when.isoformat() if when is not None else None)
+        return segment
+
+    def append_part(self, variant: str, *, duration: float, data: bytes,
+                    program_date_time: datetime, independent: bool, part_target: float,
+                    target_duration: int, extension: str = "m4s",
+                    init: InitSegment | None = None) -> Part | None:
+        part = self._inner.append_part(
+            variant, duration=duration, data=data, program_date_time=program_date_time,
+            independent=independent, part_target=part_target,
+            target_duration=target_duration, extension=extension, init=init)
+        self._send("part", (data, *self._init(variant, init)), variant=variant,
+                   init=init.name if init is not None else None,
+                   duration=duration, pdt=program_date_time.isoformat(),
+                   independent=independent, part_target=part_target,
+                   target_duration=target_duration, extension=extension)
+        return part
+
+    def close_segment(self, variant: str) -> Segment | None:
+        segment = self._inner.close_segment(variant)
+        self._send("close", variant=variant)
+        return segment
+
+    def discontinuity(self, variant: str) -> None:
+        self._inner.discontinuity(variant)
+        self._send("discontinuity", variant=variant)
+
+    def touch(self) -> None:
+        self._inner.touch()
+        self._send("touch")
+
+    def end(self, variant: str | None = None) -> None:
+        holds = self._inner.holds
+        self._inner.end(variant)
+        if holds:  # what it ended, it held
+            self._send("end", variant=variant, held=True)
+
+    def resend_inits(self) -> None:
+        self._inits.clear()
+
+    def _init(self, variant: str, init: InitSegment | None) -> tuple[bytes, ...]:
+        """The init section's bytes to send with a write: none when the write has none,
+        or has the one sent last (the other side passes that one again)."""
+        if init is None or self._inits.get(variant) == init.data:
+            return ()
+        self._inits[variant] = init.data
+        return (init.data,)
+
+    def _send(self, op: str, blobs: tuple[bytes, ...] = (), *, held: bool = False,
+              **fields: Any) -> None:
+        """Tell the other workers, when the write reached a stream this producer holds
+        (a write to one it does not hold changed nothing)."""
+        inner = self._inner
+        if not (held or inner.holds):
+            return
+        self._replication.send({"op": op, "stream": inner.name, "publisher": inner.publisher,
+                                "kind": inner.kind.value, "session": inner.session,
+                                **fields}, blobs)
