@@ -789,13 +789,20 @@ def run_load(name: str, server_pid: int, url: str, playlist_path: str,
 
 
 @contextlib.contextmanager
-def nginx(binary: str, tmp: Path, root: Path) -> Iterator[tuple[int, str]]:
-    """nginx with serving.py's generated config, in the foreground, in its own session."""
+def nginx(binary: str, tmp: Path, root: Path,
+          workers: int = 1) -> Iterator[tuple[int, str]]:
+    """nginx with serving.py's generated config, in the foreground, in its own session;
+    `workers` replaces its ``worker_processes 1``."""
     from serving import NGINX_CONF
 
     port = c.free_port()
     conf = tmp / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(tmp=tmp, port=port, root=root))
+    text = NGINX_CONF.format(tmp=tmp, port=port, root=root)
+    if workers != 1:
+        if "worker_processes 1;\n" not in text:
+            raise RuntimeError("serving.NGINX_CONF has changed: no 'worker_processes 1;'")
+        text = text.replace("worker_processes 1;\n", f"worker_processes {workers};\n")
+    conf.write_text(text)
     # Started as root, nginx's master hands requests to an unprivileged worker: let it in.
     for p in (tmp.parent, tmp, *tmp.rglob("*")):
         p.chmod(0o755 if p.is_dir() else 0o644)
