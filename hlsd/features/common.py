@@ -24,8 +24,7 @@ from hlsd.infra.download import Fetcher, make_client
 from hlsd.infra.folders import prepare_folders
 from hlsd.infra.outbound import FetchPolicy
 from hlsd.metrics import Metrics
-from hlsd.node.ops import Replication
-from hlsd.node.role import NodeRole, node_role
+from hlsd.node import NodeRole, Replication, node_role
 from hlsd.recording.export import TEMP_PATTERN as EXPORT_TEMP_PATTERN
 from hlsd.storage import ObjectStore, make_store
 
@@ -101,7 +100,7 @@ def build_common(settings: Settings) -> tuple[Common, Feature]:
                         budget=temp_budget),
         temp_budget=temp_budget,
         admin_key=settings.admin_key.get_secret_value() if settings.admin_key else None,
-        role=role, replication=Replication() if role.shared else None)
+        role=role, replication=Replication.of(role))
     return common, Feature(name="common", close=[
         store.close, client.close, request_client.close, database.engine.dispose,
         lambda: executor.shutdown(wait=False, cancel_futures=True)])

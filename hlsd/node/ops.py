@@ -19,6 +19,8 @@ from datetime import datetime
 from typing import Any
 
 from hlsd.node._frames import Header, encode
+from hlsd.node._spool import SPOOL, Spool
+from hlsd.node.role import NodeRole
 from hlsd.streams import (
     HubProducer,
     InitSegment,
@@ -44,9 +46,18 @@ class Replication:
     """This worker's side: the streams its producers publish, and where their
     operations go (`outlets`, one per worker that follows this one)."""
 
-    def __init__(self) -> None:
+    def __init__(self, spool: Spool | None = None) -> None:
         self._outlets: list[Callable[[bytes], None]] = []
         self._owned: dict[str, ReplicatedProducer] = {}
+        self._spool = spool
+
+    @classmethod
+    def of(cls, role: NodeRole) -> Replication | None:
+        """This worker's, with several (its large blobs through the run folder's
+        spool); None with one."""
+        if role.run_dir is None:
+            return None
+        return cls(Spool(role.run_dir / SPOOL, role.worker_id))
 
     def wrap(self, producer: HubProducer) -> Producer:
         """The hub's `replicate`: a producer whose writes the other workers apply."""
@@ -83,6 +94,10 @@ class Replication:
         for producer in self._owned.values():
             producer.resend_inits()
 
+    def close(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
+
     def remove_outlet(self, outlet: Callable[[bytes], None]) -> None:
         if outlet in self._outlets:
             self._outlets.remove(outlet)
@@ -90,6 +105,8 @@ class Replication:
     def send(self, header: Header, blobs: tuple[bytes, ...] = ()) -> None:
         if not self._outlets:
             return
+        if self._spool is not None:
+            header, blobs = self._spool.spool(header, blobs)
         frame = encode(header, blobs)  # once, for every follower
         for outlet in list(self._outlets):
             outlet(frame)

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from hlsd.node._frames import FrameError, Header, encode, read_frame
+from hlsd.node._spool import SPOOL, unspool
 from hlsd.node.mirror import Mirror, MirrorError
 from hlsd.node.ops import Replication
 from hlsd.node.role import NodeRole, leader_id
@@ -56,6 +57,7 @@ class Siblings:
         self._hub = hub
         self._replication = replication
         self._mirror = Mirror(hub)
+        self._spool = role.run_dir / SPOOL
         self._server: asyncio.AbstractServer | None = None
         self._following: dict[str, asyncio.Task[None]] = {}
         self._scanner: asyncio.Task[None] | None = None
@@ -86,6 +88,7 @@ class Siblings:
         if self._server is not None:
             self._server.close()
         await asyncio.gather(*tasks, return_exceptions=True)
+        self._replication.close()
         self._role.socket_path(self._role.worker_id).unlink(missing_ok=True)
 
     def health(self) -> dict[str, object]:
@@ -134,11 +137,11 @@ class Siblings:
                 if header.get("op") == "ready":
                     ready.set()
                 else:
-                    self._mirror.apply(header, blobs)
+                    self._mirror.apply(header, unspool(self._spool, header, blobs))
         except (asyncio.IncompleteReadError, ConnectionError):
             log.info("worker %s: gone; its streams end here when their idle time passes",
                      worker)
-        except (FrameError, MirrorError) as exc:
+        except (FrameError, MirrorError, OSError, ValueError) as exc:
             log.warning("worker %s: %s; following it again from a snapshot", worker, exc)
         finally:
             ready.set()

@@ -25,7 +25,7 @@ import psutil
 import pytest
 
 from hlsd.hls.check import assert_valid
-from tests._support.hlsd_server import HlsdServer
+from tests._support.hlsd_server import HlsdServer, free_port
 from tests._support.media import FFMPEG, decode_errors, hls_folder
 from tests._support.polling import wait_until
 from tests._support.publisher import LivePublisher
@@ -39,18 +39,20 @@ _SOURCE = ["-re", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30",
            "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k"]
 
 
-def _config() -> dict[str, object]:
+def _config(rtmp: int | None = None) -> dict[str, object]:
     return {"live": {"publish_keys": [KEY], "segment_duration": 1.0, "part_duration": 0.2,
                      "idle_timeout": 6},
-            "rtmp": {"listen": None}, "srt": {"listen": None}, "websocket": {"listen": None}}
+            "rtmp": {"listen": f"127.0.0.1:{rtmp}" if rtmp else None},
+            "srt": {"listen": None}, "websocket": {"listen": None}}
 
 
 class Node:
     """A server of several workers, and what the tests ask of it."""
 
-    def __init__(self, server: HlsdServer, workers: int) -> None:
+    def __init__(self, server: HlsdServer, workers: int, rtmp: int | None = None) -> None:
         self.server = server
         self.workers = workers
+        self.rtmp = rtmp
         self.url = server.url
         self.run_dir = wait_until(self._run_dir, timeout=20, what="the node's run folder")
         self.wait_whole()
@@ -86,8 +88,8 @@ class Node:
             yield client, int(client.get("/api/health").json()["node"]["worker"])
 
 
-def _server(tmp_dir: Path, engine: str, workers: int) -> HlsdServer:
-    return HlsdServer(_config(), tmp_dir=tmp_dir, env={"TMPDIR": str(tmp_dir)},
+def _server(tmp_dir: Path, engine: str, workers: int, rtmp: int | None = None) -> HlsdServer:
+    return HlsdServer(_config(rtmp), tmp_dir=tmp_dir, env={"TMPDIR": str(tmp_dir)},
                       extra_args=["--workers", str(workers), "--server", engine])
 
 
@@ -96,8 +98,10 @@ def _server(tmp_dir: Path, engine: str, workers: int) -> HlsdServer:
 def node(request: pytest.FixtureRequest,
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     engine, workers = request.param
-    with _server(tmp_path_factory.mktemp(f"{engine}-{workers}"), engine, workers) as server:
-        yield Node(server, workers)
+    rtmp = free_port()
+    with _server(tmp_path_factory.mktemp(f"{engine}-{workers}"), engine, workers,
+                 rtmp) as server:
+        yield Node(server, workers, rtmp)
 
 
 def _segments(text: str) -> list[str]:
@@ -107,15 +111,17 @@ def _segments(text: str) -> list[str]:
 Check = Callable[[httpx.Client], None]
 
 
-def _until_every_worker(node: Node, check: Check, attempts: int = 400) -> dict[int, int]:
+def _until_every_worker(node: Node, check: Check, attempts: int = 400,
+                        at_least: int = 0) -> dict[int, int]:
     """`check(client)` on fresh connections until each worker has passed it at least
-    twice; how many times each did."""
+    twice, and `at_least` checks passed in all; how many times each did."""
     passed: dict[int, int] = {}
-    for _ in range(attempts):
+    for _ in range(max(attempts, at_least)):
         with node.on_some_worker() as (client, worker):
             check(client)
         passed[worker] = passed.get(worker, 0) + 1
-        if len(passed) == node.workers and min(passed.values()) >= 2:
+        if len(passed) == node.workers and min(passed.values()) >= 2 \
+                and sum(passed.values()) >= at_least:
             return passed
     raise AssertionError(f"not every worker was reached: {passed}")
 
@@ -145,7 +151,8 @@ def test_a_pushed_stream_plays_on_every_worker_and_is_recorded_once(node: Node) 
                 # One URI, the same bytes, whichever worker served it.
                 assert fetched.setdefault(uri, digest) == digest
         at_start = _sequence(httpx.get(node.url + playlist).text)
-        _until_every_worker(node, plays)
+        # Hundreds of requests, each connection new: a playlist and what it names.
+        _until_every_worker(node, plays, at_least=100)
         wait_until(lambda: _sequence(httpx.get(node.url + playlist).text) >= at_start + 4,
                    timeout=30, what="four more segments")
         _until_every_worker(node, plays)
@@ -184,11 +191,16 @@ def _last_part(text: str) -> tuple[int, int]:
     return msn, part
 
 
-def test_blocking_reloads_are_answered_by_every_worker(node: Node) -> None:
-    stream = f"ll-{node.workers}"
+@pytest.mark.parametrize("protocol", ["http-ts", "rtmp"])
+def test_blocking_reloads_are_answered_by_every_worker(node: Node, protocol: str) -> None:
+    """A continuous upload is published by the worker that took it, RTMP by the leader
+    (which listens): LL-HLS from either on every worker."""
+    stream = f"ll-{protocol}-{node.workers}"
+    target = (["-f", "mpegts", "-method", "PUT", f"{node.url}/ingest/{stream}.ts?key={KEY}"]
+              if protocol == "http-ts" else
+              ["-f", "flv", f"rtmp://127.0.0.1:{node.rtmp}/live/{stream}?key={KEY}"])
     ffmpeg = subprocess.Popen(
-        [FFMPEG, "-hide_banner", "-nostdin", "-v", "error", *_SOURCE, "-t", "40",
-         "-f", "mpegts", "-method", "PUT", f"{node.url}/ingest/{stream}.ts?key={KEY}"],
+        [FFMPEG, "-hide_banner", "-nostdin", "-v", "error", *_SOURCE, "-t", "40", *target],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         url = f"/live/{stream}/index.m3u8"
@@ -211,7 +223,7 @@ def test_blocking_reloads_are_answered_by_every_worker(node: Node) -> None:
             # The hinted part is held until it exists, then served, by this worker.
             assert client.get(f"/live/{stream}/{hinted[1]}").status_code == 200
         _until_every_worker(node, blocks, attempts=200)
-        assert decode_errors(node.url + url) == ""
+        assert decode_errors(node.url + url, seconds=3) == ""
     finally:
         ffmpeg.kill()
         ffmpeg.wait()
