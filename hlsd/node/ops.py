@@ -39,8 +39,6 @@ __all__ = ["LOCAL_KINDS", "ReplicatedProducer", "Replication"]
 LOCAL_KINDS = frozenset({PublisherKind.RELAY, PublisherKind.CHANNEL})
 """Producers each worker runs for itself."""
 
-Send = Callable[[Header, tuple[bytes, ...]], None]
-
 
 class Replication:
     """This worker's side: the streams its producers publish, and where their
@@ -122,13 +120,33 @@ class ReplicatedProducer:
         self._inits: dict[str, bytes] = {}
         """The init section last sent per variant (sent again only when it changes)."""
 
-    name = property(lambda self: self._inner.name)
-    publisher = property(lambda self: self._inner.publisher)
-    kind = property(lambda self: self._inner.kind)
-    stream = property(lambda self: self._inner.stream)
-    session = property(lambda self: self._inner.session)
-    holds = property(lambda self: self._inner.holds)
-    taken_over = property(lambda self: self._inner.taken_over)
+    @property
+    def name(self) -> str:
+        return self._inner.name
+
+    @property
+    def publisher(self) -> str:
+        return self._inner.publisher
+
+    @property
+    def kind(self) -> PublisherKind:
+        return self._inner.kind
+
+    @property
+    def stream(self) -> Stream | None:
+        return self._inner.stream
+
+    @property
+    def session(self) -> str:
+        return self._inner.session
+
+    @property
+    def holds(self) -> bool:
+        return self._inner.holds
+
+    @property
+    def taken_over(self) -> bool:
+        return self._inner.taken_over
 
     def publish(self) -> None:
         self._inner.publish()

@@ -39,9 +39,10 @@ _SOURCE = ["-re", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30",
            "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k"]
 
 
-def _config(rtmp: int | None = None) -> dict[str, object]:
+def _config(rtmp: int | None = None, files: Path | None = None) -> dict[str, object]:
     return {"live": {"publish_keys": [KEY], "segment_duration": 1.0, "part_duration": 0.2,
                      "idle_timeout": 6},
+            "livemix": {"file_roots": [str(files)] if files else []},
             "rtmp": {"listen": f"127.0.0.1:{rtmp}" if rtmp else None},
             "srt": {"listen": None}, "websocket": {"listen": None}}
 
@@ -89,7 +90,8 @@ class Node:
 
 
 def _server(tmp_dir: Path, engine: str, workers: int, rtmp: int | None = None) -> HlsdServer:
-    return HlsdServer(_config(rtmp), tmp_dir=tmp_dir, env={"TMPDIR": str(tmp_dir)},
+    return HlsdServer(_config(rtmp, tmp_dir / "livemix"), tmp_dir=tmp_dir,
+                      env={"TMPDIR": str(tmp_dir)},
                       extra_args=["--workers", str(workers), "--server", engine])
 
 
@@ -178,6 +180,43 @@ def test_a_pushed_stream_plays_on_every_worker_and_is_recorded_once(node: Node) 
     kept = [digest for digest in last.values() if digest in recorded]
     assert len(kept) >= 3  # what the stream held at the stop is in the recording
     assert decode_errors(f"{node.url}/recordings/{rid}/index.m3u8") == ""
+
+
+def test_a_livemix_camera_plays_on_every_worker(node: Node) -> None:
+    """LiveMix's sources are in the database every worker reads; its playlists go to the
+    leader, and its segments are read from the folder the camera writes in."""
+    folder = node.server.dir / "livemix"
+    folder.mkdir(exist_ok=True)
+    name = f"camera-{node.workers}"
+    with httpx.Client(base_url=node.url, timeout=10, headers=AUTH) as c:
+        sid = c.post("/v1/source", json={"name": name, "segment_len": 1}).json()["source"]["id"]
+        assert c.put(f"/v1/source/{sid}/streaming",
+                     params={"new_state": "true"}).status_code == 200
+    camera = subprocess.Popen([
+        FFMPEG, "-hide_banner", "-v", "error", "-re",
+        "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "30",
+        "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-sc_threshold", "0",
+        "-pix_fmt", "yuv420p", "-f", "hls", "-hls_time", "1", "-hls_list_size", "5",
+        "-hls_segment_filename", str(folder / f"{name}-%d.ts"),
+        "-headers", f"Video-Source-Name: {name}\r\nMPEG-TS-URI-Prefix: file://{folder}\r\n"
+                    f"Authorization: Bearer {KEY}\r\n",
+        "-method", "POST", f"{node.url}/v1/playlist"])
+    try:
+        url = f"/v1/vod/live/{sid}/vid.m3u8"
+        wait_until(lambda: _segments(httpx.get(node.url + url).text)[1:] or None,
+                   timeout=30, what="two LiveMix segments")
+
+        def plays(client: httpx.Client) -> None:
+            response = client.get(url)
+            assert response.status_code == 200, response.text
+            assert_valid(response.text, live=True)
+            for uri in _segments(response.text)[-2:]:
+                segment = client.get(f"/v1/vod/live/{sid}/{uri}")
+                assert segment.status_code == 200 and segment.content[0] == 0x47
+        _until_every_worker(node, plays)
+    finally:
+        camera.kill()
+        camera.wait()
 
 
 def _last_part(text: str) -> tuple[int, int]:
