@@ -107,8 +107,13 @@ class Mirror:
             self._inits[key] = InitSegment(name=str(name), data=blobs[1])
         return self._inits[key]
 
-    def forget(self, name: str) -> None:
-        self._producers.pop(name, None)
+    def prune(self) -> None:
+        """Forget the producers (and init sections) of streams the hub forgot."""
+        for name, producer in list(self._producers.items()):
+            if self._hub.get(name) is not producer.stream:
+                del self._producers[name]
+        for key in [key for key in self._inits if key[0] not in self._producers]:
+            del self._inits[key]
 
 
 def _info(fields: dict[str, Any]) -> RenditionInfo:

@@ -13,7 +13,7 @@ Relays and channel feeds are not replicated: each worker resolves those itself.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -66,23 +66,24 @@ class Replication:
     def published(self, producer: ReplicatedProducer) -> None:
         self._owned[producer.name] = producer
 
-    def owned(self) -> Iterator[Stream]:
-        """The streams this worker publishes (or published, until its hub forgets
-        them)."""
+    def prune(self, hub: StreamHub) -> None:
+        """Forget the streams this worker no longer publishes: taken over (here or by
+        another worker), or gone from its hub."""
         for name, producer in list(self._owned.items()):
             stream = producer.stream
-            if stream is None or stream.publisher != producer.publisher:
-                del self._owned[name]  # taken over, by this worker or another one
-            else:
-                yield stream
+            if stream is None or stream.publisher != producer.publisher \
+                    or hub.get(name) is not stream:
+                del self._owned[name]
 
     def snapshots(self, hub: StreamHub) -> list[tuple[Header, tuple[bytes, ...]]]:
-        """What a worker that follows this one starts from."""
+        """What a worker that follows this one starts from: a snapshot of each stream
+        this one publishes."""
+        self.prune(hub)
         frames = []
-        for stream in self.owned():
-            if hub.get(stream.name) is stream:
-                header, blobs = snapshot_to_wire(stream.snapshot())
-                frames.append(({"op": "snapshot", "snapshot": header}, tuple(blobs)))
+        for producer in self._owned.values():
+            assert producer.stream is not None
+            header, blobs = snapshot_to_wire(producer.stream.snapshot())
+            frames.append(({"op": "snapshot", "snapshot": header}, tuple(blobs)))
         return frames
 
     def add_outlet(self, outlet: Callable[[bytes], None]) -> None:

@@ -113,6 +113,8 @@ class Siblings:
             await asyncio.sleep(SCAN_EVERY)
             for worker in self._siblings():
                 self._follow(worker)
+            self._mirror.prune()
+            self._replication.prune(self._hub)
 
     def _follow(self, worker: str) -> asyncio.Event:
         ready = asyncio.Event()
