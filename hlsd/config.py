@@ -578,8 +578,8 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=0, le=65535)
     """Port to listen on."""
     workers: int = Field(default=1, ge=1)
-    """Server processes. Live streams, recordings and websockets are per process: keep 1 for live
-    features (see the README)."""
+    """Server processes: as many as the machine has cores. Each holds every live stream
+    (``docs/WORKERS.md``); a node that takes edges (``livemix.edge_keys``) runs 1."""
     server: ServerEngine = ServerEngine.GRANIAN
     """The ASGI server engine: ``granian`` (fastest at serving segments and playlists) or
     ``uvicorn`` (shorter tail for websocket fan-out)."""

@@ -180,3 +180,11 @@ def test_help_reads_as_plain_text_with_metavars_and_no_early_line_breaks() -> No
         text = " ".join(_help("assets", sub).split())
         assert "--server URL" in text and "[env var: HLSD_SERVER_URL;" in text, sub
         assert "--key KEY" in text and "[env var: HLSD_ADMIN_KEY]" in text, sub
+
+
+def test_a_control_that_takes_edges_refuses_several_workers(tmp_path: Path) -> None:
+    cfg = tmp_path / "hls.yaml"
+    cfg.write_text("livemix:\n  edge_keys: [edge-key-1]\n")
+    out = _hlsd("serve", "--config", str(cfg), "--workers", "2", cwd=tmp_path)
+    assert out.returncode == 2, out.stderr
+    assert "livemix.edge_keys is set" in out.stderr and "workers: 1" in out.stderr

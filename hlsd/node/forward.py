@@ -13,6 +13,7 @@ worker publishes them itself (`hlsd.node.ops`).
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from typing import Any
 
@@ -24,6 +25,8 @@ from hlsd.node._frames import Header
 from hlsd.node.siblings import LeaderUnreachable, Siblings
 
 __all__ = ["ToLeader", "for_leader"]
+
+log = logging.getLogger(__name__)
 
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 _CONTINUOUS = re.compile(r"/ingest/[^/]+\.ts")
@@ -96,7 +99,13 @@ class ToLeader:
             elif message["type"] == "http.response.body":
                 chunks.append(bytes(message.get("body", b"")))
 
-        await self.app(scope, receive, send)
+        try:
+            await self.app(scope, receive, send)
+        except Exception:  # the framework answered 500 already, then raised it again
+            log.exception("a request handed over by another worker failed")
+            if not chunks:
+                status, headers = 500, [("content-type", "application/json")]
+                chunks.append(b'{"error": "internal error"}')
         return {"status": status, "headers": headers}, b"".join(chunks)
 
 

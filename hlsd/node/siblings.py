@@ -199,29 +199,32 @@ class Siblings:
     # -- asking the leader --------------------------------------------------------------
 
     async def ask_leader(self, header: Header, body: bytes) -> tuple[Header, bytes]:
-        """`header` and `body` answered by the leader's handler; `LeaderUnreachable`
-        when none answers within `LEADER_WAIT`."""
+        """`header` and `body` answered by the leader's handler. `LeaderUnreachable`
+        when none takes it within `LEADER_WAIT` (it died and the engine has not started
+        the next), or when the leader goes while it holds the request: it is sent once,
+        as it may have been acted on."""
         try:
             async with asyncio.timeout(LEADER_WAIT):
-                while True:
-                    leader = leader_id(self._run_dir)
-                    if leader is not None:
-                        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
-                            return await self._ask(leader, header, body)
-                    await asyncio.sleep(0.1)
-        except TimeoutError:
+                reader, writer = await self._connect_leader()
+                try:
+                    writer.write(encode({"hello": "request"}))
+                    writer.write(encode(header, (body,)))
+                    answer, blobs = await read_frame(reader)
+                    return answer, blobs[0] if blobs else b""
+                finally:
+                    writer.close()
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, FrameError):
             raise LeaderUnreachable("no leader worker answered") from None
 
-    async def _ask(self, leader: str, header: Header, body: bytes) -> tuple[Header, bytes]:
-        reader, writer = await asyncio.open_unix_connection(
-            str(self._role.socket_path(leader)))
-        try:
-            writer.write(encode({"hello": "request"}))
-            writer.write(encode(header, (body,)))
-            answer, blobs = await read_frame(reader)
-            return answer, blobs[0] if blobs else b""
-        finally:
-            writer.close()
+    async def _connect_leader(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A connection to the leader's socket, tried again until one listens."""
+        while True:
+            leader = leader_id(self._run_dir)
+            if leader is not None:
+                with contextlib.suppress(OSError):
+                    return await asyncio.open_unix_connection(
+                        str(self._role.socket_path(leader)))
+            await asyncio.sleep(0.1)
 
 
 def _alive(worker: str) -> bool:

@@ -299,11 +299,11 @@ def test_a_websocket_publisher_plays_on_every_worker(node: Node, tmp_path: Path)
     asyncio.run(publish())
 
 
-@pytest.mark.parametrize("engine", ["granian", "uvicorn"])
-def test_a_worker_killed_mid_stream_leaves_the_node_serving(engine: str,
+@pytest.mark.parametrize(("engine", "workers"), [("granian", 3), ("uvicorn", 2)])
+def test_a_worker_killed_mid_stream_leaves_the_node_serving(engine: str, workers: int,
                                                            tmp_path: Path) -> None:
-    with _server(tmp_path, engine, 2) as server:
-        node = Node(server, 2)
+    with _server(tmp_path, engine, workers) as server:
+        node = Node(server, workers)
         stream = "killed"
         playlist = f"/live/{stream}/index.m3u8"
         with LivePublisher(f"{node.url}/ingest/{stream}", headers=AUTH, duration=60,
