@@ -22,6 +22,7 @@ import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from hlsd.infra.retry import Backoff, Failures
 from hlsd.node._frames import FrameError, Header, encode, read_frame
 from hlsd.node._spool import SPOOL, unspool
 from hlsd.node.mirror import Mirror, MirrorError
@@ -39,6 +40,8 @@ SCAN_EVERY = 0.5
 """Seconds between two looks for workers to follow."""
 FIRST_SNAPSHOTS = 3.0
 """Seconds a starting worker waits for the others' streams before it serves."""
+_BACKOFF = Backoff(first=0.5, cap=30.0)
+"""Between two tries to follow a worker whose link broke on what it sent."""
 LEADER_WAIT = 5.0
 """Seconds a request for the leader waits for one (the engine starting a new one)."""
 
@@ -63,6 +66,8 @@ class Siblings:
         self._scanner: asyncio.Task[None] | None = None
         self._handler: RequestHandler | None = None
         self._connections: set[asyncio.StreamWriter] = set()
+        self._failures: dict[str, Failures] = {}
+        """Links to a worker that broke on a bad frame or write, in a row."""
 
     async def start(self, handler: RequestHandler) -> None:
         """Listen, follow the workers already there (their snapshots applied before
@@ -143,8 +148,13 @@ class Siblings:
         except (asyncio.IncompleteReadError, ConnectionError):
             log.info("worker %s: gone; its streams end here when their idle time passes",
                      worker)
+            self._failures.pop(worker, None)
         except (FrameError, MirrorError, OSError, ValueError) as exc:
+            failures = self._failures.setdefault(worker, Failures(_BACKOFF))
             log.warning("worker %s: %s; following it again from a snapshot", worker, exc)
+            ready.set()
+            writer.close()
+            await asyncio.sleep(failures.failed())  # a fault that repeats is not a loop
         finally:
             ready.set()
             writer.close()
