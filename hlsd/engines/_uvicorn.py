@@ -85,6 +85,10 @@ class GuardedHttpTools(HttpToolsProtocol):
             self.transport.close()
 
 
+WORKER_HEALTHCHECK = 30
+"""Seconds a worker process may take to answer the supervisor's ping."""
+
+
 def run_uvicorn(settings: Settings, log_config: dict[str, Any]) -> None:
     http, tls = settings.http, settings.tls
     if tls.enabled and tls.http2:
@@ -100,7 +104,10 @@ def run_uvicorn(settings: Settings, log_config: dict[str, Any]) -> None:
         proxy_headers=False,
         # A websocket fragment may be as large as the CDN allows, no larger.
         ws_max_size=settings.websocket.max_binary_message + 4096,
-        ssl_certfile=tls.cert, ssl_keyfile=tls.key, ssl_ciphers=TLS_CIPHERS)
+        ssl_certfile=tls.cert, ssl_keyfile=tls.key, ssl_ciphers=TLS_CIPHERS,
+        # A worker still importing on a busy machine is not hung: 5 s (uvicorn's default)
+        # had it killed and started again, which a busy machine makes slower still.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK)
     if config.workers > 1:
         Multiprocess(config, sockets=[config.bind_socket()]).run()
     else:

@@ -38,7 +38,7 @@ MAX_BEHIND = 64 << 20
 """Bytes a follower may leave unread before it is cut off (and follows again)."""
 SCAN_EVERY = 0.5
 """Seconds between two looks for workers to follow."""
-FIRST_SNAPSHOTS = 3.0
+FIRST_SNAPSHOTS = 10.0
 """Seconds a starting worker waits for the others' streams before it serves."""
 _BACKOFF = Backoff(first=0.5, cap=30.0)
 """Between two tries to follow a worker whose link broke on what it sent."""
@@ -63,6 +63,8 @@ class Siblings:
         self._spool = role.run_dir / SPOOL
         self._server: asyncio.AbstractServer | None = None
         self._following: dict[str, asyncio.Task[None]] = {}
+        self._caught_up: set[str] = set()
+        """The workers whose snapshots this one has applied, while it follows them."""
         self._scanner: asyncio.Task[None] | None = None
         self._handler: RequestHandler | None = None
         self._connections: set[asyncio.StreamWriter] = set()
@@ -98,9 +100,10 @@ class Siblings:
 
     def health(self) -> dict[str, object]:
         """``node`` in ``/api/health``: which worker answered, whether it leads, and how
-        many others it follows (``workers`` - 1 when all is well)."""
+        many others it follows, caught up with their snapshots (``workers`` - 1 when
+        all is well)."""
         return {"worker": self._role.worker_id, "workers": self._role.workers,
-                "leader": self._role.leader, "following": len(self._following)}
+                "leader": self._role.leader, "following": len(self._caught_up)}
 
     # -- following the others -----------------------------------------------------------
 
@@ -142,6 +145,7 @@ class Siblings:
             while True:
                 header, blobs = await read_frame(reader)
                 if header.get("op") == "ready":
+                    self._caught_up.add(worker)
                     ready.set()
                 else:
                     self._mirror.apply(header, unspool(self._spool, header, blobs))
@@ -156,6 +160,7 @@ class Siblings:
             writer.close()
             await asyncio.sleep(failures.failed())  # a fault that repeats is not a loop
         finally:
+            self._caught_up.discard(worker)
             ready.set()
             writer.close()
 

@@ -447,7 +447,9 @@ def test_blocking_reloads_and_parts_over_http2(tmp_path: Path) -> None:
                         for _ in range(10)))
                     assert {a.http_version for a in answers} == {"HTTP/2"}
                     assert {a.status_code for a in answers} == {200}
-                    assert len({a.text for a in answers}) == 1  # one playlist version
+                    # Each holds the part it waited for (released together by it,
+                    # unless a busy machine sent one after the next part came).
+                    assert all(last_part(a.text) >= (msn, part + 1) for a in answers)
                     assert_valid(answers[0].text, live=True, previous=text)
                     text = answers[0].text
                     hint = re.search(r'PRELOAD-HINT:TYPE=PART,URI="([^"]+)"', text)

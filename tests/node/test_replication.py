@@ -78,7 +78,7 @@ def _same(a: StreamHub, b: StreamHub, name: str = "cam") -> None:
             assert (mine and mine.body) == (theirs and theirs.body)
         for segment in one.renditions[variant].segments:
             copy = other.renditions[variant].get(segment.name)
-            assert copy is not None and copy.data == segment.data  # type: ignore[union-attr]
+            assert copy is not None and copy.data == segment.data
     assert (one.master() and one.master().body) == (other.master() and other.master().body)  # type: ignore[union-attr]
 
 

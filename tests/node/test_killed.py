@@ -1,0 +1,49 @@
+"""A worker killed with SIGKILL while a stream is live: the engine starts another, which
+catches up before it serves, the stream goes on (its uploads reach whichever worker
+leads now), and every worker serves it."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests._support.polling import wait_until
+from tests._support.publisher import LivePublisher
+from tests.node._workers import AUTH, Node, passes, segments, sequence, server, until_every_worker
+
+
+@pytest.mark.parametrize(("engine", "workers"), [("granian", 3), ("uvicorn", 2)])
+def test_a_worker_killed_mid_stream_leaves_the_node_serving(engine: str, workers: int,
+                                                           tmp_path: Path) -> None:
+    with server(tmp_path, engine, workers) as hlsd:
+        node = Node(hlsd, workers)
+        stream = "killed"
+        playlist = f"/live/{stream}/index.m3u8"
+        with LivePublisher(f"{node.url}/ingest/{stream}", headers=AUTH, duration=60,
+                           size="320x240", seconds_per_segment=1):
+            wait_until(lambda: segments(httpx.get(node.url + playlist).text)[2:] or None,
+                       timeout=30, what="three segments")
+            for victim in ("leader", "follower"):
+                before = sequence(httpx.get(node.url + playlist).text)
+                leader = node.leader()
+                pid = leader if victim == "leader" else \
+                    next(iter(node.worker_pids() - {leader}))
+                os.kill(pid, signal.SIGKILL)
+                # The engine starts another worker; it follows the other, and the
+                # stream goes on (its uploads reach the leader there is now).
+                node.wait_whole()
+                assert pid not in node.worker_pids()
+
+                def goes_on(client: httpx.Client, before: int = before) -> None:
+                    text = client.get(playlist).text
+                    assert sequence(text) > before + 1, text
+                    for uri in segments(text):
+                        assert client.get(f"/live/{stream}/{uri}").status_code == 200
+                wait_until(lambda: passes(node, goes_on), timeout=30,
+                           what=f"the stream going on after the {victim} was killed")
+                until_every_worker(node, goes_on)
+            assert hlsd.running
