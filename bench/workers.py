@@ -5,7 +5,7 @@
                             [--players 1000] [--pushes 60] [--gap 0.05] [--pollers 2]
                             [--probes 50] [--skip wrk,nginx,players,visible]
 
-Needs ``wrk`` and ``nginx`` (``apt-get install -y nginx wrk``). About 3.5 minutes with
+Needs ``wrk`` and ``nginx`` (``apt-get install -y nginx wrk``). About 4 minutes with
 the defaults. For each worker count a fresh hlsd (``hlsd serve --workers N --server S``,
 ``live.publish_keys: [k]``) takes a live stream that ffmpeg's HLS muxer pushes over HTTP
 (``-f hls -method PUT`` to ``/ingest/cam/index.m3u8``, ``Authorization: Bearer k``, 2 s
@@ -38,7 +38,16 @@ whichever process the kernel picks.
    and fetch each new segment; they join over 1 s, then 2 s settle, then ``--seconds``
    are measured. The server's CPU (psutil, the master and every worker process) over the
    window as CPU seconds per 100 players per minute, and per process. Target: workers 2
-   no worse than workers 1, spread over both workers.
+   no worse than workers 1, spread over both workers. Anchor (2b): the same players
+   against nginx with ``worker_processes`` at each of ``--workers``, CPU over its master
+   and workers the same way, while the first hlsd still takes the push. nginx serves a
+   live copy of that hlsd's stream: a thread in the bench process (bench/_live_mirror.py;
+   its CPU is not nginx's, and is printed apart) reads hlsd's media playlist every
+   200 ms and writes each new segment it names, then the playlist, into nginx's root,
+   each by atomic rename, so nginx's players see segments appear as hlsd's do. nginx
+   Nw / 1w is what splitting the same load over processes costs a server whose
+   per-request work is as small as it gets; printed beside hlsd Nw / 1w, with each
+   one's spread over its workers.
 
 3. Ingest to visible. No ffmpeg: the publisher PUTs bench/live.py's ten 2 s segments
    (~1.1 MB) with httpx, one fresh connection per upload as ffmpeg does, the segment then
@@ -84,6 +93,7 @@ from typing import Any
 import _common as c
 import httpx
 import psutil
+from _live_mirror import LiveMirror
 from live import (
     RAMP,
     SETTLE,
@@ -107,6 +117,7 @@ VISIBLE_TARGET_MS = 5.0
 VISIBLE_WARMUP = 5
 PLAYLIST_SIZE = 6
 PLAYLIST_PATH = f"/live/{STREAM}/index.m3u8"
+MIRROR_INTERVAL = 0.2  # seconds between the nginx anchor's mirror passes, part 2
 
 LUA = r"""
 -- bench/workers.py: the media playlist alone ("playlists"), or alternating with the
@@ -539,6 +550,7 @@ class PlayersRun:
     errors: dict[str, int]
     lags: list[float]
     note: str = ""
+    workers: int = 1
 
     @property
     def produced(self) -> float:
@@ -591,9 +603,33 @@ def measure_players(name: str, url: str, pid: int, playlist: str,
                       lags=got["lags"])
 
 
-def report_players(runs: Sequence[PlayersRun], args: argparse.Namespace) -> None:
+def nginx_players(url: str, counts: Sequence[int], args: argparse.Namespace,
+                  tmp: Path) -> list[PlayersRun]:
+    """The same players against nginx with each worker count, serving a live copy of
+    the stream at `url` (hlsd 1w, still taking the push) that a thread in this process
+    mirrors into nginx's root: how much more CPU per player any server pays when the
+    same load is split over more processes."""
+    binary = c.require_tools("nginx")["nginx"]
+    runs = []
+    for workers in counts:
+        base = tmp / f"nginx-players-{workers}w"
+        folder = base / "root" / PLAYLIST_PATH.lstrip("/").rsplit("/", 1)[0]
+        mirror = LiveMirror(url, PLAYLIST_PATH, folder, interval=MIRROR_INTERVAL)
+        # The first files before nginx starts: it chmods its folder for its workers once.
+        mirror.sync()
+        with nginx(binary, base, base / "root", workers=workers) as (pid, nginx_url), mirror:
+            playlist, note = wait_for_segments(nginx_url, minimum=3)
+            run = measure_players(f"nginx {workers}w", nginx_url, pid, playlist, args)
+        run.workers = workers
+        run.note = "; ".join(filter(None, [note, mirror.summary()]))
+        runs.append(run)
+    return runs
+
+
+def report_players(runs: Sequence[PlayersRun], anchors: Sequence[PlayersRun],
+                   args: argparse.Namespace) -> None:
     rows = []
-    for r in runs:
+    for r in [*runs, *anchors]:
         seconds = r.cpu.seconds
         rows.append([r.name, f"{r.playlists / seconds:,.0f}", f"{r.segments / seconds:,.0f}",
                      f"{r.bytes / seconds / 1e6:,.0f}", f"{100 * r.cpu.total / seconds:.0f}",
@@ -607,15 +643,18 @@ def report_players(runs: Sequence[PlayersRun], args: argparse.Namespace) -> None
                    "worker CPU spread"], rows,
                   title=f"2. {args.players} players, the playlist every {poll:g} s (the "
                         f"target duration) and each new segment; {args.seconds:g} s "
-                        f"measured; server CPU over the master and its workers")
+                        f"measured; server CPU over the master and its workers"
+                        + ("; nginx serves a live copy of hlsd 1w's stream that a thread "
+                           "in the bench process mirrors into its root (not nginx's CPU)"
+                           if anchors else ""))
     spread = []
-    for r in runs:
+    for r in [*runs, *anchors]:
         for label, cpu in sorted(r.cpu.by_label.items()):
             spread.append([r.name, label, f"{cpu:.2f}",
                            f"{100 * cpu / r.cpu.total:.0f}%" if r.cpu.total else "-"])
     c.print_table(["server", "process", "CPU s", "share"], spread,
                   title="CPU by process in the window")
-    for r in runs:
+    for r in [*runs, *anchors]:
         if r.errors:
             print(f"  {r.name}: errors {r.errors}")
         if r.note:
@@ -636,6 +675,54 @@ def report_players(runs: Sequence[PlayersRun], args: argparse.Namespace) -> None
                    else "met" if ratio <= 1.0 else "MISSED")
         print(f"{r.name} / {runs[0].name}: {ratio:.2f}x CPU per 100 players (target <= "
               f"1.0x: {verdict}); workers {r.cpu.workers_text()}")
+    if anchors:
+        report_players_anchor(runs, anchors)
+
+
+def report_players_anchor(runs: Sequence[PlayersRun], anchors: Sequence[PlayersRun]) -> None:
+    """hlsd Nw / 1w beside nginx Nw / 1w, CPU per 100 players, with each one's spread."""
+
+    def ratio(r: PlayersRun | None, base: PlayersRun | None) -> float | None:
+        if r is None or base is None or not base.per_100_per_minute:
+            return None
+        return r.per_100_per_minute / base.per_100_per_minute
+
+    def text(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2f}x"
+
+    hlsds = {r.workers: r for r in runs}
+    nginxes = {r.workers: r for r in anchors}
+    first = next(iter(nginxes))
+    hlsd_base, nginx_base = hlsds.get(first), nginxes[first]
+    rows: list[list[object]] = []
+    for workers, anchor in nginxes.items():
+        ours = hlsds.get(workers)
+        mine, theirs = ratio(ours, hlsd_base), ratio(anchor, nginx_base)
+        rows.append([f"{workers}w",
+                     f"{ours.per_100_per_minute:.2f}" if ours else "-", text(mine),
+                     ours.cpu.workers_text() if ours else "-",
+                     f"{anchor.per_100_per_minute:.2f}", text(theirs),
+                     anchor.cpu.workers_text(),
+                     text(mine / theirs if mine is not None and theirs else None)])
+    c.print_table(["workers", "hlsd CPU s /100/min", f"hlsd / {first}w",
+                   "hlsd worker spread", "nginx CPU s /100/min", f"nginx / {first}w",
+                   "nginx worker spread", "hlsd ratio / nginx ratio"], rows,
+                  title="2b. Anchor: the same players against nginx (files, sendfile) serving "
+                        f"a live copy of hlsd 1w's stream, mirrored every "
+                        f"{1000 * MIRROR_INTERVAL:.0f} ms by a thread in "
+                        "the bench process (its CPU is not nginx's); nginx Nw / 1w is what "
+                        "splitting the load over processes costs a server whose per-request "
+                        "work is as small as it gets")
+    for workers, anchor in nginxes.items():
+        ours = hlsds.get(workers)
+        mine, theirs = ratio(ours, hlsd_base), ratio(anchor, nginx_base)
+        if workers == first or mine is None or theirs is None:
+            continue
+        comparable = all(r is not None and r.same_work
+                         for r in (ours, hlsd_base, anchor, nginx_base))
+        print(f"players: {workers}w / {first}w CPU per 100 players: hlsd {mine:.2f}x, "
+              f"nginx {theirs:.2f}x (anchor); hlsd's beyond nginx's {mine / theirs:.2f}x"
+              + ("" if comparable else " (not comparable: errors or fewer segments)"))
 
 
 # -- 3. ingest to visible -------------------------------------------------------------
@@ -867,14 +954,17 @@ def main() -> None:
     parser.add_argument("--mix", default="both,playlists",
                         help="part 1's request mixes: both (playlist and segments "
                              "alternating), playlists (the media playlist only)")
-    parser.add_argument("--skip", default="", help="parts to skip: wrk,nginx,players,visible")
+    parser.add_argument("--skip", default="",
+                        help="parts to skip: wrk,nginx,players,visible (nginx: the anchors "
+                             "of parts 1 and 2)")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     counts = [int(n) for n in args.workers.split(",") if n]
     mixes = [m for m in args.mix.split(",") if m]
     if not mixes or set(mixes) - set(MIXES):
         parser.error(f"--mix: a comma-separated list of {', '.join(MIXES)}")
-    tools = c.require_tools("wrk", *([] if {"wrk", "nginx"} & skip else ["nginx"]))
+    uses_nginx = "nginx" not in skip and not {"wrk", "players"} <= skip
+    tools = c.require_tools("wrk", *(["nginx"] if uses_nginx else []))
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _exit_on_signal)
 
@@ -883,6 +973,7 @@ def main() -> None:
     load = os.getloadavg()[0]
     wrk_runs: list[WrkRun] = []
     player_runs: list[PlayersRun] = []
+    anchor_runs: list[PlayersRun] = []
     visible_runs: list[VisibleRun] = []
     c.OUT_DIR.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=c.OUT_DIR, prefix="workers-") as scratch:
@@ -904,8 +995,11 @@ def main() -> None:
                             playlist, note = wait_for_segments(server.url, minimum=3)
                             run_p = measure_players(name, server.url, server.pid, playlist,
                                                     args)
-                            run_p.note = note
+                            run_p.note, run_p.workers = note, workers
                             player_runs.append(run_p)
+                            if n == 0 and "nginx" not in skip:
+                                # Mirrored from this hlsd, which still takes the push.
+                                anchor_runs += nginx_players(server.url, counts, args, tmp)
                 if "visible" not in skip:
                     visible_runs.append(measure_visible(name, server.url, segments, args))
                 problems = [line for line in server.log_text().splitlines()
@@ -918,7 +1012,7 @@ def main() -> None:
     if wrk_runs:
         report_wrk(wrk_runs, args)
     if player_runs:
-        report_players(player_runs, args)
+        report_players(player_runs, anchor_runs, args)
     if visible_runs:
         report_visible(visible_runs, args)
     print(f"\n({time.monotonic() - started:.0f} s)")
