@@ -140,6 +140,7 @@ class Siblings:
             if not _alive(worker):
                 path.unlink(missing_ok=True)  # its process is gone
             return
+        pause = 0.0
         try:
             writer.write(encode({"hello": "follow", "worker": self._role.worker_id}))
             while True:
@@ -154,15 +155,13 @@ class Siblings:
                      worker)
             self._failures.pop(worker, None)
         except (FrameError, MirrorError, OSError, ValueError) as exc:
-            failures = self._failures.setdefault(worker, Failures(_BACKOFF))
             log.warning("worker %s: %s; following it again from a snapshot", worker, exc)
-            ready.set()
-            writer.close()
-            await asyncio.sleep(failures.failed())  # a fault that repeats is not a loop
+            pause = self._failures.setdefault(worker, Failures(_BACKOFF)).failed()
         finally:
             self._caught_up.discard(worker)
             ready.set()
             writer.close()
+        await asyncio.sleep(pause)  # before it is followed again: a fault that repeats
 
     # -- serving the others -------------------------------------------------------------
 

@@ -18,6 +18,7 @@ import pytest
 from hlsd.hls.check import assert_valid
 from tests._support.browser import browser_test, describe, play_hls
 from tests._support.hlsd_server import HlsdServer, free_port
+from tests._support.live_text import last_part, media_sequence
 from tests._support.media import FFMPEG, decode_errors
 from tests._support.polling import eventually, wait_until
 from tests._support.tls import make_pki
@@ -108,18 +109,6 @@ def segments_start_independent(text: str) -> bool:
                 return False
             after_segment = False
     return True
-
-
-def last_part(text: str) -> tuple[int, int]:
-    """(MSN, part index) of the last part a playlist lists."""
-    sequence = int(re.search(r"#EXT-X-MEDIA-SEQUENCE:(\d+)", text)[1])  # type: ignore[index]
-    msn, part = sequence, -1
-    for line in text.splitlines():
-        if line.startswith("#EXT-X-PART:"):
-            part += 1
-        elif line and not line.startswith("#"):
-            msn, part = msn + 1, -1
-    return msn, part
 
 
 def test_rtmp_publishes_ll_hls_that_ffmpeg_decodes(node: Node) -> None:
@@ -380,11 +369,7 @@ def test_a_publisher_that_comes_back_continues_after_a_discontinuity(node: Node)
         text = wait_until(restarted, timeout=30, what="the second session")
         assert_valid(text, live=True)
         # The media sequence went on: one stream, two publishing sessions.
-        assert _sequence(text) >= _sequence(first)
-
-
-def _sequence(text: str) -> int:
-    return int(re.search(r"#EXT-X-MEDIA-SEQUENCE:(\d+)", text)[1])  # type: ignore[index]
+        assert media_sequence(text) >= media_sequence(first)
 
 
 def test_an_unsupported_codec_is_refused_with_its_name(node: Node) -> None:

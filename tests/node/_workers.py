@@ -4,15 +4,15 @@ keep-alive connection: a connection stays with the worker that took it)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import psutil
+import pytest
 
-from tests._support.hlsd_server import HlsdServer
+from tests._support.hlsd_server import HlsdServer, free_port
 from tests._support.polling import wait_until
 
 KEY = "publish-key-1"
@@ -75,15 +75,19 @@ class Node:
             yield client, int(client.get("/api/health").json()["node"]["worker"])
 
 
+def serving(tmp_path_factory: pytest.TempPathFactory, engine: str,
+            workers: int) -> Iterator[Node]:
+    """A module fixture's node: `workers` of `engine`, with RTMP on a free port."""
+    rtmp = free_port()
+    with server(tmp_path_factory.mktemp(engine), engine, workers, rtmp) as hlsd:
+        yield Node(hlsd, workers, rtmp)
+
+
 def server(tmp_dir: Path, engine: str, workers: int, rtmp: int | None = None) -> HlsdServer:
     # Several workers import the app at once: slow to start on a busy machine.
     return HlsdServer(config(rtmp, tmp_dir / "livemix"), tmp_dir=tmp_dir,
                       env={"TMPDIR": str(tmp_dir)}, startup_timeout=90,
                       extra_args=["--workers", str(workers), "--server", engine])
-
-
-def segments(text: str) -> list[str]:
-    return [line for line in text.splitlines() if line and not line.startswith("#")]
 
 
 Check = Callable[[httpx.Client], None]
@@ -104,17 +108,6 @@ def until_every_worker(node: Node, check: Check, attempts: int = 400,
     raise AssertionError(f"not every worker was reached: {passed}")
 
 
-def last_part(text: str) -> tuple[int, int]:
-    sequence = int(re.search(r"#EXT-X-MEDIA-SEQUENCE:(\d+)", text)[1])  # type: ignore[index]
-    msn, part = sequence, -1
-    for line in text.splitlines():
-        if line.startswith("#EXT-X-PART:"):
-            part += 1
-        elif line and not line.startswith("#"):
-            msn, part = msn + 1, -1
-    return msn, part
-
-
 def passes(node: Node, check: Check) -> bool:
     with node.on_some_worker() as (client, _):
         try:
@@ -122,8 +115,3 @@ def passes(node: Node, check: Check) -> bool:
         except AssertionError:
             return False
     return True
-
-
-def sequence(text: str) -> int:
-    found = re.search(r"#EXT-X-MEDIA-SEQUENCE:(\d+)", text)
-    return int(found[1]) if found else -1

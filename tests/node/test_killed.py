@@ -11,9 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests._support.live_text import media_sequence, uris
 from tests._support.polling import wait_until
 from tests._support.publisher import LivePublisher
-from tests.node._workers import AUTH, Node, passes, segments, sequence, server, until_every_worker
+from tests.node._workers import AUTH, Node, passes, server, until_every_worker
 
 
 @pytest.mark.parametrize(("engine", "workers"), [("granian", 3), ("uvicorn", 2)])
@@ -25,10 +26,10 @@ def test_a_worker_killed_mid_stream_leaves_the_node_serving(engine: str, workers
         playlist = f"/live/{stream}/index.m3u8"
         with LivePublisher(f"{node.url}/ingest/{stream}", headers=AUTH, duration=60,
                            size="320x240", seconds_per_segment=1):
-            wait_until(lambda: segments(httpx.get(node.url + playlist).text)[2:] or None,
+            wait_until(lambda: uris(httpx.get(node.url + playlist).text)[2:] or None,
                        timeout=30, what="three segments")
             for victim in ("leader", "follower"):
-                before = sequence(httpx.get(node.url + playlist).text)
+                before = media_sequence(httpx.get(node.url + playlist).text)
                 leader = node.leader()
                 pid = leader if victim == "leader" else \
                     next(iter(node.worker_pids() - {leader}))
@@ -40,8 +41,8 @@ def test_a_worker_killed_mid_stream_leaves_the_node_serving(engine: str, workers
 
                 def goes_on(client: httpx.Client, before: int = before) -> None:
                     text = client.get(playlist).text
-                    assert sequence(text) > before + 1, text
-                    for uri in segments(text):
+                    assert media_sequence(text) > before + 1, text
+                    for uri in uris(text):
                         assert client.get(f"/live/{stream}/{uri}").status_code == 200
                 wait_until(lambda: passes(node, goes_on), timeout=30,
                            what=f"the stream going on after the {victim} was killed")
