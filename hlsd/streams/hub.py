@@ -164,11 +164,8 @@ class StreamHub:
                 if len(self._streams) >= self._max_streams:
                     raise StreamBusy(f"this node carries its maximum of {self._max_streams} "
                                      "streams")
-            stream = self._new_stream(name, publisher, kind, _session())
-            self._streams[name] = stream
             log.info("stream %r: published", clip(name))
-            self._emit(HubEvent(HubEventKind.PUBLISHED, stream))
-            return stream
+            return self._published(name, publisher, kind, _session())
         if stream.publisher == publisher:
             if stream.state is StreamState.ENDED:
                 stream.resume(publisher=publisher, kind=kind, session=_session())
@@ -199,6 +196,14 @@ class StreamHub:
         log.debug("stream %r: restored", clip(snapshot.name))
         return stream
 
+    def _published(self, name: str, publisher: str, kind: PublisherKind,
+                   session: str) -> Stream:
+        """A new stream, held and told to the hub's watchers."""
+        stream = self._new_stream(name, publisher, kind, session)
+        self._streams[name] = stream
+        self._emit(HubEvent(HubEventKind.PUBLISHED, stream))
+        return stream
+
     def _new_stream(self, name: str, publisher: str, kind: PublisherKind,
                     session: str) -> Stream:
         return Stream(name, publisher=publisher, kind=kind, session=session,
@@ -214,9 +219,7 @@ class StreamHub:
         same `session`."""
         stream = self._streams.get(name)
         if stream is None:
-            stream = self._new_stream(name, publisher, kind, session)
-            self._streams[name] = stream
-            self._emit(HubEvent(HubEventKind.PUBLISHED, stream))
+            stream = self._published(name, publisher, kind, session)
         elif (stream.publisher, stream.session, stream.state) != (publisher, session,
                                                                   StreamState.LIVE):
             stream.resume(publisher=publisher, kind=kind, session=session)

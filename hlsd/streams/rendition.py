@@ -195,8 +195,9 @@ class LiveRendition:
             self.close_segment()
         if self._parts.opened is None:
             self._parts.open(OpenSegment(
-                sequence=self._next_sequence, stem=f"{self._session}-{self._next_sequence}",
-                extension=extension, program_date_time=self._window.advancing(program_date_time),
+                sequence=self._next_sequence,
+                name=f"{self._session}-{self._next_sequence}.{extension}",
+                program_date_time=self._window.advancing(program_date_time),
                 discontinuity=self._takes_discontinuity(False), init=self._init))
             self._next_sequence += 1
         part = self._parts.add(self._session, extension=extension, duration=duration,

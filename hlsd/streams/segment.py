@@ -121,11 +121,10 @@ class OpenSegment:
     (discontinuity, init section) when its first part arrives; `close` makes it a
     `Segment`."""
 
-    def __init__(self, *, sequence: int, stem: str, extension: str,
-                 program_date_time: datetime, discontinuity: bool,
-                 init: InitSegment | None) -> None:
+    def __init__(self, *, sequence: int, name: str, program_date_time: datetime,
+                 discontinuity: bool, init: InitSegment | None) -> None:
         self.sequence = sequence
-        self.name = f"{stem}.{extension}"
+        self.name = name
         self.program_date_time = program_date_time
         self.discontinuity = discontinuity
         self.init = init
@@ -148,10 +147,8 @@ class OpenSegment:
                 parts: Iterable[Part]) -> OpenSegment:
         """The open segment a snapshot carried (`hlsd.streams.snapshot`): its name kept
         as it was, its parts added again in order (so numbered and placed the same)."""
-        opened = cls(sequence=sequence, stem="", extension="",
-                     program_date_time=program_date_time, discontinuity=discontinuity,
-                     init=init)
-        opened.name = name
+        opened = cls(sequence=sequence, name=name, program_date_time=program_date_time,
+                     discontinuity=discontinuity, init=init)
         for part in parts:
             assert part.data is not None  # an open segment's parts hold their bytes
             opened.add(number=part.number, name=part.name, duration=part.duration,

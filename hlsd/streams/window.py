@@ -126,9 +126,7 @@ class LiveWindow:
         self.media_sequence = media_sequence
         self.discontinuity_sequence = discontinuity_sequence
         for segment in segments:
-            self._segments.append(segment)
-            self._by_name[segment.name] = segment
-            self.memory += segment.size
+            self._hold(segment)
         self._inits.clear()
         for init in inits:
             self._inits[init.name] = init
@@ -136,11 +134,14 @@ class LiveWindow:
 
     def add(self, segment: Segment, target_duration: int) -> None:
         """`segment` joins the window; the oldest leave it while it stays long enough."""
+        self._hold(segment)
+        self._slide(TARGETS_HELD * target_duration)
+        self._spill_over()
+
+    def _hold(self, segment: Segment) -> None:
         self._segments.append(segment)
         self._by_name[segment.name] = segment
         self.memory += segment.size
-        self._slide(TARGETS_HELD * target_duration)
-        self._spill_over()
 
     def history(self) -> tuple[Segment, ...]:
         """Every segment still held, oldest first: those that left the window and are
