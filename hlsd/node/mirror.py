@@ -1,9 +1,16 @@
 """The other side of `hlsd.node.ops`: another worker's writes, applied to this worker's
 hub in the order they were made, through producers that publish as that worker did
-(`HubProducer.adopt`: its hub applied the publish policy and the bounds already)."""
+(`HubProducer.adopt`: its hub applied the publish policy and the bounds already).
+
+A mirror remembers which worker each stream came from. When that worker is gone, the
+stream is an orphan until its publisher comes back through another worker: this worker
+then hands its copy to the workers that start meanwhile (`orphans`), so that the one
+the publisher reaches next carries on from it (same session, same numbering) rather
+than beginning the stream again."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +21,7 @@ from hlsd.streams import (
     InitSegment,
     PublisherKind,
     RenditionInfo,
+    Stream,
     StreamHub,
     snapshot_from_wire,
 )
@@ -30,22 +38,30 @@ class Mirror:
     def __init__(self, hub: StreamHub) -> None:
         self._hub = hub
         self._producers: dict[str, HubProducer] = {}
-        self._inits: dict[tuple[str, str], InitSegment] = {}
-        """The init section last sent per stream and variant."""
+        self._sources: dict[str, str] = {}
+        """The worker each mirrored stream came from, by stream name."""
 
-    def apply(self, header: Header, blobs: list[bytes]) -> None:
+    def apply(self, header: Header, blobs: list[bytes], *, source: str) -> None:
+        """A frame from worker `source`."""
         try:
-            self._apply(header, blobs)
+            self._apply(header, blobs, source)
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise MirrorError(f"an operation that cannot be applied: {exc!r}") from None
 
-    def _apply(self, header: Header, blobs: list[bytes]) -> None:
+    def orphans(self, alive: Collection[str]) -> list[Stream]:
+        """The mirrored streams whose worker is not one of `alive`."""
+        return [stream for name, source in self._sources.items()
+                if source not in alive and (stream := self._hub.get(name)) is not None]
+
+    def _apply(self, header: Header, blobs: list[bytes], source: str) -> None:
         op = header["op"]
         if op == "snapshot":
             stream = self._hub.restore(snapshot_from_wire(header["snapshot"], blobs))
             self._producers.pop(stream.name, None)
+            self._sources[stream.name] = source
             return
         name = str(header["stream"])
+        self._sources[name] = source
         producer = self._producer(name, str(header["publisher"]),
                                   PublisherKind(header["kind"]), str(header["session"]),
                                   again=op == "publish")
@@ -62,7 +78,7 @@ class Mirror:
                 extension=str(header["extension"]),
                 program_date_time=datetime.fromisoformat(pdt) if pdt else None,
                 target_hint=header["target_hint"], discontinuity=bool(header["discontinuity"]),
-                init=self._init(name, str(variant), header["init"], blobs))
+                init=_init(header["init"], blobs))
         elif op == "part":
             producer.append_part(
                 str(variant), duration=float(header["duration"]), data=blobs[0],
@@ -71,7 +87,7 @@ class Mirror:
                 part_target=float(header["part_target"]),
                 target_duration=int(header["target_duration"]),
                 extension=str(header["extension"]),
-                init=self._init(name, str(variant), header["init"], blobs))
+                init=_init(header["init"], blobs))
         elif op == "close":
             producer.close_segment(str(variant))
         elif op == "discontinuity":
@@ -96,24 +112,18 @@ class Mirror:
             self._producers[name] = producer
         return producer
 
-    def _init(self, stream: str, variant: str, name: Any,
-              blobs: list[bytes]) -> InitSegment | None:
-        """The init section a write carried: new bytes (its second blob), or the one
-        sent last for this variant."""
-        if name is None:
-            return None
-        key = (stream, variant)
-        if len(blobs) > 1:
-            self._inits[key] = InitSegment(name=str(name), data=blobs[1])
-        return self._inits[key]
-
     def prune(self) -> None:
-        """Forget the producers (and init sections) of streams the hub forgot."""
+        """Forget the producers and sources of streams the hub forgot."""
         for name, producer in list(self._producers.items()):
             if self._hub.get(name) is not producer.stream:
                 del self._producers[name]
-        for key in [key for key in self._inits if key[0] not in self._producers]:
-            del self._inits[key]
+        for name in [name for name in self._sources if self._hub.get(name) is None]:
+            del self._sources[name]
+
+
+def _init(name: Any, blobs: list[bytes]) -> InitSegment | None:
+    """The init section a write named, its bytes the write's second blob."""
+    return None if name is None else InitSegment(name=str(name), data=blobs[1])
 
 
 def _info(fields: dict[str, Any]) -> RenditionInfo:

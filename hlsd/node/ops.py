@@ -34,7 +34,7 @@ from hlsd.streams import (
     snapshot_to_wire,
 )
 
-__all__ = ["LOCAL_KINDS", "ReplicatedProducer", "Replication"]
+__all__ = ["LOCAL_KINDS", "ReplicatedProducer", "Replication", "snapshot_frame"]
 
 LOCAL_KINDS = frozenset({PublisherKind.RELAY, PublisherKind.CHANNEL})
 """Producers each worker runs for itself."""
@@ -75,23 +75,23 @@ class Replication:
                     or hub.get(name) is not stream:
                 del self._owned[name]
 
+    def publishes(self, stream: Stream) -> bool:
+        """Whether this worker publishes `stream` (its producer holds it, or held it
+        until its end)."""
+        producer = self._owned.get(stream.name)
+        return producer is not None and producer.stream is stream \
+            and stream.publisher == producer.publisher
+
     def snapshots(self, hub: StreamHub) -> list[tuple[Header, tuple[bytes, ...]]]:
         """What a worker that follows this one starts from: a snapshot of each stream
         this one publishes."""
         self.prune(hub)
-        frames = []
-        for producer in self._owned.values():
-            assert producer.stream is not None
-            header, blobs = snapshot_to_wire(producer.stream.snapshot())
-            frames.append(({"op": "snapshot", "snapshot": header}, tuple(blobs)))
-        return frames
+        return [snapshot_frame(producer.stream) for producer in self._owned.values()
+                if producer.stream is not None]
 
     def add_outlet(self, outlet: Callable[[bytes], None]) -> None:
-        """A new follower (after its snapshots): the next write of every stream carries
-        its init section again, which the follower has not seen."""
+        """A new follower, after its snapshots."""
         self._outlets.append(outlet)
-        for producer in self._owned.values():
-            producer.resend_inits()
 
     def close(self) -> None:
         if self._spool is not None:
@@ -111,6 +111,12 @@ class Replication:
             outlet(frame)
 
 
+def snapshot_frame(stream: Stream) -> tuple[Header, tuple[bytes, ...]]:
+    """The frame that gives a follower `stream` as it is now."""
+    header, blobs = snapshot_to_wire(stream.snapshot())
+    return {"op": "snapshot", "snapshot": header}, tuple(blobs)
+
+
 class ReplicatedProducer:
     """A `Producer` whose every write, once its own hub took it, is sent to the node's
     other workers."""
@@ -118,8 +124,6 @@ class ReplicatedProducer:
     def __init__(self, inner: HubProducer, replication: Replication) -> None:
         self._inner = inner
         self._replication = replication
-        self._inits: dict[str, bytes] = {}
-        """The init section last sent per variant (sent again only when it changes)."""
 
     @property
     def name(self) -> str:
@@ -152,12 +156,10 @@ class ReplicatedProducer:
     def publish(self) -> None:
         self._inner.publish()
         self._replication.published(self)
-        self._inits.clear()
         self._send("publish")
 
     def restart(self) -> None:
         self._inner.restart()
-        self._inits.clear()
         self._send("publish")
 
     def describe(self, variant: str, info: RenditionInfo | None = None) -> None:
@@ -175,7 +177,7 @@ class ReplicatedProducer:
             discontinuity=discontinuity, init=init)
         # The time the hub gave it (a publisher that sends none is timed on arrival).
         when = segment.program_date_time if segment is not None else program_date_time
-        self._send("append", (data, *self._init(variant, init)), variant=variant,
+        self._send("append", _with_init(data, init), variant=variant,
                    init=init.name if init is not None else None,
                    duration=duration, extension=extension, target_hint=target_hint,
                    discontinuity=discontinuity,
@@ -190,7 +192,7 @@ class ReplicatedProducer:
             variant, duration=duration, data=data, program_date_time=program_date_time,
             independent=independent, part_target=part_target,
             target_duration=target_duration, extension=extension, init=init)
-        self._send("part", (data, *self._init(variant, init)), variant=variant,
+        self._send("part", _with_init(data, init), variant=variant,
                    init=init.name if init is not None else None,
                    duration=duration, pdt=program_date_time.isoformat(),
                    independent=independent, part_target=part_target,
@@ -216,17 +218,6 @@ class ReplicatedProducer:
         if holds:  # what it ended, it held
             self._send("end", variant=variant, held=True)
 
-    def resend_inits(self) -> None:
-        self._inits.clear()
-
-    def _init(self, variant: str, init: InitSegment | None) -> tuple[bytes, ...]:
-        """The init section's bytes to send with a write: none when the write has none,
-        or has the one sent last (the other side passes that one again)."""
-        if init is None or self._inits.get(variant) == init.data:
-            return ()
-        self._inits[variant] = init.data
-        return (init.data,)
-
     def _send(self, op: str, blobs: tuple[bytes, ...] = (), *, held: bool = False,
               **fields: Any) -> None:
         """Tell the other workers, when the write reached a stream this producer holds
@@ -237,3 +228,9 @@ class ReplicatedProducer:
         self._replication.send({"op": op, "stream": inner.name, "publisher": inner.publisher,
                                 "kind": inner.kind.value, "session": inner.session,
                                 **fields}, blobs)
+
+
+def _with_init(data: bytes, init: InitSegment | None) -> tuple[bytes, ...]:
+    """A write's blobs: its media, then its init section's bytes if it has one (sent with
+    every write that names it: a kilobyte, and no state to keep in step on either side)."""
+    return (data,) if init is None else (data, init.data)

@@ -26,7 +26,7 @@ from hlsd.infra.retry import Backoff, Failures
 from hlsd.node._frames import FrameError, Header, encode, read_frame
 from hlsd.node._spool import SPOOL, unspool
 from hlsd.node.mirror import Mirror, MirrorError
-from hlsd.node.ops import Replication
+from hlsd.node.ops import Replication, snapshot_frame
 from hlsd.node.role import NodeRole, leader_id
 from hlsd.streams import StreamHub
 
@@ -60,7 +60,7 @@ class Siblings:
         self._hub = hub
         self._replication = replication
         self._mirror = Mirror(hub)
-        self._spool = role.run_dir / SPOOL
+        self._spool_dir = role.run_dir / SPOOL
         self._server: asyncio.AbstractServer | None = None
         self._following: dict[str, asyncio.Task[None]] = {}
         self._caught_up: set[str] = set()
@@ -149,7 +149,8 @@ class Siblings:
                     self._caught_up.add(worker)
                     ready.set()
                 else:
-                    self._mirror.apply(header, unspool(self._spool, header, blobs))
+                    self._mirror.apply(header, unspool(self._spool_dir, header, blobs),
+                                       source=worker)
         except (asyncio.IncompleteReadError, ConnectionError):
             log.info("worker %s: gone; its streams end here when their idle time passes",
                      worker)
@@ -193,7 +194,12 @@ class Siblings:
             else:
                 writer.write(frame)
 
-        for header, blobs in self._replication.snapshots(self._hub):
+        # What this worker publishes, and the copies it holds of streams whose worker
+        # it no longer follows (gone: the follower may be the one their publisher
+        # reaches next).
+        orphans = [snapshot_frame(stream) for stream in self._mirror.orphans(self._caught_up)
+                   if not self._replication.publishes(stream)]
+        for header, blobs in (*self._replication.snapshots(self._hub), *orphans):
             writer.write(encode(header, blobs))
         writer.write(encode({"op": "ready"}))
         self._replication.add_outlet(outlet)  # in the same step: nothing between is lost

@@ -30,6 +30,7 @@ def test_a_worker_killed_mid_stream_leaves_the_node_serving(engine: str, workers
                        timeout=30, what="three segments")
             for victim in ("leader", "follower"):
                 before = media_sequence(httpx.get(node.url + playlist).text)
+                session = next(iter(_newest_by_worker(node, playlist).values())).split("-")[0]
                 leader = node.leader()
                 pid = leader if victim == "leader" else \
                     next(iter(node.worker_pids() - {leader}))
@@ -47,4 +48,22 @@ def test_a_worker_killed_mid_stream_leaves_the_node_serving(engine: str, workers
                 wait_until(lambda: passes(node, goes_on), timeout=30,
                            what=f"the stream going on after the {victim} was killed")
                 until_every_worker(node, goes_on)
+                # One stream, named and numbered alike on every worker, in the session
+                # it had: the worker its publisher reached next went on from a copy
+                # (an orphan's), rather than beginning the stream again.
+                newest = _newest_by_worker(node, playlist)
+                assert {uri.split("-")[0] for uri in newest.values()} == {session}, newest
+                numbers = [int(uri.rsplit("-", 1)[1].split(".")[0]) for uri in newest.values()]
+                assert max(numbers) - min(numbers) <= 1, newest
             assert hlsd.running
+
+
+def _newest_by_worker(node: Node, playlist: str) -> dict[int, str]:
+    """The newest segment URI each worker names, asked of all within a moment."""
+    newest: dict[int, str] = {}
+    for _ in range(20 * node.workers):
+        with node.on_some_worker() as (client, worker):
+            newest[worker] = uris(client.get(playlist).text)[-1]
+        if len(newest) == node.workers:
+            return newest
+    raise AssertionError(f"not every worker was reached: {newest}")

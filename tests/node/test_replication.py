@@ -16,7 +16,7 @@ from hlsd.node._frames import MAX_HEADER, FrameError, encode, read_frame
 from hlsd.node._spool import KEEP, SPOOLED, Spool, unspool
 from hlsd.node.forward import for_leader
 from hlsd.node.mirror import Mirror, MirrorError
-from hlsd.node.ops import Replication
+from hlsd.node.ops import Replication, snapshot_frame
 from hlsd.streams import (
     InitSegment,
     Producer,
@@ -53,7 +53,7 @@ class Link:
         for frame in frames:
             header, blobs = _read(frame)
             header = json.loads(json.dumps(header))
-            self._mirror.apply(header, unspool(self._spool, header, blobs))
+            self._mirror.apply(header, unspool(self._spool, header, blobs), source="1")
 
 
 def _read(data: bytes, **bounds: int) -> tuple[dict[str, object], list[bytes]]:
@@ -162,11 +162,40 @@ def test_a_late_follower_starts_from_snapshots(pair: Pair) -> None:
     late = _hub(clock)
     mirror = Mirror(late)
     for header, blobs in pair.replication.snapshots(owner):
-        mirror.apply(json.loads(json.dumps(header)), list(blobs))
+        mirror.apply(json.loads(json.dumps(header)), list(blobs), source="1")
     link = Link(pair.replication, mirror, pair.spool)
-    _parts(producer, clock, 6, start=13)  # the init is sent again: it has not seen it
+    _parts(producer, clock, 6, start=13)
     link.deliver()
     _same(owner, late)
+
+
+def test_a_stream_whose_worker_died_goes_on_from_a_copy(pair: Pair) -> None:
+    """Its worker gone, a follower hands its copy to a worker that starts; the publisher
+    reaching that one carries on in the same session and numbering, and the follower
+    keeps up with it."""
+    clock, owner, follower, link = pair.clock, pair.owner, pair.follower, pair.link
+    producer = owner.producer("cam", "push-1", kind=PublisherKind.HTTP)
+    producer.publish()
+    for n in range(8):
+        producer.append("", duration=1.0, data=bytes([n]) * 50)
+        clock.advance(1)
+    link.deliver()
+    mirror = link._mirror
+    assert mirror.orphans(alive={"1"}) == []  # its worker is there
+    [orphan] = mirror.orphans(alive=set())  # worker "1" died
+    started = Replication(Spool(pair.spool, "2", clock=clock))
+    new = _hub(clock, started)
+    header, blobs = snapshot_frame(orphan)
+    Mirror(new).apply(json.loads(json.dumps(header)), list(blobs), source="3")
+    again = Link(started, mirror, pair.spool)
+    taken = new.producer("cam", "push-1", kind=PublisherKind.HTTP)
+    taken.publish()  # the publisher's next upload, on the new worker
+    taken.append("", duration=1.0, data=b"9" * 50)
+    again.deliver()
+    _same(new, follower)
+    assert new.get("cam").session == owner.get("cam").session  # type: ignore[union-attr]
+    assert new.get("cam").renditions[""].segments[-1].sequence == 8  # type: ignore[union-attr]
+    assert started.publishes(new.get("cam"))  # type: ignore[arg-type]
 
 
 def test_bad_operations_are_refused(tmp_path: Path) -> None:
@@ -178,7 +207,7 @@ def test_bad_operations_are_refused(tmp_path: Path) -> None:
                     "session": "s"},
                    {"op": "snapshot", "snapshot": {"version": 99}}):
         with pytest.raises(MirrorError):
-            mirror.apply(header, [])
+            mirror.apply(header, [], source="1")
     for spooled in ({"0": "../escape"}, {"0": ".hidden"}, ["x"]):
         with pytest.raises(ValueError):
             unspool(tmp_path, {"spooled": spooled}, [b""])
