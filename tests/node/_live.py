@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from hlsd.hls.check import assert_valid
+from tests._support.browser import describe, play_hls
 from tests._support.live_text import last_part, media_sequence, uris
 from tests._support.media import FFMPEG, decode_errors, hls_folder
 from tests._support.polling import wait_until
@@ -186,6 +187,10 @@ class LiveScenarios:
                 assert client.get(f"/live/{stream}/{hinted[1]}").status_code == 200
             until_every_worker(node, blocks, attempts=200)
             assert decode_errors(node.url + url, seconds=3) == ""
+            # hls.js in Chromium, in low-latency mode, over the connections it opens
+            # (the kernel spreads them over the workers).
+            played = play_hls(node.url + url, seconds=3, timeout=40)
+            assert not played.fatal_errors and played.played >= 3, describe(played)
         finally:
             ffmpeg.kill()
             ffmpeg.wait()
