@@ -203,4 +203,7 @@ def test_a_recording_keeps_every_segment_across_cuts_and_kills(
             listed = _json(http.get(f"/v1/recording/{rid}/segment"))["segments"]
             starts = [s["start"] for s in listed]
             assert len(starts) == len(set(starts)), "a segment recorded twice"
-            assert fx.decode_errors(f"{control.url}/v1/vod/recording/{rid}/vid.m3u8") == ""
+            # The control restarted: its replay answers once its database is up again.
+            replay = f"/v1/vod/recording/{rid}/vid.m3u8"
+            wait_until(lambda: http.get(replay).status_code == 200, 30, "the replay")
+            assert fx.decode_errors(f"{control.url}{replay}") == ""

@@ -23,9 +23,10 @@ SOURCE = ["-re", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30",
            "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k"]
 
 
-def config(rtmp: int | None = None, files: Path | None = None) -> dict[str, object]:
+def config(rtmp: int | None = None, files: Path | None = None,
+           idle_timeout: float = 6) -> dict[str, object]:
     return {"live": {"publish_keys": [KEY], "segment_duration": 1.0, "part_duration": 0.2,
-                     "idle_timeout": 6},
+                     "idle_timeout": idle_timeout},
             "livemix": {"file_roots": [str(files)] if files else []},
             "rtmp": {"listen": f"127.0.0.1:{rtmp}" if rtmp else None},
             "srt": {"listen": None}, "websocket": {"listen": None}}
@@ -83,9 +84,10 @@ def serving(tmp_path_factory: pytest.TempPathFactory, engine: str,
         yield Node(hlsd, workers, rtmp)
 
 
-def server(tmp_dir: Path, engine: str, workers: int, rtmp: int | None = None) -> HlsdServer:
+def server(tmp_dir: Path, engine: str, workers: int, rtmp: int | None = None,
+           idle_timeout: float = 6) -> HlsdServer:
     # Several workers import the app at once: slow to start on a busy machine.
-    return HlsdServer(config(rtmp, tmp_dir / "livemix"), tmp_dir=tmp_dir,
+    return HlsdServer(config(rtmp, tmp_dir / "livemix", idle_timeout), tmp_dir=tmp_dir,
                       env={"TMPDIR": str(tmp_dir)}, startup_timeout=90,
                       extra_args=["--workers", str(workers), "--server", engine])
 

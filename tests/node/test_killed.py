@@ -20,7 +20,9 @@ from tests.node._workers import AUTH, Node, passes, server, until_every_worker
 @pytest.mark.parametrize(("engine", "workers"), [("granian", 3), ("uvicorn", 2)])
 def test_a_worker_killed_mid_stream_leaves_the_node_serving(engine: str, workers: int,
                                                            tmp_path: Path) -> None:
-    with server(tmp_path, engine, workers) as hlsd:
+    # The stream must not end while the engine starts a worker again (seconds on a busy
+    # machine): it would then begin a new session, rightly.
+    with server(tmp_path, engine, workers, idle_timeout=30) as hlsd:
         node = Node(hlsd, workers)
         stream = "killed"
         playlist = f"/live/{stream}/index.m3u8"
